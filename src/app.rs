@@ -1,0 +1,207 @@
+//! The application: state, router, and the running server with its mail worker.
+
+use std::{net::SocketAddr, path::Path, sync::Arc};
+
+use anyhow::Context;
+use axum::{Router, extract::FromRef, middleware};
+use secrecy::ExposeSecret;
+use tokio::{net::TcpListener, sync::Notify};
+use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
+use tracing::{info, warn};
+
+use crate::{
+    clock::{SharedClock, SystemClock},
+    config::Config,
+    http::{csrf, middleware as mw},
+    i18n::Strings,
+    mail::{crypto::MailKey, transport::Transport, worker::MailWorker},
+    org::Organisations,
+    reset::{ResetService, SignInService, hasher::Hasher},
+    store::{Store, accounts},
+    templates::Templates,
+    web,
+};
+
+/// Where `serve` keeps the mail key when the configuration gives none.
+pub const DEFAULT_KEY_FILE: &str = "data/secret.key";
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub reset: ResetService,
+    pub signin: SignInService,
+    pub orgs: Organisations,
+    pub templates: Templates,
+    pub strings: Strings,
+    pub store: Store,
+    pub clock: SharedClock,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(web::router())
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::ensure_cookie))
+        .layer(middleware::from_fn(mw::security_headers))
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(middleware::from_fn(mw::record_status))
+        .layer(TraceLayer::new_for_http().make_span_with(mw::request_span))
+        .with_state(state)
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    worker: MailWorker,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, Arc::new(SystemClock)).await
+    }
+
+    /// Connects, migrates, binds; nothing is served until [`Application::run_until`].
+    pub async fn build_with(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.database_url)
+            .await
+            .context("cannot open the database")?;
+        store.migrate().await.context("cannot migrate the database")?;
+        let key = match &config.secret_key {
+            Some(k) => MailKey::from_base64(k.expose_secret())?,
+            None => load_or_create_key(Path::new(DEFAULT_KEY_FILE))?,
+        };
+        let templates = Templates::load()?;
+        let strings = Strings::load()?;
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let hasher = Hasher::new(config.argon2, cores)?;
+        let transport = Transport::build(&config.mail, config.mail_timeout)?;
+        let wake = Arc::new(Notify::new());
+        let orgs = config.organisations.clone();
+
+        if config.demo.seed {
+            seed_demo(&store, &orgs, clock.unix()).await?;
+        }
+
+        let reset = ResetService {
+            store: store.clone(),
+            clock: clock.clone(),
+            hasher: hasher.clone(),
+            orgs: orgs.clone(),
+            key: key.clone(),
+            base_url: config.public_base_url.clone(),
+            limits: config.limits.clone(),
+            mail_wake: wake.clone(),
+        };
+        let signin = SignInService {
+            store: store.clone(),
+            clock: clock.clone(),
+            hasher,
+            limits: config.limits.clone(),
+        };
+        let worker = MailWorker {
+            store: store.clone(),
+            transport,
+            key,
+            templates: templates.clone(),
+            strings: strings.clone(),
+            orgs: orgs.clone(),
+            clock: clock.clone(),
+            wake,
+            poll: config.mail_poll_interval,
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let state = AppState {
+            config: Arc::new(config),
+            reset,
+            signin,
+            orgs,
+            templates,
+            strings,
+            store,
+            clock,
+        };
+        Ok(Self { listener, state, worker })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn mail_worker(&self) -> &MailWorker {
+        &self.worker
+    }
+
+    /// Serves and runs the mail worker until `shutdown` completes.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut worker_stop = stop_rx.clone();
+        let worker = tokio::spawn(self.worker.run_until(async move {
+            let _ = worker_stop.wait_for(|s| *s).await;
+        }));
+        let store = self.state.store.clone();
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let mut server_stop = stop_rx;
+        let served = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        });
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let result = served.await.context("server failed");
+        let _ = worker.await;
+        store.close().await;
+        result
+    }
+}
+
+fn load_or_create_key(path: &Path) -> anyhow::Result<MailKey> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return MailKey::from_base64(&text).with_context(|| format!("{} is not a valid key", path.display()));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let key = MailKey::generate();
+    write_private(path, &key.to_base64()).with_context(|| format!("cannot write {}", path.display()))?;
+    warn!(path = %path.display(), "no security.secret_key configured: created one for pending mail; keep this file (or set the key) across restarts");
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+/// The demo organisation's demo account, created once when the directory is empty.
+async fn seed_demo(store: &Store, orgs: &Organisations, now: i64) -> anyhow::Result<()> {
+    let mut conn = store.conn().await?;
+    if accounts::count(&mut conn).await? > 0 {
+        return Ok(());
+    }
+    let org = orgs.default_org();
+    let demo = accounts::NewAccount {
+        tenant_id: org.tenant_id.clone(),
+        username: crate::reset::model::Username::parse("trej").map_err(|e| anyhow::anyhow!("{e}"))?,
+        email: crate::reset::model::EmailAddress::parse("julie.tremblay@example.org").map_err(|e| anyhow::anyhow!("{e}"))?,
+        display_name: "Julie Tremblay".into(),
+        entra_object_id: None,
+        upn: Some("julie.tremblay@example.org".into()),
+        locale: None,
+    };
+    accounts::upsert(&mut conn, &demo, now).await?;
+    info!(username = "trej", organisation = %org.slug, "demo account created (not enrolled yet: use « M'inscrire au service »)");
+    Ok(())
+}

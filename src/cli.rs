@@ -1,0 +1,182 @@
+//! The command line: `serve` (default) | `migrate` | `check-config` | `users import|list`.
+
+use std::{io::Write, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{
+    app::Application,
+    clock::{Clock, SystemClock},
+    config::Config,
+    directory::{self, ImportError},
+    store::{Store, accounts},
+    telemetry,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "octopus-teams", version, about = "Octopus password self-service for Microsoft Teams")]
+pub struct Cli {
+    /// Configuration file (TOML); environment variables OCTOPUS__SECTION__KEY override it.
+    #[arg(long, global = true, env = "OCTOPUS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value = "pretty")]
+    pub log_format: telemetry::Format,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Print the effective configuration (secrets redacted) and name every problem.
+    CheckConfig,
+    /// The account directory.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Import or update accounts from a CSV file: username,email,display_name[,entra_object_id,upn,locale].
+    /// Nothing is imported when any row is bad.
+    Import {
+        file: PathBuf,
+        /// Organisation slug or tenant id (default: the first organisation).
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// List the accounts.
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+/// Prints to standard output: the CLI's one way to talk to the admin.
+pub fn say(text: impl AsRef<str>) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", text.as_ref());
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config_path = cli.config.as_deref();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig => {
+            let raw = Config::figment(config_path).extract::<crate::config::RawConfig>();
+            match raw.map_err(|e| anyhow::anyhow!("{e}")).and_then(|r| Ok(r.validate()?)) {
+                Ok(cfg) => {
+                    say(cfg.describe());
+                    say("configuration OK");
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Command::Migrate => {
+            let cfg = Config::load(config_path)?;
+            let store = Store::connect(&cfg.database_url).await.context("cannot open the database")?;
+            store.migrate().await?;
+            say("database schema up to date");
+            Ok(())
+        }
+        Command::Users(cmd) => users(Config::load(config_path)?, cmd).await,
+        Command::Serve => serve(Config::load(config_path)?).await,
+    }
+}
+
+async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
+    let store = Store::connect(&cfg.database_url).await.context("cannot open the database")?;
+    store.migrate().await?;
+    let pick = |hint: &Option<String>| -> anyhow::Result<_> {
+        match hint {
+            None => Ok(cfg.organisations.default_org().clone()),
+            Some(h) => cfg
+                .organisations
+                .by_slug(h)
+                .or_else(|| cfg.organisations.by_tenant(h))
+                .cloned()
+                .with_context(|| format!("no organisation {h:?} in the configuration")),
+        }
+    };
+    match cmd {
+        UsersCommand::Import { file, org } => {
+            let org = pick(&org)?;
+            let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            match directory::import_csv(&store, &org, f, SystemClock.unix()).await {
+                Ok(r) => {
+                    say(format!("{}: {} created, {} updated", org.slug, r.created, r.updated));
+                    Ok(())
+                }
+                Err(ImportError::BadRows(rows)) => {
+                    for r in &rows {
+                        say(format!("{}:{}: {}", file.display(), r.line, r.reason));
+                    }
+                    anyhow::bail!("nothing imported: {} bad row(s)", rows.len())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        UsersCommand::List { org } => {
+            let tenant = org.as_ref().map(|_| pick(&org)).transpose()?.map(|o| o.tenant_id);
+            let mut conn = store.conn().await?;
+            let list = accounts::list(&mut conn, tenant.as_deref()).await?;
+            say(format!("{:<20} {:<32} {:<28} {:<9} {}", "username", "email", "display name", "enrolled", "state"));
+            for a in &list {
+                let state = if a.locked_until.is_some_and(|t| t > SystemClock.unix()) { "locked" } else { "ok" };
+                say(format!(
+                    "{:<20} {:<32} {:<28} {:<9} {}",
+                    a.username,
+                    a.email.full(),
+                    a.display_name,
+                    if a.password_hash.is_some() { "yes" } else { "no" },
+                    state
+                ));
+            }
+            say(format!("{} account(s)", list.len()));
+            Ok(())
+        }
+    }
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let base = cfg.public_base_url.clone();
+    let mail = format!("{:?}", cfg.mail);
+    let db = crate::config::redact_url(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
+    let app = Application::build(cfg).await?;
+    let addr = app.local_addr()?;
+    tracing::info!(%addr, public_base_url = %base, "listening (http.listen / OCTOPUS__HTTP__LISTEN)");
+    tracing::info!(database = %db, "database (database.url / OCTOPUS__DATABASE__URL)");
+    tracing::info!(mail = %mail, "mail (mail.transport / OCTOPUS__MAIL__TRANSPORT)");
+    tracing::info!("open {base}login — or {base}enroll to set the demo account's first password");
+    app.run_until(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn verify_cli() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,436 @@
+//! One typed configuration: embedded defaults → optional TOML file → `OCTOPUS__…` environment.
+//!
+//! Loading has no side effects. [`Config::load`] deserialises the raw layers and validates them
+//! into typed values; `check-config` runs exactly the same validation.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::{
+    i18n::Locale,
+    org::{LockoutPolicy, Organisation, Organisations},
+    reset::policy::PasswordPolicy,
+};
+
+pub const DEFAULTS: &str = include_str!("../config/defaults.toml");
+
+#[derive(Debug, Deserialize)]
+pub struct RawConfig {
+    pub http: RawHttp,
+    pub database: RawDatabase,
+    pub mail: RawMail,
+    pub security: RawSecurity,
+    pub limits: Limits,
+    #[serde(default)]
+    pub demo: Demo,
+    #[serde(default)]
+    pub organisations: Vec<RawOrganisation>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawHttp {
+    pub listen: String,
+    pub public_base_url: String,
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawDatabase {
+    pub url: SecretString,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawMail {
+    pub transport: SecretString,
+    pub poll_interval_secs: u64,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawSecurity {
+    pub secret_key: Option<SecretString>,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Limits {
+    pub requests_per_ip: u32,
+    pub requests_per_account: u32,
+    pub request_window_secs: u64,
+    pub signins_per_ip: u32,
+    pub signin_window_secs: u64,
+    pub verify_per_key: u32,
+    pub verify_window_secs: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Demo {
+    #[serde(default)]
+    pub seed: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawOrganisation {
+    pub tenant_id: String,
+    pub slug: String,
+    pub name: String,
+    pub portal_url: String,
+    pub sender: String,
+    pub time_zone: String,
+    pub default_locale: String,
+    pub token_lifetime_minutes: u32,
+    pub api_key: Option<SecretString>,
+    #[serde(default)]
+    pub team_ids: Vec<String>,
+    pub policy: Option<PasswordPolicy>,
+    pub lockout: Option<LockoutPolicy>,
+}
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum MailTransport {
+    /// Each message written as an `.eml` file in this folder (development).
+    Folder(std::path::PathBuf),
+    /// An `smtp://` or `smtps://` URL, possibly with credentials.
+    Smtp(SecretString),
+}
+
+impl std::fmt::Debug for MailTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Folder(p) => write!(f, "folder {}", p.display()),
+            Self::Smtp(url) => write!(f, "{}", redact_url(url.expose_secret())),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub public_base_url: Url,
+    pub trust_forwarded_for: bool,
+    pub database_url: SecretString,
+    pub mail: MailTransport,
+    pub mail_poll_interval: Duration,
+    pub mail_timeout: Duration,
+    pub secret_key: Option<SecretString>,
+    pub argon2: Argon2Params,
+    pub limits: Limits,
+    pub demo: Demo,
+    pub organisations: Organisations,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Argon2Params {
+    /// OWASP's argon2id recommendation: m = 19 MiB, t = 2, p = 1.
+    pub const OWASP: Self = Self {
+        memory_kib: 19_456,
+        iterations: 2,
+        parallelism: 1,
+    };
+}
+
+/// Every problem found in a configuration, named.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl Config {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let raw = Self::figment(file).extract::<RawConfig>().map_err(|e| {
+            anyhow::anyhow!("cannot read the configuration: {e}")
+        })?;
+        Ok(raw.validate()?)
+    }
+
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut fig = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            // A file that sets organisations replaces the demo one rather than adding to it.
+            fig = fig.merge(Toml::file_exact(file));
+        }
+        fig.merge(Env::prefixed("OCTOPUS__").split("__"))
+    }
+
+    pub fn uses_https(&self) -> bool {
+        self.public_base_url.scheme() == "https"
+    }
+
+    /// A printable view with secrets redacted, for `check-config`.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let push = |out: &mut String, k: &str, v: String| {
+            out.push_str(&format!("{k:<28} {v}\n"));
+        };
+        push(&mut out, "http.listen", self.listen.to_string());
+        push(&mut out, "http.public_base_url", self.public_base_url.to_string());
+        push(&mut out, "http.trust_forwarded_for", self.trust_forwarded_for.to_string());
+        push(
+            &mut out,
+            "database.url",
+            redact_url(self.database_url.expose_secret()),
+        );
+        push(&mut out, "mail.transport", format!("{:?}", self.mail));
+        push(
+            &mut out,
+            "security.secret_key",
+            match self.secret_key {
+                Some(_) => "[redacted]".into(),
+                None => "(none: serve keeps one in data/secret.key)".into(),
+            },
+        );
+        push(&mut out, "security.argon2", format!("{:?}", self.argon2));
+        push(&mut out, "limits", format!("{:?}", self.limits));
+        for org in self.organisations.iter() {
+            push(
+                &mut out,
+                &format!("organisation[{}]", org.slug),
+                format!(
+                    "tenant {} · {} · portal {} · sender {} · tz {} · {} · link {} min · api key {}",
+                    org.tenant_id,
+                    org.name,
+                    org.portal_url,
+                    org.sender,
+                    org.time_zone,
+                    org.default_locale.tag(),
+                    org.token_lifetime.as_secs() / 60,
+                    if org.api_key.is_some() { "[redacted]" } else { "none" },
+                ),
+            );
+        }
+        out
+    }
+}
+
+impl RawConfig {
+    pub fn validate(self) -> Result<Config, ConfigErrors> {
+        let mut errs = Vec::new();
+        let listen = self
+            .http
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|e| errs.push(format!("http.listen: {e} (expected host:port, e.g. 127.0.0.1:3978)")))
+            .ok();
+        let public_base_url = match Url::parse(&self.http.public_base_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+            Ok(_) => {
+                errs.push("http.public_base_url: must be an http(s) URL with a host".into());
+                None
+            }
+            Err(e) => {
+                errs.push(format!("http.public_base_url: {e}"));
+                None
+            }
+        };
+        let db = self.database.url.expose_secret();
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            errs.push("database.url: must start with sqlite: or postgres://".into());
+        }
+        let transport = self.mail.transport.expose_secret();
+        let mail = if let Some(dir) = transport.strip_prefix("file:") {
+            let dir = dir.trim_start_matches("//");
+            if dir.is_empty() {
+                errs.push("mail.transport: file: needs a folder, e.g. file:data/mail".into());
+            }
+            Some(MailTransport::Folder(dir.into()))
+        } else if transport.starts_with("smtp://") || transport.starts_with("smtps://") {
+            match Url::parse(transport) {
+                Ok(u) if u.host().is_some() => Some(MailTransport::Smtp(self.mail.transport.clone())),
+                _ => {
+                    errs.push("mail.transport: not a valid smtp:// or smtps:// URL".into());
+                    None
+                }
+            }
+        } else {
+            errs.push("mail.transport: expected file:DIR, smtp://… or smtps://…".into());
+            None
+        };
+        if let Some(key) = &self.security.secret_key
+            && crate::mail::crypto::MailKey::from_base64(key.expose_secret()).is_err()
+        {
+            errs.push("security.secret_key: must be the base64 of exactly 32 bytes".into());
+        }
+        let argon2 = Argon2Params {
+            memory_kib: self.security.argon2_memory_kib,
+            iterations: self.security.argon2_iterations,
+            parallelism: self.security.argon2_parallelism,
+        };
+        if argon2::Params::new(argon2.memory_kib, argon2.iterations, argon2.parallelism, None).is_err() {
+            errs.push("security.argon2_*: parameters refused by argon2".into());
+        }
+        if self.limits.request_window_secs == 0
+            || self.limits.signin_window_secs == 0
+            || self.limits.verify_window_secs == 0
+        {
+            errs.push("limits: windows must be at least one second".into());
+        }
+
+        let mut orgs = Vec::new();
+        if self.organisations.is_empty() {
+            errs.push("organisations: at least one organisation is required".into());
+        }
+        for (i, raw) in self.organisations.into_iter().enumerate() {
+            match validate_org(raw) {
+                Ok(org) => orgs.push(org),
+                Err(problems) => {
+                    errs.extend(problems.into_iter().map(|p| format!("organisations[{i}].{p}")))
+                }
+            }
+        }
+        let organisations = match Organisations::new(orgs) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                errs.push(format!("organisations: {e}"));
+                None
+            }
+        };
+
+        match (listen, public_base_url, mail, organisations) {
+            (Some(listen), Some(public_base_url), Some(mail), Some(organisations)) if errs.is_empty() => {
+                Ok(Config {
+                    listen,
+                    public_base_url,
+                    trust_forwarded_for: self.http.trust_forwarded_for,
+                    database_url: self.database.url,
+                    mail,
+                    mail_poll_interval: Duration::from_secs(self.mail.poll_interval_secs.max(1)),
+                    mail_timeout: Duration::from_secs(self.mail.timeout_secs.max(1)),
+                    secret_key: self.security.secret_key,
+                    argon2,
+                    limits: self.limits,
+                    demo: self.demo,
+                    organisations,
+                })
+            }
+            _ => Err(ConfigErrors(errs)),
+        }
+    }
+}
+
+fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
+    let mut errs = Vec::new();
+    if raw.tenant_id.trim().is_empty() {
+        errs.push("tenant_id: required (the Entra tenant id)".into());
+    }
+    if raw.slug.is_empty() || !raw.slug.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        errs.push("slug: letters, digits and '-' only".into());
+    }
+    if raw.name.trim().is_empty() {
+        errs.push("name: required".into());
+    }
+    let portal_url = Url::parse(&raw.portal_url)
+        .map_err(|e| errs.push(format!("portal_url: {e}")))
+        .ok();
+    let sender = raw
+        .sender
+        .parse::<lettre::message::Mailbox>()
+        .map_err(|e| errs.push(format!("sender: {e} (e.g. \"Centre de services <supportTI@example.org>\")")))
+        .ok();
+    let time_zone = raw
+        .time_zone
+        .parse::<chrono_tz::Tz>()
+        .map_err(|_| errs.push(format!("time_zone: unknown IANA zone {:?}", raw.time_zone)))
+        .ok();
+    let default_locale = Locale::from_tag(&raw.default_locale)
+        .ok_or_else(|| errs.push("default_locale: one of fr-CA, en, pt".into()))
+        .ok();
+    if !(1..=24 * 60).contains(&raw.token_lifetime_minutes) {
+        errs.push("token_lifetime_minutes: between 1 and 1440".into());
+    }
+    let policy = raw.policy.unwrap_or_default();
+    if let Err(e) = policy.validate() {
+        errs.push(format!("policy: {e}"));
+    }
+    let lockout = raw.lockout.unwrap_or_default();
+    if lockout.threshold == 0 || lockout.hard_limit < lockout.threshold || lockout.hard_limit > 100 {
+        errs.push("lockout: need 1 ≤ threshold ≤ hard_limit ≤ 100".into());
+    }
+    if let Some(key) = &raw.api_key
+        && key.expose_secret().len() < 24
+    {
+        errs.push("api_key: at least 24 characters".into());
+    }
+    match (portal_url, sender, time_zone, default_locale) {
+        (Some(portal_url), Some(sender), Some(time_zone), Some(default_locale)) if errs.is_empty() => {
+            Ok(Organisation {
+                tenant_id: raw.tenant_id.trim().to_ascii_lowercase(),
+                slug: raw.slug,
+                name: raw.name,
+                portal_url,
+                sender,
+                time_zone,
+                default_locale,
+                token_lifetime: Duration::from_secs(u64::from(raw.token_lifetime_minutes) * 60),
+                api_key: raw.api_key,
+                team_ids: raw.team_ids,
+                policy,
+                lockout,
+            })
+        }
+        _ => Err(errs),
+    }
+}
+
+/// `scheme://user:***@host/…`: never print a password that sits in a URL.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "[unparsable URL redacted]".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_defaults_are_valid() {
+        let raw: RawConfig = Config::figment(None).extract().expect("defaults parse");
+        let cfg = raw.validate().expect("defaults validate");
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:3978");
+        assert_eq!(cfg.argon2, Argon2Params::OWASP);
+        assert_eq!(cfg.organisations.iter().count(), 1);
+    }
+
+    #[test]
+    fn problems_are_all_named() {
+        let mut raw: RawConfig = Config::figment(None).extract().expect("defaults parse");
+        raw.http.listen = "nowhere".into();
+        raw.organisations[0].time_zone = "Mars/Olympus".into();
+        raw.organisations[0].sender = "not an address".into();
+        let err = raw.validate().err().expect("invalid");
+        let text = err.to_string();
+        assert!(text.contains("http.listen"), "{text}");
+        assert!(text.contains("organisations[0].time_zone"), "{text}");
+        assert!(text.contains("organisations[0].sender"), "{text}");
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        let shown = redact_url("smtps://bot:hunter2@mail.example.org:465");
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("***"));
+    }
+}

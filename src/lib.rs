@@ -1,0 +1,17 @@
+//! octopus-teams: the Octopus ITSM password self-service (reset and enrolment by emailed,
+//! expiring link) for the browser and, later, Microsoft Teams.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod directory;
+pub mod http;
+pub mod i18n;
+pub mod mail;
+pub mod org;
+pub mod reset;
+pub mod store;
+pub mod telemetry;
+pub mod templates;
+pub mod web;

@@ -1,0 +1,81 @@
+//! Pending mail carries the plain link, which must not sit readable in the database: the
+//! payload is sealed with ChaCha20-Poly1305 under the service key, and erased once sent.
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use chacha20poly1305::{
+    ChaCha20Poly1305, KeyInit, Nonce,
+    aead::{Aead, AeadCore, OsRng},
+};
+
+#[derive(Clone)]
+pub struct MailKey(chacha20poly1305::Key);
+
+impl std::fmt::Debug for MailKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MailKey([redacted])")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the key must be the base64 of exactly 32 bytes")]
+    Format,
+    #[error("a sealed payload could not be opened (wrong key or damaged row)")]
+    Open,
+}
+
+impl MailKey {
+    pub fn generate() -> Self {
+        Self(ChaCha20Poly1305::generate_key(&mut OsRng))
+    }
+
+    pub fn from_base64(s: &str) -> Result<Self, KeyError> {
+        let bytes = STANDARD.decode(s.trim()).map_err(|_| KeyError::Format)?;
+        if bytes.len() != 32 {
+            return Err(KeyError::Format);
+        }
+        Ok(Self(*chacha20poly1305::Key::from_slice(&bytes)))
+    }
+
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.0.as_slice())
+    }
+
+    /// nonce (12 bytes) ‖ ciphertext.
+    pub fn seal(&self, plain: &[u8]) -> Vec<u8> {
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut out = nonce.to_vec();
+        // Encryption with a fresh nonce and an in-memory buffer cannot fail.
+        out.extend(ChaCha20Poly1305::new(&self.0).encrypt(&nonce, plain).unwrap_or_default());
+        out
+    }
+
+    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, KeyError> {
+        if sealed.len() < 12 {
+            return Err(KeyError::Open);
+        }
+        let (nonce, ct) = sealed.split_at(12);
+        ChaCha20Poly1305::new(&self.0)
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| KeyError::Open)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_then_open_and_tamper_detection() {
+        let k = MailKey::generate();
+        let sealed = k.seal(b"https://x/reset/abc");
+        assert!(!sealed.windows(5).any(|w| w == b"reset"));
+        assert_eq!(k.open(&sealed).expect("opens"), b"https://x/reset/abc");
+        let mut bad = sealed.clone();
+        bad[20] ^= 1;
+        assert!(k.open(&bad).is_err());
+        assert!(MailKey::generate().open(&sealed).is_err());
+        assert!(MailKey::from_base64(&k.to_base64()).is_ok());
+        assert!(MailKey::from_base64("c2hvcnQ=").is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! Mail: what to send (enqueued in the caller's transaction), how it looks, how it leaves.
+
+pub mod crypto;
+pub mod render;
+pub mod transport;
+pub mod worker;
+
+use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
+
+use crate::{
+    i18n::Locale,
+    reset::model::EmailAddress,
+    store::{StoreError, outbox},
+};
+use crypto::MailKey;
+
+/// The emails the service sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailTemplate {
+    /// "Changement de mot de passe" link.
+    Reset,
+    /// "M'inscrire au service" link.
+    Enroll,
+    /// The password was changed ("si ce n'était pas vous…").
+    Changed,
+}
+
+impl MailTemplate {
+    pub fn name(self) -> &'static str {
+        match self {
+            MailTemplate::Reset => "reset",
+            MailTemplate::Enroll => "enroll",
+            MailTemplate::Changed => "changed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "reset" => Some(MailTemplate::Reset),
+            "enroll" => Some(MailTemplate::Enroll),
+            "changed" => Some(MailTemplate::Changed),
+            _ => None,
+        }
+    }
+}
+
+/// Everything a template needs. Sealed in the outbox row because it carries the link.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MailParams {
+    pub name: String,
+    pub link: Option<String>,
+    pub cancel_link: Option<String>,
+    pub expires_at: Option<i64>,
+    pub occurred_at: Option<i64>,
+    pub login_url: Option<String>,
+}
+
+pub struct OutgoingMail<'a> {
+    pub template: MailTemplate,
+    pub to: &'a EmailAddress,
+    pub locale: Locale,
+    pub tenant_id: &'a str,
+    pub params: MailParams,
+}
+
+/// Writes the outbox row inside the caller's transaction: the mail exists if and only if what
+/// it announces was committed.
+pub async fn enqueue(
+    conn: &mut AnyConnection,
+    key: &MailKey,
+    mail: OutgoingMail<'_>,
+    message_domain: &str,
+    now: i64,
+) -> Result<String, StoreError> {
+    let outbox_id = uuid::Uuid::new_v4().to_string();
+    let message_id = format!("<{outbox_id}@{message_domain}>");
+    let payload = serde_json::to_vec(&mail.params).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    outbox::insert(
+        conn,
+        &outbox::NewMail {
+            outbox_id: &outbox_id,
+            template: mail.template.name(),
+            recipient: mail.to.full(),
+            locale: mail.locale.tag(),
+            tenant_id: mail.tenant_id,
+            payload: &key.seal(&payload),
+            message_id: &message_id,
+            now,
+        },
+    )
+    .await?;
+    Ok(outbox_id)
+}

@@ -1,0 +1,52 @@
+//! Template + locale + organisation → subject, plain text and HTML.
+
+use chrono::{DateTime, Utc};
+use minijinja::context;
+
+use super::{MailParams, MailTemplate};
+use crate::{
+    i18n::{Locale, Strings},
+    org::Organisation,
+    templates::{Templates, local_time},
+};
+
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub fn render(
+    templates: &Templates,
+    strings: &Strings,
+    template: MailTemplate,
+    locale: Locale,
+    org: &Organisation,
+    params: &MailParams,
+    now: DateTime<Utc>,
+) -> Result<Rendered, minijinja::Error> {
+    let at = |ts: Option<i64>| {
+        ts.and_then(|t| DateTime::from_timestamp(t, 0))
+            .map(|t| local_time(t, now, org.time_zone, locale))
+            .unwrap_or_default()
+    };
+    let ctx = context! {
+        t => strings.table(locale),
+        lang => locale.tag(),
+        org => context! { name => &org.name, portal_url => org.portal_url.as_str() },
+        name => &params.name,
+        link => params.link.as_deref().unwrap_or_default(),
+        cancel_link => params.cancel_link.as_deref().unwrap_or_default(),
+        expires_local => at(params.expires_at),
+        occurred_local => at(params.occurred_at),
+        login_url => params.login_url.as_deref().unwrap_or_default(),
+    };
+    let name = template.name();
+    let subject = templates.render(&format!("mail/{name}/subject.txt"), ctx.clone())?;
+    Ok(Rendered {
+        subject: subject.trim().to_string(),
+        text: templates.render(&format!("mail/{name}/body.txt"), ctx.clone())?,
+        html: templates.render(&format!("mail/{name}/body.html"), ctx)?,
+    })
+}

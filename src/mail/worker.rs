@@ -1,0 +1,144 @@
+//! The outbox worker: claim due rows, open, render, send, mark sent, or schedule a retry with
+//! exponential backoff and jitter. Nothing is deleted on failure, so SMTP outages and restarts
+//! lose nothing.
+
+use std::{sync::Arc, time::Duration};
+
+use lettre::{
+    Message,
+    message::MultiPart,
+};
+use rand::Rng;
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use super::{MailParams, MailTemplate, crypto::MailKey, render, transport::Transport};
+use crate::{
+    clock::SharedClock,
+    i18n::{Locale, Strings},
+    org::Organisations,
+    store::{Store, StoreError, outbox},
+    templates::Templates,
+};
+
+const LEASE_SECS: i64 = 120;
+const BATCH: i64 = 16;
+
+#[derive(Clone)]
+pub struct MailWorker {
+    pub store: Store,
+    pub transport: Transport,
+    pub key: MailKey,
+    pub templates: Templates,
+    pub strings: Strings,
+    pub orgs: Organisations,
+    pub clock: SharedClock,
+    pub wake: Arc<Notify>,
+    pub poll: Duration,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TickOutcome {
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min … capped at one hour, ±20 %.
+pub fn backoff(attempts: i64) -> Duration {
+    let exp = u32::try_from((attempts - 1).clamp(0, 16)).unwrap_or(16);
+    let base = (30u64 << exp).min(3600);
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    Duration::from_secs_f64(base as f64 * jitter)
+}
+
+impl MailWorker {
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.tick().await {
+                Ok(outcome) if outcome.sent + outcome.failed == BATCH as usize => continue,
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "mail outbox unavailable; retrying"),
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.poll) => {}
+            }
+        }
+    }
+
+    /// One pass over the due rows.
+    pub async fn tick(&self) -> Result<TickOutcome, StoreError> {
+        let now = self.clock.unix();
+        let claimed = {
+            let mut conn = self.store.conn().await?;
+            outbox::claim(&mut conn, now, LEASE_SECS, BATCH).await?
+        };
+        let mut outcome = TickOutcome::default();
+        for mail in claimed {
+            let id = mail.outbox_id.clone();
+            let span = tracing::info_span!("mail", mail.id = %id, mail.template = %mail.template);
+            let result = tracing::Instrument::instrument(self.deliver(&mail), span.clone()).await;
+            let mut conn = self.store.conn().await?;
+            let _enter = span.enter();
+            match result {
+                Ok(()) => {
+                    outbox::mark_sent(&mut conn, &id, self.clock.unix()).await?;
+                    info!(attempt = mail.attempts, "mail sent");
+                    outcome.sent += 1;
+                }
+                Err(e) => {
+                    let delay = backoff(mail.attempts);
+                    let next = self.clock.unix() + i64::try_from(delay.as_secs()).unwrap_or(3600);
+                    outbox::mark_failed(&mut conn, &id, next, &e).await?;
+                    warn!(attempt = mail.attempts, retry_in_secs = delay.as_secs(), error = %e, "mail not sent; will retry");
+                    outcome.failed += 1;
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn deliver(&self, mail: &outbox::ClaimedMail) -> Result<(), String> {
+        let message = self.build(mail)?;
+        self.transport.send(message).await
+    }
+
+    fn build(&self, mail: &outbox::ClaimedMail) -> Result<Message, String> {
+        let template = MailTemplate::parse(&mail.template).ok_or("unknown template")?;
+        let org = self
+            .orgs
+            .by_tenant(&mail.tenant_id)
+            .ok_or("the organisation is no longer configured")?;
+        let locale = Locale::from_tag(&mail.locale).unwrap_or(org.default_locale);
+        let sealed = mail.payload.as_deref().ok_or("payload already erased")?;
+        let plain = self.key.open(sealed).map_err(|e| e.to_string())?;
+        let params: MailParams = serde_json::from_slice(&plain).map_err(|e| format!("payload: {e}"))?;
+        let rendered = render::render(&self.templates, &self.strings, template, locale, org, &params, self.clock.now())
+            .map_err(|e| format!("render: {e}"))?;
+        let to = mail.recipient.parse().map_err(|_| "recipient address refused")?;
+        Message::builder()
+            .from(org.sender.clone())
+            .to(to)
+            .subject(rendered.subject)
+            .message_id(Some(mail.message_id.clone()))
+            .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
+            .map_err(|e| format!("message: {e}"))
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let secs = |a| backoff(a).as_secs_f64();
+        assert!((24.0..=36.0).contains(&secs(1)));
+        assert!((48.0..=72.0).contains(&secs(2)));
+        assert!((2880.0..=4320.0).contains(&secs(12)));
+        assert!(secs(40) <= 4320.0);
+    }
+}

@@ -1,0 +1,164 @@
+//! Organisations served by this deployment, keyed by Entra tenant id.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::{i18n::Locale, reset::policy::PasswordPolicy};
+
+/// Consecutive sign-in failures before and while the account is locked.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct LockoutPolicy {
+    pub threshold: u32,
+    pub base_delay_secs: u64,
+    pub max_delay_secs: u64,
+    pub hard_limit: u32,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self {
+            threshold: 5,
+            base_delay_secs: 60,
+            max_delay_secs: 3600,
+            hard_limit: 100,
+        }
+    }
+}
+
+impl LockoutPolicy {
+    /// How long the account stays locked after `failures` consecutive failures; `None` when it
+    /// is not locked, `Some(None)` when only a reset or an enrolment can unlock it.
+    pub fn lock_for(&self, failures: u32) -> Option<Option<Duration>> {
+        if failures >= self.hard_limit {
+            return Some(None);
+        }
+        if failures < self.threshold {
+            return None;
+        }
+        let doublings = (failures - self.threshold).min(20);
+        let secs = self
+            .base_delay_secs
+            .saturating_mul(1u64 << doublings)
+            .min(self.max_delay_secs);
+        Some(Some(Duration::from_secs(secs)))
+    }
+}
+
+#[derive(Clone)]
+pub struct Organisation {
+    pub tenant_id: String,
+    pub slug: String,
+    pub name: String,
+    pub portal_url: Url,
+    pub sender: lettre::message::Mailbox,
+    pub time_zone: chrono_tz::Tz,
+    pub default_locale: Locale,
+    pub token_lifetime: Duration,
+    pub api_key: Option<SecretString>,
+    pub team_ids: Vec<String>,
+    pub policy: PasswordPolicy,
+    pub lockout: LockoutPolicy,
+}
+
+impl std::fmt::Debug for Organisation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Organisation")
+            .field("tenant_id", &self.tenant_id)
+            .field("slug", &self.slug)
+            .finish_non_exhaustive()
+    }
+}
+
+/// All organisations; the first one is the default for pages reached without `?org=`.
+#[derive(Clone, Debug)]
+pub struct Organisations {
+    list: Arc<Vec<Organisation>>,
+    by_tenant: Arc<HashMap<String, usize>>,
+    by_slug: Arc<HashMap<String, usize>>,
+    /// SHA-256 of each API key → organisation, so a lookup compares digests, not secrets.
+    by_api_key: Arc<HashMap<[u8; 32], usize>>,
+}
+
+impl Organisations {
+    pub fn new(list: Vec<Organisation>) -> Result<Self, String> {
+        if list.is_empty() {
+            return Err("none configured".into());
+        }
+        let mut by_tenant = HashMap::new();
+        let mut by_slug = HashMap::new();
+        let mut by_api_key = HashMap::new();
+        for (i, org) in list.iter().enumerate() {
+            if by_tenant.insert(org.tenant_id.clone(), i).is_some() {
+                return Err(format!("tenant id {} appears twice", org.tenant_id));
+            }
+            if by_slug.insert(org.slug.clone(), i).is_some() {
+                return Err(format!("slug {} appears twice", org.slug));
+            }
+            if let Some(key) = &org.api_key
+                && by_api_key.insert(api_key_digest(key.expose_secret()), i).is_some()
+            {
+                return Err(format!("organisation {} reuses another one's api_key", org.slug));
+            }
+        }
+        Ok(Self {
+            list: Arc::new(list),
+            by_tenant: Arc::new(by_tenant),
+            by_slug: Arc::new(by_slug),
+            by_api_key: Arc::new(by_api_key),
+        })
+    }
+
+    pub fn default_org(&self) -> &Organisation {
+        &self.list[0]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Organisation> {
+        self.list.iter()
+    }
+
+    pub fn by_tenant(&self, tenant_id: &str) -> Option<&Organisation> {
+        self.by_tenant
+            .get(&tenant_id.trim().to_ascii_lowercase())
+            .map(|&i| &self.list[i])
+    }
+
+    pub fn by_slug(&self, slug: &str) -> Option<&Organisation> {
+        self.by_slug.get(slug).map(|&i| &self.list[i])
+    }
+
+    /// The organisation named by `?org=` (slug or tenant id), else the default one.
+    pub fn pick(&self, hint: Option<&str>) -> &Organisation {
+        hint.and_then(|h| self.by_slug(h).or_else(|| self.by_tenant(h)))
+            .unwrap_or_else(|| self.default_org())
+    }
+
+    pub fn by_api_key(&self, presented: &str) -> Option<&Organisation> {
+        self.by_api_key
+            .get(&api_key_digest(presented))
+            .map(|&i| &self.list[i])
+    }
+}
+
+fn api_key_digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_delay_grows_and_caps() {
+        let p = LockoutPolicy::default();
+        assert_eq!(p.lock_for(4), None);
+        assert_eq!(p.lock_for(5), Some(Some(Duration::from_secs(60))));
+        assert_eq!(p.lock_for(6), Some(Some(Duration::from_secs(120))));
+        assert_eq!(p.lock_for(12), Some(Some(Duration::from_secs(3600))));
+        assert_eq!(p.lock_for(99), Some(Some(Duration::from_secs(3600))));
+        assert_eq!(p.lock_for(100), Some(None));
+    }
+}

@@ -1,0 +1,16 @@
+//! THE DOMAIN: accounts, links, passwords, limits, audit. No HTTP, no Teams, no sqlx types in
+//! public signatures.
+
+pub mod audit;
+pub mod error;
+pub mod hasher;
+pub mod limits;
+pub mod model;
+pub mod policy;
+pub mod service;
+pub mod signin;
+pub mod token;
+
+pub use error::{LinkProblem, ResetError};
+pub use service::ResetService;
+pub use signin::SignInService;

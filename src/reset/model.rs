@@ -1,0 +1,213 @@
+//! Domain values, parsed at the edge and trusted inside.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// A portal username ("compte unifié"), trimmed and lower-cased.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let s = raw.trim().to_lowercase();
+        if s.is_empty() {
+            return Err(InvalidInput::Empty);
+        }
+        if s.chars().count() > Self::MAX_LEN {
+            return Err(InvalidInput::TooLong);
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        {
+            return Err(InvalidInput::Characters);
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Username({})", self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidInput {
+    #[error("empty")]
+    Empty,
+    #[error("too long")]
+    TooLong,
+    #[error("characters not allowed")]
+    Characters,
+    #[error("not an email address")]
+    Email,
+}
+
+/// An email address; `Display` masks it (`j***@c***.ca`), the full value needs `.full()`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let s = raw.trim();
+        s.parse::<lettre::Address>().map_err(|_| InvalidInput::Email)?;
+        Ok(Self(s.to_string()))
+    }
+
+    pub fn full(&self) -> &str {
+        &self.0
+    }
+
+    /// `julie.tremblay@cegepsi.ca` → `j***@c***.ca`.
+    pub fn masked(&self) -> String {
+        let (user, domain) = self.0.split_once('@').unwrap_or((&self.0, ""));
+        let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+        let (host, tld) = domain.rsplit_once('.').unwrap_or((domain, ""));
+        let tld = if tld.is_empty() { String::new() } else { format!(".{tld}") };
+        format!("{}***@{}***{}", first(user), first(host), tld)
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EmailAddress({})", self.masked())
+    }
+}
+
+/// Primary key of an account (a UUID).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AccountId(pub String);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A password as typed: secret, never logged.
+#[derive(Clone)]
+pub struct NewPassword(SecretString);
+
+impl NewPassword {
+    pub fn new(raw: String) -> Self {
+        Self(SecretString::from(raw))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword([redacted])")
+    }
+}
+
+/// Why a link is being sent: the same mechanism serves both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Reset,
+    Enroll,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Reset => "reset",
+            Purpose::Enroll => "enroll",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "reset" => Some(Purpose::Reset),
+            "enroll" => Some(Purpose::Enroll),
+            _ => None,
+        }
+    }
+}
+
+/// Who is asking: rate limits and the audit key on it. No Teams or HTTP types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requester {
+    Browser { ip: std::net::IpAddr },
+    Teams { tenant_id: String, user_id: String },
+    Tab { tenant_id: String, object_id: String },
+}
+
+impl Requester {
+    /// The rate-limit bucket and audit `client` value.
+    pub fn key(&self) -> String {
+        match self {
+            Requester::Browser { ip } => format!("ip:{ip}"),
+            Requester::Teams { tenant_id, user_id } => format!("teams:{tenant_id}:{user_id}"),
+            Requester::Tab { tenant_id, object_id } => format!("tab:{tenant_id}:{object_id}"),
+        }
+    }
+}
+
+/// An account as the domain sees it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: AccountId,
+    pub tenant_id: String,
+    pub username: Username,
+    pub email: EmailAddress,
+    pub display_name: String,
+    pub entra_object_id: Option<String>,
+    pub upn: Option<String>,
+    pub locale: Option<crate::i18n::Locale>,
+    pub password_hash: Option<String>,
+    pub failed_logins: u32,
+    pub locked_until: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_normalised_and_checked() {
+        assert_eq!(Username::parse("  TreJ ").map(|u| u.0), Ok("trej".into()));
+        assert_eq!(Username::parse("   "), Err(InvalidInput::Empty));
+        assert_eq!(Username::parse("a b"), Err(InvalidInput::Characters));
+        assert_eq!(Username::parse("<script>"), Err(InvalidInput::Characters));
+        assert!(Username::parse(&"x".repeat(65)).is_err());
+        assert!(Username::parse("hélène.côté").is_ok());
+    }
+
+    #[test]
+    fn email_is_masked_when_displayed() {
+        let e = EmailAddress::parse("julie.tremblay@cegepsi.ca").expect("valid");
+        assert_eq!(e.to_string(), "j***@c***.ca");
+        assert_eq!(format!("{e:?}"), "EmailAddress(j***@c***.ca)");
+        assert!(EmailAddress::parse("nope").is_err());
+    }
+
+    #[test]
+    fn a_password_never_shows_in_debug() {
+        let p = NewPassword::new("hunter2".into());
+        assert!(!format!("{p:?}").contains("hunter2"));
+    }
+}

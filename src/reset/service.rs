@@ -1,0 +1,315 @@
+//! Reset and enrolment links: request, inspect (read-only), complete (once), cancel.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tracing::{info, instrument};
+use url::Url;
+
+use super::{
+    LinkProblem, ResetError,
+    audit::{AuditEvent, record},
+    hasher::Hasher,
+    limits::{Limit, hit},
+    model::{Account, AccountId, EmailAddress, NewPassword, Purpose, Requester, Username},
+    token::ResetToken,
+};
+use crate::{
+    clock::SharedClock,
+    config::Limits,
+    i18n::Locale,
+    mail::{MailParams, MailTemplate, OutgoingMail, crypto::MailKey, enqueue},
+    org::{Organisation, Organisations},
+    store::{Store, accounts, sessions, tokens},
+};
+
+#[derive(Clone)]
+pub struct ResetService {
+    pub(crate) store: Store,
+    pub(crate) clock: SharedClock,
+    pub(crate) hasher: Hasher,
+    pub(crate) orgs: Organisations,
+    pub(crate) key: MailKey,
+    pub(crate) base_url: Url,
+    pub(crate) limits: Limits,
+    /// Wakes the mail worker once a transaction with mail in it commits.
+    pub(crate) mail_wake: Arc<Notify>,
+}
+
+/// What a request did. Every surface shows the same answer whatever this holds; the details
+/// are for the requester's own Teams card, shown only when their identity matches the account.
+#[derive(Debug, Clone)]
+pub struct Requested {
+    pub delivery: Option<Delivery>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub account_id: AccountId,
+    pub email: EmailAddress,
+    pub token_id: String,
+    pub expires_at: i64,
+}
+
+/// A usable link, as shown on `GET /reset/{token}`.
+#[derive(Debug, Clone)]
+pub struct LinkInfo {
+    pub purpose: Purpose,
+    pub tenant_id: String,
+    pub username: Username,
+    pub locale: Option<Locale>,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub tenant_id: String,
+    pub account_id: AccountId,
+    pub purpose: Purpose,
+}
+
+impl ResetService {
+    fn link(&self, path: &str) -> String {
+        format!("{}/{}", self.base_url.as_str().trim_end_matches('/'), path)
+    }
+
+    fn message_domain(&self) -> String {
+        self.base_url.host_str().unwrap_or("localhost").to_string()
+    }
+
+    pub fn organisations(&self) -> &Organisations {
+        &self.orgs
+    }
+
+    /// Sends a reset or enrolment link if the account exists. Same outcome for the caller, and
+    /// the same store round-trips, whether or not it does.
+    #[instrument(skip_all, fields(tenant.id = %org.tenant_id, purpose = purpose.as_str()))]
+    pub async fn request(
+        &self,
+        org: &Organisation,
+        who: &Requester,
+        username: &Username,
+        purpose: Purpose,
+        locale: Locale,
+    ) -> Result<Requested, ResetError> {
+        let now = self.clock.unix();
+        let client = who.key();
+        let mut conn = self.store.conn().await?;
+        let per_client = Limit {
+            max: self.limits.requests_per_ip,
+            window_secs: self.limits.request_window_secs,
+        };
+        if let Err(retry_after_secs) = hit(&mut conn, &format!("request:{client}"), per_client, now).await? {
+            record(&mut conn, now, Some(&org.tenant_id), None, AuditEvent::RequestRateLimited, Some(&client), None)
+                .await?;
+            return Err(ResetError::RateLimited { retry_after_secs });
+        }
+        // Per account: silent, or the answer would tell which usernames exist.
+        let per_account = Limit {
+            max: self.limits.requests_per_account,
+            window_secs: self.limits.request_window_secs,
+        };
+        let account_bucket = format!("request-account:{}:{}", org.tenant_id, username.as_str());
+        let account_allowed = hit(&mut conn, &account_bucket, per_account, now).await?.is_ok();
+        let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
+        drop(conn);
+
+        let mut tx = self.store.begin().await?;
+        let delivery = match account {
+            Some(account) if account_allowed => {
+                let d = self.issue(&mut tx, org, &account, purpose, locale, now).await?;
+                record(&mut tx, now, Some(&org.tenant_id), Some(&account.id), AuditEvent::LinkRequested, Some(&client), Some(purpose.as_str().into()))
+                    .await?;
+                Some(d)
+            }
+            Some(account) => {
+                record(&mut tx, now, Some(&org.tenant_id), Some(&account.id), AuditEvent::LinkRateLimited, Some(&client), Some(purpose.as_str().into()))
+                    .await?;
+                None
+            }
+            None => {
+                record(&mut tx, now, Some(&org.tenant_id), None, AuditEvent::LinkRequestedUnknownAccount, Some(&client), Some(purpose.as_str().into()))
+                    .await?;
+                None
+            }
+        };
+        tx.commit().await.map_err(crate::store::StoreError::from)?;
+        if delivery.is_some() {
+            self.mail_wake.notify_one();
+            info!("link requested and mail queued");
+        } else {
+            info!("link request answered without mail");
+        }
+        Ok(Requested { delivery })
+    }
+
+    /// Supersedes older links, stores the new one (hash only) and queues its mail.
+    async fn issue(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        org: &Organisation,
+        account: &Account,
+        purpose: Purpose,
+        locale: Locale,
+        now: i64,
+    ) -> Result<Delivery, ResetError> {
+        tokens::revoke_active(conn, &account.id, now, "superseded").await?;
+        let token = ResetToken::generate();
+        let token_id = uuid::Uuid::new_v4().to_string();
+        let expires_at = now + i64::try_from(org.token_lifetime.as_secs()).unwrap_or(1800);
+        tokens::insert(
+            conn,
+            &tokens::NewToken {
+                token_id: &token_id,
+                hash: &token.hash(),
+                account_id: &account.id,
+                purpose,
+                locale: locale.tag(),
+                created_at: now,
+                expires_at,
+            },
+        )
+        .await?;
+        let template = match purpose {
+            Purpose::Reset => MailTemplate::Reset,
+            Purpose::Enroll => MailTemplate::Enroll,
+        };
+        let params = MailParams {
+            name: account.display_name.clone(),
+            link: Some(self.link(&format!("reset/{}", token.expose()))),
+            cancel_link: Some(self.link(&format!("reset/{}/cancel", token.expose()))),
+            expires_at: Some(expires_at),
+            ..MailParams::default()
+        };
+        enqueue(
+            conn,
+            &self.key,
+            OutgoingMail {
+                template,
+                to: &account.email,
+                locale,
+                tenant_id: &org.tenant_id,
+                params,
+            },
+            &self.message_domain(),
+            now,
+        )
+        .await?;
+        Ok(Delivery {
+            account_id: account.id.clone(),
+            email: account.email.clone(),
+            token_id,
+            expires_at,
+        })
+    }
+
+    /// Read-only: may this link be used? (A GET never consumes it.)
+    #[instrument(skip_all)]
+    pub async fn inspect(&self, token: &ResetToken) -> Result<LinkInfo, ResetError> {
+        let now = self.clock.unix();
+        let mut conn = self.store.conn().await?;
+        let row = tokens::by_hash(&mut conn, &token.hash())
+            .await?
+            .ok_or(ResetError::Link(LinkProblem::Unknown))?;
+        if row.used_at.is_some() {
+            return Err(ResetError::Link(LinkProblem::Used));
+        }
+        if row.revoked_at.is_some() {
+            return Err(ResetError::Link(LinkProblem::Revoked));
+        }
+        if row.expires_at <= now {
+            return Err(ResetError::Link(LinkProblem::Expired));
+        }
+        let account = accounts::by_id(&mut conn, &row.account_id)
+            .await?
+            .ok_or(ResetError::Link(LinkProblem::Unknown))?;
+        Ok(LinkInfo {
+            purpose: row.purpose,
+            tenant_id: account.tenant_id,
+            username: account.username,
+            locale: Locale::from_tag(&row.locale),
+            expires_at: row.expires_at,
+        })
+    }
+
+    /// Sets the new password through the link: checks the policy, hashes off the async workers,
+    /// then in one transaction consumes the token (exactly once), stores the hash, revokes every
+    /// other link, ends the sessions, audits and queues the confirmation mail.
+    #[instrument(skip_all)]
+    pub async fn complete(
+        &self,
+        token: &ResetToken,
+        password: &NewPassword,
+        confirmation: &NewPassword,
+    ) -> Result<Completed, ResetError> {
+        let link = self.inspect(token).await?;
+        let org = self
+            .orgs
+            .by_tenant(&link.tenant_id)
+            .ok_or(ResetError::Link(LinkProblem::Unknown))?;
+        org.policy.check(password, confirmation).map_err(ResetError::Policy)?;
+        let hash = self.hasher.hash(password).await?;
+
+        let now = self.clock.unix();
+        let mut tx = self.store.begin().await?;
+        let account_id = tokens::consume(&mut tx, &token.hash(), now)
+            .await?
+            .ok_or(ResetError::Link(LinkProblem::Used))?;
+        let account = accounts::by_id(&mut tx, &account_id)
+            .await?
+            .ok_or(ResetError::Link(LinkProblem::Unknown))?;
+        accounts::set_password(&mut tx, &account_id, &hash, now).await?;
+        tokens::revoke_active(&mut tx, &account_id, now, "completed").await?;
+        let ended = sessions::delete_for_account(&mut tx, &account_id).await?;
+        let event = match link.purpose {
+            Purpose::Reset => AuditEvent::PasswordChanged,
+            Purpose::Enroll => AuditEvent::Enrolled,
+        };
+        record(&mut tx, now, Some(&org.tenant_id), Some(&account_id), event, None, Some(format!("sessions_ended={ended}")))
+            .await?;
+        let locale = link.locale.unwrap_or(org.default_locale);
+        enqueue(
+            &mut tx,
+            &self.key,
+            OutgoingMail {
+                template: MailTemplate::Changed,
+                to: &account.email,
+                locale,
+                tenant_id: &org.tenant_id,
+                params: MailParams {
+                    name: account.display_name.clone(),
+                    occurred_at: Some(now),
+                    login_url: Some(self.link(&format!("login?org={}", org.slug))),
+                    ..MailParams::default()
+                },
+            },
+            &self.message_domain(),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(crate::store::StoreError::from)?;
+        self.mail_wake.notify_one();
+        info!(account.id = %account_id, "password set through the emailed link");
+        Ok(Completed {
+            tenant_id: org.tenant_id.clone(),
+            account_id,
+            purpose: link.purpose,
+        })
+    }
+
+    /// "Ce n'était pas moi": cancels the link (POST only) and records who did.
+    #[instrument(skip_all)]
+    pub async fn cancel(&self, token: &ResetToken, who: &Requester) -> Result<(), ResetError> {
+        let link = self.inspect(token).await?;
+        let now = self.clock.unix();
+        let mut tx = self.store.begin().await?;
+        let account = tokens::revoke_one(&mut tx, &token.hash(), now, "cancelled")
+            .await?
+            .ok_or(ResetError::Link(LinkProblem::Revoked))?;
+        record(&mut tx, now, Some(&link.tenant_id), Some(&account), AuditEvent::LinkCancelled, Some(&who.key()), None)
+            .await?;
+        tx.commit().await.map_err(crate::store::StoreError::from)?;
+        info!(account.id = %account, "link cancelled by its recipient");
+        Ok(())
+    }
+}

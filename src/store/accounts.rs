@@ -1,0 +1,184 @@
+//! The account directory.
+
+use sqlx::{AnyConnection, Row, any::AnyRow};
+
+use super::StoreError;
+use crate::{
+    i18n::Locale,
+    reset::model::{Account, AccountId, EmailAddress, Username},
+};
+
+const COLUMNS: &str = "account_id, tenant_id, username, email, display_name, entra_object_id, upn, \
+                       locale, password_hash, failed_logins, locked_until";
+
+fn from_row(row: &AnyRow) -> Result<Account, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("account.{what}"));
+    Ok(Account {
+        id: AccountId(row.try_get("account_id")?),
+        tenant_id: row.try_get("tenant_id")?,
+        username: Username::parse(&row.try_get::<String, _>("username")?).map_err(|_| corrupt("username"))?,
+        email: EmailAddress::parse(&row.try_get::<String, _>("email")?).map_err(|_| corrupt("email"))?,
+        display_name: row.try_get("display_name")?,
+        entra_object_id: row.try_get("entra_object_id")?,
+        upn: row.try_get("upn")?,
+        locale: row
+            .try_get::<Option<String>, _>("locale")?
+            .and_then(|l| Locale::from_tag(&l)),
+        password_hash: row.try_get("password_hash")?,
+        failed_logins: u32::try_from(row.try_get::<i64, _>("failed_logins")?).unwrap_or(u32::MAX),
+        locked_until: row.try_get("locked_until")?,
+    })
+}
+
+pub async fn by_username(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    username: &Username,
+) -> Result<Option<Account>, StoreError> {
+    let row = sqlx::query(&format!("select {COLUMNS} from account where tenant_id = $1 and username = $2"))
+        .bind(tenant_id)
+        .bind(username.as_str())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn by_id(conn: &mut AnyConnection, id: &AccountId) -> Result<Option<Account>, StoreError> {
+    let row = sqlx::query(&format!("select {COLUMNS} from account where account_id = $1"))
+        .bind(&id.0)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The account linked to an Entra identity: by object id first, else by UPN / sign-in name.
+pub async fn by_identity(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    object_id: Option<&str>,
+    upn: Option<&str>,
+) -> Result<Option<Account>, StoreError> {
+    if let Some(oid) = object_id {
+        let row = sqlx::query(&format!(
+            "select {COLUMNS} from account where tenant_id = $1 and entra_object_id = $2"
+        ))
+        .bind(tenant_id)
+        .bind(oid.to_ascii_lowercase())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(row) = row {
+            return from_row(&row).map(Some);
+        }
+    }
+    if let Some(upn) = upn {
+        let upn = upn.trim().to_lowercase();
+        let row = sqlx::query(&format!(
+            "select {COLUMNS} from account where tenant_id = $1 and (upn = $2 or lower(email) = $2) \
+             order by case when upn = $2 then 0 else 1 end limit 1"
+        ))
+        .bind(tenant_id)
+        .bind(&upn)
+        .fetch_optional(&mut *conn)
+        .await?;
+        return row.as_ref().map(from_row).transpose();
+    }
+    Ok(None)
+}
+
+pub async fn list(conn: &mut AnyConnection, tenant_id: Option<&str>) -> Result<Vec<Account>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "select {COLUMNS} from account where ($1 = '' or tenant_id = $1) order by tenant_id, username"
+    ))
+    .bind(tenant_id.unwrap_or(""))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// One row of an import.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub tenant_id: String,
+    pub username: Username,
+    pub email: EmailAddress,
+    pub display_name: String,
+    pub entra_object_id: Option<String>,
+    pub upn: Option<String>,
+    pub locale: Option<Locale>,
+}
+
+/// Insert or update by (tenant, username); the password and lock state are kept.
+/// Returns true when the account is new.
+pub async fn upsert(conn: &mut AnyConnection, a: &NewAccount, now: i64) -> Result<bool, StoreError> {
+    let existed: Option<String> =
+        sqlx::query_scalar("select account_id from account where tenant_id = $1 and username = $2")
+            .bind(&a.tenant_id)
+            .bind(a.username.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    sqlx::query(
+        "insert into account (account_id, tenant_id, username, email, display_name, entra_object_id, \
+         upn, locale, failed_logins, created_at, updated_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9) \
+         on conflict (tenant_id, username) do update set email = $4, display_name = $5, \
+         entra_object_id = $6, upn = $7, locale = $8, updated_at = $9",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&a.tenant_id)
+    .bind(a.username.as_str())
+    .bind(a.email.full())
+    .bind(&a.display_name)
+    .bind(a.entra_object_id.as_ref().map(|s| s.to_ascii_lowercase()))
+    .bind(a.upn.as_ref().map(|s| s.to_lowercase()))
+    .bind(a.locale.map(|l| l.tag().to_string()))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(existed.is_none())
+}
+
+/// A new password: also clears the failure count and any lock.
+pub async fn set_password(conn: &mut AnyConnection, id: &AccountId, hash: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "update account set password_hash = $1, failed_logins = 0, locked_until = null, updated_at = $2 \
+         where account_id = $3",
+    )
+    .bind(hash)
+    .bind(now)
+    .bind(&id.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Counts one more consecutive failure atomically and returns the new count.
+pub async fn add_failure(conn: &mut AnyConnection, id: &AccountId) -> Result<u32, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "update account set failed_logins = failed_logins + 1 where account_id = $1 returning failed_logins",
+    )
+    .bind(&id.0)
+    .fetch_one(conn)
+    .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+pub async fn set_locked_until(conn: &mut AnyConnection, id: &AccountId, until: Option<i64>) -> Result<(), StoreError> {
+    sqlx::query("update account set locked_until = $1 where account_id = $2")
+        .bind(until)
+        .bind(&id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn clear_failures(conn: &mut AnyConnection, id: &AccountId) -> Result<(), StoreError> {
+    sqlx::query("update account set failed_logins = 0, locked_until = null where account_id = $1")
+        .bind(&id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn count(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("select count(*) from account").fetch_one(conn).await?)
+}

@@ -1,0 +1,55 @@
+//! The audit trail: what happened, never a secret.
+
+use sqlx::{AnyConnection, Row};
+
+use super::StoreError;
+
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub occurred_at: i64,
+    pub tenant_id: Option<String>,
+    pub account_id: Option<String>,
+    pub event: String,
+    pub client: Option<String>,
+    pub detail: Option<String>,
+}
+
+pub async fn insert(conn: &mut AnyConnection, row: &AuditRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into audit_event (occurred_at, tenant_id, account_id, event, client, detail) \
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(row.occurred_at)
+    .bind(&row.tenant_id)
+    .bind(&row.account_id)
+    .bind(&row.event)
+    .bind(&row.client)
+    .bind(&row.detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The most recent events first, optionally for one account.
+pub async fn recent(conn: &mut AnyConnection, account_id: Option<&str>, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+    let rows = sqlx::query(
+        "select occurred_at, tenant_id, account_id, event, client, detail from audit_event \
+         where ($1 = '' or account_id = $1) order by audit_id desc limit $2",
+    )
+    .bind(account_id.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AuditRow {
+                occurred_at: r.try_get("occurred_at")?,
+                tenant_id: r.try_get("tenant_id")?,
+                account_id: r.try_get("account_id")?,
+                event: r.try_get("event")?,
+                client: r.try_get("client")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}

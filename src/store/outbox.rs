@@ -1,0 +1,105 @@
+//! The durable mail outbox. Rows are claimed with a lease (portable: no SKIP LOCKED), retried
+//! with backoff, never deleted on failure; the encrypted payload is erased once sent.
+
+use sqlx::{AnyConnection, Row};
+
+use super::StoreError;
+
+pub struct NewMail<'a> {
+    pub outbox_id: &'a str,
+    pub template: &'a str,
+    pub recipient: &'a str,
+    pub locale: &'a str,
+    pub tenant_id: &'a str,
+    pub payload: &'a [u8],
+    pub message_id: &'a str,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedMail {
+    pub outbox_id: String,
+    pub template: String,
+    pub recipient: String,
+    pub locale: String,
+    pub tenant_id: String,
+    pub payload: Option<Vec<u8>>,
+    pub message_id: String,
+    pub attempts: i64,
+}
+
+pub async fn insert(conn: &mut AnyConnection, m: &NewMail<'_>) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into outbox (outbox_id, template, recipient, locale, tenant_id, payload, message_id, \
+         created_at, next_attempt_at, attempts) values ($1, $2, $3, $4, $5, $6, $7, $8, $8, 0)",
+    )
+    .bind(m.outbox_id)
+    .bind(m.template)
+    .bind(m.recipient)
+    .bind(m.locale)
+    .bind(m.tenant_id)
+    .bind(m.payload.to_vec())
+    .bind(m.message_id)
+    .bind(m.now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Claims up to `limit` due rows for `lease_secs`. The outer condition is repeated so that two
+/// instances racing on PostgreSQL cannot both claim a row.
+pub async fn claim(conn: &mut AnyConnection, now: i64, lease_secs: i64, limit: i64) -> Result<Vec<ClaimedMail>, StoreError> {
+    let rows = sqlx::query(
+        "update outbox set lease_until = $1, attempts = attempts + 1 \
+         where outbox_id in (select outbox_id from outbox where sent_at is null and next_attempt_at <= $2 \
+                             and (lease_until is null or lease_until < $2) order by next_attempt_at limit $3) \
+         and sent_at is null and (lease_until is null or lease_until < $2) \
+         returning outbox_id, template, recipient, locale, tenant_id, payload, message_id, attempts",
+    )
+    .bind(now + lease_secs)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ClaimedMail {
+                outbox_id: r.try_get("outbox_id")?,
+                template: r.try_get("template")?,
+                recipient: r.try_get("recipient")?,
+                locale: r.try_get("locale")?,
+                tenant_id: r.try_get("tenant_id")?,
+                payload: r.try_get("payload")?,
+                message_id: r.try_get("message_id")?,
+                attempts: r.try_get("attempts")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn mark_sent(conn: &mut AnyConnection, outbox_id: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query("update outbox set sent_at = $1, payload = null, lease_until = null, last_error = null where outbox_id = $2")
+        .bind(now)
+        .bind(outbox_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(conn: &mut AnyConnection, outbox_id: &str, next_attempt_at: i64, error: &str) -> Result<(), StoreError> {
+    sqlx::query("update outbox set next_attempt_at = $1, lease_until = null, last_error = $2 where outbox_id = $3")
+        .bind(next_attempt_at)
+        .bind(error)
+        .bind(outbox_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Rows not yet sent, and the earliest next attempt among them.
+pub async fn pending(conn: &mut AnyConnection) -> Result<(i64, Option<i64>), StoreError> {
+    let row = sqlx::query("select count(*) as n, min(next_attempt_at) as next from outbox where sent_at is null")
+        .fetch_one(conn)
+        .await?;
+    Ok((row.try_get("n")?, row.try_get("next")?))
+}

@@ -1,0 +1,125 @@
+//! Reset / enrolment tokens (hash only).
+
+use sqlx::{AnyConnection, Row};
+
+use super::StoreError;
+use crate::reset::{
+    model::{AccountId, Purpose},
+    token::TokenHash,
+};
+
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub token_id: String,
+    pub account_id: AccountId,
+    pub purpose: Purpose,
+    pub locale: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+pub struct NewToken<'a> {
+    pub token_id: &'a str,
+    pub hash: &'a TokenHash,
+    pub account_id: &'a AccountId,
+    pub purpose: Purpose,
+    pub locale: &'a str,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub async fn insert(conn: &mut AnyConnection, t: &NewToken<'_>) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into reset_token (token_id, token_hash, account_id, purpose, locale, created_at, expires_at) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(t.token_id)
+    .bind(t.hash.0.to_vec())
+    .bind(&t.account_id.0)
+    .bind(t.purpose.as_str())
+    .bind(t.locale)
+    .bind(t.created_at)
+    .bind(t.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn by_hash(conn: &mut AnyConnection, hash: &TokenHash) -> Result<Option<TokenRow>, StoreError> {
+    let row = sqlx::query(
+        "select token_id, account_id, purpose, locale, expires_at, used_at, revoked_at, revoked_reason \
+         from reset_token where token_hash = $1",
+    )
+    .bind(hash.0.to_vec())
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let purpose: String = row.try_get("purpose")?;
+    Ok(Some(TokenRow {
+        token_id: row.try_get("token_id")?,
+        account_id: AccountId(row.try_get("account_id")?),
+        purpose: Purpose::parse(&purpose).ok_or_else(|| StoreError::Corrupt("reset_token.purpose".into()))?,
+        locale: row.try_get("locale")?,
+        expires_at: row.try_get("expires_at")?,
+        used_at: row.try_get("used_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        revoked_reason: row.try_get("revoked_reason")?,
+    }))
+}
+
+/// Marks the token used if, and only if, it is still usable. Of two concurrent calls exactly one
+/// gets the account back: SQLite serialises writers, PostgreSQL re-checks the condition under the
+/// row lock.
+pub async fn consume(conn: &mut AnyConnection, hash: &TokenHash, now: i64) -> Result<Option<AccountId>, StoreError> {
+    let id: Option<String> = sqlx::query_scalar(
+        "update reset_token set used_at = $1 \
+         where token_hash = $2 and used_at is null and revoked_at is null and expires_at > $1 \
+         returning account_id",
+    )
+    .bind(now)
+    .bind(hash.0.to_vec())
+    .fetch_optional(conn)
+    .await?;
+    Ok(id.map(AccountId))
+}
+
+/// Revokes every still-active token of the account; returns how many.
+pub async fn revoke_active(
+    conn: &mut AnyConnection,
+    account: &AccountId,
+    now: i64,
+    reason: &str,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "update reset_token set revoked_at = $1, revoked_reason = $2 \
+         where account_id = $3 and used_at is null and revoked_at is null",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(&account.0)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Revokes one token if still active ("Ce n'était pas moi"); returns its account.
+pub async fn revoke_one(
+    conn: &mut AnyConnection,
+    hash: &TokenHash,
+    now: i64,
+    reason: &str,
+) -> Result<Option<AccountId>, StoreError> {
+    let id: Option<String> = sqlx::query_scalar(
+        "update reset_token set revoked_at = $1, revoked_reason = $2 \
+         where token_hash = $3 and used_at is null and revoked_at is null and expires_at > $1 \
+         returning account_id",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(hash.0.to_vec())
+    .fetch_optional(conn)
+    .await?;
+    Ok(id.map(AccountId))
+}

@@ -1,0 +1,116 @@
+//! The page and mail templates, embedded at build time and rendered by minijinja with HTML
+//! auto-escaping (`.html` files) and none for `.txt`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Timelike, Utc};
+use minijinja::{AutoEscape, Environment};
+
+use crate::i18n::Locale;
+
+macro_rules! embedded {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../templates/", $name)))),*]
+    };
+}
+
+const FILES: &[(&str, &str)] = embedded![
+    "pages/base.html",
+    "pages/login.html",
+    "pages/request.html",
+    "pages/sent.html",
+    "pages/reset.html",
+    "pages/link_invalid.html",
+    "pages/cancel.html",
+    "pages/cancelled.html",
+    "pages/signed_in.html",
+    "pages/error.html",
+    "mail/layout.html",
+    "mail/reset/subject.txt",
+    "mail/reset/body.txt",
+    "mail/reset/body.html",
+    "mail/enroll/subject.txt",
+    "mail/enroll/body.txt",
+    "mail/enroll/body.html",
+    "mail/changed/subject.txt",
+    "mail/changed/body.txt",
+    "mail/changed/body.html",
+];
+
+#[derive(Clone)]
+pub struct Templates {
+    env: Arc<Environment<'static>>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Templates")
+    }
+}
+
+impl Templates {
+    pub fn load() -> anyhow::Result<Self> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None }
+        });
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, src) in FILES {
+            env.add_template(name, src)
+                .map_err(|e| anyhow::anyhow!("template {name}: {e}"))?;
+        }
+        Ok(Self { env: Arc::new(env) })
+    }
+
+    pub fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, minijinja::Error> {
+        self.env.get_template(name)?.render(ctx)
+    }
+}
+
+/// A moment as people of the organisation read it: "14 h 32" (fr-CA), "2:32 PM" (en),
+/// "14h32" (pt), with the date when it is not today in that zone.
+pub fn local_time(at: DateTime<Utc>, now: DateTime<Utc>, tz: chrono_tz::Tz, locale: Locale) -> String {
+    let local = tz.from_utc_datetime(&at.naive_utc());
+    let today = tz.from_utc_datetime(&now.naive_utc()).date_naive() == local.date_naive();
+    let (h, m) = (local.hour(), local.minute());
+    let time = match locale {
+        Locale::FrCa => format!("{h} h {m:02}"),
+        Locale::Pt => format!("{h}h{m:02}"),
+        Locale::En => {
+            let (pm, h12) = local.hour12();
+            format!("{h12}:{m:02} {}", if pm { "PM" } else { "AM" })
+        }
+    };
+    if today {
+        return time;
+    }
+    let d = local.date_naive();
+    use chrono::Datelike;
+    match locale {
+        Locale::FrCa => format!("{time} le {}", d.format("%Y-%m-%d")),
+        Locale::Pt => format!("{time} de {:02}/{:02}/{}", d.day(), d.month(), d.year()),
+        Locale::En => format!("{time} on {}", d.format("%Y-%m-%d")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        Templates::load().expect("templates load");
+    }
+
+    #[test]
+    fn local_times_read_naturally() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 19, 2, 0).single().expect("date");
+        let at = now + chrono::Duration::minutes(30);
+        let tz: chrono_tz::Tz = "America/Toronto".parse().expect("tz");
+        assert_eq!(local_time(at, now, tz, Locale::FrCa), "14 h 32");
+        assert_eq!(local_time(at, now, tz, Locale::En), "2:32 PM");
+        assert_eq!(local_time(at, now, tz, Locale::Pt), "14h32");
+        let tomorrow = at + chrono::Duration::days(1);
+        assert_eq!(local_time(tomorrow, now, tz, Locale::FrCa), "14 h 32 le 2026-11-22");
+    }
+}

@@ -1,0 +1,53 @@
+//! The browser pages (login, forgot, enrol, reset) and the credential API.
+
+pub mod api;
+pub mod login;
+pub mod pages;
+pub mod request;
+pub mod reset;
+
+use axum::{
+    Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Redirect},
+    routing::{get, post},
+};
+
+use crate::app::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/login") }))
+        .route("/login", get(login::show).post(login::submit))
+        .route("/account", get(login::account))
+        .route("/logout", post(login::logout))
+        .route("/forgot", get(request::show_forgot).post(request::submit_forgot))
+        .route("/enroll", get(request::show_enroll).post(request::submit_enroll))
+        .route("/reset/{token}", get(reset::show).post(reset::submit))
+        .route("/reset/{token}/cancel", get(reset::show_cancel).post(reset::submit_cancel))
+        .route("/api/v1/credentials/verify", post(api::verify))
+        .route("/static/app.css", get(stylesheet))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.css"),
+    )
+}
+
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}

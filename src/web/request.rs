@@ -1,0 +1,77 @@
+//! `/forgot` and `/enroll`: "Réinitialiser votre mot de passe" / "M'inscrire au service".
+//! The answer is the same, in words and in timing, whether the account exists or not.
+
+use axum::{
+    Form,
+    extract::{OriginalUri, Query, State},
+    http::StatusCode,
+    response::Response,
+};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::pages::{self, ErrorPage, PageBase};
+use crate::{
+    app::AppState,
+    http::{csrf::CsrfToken, extract::{ClientIp, LangPref}},
+    reset::model::{Purpose, Requester, Username},
+};
+
+#[derive(Debug, Deserialize)]
+pub struct OrgQuery {
+    pub org: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct RequestForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    org: Option<String>,
+    #[serde(default)]
+    username: String,
+}
+
+pub async fn show_forgot(state: State<AppState>, q: Query<OrgQuery>, lang: LangPref, csrf: CsrfToken, uri: OriginalUri) -> Response {
+    show(state, q, lang, csrf, uri, Purpose::Reset).await
+}
+
+pub async fn show_enroll(state: State<AppState>, q: Query<OrgQuery>, lang: LangPref, csrf: CsrfToken, uri: OriginalUri) -> Response {
+    show(state, q, lang, csrf, uri, Purpose::Enroll).await
+}
+
+async fn show(State(state): State<AppState>, Query(q): Query<OrgQuery>, lang: LangPref, csrf: CsrfToken, uri: OriginalUri, purpose: Purpose) -> Response {
+    let base = PageBase::new(&state, q.org.as_deref(), lang, &csrf, uri.path());
+    pages::render(&state, &base, StatusCode::OK, "request", context! { purpose => purpose.as_str(), username => "", error => "" })
+}
+
+pub async fn submit_forgot(state: State<AppState>, ip: ClientIp, lang: LangPref, csrf: CsrfToken, uri: OriginalUri, form: Form<RequestForm>) -> Response {
+    submit(state, ip, lang, csrf, uri, form, Purpose::Reset).await
+}
+
+pub async fn submit_enroll(state: State<AppState>, ip: ClientIp, lang: LangPref, csrf: CsrfToken, uri: OriginalUri, form: Form<RequestForm>) -> Response {
+    submit(state, ip, lang, csrf, uri, form, Purpose::Enroll).await
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+    Form(form): Form<RequestForm>,
+    purpose: Purpose,
+) -> Response {
+    let base = PageBase::new(&state, form.org.as_deref(), lang, &csrf, uri.path());
+    if !csrf.matches(&form.csrf) {
+        return pages::error(&state, &base, ErrorPage::Csrf);
+    }
+    let Ok(username) = Username::parse(&form.username) else {
+        let ctx = context! { purpose => purpose.as_str(), username => form.username.trim(), error => "username_invalid" };
+        return pages::render(&state, &base, StatusCode::UNPROCESSABLE_ENTITY, "request", ctx);
+    };
+    match state.reset.request(&base.org, &Requester::Browser { ip }, &username, purpose, base.locale).await {
+        Ok(_) => pages::render(&state, &base, StatusCode::OK, "sent", context! { purpose => purpose.as_str() }),
+        Err(e) => pages::domain_error(&state, &base, e),
+    }
+}

@@ -1,0 +1,166 @@
+//! `/reset/{token}`: "Changer mon mot de passe". GET shows the form and never consumes the link
+//! (mail scanners and previews fetch links); POST sets the password and redirects to the login
+//! page. `/reset/{token}/cancel`: "Ce n'était pas moi" (POST only cancels).
+
+use axum::{
+    Form,
+    extract::{OriginalUri, Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::pages::{self, ErrorPage, PageBase};
+use crate::{
+    app::AppState,
+    http::{csrf::CsrfToken, extract::{ClientIp, LangPref}},
+    reset::{
+        LinkProblem, ResetError,
+        model::{NewPassword, Requester},
+        service::LinkInfo,
+        token::ResetToken,
+    },
+    templates::local_time,
+};
+
+#[derive(Deserialize)]
+pub struct NewPasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirmation: String,
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The page base for a link: its organisation, and its language unless the person chose one.
+fn base_for(state: &AppState, link: Option<&LinkInfo>, mut lang: LangPref, csrf: &CsrfToken, path: &str) -> PageBase {
+    let org = link
+        .and_then(|l| state.orgs.by_tenant(&l.tenant_id))
+        .unwrap_or_else(|| state.orgs.default_org())
+        .clone();
+    if lang.from_query.is_none() && lang.from_cookie.is_none() {
+        lang.from_header = link.and_then(|l| l.locale).or(lang.from_header);
+    }
+    PageBase::for_org(org, lang, csrf, path)
+}
+
+fn invalid(state: &AppState, base: &PageBase, problem: LinkProblem) -> Response {
+    pages::render(state, base, StatusCode::GONE, "link_invalid", context! { problem => problem.code() })
+}
+
+async fn inspect(state: &AppState, raw: &str) -> Result<(ResetToken, LinkInfo), ResetError> {
+    let token = ResetToken::parse(raw).ok_or(ResetError::Link(LinkProblem::Unknown))?;
+    let link = state.reset.inspect(&token).await?;
+    Ok((token, link))
+}
+
+fn form_page(state: &AppState, base: &PageBase, link: &LinkInfo, status: StatusCode, errors: Vec<&'static str>) -> Response {
+    let expires = chrono::DateTime::from_timestamp(link.expires_at, 0)
+        .map(|t| local_time(t, state.clock.now(), base.org.time_zone, base.locale))
+        .unwrap_or_default();
+    let p = &base.org.policy;
+    pages::render(
+        state,
+        base,
+        status,
+        "reset",
+        context! {
+            purpose => link.purpose.as_str(),
+            username => link.username.as_str(),
+            expires_local => expires,
+            errors => errors,
+            policy => context! {
+                min_length => p.min_length, max_length => p.max_length,
+                require_letter => p.require_letter, require_digit => p.require_digit,
+            },
+        },
+    )
+}
+
+pub async fn show(State(state): State<AppState>, Path(raw): Path<String>, lang: LangPref, csrf: CsrfToken, uri: OriginalUri) -> Response {
+    match inspect(&state, &raw).await {
+        Ok((_, link)) => {
+            let base = base_for(&state, Some(&link), lang, &csrf, uri.path());
+            form_page(&state, &base, &link, StatusCode::OK, vec![])
+        }
+        Err(e) => link_error(&state, base_for(&state, None, lang, &csrf, uri.path()), e),
+    }
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+    Form(form): Form<NewPasswordForm>,
+) -> Response {
+    let (token, link) = match inspect(&state, &raw).await {
+        Ok(found) => found,
+        Err(e) => return link_error(&state, base_for(&state, None, lang, &csrf, uri.path()), e),
+    };
+    let base = base_for(&state, Some(&link), lang, &csrf, uri.path());
+    if !csrf.matches(&form.csrf) {
+        return pages::error(&state, &base, ErrorPage::Csrf);
+    }
+    let (pw, confirm) = (NewPassword::new(form.password), NewPassword::new(form.confirmation));
+    match state.reset.complete(&token, &pw, &confirm).await {
+        Ok(done) => {
+            let org = state.orgs.by_tenant(&done.tenant_id).map_or("", |o| o.slug.as_str());
+            Redirect::to(&format!("/login?org={org}&changed={}", done.purpose.as_str())).into_response()
+        }
+        Err(ResetError::Policy(violations)) => {
+            let codes = violations.iter().map(|v| v.code()).collect();
+            form_page(&state, &base, &link, StatusCode::UNPROCESSABLE_ENTITY, codes)
+        }
+        Err(e) => link_error(&state, base, e),
+    }
+}
+
+pub async fn show_cancel(State(state): State<AppState>, Path(raw): Path<String>, lang: LangPref, csrf: CsrfToken, uri: OriginalUri) -> Response {
+    match inspect(&state, &raw).await {
+        Ok((_, link)) => {
+            let base = base_for(&state, Some(&link), lang, &csrf, uri.path());
+            pages::render(&state, &base, StatusCode::OK, "cancel", context! { purpose => link.purpose.as_str() })
+        }
+        Err(e) => link_error(&state, base_for(&state, None, lang, &csrf, uri.path()), e),
+    }
+}
+
+pub async fn submit_cancel(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    ClientIp(ip): ClientIp,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+    Form(form): Form<CancelForm>,
+) -> Response {
+    let (token, link) = match inspect(&state, &raw).await {
+        Ok(found) => found,
+        Err(e) => return link_error(&state, base_for(&state, None, lang, &csrf, uri.path()), e),
+    };
+    let base = base_for(&state, Some(&link), lang, &csrf, uri.path());
+    if !csrf.matches(&form.csrf) {
+        return pages::error(&state, &base, ErrorPage::Csrf);
+    }
+    match state.reset.cancel(&token, &Requester::Browser { ip }).await {
+        Ok(()) => pages::render(&state, &base, StatusCode::OK, "cancelled", context! {}),
+        Err(e) => link_error(&state, base, e),
+    }
+}
+
+fn link_error(state: &AppState, base: PageBase, e: ResetError) -> Response {
+    match e {
+        ResetError::Link(problem) => invalid(state, &base, problem),
+        other => pages::domain_error(state, &base, other),
+    }
+}
