@@ -40,7 +40,10 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(web::router())
-        .layer(middleware::from_fn_with_state(state.clone(), csrf::ensure_cookie))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            csrf::ensure_cookie,
+        ))
         .layer(middleware::from_fn(mw::security_headers))
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(middleware::from_fn(mw::record_status))
@@ -59,12 +62,24 @@ impl Application {
         Self::build_with(config, Arc::new(SystemClock)).await
     }
 
-    /// Connects, migrates, binds; nothing is served until [`Application::run_until`].
     pub async fn build_with(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        Self::build_on(config, clock, None).await
+    }
+
+    /// Connects, migrates, binds (or takes `listener`, already bound); nothing is served until
+    /// [`Application::run_until`].
+    pub async fn build_on(
+        config: Config,
+        clock: SharedClock,
+        listener: Option<TcpListener>,
+    ) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url)
             .await
             .context("cannot open the database")?;
-        store.migrate().await.context("cannot migrate the database")?;
+        store
+            .migrate()
+            .await
+            .context("cannot migrate the database")?;
         let key = match &config.secret_key {
             Some(k) => MailKey::from_base64(k.expose_secret())?,
             None => load_or_create_key(Path::new(DEFAULT_KEY_FILE))?,
@@ -108,9 +123,12 @@ impl Application {
             wake,
             poll: config.mail_poll_interval,
         };
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let listener = match listener {
+            Some(l) => l,
+            None => TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.listen))?,
+        };
         let state = AppState {
             config: Arc::new(config),
             reset,
@@ -121,7 +139,11 @@ impl Application {
             store,
             clock,
         };
-        Ok(Self { listener, state, worker })
+        Ok(Self {
+            listener,
+            state,
+            worker,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -137,7 +159,10 @@ impl Application {
     }
 
     /// Serves and runs the mail worker until `shutdown` completes.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut worker_stop = stop_rx.clone();
         let worker = tokio::spawn(self.worker.run_until(async move {
@@ -162,13 +187,15 @@ impl Application {
 
 fn load_or_create_key(path: &Path) -> anyhow::Result<MailKey> {
     if let Ok(text) = std::fs::read_to_string(path) {
-        return MailKey::from_base64(&text).with_context(|| format!("{} is not a valid key", path.display()));
+        return MailKey::from_base64(&text)
+            .with_context(|| format!("{} is not a valid key", path.display()));
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let key = MailKey::generate();
-    write_private(path, &key.to_base64()).with_context(|| format!("cannot write {}", path.display()))?;
+    write_private(path, &key.to_base64())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     warn!(path = %path.display(), "no security.secret_key configured: created one for pending mail; keep this file (or set the key) across restarts");
     Ok(key)
 }
@@ -176,7 +203,11 @@ fn load_or_create_key(path: &Path) -> anyhow::Result<MailKey> {
 #[cfg(unix)]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(text.as_bytes())
 }
 
@@ -194,8 +225,10 @@ async fn seed_demo(store: &Store, orgs: &Organisations, now: i64) -> anyhow::Res
     let org = orgs.default_org();
     let demo = accounts::NewAccount {
         tenant_id: org.tenant_id.clone(),
-        username: crate::reset::model::Username::parse("trej").map_err(|e| anyhow::anyhow!("{e}"))?,
-        email: crate::reset::model::EmailAddress::parse("julie.tremblay@example.org").map_err(|e| anyhow::anyhow!("{e}"))?,
+        username: crate::reset::model::Username::parse("trej")
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        email: crate::reset::model::EmailAddress::parse("julie.tremblay@example.org")
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
         display_name: "Julie Tremblay".into(),
         entra_object_id: None,
         upn: Some("julie.tremblay@example.org".into()),

@@ -15,7 +15,11 @@ use crate::{
 };
 
 #[derive(Debug, Parser)]
-#[command(name = "octopus-teams", version, about = "Octopus password self-service for Microsoft Teams")]
+#[command(
+    name = "octopus-teams",
+    version,
+    about = "Octopus password self-service for Microsoft Teams"
+)]
 pub struct Cli {
     /// Configuration file (TOML); environment variables OCTOPUS__SECTION__KEY override it.
     #[arg(long, global = true, env = "OCTOPUS_CONFIG")]
@@ -68,7 +72,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => {
             let raw = Config::figment(config_path).extract::<crate::config::RawConfig>();
-            match raw.map_err(|e| anyhow::anyhow!("{e}")).and_then(|r| Ok(r.validate()?)) {
+            match raw
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .and_then(|r| Ok(r.validate()?))
+            {
                 Ok(cfg) => {
                     say(cfg.describe());
                     say("configuration OK");
@@ -79,7 +86,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let cfg = Config::load(config_path)?;
-            let store = Store::connect(&cfg.database_url).await.context("cannot open the database")?;
+            let store = Store::connect(&cfg.database_url)
+                .await
+                .context("cannot open the database")?;
             store.migrate().await?;
             say("database schema up to date");
             Ok(())
@@ -90,7 +99,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
-    let store = Store::connect(&cfg.database_url).await.context("cannot open the database")?;
+    let store = Store::connect(&cfg.database_url)
+        .await
+        .context("cannot open the database")?;
     store.migrate().await?;
     let pick = |hint: &Option<String>| -> anyhow::Result<_> {
         match hint {
@@ -106,10 +117,14 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
     match cmd {
         UsersCommand::Import { file, org } => {
             let org = pick(&org)?;
-            let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let f = std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
             match directory::import_csv(&store, &org, f, SystemClock.unix()).await {
                 Ok(r) => {
-                    say(format!("{}: {} created, {} updated", org.slug, r.created, r.updated));
+                    say(format!(
+                        "{}: {} created, {} updated",
+                        org.slug, r.created, r.updated
+                    ));
                     Ok(())
                 }
                 Err(ImportError::BadRows(rows)) => {
@@ -122,18 +137,33 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
             }
         }
         UsersCommand::List { org } => {
-            let tenant = org.as_ref().map(|_| pick(&org)).transpose()?.map(|o| o.tenant_id);
+            let tenant = org
+                .as_ref()
+                .map(|_| pick(&org))
+                .transpose()?
+                .map(|o| o.tenant_id);
             let mut conn = store.conn().await?;
             let list = accounts::list(&mut conn, tenant.as_deref()).await?;
-            say(format!("{:<20} {:<32} {:<28} {:<9} {}", "username", "email", "display name", "enrolled", "state"));
+            say(format!(
+                "{:<20} {:<32} {:<28} {:<9} {}",
+                "username", "email", "display name", "enrolled", "state"
+            ));
             for a in &list {
-                let state = if a.locked_until.is_some_and(|t| t > SystemClock.unix()) { "locked" } else { "ok" };
+                let state = if a.locked_until.is_some_and(|t| t > SystemClock.unix()) {
+                    "locked"
+                } else {
+                    "ok"
+                };
                 say(format!(
                     "{:<20} {:<32} {:<28} {:<9} {}",
                     a.username,
                     a.email.full(),
                     a.display_name,
-                    if a.password_hash.is_some() { "yes" } else { "no" },
+                    if a.password_hash.is_some() {
+                        "yes"
+                    } else {
+                        "no"
+                    },
                     state
                 ));
             }
@@ -162,7 +192,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

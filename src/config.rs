@@ -154,9 +154,9 @@ pub struct ConfigErrors(pub Vec<String>);
 impl Config {
     /// Defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let raw = Self::figment(file).extract::<RawConfig>().map_err(|e| {
-            anyhow::anyhow!("cannot read the configuration: {e}")
-        })?;
+        let raw = Self::figment(file)
+            .extract::<RawConfig>()
+            .map_err(|e| anyhow::anyhow!("cannot read the configuration: {e}"))?;
         Ok(raw.validate()?)
     }
 
@@ -180,8 +180,16 @@ impl Config {
             out.push_str(&format!("{k:<28} {v}\n"));
         };
         push(&mut out, "http.listen", self.listen.to_string());
-        push(&mut out, "http.public_base_url", self.public_base_url.to_string());
-        push(&mut out, "http.trust_forwarded_for", self.trust_forwarded_for.to_string());
+        push(
+            &mut out,
+            "http.public_base_url",
+            self.public_base_url.to_string(),
+        );
+        push(
+            &mut out,
+            "http.trust_forwarded_for",
+            self.trust_forwarded_for.to_string(),
+        );
         push(
             &mut out,
             "database.url",
@@ -211,7 +219,11 @@ impl Config {
                     org.time_zone,
                     org.default_locale.tag(),
                     org.token_lifetime.as_secs() / 60,
-                    if org.api_key.is_some() { "[redacted]" } else { "none" },
+                    if org.api_key.is_some() {
+                        "[redacted]"
+                    } else {
+                        "none"
+                    },
                 ),
             );
         }
@@ -226,7 +238,11 @@ impl RawConfig {
             .http
             .listen
             .parse::<SocketAddr>()
-            .map_err(|e| errs.push(format!("http.listen: {e} (expected host:port, e.g. 127.0.0.1:3978)")))
+            .map_err(|e| {
+                errs.push(format!(
+                    "http.listen: {e} (expected host:port, e.g. 127.0.0.1:3978)"
+                ))
+            })
             .ok();
         let public_base_url = match Url::parse(&self.http.public_base_url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
@@ -240,7 +256,10 @@ impl RawConfig {
             }
         };
         let db = self.database.url.expose_secret();
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
             errs.push("database.url: must start with sqlite: or postgres://".into());
         }
         let transport = self.mail.transport.expose_secret();
@@ -252,7 +271,9 @@ impl RawConfig {
             Some(MailTransport::Folder(dir.into()))
         } else if transport.starts_with("smtp://") || transport.starts_with("smtps://") {
             match Url::parse(transport) {
-                Ok(u) if u.host().is_some() => Some(MailTransport::Smtp(self.mail.transport.clone())),
+                Ok(u) if u.host().is_some() => {
+                    Some(MailTransport::Smtp(self.mail.transport.clone()))
+                }
                 _ => {
                     errs.push("mail.transport: not a valid smtp:// or smtps:// URL".into());
                     None
@@ -272,7 +293,14 @@ impl RawConfig {
             iterations: self.security.argon2_iterations,
             parallelism: self.security.argon2_parallelism,
         };
-        if argon2::Params::new(argon2.memory_kib, argon2.iterations, argon2.parallelism, None).is_err() {
+        if argon2::Params::new(
+            argon2.memory_kib,
+            argon2.iterations,
+            argon2.parallelism,
+            None,
+        )
+        .is_err()
+        {
             errs.push("security.argon2_*: parameters refused by argon2".into());
         }
         if self.limits.request_window_secs == 0
@@ -289,9 +317,11 @@ impl RawConfig {
         for (i, raw) in self.organisations.into_iter().enumerate() {
             match validate_org(raw) {
                 Ok(org) => orgs.push(org),
-                Err(problems) => {
-                    errs.extend(problems.into_iter().map(|p| format!("organisations[{i}].{p}")))
-                }
+                Err(problems) => errs.extend(
+                    problems
+                        .into_iter()
+                        .map(|p| format!("organisations[{i}].{p}")),
+                ),
             }
         }
         let organisations = match Organisations::new(orgs) {
@@ -303,7 +333,9 @@ impl RawConfig {
         };
 
         match (listen, public_base_url, mail, organisations) {
-            (Some(listen), Some(public_base_url), Some(mail), Some(organisations)) if errs.is_empty() => {
+            (Some(listen), Some(public_base_url), Some(mail), Some(organisations))
+                if errs.is_empty() =>
+            {
                 Ok(Config {
                     listen,
                     public_base_url,
@@ -329,19 +361,36 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
     if raw.tenant_id.trim().is_empty() {
         errs.push("tenant_id: required (the Entra tenant id)".into());
     }
-    if raw.slug.is_empty() || !raw.slug.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if raw.slug.is_empty()
+        || !raw
+            .slug
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         errs.push("slug: letters, digits and '-' only".into());
     }
     if raw.name.trim().is_empty() {
         errs.push("name: required".into());
     }
-    let portal_url = Url::parse(&raw.portal_url)
-        .map_err(|e| errs.push(format!("portal_url: {e}")))
-        .ok();
+    let portal_url = match Url::parse(&raw.portal_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+        Ok(_) => {
+            errs.push("portal_url: must be an http(s) URL".into());
+            None
+        }
+        Err(e) => {
+            errs.push(format!("portal_url: {e}"));
+            None
+        }
+    };
     let sender = raw
         .sender
         .parse::<lettre::message::Mailbox>()
-        .map_err(|e| errs.push(format!("sender: {e} (e.g. \"Centre de services <supportTI@example.org>\")")))
+        .map_err(|e| {
+            errs.push(format!(
+                "sender: {e} (e.g. \"Centre de services <supportTI@example.org>\")"
+            ))
+        })
         .ok();
     let time_zone = raw
         .time_zone
@@ -359,7 +408,8 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
         errs.push(format!("policy: {e}"));
     }
     let lockout = raw.lockout.unwrap_or_default();
-    if lockout.threshold == 0 || lockout.hard_limit < lockout.threshold || lockout.hard_limit > 100 {
+    if lockout.threshold == 0 || lockout.hard_limit < lockout.threshold || lockout.hard_limit > 100
+    {
         errs.push("lockout: need 1 ≤ threshold ≤ hard_limit ≤ 100".into());
     }
     if let Some(key) = &raw.api_key
@@ -368,7 +418,9 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
         errs.push("api_key: at least 24 characters".into());
     }
     match (portal_url, sender, time_zone, default_locale) {
-        (Some(portal_url), Some(sender), Some(time_zone), Some(default_locale)) if errs.is_empty() => {
+        (Some(portal_url), Some(sender), Some(time_zone), Some(default_locale))
+            if errs.is_empty() =>
+        {
             Ok(Organisation {
                 tenant_id: raw.tenant_id.trim().to_ascii_lowercase(),
                 slug: raw.slug,

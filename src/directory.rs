@@ -35,10 +35,25 @@ pub struct ImportReport {
 const REQUIRED: [&str; 3] = ["username", "email", "display_name"];
 
 /// Reads every row first; imports only when all are good, in one transaction.
-pub async fn import_csv(store: &Store, org: &Organisation, input: impl Read, now: i64) -> Result<ImportReport, ImportError> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(input);
-    let headers = reader.headers().map_err(|e| ImportError::Csv(e.to_string()))?.clone();
-    let col = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
+pub async fn import_csv(
+    store: &Store,
+    org: &Organisation,
+    input: impl Read,
+    now: i64,
+) -> Result<ImportReport, ImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(input);
+    let headers = reader
+        .headers()
+        .map_err(|e| ImportError::Csv(e.to_string()))?
+        .clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
     let missing: Vec<_> = REQUIRED.iter().filter(|c| col(c).is_none()).collect();
     if !missing.is_empty() {
         return Err(ImportError::Csv(format!(
@@ -56,12 +71,19 @@ pub async fn import_csv(store: &Store, org: &Organisation, input: impl Read, now
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                bad.push(BadRow { line, reason: format!("unreadable row ({e})") });
+                bad.push(BadRow {
+                    line,
+                    reason: format!("unreadable row ({e})"),
+                });
                 continue;
             }
         };
         let line = record.position().map_or(0, |p| p.line());
-        let get = |c: Option<usize>| c.and_then(|i| record.get(i)).map(str::trim).filter(|s| !s.is_empty());
+        let get = |c: Option<usize>| {
+            c.and_then(|i| record.get(i))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
         let mut reasons = Vec::new();
         let username = Username::parse(get(c_user).unwrap_or_default())
             .map_err(|e| reasons.push(format!("username {e}")))
@@ -101,16 +123,21 @@ pub async fn import_csv(store: &Store, org: &Organisation, input: impl Read, now
             reasons.push(format!("username repeats line {first}"));
         }
         match (username, email, display_name) {
-            (Some(username), Some(email), Some(display_name)) if reasons.is_empty() => rows.push(accounts::NewAccount {
-                tenant_id: org.tenant_id.clone(),
-                username,
-                email,
-                display_name,
-                entra_object_id: oid,
-                upn,
-                locale,
+            (Some(username), Some(email), Some(display_name)) if reasons.is_empty() => {
+                rows.push(accounts::NewAccount {
+                    tenant_id: org.tenant_id.clone(),
+                    username,
+                    email,
+                    display_name,
+                    entra_object_id: oid,
+                    upn,
+                    locale,
+                })
+            }
+            _ => bad.push(BadRow {
+                line,
+                reason: reasons.join("; "),
             }),
-            _ => bad.push(BadRow { line, reason: reasons.join("; ") }),
         }
     }
     if !bad.is_empty() {

@@ -89,8 +89,8 @@ pub struct Strings {
 impl Strings {
     pub fn load() -> anyhow::Result<Self> {
         let parse = |(tag, src): (&str, &str)| -> anyhow::Result<Value> {
-            let table: toml::Table = toml::from_str(src)
-                .map_err(|e| anyhow::anyhow!("locales/{tag}.toml: {e}"))?;
+            let table: toml::Table =
+                toml::from_str(src).map_err(|e| anyhow::anyhow!("locales/{tag}.toml: {e}"))?;
             Ok(serde_json::to_value(table)?)
         };
         let [a, b, c] = SOURCES;
@@ -140,7 +140,11 @@ fn collect_keys(v: &Value, prefix: String, out: &mut Vec<String>) {
     match v {
         Value::Object(map) => {
             for (k, child) in map {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 collect_keys(child, key, out);
             }
         }
@@ -167,8 +171,14 @@ mod tests {
 
     #[test]
     fn accept_language_picks_the_best_supported() {
-        assert_eq!(Locale::from_accept_language("de-DE, pt-BR;q=0.8, en;q=0.5"), Some(Locale::Pt));
-        assert_eq!(Locale::from_accept_language("en-US,en;q=0.9"), Some(Locale::En));
+        assert_eq!(
+            Locale::from_accept_language("de-DE, pt-BR;q=0.8, en;q=0.5"),
+            Some(Locale::Pt)
+        );
+        assert_eq!(
+            Locale::from_accept_language("en-US,en;q=0.9"),
+            Some(Locale::En)
+        );
         assert_eq!(Locale::from_accept_language("de"), None);
         assert_eq!(Locale::from_tag("fr-FR"), Some(Locale::FrCa));
     }

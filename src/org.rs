@@ -99,9 +99,14 @@ impl Organisations {
                 return Err(format!("slug {} appears twice", org.slug));
             }
             if let Some(key) = &org.api_key
-                && by_api_key.insert(api_key_digest(key.expose_secret()), i).is_some()
+                && by_api_key
+                    .insert(api_key_digest(key.expose_secret()), i)
+                    .is_some()
             {
-                return Err(format!("organisation {} reuses another one's api_key", org.slug));
+                return Err(format!(
+                    "organisation {} reuses another one's api_key",
+                    org.slug
+                ));
             }
         }
         Ok(Self {

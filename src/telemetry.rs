@@ -11,7 +11,8 @@ pub enum Format {
 pub const DEFAULT_FILTER: &str = "octopus_teams=info,tower_http=warn";
 
 pub fn init(format: Format) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = fmt().with_env_filter(filter).with_target(false);
     let _ = match format {
         Format::Pretty => builder.try_init(),

@@ -52,7 +52,11 @@ impl Templates {
     pub fn load() -> anyhow::Result<Self> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|name| {
-            if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None }
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
         });
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         for (name, src) in FILES {
@@ -69,7 +73,12 @@ impl Templates {
 
 /// A moment as people of the organisation read it: "14 h 32" (fr-CA), "2:32 PM" (en),
 /// "14h32" (pt), with the date when it is not today in that zone.
-pub fn local_time(at: DateTime<Utc>, now: DateTime<Utc>, tz: chrono_tz::Tz, locale: Locale) -> String {
+pub fn local_time(
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+    locale: Locale,
+) -> String {
     let local = tz.from_utc_datetime(&at.naive_utc());
     let today = tz.from_utc_datetime(&now.naive_utc()).date_naive() == local.date_naive();
     let (h, m) = (local.hour(), local.minute());
@@ -104,13 +113,19 @@ mod tests {
 
     #[test]
     fn local_times_read_naturally() {
-        let now = Utc.with_ymd_and_hms(2026, 11, 21, 19, 2, 0).single().expect("date");
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 21, 19, 2, 0)
+            .single()
+            .expect("date");
         let at = now + chrono::Duration::minutes(30);
         let tz: chrono_tz::Tz = "America/Toronto".parse().expect("tz");
         assert_eq!(local_time(at, now, tz, Locale::FrCa), "14 h 32");
         assert_eq!(local_time(at, now, tz, Locale::En), "2:32 PM");
         assert_eq!(local_time(at, now, tz, Locale::Pt), "14h32");
         let tomorrow = at + chrono::Duration::days(1);
-        assert_eq!(local_time(tomorrow, now, tz, Locale::FrCa), "14 h 32 le 2026-11-22");
+        assert_eq!(
+            local_time(tomorrow, now, tz, Locale::FrCa),
+            "14 h 32 le 2026-11-22"
+        );
     }
 }

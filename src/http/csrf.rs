@@ -33,8 +33,16 @@ impl CsrfToken {
 }
 
 /// Gives every request a CSRF value, setting the cookie when the browser has none.
-pub async fn ensure_cookie(State(state): State<AppState>, jar: CookieJar, mut req: Request, next: Next) -> Response {
-    let existing = jar.get(COOKIE).map(|c| c.value().to_string()).filter(|v| v.len() == 43);
+pub async fn ensure_cookie(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let existing = jar
+        .get(COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() == 43);
     let (token, fresh) = match existing {
         Some(v) => (v, false),
         None => {
@@ -46,7 +54,11 @@ pub async fn ensure_cookie(State(state): State<AppState>, jar: CookieJar, mut re
     req.extensions_mut().insert(CsrfToken(token.clone()));
     let mut res = next.run(req).await;
     if fresh {
-        let secure = if state.config.uses_https() { "; Secure" } else { "" };
+        let secure = if state.config.uses_https() {
+            "; Secure"
+        } else {
+            ""
+        };
         let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             res.headers_mut().append(header::SET_COOKIE, v);
@@ -60,6 +72,10 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         // The middleware runs on every route; an empty value never matches a form.
-        Ok(parts.extensions.get::<CsrfToken>().cloned().unwrap_or(CsrfToken(String::new())))
+        Ok(parts
+            .extensions
+            .get::<CsrfToken>()
+            .cloned()
+            .unwrap_or(CsrfToken(String::new())))
     }
 }

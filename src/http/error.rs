@@ -19,7 +19,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 }
 
@@ -28,13 +33,25 @@ impl From<ResetError> for ApiError {
         match e {
             ResetError::RateLimited { retry_after_secs } => Self {
                 retry_after: Some(retry_after_secs),
-                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests")
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "too many requests",
+                )
             },
             ResetError::Link(p) => Self::new(StatusCode::GONE, "link_invalid", p.code()),
-            ResetError::Policy(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "policy", "password policy not met"),
+            ResetError::Policy(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "policy",
+                "password policy not met",
+            ),
             ResetError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
             }
         }
     }
@@ -42,7 +59,11 @@ impl From<ResetError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (self.status, Json(json!({ "code": self.code, "message": self.message }))).into_response();
+        let mut res = (
+            self.status,
+            Json(json!({ "code": self.code, "message": self.message })),
+        )
+            .into_response();
         if let Some(secs) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {

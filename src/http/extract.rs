@@ -72,13 +72,21 @@ impl<S: Send + Sync> FromRequestParts<S> for LangPref {
                 .find(|(k, _)| k == "lang")
                 .and_then(|(_, v)| Locale::from_tag(&v))
         });
-        let jar = CookieJar::from_request_parts(parts, state).await.unwrap_or_default();
-        let from_cookie = jar.get(LANG_COOKIE).and_then(|c| Locale::from_tag(c.value()));
+        let jar = CookieJar::from_request_parts(parts, state)
+            .await
+            .unwrap_or_default();
+        let from_cookie = jar
+            .get(LANG_COOKIE)
+            .and_then(|c| Locale::from_tag(c.value()));
         let from_header = parts
             .headers
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
             .and_then(Locale::from_accept_language);
-        Ok(LangPref { from_query, from_cookie, from_header })
+        Ok(LangPref {
+            from_query,
+            from_cookie,
+            from_header,
+        })
     }
 }

@@ -9,7 +9,13 @@ use axum::http::HeaderValue;
 
 /// A `Set-Cookie` value: always `Path=/`, `SameSite`, `HttpOnly` unless said otherwise,
 /// `Secure` behind https. `max_age` None = until the browser closes; Some(0) = delete.
-pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, http_only: bool, secure: bool) -> Option<HeaderValue> {
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+    http_only: bool,
+    secure: bool,
+) -> Option<HeaderValue> {
     let mut c = format!("{name}={value}; Path=/; SameSite=Lax");
     if http_only {
         c.push_str("; HttpOnly");

@@ -46,7 +46,11 @@ impl MailKey {
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
         let mut out = nonce.to_vec();
         // Encryption with a fresh nonce and an in-memory buffer cannot fail.
-        out.extend(ChaCha20Poly1305::new(&self.0).encrypt(&nonce, plain).unwrap_or_default());
+        out.extend(
+            ChaCha20Poly1305::new(&self.0)
+                .encrypt(&nonce, plain)
+                .unwrap_or_default(),
+        );
         out
     }
 

@@ -75,7 +75,8 @@ pub async fn enqueue(
 ) -> Result<String, StoreError> {
     let outbox_id = uuid::Uuid::new_v4().to_string();
     let message_id = format!("<{outbox_id}@{message_domain}>");
-    let payload = serde_json::to_vec(&mail.params).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let payload =
+        serde_json::to_vec(&mail.params).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     outbox::insert(
         conn,
         &outbox::NewMail {

@@ -31,16 +31,20 @@ pub fn render(
             .map(|t| local_time(t, now, org.time_zone, locale))
             .unwrap_or_default()
     };
+    // Links are built by us from the parsed base URL (quotes and brackets percent-encoded):
+    // they go into href attributes as they are, not entity-escaped.
+    let url =
+        |s: Option<&str>| minijinja::Value::from_safe_string(s.unwrap_or_default().to_string());
     let ctx = context! {
         t => strings.table(locale),
         lang => locale.tag(),
-        org => context! { name => &org.name, portal_url => org.portal_url.as_str() },
+        org => context! { name => &org.name, portal_url => url(Some(org.portal_url.as_str())) },
         name => &params.name,
-        link => params.link.as_deref().unwrap_or_default(),
-        cancel_link => params.cancel_link.as_deref().unwrap_or_default(),
+        link => url(params.link.as_deref()),
+        cancel_link => url(params.cancel_link.as_deref()),
         expires_local => at(params.expires_at),
         occurred_local => at(params.occurred_at),
-        login_url => params.login_url.as_deref().unwrap_or_default(),
+        login_url => url(params.login_url.as_deref()),
     };
     let name = template.name();
     let subject = templates.render(&format!("mail/{name}/subject.txt"), ctx.clone())?;

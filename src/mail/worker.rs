@@ -4,10 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use lettre::{
-    Message,
-    message::MultiPart,
-};
+use lettre::{Message, message::MultiPart};
 use rand::Rng;
 use tokio::sync::Notify;
 use tracing::{info, warn};
@@ -17,6 +14,7 @@ use crate::{
     clock::SharedClock,
     i18n::{Locale, Strings},
     org::Organisations,
+    reset::audit::{AuditEvent, record},
     store::{Store, StoreError, outbox},
     templates::Templates,
 };
@@ -84,7 +82,19 @@ impl MailWorker {
             let _enter = span.enter();
             match result {
                 Ok(()) => {
-                    outbox::mark_sent(&mut conn, &id, self.clock.unix()).await?;
+                    let now = self.clock.unix();
+                    outbox::mark_sent(&mut conn, &id, now).await?;
+                    let detail = format!("{} {}", mail.template, mail.message_id);
+                    record(
+                        &mut conn,
+                        now,
+                        Some(&mail.tenant_id),
+                        None,
+                        AuditEvent::MailSent,
+                        None,
+                        Some(detail),
+                    )
+                    .await?;
                     info!(attempt = mail.attempts, "mail sent");
                     outcome.sent += 1;
                 }
@@ -114,20 +124,34 @@ impl MailWorker {
         let locale = Locale::from_tag(&mail.locale).unwrap_or(org.default_locale);
         let sealed = mail.payload.as_deref().ok_or("payload already erased")?;
         let plain = self.key.open(sealed).map_err(|e| e.to_string())?;
-        let params: MailParams = serde_json::from_slice(&plain).map_err(|e| format!("payload: {e}"))?;
-        let rendered = render::render(&self.templates, &self.strings, template, locale, org, &params, self.clock.now())
-            .map_err(|e| format!("render: {e}"))?;
-        let to = mail.recipient.parse().map_err(|_| "recipient address refused")?;
+        let params: MailParams =
+            serde_json::from_slice(&plain).map_err(|e| format!("payload: {e}"))?;
+        let rendered = render::render(
+            &self.templates,
+            &self.strings,
+            template,
+            locale,
+            org,
+            &params,
+            self.clock.now(),
+        )
+        .map_err(|e| format!("render: {e}"))?;
+        let to = mail
+            .recipient
+            .parse()
+            .map_err(|_| "recipient address refused")?;
         Message::builder()
             .from(org.sender.clone())
             .to(to)
             .subject(rendered.subject)
             .message_id(Some(mail.message_id.clone()))
-            .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
+            .multipart(MultiPart::alternative_plain_html(
+                rendered.text,
+                rendered.html,
+            ))
             .map_err(|e| format!("message: {e}"))
     }
 }
-
 
 #[cfg(test)]
 mod tests {

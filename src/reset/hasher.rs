@@ -61,7 +61,8 @@ impl Hasher {
         let params = self.params;
         let outcome = self
             .run(move || {
-                let parsed = PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+                let parsed =
+                    PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
                 let ok = Argon2::default()
                     .verify_password(pw.expose().as_bytes(), &parsed)
                     .is_ok();
@@ -124,7 +125,9 @@ mod tests {
         assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
         assert_eq!(
             old.verify(&pw, Some(&hash)).await.expect("verify"),
-            Verified::Valid { needs_rehash: false }
+            Verified::Valid {
+                needs_rehash: false
+            }
         );
         let owasp = Hasher::new(Argon2Params::OWASP, 2).expect("hasher");
         assert_eq!(
@@ -132,7 +135,13 @@ mod tests {
             Verified::Valid { needs_rehash: true }
         );
         let wrong = NewPassword::new("abc124".into());
-        assert_eq!(owasp.verify(&wrong, Some(&hash)).await.expect("verify"), Verified::Invalid);
-        assert_eq!(owasp.verify(&pw, None).await.expect("verify"), Verified::Invalid);
+        assert_eq!(
+            owasp.verify(&wrong, Some(&hash)).await.expect("verify"),
+            Verified::Invalid
+        );
+        assert_eq!(
+            owasp.verify(&pw, None).await.expect("verify"),
+            Verified::Invalid
+        );
     }
 }

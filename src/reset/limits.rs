@@ -11,7 +11,12 @@ pub struct Limit {
 }
 
 /// Counts a hit; `Err(retry_after_secs)` when the bucket is over its limit.
-pub async fn hit(conn: &mut AnyConnection, bucket: &str, limit: Limit, now: i64) -> Result<Result<(), u64>, StoreError> {
+pub async fn hit(
+    conn: &mut AnyConnection,
+    bucket: &str,
+    limit: Limit,
+    now: i64,
+) -> Result<Result<(), u64>, StoreError> {
     let window = i64::try_from(limit.window_secs.max(1)).unwrap_or(i64::MAX);
     let start = now - now.rem_euclid(window);
     let hits = limits::hit(conn, bucket, start).await?;

@@ -64,7 +64,8 @@ pub struct EmailAddress(String);
 impl EmailAddress {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
         let s = raw.trim();
-        s.parse::<lettre::Address>().map_err(|_| InvalidInput::Email)?;
+        s.parse::<lettre::Address>()
+            .map_err(|_| InvalidInput::Email)?;
         Ok(Self(s.to_string()))
     }
 
@@ -77,7 +78,11 @@ impl EmailAddress {
         let (user, domain) = self.0.split_once('@').unwrap_or((&self.0, ""));
         let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
         let (host, tld) = domain.rsplit_once('.').unwrap_or((domain, ""));
-        let tld = if tld.is_empty() { String::new() } else { format!(".{tld}") };
+        let tld = if tld.is_empty() {
+            String::new()
+        } else {
+            format!(".{tld}")
+        };
         format!("{}***@{}***{}", first(user), first(host), tld)
     }
 }
@@ -151,9 +156,17 @@ impl Purpose {
 /// Who is asking: rate limits and the audit key on it. No Teams or HTTP types.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requester {
-    Browser { ip: std::net::IpAddr },
-    Teams { tenant_id: String, user_id: String },
-    Tab { tenant_id: String, object_id: String },
+    Browser {
+        ip: std::net::IpAddr,
+    },
+    Teams {
+        tenant_id: String,
+        user_id: String,
+    },
+    Tab {
+        tenant_id: String,
+        object_id: String,
+    },
 }
 
 impl Requester {
@@ -162,7 +175,10 @@ impl Requester {
         match self {
             Requester::Browser { ip } => format!("ip:{ip}"),
             Requester::Teams { tenant_id, user_id } => format!("teams:{tenant_id}:{user_id}"),
-            Requester::Tab { tenant_id, object_id } => format!("tab:{tenant_id}:{object_id}"),
+            Requester::Tab {
+                tenant_id,
+                object_id,
+            } => format!("tab:{tenant_id}:{object_id}"),
         }
     }
 }

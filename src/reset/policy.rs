@@ -56,15 +56,23 @@ impl PasswordPolicy {
     }
 
     /// Every rule the password breaks, and whether the confirmation differs.
-    pub fn check(&self, pw: &NewPassword, confirmation: &NewPassword) -> Result<(), Vec<PolicyViolation>> {
+    pub fn check(
+        &self,
+        pw: &NewPassword,
+        confirmation: &NewPassword,
+    ) -> Result<(), Vec<PolicyViolation>> {
         let s = pw.expose();
         let len = s.chars().count();
         let mut v = Vec::new();
         if len < self.min_length {
-            v.push(PolicyViolation::TooShort { min: self.min_length });
+            v.push(PolicyViolation::TooShort {
+                min: self.min_length,
+            });
         }
         if len > self.max_length {
-            v.push(PolicyViolation::TooLong { max: self.max_length });
+            v.push(PolicyViolation::TooLong {
+                max: self.max_length,
+            });
         }
         if self.require_letter && !s.chars().any(char::is_alphabetic) {
             v.push(PolicyViolation::NoLetter);
@@ -84,19 +92,28 @@ mod tests {
     use super::*;
 
     fn check(pw: &str, confirm: &str) -> Result<(), Vec<PolicyViolation>> {
-        PasswordPolicy::default().check(&NewPassword::new(pw.into()), &NewPassword::new(confirm.into()))
+        PasswordPolicy::default().check(
+            &NewPassword::new(pw.into()),
+            &NewPassword::new(confirm.into()),
+        )
     }
 
     #[test]
     fn the_seed_rules() {
         assert_eq!(check("abc1", "abc1"), Ok(()));
         assert_eq!(check("été9", "été9"), Ok(()));
-        assert_eq!(check("ab1", "ab1"), Err(vec![PolicyViolation::TooShort { min: 4 }]));
+        assert_eq!(
+            check("ab1", "ab1"),
+            Err(vec![PolicyViolation::TooShort { min: 4 }])
+        );
         assert_eq!(check("abcd", "abcd"), Err(vec![PolicyViolation::NoDigit]));
         assert_eq!(check("1234", "1234"), Err(vec![PolicyViolation::NoLetter]));
         assert_eq!(check("abc1", "abc2"), Err(vec![PolicyViolation::Mismatch]));
         let long = format!("a1{}", "x".repeat(200));
-        assert_eq!(check(&long, &long), Err(vec![PolicyViolation::TooLong { max: 128 }]));
+        assert_eq!(
+            check(&long, &long),
+            Err(vec![PolicyViolation::TooLong { max: 128 }])
+        );
         assert_eq!(
             check("", "x"),
             Err(vec![

@@ -99,9 +99,19 @@ impl ResetService {
             max: self.limits.requests_per_ip,
             window_secs: self.limits.request_window_secs,
         };
-        if let Err(retry_after_secs) = hit(&mut conn, &format!("request:{client}"), per_client, now).await? {
-            record(&mut conn, now, Some(&org.tenant_id), None, AuditEvent::RequestRateLimited, Some(&client), None)
-                .await?;
+        if let Err(retry_after_secs) =
+            hit(&mut conn, &format!("request:{client}"), per_client, now).await?
+        {
+            record(
+                &mut conn,
+                now,
+                Some(&org.tenant_id),
+                None,
+                AuditEvent::RequestRateLimited,
+                Some(&client),
+                None,
+            )
+            .await?;
             return Err(ResetError::RateLimited { retry_after_secs });
         }
         // Per account: silent, or the answer would tell which usernames exist.
@@ -110,26 +120,54 @@ impl ResetService {
             window_secs: self.limits.request_window_secs,
         };
         let account_bucket = format!("request-account:{}:{}", org.tenant_id, username.as_str());
-        let account_allowed = hit(&mut conn, &account_bucket, per_account, now).await?.is_ok();
+        let account_allowed = hit(&mut conn, &account_bucket, per_account, now)
+            .await?
+            .is_ok();
         let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
         drop(conn);
 
         let mut tx = self.store.begin().await?;
         let delivery = match account {
             Some(account) if account_allowed => {
-                let d = self.issue(&mut tx, org, &account, purpose, locale, now).await?;
-                record(&mut tx, now, Some(&org.tenant_id), Some(&account.id), AuditEvent::LinkRequested, Some(&client), Some(purpose.as_str().into()))
+                let d = self
+                    .issue(&mut tx, org, &account, purpose, locale, now)
                     .await?;
+                record(
+                    &mut tx,
+                    now,
+                    Some(&org.tenant_id),
+                    Some(&account.id),
+                    AuditEvent::LinkRequested,
+                    Some(&client),
+                    Some(purpose.as_str().into()),
+                )
+                .await?;
                 Some(d)
             }
             Some(account) => {
-                record(&mut tx, now, Some(&org.tenant_id), Some(&account.id), AuditEvent::LinkRateLimited, Some(&client), Some(purpose.as_str().into()))
-                    .await?;
+                record(
+                    &mut tx,
+                    now,
+                    Some(&org.tenant_id),
+                    Some(&account.id),
+                    AuditEvent::LinkRateLimited,
+                    Some(&client),
+                    Some(purpose.as_str().into()),
+                )
+                .await?;
                 None
             }
             None => {
-                record(&mut tx, now, Some(&org.tenant_id), None, AuditEvent::LinkRequestedUnknownAccount, Some(&client), Some(purpose.as_str().into()))
-                    .await?;
+                record(
+                    &mut tx,
+                    now,
+                    Some(&org.tenant_id),
+                    None,
+                    AuditEvent::LinkRequestedUnknownAccount,
+                    Some(&client),
+                    Some(purpose.as_str().into()),
+                )
+                .await?;
                 None
             }
         };
@@ -247,7 +285,9 @@ impl ResetService {
             .orgs
             .by_tenant(&link.tenant_id)
             .ok_or(ResetError::Link(LinkProblem::Unknown))?;
-        org.policy.check(password, confirmation).map_err(ResetError::Policy)?;
+        org.policy
+            .check(password, confirmation)
+            .map_err(ResetError::Policy)?;
         let hash = self.hasher.hash(password).await?;
 
         let now = self.clock.unix();
@@ -265,8 +305,16 @@ impl ResetService {
             Purpose::Reset => AuditEvent::PasswordChanged,
             Purpose::Enroll => AuditEvent::Enrolled,
         };
-        record(&mut tx, now, Some(&org.tenant_id), Some(&account_id), event, None, Some(format!("sessions_ended={ended}")))
-            .await?;
+        record(
+            &mut tx,
+            now,
+            Some(&org.tenant_id),
+            Some(&account_id),
+            event,
+            None,
+            Some(format!("sessions_ended={ended}")),
+        )
+        .await?;
         let locale = link.locale.unwrap_or(org.default_locale);
         enqueue(
             &mut tx,
@@ -306,8 +354,16 @@ impl ResetService {
         let account = tokens::revoke_one(&mut tx, &token.hash(), now, "cancelled")
             .await?
             .ok_or(ResetError::Link(LinkProblem::Revoked))?;
-        record(&mut tx, now, Some(&link.tenant_id), Some(&account), AuditEvent::LinkCancelled, Some(&who.key()), None)
-            .await?;
+        record(
+            &mut tx,
+            now,
+            Some(&link.tenant_id),
+            Some(&account),
+            AuditEvent::LinkCancelled,
+            Some(&who.key()),
+            None,
+        )
+        .await?;
         tx.commit().await.map_err(crate::store::StoreError::from)?;
         info!(account.id = %account, "link cancelled by its recipient");
         Ok(())

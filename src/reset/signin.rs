@@ -79,15 +79,30 @@ impl SignInService {
         let (bucket, limit) = match channel {
             Channel::LoginPage => (
                 format!("signin:{client}"),
-                Limit { max: self.limits.signins_per_ip, window_secs: self.limits.signin_window_secs },
+                Limit {
+                    max: self.limits.signins_per_ip,
+                    window_secs: self.limits.signin_window_secs,
+                },
             ),
             Channel::Api => (
                 format!("verify:{}", org.tenant_id),
-                Limit { max: self.limits.verify_per_key, window_secs: self.limits.verify_window_secs },
+                Limit {
+                    max: self.limits.verify_per_key,
+                    window_secs: self.limits.verify_window_secs,
+                },
             ),
         };
         if let Err(retry_after_secs) = hit(&mut conn, &bucket, limit, now).await? {
-            record(&mut conn, now, Some(&org.tenant_id), None, AuditEvent::SignInRateLimited, Some(&client), None).await?;
+            record(
+                &mut conn,
+                now,
+                Some(&org.tenant_id),
+                None,
+                AuditEvent::SignInRateLimited,
+                Some(&client),
+                None,
+            )
+            .await?;
             return Err(ResetError::RateLimited { retry_after_secs });
         }
         let account = match Username::parse(username) {
@@ -99,7 +114,10 @@ impl SignInService {
         let locked = account.as_ref().is_some_and(|a| {
             a.failed_logins >= org.lockout.hard_limit || a.locked_until.is_some_and(|t| t > now)
         });
-        let stored = account.as_ref().filter(|_| !locked).and_then(|a| a.password_hash.as_deref());
+        let stored = account
+            .as_ref()
+            .filter(|_| !locked)
+            .and_then(|a| a.password_hash.as_deref());
         let verified = self.hasher.verify(password, stored).await?;
 
         let mut conn = self.store.conn().await?;
@@ -108,11 +126,29 @@ impl SignInService {
             Channel::Api => "api".to_string(),
         });
         let Some(account) = account else {
-            record(&mut conn, now, Some(&org.tenant_id), None, AuditEvent::SignInFailed, Some(&client), detail).await?;
+            record(
+                &mut conn,
+                now,
+                Some(&org.tenant_id),
+                None,
+                AuditEvent::SignInFailed,
+                Some(&client),
+                detail,
+            )
+            .await?;
             return Ok(CheckOutcome::Invalid);
         };
         if locked {
-            record(&mut conn, now, Some(&org.tenant_id), Some(&account.id), AuditEvent::SignInLocked, Some(&client), detail).await?;
+            record(
+                &mut conn,
+                now,
+                Some(&org.tenant_id),
+                Some(&account.id),
+                AuditEvent::SignInLocked,
+                Some(&client),
+                detail,
+            )
+            .await?;
             return Ok(CheckOutcome::Locked);
         }
         match verified {
@@ -123,7 +159,16 @@ impl SignInService {
                     accounts::set_password(&mut conn, &account.id, &hash, now).await?;
                     info!(account.id = %account.id, "password hash upgraded to the current parameters");
                 }
-                record(&mut conn, now, Some(&org.tenant_id), Some(&account.id), AuditEvent::SignInOk, Some(&client), detail).await?;
+                record(
+                    &mut conn,
+                    now,
+                    Some(&org.tenant_id),
+                    Some(&account.id),
+                    AuditEvent::SignInOk,
+                    Some(&client),
+                    detail,
+                )
+                .await?;
                 Ok(CheckOutcome::Valid(Box::new(account)))
             }
             Verified::Invalid => {
@@ -131,31 +176,62 @@ impl SignInService {
                 let outcome = match org.lockout.lock_for(failures) {
                     None => CheckOutcome::Invalid,
                     Some(delay) => {
-                        let until = delay.map_or(i64::MAX, |d| now + i64::try_from(d.as_secs()).unwrap_or(3600));
+                        let until = delay.map_or(i64::MAX, |d| {
+                            now + i64::try_from(d.as_secs()).unwrap_or(3600)
+                        });
                         accounts::set_locked_until(&mut conn, &account.id, Some(until)).await?;
                         info!(account.id = %account.id, failures, "account locked after consecutive failures");
                         // This attempt was wrong; the lock applies from the next one.
                         CheckOutcome::Invalid
                     }
                 };
-                record(&mut conn, now, Some(&org.tenant_id), Some(&account.id), AuditEvent::SignInFailed, Some(&client), detail).await?;
+                record(
+                    &mut conn,
+                    now,
+                    Some(&org.tenant_id),
+                    Some(&account.id),
+                    AuditEvent::SignInFailed,
+                    Some(&client),
+                    detail,
+                )
+                .await?;
                 Ok(outcome)
             }
         }
     }
 
-    pub async fn open_session(&self, account: &Account, persistent: bool) -> Result<SessionToken, ResetError> {
+    pub async fn open_session(
+        &self,
+        account: &Account,
+        persistent: bool,
+    ) -> Result<SessionToken, ResetError> {
         let now = self.clock.unix();
         let token = SessionToken(ResetToken::generate());
-        let ttl = if persistent { PERSISTENT_SESSION_SECS } else { BROWSER_SESSION_SECS };
+        let ttl = if persistent {
+            PERSISTENT_SESSION_SECS
+        } else {
+            BROWSER_SESSION_SECS
+        };
         let mut conn = self.store.conn().await?;
-        sessions::insert(&mut conn, &token.hash(), &account.id, persistent, now, now + ttl).await?;
+        sessions::insert(
+            &mut conn,
+            &token.hash(),
+            &account.id,
+            persistent,
+            now,
+            now + ttl,
+        )
+        .await?;
         Ok(token)
     }
 
-    pub async fn session_account(&self, token: &SessionToken) -> Result<Option<Account>, ResetError> {
+    pub async fn session_account(
+        &self,
+        token: &SessionToken,
+    ) -> Result<Option<Account>, ResetError> {
         let mut conn = self.store.conn().await?;
-        let Some(id) = sessions::account_of(&mut conn, &token.hash(), self.clock.unix()).await? else {
+        let Some(id) = sessions::account_of(&mut conn, &token.hash(), self.clock.unix()).await?
+        else {
             return Ok(None);
         };
         Ok(accounts::by_id(&mut conn, &id).await?)
@@ -163,6 +239,8 @@ impl SignInService {
 
     pub async fn close_session(&self, token: &SessionToken) -> Result<(), ResetError> {
         let mut conn = self.store.conn().await?;
-        sessions::delete(&mut conn, &token.hash()).await.map_err(|e: StoreError| e.into())
+        sessions::delete(&mut conn, &token.hash())
+            .await
+            .map_err(|e: StoreError| e.into())
     }
 }

@@ -16,8 +16,10 @@ fn from_row(row: &AnyRow) -> Result<Account, StoreError> {
     Ok(Account {
         id: AccountId(row.try_get("account_id")?),
         tenant_id: row.try_get("tenant_id")?,
-        username: Username::parse(&row.try_get::<String, _>("username")?).map_err(|_| corrupt("username"))?,
-        email: EmailAddress::parse(&row.try_get::<String, _>("email")?).map_err(|_| corrupt("email"))?,
+        username: Username::parse(&row.try_get::<String, _>("username")?)
+            .map_err(|_| corrupt("username"))?,
+        email: EmailAddress::parse(&row.try_get::<String, _>("email")?)
+            .map_err(|_| corrupt("email"))?,
         display_name: row.try_get("display_name")?,
         entra_object_id: row.try_get("entra_object_id")?,
         upn: row.try_get("upn")?,
@@ -35,19 +37,26 @@ pub async fn by_username(
     tenant_id: &str,
     username: &Username,
 ) -> Result<Option<Account>, StoreError> {
-    let row = sqlx::query(&format!("select {COLUMNS} from account where tenant_id = $1 and username = $2"))
-        .bind(tenant_id)
-        .bind(username.as_str())
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query(&format!(
+        "select {COLUMNS} from account where tenant_id = $1 and username = $2"
+    ))
+    .bind(tenant_id)
+    .bind(username.as_str())
+    .fetch_optional(conn)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn by_id(conn: &mut AnyConnection, id: &AccountId) -> Result<Option<Account>, StoreError> {
-    let row = sqlx::query(&format!("select {COLUMNS} from account where account_id = $1"))
-        .bind(&id.0)
-        .fetch_optional(conn)
-        .await?;
+pub async fn by_id(
+    conn: &mut AnyConnection,
+    id: &AccountId,
+) -> Result<Option<Account>, StoreError> {
+    let row = sqlx::query(&format!(
+        "select {COLUMNS} from account where account_id = $1"
+    ))
+    .bind(&id.0)
+    .fetch_optional(conn)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -85,7 +94,10 @@ pub async fn by_identity(
     Ok(None)
 }
 
-pub async fn list(conn: &mut AnyConnection, tenant_id: Option<&str>) -> Result<Vec<Account>, StoreError> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    tenant_id: Option<&str>,
+) -> Result<Vec<Account>, StoreError> {
     let rows = sqlx::query(&format!(
         "select {COLUMNS} from account where ($1 = '' or tenant_id = $1) order by tenant_id, username"
     ))
@@ -109,7 +121,11 @@ pub struct NewAccount {
 
 /// Insert or update by (tenant, username); the password and lock state are kept.
 /// Returns true when the account is new.
-pub async fn upsert(conn: &mut AnyConnection, a: &NewAccount, now: i64) -> Result<bool, StoreError> {
+pub async fn upsert(
+    conn: &mut AnyConnection,
+    a: &NewAccount,
+    now: i64,
+) -> Result<bool, StoreError> {
     let existed: Option<String> =
         sqlx::query_scalar("select account_id from account where tenant_id = $1 and username = $2")
             .bind(&a.tenant_id)
@@ -138,7 +154,12 @@ pub async fn upsert(conn: &mut AnyConnection, a: &NewAccount, now: i64) -> Resul
 }
 
 /// A new password: also clears the failure count and any lock.
-pub async fn set_password(conn: &mut AnyConnection, id: &AccountId, hash: &str, now: i64) -> Result<(), StoreError> {
+pub async fn set_password(
+    conn: &mut AnyConnection,
+    id: &AccountId,
+    hash: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "update account set password_hash = $1, failed_logins = 0, locked_until = null, updated_at = $2 \
          where account_id = $3",
@@ -162,7 +183,11 @@ pub async fn add_failure(conn: &mut AnyConnection, id: &AccountId) -> Result<u32
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-pub async fn set_locked_until(conn: &mut AnyConnection, id: &AccountId, until: Option<i64>) -> Result<(), StoreError> {
+pub async fn set_locked_until(
+    conn: &mut AnyConnection,
+    id: &AccountId,
+    until: Option<i64>,
+) -> Result<(), StoreError> {
     sqlx::query("update account set locked_until = $1 where account_id = $2")
         .bind(until)
         .bind(&id.0)
@@ -180,5 +205,7 @@ pub async fn clear_failures(conn: &mut AnyConnection, id: &AccountId) -> Result<
 }
 
 pub async fn count(conn: &mut AnyConnection) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("select count(*) from account").fetch_one(conn).await?)
+    Ok(sqlx::query_scalar("select count(*) from account")
+        .fetch_one(conn)
+        .await?)
 }

@@ -31,7 +31,11 @@ pub async fn insert(conn: &mut AnyConnection, row: &AuditRow) -> Result<(), Stor
 }
 
 /// The most recent events first, optionally for one account.
-pub async fn recent(conn: &mut AnyConnection, account_id: Option<&str>, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+pub async fn recent(
+    conn: &mut AnyConnection,
+    account_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
     let rows = sqlx::query(
         "select occurred_at, tenant_id, account_id, event, client, detail from audit_event \
          where ($1 = '' or account_id = $1) order by audit_id desc limit $2",

@@ -5,7 +5,11 @@ use sqlx::AnyConnection;
 use super::StoreError;
 
 /// Counts one hit in `bucket` for the window starting at `window_start`; returns the count.
-pub async fn hit(conn: &mut AnyConnection, bucket: &str, window_start: i64) -> Result<u32, StoreError> {
+pub async fn hit(
+    conn: &mut AnyConnection,
+    bucket: &str,
+    window_start: i64,
+) -> Result<u32, StoreError> {
     let hits: i64 = sqlx::query_scalar(
         "insert into rate_limit (bucket, window_start, hits) values ($1, $2, 1) \
          on conflict (bucket, window_start) do update set hits = rate_limit.hits + 1 \

@@ -62,10 +62,18 @@ impl Store {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
-                        sqlx::query("pragma foreign_keys = on").execute(&mut *conn).await?;
-                        sqlx::query("pragma journal_mode = wal").execute(&mut *conn).await?;
-                        sqlx::query("pragma busy_timeout = 10000").execute(&mut *conn).await?;
-                        sqlx::query("pragma synchronous = normal").execute(&mut *conn).await?;
+                        sqlx::query("pragma foreign_keys = on")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("pragma journal_mode = wal")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("pragma busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("pragma synchronous = normal")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -78,7 +86,11 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.dialect {
             Dialect::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
-            Dialect::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await?,
+            Dialect::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
         }
         Ok(())
     }

@@ -48,7 +48,12 @@ pub async fn insert(conn: &mut AnyConnection, m: &NewMail<'_>) -> Result<(), Sto
 
 /// Claims up to `limit` due rows for `lease_secs`. The outer condition is repeated so that two
 /// instances racing on PostgreSQL cannot both claim a row.
-pub async fn claim(conn: &mut AnyConnection, now: i64, lease_secs: i64, limit: i64) -> Result<Vec<ClaimedMail>, StoreError> {
+pub async fn claim(
+    conn: &mut AnyConnection,
+    now: i64,
+    lease_secs: i64,
+    limit: i64,
+) -> Result<Vec<ClaimedMail>, StoreError> {
     let rows = sqlx::query(
         "update outbox set lease_until = $1, attempts = attempts + 1 \
          where outbox_id in (select outbox_id from outbox where sent_at is null and next_attempt_at <= $2 \
@@ -77,7 +82,11 @@ pub async fn claim(conn: &mut AnyConnection, now: i64, lease_secs: i64, limit: i
         .collect()
 }
 
-pub async fn mark_sent(conn: &mut AnyConnection, outbox_id: &str, now: i64) -> Result<(), StoreError> {
+pub async fn mark_sent(
+    conn: &mut AnyConnection,
+    outbox_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query("update outbox set sent_at = $1, payload = null, lease_until = null, last_error = null where outbox_id = $2")
         .bind(now)
         .bind(outbox_id)
@@ -86,7 +95,12 @@ pub async fn mark_sent(conn: &mut AnyConnection, outbox_id: &str, now: i64) -> R
     Ok(())
 }
 
-pub async fn mark_failed(conn: &mut AnyConnection, outbox_id: &str, next_attempt_at: i64, error: &str) -> Result<(), StoreError> {
+pub async fn mark_failed(
+    conn: &mut AnyConnection,
+    outbox_id: &str,
+    next_attempt_at: i64,
+    error: &str,
+) -> Result<(), StoreError> {
     sqlx::query("update outbox set next_attempt_at = $1, lease_until = null, last_error = $2 where outbox_id = $3")
         .bind(next_attempt_at)
         .bind(error)
@@ -98,8 +112,10 @@ pub async fn mark_failed(conn: &mut AnyConnection, outbox_id: &str, next_attempt
 
 /// Rows not yet sent, and the earliest next attempt among them.
 pub async fn pending(conn: &mut AnyConnection) -> Result<(i64, Option<i64>), StoreError> {
-    let row = sqlx::query("select count(*) as n, min(next_attempt_at) as next from outbox where sent_at is null")
-        .fetch_one(conn)
-        .await?;
+    let row = sqlx::query(
+        "select count(*) as n, min(next_attempt_at) as next from outbox where sent_at is null",
+    )
+    .fetch_one(conn)
+    .await?;
     Ok((row.try_get("n")?, row.try_get("next")?))
 }

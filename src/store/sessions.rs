@@ -27,13 +27,18 @@ pub async fn insert(
     Ok(())
 }
 
-pub async fn account_of(conn: &mut AnyConnection, hash: &TokenHash, now: i64) -> Result<Option<AccountId>, StoreError> {
-    let id: Option<String> =
-        sqlx::query_scalar("select account_id from login_session where session_hash = $1 and expires_at > $2")
-            .bind(hash.0.to_vec())
-            .bind(now)
-            .fetch_optional(conn)
-            .await?;
+pub async fn account_of(
+    conn: &mut AnyConnection,
+    hash: &TokenHash,
+    now: i64,
+) -> Result<Option<AccountId>, StoreError> {
+    let id: Option<String> = sqlx::query_scalar(
+        "select account_id from login_session where session_hash = $1 and expires_at > $2",
+    )
+    .bind(hash.0.to_vec())
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
     Ok(id.map(AccountId))
 }
 
@@ -45,7 +50,10 @@ pub async fn delete(conn: &mut AnyConnection, hash: &TokenHash) -> Result<(), St
     Ok(())
 }
 
-pub async fn delete_for_account(conn: &mut AnyConnection, account: &AccountId) -> Result<u64, StoreError> {
+pub async fn delete_for_account(
+    conn: &mut AnyConnection,
+    account: &AccountId,
+) -> Result<u64, StoreError> {
     let done = sqlx::query("delete from login_session where account_id = $1")
         .bind(&account.0)
         .execute(conn)

@@ -47,7 +47,10 @@ pub async fn insert(conn: &mut AnyConnection, t: &NewToken<'_>) -> Result<(), St
     Ok(())
 }
 
-pub async fn by_hash(conn: &mut AnyConnection, hash: &TokenHash) -> Result<Option<TokenRow>, StoreError> {
+pub async fn by_hash(
+    conn: &mut AnyConnection,
+    hash: &TokenHash,
+) -> Result<Option<TokenRow>, StoreError> {
     let row = sqlx::query(
         "select token_id, account_id, purpose, locale, expires_at, used_at, revoked_at, revoked_reason \
          from reset_token where token_hash = $1",
@@ -60,7 +63,8 @@ pub async fn by_hash(conn: &mut AnyConnection, hash: &TokenHash) -> Result<Optio
     Ok(Some(TokenRow {
         token_id: row.try_get("token_id")?,
         account_id: AccountId(row.try_get("account_id")?),
-        purpose: Purpose::parse(&purpose).ok_or_else(|| StoreError::Corrupt("reset_token.purpose".into()))?,
+        purpose: Purpose::parse(&purpose)
+            .ok_or_else(|| StoreError::Corrupt("reset_token.purpose".into()))?,
         locale: row.try_get("locale")?,
         expires_at: row.try_get("expires_at")?,
         used_at: row.try_get("used_at")?,
@@ -72,7 +76,11 @@ pub async fn by_hash(conn: &mut AnyConnection, hash: &TokenHash) -> Result<Optio
 /// Marks the token used if, and only if, it is still usable. Of two concurrent calls exactly one
 /// gets the account back: SQLite serialises writers, PostgreSQL re-checks the condition under the
 /// row lock.
-pub async fn consume(conn: &mut AnyConnection, hash: &TokenHash, now: i64) -> Result<Option<AccountId>, StoreError> {
+pub async fn consume(
+    conn: &mut AnyConnection,
+    hash: &TokenHash,
+    now: i64,
+) -> Result<Option<AccountId>, StoreError> {
     let id: Option<String> = sqlx::query_scalar(
         "update reset_token set used_at = $1 \
          where token_hash = $2 and used_at is null and revoked_at is null and expires_at > $1 \

@@ -37,14 +37,24 @@ pub async fn verify(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .unwrap_or_default();
-    let org = state
-        .orgs
-        .by_api_key(presented)
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API key is required (Authorization: Bearer …)"))?;
-    let Json(req) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let org = state.orgs.by_api_key(presented).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid API key is required (Authorization: Bearer …)",
+        )
+    })?;
+    let Json(req) =
+        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     let outcome = state
         .signin
-        .check(org, &Requester::Browser { ip }, &req.username, &NewPassword::new(req.password), Channel::Api)
+        .check(
+            org,
+            &Requester::Browser { ip },
+            &req.username,
+            &NewPassword::new(req.password),
+            Channel::Api,
+        )
         .await?;
     let result = match outcome {
         CheckOutcome::Valid(_) => "valid",

@@ -15,11 +15,15 @@ use serde::Deserialize;
 use super::pages::{self, ErrorPage, PageBase};
 use crate::{
     app::AppState,
-    http::{csrf::CsrfToken, extract::{ClientIp, LangPref}, set_cookie},
+    http::{
+        csrf::CsrfToken,
+        extract::{ClientIp, LangPref},
+        set_cookie,
+    },
     reset::{
         ResetError,
         model::{NewPassword, Requester},
-        signin::{CheckOutcome, Channel, PERSISTENT_SESSION_SECS, SessionToken},
+        signin::{Channel, CheckOutcome, PERSISTENT_SESSION_SECS, SessionToken},
     },
 };
 
@@ -76,7 +80,10 @@ pub struct LoginForm {
 }
 
 fn remembered(jar: &CookieJar) -> (String, Remember) {
-    let user = jar.get(REMEMBERED_USER).map(|c| c.value().to_string()).unwrap_or_default();
+    let user = jar
+        .get(REMEMBERED_USER)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
     let choice = jar
         .get(REMEMBER_CHOICE)
         .map_or(Remember::Username, |c| Remember::parse(c.value()));
@@ -124,7 +131,13 @@ pub async fn submit(
     let who = Requester::Browser { ip };
     let outcome = state
         .signin
-        .check(&base.org, &who, &form.username, &password, Channel::LoginPage)
+        .check(
+            &base.org,
+            &who,
+            &form.username,
+            &password,
+            Channel::LoginPage,
+        )
         .await;
     let failed = |error: &'static str, status| {
         let ctx = context! { username => form.username.trim(), remember => remember.as_str(), notice => "", error => error };
@@ -139,7 +152,11 @@ pub async fn submit(
         }
         Err(e) => return pages::domain_error(&state, &base, e),
     };
-    let token = match state.signin.open_session(&account, remember == Remember::Me).await {
+    let token = match state
+        .signin
+        .open_session(&account, remember == Remember::Me)
+        .await
+    {
         Ok(t) => t,
         Err(e) => return pages::domain_error(&state, &base, e),
     };
@@ -147,7 +164,13 @@ pub async fn submit(
     let mut res = Redirect::to(&format!("/account?org={}", base.org.slug)).into_response();
     let session_age = (remember == Remember::Me).then_some(PERSISTENT_SESSION_SECS);
     let user_cookie = match remember {
-        Remember::Me | Remember::Username => set_cookie(REMEMBERED_USER, account.username.as_str(), Some(YEAR), true, secure),
+        Remember::Me | Remember::Username => set_cookie(
+            REMEMBERED_USER,
+            account.username.as_str(),
+            Some(YEAR),
+            true,
+            secure,
+        ),
         Remember::Nothing => set_cookie(REMEMBERED_USER, "", Some(0), true, secure),
     };
     let cookies = [
@@ -171,7 +194,10 @@ pub async fn account(
     uri: OriginalUri,
 ) -> Response {
     let base = PageBase::new(&state, q.org.as_deref(), lang, &csrf, uri.path());
-    let Some(token) = jar.get(SESSION).and_then(|c| SessionToken::parse(c.value())) else {
+    let Some(token) = jar
+        .get(SESSION)
+        .and_then(|c| SessionToken::parse(c.value()))
+    else {
         return Redirect::to(&format!("/login?org={}", base.org.slug)).into_response();
     };
     let account = match state.signin.session_account(&token).await {
@@ -183,7 +209,8 @@ pub async fn account(
         Some(org) => PageBase::for_org(org.clone(), lang, &csrf, uri.path()),
         None => base,
     };
-    let ctx = context! { display_name => &account.display_name, username => account.username.as_str() };
+    let ctx =
+        context! { display_name => &account.display_name, username => account.username.as_str() };
     pages::render(&state, &base, StatusCode::OK, "signed_in", ctx)
 }
 
@@ -207,7 +234,9 @@ pub async fn logout(
     if !csrf.matches(&form.csrf) {
         return pages::error(&state, &base, ErrorPage::Csrf);
     }
-    if let Some(token) = jar.get(SESSION).and_then(|c| SessionToken::parse(c.value()))
+    if let Some(token) = jar
+        .get(SESSION)
+        .and_then(|c| SessionToken::parse(c.value()))
         && let Err(e) = state.signin.close_session(&token).await
     {
         return pages::domain_error(&state, &base, e);

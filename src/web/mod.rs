@@ -22,10 +22,19 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::show).post(login::submit))
         .route("/account", get(login::account))
         .route("/logout", post(login::logout))
-        .route("/forgot", get(request::show_forgot).post(request::submit_forgot))
-        .route("/enroll", get(request::show_enroll).post(request::submit_enroll))
+        .route(
+            "/forgot",
+            get(request::show_forgot).post(request::submit_forgot),
+        )
+        .route(
+            "/enroll",
+            get(request::show_enroll).post(request::submit_enroll),
+        )
         .route("/reset/{token}", get(reset::show).post(reset::submit))
-        .route("/reset/{token}/cancel", get(reset::show_cancel).post(reset::submit_cancel))
+        .route(
+            "/reset/{token}/cancel",
+            get(reset::show_cancel).post(reset::submit_cancel),
+        )
         .route("/api/v1/credentials/verify", post(api::verify))
         .route("/static/app.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok" }))

@@ -9,7 +9,10 @@ use minijinja::{Value, context};
 
 use crate::{
     app::AppState,
-    http::{csrf::CsrfToken, extract::{LANG_COOKIE, LangPref}},
+    http::{
+        csrf::CsrfToken,
+        extract::{LANG_COOKIE, LangPref},
+    },
     i18n::Locale,
     org::Organisation,
 };
@@ -25,7 +28,13 @@ pub struct PageBase {
 }
 
 impl PageBase {
-    pub fn new(state: &AppState, org_hint: Option<&str>, lang: LangPref, csrf: &CsrfToken, path: &str) -> Self {
+    pub fn new(
+        state: &AppState,
+        org_hint: Option<&str>,
+        lang: LangPref,
+        csrf: &CsrfToken,
+        path: &str,
+    ) -> Self {
         let org = state.orgs.pick(org_hint).clone();
         Self::for_org(org, lang, csrf, path)
     }
@@ -60,14 +69,20 @@ impl PageBase {
             org => context! {
                 name => &self.org.name,
                 slug => &self.org.slug,
-                portal_url => self.org.portal_url.as_str(),
+                portal_url => Value::from_safe_string(self.org.portal_url.to_string()),
             },
         }
     }
 }
 
 /// Renders `pages/{name}.html` with the base context and `extra`.
-pub fn render(state: &AppState, base: &PageBase, status: StatusCode, name: &str, extra: Value) -> Response {
+pub fn render(
+    state: &AppState,
+    base: &PageBase,
+    status: StatusCode,
+    name: &str,
+    extra: Value,
+) -> Response {
     let ctx = context! { ..base.context(state), ..extra };
     match state.templates.render(&format!("pages/{name}.html"), ctx) {
         Ok(html) => {
@@ -76,7 +91,11 @@ pub fn render(state: &AppState, base: &PageBase, status: StatusCode, name: &str,
                 let cookie = format!(
                     "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{}",
                     base.locale.tag(),
-                    if state.config.uses_https() { "; Secure" } else { "" }
+                    if state.config.uses_https() {
+                        "; Secure"
+                    } else {
+                        ""
+                    }
                 );
                 if let Ok(v) = HeaderValue::from_str(&cookie) {
                     res.headers_mut().append(header::SET_COOKIE, v);
@@ -85,7 +104,11 @@ pub fn render(state: &AppState, base: &PageBase, status: StatusCode, name: &str,
             res
         }
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), template = name, "page template failed");
+            tracing::error!(
+                error = format!("{e:#}"),
+                template = name,
+                "page template failed"
+            );
             (StatusCode::INTERNAL_SERVER_ERROR, "Internal error").into_response()
         }
     }
@@ -97,7 +120,9 @@ pub enum ErrorPage {
     NotFound,
     /// The form's CSRF value is missing or stale (e.g. cookies blocked, or page kept open).
     Csrf,
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+    },
     Internal,
 }
 
@@ -105,12 +130,20 @@ pub fn error(state: &AppState, base: &PageBase, kind: ErrorPage) -> Response {
     let (status, key, minutes) = match kind {
         ErrorPage::NotFound => (StatusCode::NOT_FOUND, "not_found", 0),
         ErrorPage::Csrf => (StatusCode::FORBIDDEN, "csrf", 0),
-        ErrorPage::RateLimited { retry_after_secs } => {
-            (StatusCode::TOO_MANY_REQUESTS, "rate_limited", retry_after_secs.div_ceil(60).max(1))
-        }
+        ErrorPage::RateLimited { retry_after_secs } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            retry_after_secs.div_ceil(60).max(1),
+        ),
         ErrorPage::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", 0),
     };
-    let mut res = render(state, base, status, "error", context! { error => key, minutes => minutes });
+    let mut res = render(
+        state,
+        base,
+        status,
+        "error",
+        context! { error => key, minutes => minutes },
+    );
     if let ErrorPage::RateLimited { retry_after_secs } = kind
         && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
     {
@@ -123,7 +156,9 @@ pub fn error(state: &AppState, base: &PageBase, kind: ErrorPage) -> Response {
 pub fn domain_error(state: &AppState, base: &PageBase, e: crate::reset::ResetError) -> Response {
     use crate::reset::ResetError;
     match e {
-        ResetError::RateLimited { retry_after_secs } => error(state, base, ErrorPage::RateLimited { retry_after_secs }),
+        ResetError::RateLimited { retry_after_secs } => {
+            error(state, base, ErrorPage::RateLimited { retry_after_secs })
+        }
         ResetError::Internal(e) => {
             tracing::error!(error = format!("{e:#}"), "internal error");
             error(state, base, ErrorPage::Internal)

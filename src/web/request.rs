@@ -13,7 +13,10 @@ use serde::Deserialize;
 use super::pages::{self, ErrorPage, PageBase};
 use crate::{
     app::AppState,
-    http::{csrf::CsrfToken, extract::{ClientIp, LangPref}},
+    http::{
+        csrf::CsrfToken,
+        extract::{ClientIp, LangPref},
+    },
     reset::model::{Purpose, Requester, Username},
 };
 
@@ -32,24 +35,63 @@ pub struct RequestForm {
     username: String,
 }
 
-pub async fn show_forgot(state: State<AppState>, q: Query<OrgQuery>, lang: LangPref, csrf: CsrfToken, uri: OriginalUri) -> Response {
+pub async fn show_forgot(
+    state: State<AppState>,
+    q: Query<OrgQuery>,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+) -> Response {
     show(state, q, lang, csrf, uri, Purpose::Reset).await
 }
 
-pub async fn show_enroll(state: State<AppState>, q: Query<OrgQuery>, lang: LangPref, csrf: CsrfToken, uri: OriginalUri) -> Response {
+pub async fn show_enroll(
+    state: State<AppState>,
+    q: Query<OrgQuery>,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+) -> Response {
     show(state, q, lang, csrf, uri, Purpose::Enroll).await
 }
 
-async fn show(State(state): State<AppState>, Query(q): Query<OrgQuery>, lang: LangPref, csrf: CsrfToken, uri: OriginalUri, purpose: Purpose) -> Response {
+async fn show(
+    State(state): State<AppState>,
+    Query(q): Query<OrgQuery>,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+    purpose: Purpose,
+) -> Response {
     let base = PageBase::new(&state, q.org.as_deref(), lang, &csrf, uri.path());
-    pages::render(&state, &base, StatusCode::OK, "request", context! { purpose => purpose.as_str(), username => "", error => "" })
+    pages::render(
+        &state,
+        &base,
+        StatusCode::OK,
+        "request",
+        context! { purpose => purpose.as_str(), username => "", error => "" },
+    )
 }
 
-pub async fn submit_forgot(state: State<AppState>, ip: ClientIp, lang: LangPref, csrf: CsrfToken, uri: OriginalUri, form: Form<RequestForm>) -> Response {
+pub async fn submit_forgot(
+    state: State<AppState>,
+    ip: ClientIp,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+    form: Form<RequestForm>,
+) -> Response {
     submit(state, ip, lang, csrf, uri, form, Purpose::Reset).await
 }
 
-pub async fn submit_enroll(state: State<AppState>, ip: ClientIp, lang: LangPref, csrf: CsrfToken, uri: OriginalUri, form: Form<RequestForm>) -> Response {
+pub async fn submit_enroll(
+    state: State<AppState>,
+    ip: ClientIp,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+    form: Form<RequestForm>,
+) -> Response {
     submit(state, ip, lang, csrf, uri, form, Purpose::Enroll).await
 }
 
@@ -68,10 +110,32 @@ async fn submit(
     }
     let Ok(username) = Username::parse(&form.username) else {
         let ctx = context! { purpose => purpose.as_str(), username => form.username.trim(), error => "username_invalid" };
-        return pages::render(&state, &base, StatusCode::UNPROCESSABLE_ENTITY, "request", ctx);
+        return pages::render(
+            &state,
+            &base,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request",
+            ctx,
+        );
     };
-    match state.reset.request(&base.org, &Requester::Browser { ip }, &username, purpose, base.locale).await {
-        Ok(_) => pages::render(&state, &base, StatusCode::OK, "sent", context! { purpose => purpose.as_str() }),
+    match state
+        .reset
+        .request(
+            &base.org,
+            &Requester::Browser { ip },
+            &username,
+            purpose,
+            base.locale,
+        )
+        .await
+    {
+        Ok(_) => pages::render(
+            &state,
+            &base,
+            StatusCode::OK,
+            "sent",
+            context! { purpose => purpose.as_str() },
+        ),
         Err(e) => pages::domain_error(&state, &base, e),
     }
 }

@@ -14,7 +14,10 @@ use serde::Deserialize;
 use super::pages::{self, ErrorPage, PageBase};
 use crate::{
     app::AppState,
-    http::{csrf::CsrfToken, extract::{ClientIp, LangPref}},
+    http::{
+        csrf::CsrfToken,
+        extract::{ClientIp, LangPref},
+    },
     reset::{
         LinkProblem, ResetError,
         model::{NewPassword, Requester},
@@ -41,7 +44,13 @@ pub struct CancelForm {
 }
 
 /// The page base for a link: its organisation, and its language unless the person chose one.
-fn base_for(state: &AppState, link: Option<&LinkInfo>, mut lang: LangPref, csrf: &CsrfToken, path: &str) -> PageBase {
+fn base_for(
+    state: &AppState,
+    link: Option<&LinkInfo>,
+    mut lang: LangPref,
+    csrf: &CsrfToken,
+    path: &str,
+) -> PageBase {
     let org = link
         .and_then(|l| state.orgs.by_tenant(&l.tenant_id))
         .unwrap_or_else(|| state.orgs.default_org())
@@ -53,7 +62,13 @@ fn base_for(state: &AppState, link: Option<&LinkInfo>, mut lang: LangPref, csrf:
 }
 
 fn invalid(state: &AppState, base: &PageBase, problem: LinkProblem) -> Response {
-    pages::render(state, base, StatusCode::GONE, "link_invalid", context! { problem => problem.code() })
+    pages::render(
+        state,
+        base,
+        StatusCode::GONE,
+        "link_invalid",
+        context! { problem => problem.code() },
+    )
 }
 
 async fn inspect(state: &AppState, raw: &str) -> Result<(ResetToken, LinkInfo), ResetError> {
@@ -62,7 +77,13 @@ async fn inspect(state: &AppState, raw: &str) -> Result<(ResetToken, LinkInfo), 
     Ok((token, link))
 }
 
-fn form_page(state: &AppState, base: &PageBase, link: &LinkInfo, status: StatusCode, errors: Vec<&'static str>) -> Response {
+fn form_page(
+    state: &AppState,
+    base: &PageBase,
+    link: &LinkInfo,
+    status: StatusCode,
+    errors: Vec<&'static str>,
+) -> Response {
     let expires = chrono::DateTime::from_timestamp(link.expires_at, 0)
         .map(|t| local_time(t, state.clock.now(), base.org.time_zone, base.locale))
         .unwrap_or_default();
@@ -85,7 +106,13 @@ fn form_page(state: &AppState, base: &PageBase, link: &LinkInfo, status: StatusC
     )
 }
 
-pub async fn show(State(state): State<AppState>, Path(raw): Path<String>, lang: LangPref, csrf: CsrfToken, uri: OriginalUri) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+) -> Response {
     match inspect(&state, &raw).await {
         Ok((_, link)) => {
             let base = base_for(&state, Some(&link), lang, &csrf, uri.path());
@@ -111,25 +138,53 @@ pub async fn submit(
     if !csrf.matches(&form.csrf) {
         return pages::error(&state, &base, ErrorPage::Csrf);
     }
-    let (pw, confirm) = (NewPassword::new(form.password), NewPassword::new(form.confirmation));
+    let (pw, confirm) = (
+        NewPassword::new(form.password),
+        NewPassword::new(form.confirmation),
+    );
     match state.reset.complete(&token, &pw, &confirm).await {
         Ok(done) => {
-            let org = state.orgs.by_tenant(&done.tenant_id).map_or("", |o| o.slug.as_str());
-            Redirect::to(&format!("/login?org={org}&changed={}", done.purpose.as_str())).into_response()
+            let org = state
+                .orgs
+                .by_tenant(&done.tenant_id)
+                .map_or("", |o| o.slug.as_str());
+            Redirect::to(&format!(
+                "/login?org={org}&changed={}",
+                done.purpose.as_str()
+            ))
+            .into_response()
         }
         Err(ResetError::Policy(violations)) => {
             let codes = violations.iter().map(|v| v.code()).collect();
-            form_page(&state, &base, &link, StatusCode::UNPROCESSABLE_ENTITY, codes)
+            form_page(
+                &state,
+                &base,
+                &link,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                codes,
+            )
         }
         Err(e) => link_error(&state, base, e),
     }
 }
 
-pub async fn show_cancel(State(state): State<AppState>, Path(raw): Path<String>, lang: LangPref, csrf: CsrfToken, uri: OriginalUri) -> Response {
+pub async fn show_cancel(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+) -> Response {
     match inspect(&state, &raw).await {
         Ok((_, link)) => {
             let base = base_for(&state, Some(&link), lang, &csrf, uri.path());
-            pages::render(&state, &base, StatusCode::OK, "cancel", context! { purpose => link.purpose.as_str() })
+            pages::render(
+                &state,
+                &base,
+                StatusCode::OK,
+                "cancel",
+                context! { purpose => link.purpose.as_str() },
+            )
         }
         Err(e) => link_error(&state, base_for(&state, None, lang, &csrf, uri.path()), e),
     }

@@ -1,1 +1,12 @@
+//! The one integration-test binary: the real server on loopback with its stand-ins.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod harness;
+
+mod browser_journey;
+mod cli;
+mod login;
+mod mail_outbox;
+mod rate_limits;
+mod reset_link;
+mod store;

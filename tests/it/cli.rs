@@ -1,0 +1,174 @@
+//! The admin commands, run as the real binary.
+
+use std::process::Command;
+
+use crate::harness::{TestApp, TestDb};
+
+fn octopus(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+        .args(args)
+        .env("OCTOPUS__DATABASE__URL", &db.url)
+        .env("OCTOPUS__DEMO__SEED", "false")
+        .env("RUST_LOG", "warn")
+        .env_remove("OCTOPUS_CONFIG")
+        .output()
+        .expect("run the binary");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_csv_with_bad_rows_imports_nothing_and_names_each_line() {
+    let db = TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "username,email,display_name,entra_object_id,upn,locale\n\
+         trej,julie.tremblay@cegepsi.ca,Julie Tremblay,,,\n\
+         bad user,x@cegepsi.ca,Someone,,,\n\
+         gagm,not-an-email,Marc Gagnon,,,\n\
+         lavp,paul@cegepsi.ca,Paul Laval,not-a-guid,,de\n\
+         trej,other@cegepsi.ca,Julie Again,,,\n",
+    )
+    .unwrap();
+    let (code, out, _) = octopus(&db, &["users", "import", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("bad.csv:3: username characters not allowed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("bad.csv:4: email is not a valid address"),
+        "{out}"
+    );
+    assert!(
+        out.contains("bad.csv:5: entra_object_id is not a GUID; locale must be fr-CA, en or pt"),
+        "{out}"
+    );
+    assert!(out.contains("bad.csv:6: username repeats line 2"), "{out}");
+    let (_, list, _) = octopus(&db, &["users", "list"]);
+    assert!(
+        list.contains("0 account(s)"),
+        "nothing half-imported: {list}"
+    );
+
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "username,email,display_name\ntrej,julie.tremblay@cegepsi.ca,Julie Tremblay\ngagm,marc@cegepsi.ca,Marc Gagnon\n").unwrap();
+    let (code, out, err) = octopus(&db, &["users", "import", good.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 created, 0 updated"), "{out}");
+    std::fs::write(
+        &good,
+        "username,email,display_name,locale\nTREJ,julie.t@cegepsi.ca,Julie Tremblay-Roy,pt\n",
+    )
+    .unwrap();
+    let (_, out, _) = octopus(&db, &["users", "import", good.to_str().unwrap()]);
+    assert!(
+        out.contains("0 created, 1 updated"),
+        "upsert by username: {out}"
+    );
+    let (_, list, _) = octopus(&db, &["users", "list"]);
+    assert!(
+        list.contains("julie.t@cegepsi.ca") && list.contains("Julie Tremblay-Roy"),
+        "{list}"
+    );
+    assert!(list.contains("2 account(s)"));
+}
+
+#[tokio::test]
+async fn an_imported_account_can_enrol_through_the_service() {
+    let app = TestApp::builder().spawn().await;
+    app.import("username,email,display_name\nnewu,new.user@cegepsi.ca,New User\n")
+        .await;
+    let link = app.reset_link(&app.link_mail("enroll", "newu", 1).await);
+    assert_eq!(
+        app.set_password(&link, "abc123", "abc123").await.status(),
+        303
+    );
+}
+
+#[test]
+fn check_config_prints_redacted_values_and_names_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("octopus.toml");
+    std::fs::write(
+        &file,
+        r#"
+[mail]
+transport = "smtps://bot:hunter2secret@mail.example.org:465"
+[[organisations]]
+tenant_id = "11111111-2222-3333-4444-555555555555"
+slug = "cegep"
+name = "Cégep de Sept-Îles"
+portal_url = "https://cegepdeseptiles.octopus-itsm.com/Web/Login.aspx"
+sender = "Soutien TI <supportTI@cegepsi.ca>"
+time_zone = "America/Toronto"
+default_locale = "fr-CA"
+token_lifetime_minutes = 30
+api_key = "a-very-long-api-key-that-is-secret-0001"
+"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+        .args(["--config", file.to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("configuration OK"));
+    assert!(stdout.contains("cegep") && stdout.contains("***"));
+    assert!(
+        !stdout.contains("hunter2secret") && !stdout.contains("a-very-long-api-key"),
+        "{stdout}"
+    );
+
+    std::fs::write(&file, "[http]\nlisten = \"nowhere\"\n[[organisations]]\ntenant_id=\"\"\nslug=\"x\"\nname=\"X\"\nportal_url=\"javascript:alert(1)\"\nsender=\"nope\"\ntime_zone=\"Mars/Base\"\ndefault_locale=\"de\"\ntoken_lifetime_minutes=0\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+        .args(["--config", file.to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for problem in [
+        "http.listen",
+        "tenant_id",
+        "portal_url",
+        "sender",
+        "time_zone",
+        "default_locale",
+        "token_lifetime_minutes",
+    ] {
+        assert!(
+            stderr.contains(problem),
+            "{problem} not named in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let file =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/octopus-teams.example.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+        .args(["--config", file.to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The placeholder key is not base64 of 32 bytes: check-config must say so, and nothing else.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("security.secret_key"), "{stderr}");
+    assert_eq!(
+        stderr.matches("\n  - ").count(),
+        1,
+        "only the placeholder is refused: {stderr}{stdout}"
+    );
+}

@@ -1,0 +1,321 @@
+//! `TestApp::spawn()`: the real server on a loopback port, with its stand-ins.
+
+pub mod browser;
+pub mod db;
+pub mod smtp;
+
+use std::{
+    sync::{Arc, Once},
+    time::Duration,
+};
+
+use octopus_teams::{
+    app::Application,
+    clock::{Clock, ManualClock},
+    config::{Config, RawConfig},
+    directory,
+    mail::crypto::MailKey,
+    store::Store,
+};
+use secrecy::SecretString;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub use db::TestDb;
+pub use smtp::{ReceivedMail, SmtpSink};
+
+pub const API_KEY: &str = "test-api-key-0123456789abcdef";
+
+/// Julie Tremblay (trej) and Marc Gagnon (gagm), the accounts most tests use.
+pub const ACCOUNTS_CSV: &str = "username,email,display_name,entra_object_id,upn,locale\n\
+trej,julie.tremblay@cegepsi.ca,Julie Tremblay,11111111-1111-1111-1111-111111111111,julie.tremblay@cegepsi.ca,\n\
+gagm,marc.gagnon@cegepsi.ca,Marc Gagnon,,,en\n";
+
+static LOG: Once = Once::new();
+
+fn init_logs() {
+    LOG.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("octopus_teams=debug,info")
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub smtp: SmtpSink,
+    pub clock: ManualClock,
+    pub db: Arc<TestDb>,
+    pub key: MailKey,
+    pub store: Store,
+    pub org: octopus_teams::org::Organisation,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+type ConfigEdit = Box<dyn FnOnce(&mut RawConfig) + Send>;
+
+#[derive(Default)]
+pub struct Builder {
+    db: Option<Arc<TestDb>>,
+    smtp: Option<SmtpSink>,
+    key: Option<MailKey>,
+    addr: Option<std::net::SocketAddr>,
+    clock: Option<ManualClock>,
+    edit: Vec<ConfigEdit>,
+    seed: bool,
+}
+
+impl Builder {
+    /// Reuse a database (and its key) as a restarted service would.
+    pub fn restart_of(mut self, app: &TestApp) -> Self {
+        self.db = Some(app.db.clone());
+        self.key = Some(app.key.clone());
+        self.smtp = Some(app.smtp.clone());
+        self.clock = Some(app.clock.clone());
+        self.addr = app
+            .base
+            .strip_prefix("http://")
+            .and_then(|a| a.parse().ok());
+        self.seed = false;
+        self
+    }
+
+    pub fn config(mut self, f: impl FnOnce(&mut RawConfig) + Send + 'static) -> Self {
+        self.edit.push(Box::new(f));
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        init_logs();
+        let db = match self.db {
+            Some(db) => db,
+            None => Arc::new(TestDb::create().await),
+        };
+        let smtp = match self.smtp {
+            Some(s) => s,
+            None => SmtpSink::start().await,
+        };
+        let key = self.key.unwrap_or_else(MailKey::generate);
+        let clock = self.clock.unwrap_or_default();
+        // A restarted service comes back on its address: links already mailed point there.
+        let listener = match self.addr {
+            Some(addr) => TcpListener::bind(addr)
+                .await
+                .expect("rebind the same address"),
+            None => TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+        };
+        let addr = listener.local_addr().expect("addr");
+        let base = format!("http://{addr}");
+
+        let mut raw: RawConfig = Config::figment(None).extract().expect("defaults");
+        raw.http.listen = addr.to_string();
+        raw.http.public_base_url = base.clone();
+        raw.database.url = db.secret_url();
+        raw.mail.transport = SecretString::from(smtp.url());
+        raw.security.secret_key = Some(SecretString::from(key.to_base64()));
+        raw.demo.seed = false;
+        raw.organisations[0].api_key = Some(SecretString::from(API_KEY));
+        raw.organisations[0].name = "Cégep de Sept-Îles".into();
+        raw.organisations[0].sender = "Soutien TI <supportTI@cegepsi.ca>".into();
+        for edit in self.edit {
+            edit(&mut raw);
+        }
+        let mut config = raw.validate().expect("test config validates");
+        config.mail_poll_interval = Duration::from_millis(100);
+
+        let app = Application::build_on(config, Arc::new(clock.clone()), Some(listener))
+            .await
+            .expect("application builds");
+        let store = app.state().store.clone();
+        let org = app.state().orgs.default_org().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            app.run_until(async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .expect("client");
+        let app = TestApp {
+            base,
+            client,
+            smtp,
+            clock,
+            db,
+            key,
+            store,
+            org,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        };
+        if self.seed {
+            app.import(ACCOUNTS_CSV).await;
+        }
+        app
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> Builder {
+        Builder {
+            seed: true,
+            ..Builder::default()
+        }
+    }
+
+    /// The server with the two usual accounts imported.
+    pub async fn spawn() -> TestApp {
+        Self::builder().spawn().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn import(&self, csv: &str) {
+        directory::import_csv(&self.store, &self.org, csv.as_bytes(), self.clock.unix())
+            .await
+            .expect("import accounts");
+    }
+
+    /// Stops the server and waits for it (and its mail worker) to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+
+    /// GETs a page and returns (status, body); the cookie store keeps the CSRF cookie.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let res = self.client.get(self.url(path)).send().await.expect("GET");
+        let status = res.status().as_u16();
+        (status, res.text().await.expect("body"))
+    }
+
+    /// Submits a form like a browser: GETs `page` for its CSRF value, then POSTs to `action`.
+    pub async fn submit(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let (_, html) = self.get(page).await;
+        // An error page has no form; the browser's CSRF value is the same on every page.
+        let csrf = match html.contains("name=\"csrf\"") {
+            true => csrf_of(&html),
+            false => csrf_of(&self.get("/login").await.1),
+        };
+        let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.client
+            .post(self.url(action))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn request_link(&self, purpose: &str, username: &str) -> reqwest::Response {
+        let page = if purpose == "enroll" {
+            "/enroll"
+        } else {
+            "/forgot"
+        };
+        self.submit(page, page, &[("org", "demo"), ("username", username)])
+            .await
+    }
+
+    /// Requests a link and returns the mail it produced (the `nth` mail overall, from 1).
+    pub async fn link_mail(&self, purpose: &str, username: &str, nth: usize) -> ReceivedMail {
+        let res = self.request_link(purpose, username).await;
+        assert_eq!(res.status(), 200, "request answered");
+        self.smtp.wait_for(nth, Duration::from_secs(10)).await[nth - 1].clone()
+    }
+
+    pub fn reset_link(&self, mail: &ReceivedMail) -> String {
+        let link = mail.link(&format!("{}/reset/", self.base));
+        link.trim_end_matches("/cancel").to_string()
+    }
+
+    /// Path part of a link of ours.
+    pub fn path_of(&self, link: &str) -> String {
+        link.strip_prefix(&self.base)
+            .expect("link points at the test server")
+            .to_string()
+    }
+
+    pub async fn set_password(&self, link: &str, pw: &str, confirm: &str) -> reqwest::Response {
+        let path = self.path_of(link);
+        self.submit(&path, &path, &[("password", pw), ("confirmation", confirm)])
+            .await
+    }
+
+    pub async fn sign_in(&self, username: &str, pw: &str, remember: &str) -> reqwest::Response {
+        self.submit(
+            "/login?org=demo",
+            "/login",
+            &[
+                ("org", "demo"),
+                ("username", username),
+                ("password", pw),
+                ("remember", remember),
+            ],
+        )
+        .await
+    }
+
+    pub async fn audit_events(&self) -> Vec<String> {
+        let mut conn = self.store.conn().await.expect("conn");
+        octopus_teams::store::audit::recent(&mut conn, None, 1000)
+            .await
+            .expect("audit")
+            .into_iter()
+            .map(|r| r.event)
+            .collect()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html
+        .find(marker)
+        .map(|i| i + marker.len())
+        .expect("page has a CSRF field");
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The page body without the per-browser CSRF value, for comparing answers.
+pub fn without_csrf(html: &str) -> String {
+    match html.find("name=\"csrf\" value=\"") {
+        None => html.to_string(),
+        Some(_) => html.replace(&csrf_of(html), "CSRF"),
+    }
+}
