@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+// Writes adaptive-cards/samples/*.json and adaptive-cards/strings.md from
+// adaptive-cards/i18n/strings.json (the string tables) and the scenarios below.
+//
+//   node tools/cards/gen-samples.mjs          rewrite the files
+//   node tools/cards/gen-samples.mjs --check  exit 1 if any file would change
+//
+// Each sample holds the data one card needs for one scenario in one locale,
+// with the strings that card uses under `t`, exactly as the Rust service is
+// expected to pass them to its expander.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  CARDS_DIR, LOCALES, SAMPLES_DIR, STRINGS_FILE,
+  dataKeys, readJson, sampleFiles, stringKeys, templateNames,
+} from "./lib.mjs";
+
+// Values that vary by locale (as the service would format them).
+const LOCALE_DATA = {
+  "fr-CA": { expiresAt: "15 h 42", retryAt: "16 h 10" },
+  en: { expiresAt: "3:42 PM", retryAt: "4:10 PM" },
+  pt: { expiresAt: "15:42", retryAt: "16:10" },
+};
+
+const CEGEP = {
+  orgName: "Cégep de Sept-Îles",
+  portalUrl: "https://cegepdeseptiles.octopus-itsm.com/Web/Login.aspx",
+};
+const CISSS = {
+  orgName: "Les CISSS de la Montérégie",
+  portalUrl: "https://monteregie.octopus-itsm.com/Web/",
+};
+
+const STATUS_FLAGS = ["isSent", "isUsed", "isChanged", "isSuperseded", "isCancelled", "isExpired"];
+function status(flag, extra) {
+  const flags = Object.fromEntries(STATUS_FLAGS.map((f) => [f, f === flag]));
+  return {
+    ...CEGEP,
+    purpose: "reset",
+    isEnroll: false,
+    requestId: "3f6c1d2e-8b4a-4c8e-9a51-0d7e2b6f4c19",
+    maskedEmail: "tr•••@cegepsi.ca",
+    hasMaskedEmail: true,
+    linkActive: false,
+    ...flags,
+    ...extra,
+  };
+}
+
+const ERROR_FLAGS = ["isRateLimited", "isUnavailable", "isNotAllowed"];
+function error(flag, extra) {
+  const flags = Object.fromEntries(ERROR_FLAGS.map((f) => [f, f === flag]));
+  return { ...CEGEP, hasRetryAt: false, ...flags, ...extra };
+}
+
+// [card, variant | null, data (without locale values and t)]
+const SCENARIOS = [
+  ["welcome", null, { ...CEGEP }],
+  ["request", "reset", { ...CEGEP, purpose: "reset", isEnroll: false, username: "" }],
+  ["request", "enroll", { ...CISSS, purpose: "enroll", isEnroll: true, username: "trej" }],
+  ["status", "sent", status("isSent", { linkActive: true })],
+  ["status", "sent-uniform", status("isSent", { linkActive: true, hasMaskedEmail: false, maskedEmail: "" })],
+  ["status", "used", status("isUsed", { linkActive: true })],
+  ["status", "changed", status("isChanged")],
+  ["status", "superseded", status("isSuperseded")],
+  ["status", "cancelled", status("isCancelled", { ...CISSS, purpose: "enroll", isEnroll: true })],
+  ["status", "expired", status("isExpired")],
+  ["error", "rate-limited", error("isRateLimited", { hasRetryAt: true })],
+  ["error", "unavailable", error("isUnavailable")],
+  ["error", "not-allowed", error("isNotAllowed")],
+];
+
+// What each data name means (for strings.md).
+const DATA_DOC = {
+  orgName: "Organisation display name (config), e.g. « Cégep de Sept-Îles ».",
+  portalUrl: "Organisation's Octopus portal login URL (config); an `https://` URL.",
+  purpose: "`reset` or `enroll`; echoed back in the Submit/Execute data.",
+  isEnroll: "bool: `true` when purpose is `enroll` (chooses the heading).",
+  username: "Prefill for the username input; `\"\"` when unknown. Escape for JSON, never for Markdown.",
+  requestId: "Opaque id of the reset request (never the token); sent back by « Ce n'était pas moi ».",
+  maskedEmail: "Masked address, e.g. `tr•••@cegepsi.ca`; `\"\"` when not shown.",
+  hasMaskedEmail: "bool: show `maskedEmail` and `t.sentMessage`; `false` gives the uniform answer (`t.sentUniformMessage`).",
+  expiresAt: "Link expiry as local time, formatted for the locale (e.g. `15 h 42`, `3:42 PM`, `15:42`).",
+  linkActive: "bool: the link can still be used; shows the expiry, the warning and « Ce n'était pas moi ».",
+  isSent: "bool: state flag (exactly one of the six `is*` state flags is `true`).",
+  isUsed: "bool: state flag: the link was opened.",
+  isChanged: "bool: state flag: password changed (shows the portal button).",
+  isSuperseded: "bool: state flag: a newer request replaced this one.",
+  isCancelled: "bool: state flag: cancelled (Annuler or « Ce n'était pas moi »).",
+  isExpired: "bool: state flag: the link expired unused.",
+  isRateLimited: "bool: error kind (exactly one of the three is `true`).",
+  isUnavailable: "bool: error kind: service or mail temporarily unavailable.",
+  isNotAllowed: "bool: error kind: not allowed in this conversation / organisation.",
+  hasRetryAt: "bool: show the « Réessayez à partir de » fact.",
+  retryAt: "Local time from which a new request is accepted, formatted for the locale; `\"\"` when `hasRetryAt` is false.",
+};
+
+const CARD_DOC = {
+  welcome: "Welcome / help card. Buttons: « Mot de passe oublié ? » (Execute `forgot`), « M'inscrire au service » (Execute `enroll`), portal link (OpenUrl).",
+  request: "Reset or enrolment form. Input `username`; Execute `submit` with `{purpose}`, Execute `cancel` with `{purpose}` (cancel does not validate or send the input).",
+  status: "Live status; replaces the request card. Execute `notme` with `{requestId}` while `linkActive`.",
+  error: "Error card: rate limited, unavailable, or not allowed here; optional retry time.",
+};
+
+function sampleData(card, base, locale, strings, template) {
+  const loc = LOCALE_DATA[locale];
+  const data = {};
+  for (const k of dataKeys(template)) {
+    if (k in base) data[k] = base[k];
+    else if (k in loc) data[k] = loc[k];
+  }
+  if (card === "error" && !base.hasRetryAt) data.retryAt = "";
+  const t = {};
+  for (const key of stringKeys(template)) {
+    const entry = strings[key];
+    if (!entry || typeof entry[locale] !== "string") {
+      throw new Error(`strings.json: no ${locale} text for t.${key} (used by ${card}.json)`);
+    }
+    t[key] = entry[locale];
+  }
+  // Every name the template binds must be present (expanders leave unknown bindings as-is).
+  for (const k of dataKeys(template)) {
+    if (!(k in data)) throw new Error(`scenario for ${card} lacks data key ${k}`);
+  }
+  data.t = t;
+  return data;
+}
+
+/** One table row per button: what the bot receives for it. */
+function actionRows(tpl) {
+  const rows = [];
+  const hasInputs = JSON.stringify(tpl).includes('"type":"Input.');
+  const visit = (v) => {
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (!v || typeof v !== "object") return;
+    if (v.type === "Action.Execute") {
+      const inputs = !hasInputs || (v.associatedInputs ?? "auto") === "none" ? "no inputs" : "inputs merged into data";
+      const fb = v.fallback ? `data \`${JSON.stringify(v.fallback.data ?? {})}\`, ${inputs}` : "none";
+      rows.push(`| \`${v.title}\` | verb \`${v.verb}\`, data \`${JSON.stringify(v.data ?? {})}\`, ${inputs} | ${fb} |`);
+      return;
+    }
+    if (v.type === "Action.OpenUrl") {
+      rows.push(`| \`${v.title}\` | opens \`${v.url}\` (nothing sent to the bot) | same |`);
+      return;
+    }
+    for (const x of Object.values(v)) visit(x);
+  };
+  visit(tpl.body ?? []);
+  visit(tpl.actions ?? []);
+  return rows;
+}
+
+function markdownCell(s) {
+  return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+function stringsMarkdown(strings, templates) {
+  const lines = [];
+  lines.push("# Adaptive Card strings and data");
+  lines.push("");
+  lines.push("Generated by `node tools/cards/gen-samples.mjs` from `adaptive-cards/i18n/strings.json`; edit that file, then rerun.");
+  lines.push("Every user-visible text in `adaptive-cards/*.json` is bound from data: the service passes, next to the");
+  lines.push("card's data, its string table under `t` (e.g. `${t.submitButton}`). Copy these into `locales/` (fr-CA, en, pt).");
+  lines.push("The samples in `adaptive-cards/samples/` show the exact data each card expects.");
+  lines.push("");
+  lines.push("Rules for the expander (a subset of the Adaptive Cards templating language):");
+  lines.push("- `${path}` as a whole string or inside a string; `path` is a name or a dotted path (`t.key`).");
+  lines.push("- `\"$when\": \"${flag}\"` or `\"${!flag}\"` on any object inside an array: the object is dropped when the flag is false; the `$when` key is removed otherwise.");
+  lines.push("- No `$data`, no functions, no `$root`/`$index`.");
+  lines.push("- Always pass every name listed below, even when a `$when` hides it: the official expander leaves an unknown `${name}` in the output as literal text.");
+  lines.push("- Values are inserted as JSON strings (escaped for JSON); a whole-string binding of a boolean yields the boolean.");
+  lines.push("- Expansion is single-pass: an inserted value is never expanded again (a typed username containing `${…}` stays literal).");
+  lines.push("- `node tools/cards/check.mjs` writes the official expander's output for every sample to `target/cards-expanded/`; the Rust expander must produce equal JSON from the same sample.");
+  lines.push("");
+  lines.push("## Cards and their data");
+  for (const [name, tpl] of templates) {
+    lines.push("");
+    lines.push(`### \`${name}.json\``);
+    lines.push("");
+    if (CARD_DOC[name]) lines.push(CARD_DOC[name], "");
+    lines.push("| data | meaning |");
+    lines.push("|---|---|");
+    for (const k of dataKeys(tpl)) lines.push(`| \`${k}\` | ${markdownCell(DATA_DOC[k] ?? "")} |`);
+    const acts = actionRows(tpl);
+    if (acts.length) {
+      lines.push("");
+      lines.push("| button | Teams sends (Action.Execute → invoke `adaptiveCard/action`) | older clients (fallback Action.Submit → message `value`) |");
+      lines.push("|---|---|---|");
+      lines.push(...acts);
+    }
+    lines.push("");
+    lines.push(`Strings: ${stringKeys(tpl).map((k) => `\`t.${k}\``).join(", ")}`);
+  }
+  lines.push("");
+  lines.push("## String table");
+  lines.push("");
+  const usedBy = {};
+  for (const [name, tpl] of templates) for (const k of stringKeys(tpl)) (usedBy[k] ??= []).push(name);
+  lines.push("| key | cards | fr-CA | en | pt |");
+  lines.push("|---|---|---|---|---|");
+  for (const [key, entry] of Object.entries(strings)) {
+    const cards = (usedBy[key] ?? []).join(", ") || "(unused)";
+    lines.push(`| \`t.${key}\` | ${cards} | ${LOCALES.map((l) => markdownCell(entry[l])).join(" | ")} |`);
+  }
+  const notes = Object.entries(strings).filter(([, e]) => e.note);
+  if (notes.length) {
+    lines.push("");
+    lines.push("Notes:");
+    for (const [key, e] of notes) lines.push(`- \`t.${key}\`: ${e.note}`);
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+function main() {
+  const checkOnly = process.argv.includes("--check");
+  const strings = readJson(STRINGS_FILE);
+  const templates = templateNames().map((n) => [n, readJson(join(CARDS_DIR, `${n}.json`))]);
+  const byName = Object.fromEntries(templates);
+  const outputs = new Map();
+  for (const [card, variant, base] of SCENARIOS) {
+    const tpl = byName[card];
+    if (!tpl) throw new Error(`no template adaptive-cards/${card}.json`);
+    for (const locale of LOCALES) {
+      const file = [card, variant, locale].filter(Boolean).join(".") + ".json";
+      const data = sampleData(card, base, locale, strings, tpl);
+      outputs.set(join(SAMPLES_DIR, file), JSON.stringify(data, null, 2) + "\n");
+    }
+  }
+  outputs.set(join(CARDS_DIR, "strings.md"), stringsMarkdown(strings, templates));
+
+  const stale = [];
+  for (const [path, text] of outputs) {
+    const old = existsSync(path) ? readFileSync(path, "utf8") : null;
+    if (old === text) continue;
+    stale.push(path);
+    if (!checkOnly) writeFileSync(path, text);
+  }
+  const known = new Set([...outputs.keys()]);
+  const extra = sampleFiles().map((s) => join(SAMPLES_DIR, s.file)).filter((p) => !known.has(p));
+  if (checkOnly) {
+    if (stale.length) {
+      console.error(`out of date (run node tools/cards/gen-samples.mjs):\n  ${stale.join("\n  ")}`);
+      process.exit(1);
+    }
+    console.log(`samples and strings.md up to date (${outputs.size} files)`);
+  } else {
+    console.log(`wrote ${stale.length} of ${outputs.size} files`);
+  }
+  if (extra.length) console.log(`note: samples not produced by the generator (kept):\n  ${extra.join("\n  ")}`);
+}
+
+main();
