@@ -10,8 +10,12 @@ use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 use tracing::{info, warn};
 
 use crate::{
+    auth::jwks::OpenIdKeys,
+    bot::{
+        self, Bot, BotCore, cards::Cards, channel_auth::ChannelAuth, connector::ConnectorClient,
+    },
     clock::{SharedClock, SystemClock},
-    config::Config,
+    config::{BotAuth, BotMode, Config},
     http::{csrf, middleware as mw},
     i18n::Strings,
     mail::{crypto::MailKey, transport::Transport, worker::MailWorker},
@@ -35,6 +39,7 @@ pub struct AppState {
     pub strings: Strings,
     pub store: Store,
     pub clock: SharedClock,
+    pub bot: Bot,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -45,7 +50,8 @@ pub fn router(state: AppState) -> Router {
             csrf::ensure_cookie,
         ))
         .layer(middleware::from_fn(mw::security_headers))
-        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .merge(bot::router())
+        .layer(RequestBodyLimitLayer::new(256 * 1024))
         .layer(middleware::from_fn(mw::record_status))
         .layer(TraceLayer::new_for_http().make_span_with(mw::request_span))
         .with_state(state)
@@ -96,6 +102,35 @@ impl Application {
             seed_demo(&store, &orgs, clock.unix()).await?;
         }
 
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()?;
+        let (auth, bot_auth) = match &config.bot {
+            BotMode::LocalDev => (None, None),
+            BotMode::Authenticated(a) => {
+                let keys = OpenIdKeys::new(
+                    a.openid_metadata_url.clone(),
+                    http.clone(),
+                    a.key_max_age,
+                    a.unknown_key_cooldown,
+                );
+                let auth = ChannelAuth {
+                    keys: Arc::new(keys),
+                    app_id: a.app_id.clone(),
+                    issuer: a.channel_issuer.clone(),
+                };
+                (Some(Arc::new(auth)), Some(BotAuth::clone(a)))
+            }
+        };
+        let core = BotCore {
+            store: store.clone(),
+            connector: ConnectorClient::new(bot_auth, config.connector_retries)?,
+            cards: Cards::load(strings.clone())?,
+            strings: strings.clone(),
+            orgs: orgs.clone(),
+            clock: clock.clone(),
+        };
         let reset = ResetService {
             store: store.clone(),
             clock: clock.clone(),
@@ -105,6 +140,12 @@ impl Application {
             base_url: config.public_base_url.clone(),
             limits: config.limits.clone(),
             mail_wake: wake.clone(),
+            observer: Arc::new(core.clone()),
+        };
+        let bot = Bot {
+            core,
+            reset: reset.clone(),
+            auth,
         };
         let signin = SignInService {
             store: store.clone(),
@@ -138,6 +179,7 @@ impl Application {
             strings,
             store,
             clock,
+            bot,
         };
         Ok(Self {
             listener,

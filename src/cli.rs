@@ -177,6 +177,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let base = cfg.public_base_url.clone();
     let mail = format!("{:?}", cfg.mail);
     let db = crate::config::redact_url(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
+    if let crate::config::BotMode::LocalDev = cfg.bot {
+        tracing::warn!(
+            "LOCAL DEVELOPMENT MODE: bot.app_id is empty, so POST /api/messages accepts unauthenticated \
+             activities (Teams app test tool, Bot Framework Emulator). Loopback only. Never expose this."
+        );
+    }
     let app = Application::build(cfg).await?;
     let addr = app.local_addr()?;
     tracing::info!(%addr, public_base_url = %base, "listening (http.listen / OCTOPUS__HTTP__LISTEN)");

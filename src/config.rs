@@ -30,8 +30,57 @@ pub struct RawConfig {
     pub limits: Limits,
     #[serde(default)]
     pub demo: Demo,
+    pub bot: RawBot,
     #[serde(default)]
     pub organisations: Vec<RawOrganisation>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawBot {
+    #[serde(default)]
+    pub app_id: String,
+    pub app_password: Option<SecretString>,
+    pub app_type: String,
+    pub app_tenant_id: Option<String>,
+    pub openid_metadata_url: String,
+    pub channel_issuer: String,
+    pub token_authority: String,
+    pub token_scope: String,
+    pub key_refresh_hours: u64,
+    pub unknown_key_cooldown_secs: u64,
+    pub connector_retries: u32,
+}
+
+/// How the bot endpoint authenticates, decided once at start-up.
+#[derive(Clone, Debug)]
+pub enum BotMode {
+    /// No app id: no authentication, loopback only (Teams app test tool, Bot Framework Emulator).
+    LocalDev,
+    Authenticated(Box<BotAuth>),
+}
+
+#[derive(Clone)]
+pub struct BotAuth {
+    pub app_id: String,
+    pub app_password: SecretString,
+    /// Entra token endpoint for the client-credential grant (the bot's tenant, or botframework.com).
+    pub token_url: Url,
+    pub token_scope: String,
+    pub openid_metadata_url: Url,
+    pub channel_issuer: String,
+    pub key_max_age: Duration,
+    pub unknown_key_cooldown: Duration,
+}
+
+impl std::fmt::Debug for BotAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BotAuth")
+            .field("app_id", &self.app_id)
+            .field("app_password", &"[redacted]")
+            .field("token_url", &self.token_url.as_str())
+            .field("openid_metadata_url", &self.openid_metadata_url.as_str())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +176,8 @@ pub struct Config {
     pub argon2: Argon2Params,
     pub limits: Limits,
     pub demo: Demo,
+    pub bot: BotMode,
+    pub connector_retries: u32,
     pub organisations: Organisations,
 }
 
@@ -206,6 +257,19 @@ impl Config {
         );
         push(&mut out, "security.argon2", format!("{:?}", self.argon2));
         push(&mut out, "limits", format!("{:?}", self.limits));
+        push(
+            &mut out,
+            "bot",
+            match &self.bot {
+                BotMode::LocalDev => {
+                    "LOCAL DEVELOPMENT MODE: no app id, no authentication, loopback only".into()
+                }
+                BotMode::Authenticated(a) => format!(
+                    "app id {} · password [redacted] · token {} · keys {}",
+                    a.app_id, a.token_url, a.openid_metadata_url
+                ),
+            },
+        );
         for org in self.organisations.iter() {
             push(
                 &mut out,
@@ -324,6 +388,9 @@ impl RawConfig {
                 ),
             }
         }
+        let bot = validate_bot(&self.bot, listen)
+            .map_err(|p| errs.extend(p))
+            .ok();
         let organisations = match Organisations::new(orgs) {
             Ok(o) => Some(o),
             Err(e) => {
@@ -332,8 +399,8 @@ impl RawConfig {
             }
         };
 
-        match (listen, public_base_url, mail, organisations) {
-            (Some(listen), Some(public_base_url), Some(mail), Some(organisations))
+        match (listen, public_base_url, mail, organisations, bot) {
+            (Some(listen), Some(public_base_url), Some(mail), Some(organisations), Some(bot))
                 if errs.is_empty() =>
             {
                 Ok(Config {
@@ -348,11 +415,92 @@ impl RawConfig {
                     argon2,
                     limits: self.limits,
                     demo: self.demo,
+                    bot,
+                    connector_retries: self.bot.connector_retries.min(10),
                     organisations,
                 })
             }
             _ => Err(ConfigErrors(errs)),
         }
+    }
+}
+
+fn validate_bot(raw: &RawBot, listen: Option<SocketAddr>) -> Result<BotMode, Vec<String>> {
+    let mut errs = Vec::new();
+    let app_id = raw.app_id.trim();
+    if app_id.is_empty() {
+        if listen.is_some_and(|l| !l.ip().is_loopback()) {
+            errs.push(
+                "bot.app_id is empty (local-development mode, no authentication): http.listen must then be a \
+                 loopback address such as 127.0.0.1:3978"
+                    .into(),
+            );
+        }
+        return if errs.is_empty() {
+            Ok(BotMode::LocalDev)
+        } else {
+            Err(errs)
+        };
+    }
+    let url = |key: &str, v: &str, errs: &mut Vec<String>| match Url::parse(v) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+        _ => {
+            errs.push(format!("bot.{key}: not an http(s) URL"));
+            None
+        }
+    };
+    let password = raw.app_password.clone();
+    if password
+        .as_ref()
+        .is_none_or(|p| p.expose_secret().is_empty())
+    {
+        errs.push(
+            "bot.app_password: required with bot.app_id (the app registration's client secret)"
+                .into(),
+        );
+    }
+    let tenant = match raw.app_type.as_str() {
+        "single_tenant" => match raw.app_tenant_id.as_deref().map(str::trim) {
+            Some(t) if !t.is_empty() => Some(t.to_string()),
+            _ => {
+                errs.push(
+                    "bot.app_tenant_id: required for a single_tenant bot (its home tenant id)"
+                        .into(),
+                );
+                None
+            }
+        },
+        "multi_tenant" => Some("botframework.com".to_string()),
+        other => {
+            errs.push(format!(
+                "bot.app_type: {other:?} is not single_tenant or multi_tenant"
+            ));
+            None
+        }
+    };
+    let authority = url("token_authority", &raw.token_authority, &mut errs);
+    let metadata = url("openid_metadata_url", &raw.openid_metadata_url, &mut errs);
+    match (password, tenant, authority, metadata) {
+        (Some(app_password), Some(tenant), Some(authority), Some(openid_metadata_url))
+            if errs.is_empty() =>
+        {
+            let token_url = Url::parse(&format!(
+                "{}/{tenant}/oauth2/v2.0/token",
+                authority.as_str().trim_end_matches('/')
+            ))
+            .map_err(|e| vec![format!("bot.token_authority: {e}")])?;
+            Ok(BotMode::Authenticated(Box::new(BotAuth {
+                app_id: app_id.to_string(),
+                app_password,
+                token_url,
+                token_scope: raw.token_scope.clone(),
+                openid_metadata_url,
+                channel_issuer: raw.channel_issuer.clone(),
+                key_max_age: Duration::from_secs(raw.key_refresh_hours.clamp(1, 24) * 3600),
+                unknown_key_cooldown: Duration::from_secs(raw.unknown_key_cooldown_secs),
+            })))
+        }
+        _ => Err(errs),
     }
 }
 

@@ -143,14 +143,20 @@ pub async fn import_csv(
     if !bad.is_empty() {
         return Err(ImportError::BadRows(bad));
     }
-    let mut tx = store.begin().await?;
     let mut report = ImportReport::default();
-    for row in &rows {
-        if accounts::upsert(&mut tx, row, now).await? {
-            report.created += 1;
-        } else {
-            report.updated += 1;
+    {
+        let mut conn = store.conn().await?;
+        for row in &rows {
+            if accounts::exists(&mut conn, &row.tenant_id, &row.username).await? {
+                report.updated += 1;
+            } else {
+                report.created += 1;
+            }
         }
+    }
+    let mut tx = store.begin().await?;
+    for row in &rows {
+        accounts::upsert(&mut tx, row, now).await?;
     }
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     Ok(report)

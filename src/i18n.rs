@@ -119,6 +119,14 @@ impl Strings {
             .unwrap_or_else(|| key.to_string())
     }
 
+    /// One table of the locale as JSON (e.g. `cards` for the Adaptive Card strings).
+    pub fn section(&self, locale: Locale, name: &str) -> Value {
+        self.json(locale)
+            .get(name)
+            .cloned()
+            .unwrap_or(Value::Object(Default::default()))
+    }
+
     /// Every dotted key of a table, for the completeness test.
     pub fn keys(&self, locale: Locale) -> Vec<String> {
         let mut out = Vec::new();

@@ -2,6 +2,8 @@
 //! expiring link) for the browser and, later, Microsoft Teams.
 
 pub mod app;
+pub mod auth;
+pub mod bot;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod error;
+pub mod events;
 pub mod hasher;
 pub mod limits;
 pub mod model;

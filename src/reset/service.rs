@@ -9,6 +9,7 @@ use url::Url;
 use super::{
     LinkProblem, ResetError,
     audit::{AuditEvent, record},
+    events::{LinkEvent, LinkObserver},
     hasher::Hasher,
     limits::{Limit, hit},
     model::{Account, AccountId, EmailAddress, NewPassword, Purpose, Requester, Username},
@@ -34,6 +35,8 @@ pub struct ResetService {
     pub(crate) limits: Limits,
     /// Wakes the mail worker once a transaction with mail in it commits.
     pub(crate) mail_wake: Arc<Notify>,
+    /// Told what becomes of links (the bot's live status cards).
+    pub(crate) observer: Arc<dyn LinkObserver>,
 }
 
 /// What a request did. Every surface shows the same answer whatever this holds; the details
@@ -47,13 +50,19 @@ pub struct Requested {
 pub struct Delivery {
     pub account_id: AccountId,
     pub email: EmailAddress,
+    /// The account's Entra identity, to tell whether the requester is its owner.
+    pub entra_object_id: Option<String>,
+    pub upn: Option<String>,
     pub token_id: String,
     pub expires_at: i64,
+    /// Earlier links of the account that this one replaced.
+    pub superseded: Vec<String>,
 }
 
 /// A usable link, as shown on `GET /reset/{token}`.
 #[derive(Debug, Clone)]
 pub struct LinkInfo {
+    pub token_id: String,
     pub purpose: Purpose,
     pub tenant_id: String,
     pub username: Username,
@@ -172,7 +181,10 @@ impl ResetService {
             }
         };
         tx.commit().await.map_err(crate::store::StoreError::from)?;
-        if delivery.is_some() {
+        if let Some(d) = &delivery {
+            for old in &d.superseded {
+                self.observer.link_event(old, LinkEvent::Superseded);
+            }
             self.mail_wake.notify_one();
             info!("link requested and mail queued");
         } else {
@@ -191,7 +203,7 @@ impl ResetService {
         locale: Locale,
         now: i64,
     ) -> Result<Delivery, ResetError> {
-        tokens::revoke_active(conn, &account.id, now, "superseded").await?;
+        let superseded = tokens::revoke_active(conn, &account.id, now, "superseded").await?;
         let token = ResetToken::generate();
         let token_id = uuid::Uuid::new_v4().to_string();
         let expires_at = now + i64::try_from(org.token_lifetime.as_secs()).unwrap_or(1800);
@@ -236,8 +248,11 @@ impl ResetService {
         Ok(Delivery {
             account_id: account.id.clone(),
             email: account.email.clone(),
+            entra_object_id: account.entra_object_id.clone(),
+            upn: account.upn.clone(),
             token_id,
             expires_at,
+            superseded,
         })
     }
 
@@ -262,12 +277,20 @@ impl ResetService {
             .await?
             .ok_or(ResetError::Link(LinkProblem::Unknown))?;
         Ok(LinkInfo {
+            token_id: row.token_id,
             purpose: row.purpose,
             tenant_id: account.tenant_id,
             username: account.username,
             locale: Locale::from_tag(&row.locale),
             expires_at: row.expires_at,
         })
+    }
+
+    /// What the page behind the link shows: `inspect`, and the link's status becomes "opened".
+    pub async fn view(&self, token: &ResetToken) -> Result<LinkInfo, ResetError> {
+        let link = self.inspect(token).await?;
+        self.observer.link_event(&link.token_id, LinkEvent::Opened);
+        Ok(link)
     }
 
     /// Sets the new password through the link: checks the policy, hashes off the async workers,
@@ -299,7 +322,7 @@ impl ResetService {
             .await?
             .ok_or(ResetError::Link(LinkProblem::Unknown))?;
         accounts::set_password(&mut tx, &account_id, &hash, now).await?;
-        tokens::revoke_active(&mut tx, &account_id, now, "completed").await?;
+        let others = tokens::revoke_active(&mut tx, &account_id, now, "completed").await?;
         let ended = sessions::delete_for_account(&mut tx, &account_id).await?;
         let event = match link.purpose {
             Purpose::Reset => AuditEvent::PasswordChanged,
@@ -337,6 +360,11 @@ impl ResetService {
         .await?;
         tx.commit().await.map_err(crate::store::StoreError::from)?;
         self.mail_wake.notify_one();
+        self.observer
+            .link_event(&link.token_id, LinkEvent::Completed);
+        for other in &others {
+            self.observer.link_event(other, LinkEvent::Superseded);
+        }
         info!(account.id = %account_id, "password set through the emailed link");
         Ok(Completed {
             tenant_id: org.tenant_id.clone(),
@@ -365,7 +393,39 @@ impl ResetService {
         )
         .await?;
         tx.commit().await.map_err(crate::store::StoreError::from)?;
+        self.observer
+            .link_event(&link.token_id, LinkEvent::Cancelled);
         info!(account.id = %account, "link cancelled by its recipient");
+        Ok(())
+    }
+
+    /// "Ce n'était pas moi" from the requester's Teams card: cancels the link by its id.
+    #[instrument(skip_all)]
+    pub async fn cancel_by_id(&self, token_id: &str, who: &Requester) -> Result<(), ResetError> {
+        let now = self.clock.unix();
+        let mut tx = self.store.begin().await?;
+        let account = tokens::account_of(&mut tx, token_id)
+            .await?
+            .ok_or(ResetError::Link(LinkProblem::Unknown))?;
+        if !tokens::revoke_by_id(&mut tx, token_id, &account, now, "cancelled").await? {
+            return Err(ResetError::Link(LinkProblem::Revoked));
+        }
+        let tenant = accounts::by_id(&mut tx, &account)
+            .await?
+            .map(|a| a.tenant_id);
+        record(
+            &mut tx,
+            now,
+            tenant.as_deref(),
+            Some(&account),
+            AuditEvent::LinkCancelled,
+            Some(&who.key()),
+            Some("teams".into()),
+        )
+        .await?;
+        tx.commit().await.map_err(crate::store::StoreError::from)?;
+        self.observer.link_event(token_id, LinkEvent::Cancelled);
+        info!(account.id = %account, "link cancelled from Teams by its requester");
         Ok(())
     }
 }

@@ -119,19 +119,24 @@ pub struct NewAccount {
     pub locale: Option<Locale>,
 }
 
-/// Insert or update by (tenant, username); the password and lock state are kept.
-/// Returns true when the account is new.
-pub async fn upsert(
+/// Does the account exist?
+pub async fn exists(
     conn: &mut AnyConnection,
-    a: &NewAccount,
-    now: i64,
+    tenant_id: &str,
+    username: &Username,
 ) -> Result<bool, StoreError> {
-    let existed: Option<String> =
+    let found: Option<String> =
         sqlx::query_scalar("select account_id from account where tenant_id = $1 and username = $2")
-            .bind(&a.tenant_id)
-            .bind(a.username.as_str())
-            .fetch_optional(&mut *conn)
+            .bind(tenant_id)
+            .bind(username.as_str())
+            .fetch_optional(conn)
             .await?;
+    Ok(found.is_some())
+}
+
+/// Insert or update by (tenant, username); the password and lock state are kept. Writes only,
+/// so that on SQLite a transaction made of upserts never has to upgrade a read lock.
+pub async fn upsert(conn: &mut AnyConnection, a: &NewAccount, now: i64) -> Result<(), StoreError> {
     sqlx::query(
         "insert into account (account_id, tenant_id, username, email, display_name, entra_object_id, \
          upn, locale, failed_logins, created_at, updated_at) \
@@ -150,7 +155,7 @@ pub async fn upsert(
     .bind(now)
     .execute(conn)
     .await?;
-    Ok(existed.is_none())
+    Ok(())
 }
 
 /// A new password: also clears the failure count and any lock.

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod bot;
 pub mod limits;
 pub mod outbox;
 pub mod sessions;
@@ -56,6 +57,16 @@ impl Store {
             create_sqlite_parent(raw);
         }
         let options = AnyConnectOptions::from_str(raw)?;
+        if dialect == Dialect::Sqlite {
+            // WAL is a property of the file: set it once, before the pool opens connections
+            // (switching it takes an exclusive lock that would make concurrent opens fail).
+            use sqlx::{ConnectOptions, Connection};
+            let mut first = options.connect().await?;
+            sqlx::query("pragma journal_mode = wal")
+                .execute(&mut first)
+                .await?;
+            first.close().await?;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(if dialect == Dialect::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))

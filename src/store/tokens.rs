@@ -93,23 +93,56 @@ pub async fn consume(
     Ok(id.map(AccountId))
 }
 
-/// Revokes every still-active token of the account; returns how many.
+/// Revokes every still-active token of the account; returns their ids.
 pub async fn revoke_active(
     conn: &mut AnyConnection,
     account: &AccountId,
     now: i64,
     reason: &str,
-) -> Result<u64, StoreError> {
-    let done = sqlx::query(
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
         "update reset_token set revoked_at = $1, revoked_reason = $2 \
-         where account_id = $3 and used_at is null and revoked_at is null",
+         where account_id = $3 and used_at is null and revoked_at is null returning token_id",
     )
     .bind(now)
     .bind(reason)
     .bind(&account.0)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Revokes one token by its id if still active, only for the given account.
+pub async fn revoke_by_id(
+    conn: &mut AnyConnection,
+    token_id: &str,
+    account: &AccountId,
+    now: i64,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "update reset_token set revoked_at = $1, revoked_reason = $2 \
+         where token_id = $3 and account_id = $4 and used_at is null and revoked_at is null and expires_at > $1",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(token_id)
+    .bind(&account.0)
     .execute(conn)
     .await?;
-    Ok(done.rows_affected())
+    Ok(done.rows_affected() == 1)
+}
+
+/// The account and tenant of a token id (for a cancel from Teams).
+pub async fn account_of(
+    conn: &mut AnyConnection,
+    token_id: &str,
+) -> Result<Option<AccountId>, StoreError> {
+    let id: Option<String> =
+        sqlx::query_scalar("select account_id from reset_token where token_id = $1")
+            .bind(token_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(id.map(AccountId))
 }
 
 /// Revokes one token if still active ("Ce n'était pas moi"); returns its account.

@@ -113,8 +113,12 @@ pub async fn show(
     csrf: CsrfToken,
     uri: OriginalUri,
 ) -> Response {
-    match inspect(&state, &raw).await {
-        Ok((_, link)) => {
+    let viewed = match ResetToken::parse(&raw) {
+        Some(token) => state.reset.view(&token).await,
+        None => Err(ResetError::Link(LinkProblem::Unknown)),
+    };
+    match viewed {
+        Ok(link) => {
             let base = base_for(&state, Some(&link), lang, &csrf, uri.path());
             form_page(&state, &base, &link, StatusCode::OK, vec![])
         }

@@ -3,6 +3,8 @@
 
 mod harness;
 
+mod bot_auth;
+mod bot_conversation;
 mod browser_journey;
 mod cli;
 mod login;

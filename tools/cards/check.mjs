@@ -3,27 +3,39 @@
 // with every sample in adaptive-cards/samples/.
 //
 //   node tools/cards/check.mjs [--out DIR] [--expanded DIR] [--width PX] [--cards DIR]
+//                              [--locales DIR] [--expanded-in DIR] [--compare DIR]
 //
-//   --out DIR       PNG screenshots, one per sample   (default: target/card-screenshots)
-//   --expanded DIR  expanded card JSON, one per sample (default: target/cards-expanded),
-//                   written by the official expander (adaptivecards-templating) so the
-//                   Rust expander's output can be compared with it
-//   --width PX      card width in the screenshots      (default: 480); every card is
-//                   also laid out at 320 px (phone) and saved as <name>.narrow.png
-//   --cards DIR     templates (DIR/*.json), samples (DIR/samples/) and strings
-//                   (DIR/i18n/strings.json) to check   (default: adaptive-cards)
+//   --out DIR          PNG screenshots, one per sample   (default: target/card-screenshots)
+//   --expanded DIR     expanded card JSON, one per sample (default: target/cards-expanded),
+//                      written by the official expander (adaptivecards-templating) so the
+//                      Rust expander's output can be compared with it
+//   --width PX         card width in the screenshots      (default: 480); every card is
+//                      also laid out at 320 px (phone) and saved as <name>.narrow.png
+//   --cards DIR        templates (DIR/*.json) and samples (DIR/samples/) to check
+//                      (default: adaptive-cards)
+//   --locales DIR      string tables: the [cards] table of DIR/fr-CA.toml, en.toml, pt.toml
+//                      (default: locales)
+//   --expanded-in DIR  do not expand: check the already-expanded cards DIR/<sample>.json
+//                      (<card>[.<variant>].<locale>.json, one per sample, e.g. the Rust
+//                      expander's output) with every check below, schema and renderer included
+//   --compare DIR      also expand every sample with the official expander and fail when
+//                      DIR/<sample>.json is missing or not equal to it as JSON
 //
-// Exits 0 only when every card passed. Needs `npm ci --prefix tools/cards` and
-// Chromium at /usr/bin/chromium (or $CHROMIUM). Uses no network: the renderer is
-// served from node_modules by a server on 127.0.0.1, and every other request is refused.
+// Exits 0 only when every card passed (1 on a failed check, 2 on usage or setup errors).
+// Needs `npm ci --prefix tools/cards`, python3 with pip (setup step: the first run installs
+// the pinned Adaptive Cards 1.5 JSON schema from PyPI into tools/cards/.pydeps, see
+// schema.mjs) and Chromium at /usr/bin/chromium (or $CHROMIUM). Otherwise uses no network:
+// the renderer is served from node_modules by a server on 127.0.0.1, and every other
+// request is refused.
 import { createServer } from "node:http";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import {
-  CARDS_DIR, REPO_ROOT, TOOL_DIR,
-  bindings, readJson, sampleFiles, stringKeys, templateNames,
+  CARDS_DIR, CARDS_TABLE, LOCALES, LOCALES_DIR, REPO_ROOT, TOOL_DIR,
+  bindings, readCardStrings, readJson, sampleFiles, stringKeys, templateNames,
 } from "./lib.mjs";
+import { SCHEMA_PACKAGE, ensureSchema, schemaValidator } from "./schema.mjs";
 
 const MAX_CARD_BYTES = 20 * 1024;
 const NARROW_WIDTH = 320; // a phone-sized chat bubble
@@ -42,7 +54,8 @@ const WHEN = /^\$\{!?[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\}$/;
 
 function usage(message) {
   if (message) console.error(`check.mjs: ${message}`);
-  console.error("usage: node tools/cards/check.mjs [--out DIR] [--expanded DIR] [--width PX] [--cards DIR]");
+  console.error("usage: node tools/cards/check.mjs [--out DIR] [--expanded DIR] [--width PX] [--cards DIR]\n" +
+    "                                  [--locales DIR] [--expanded-in DIR] [--compare DIR]");
   process.exit(2);
 }
 
@@ -52,6 +65,9 @@ function parseArgs(argv) {
     expanded: join(REPO_ROOT, "target", "cards-expanded"),
     width: 480,
     cards: CARDS_DIR,
+    locales: LOCALES_DIR,
+    expandedIn: null,
+    compare: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -63,12 +79,20 @@ function parseArgs(argv) {
     if (a === "--out") opts.out = resolve(value());
     else if (a === "--expanded") opts.expanded = resolve(value());
     else if (a === "--cards") opts.cards = resolve(value());
+    else if (a === "--locales") opts.locales = resolve(value());
+    else if (a === "--expanded-in") opts.expandedIn = resolve(value());
+    else if (a === "--compare") opts.compare = resolve(value());
     else if (a === "--width") {
       opts.width = Number(value());
       if (!Number.isInteger(opts.width) || opts.width < 200 || opts.width > 2000) usage("--width must be an integer between 200 and 2000");
     } else if (a === "-h" || a === "--help") usage();
     else usage(`unknown argument ${a}`);
   }
+  for (const [flag, dir] of [["--expanded-in", opts.expandedIn], ["--compare", opts.compare]]) {
+    if (dir && !existsSync(dir)) usage(`${flag}: no directory ${dir}`);
+  }
+  if (opts.expandedIn && opts.expandedIn === opts.expanded) usage("--expanded-in and --expanded must differ");
+  if (opts.compare && opts.compare === opts.expanded) usage("--compare and --expanded must differ");
   return opts;
 }
 
@@ -151,9 +175,12 @@ function checkSample(sample, tpl, strings) {
   if (!t || typeof t !== "object") return ["sample has no string table under \"t\""];
   const keys = stringKeys(tpl);
   for (const k of keys) {
+    // strings is null when the string tables failed to load (reported once).
     if (typeof t[k] !== "string" || !t[k].trim()) errors.push(`t.${k} missing or empty`);
-    else if (strings[k] && strings[k][sample.locale] !== t[k]) errors.push(`t.${k} differs from i18n/strings.json (run node tools/cards/gen-samples.mjs)`);
-    if (!strings[k]) errors.push(`t.${k} is not in i18n/strings.json`);
+    else if (strings?.[k] && strings[k][sample.locale] !== t[k]) {
+      errors.push(`t.${k} differs from ${CARDS_TABLE}.${k} in locales/${sample.locale}.toml (run node tools/cards/gen-samples.mjs)`);
+    }
+    if (strings && !strings[k]) errors.push(`t.${k} is not in the [${CARDS_TABLE}] table of locales/*.toml`);
   }
   for (const k of Object.keys(t)) if (!keys.includes(k)) errors.push(`t.${k} is not used by ${sample.card}.json`);
   return errors;
@@ -203,6 +230,60 @@ function actionSpecs(card) {
   visit(card.body ?? []);
   visit(card.actions ?? []);
   return { actions, inputs };
+}
+
+/**
+ * Deep JSON equality: objects regardless of key order, arrays in order, no type coercion.
+ * Returns where a and b differ (JSON pointers), at most `max`.
+ */
+function jsonDiff(a, b, path = "", out = [], max = 10) {
+  if (out.length >= max) return out;
+  const kind = (v) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
+  const show = (v) => { const s = JSON.stringify(v); return s.length > 80 ? `${s.slice(0, 77)}...` : s; };
+  if (kind(a) !== kind(b)) {
+    out.push(`${path || "/"}: ${show(a)} vs ${show(b)}`);
+  } else if (kind(a) === "array") {
+    if (a.length !== b.length) out.push(`${path || "/"}: ${a.length} items vs ${b.length}`);
+    for (let i = 0; i < Math.min(a.length, b.length); i++) jsonDiff(a[i], b[i], `${path}/${i}`, out, max);
+  } else if (kind(a) === "object") {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const p = `${path}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+      if (!(k in b)) out.push(`${p}: only in the official expansion`);
+      else if (!(k in a)) out.push(`${p}: not in the official expansion`);
+      else jsonDiff(a[k], b[k], p, out, max);
+      if (out.length >= max) break;
+    }
+  } else if (kind(a) === "string" && a !== b) {
+    // Show where the strings part, with a little context.
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    const clip = (x) => JSON.stringify(`${i > 30 ? "…" : ""}${x.slice(Math.max(0, i - 30), i + 30)}${x.length > i + 30 ? "…" : ""}`);
+    out.push(`${path || "/"}: from character ${i}: ${clip(a)} vs ${clip(b)}`);
+  } else if (a !== b) {
+    out.push(`${path || "/"}: ${show(a)} vs ${show(b)}`);
+  }
+  return out;
+}
+
+/**
+ * Expanded cards in DIR, by sample file name: Map(file → { card } | { error }).
+ * Files in DIR that match no sample are reported through `fail`.
+ */
+function readExpandedDir(dir, flag, samples, fail) {
+  const known = new Set(samples.map((s) => s.file));
+  const found = new Map();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
+    if (!known.has(file)) {
+      fail(`${flag} ${join(dir, file)}`, ["no sample of that name in the samples directory"]);
+      continue;
+    }
+    try {
+      found.set(file, { card: readJson(join(dir, file)) });
+    } catch (e) {
+      found.set(file, { error: e.message });
+    }
+  }
+  return found;
 }
 
 function sameJson(a, b) {
@@ -312,12 +393,29 @@ async function main() {
   const failures = [];
   const fail = (who, errs) => { for (const e of errs) failures.push(`${who}: ${e}`); };
 
-  console.log("Schema: no npm package ships the Adaptive Cards 1.5 JSON schema; validating with the");
-  console.log("official renderer instead (parse at 1.5 + validateProperties + renderer-schema property check).");
+  let validateSchema;
+  try {
+    const schemaFile = ensureSchema();
+    validateSchema = schemaValidator(schemaFile);
+    console.log(`Schema: official Adaptive Cards 1.5 JSON schema from ${SCHEMA_PACKAGE},`);
+    console.log(`  ${relative(REPO_ROOT, schemaFile)} (Ajv, draft-06), then the official renderer.`);
+  } catch (e) {
+    console.error(`check.mjs: ${e.message}`);
+    process.exit(e.setup ? 2 : 1);
+  }
 
   const cardsDir = opts.cards;
   const samplesDir = join(cardsDir, "samples");
-  const strings = readJson(join(cardsDir, "i18n", "strings.json"));
+  let strings = null;
+  try {
+    strings = await readCardStrings(opts.locales);
+  } catch (e) {
+    if (e.setup) {
+      console.error(`check.mjs: ${e.message}`);
+      process.exit(2);
+    }
+    fail(`locales [${CARDS_TABLE}]`, [e.message]);
+  }
   const templates = new Map();
   for (const name of templateNames(cardsDir)) {
     const path = join(cardsDir, `${name}.json`);
@@ -354,11 +452,19 @@ async function main() {
   }
   for (const name of templates.keys()) {
     const locales = new Set(samples.filter((s) => s.card === name).map((s) => s.locale));
-    for (const l of ["fr-CA", "en", "pt"]) if (!locales.has(l)) fail(`${name}.json`, [`no ${l} sample`]);
+    for (const l of LOCALES) if (!locales.has(l)) fail(`${name}.json`, [`no ${l} sample`]);
   }
 
+  // Cards from elsewhere (e.g. the Rust expander): checked instead of / compared with ours.
+  const given = opts.expandedIn ? readExpandedDir(opts.expandedIn, "--expanded-in", samples, fail) : null;
+  const compared = opts.compare ? readExpandedDir(opts.compare, "--compare", samples, fail) : null;
+  // The official expansion is needed unless the cards are given and nothing is compared.
+  const expandOfficially = !given || !!compared;
+  if (given) console.log(`Checking the expanded cards in ${opts.expandedIn} (not expanding them here).`);
+  if (compared) console.log(`Comparing the cards in ${opts.compare} with the official expansion.`);
+
   mkdirSync(opts.out, { recursive: true });
-  mkdirSync(opts.expanded, { recursive: true });
+  if (expandOfficially) mkdirSync(opts.expanded, { recursive: true });
 
   const server = await startServer();
   const base = `http://127.0.0.1:${server.address().port}`;
@@ -377,16 +483,39 @@ async function main() {
 
     for (const s of samples) {
       const errs = checkSample(s, s.tpl, strings);
-      let card;
-      try {
-        card = new templating.Template(s.tpl).expand({ $root: s.data });
-      } catch (e) {
-        errs.push(`expansion failed: ${e.message}`);
+      let official;
+      if (expandOfficially) {
+        try {
+          official = new templating.Template(s.tpl).expand({ $root: s.data });
+          writeFileSync(join(opts.expanded, s.file), JSON.stringify(official, null, 2) + "\n");
+        } catch (e) {
+          errs.push(`expansion failed: ${e.message}`);
+        }
+      }
+      if (compared) {
+        const other = compared.get(s.file);
+        if (!other) errs.push(`--compare: no ${s.file} in ${opts.compare}`);
+        else if (other.error) errs.push(`--compare: ${other.error}`);
+        else if (official) {
+          const diffs = jsonDiff(official, other.card);
+          if (diffs.length) errs.push(...diffs.map((d) => `--compare: differs from the official expansion (official vs ${s.file}) at ${d}`));
+        }
+      }
+      let card = official;
+      if (given) {
+        const entry = given.get(s.file);
+        card = entry?.card;
+        if (!entry) errs.push(`--expanded-in: no ${s.file} in ${opts.expandedIn}`);
+        else if (entry.error) errs.push(`--expanded-in: ${entry.error}`);
+        else if (!card || typeof card !== "object" || Array.isArray(card)) {
+          errs.push("--expanded-in: not a JSON object");
+          card = undefined;
+        }
       }
       let result = { errors: [], info: {} };
       if (card) {
-        writeFileSync(join(opts.expanded, s.file), JSON.stringify(card, null, 2) + "\n");
         errs.push(...checkExpanded(card));
+        errs.push(...validateSchema(card).map((e) => `schema: ${e}`));
         pageErrors.length = 0;
         await page.mouse.move(0, 0);
         result = await page.evaluate(
@@ -422,7 +551,7 @@ async function main() {
 
   console.log("");
   console.log(`screenshots: ${opts.out}`);
-  console.log(`expanded JSON: ${opts.expanded}`);
+  if (expandOfficially) console.log(`expanded JSON (official expander): ${opts.expanded}`);
   const failedCards = samples.length - passed;
   console.log(`${passed} passed, ${failedCards} failed`);
   if (failures.length) {

@@ -7,8 +7,10 @@ export const TOOL_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(TOOL_DIR, "..", "..");
 export const CARDS_DIR = join(REPO_ROOT, "adaptive-cards");
 export const SAMPLES_DIR = join(CARDS_DIR, "samples");
-export const STRINGS_FILE = join(CARDS_DIR, "i18n", "strings.json");
+export const LOCALES_DIR = join(REPO_ROOT, "locales");
 export const LOCALES = ["fr-CA", "en", "pt"];
+/** The table of locales/<locale>.toml that holds the card strings (`t.*` in the templates). */
+export const CARDS_TABLE = "cards";
 
 export function readJson(path) {
   const text = readFileSync(path, "utf8");
@@ -82,4 +84,86 @@ export function dataKeys(template) {
     if (m && m[1] !== "t" && !keys.includes(m[1])) keys.push(m[1]);
   }
   return keys;
+}
+
+async function importToml() {
+  try {
+    return await import("smol-toml");
+  } catch (e) {
+    const err = new Error(`cannot load smol-toml (${e.message}); run: npm ci --prefix tools/cards`);
+    err.setup = true;
+    throw err;
+  }
+}
+
+/**
+ * The card strings: the [cards] table of locales/fr-CA.toml, en.toml and pt.toml.
+ * Returns { key: { "fr-CA": text, en: text, pt: text, note?: text } } in fr-CA key order.
+ * A note is the run of `#` comment lines directly above the key in fr-CA.toml (the
+ * reference table). Throws when a file lacks the table, holds a non-string value in it,
+ * or when the three tables do not have the same keys.
+ */
+export async function readCardStrings(localesDir = LOCALES_DIR) {
+  const { parse } = await importToml();
+  const tables = {};
+  for (const locale of LOCALES) {
+    const path = join(localesDir, `${locale}.toml`);
+    let doc;
+    try {
+      doc = parse(readFileSync(path, "utf8"));
+    } catch (e) {
+      throw new Error(`${path}: ${e.message}`);
+    }
+    const table = doc[CARDS_TABLE];
+    if (!table || typeof table !== "object" || Array.isArray(table)) {
+      throw new Error(`${path}: no [${CARDS_TABLE}] table`);
+    }
+    for (const [k, v] of Object.entries(table)) {
+      if (typeof v !== "string") throw new Error(`${path}: ${CARDS_TABLE}.${k} is not a string`);
+    }
+    tables[locale] = table;
+  }
+  const [ref, ...others] = LOCALES;
+  const refKeys = Object.keys(tables[ref]);
+  for (const locale of others) {
+    const keys = Object.keys(tables[locale]);
+    const missing = refKeys.filter((k) => !keys.includes(k));
+    const extra = keys.filter((k) => !refKeys.includes(k));
+    if (missing.length || extra.length) {
+      throw new Error(`locales/${locale}.toml [${CARDS_TABLE}]: ` +
+        [missing.length && `missing ${missing.join(", ")}`, extra.length && `not in ${ref}.toml: ${extra.join(", ")}`]
+          .filter(Boolean).join("; "));
+    }
+  }
+  const notes = tableComments(readFileSync(join(localesDir, `${ref}.toml`), "utf8"), CARDS_TABLE);
+  const strings = {};
+  for (const k of refKeys) {
+    strings[k] = Object.fromEntries(LOCALES.map((l) => [l, tables[l][k]]));
+    if (notes[k]) strings[k].note = notes[k];
+  }
+  return strings;
+}
+
+/** `# comment` lines directly above each bare `key = ` line of one TOML table, joined by spaces. */
+function tableComments(text, tableName) {
+  const notes = {};
+  let inTable = false;
+  let pending = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
+    if (header) {
+      inTable = header[1] === tableName;
+      pending = [];
+    } else if (!inTable) {
+      continue;
+    } else if (line.startsWith("#")) {
+      pending.push(line.replace(/^#+\s?/, ""));
+    } else {
+      const key = /^([A-Za-z0-9_-]+)\s*=/.exec(line);
+      if (key && pending.length) notes[key[1]] = pending.join(" ");
+      pending = [];
+    }
+  }
+  return notes;
 }

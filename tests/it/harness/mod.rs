@@ -1,7 +1,9 @@
 //! `TestApp::spawn()`: the real server on a loopback port, with its stand-ins.
 
 pub mod browser;
+pub mod connector;
 pub mod db;
+pub mod idp;
 pub mod smtp;
 
 use std::{
@@ -20,10 +22,17 @@ use octopus_teams::{
 use secrecy::SecretString;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
+pub use connector::Connector;
 pub use db::TestDb;
+pub use idp::Idp;
 pub use smtp::{ReceivedMail, SmtpSink};
 
 pub const API_KEY: &str = "test-api-key-0123456789abcdef";
+pub const TENANT: &str = "00000000-0000-0000-0000-000000000000";
+pub const BOT_ID: &str = "6f1c1a2e-0000-4000-8000-00000000b07";
+pub const BOT_PASSWORD: &str = "bot-client-secret-for-tests";
+/// Julie Tremblay's Entra object id (in ACCOUNTS_CSV).
+pub const JULIE_OID: &str = "11111111-1111-1111-1111-111111111111";
 
 /// Julie Tremblay (trej) and Marc Gagnon (gagm), the accounts most tests use.
 pub const ACCOUNTS_CSV: &str = "username,email,display_name,entra_object_id,upn,locale\n\
@@ -47,6 +56,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub smtp: SmtpSink,
+    pub idp: Idp,
+    pub connector: Connector,
     pub clock: ManualClock,
     pub db: Arc<TestDb>,
     pub key: MailKey,
@@ -62,6 +73,7 @@ type ConfigEdit = Box<dyn FnOnce(&mut RawConfig) + Send>;
 pub struct Builder {
     db: Option<Arc<TestDb>>,
     smtp: Option<SmtpSink>,
+    stand_ins: Option<(Idp, Connector)>,
     key: Option<MailKey>,
     addr: Option<std::net::SocketAddr>,
     clock: Option<ManualClock>,
@@ -75,6 +87,7 @@ impl Builder {
         self.db = Some(app.db.clone());
         self.key = Some(app.key.clone());
         self.smtp = Some(app.smtp.clone());
+        self.stand_ins = Some((app.idp.clone(), app.connector.clone()));
         self.clock = Some(app.clock.clone());
         self.addr = app
             .base
@@ -99,6 +112,10 @@ impl Builder {
             Some(s) => s,
             None => SmtpSink::start().await,
         };
+        let (idp, connector) = match self.stand_ins {
+            Some(s) => s,
+            None => (Idp::start().await, Connector::start().await),
+        };
         let key = self.key.unwrap_or_else(MailKey::generate);
         let clock = self.clock.unwrap_or_default();
         // A restarted service comes back on its address: links already mailed point there.
@@ -121,6 +138,13 @@ impl Builder {
         raw.organisations[0].api_key = Some(SecretString::from(API_KEY));
         raw.organisations[0].name = "Cégep de Sept-Îles".into();
         raw.organisations[0].sender = "Soutien TI <supportTI@cegepsi.ca>".into();
+        raw.organisations[0].team_ids = vec![TEAMEO.into()];
+        raw.bot.app_id = BOT_ID.into();
+        raw.bot.app_password = Some(SecretString::from(BOT_PASSWORD));
+        raw.bot.app_type = "single_tenant".into();
+        raw.bot.app_tenant_id = Some(TENANT.into());
+        raw.bot.token_authority = idp.base.clone();
+        raw.bot.openid_metadata_url = idp.metadata_url();
         for edit in self.edit {
             edit(&mut raw);
         }
@@ -149,6 +173,8 @@ impl Builder {
             base,
             client,
             smtp,
+            idp,
+            connector,
             clock,
             db,
             key,
@@ -286,6 +312,37 @@ impl TestApp {
             .collect()
     }
 
+    /// Posts an activity to the bot with a valid channel token.
+    pub async fn bot(&self, activity: &serde_json::Value) -> reqwest::Response {
+        let token = self.idp.channel_token(BOT_ID, &self.connector.service_url);
+        self.bot_with(activity, Some(&format!("Bearer {token}")))
+            .await
+    }
+
+    pub async fn bot_with(
+        &self,
+        activity: &serde_json::Value,
+        authorization: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url("/api/messages")).json(activity);
+        if let Some(a) = authorization {
+            req = req.header("authorization", a);
+        }
+        req.send().await.expect("POST /api/messages")
+    }
+
+    /// A message from Julie in her personal chat with the bot.
+    pub fn personal(&self, text: &str) -> serde_json::Value {
+        activity(
+            &self.connector.service_url,
+            "message",
+            "a:julie",
+            "personal",
+            None,
+            Some(text),
+        )
+    }
+
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }
@@ -297,6 +354,43 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// The Teaméo team of the Cégep (configured in the test organisation).
+pub const TEAMEO: &str = "19:teameo@thread.tacv2";
+
+static NEXT_ACTIVITY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// A Teams activity from Julie (`29:julie`, her Entra object id) to the bot.
+pub fn activity(
+    service_url: &str,
+    kind: &str,
+    conversation: &str,
+    conversation_type: &str,
+    team: Option<&str>,
+    text: Option<&str>,
+) -> serde_json::Value {
+    let n = NEXT_ACTIVITY.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let mut channel_data = serde_json::json!({"tenant": {"id": TENANT}});
+    if let Some(team) = team {
+        channel_data["team"] = serde_json::json!({"id": team});
+        channel_data["channel"] = serde_json::json!({"id": team});
+    }
+    let mut a = serde_json::json!({
+        "type": kind,
+        "id": format!("activity-{n}"),
+        "channelId": "msteams",
+        "serviceUrl": service_url,
+        "from": {"id": "29:julie", "name": "Julie Tremblay", "aadObjectId": JULIE_OID},
+        "recipient": {"id": format!("28:{BOT_ID}"), "name": "Octopus"},
+        "conversation": {"id": conversation, "conversationType": conversation_type, "tenantId": TENANT, "isGroup": conversation_type != "personal"},
+        "channelData": channel_data,
+        "locale": "fr-CA",
+    });
+    if let Some(text) = text {
+        a["text"] = serde_json::json!(text);
+    }
+    a
 }
 
 pub fn csrf_of(html: &str) -> String {

@@ -1,0 +1,4 @@
+//! Token-signing keys published behind OpenID metadata, shared by the bot (Bot Framework channel
+//! tokens) and the tab (Entra ID tokens).
+
+pub mod jwks;

@@ -1,0 +1,180 @@
+//! Adaptive Cards: the templates in `adaptive-cards/` filled with data and the locale's `cards`
+//! strings. The expander implements the subset of the templating language the templates use:
+//! `${path}` (whole value or inside a string) and `"$when": "${flag}"` / `"${!flag}"`. It is
+//! single-pass: an inserted value (a typed username, say) is never expanded again.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::i18n::{Locale, Strings};
+
+const TEMPLATES: [(&str, &str); 4] = [
+    ("welcome", include_str!("../../adaptive-cards/welcome.json")),
+    ("request", include_str!("../../adaptive-cards/request.json")),
+    ("status", include_str!("../../adaptive-cards/status.json")),
+    ("error", include_str!("../../adaptive-cards/error.json")),
+];
+
+#[derive(Clone, Debug)]
+pub struct Cards {
+    templates: std::sync::Arc<HashMap<&'static str, Value>>,
+    strings: Strings,
+}
+
+impl Cards {
+    pub fn load(strings: Strings) -> anyhow::Result<Self> {
+        let mut templates = HashMap::new();
+        for (name, src) in TEMPLATES {
+            let v: Value = serde_json::from_str(src)
+                .map_err(|e| anyhow::anyhow!("adaptive-cards/{name}.json: {e}"))?;
+            templates.insert(name, v);
+        }
+        Ok(Self {
+            templates: std::sync::Arc::new(templates),
+            strings,
+        })
+    }
+
+    /// The card `name` for `data`, with the locale's strings under `t`.
+    pub fn render(&self, name: &str, locale: Locale, data: Value) -> Value {
+        let mut root = match data {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        root.insert("t".into(), self.strings.section(locale, "cards"));
+        let template = self.templates.get(name).cloned().unwrap_or(Value::Null);
+        expand(&template, &Value::Object(root)).unwrap_or(Value::Null)
+    }
+}
+
+/// Expands a template against `data`; `None` when the node is dropped by `$when`.
+pub fn expand(node: &Value, data: &Value) -> Option<Value> {
+    match node {
+        Value::String(s) => Some(expand_string(s, data)),
+        Value::Array(items) => Some(Value::Array(
+            items.iter().filter_map(|i| expand(i, data)).collect(),
+        )),
+        Value::Object(map) => {
+            if let Some(Value::String(cond)) = map.get("$when")
+                && !truthy(cond, data)
+            {
+                return None;
+            }
+            let mut out = Map::with_capacity(map.len());
+            for (k, v) in map {
+                if k == "$when" {
+                    continue;
+                }
+                if let Some(v) = expand(v, data) {
+                    out.insert(k.clone(), v);
+                }
+            }
+            Some(Value::Object(out))
+        }
+        other => Some(other.clone()),
+    }
+}
+
+fn lookup<'a>(data: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut v = data;
+    for part in path.split('.') {
+        v = v.get(part)?;
+    }
+    Some(v)
+}
+
+fn is_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+}
+
+fn truthy(cond: &str, data: &Value) -> bool {
+    let Some(inner) = cond.strip_prefix("${").and_then(|c| c.strip_suffix('}')) else {
+        return true;
+    };
+    let (negate, path) = match inner.strip_prefix('!') {
+        Some(p) => (true, p),
+        None => (false, inner),
+    };
+    let value = lookup(data, path.trim()).is_some_and(|v| match v {
+        Value::Bool(b) => *b,
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    });
+    value != negate
+}
+
+fn expand_string(s: &str, data: &Value) -> Value {
+    // A whole-string binding keeps the value's type (booleans stay booleans).
+    if let Some(path) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}'))
+        && is_path(path)
+        && let Some(v) = lookup(data, path)
+    {
+        return v.clone();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) if is_path(&after[..end]) && lookup(data, &after[..end]).is_some() => {
+                match lookup(data, &after[..end]) {
+                    Some(Value::String(v)) => out.push_str(v),
+                    Some(Value::Null) | None => {}
+                    Some(v) => out.push_str(&v.to_string()),
+                }
+                rest = &after[end + 1..];
+            }
+            // Unknown names stay literal, as the official expander leaves them.
+            _ => {
+                out.push_str("${");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Value::String(out)
+}
+
+/// Adds a refresh block so the card refreshes for `user_id` when shown (Universal Actions).
+pub fn with_refresh(mut card: Value, verb: &str, data: Value, user_id: &str) -> Value {
+    if let Value::Object(m) = &mut card {
+        m.insert(
+            "refresh".into(),
+            json!({
+                "action": {"type": "Action.Execute", "verb": verb, "data": data},
+                "userIds": [user_id]
+            }),
+        );
+    }
+    card
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_when_and_single_pass() {
+        let template = json!({
+            "body": [
+                {"type": "TextBlock", "text": "${t.hello}, ${name}!"},
+                {"type": "TextBlock", "text": "only enrol", "$when": "${isEnroll}"},
+                {"type": "TextBlock", "text": "only reset", "$when": "${!isEnroll}"},
+                {"type": "Input.Toggle", "value": "${flag}"},
+                {"type": "TextBlock", "text": "${unknown} stays"}
+            ]
+        });
+        let data = json!({"t": {"hello": "Bonjour"}, "name": "${t.hello}", "isEnroll": false, "flag": true});
+        let out = expand(&template, &data).expect("kept");
+        assert_eq!(out["body"][0]["text"], "Bonjour, ${t.hello}!");
+        assert_eq!(out["body"][1]["text"], "only reset");
+        assert_eq!(out["body"][2]["value"], true);
+        assert_eq!(out["body"][3]["text"], "${unknown} stays");
+        assert_eq!(out["body"].as_array().map(Vec::len), Some(4));
+    }
+}

@@ -1,0 +1,331 @@
+//! The Bot Connector REST API at an activity's `serviceUrl`: replies, card updates, member
+//! look-ups, 1:1 conversations. Authenticated with an app token from the Entra token endpoint
+//! (client credentials, the oauth2 crate), cached until five minutes before it expires and
+//! shared by every request. 429 and 5xx are retried with backoff honouring Retry-After, bounded;
+//! a POST is retried only when the connector certainly did not take it (429, 503), since a
+//! retried POST after a 500/502/504 could post the message twice.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use oauth2::{
+    AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl, basic::BasicClient,
+};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use rand::Rng;
+use reqwest::{Method, StatusCode, header};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use tracing::{debug, warn};
+
+use super::activity::OutgoingActivity;
+use crate::config::BotAuth;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("app token: {0}")]
+    Token(String),
+    #[error("connector unreachable: {0}")]
+    Http(String),
+    #[error("connector answered {0}")]
+    Status(u16),
+}
+
+/// Refresh the app token this long before it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(300);
+
+struct CachedToken {
+    token: SecretString,
+    valid_until: Instant,
+}
+
+struct AppToken {
+    auth: BotAuth,
+    http: reqwest::Client,
+    cached: Mutex<Option<CachedToken>>,
+}
+
+impl AppToken {
+    async fn get(&self) -> Result<SecretString, ConnectorError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref().filter(|c| c.valid_until > Instant::now()) {
+            return Ok(c.token.clone());
+        }
+        let client = BasicClient::new(ClientId::new(self.auth.app_id.clone()))
+            .set_client_secret(ClientSecret::new(
+                self.auth.app_password.expose_secret().to_string(),
+            ))
+            .set_auth_type(AuthType::RequestBody)
+            .set_token_uri(TokenUrl::from_url(self.auth.token_url.clone()));
+        let response = client
+            .exchange_client_credentials()
+            .add_scope(Scope::new(self.auth.token_scope.clone()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| ConnectorError::Token(e.to_string()))?;
+        let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3600));
+        let token = SecretString::from(response.access_token().secret().to_string());
+        *cached = Some(CachedToken {
+            token: token.clone(),
+            valid_until: Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN),
+        });
+        debug!(lifetime_secs = lifetime.as_secs(), "app token obtained");
+        Ok(token)
+    }
+
+    async fn forget(&self) {
+        *self.cached.lock().await = None;
+    }
+}
+
+/// A Teams member as the connector describes it (`objectId`, not `aadObjectId`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamsMember {
+    pub object_id: Option<String>,
+    pub email: Option<String>,
+    pub user_principal_name: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct ConnectorClient {
+    http: reqwest::Client,
+    token: Option<Arc<AppToken>>,
+    retries: u32,
+}
+
+#[derive(Deserialize)]
+struct ResourceId {
+    id: Option<String>,
+}
+
+impl ConnectorClient {
+    /// `auth` None: local-development mode, no token is sent.
+    pub fn new(auth: Option<BotAuth>, retries: u32) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let token = auth.map(|auth| {
+            Arc::new(AppToken {
+                auth,
+                http: http.clone(),
+                cached: Mutex::new(None),
+            })
+        });
+        Ok(Self {
+            http,
+            token,
+            retries,
+        })
+    }
+
+    /// `{serviceUrl}/v3/conversations/{id}…` without a doubled slash (serviceUrl ends with one).
+    fn conversations(service_url: &str, conversation_id: &str) -> String {
+        format!(
+            "{}/v3/conversations/{}",
+            service_url.trim_end_matches('/'),
+            enc(conversation_id)
+        )
+    }
+
+    /// Replies in a conversation (threaded under `reply_to` when given); returns the new id.
+    pub async fn send(
+        &self,
+        service_url: &str,
+        conversation_id: &str,
+        activity: &OutgoingActivity,
+    ) -> Result<Option<String>, ConnectorError> {
+        let base = Self::conversations(service_url, conversation_id);
+        let url = match &activity.reply_to_id {
+            Some(reply_to) => format!("{base}/activities/{}", enc(reply_to)),
+            None => format!("{base}/activities"),
+        };
+        let body =
+            serde_json::to_value(activity).map_err(|e| ConnectorError::Http(e.to_string()))?;
+        let res = self.call(Method::POST, &url, Some(&body)).await?;
+        Ok(serde_json::from_value::<ResourceId>(res)
+            .ok()
+            .and_then(|r| r.id))
+    }
+
+    /// Replaces a message the bot posted (the live status card).
+    pub async fn update(
+        &self,
+        service_url: &str,
+        conversation_id: &str,
+        activity_id: &str,
+        activity: &OutgoingActivity,
+    ) -> Result<(), ConnectorError> {
+        let url = format!(
+            "{}/activities/{}",
+            Self::conversations(service_url, conversation_id),
+            enc(activity_id)
+        );
+        let mut activity = activity.clone();
+        activity.id = Some(activity_id.to_string());
+        let body =
+            serde_json::to_value(&activity).map_err(|e| ConnectorError::Http(e.to_string()))?;
+        self.call(Method::PUT, &url, Some(&body)).await.map(|_| ())
+    }
+
+    /// A member of a conversation (in a team, pass the team id): email and UPN.
+    pub async fn member(
+        &self,
+        service_url: &str,
+        conversation_id: &str,
+        user_id: &str,
+    ) -> Result<TeamsMember, ConnectorError> {
+        let url = format!(
+            "{}/members/{}",
+            Self::conversations(service_url, conversation_id),
+            enc(user_id)
+        );
+        let value = self.call(Method::GET, &url, None).await?;
+        serde_json::from_value(value).map_err(|e| ConnectorError::Http(format!("member: {e}")))
+    }
+
+    /// Opens (or finds) the 1:1 conversation with a user; returns its id.
+    pub async fn personal_conversation(
+        &self,
+        service_url: &str,
+        bot_id: &str,
+        user_id: &str,
+        tenant_id: &str,
+    ) -> Result<String, ConnectorError> {
+        let url = format!("{}/v3/conversations", service_url.trim_end_matches('/'));
+        let body = json!({
+            "bot": {"id": bot_id},
+            "members": [{"id": user_id}],
+            "isGroup": false,
+            "tenantId": tenant_id,
+            "channelData": {"tenant": {"id": tenant_id}}
+        });
+        let value = self.call(Method::POST, &url, Some(&body)).await?;
+        value
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or(ConnectorError::Http(
+                "no conversation id in the answer".into(),
+            ))
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ConnectorError> {
+        let mut attempt = 0;
+        let mut token_refreshed = false;
+        loop {
+            let mut req = self
+                .http
+                .request(method.clone(), url)
+                .header(header::ACCEPT, "application/json");
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t.get().await?.expose_secret());
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let outcome = req.send().await;
+            let (status, retry_after) = match outcome {
+                Ok(res) if res.status().is_success() => {
+                    let text = res
+                        .text()
+                        .await
+                        .map_err(|e| ConnectorError::Http(e.to_string()))?;
+                    return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
+                }
+                Ok(res) => (Some(res.status()), retry_after(res.headers())),
+                Err(e) if attempt >= self.retries || method == Method::POST => {
+                    return Err(ConnectorError::Http(e.without_url().to_string()));
+                }
+                Err(_) => (None, None),
+            };
+            if status == Some(StatusCode::UNAUTHORIZED) && !token_refreshed {
+                if let Some(t) = &self.token {
+                    t.forget().await;
+                }
+                token_refreshed = true;
+                continue;
+            }
+            let retriable = match status {
+                None => true,
+                Some(s)
+                    if s == StatusCode::TOO_MANY_REQUESTS
+                        || s == StatusCode::SERVICE_UNAVAILABLE =>
+                {
+                    true
+                }
+                Some(s) if s == StatusCode::PRECONDITION_FAILED => true,
+                Some(s) if s.is_server_error() => method != Method::POST,
+                _ => false,
+            };
+            if !retriable || attempt >= self.retries {
+                return Err(ConnectorError::Status(status.map_or(0, |s| s.as_u16())));
+            }
+            attempt += 1;
+            let wait = retry_after.unwrap_or_else(|| backoff(attempt));
+            warn!(
+                status = status.map(|s| s.as_u16()),
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "connector busy; retrying"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Everything but RFC 3986's unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Teams ids contain ':', '@', ';' and '=': always a single, encoded path segment.
+fn enc(id: &str) -> String {
+    utf8_percent_encode(id, SEGMENT).to_string()
+}
+
+fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers
+        .get(header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs.min(30)))
+}
+
+/// 1 s, 2 s, 4 s … ±20 %, at most 20 s (Teams' guidance: exponential backoff with jitter).
+fn backoff(attempt: u32) -> Duration {
+    let base = (1000u64 << attempt.saturating_sub(1).min(5)).min(20_000);
+    Duration::from_millis((base as f64 * rand::thread_rng().gen_range(0.8..1.2)) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_encoded_and_slashes_not_doubled() {
+        let u = ConnectorClient::conversations(
+            "https://smba.trafficmanager.net/amer/",
+            "19:a@thread.skype;messageid=1",
+        );
+        assert_eq!(
+            u,
+            "https://smba.trafficmanager.net/amer/v3/conversations/19%3Aa%40thread.skype%3Bmessageid%3D1"
+        );
+    }
+}

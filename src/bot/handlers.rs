@@ -1,0 +1,710 @@
+//! Activities → conversation. Messages and membership updates are acknowledged at once and
+//! handled right after (Teams redelivers what takes over 15 s); `adaptiveCard/action` invokes
+//! are answered in the HTTP response with the card that replaces the one clicked.
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+use tracing::{debug, info, warn};
+
+use super::{
+    Bot, BotCore, VerifiedActivity,
+    activity::{Activity, OutgoingActivity},
+    cards::with_refresh,
+    intent::{Intent, intent},
+    notify::status_card,
+};
+use crate::{
+    app::AppState,
+    i18n::Locale,
+    org::Organisation,
+    reset::{
+        ResetError,
+        model::{Purpose, Requester, Username},
+    },
+    store::{accounts, bot as store},
+    templates::local_time,
+};
+
+pub async fn messages(
+    State(state): State<AppState>,
+    VerifiedActivity(activity): VerifiedActivity,
+) -> Response {
+    let bot = state.bot.clone();
+    match activity.kind.as_str() {
+        "invoke" => bot.invoke(activity).await,
+        "message" | "conversationUpdate" => {
+            tokio::spawn(async move {
+                if let Err(e) = bot.turn(activity).await {
+                    warn!(error = format!("{e:#}"), "bot turn failed");
+                }
+            });
+            StatusCode::OK.into_response()
+        }
+        // installationUpdate, typing, messageReaction, … : acknowledged.
+        _ => StatusCode::OK.into_response(),
+    }
+}
+
+/// Where the activity may be served, decided before anything else happens.
+enum Admission<'a> {
+    Served(&'a Organisation),
+    /// Tenant not configured, or a team that is not the organisation's.
+    Refused(Option<&'a Organisation>),
+}
+
+/// The error cards.
+#[derive(Debug, Clone, Copy)]
+enum Trouble {
+    RateLimited { retry_after_secs: u64 },
+    Unavailable,
+    NotAllowed,
+}
+
+impl Bot {
+    fn admit<'a>(&'a self, a: &Activity) -> Admission<'a> {
+        let Some(org) = a.tenant_id().and_then(|t| self.core.orgs.by_tenant(&t)) else {
+            return Admission::Refused(None);
+        };
+        if a.is_personal() {
+            return Admission::Served(org);
+        }
+        match a.team_id() {
+            Some(team) if org.team_ids.iter().any(|t| t == team) => Admission::Served(org),
+            _ => Admission::Refused(Some(org)),
+        }
+    }
+
+    fn locale(a: &Activity, org: Option<&Organisation>) -> Locale {
+        a.locale
+            .as_deref()
+            .and_then(Locale::from_tag)
+            .or(org.map(|o| o.default_locale))
+            .unwrap_or(Locale::FrCa)
+    }
+
+    /// The key under which an activity is remembered as handled.
+    fn activity_key(a: &Activity) -> Option<String> {
+        a.id.as_ref()
+            .map(|id| format!("{}|{id}", a.conversation_id()))
+    }
+
+    async fn remember_conversation(&self, a: &Activity) -> anyhow::Result<()> {
+        let (Some(service_url), Some(tenant), Some(recipient)) =
+            (&a.service_url, a.tenant_id(), &a.recipient)
+        else {
+            return Ok(());
+        };
+        let personal = a.is_personal();
+        let reference = store::ConversationRef {
+            conversation_id: a.conversation_id().to_string(),
+            tenant_id: tenant,
+            service_url: service_url.clone(),
+            bot_id: recipient.id.clone(),
+            user_id: a.from.as_ref().filter(|_| personal).map(|f| f.id.clone()),
+            aad_object_id: a
+                .from
+                .as_ref()
+                .filter(|_| personal)
+                .and_then(|f| f.aad_object_id.clone()),
+            conversation_type: a
+                .conversation
+                .as_ref()
+                .and_then(|c| c.conversation_type.clone()),
+        };
+        let mut conn = self.core.store.conn().await?;
+        store::save_conversation(&mut conn, &reference, self.core.clock.unix()).await?;
+        Ok(())
+    }
+
+    /// A message or a membership update, after the HTTP answer.
+    pub async fn turn(&self, a: Activity) -> anyhow::Result<()> {
+        if a.service_url.is_none() || a.conversation.is_none() {
+            return Ok(());
+        }
+        if let Some(key) = Self::activity_key(&a) {
+            let mut conn = self.core.store.conn().await?;
+            if store::claim_activity(&mut conn, &key, self.core.clock.unix())
+                .await?
+                .is_some()
+            {
+                info!(activity.type = %a.kind, "redelivered activity acknowledged without acting again");
+                return Ok(());
+            }
+        }
+        self.remember_conversation(&a).await?;
+        let org = match self.admit(&a) {
+            Admission::Served(org) => org,
+            Admission::Refused(org) => {
+                // Say so once, politely, where asked (not on silent membership events of others).
+                if a.kind == "message" || self.bot_was_added(&a) {
+                    let card = self.trouble_card(org, Self::locale(&a, org), Trouble::NotAllowed);
+                    self.reply(&a, OutgoingActivity::card(card)).await?;
+                }
+                return Ok(());
+            }
+        };
+        let locale = Self::locale(&a, Some(org));
+        match a.kind.as_str() {
+            "conversationUpdate" if self.bot_was_added(&a) => {
+                self.reply(&a, OutgoingActivity::card(self.welcome(org, locale)))
+                    .await?;
+            }
+            "message" => self.message(&a, org, locale).await?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn bot_was_added(&self, a: &Activity) -> bool {
+        let me = a.recipient.as_ref().map(|r| r.id.as_str());
+        a.members_added.iter().any(|m| Some(m.id.as_str()) == me)
+    }
+
+    async fn message(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        locale: Locale,
+    ) -> anyhow::Result<()> {
+        // Action.Submit (cards on clients without Universal Actions): a message with a value.
+        if let Some(value) = a.value.as_ref().filter(|v| v.is_object()) {
+            let action = value
+                .get("action")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let (card, new_request) = self.card_action(a, org, locale, action, value).await?;
+            let Some(card) = card else { return Ok(()) };
+            // In a personal chat the clicked card becomes the answer, in place.
+            let shown_in = match (&a.reply_to_id, a.is_personal()) {
+                (Some(card_id), true) => {
+                    self.update(a, card_id, OutgoingActivity::card(card))
+                        .await?;
+                    Some(card_id.clone())
+                }
+                _ => self.reply(a, OutgoingActivity::card(card)).await?,
+            };
+            if let (Some(request), Some(card_id)) = (new_request, shown_in) {
+                let mut conn = self.core.store.conn().await?;
+                store::set_card(&mut conn, &request, &card_id).await?;
+            }
+            return Ok(());
+        }
+        match intent(&a.text_without_mention()) {
+            Intent::ForgotPassword => self.offer_request(a, org, locale, Purpose::Reset).await,
+            Intent::Enroll => self.offer_request(a, org, locale, Purpose::Enroll).await,
+            Intent::Help | Intent::Portal | Intent::Unknown => self
+                .reply(a, OutgoingActivity::card(self.welcome(org, locale)))
+                .await
+                .map(|_| ()),
+        }
+    }
+
+    /// The request card, in the personal chat: in a channel others would see the username.
+    async fn offer_request(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        locale: Locale,
+        purpose: Purpose,
+    ) -> anyhow::Result<()> {
+        let username = self.known_username(a, org).await.unwrap_or_default();
+        let card = self.request_card(org, locale, purpose, &username);
+        if a.is_personal() {
+            self.reply(a, OutgoingActivity::card(card)).await?;
+            return Ok(());
+        }
+        self.move_to_private(a, locale, card).await
+    }
+
+    /// Answers in the channel without personal data, and continues in a 1:1 chat.
+    async fn move_to_private(
+        &self,
+        a: &Activity,
+        locale: Locale,
+        card: Value,
+    ) -> anyhow::Result<()> {
+        let (Some(service_url), Some(from), Some(me), Some(tenant)) =
+            (&a.service_url, &a.from, &a.recipient, a.tenant_id())
+        else {
+            return Ok(());
+        };
+        let notice = self.core.strings.get(locale, "bot.moved_to_private");
+        self.reply(a, OutgoingActivity::text(notice)).await?;
+        let conversation = self
+            .core
+            .connector
+            .personal_conversation(service_url, &me.id, &from.id, &tenant)
+            .await?;
+        let reference = store::ConversationRef {
+            conversation_id: conversation.clone(),
+            tenant_id: tenant,
+            service_url: service_url.clone(),
+            bot_id: me.id.clone(),
+            user_id: Some(from.id.clone()),
+            aad_object_id: from.aad_object_id.clone(),
+            conversation_type: Some("personal".into()),
+        };
+        {
+            let mut conn = self.core.store.conn().await?;
+            store::save_conversation(&mut conn, &reference, self.core.clock.unix()).await?;
+        }
+        let mut out = OutgoingActivity::card(card);
+        out.locale = a.locale.clone();
+        self.core
+            .connector
+            .send(service_url, &conversation, &out)
+            .await?;
+        Ok(())
+    }
+
+    /// A card button, from Action.Execute (verb) or Action.Submit (`action`). Returns the card
+    /// that replaces the clicked one and, for a new request, its id.
+    async fn card_action(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        locale: Locale,
+        verb: &str,
+        data: &Value,
+    ) -> anyhow::Result<(Option<Value>, Option<String>)> {
+        let purpose = match data.get("purpose").and_then(Value::as_str) {
+            Some("enroll") => Purpose::Enroll,
+            _ => Purpose::Reset,
+        };
+        match verb {
+            "forgot" | "enroll" => {
+                let purpose = if verb == "enroll" {
+                    Purpose::Enroll
+                } else {
+                    Purpose::Reset
+                };
+                if !a.is_personal() {
+                    self.offer_request(a, org, locale, purpose).await?;
+                    return Ok((None, None));
+                }
+                // The welcome card turns into the form.
+                let username = self.known_username(a, org).await.unwrap_or_default();
+                Ok((
+                    Some(self.request_card(org, locale, purpose, &username)),
+                    None,
+                ))
+            }
+            "submit" => {
+                let typed = data
+                    .get("username")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let (card, id) = self.submit(a, org, locale, purpose, typed).await?;
+                Ok((Some(card), id))
+            }
+            "cancel" => Ok((Some(self.welcome(org, locale)), None)),
+            "notme" => {
+                let id = data
+                    .get("requestId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                Ok((self.not_me(a, org, locale, id).await?, None))
+            }
+            "refresh" => {
+                let id = data
+                    .get("requestId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                Ok((self.own_status(a, org, locale, id).await?, None))
+            }
+            _ => Ok((None, None)),
+        }
+    }
+
+    /// Sends the link (through the domain's uniform request) and builds the answer card.
+    async fn submit(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        locale: Locale,
+        purpose: Purpose,
+        typed: &str,
+    ) -> anyhow::Result<(Value, Option<String>)> {
+        let from = a.from.clone().unwrap_or_default();
+        let who = Requester::Teams {
+            tenant_id: org.tenant_id.clone(),
+            user_id: from
+                .aad_object_id
+                .clone()
+                .unwrap_or_else(|| from.id.clone()),
+        };
+        let uniform = |this: &Self| {
+            status_card(
+                &this.core,
+                org,
+                locale,
+                &uniform_request(purpose, locale),
+                this.core.clock.unix(),
+            )
+        };
+        let Ok(username) = Username::parse(typed) else {
+            return Ok((uniform(self), None));
+        };
+        let delivery = match self
+            .reset
+            .request(org, &who, &username, purpose, locale)
+            .await
+        {
+            Ok(done) => done.delivery,
+            Err(ResetError::RateLimited { retry_after_secs }) => {
+                return Ok((
+                    self.trouble_card(Some(org), locale, Trouble::RateLimited { retry_after_secs }),
+                    None,
+                ));
+            }
+            Err(e) => {
+                warn!(error = format!("{e:#}"), "request from Teams failed");
+                return Ok((
+                    self.trouble_card(Some(org), locale, Trouble::Unavailable),
+                    None,
+                ));
+            }
+        };
+        let Some(d) = delivery else {
+            return Ok((uniform(self), None));
+        };
+        // The address, and the live status, only for the account's owner.
+        let owner = match (&from.aad_object_id, &d.entra_object_id) {
+            (Some(mine), Some(theirs)) if mine.eq_ignore_ascii_case(theirs) => true,
+            _ => match &d.upn {
+                Some(upn) => self
+                    .member_upns(a)
+                    .await
+                    .iter()
+                    .any(|u| u.eq_ignore_ascii_case(upn)),
+                None => false,
+            },
+        };
+        if !owner {
+            return Ok((uniform(self), None));
+        }
+        let request = store::BotRequest {
+            token_id: d.token_id.clone(),
+            tenant_id: org.tenant_id.clone(),
+            conversation_id: a.conversation_id().to_string(),
+            card_activity_id: a.reply_to_id.clone(),
+            user_id: from.id.clone(),
+            aad_object_id: from.aad_object_id.clone(),
+            locale: locale.tag().to_string(),
+            purpose: purpose.as_str().to_string(),
+            masked_email: Some(d.email.masked()),
+            expires_at: d.expires_at,
+            state: "sent".into(),
+        };
+        {
+            let mut conn = self.core.store.conn().await?;
+            store::insert_request(&mut conn, &request, self.core.clock.unix()).await?;
+        }
+        let card = status_card(&self.core, org, locale, &request, self.core.clock.unix());
+        Ok((
+            with_refresh(card, "refresh", json!({"requestId": d.token_id}), &from.id),
+            Some(d.token_id),
+        ))
+    }
+
+    /// "Ce n'était pas moi" on the requester's own status card.
+    async fn not_me(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        locale: Locale,
+        request_id: &str,
+    ) -> anyhow::Result<Option<Value>> {
+        let Some(request) = self.own_request(a, request_id).await? else {
+            return Ok(None);
+        };
+        let who = Requester::Teams {
+            tenant_id: org.tenant_id.clone(),
+            user_id: request
+                .aad_object_id
+                .clone()
+                .unwrap_or_else(|| request.user_id.clone()),
+        };
+        match self.reset.cancel_by_id(request_id, &who).await {
+            Ok(()) | Err(ResetError::Link(_)) => {}
+            Err(e) => {
+                warn!(error = format!("{e:#}"), "cancel from Teams failed");
+                return Ok(Some(self.trouble_card(
+                    Some(org),
+                    locale,
+                    Trouble::Unavailable,
+                )));
+            }
+        }
+        {
+            let mut conn = self.core.store.conn().await?;
+            store::set_state(&mut conn, request_id, "cancelled", self.core.clock.unix()).await?;
+        }
+        self.own_status(a, org, locale, request_id).await
+    }
+
+    async fn own_request(
+        &self,
+        a: &Activity,
+        request_id: &str,
+    ) -> anyhow::Result<Option<store::BotRequest>> {
+        let mut conn = self.core.store.conn().await?;
+        let request = store::request(&mut conn, request_id).await?;
+        let me = a.from.as_ref().map(|f| f.id.as_str());
+        Ok(request.filter(|r| Some(r.user_id.as_str()) == me))
+    }
+
+    async fn own_status(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        locale: Locale,
+        request_id: &str,
+    ) -> anyhow::Result<Option<Value>> {
+        let Some(request) = self.own_request(a, request_id).await? else {
+            return Ok(None);
+        };
+        let card = status_card(&self.core, org, locale, &request, self.core.clock.unix());
+        Ok(Some(with_refresh(
+            card,
+            "refresh",
+            json!({"requestId": request_id}),
+            &request.user_id,
+        )))
+    }
+
+    fn request_card(
+        &self,
+        org: &Organisation,
+        locale: Locale,
+        purpose: Purpose,
+        username: &str,
+    ) -> Value {
+        self.core.cards.render(
+            "request",
+            locale,
+            json!({
+                "orgName": org.name, "isEnroll": purpose == Purpose::Enroll,
+                "username": username, "purpose": purpose.as_str(),
+            }),
+        )
+    }
+
+    /// The account of the person writing, to prefill the form: their Entra object id, else the
+    /// UPN / email the connector knows for them.
+    async fn known_username(&self, a: &Activity, org: &Organisation) -> Option<String> {
+        let oid = a.from.as_ref().and_then(|f| f.aad_object_id.clone());
+        let mut conn = self.core.store.conn().await.ok()?;
+        if let Ok(Some(acc)) =
+            accounts::by_identity(&mut conn, &org.tenant_id, oid.as_deref(), None).await
+        {
+            return Some(acc.username.to_string());
+        }
+        drop(conn);
+        for upn in self.member_upns(a).await {
+            let mut conn = self.core.store.conn().await.ok()?;
+            if let Ok(Some(acc)) =
+                accounts::by_identity(&mut conn, &org.tenant_id, None, Some(&upn)).await
+            {
+                return Some(acc.username.to_string());
+            }
+        }
+        None
+    }
+
+    /// The UPN and email of the sender, from the connector's member look-up.
+    async fn member_upns(&self, a: &Activity) -> Vec<String> {
+        let (Some(service_url), Some(from)) = (&a.service_url, &a.from) else {
+            return Vec::new();
+        };
+        let conversation = a.team_id().unwrap_or(a.conversation_id());
+        match self
+            .core
+            .connector
+            .member(service_url, conversation, &from.id)
+            .await
+        {
+            Ok(m) => m.user_principal_name.into_iter().chain(m.email).collect(),
+            Err(e) => {
+                debug!(error = %e, "member look-up failed");
+                Vec::new()
+            }
+        }
+    }
+
+    fn welcome(&self, org: &Organisation, locale: Locale) -> Value {
+        self.core.cards.render(
+            "welcome",
+            locale,
+            json!({"orgName": org.name, "portalUrl": org.portal_url.as_str()}),
+        )
+    }
+
+    fn trouble_card(&self, org: Option<&Organisation>, locale: Locale, trouble: Trouble) -> Value {
+        let retry_at = match (trouble, org) {
+            (Trouble::RateLimited { retry_after_secs }, Some(org)) => {
+                let at = self.core.clock.now()
+                    + chrono::Duration::seconds(i64::try_from(retry_after_secs).unwrap_or(900));
+                local_time(at, self.core.clock.now(), org.time_zone, locale)
+            }
+            _ => String::new(),
+        };
+        self.core.cards.render(
+            "error",
+            locale,
+            json!({
+                "orgName": org.map_or("", |o| o.name.as_str()),
+                "isRateLimited": matches!(trouble, Trouble::RateLimited { .. }),
+                "isUnavailable": matches!(trouble, Trouble::Unavailable),
+                "isNotAllowed": matches!(trouble, Trouble::NotAllowed),
+                "hasRetryAt": !retry_at.is_empty(),
+                "retryAt": retry_at,
+            }),
+        )
+    }
+
+    async fn reply(&self, a: &Activity, out: OutgoingActivity) -> anyhow::Result<Option<String>> {
+        let Some(service_url) = &a.service_url else {
+            return Ok(None);
+        };
+        let out = out.replying_to(a);
+        Ok(self
+            .core
+            .connector
+            .send(service_url, a.conversation_id(), &out)
+            .await?)
+    }
+
+    async fn update(
+        &self,
+        a: &Activity,
+        activity_id: &str,
+        out: OutgoingActivity,
+    ) -> anyhow::Result<()> {
+        let Some(service_url) = &a.service_url else {
+            return Ok(());
+        };
+        let mut out = out.replying_to(a);
+        out.reply_to_id = None;
+        Ok(self
+            .core
+            .connector
+            .update(service_url, a.conversation_id(), activity_id, &out)
+            .await?)
+    }
+
+    /// `invoke`: Universal Actions (`adaptiveCard/action`) answered in the response.
+    pub async fn invoke(&self, a: Activity) -> Response {
+        if a.name.as_deref() != Some("adaptiveCard/action") {
+            return (StatusCode::OK, Json(json!({}))).into_response();
+        }
+        let action = a.value.as_ref().and_then(|v| v.get("action"));
+        let Some(action) =
+            action.filter(|x| x.get("type").and_then(Value::as_str) == Some("Action.Execute"))
+        else {
+            return invoke_error(400, "NotSupported", "only Action.Execute is supported");
+        };
+        let verb = action
+            .get("verb")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let data = action.get("data").cloned().unwrap_or(json!({}));
+
+        let key = Self::activity_key(&a);
+        if let Some(key) = &key {
+            match self.claim(key).await {
+                Ok(None) => {}
+                Ok(Some(previous)) => {
+                    info!("redelivered invoke answered with the first answer");
+                    return (
+                        StatusCode::OK,
+                        [("content-type", "application/json")],
+                        previous,
+                    )
+                        .into_response();
+                }
+                Err(e) => {
+                    warn!(error = format!("{e:#}"), "invoke bookkeeping failed");
+                    return invoke_error(500, "Unavailable", "try again");
+                }
+            }
+        }
+        if let Err(e) = self.remember_conversation(&a).await {
+            warn!(error = format!("{e:#}"), "conversation reference not saved");
+        }
+        let answer = match self.admit(&a) {
+            Admission::Refused(org) => {
+                Some(self.trouble_card(org, Self::locale(&a, org), Trouble::NotAllowed))
+            }
+            Admission::Served(org) => {
+                let locale = Self::locale(&a, Some(org));
+                match self.card_action(&a, org, locale, &verb, &data).await {
+                    Ok((card, _)) => card,
+                    Err(e) => {
+                        warn!(error = format!("{e:#}"), verb, "card action failed");
+                        Some(self.trouble_card(Some(org), locale, Trouble::Unavailable))
+                    }
+                }
+            }
+        };
+        let body = match answer {
+            Some(card) => {
+                json!({"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive", "value": card})
+            }
+            None => {
+                json!({"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": ""})
+            }
+        };
+        let text = body.to_string();
+        if let Some(key) = &key
+            && let Ok(mut conn) = self.core.store.conn().await
+            && let Err(e) = store::store_response(&mut conn, key, &text).await
+        {
+            warn!(error = %e, "invoke answer not kept for redeliveries");
+        }
+        (StatusCode::OK, [("content-type", "application/json")], text).into_response()
+    }
+
+    async fn claim(&self, key: &str) -> anyhow::Result<Option<String>> {
+        let mut conn = self.core.store.conn().await?;
+        Ok(store::claim_activity(&mut conn, key, self.core.clock.unix()).await?)
+    }
+}
+
+fn invoke_error(status: u16, code: &str, message: &str) -> Response {
+    let body = json!({"statusCode": status, "type": "application/vnd.microsoft.error", "value": {"code": code, "message": message}});
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(body),
+    )
+        .into_response()
+}
+
+/// The uniform answer: no address, no live status.
+fn uniform_request(purpose: Purpose, locale: Locale) -> store::BotRequest {
+    store::BotRequest {
+        token_id: String::new(),
+        tenant_id: String::new(),
+        conversation_id: String::new(),
+        card_activity_id: None,
+        user_id: String::new(),
+        aad_object_id: None,
+        locale: locale.tag().to_string(),
+        purpose: purpose.as_str().to_string(),
+        masked_email: None,
+        expires_at: 0,
+        state: "sent".into(),
+    }
+}
+
+impl BotCore {
+    pub fn org_of(&self, tenant: &str) -> Option<&Organisation> {
+        self.orgs.by_tenant(tenant)
+    }
+}

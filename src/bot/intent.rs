@@ -1,0 +1,228 @@
+//! What the person asked for, from what they typed: case, accents, punctuation and `<at>…</at>`
+//! mentions removed, common typos tolerated, in French, English and Portuguese.
+
+use unicode_normalization::UnicodeNormalization;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    ForgotPassword,
+    Enroll,
+    Help,
+    Portal,
+    Unknown,
+}
+
+/// Lower case, accents stripped, mentions and punctuation removed, spaces collapsed.
+pub fn normalise(text: &str) -> String {
+    let mut without_mentions = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<at>") {
+        without_mentions.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find("</at>")
+            .map_or("", |end| &rest[start + end + 5..]);
+    }
+    without_mentions.push_str(rest);
+    let folded: String = without_mentions
+        .replace("&nbsp;", " ")
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Each intent is a list of alternatives; an alternative is a set of words that must all appear
+/// (each matched allowing one typo for words of five letters or more).
+const RULES: &[(Intent, &[&[&str]])] = &[
+    (
+        Intent::ForgotPassword,
+        &[
+            // French
+            &["oublie"],
+            &["oubli"],
+            &["oublier"],
+            &["reinitialiser"],
+            &["reinitialisation"],
+            &["perdu", "passe"],
+            &["changer", "passe"],
+            &["mdp"],
+            // English
+            &["forgot"],
+            &["forgotten"],
+            &["forget"],
+            &["reset", "password"],
+            &["lost", "password"],
+            &["change", "password"],
+            &["password", "reset"],
+            // Portuguese
+            &["esqueci"],
+            &["esqueceu"],
+            &["redefinir"],
+            &["recuperar", "senha"],
+            &["trocar", "senha"],
+            &["alterar", "senha"],
+        ],
+    ),
+    (
+        Intent::Enroll,
+        &[
+            &["inscrire"],
+            &["inscription"],
+            &["minscrire"],
+            &["sinscrire"],
+            &["premiere", "utilisation"],
+            &["enrol"],
+            &["enroll"],
+            &["enrollment"],
+            &["sign", "up"],
+            &["signup"],
+            &["register"],
+            &["first", "time"],
+            &["inscrever"],
+            &["cadastrar"],
+            &["cadastro"],
+            &["inscricao"],
+            &["primeiro", "acesso"],
+        ],
+    ),
+    (
+        Intent::Portal,
+        &[
+            &["portail"],
+            &["portal"],
+            &["lien", "octopus"],
+            &["link", "octopus"],
+            &["site", "octopus"],
+        ],
+    ),
+    (
+        Intent::Help,
+        &[
+            &["aide"],
+            &["help"],
+            &["ajuda"],
+            &["menu"],
+            &["bonjour"],
+            &["allo"],
+            &["salut"],
+            &["hello"],
+            &["hi"],
+            &["ola"],
+            &["oi"],
+            &["info"],
+        ],
+    ),
+];
+
+pub fn intent(text: &str) -> Intent {
+    let norm = normalise(text);
+    // "m'inscrire" normalises to "m inscrire"; also try the words glued back together.
+    let glued = norm
+        .replace("m inscrire", "minscrire")
+        .replace("s inscrire", "sinscrire");
+    let words: Vec<&str> = glued
+        .split(' ')
+        .chain(norm.split(' '))
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty() {
+        return Intent::Help;
+    }
+    for (intent, alternatives) in RULES {
+        if alternatives
+            .iter()
+            .any(|all| all.iter().all(|k| words.iter().any(|w| close(w, k))))
+        {
+            return *intent;
+        }
+    }
+    Intent::Unknown
+}
+
+/// Equal, or one edit apart for words of five letters or more ("oubleé", "pasword", "esquesi").
+fn close(word: &str, keyword: &str) -> bool {
+    if word == keyword {
+        return true;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (word.chars().collect(), keyword.chars().collect());
+    if b.len() < 5 || a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    // Optimal-string-alignment distance ≤ 1 (substitution, insertion, deletion, transposition).
+    let (n, m) = (a.len(), b.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[n][m] <= 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Intent::*, *};
+
+    #[test]
+    fn normalisation() {
+        assert_eq!(
+            normalise("<at>Octopus</at>&nbsp;Mot de passe OUBLIÉ ?!"),
+            "mot de passe oublie"
+        );
+        assert_eq!(normalise("M’inscrire"), "m inscrire");
+    }
+
+    #[test]
+    fn intents_in_three_languages_with_typos() {
+        let cases = [
+            ("mot de passe oublié", ForgotPassword),
+            ("Mot de passe oublie", ForgotPassword),
+            ("j'ai oublié mon mot de passe", ForgotPassword),
+            ("mot de pase oublé", ForgotPassword),
+            ("<at>Octopus</at> mot de passe oublié", ForgotPassword),
+            ("réinitialiser mon mot de passe", ForgotPassword),
+            ("mdp", ForgotPassword),
+            ("forgot password", ForgotPassword),
+            ("I forgot my pasword", ForgotPassword),
+            ("fogot password", ForgotPassword),
+            ("reset password", ForgotPassword),
+            ("esqueci a senha", ForgotPassword),
+            ("Esqueci minha senha!", ForgotPassword),
+            ("esquesi a senha", ForgotPassword),
+            ("m'inscrire", Enroll),
+            ("M’inscrire au service", Enroll),
+            ("inscription", Enroll),
+            ("sign up", Enroll),
+            ("enroll", Enroll),
+            ("me cadastrar", Enroll),
+            ("inscrever-me no serviço", Enroll),
+            ("aide", Help),
+            ("help", Help),
+            ("ajuda", Help),
+            ("", Help),
+            ("   ", Help),
+            ("lien du portail", Portal),
+            ("portal", Portal),
+            ("quelle heure est-il", Unknown),
+            ("the printer is broken", Unknown),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(intent(text), expected, "{text:?}");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Live status cards: what becomes of a link (opened, password changed, superseded, cancelled)
+//! is shown on the requester's card, updated in place, and a completed change is also told in
+//! the conversation (a proactive message through the stored conversation reference).
+
+use serde_json::{Value, json};
+use tracing::{debug, warn};
+
+use super::{BotCore, activity::OutgoingActivity, cards::with_refresh};
+use crate::{
+    i18n::Locale,
+    org::Organisation,
+    reset::events::{LinkEvent, LinkObserver},
+    store::bot as store,
+    templates::local_time,
+};
+
+/// The status card for a request as it stands at `now`.
+pub fn status_card(
+    core: &BotCore,
+    org: &Organisation,
+    locale: Locale,
+    r: &store::BotRequest,
+    now: i64,
+) -> Value {
+    let pending = matches!(r.state.as_str(), "sent" | "opened");
+    let expired = pending && !r.token_id.is_empty() && r.expires_at <= now;
+    let active = pending && !expired && !r.token_id.is_empty();
+    let expires = chrono::DateTime::from_timestamp(r.expires_at, 0)
+        .map(|t| local_time(t, core.clock.now(), org.time_zone, locale))
+        .unwrap_or_default();
+    core.cards.render(
+        "status",
+        locale,
+        json!({
+            "isEnroll": r.purpose == "enroll",
+            "isSent": r.state == "sent" && !expired,
+            "hasMaskedEmail": r.masked_email.is_some(),
+            "isUsed": r.state == "opened" && !expired,
+            "isChanged": r.state == "changed",
+            "isSuperseded": r.state == "superseded",
+            "isCancelled": r.state == "cancelled",
+            "isExpired": expired,
+            "linkActive": active,
+            "maskedEmail": r.masked_email.clone().unwrap_or_default(),
+            "expiresAt": if active { expires } else { String::new() },
+            "requestId": r.token_id,
+            "portalUrl": org.portal_url.as_str(),
+        }),
+    )
+}
+
+impl LinkObserver for BotCore {
+    fn link_event(&self, token_id: &str, event: LinkEvent) {
+        let core = self.clone();
+        let token_id = token_id.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = core.show(&token_id, event).await {
+                warn!(error = format!("{e:#}"), "status card not updated");
+            }
+        });
+    }
+}
+
+impl BotCore {
+    async fn show(&self, token_id: &str, event: LinkEvent) -> anyhow::Result<()> {
+        let state = match event {
+            LinkEvent::Opened => "opened",
+            LinkEvent::Completed => "changed",
+            LinkEvent::Superseded => "superseded",
+            LinkEvent::Cancelled => "cancelled",
+        };
+        let now = self.clock.unix();
+        let mut conn = self.store.conn().await?;
+        // Only requests made from Teams have a card; only real changes are shown.
+        if !store::set_state(&mut conn, token_id, state, now).await? {
+            return Ok(());
+        }
+        let Some(request) = store::request(&mut conn, token_id).await? else {
+            return Ok(());
+        };
+        let Some(reference) = store::conversation(&mut conn, &request.conversation_id).await?
+        else {
+            debug!("no conversation reference for the request's card");
+            return Ok(());
+        };
+        drop(conn);
+        let Some(org) = self.orgs.by_tenant(&request.tenant_id) else {
+            return Ok(());
+        };
+        let locale = Locale::from_tag(&request.locale).unwrap_or(org.default_locale);
+        if let Some(card_id) = &request.card_activity_id {
+            let card = status_card(self, org, locale, &request, now);
+            let card = with_refresh(
+                card,
+                "refresh",
+                json!({"requestId": token_id}),
+                &request.user_id,
+            );
+            self.connector
+                .update(
+                    &reference.service_url,
+                    &reference.conversation_id,
+                    card_id,
+                    &OutgoingActivity::card(card),
+                )
+                .await?;
+        }
+        if event == LinkEvent::Completed {
+            let text = self
+                .strings
+                .get(locale, "bot.password_changed")
+                .replace("{portal}", org.portal_url.as_str());
+            let mut message = OutgoingActivity::text(text);
+            message.locale = Some(locale.tag().to_string());
+            self.connector
+                .send(&reference.service_url, &reference.conversation_id, &message)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,220 @@
+//! The bot's tables: conversation references, handled activities, request cards.
+
+use sqlx::{AnyConnection, Row};
+
+use super::StoreError;
+
+#[derive(Debug, Clone)]
+pub struct ConversationRef {
+    pub conversation_id: String,
+    pub tenant_id: String,
+    pub service_url: String,
+    pub bot_id: String,
+    pub user_id: Option<String>,
+    pub aad_object_id: Option<String>,
+    pub conversation_type: Option<String>,
+}
+
+pub async fn save_conversation(
+    conn: &mut AnyConnection,
+    c: &ConversationRef,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into bot_conversation (conversation_id, tenant_id, service_url, bot_id, user_id, aad_object_id, \
+         conversation_type, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8) \
+         on conflict (conversation_id) do update set tenant_id = $2, service_url = $3, bot_id = $4, \
+         user_id = coalesce($5, bot_conversation.user_id), aad_object_id = coalesce($6, bot_conversation.aad_object_id), \
+         conversation_type = $7, updated_at = $8",
+    )
+    .bind(&c.conversation_id)
+    .bind(&c.tenant_id)
+    .bind(&c.service_url)
+    .bind(&c.bot_id)
+    .bind(&c.user_id)
+    .bind(&c.aad_object_id)
+    .bind(&c.conversation_type)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn conversation(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<ConversationRef>, StoreError> {
+    let row = sqlx::query(
+        "select conversation_id, tenant_id, service_url, bot_id, user_id, aad_object_id, conversation_type \
+         from bot_conversation where conversation_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(ConversationRef {
+            conversation_id: r.try_get("conversation_id")?,
+            tenant_id: r.try_get("tenant_id")?,
+            service_url: r.try_get("service_url")?,
+            bot_id: r.try_get("bot_id")?,
+            user_id: r.try_get("user_id")?,
+            aad_object_id: r.try_get("aad_object_id")?,
+            conversation_type: r.try_get("conversation_type")?,
+        })
+    })
+    .transpose()
+}
+
+/// Claims an activity for processing. `Ok(None)`: first time, go ahead. `Ok(Some(resp))`: handled
+/// before (resp is the stored invoke answer, empty while the first delivery is still running).
+pub async fn claim_activity(
+    conn: &mut AnyConnection,
+    key: &str,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    let inserted = sqlx::query(
+        "insert into processed_activity (activity_key, created_at) values ($1, $2) on conflict (activity_key) do nothing",
+    )
+    .bind(key)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let resp: Option<String> =
+        sqlx::query_scalar("select response from processed_activity where activity_key = $1")
+            .bind(key)
+            .fetch_optional(conn)
+            .await?
+            .flatten();
+    Ok(Some(resp.unwrap_or_default()))
+}
+
+pub async fn store_response(
+    conn: &mut AnyConnection,
+    key: &str,
+    response: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("update processed_activity set response = $1 where activity_key = $2")
+        .bind(response)
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets handled activities older than `before` (redeliveries come within minutes).
+pub async fn prune_activities(conn: &mut AnyConnection, before: i64) -> Result<u64, StoreError> {
+    Ok(
+        sqlx::query("delete from processed_activity where created_at < $1")
+            .bind(before)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
+}
+
+#[derive(Debug, Clone)]
+pub struct BotRequest {
+    pub token_id: String,
+    pub tenant_id: String,
+    pub conversation_id: String,
+    pub card_activity_id: Option<String>,
+    pub user_id: String,
+    pub aad_object_id: Option<String>,
+    pub locale: String,
+    pub purpose: String,
+    pub masked_email: Option<String>,
+    pub expires_at: i64,
+    pub state: String,
+}
+
+pub async fn insert_request(
+    conn: &mut AnyConnection,
+    r: &BotRequest,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into bot_request (token_id, tenant_id, conversation_id, card_activity_id, user_id, aad_object_id, \
+         locale, purpose, masked_email, expires_at, state, created_at, updated_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+    )
+    .bind(&r.token_id)
+    .bind(&r.tenant_id)
+    .bind(&r.conversation_id)
+    .bind(&r.card_activity_id)
+    .bind(&r.user_id)
+    .bind(&r.aad_object_id)
+    .bind(&r.locale)
+    .bind(&r.purpose)
+    .bind(&r.masked_email)
+    .bind(r.expires_at)
+    .bind(&r.state)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn request(
+    conn: &mut AnyConnection,
+    token_id: &str,
+) -> Result<Option<BotRequest>, StoreError> {
+    let row = sqlx::query(
+        "select token_id, tenant_id, conversation_id, card_activity_id, user_id, aad_object_id, locale, purpose, \
+         masked_email, expires_at, state from bot_request where token_id = $1",
+    )
+    .bind(token_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(BotRequest {
+            token_id: r.try_get("token_id")?,
+            tenant_id: r.try_get("tenant_id")?,
+            conversation_id: r.try_get("conversation_id")?,
+            card_activity_id: r.try_get("card_activity_id")?,
+            user_id: r.try_get("user_id")?,
+            aad_object_id: r.try_get("aad_object_id")?,
+            locale: r.try_get("locale")?,
+            purpose: r.try_get("purpose")?,
+            masked_email: r.try_get("masked_email")?,
+            expires_at: r.try_get("expires_at")?,
+            state: r.try_get("state")?,
+        })
+    })
+    .transpose()
+}
+
+/// Moves a request to `state` unless it already reached a final one; returns whether it moved.
+pub async fn set_state(
+    conn: &mut AnyConnection,
+    token_id: &str,
+    state: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "update bot_request set state = $1, updated_at = $2 where token_id = $3 \
+         and state not in ('changed', 'superseded', 'cancelled') and state <> $1",
+    )
+    .bind(state)
+    .bind(now)
+    .bind(token_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_card(
+    conn: &mut AnyConnection,
+    token_id: &str,
+    activity_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("update bot_request set card_activity_id = $1 where token_id = $2")
+        .bind(activity_id)
+        .bind(token_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
