@@ -6,6 +6,7 @@ mod harness;
 mod bot_auth;
 mod bot_conversation;
 mod browser_journey;
+mod cards;
 mod cli;
 mod login;
 mod mail_outbox;
