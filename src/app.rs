@@ -22,6 +22,7 @@ use crate::{
     org::Organisations,
     reset::{ResetService, SignInService, hasher::Hasher},
     store::{Store, accounts},
+    tab::{self, TabState, sso::SsoValidator},
     templates::Templates,
     web,
 };
@@ -40,16 +41,21 @@ pub struct AppState {
     pub store: Store,
     pub clock: SharedClock,
     pub bot: Bot,
+    pub tab: Arc<TabState>,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(web::router())
+        .merge(tab::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             csrf::ensure_cookie,
         ))
-        .layer(middleware::from_fn(mw::security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.tab.clone(),
+            mw::security_headers,
+        ))
         .merge(bot::router())
         .layer(RequestBodyLimitLayer::new(256 * 1024))
         .layer(middleware::from_fn(mw::record_status))
@@ -147,6 +153,16 @@ impl Application {
             reset: reset.clone(),
             auth,
         };
+        let tab_state = Arc::new(TabState {
+            sso: SsoValidator::new(
+                config.tab.entra_authority.clone(),
+                http.clone(),
+                config.public_base_url.host_str().unwrap_or_default(),
+                config.tab.sso_app_id.as_deref(),
+                orgs.clone(),
+            ),
+            csp: TabState::csp(&config.tab.teams_js_url, &config.tab.frame_ancestors),
+        });
         let signin = SignInService {
             store: store.clone(),
             clock: clock.clone(),
@@ -180,6 +196,7 @@ impl Application {
             store,
             clock,
             bot,
+            tab: tab_state,
         };
         Ok(Self {
             listener,

@@ -42,6 +42,12 @@ pub enum Command {
     /// The account directory.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Build the Teams app package (manifest, icons, translations) to upload or sideload.
+    Manifest {
+        /// Where to write the zip.
+        #[arg(long, default_value = "octopus-teams.zip")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +100,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Users(cmd) => users(Config::load(config_path)?, cmd).await,
+        Command::Manifest { out } => {
+            let cfg = Config::load(config_path)?;
+            let zip = crate::manifest::build(&cfg)?;
+            std::fs::write(&out, &zip)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            say(format!(
+                "{}: Teams app package {} (version {}) for https://{}, {} bytes",
+                out.display(),
+                cfg.teams_app.short_name,
+                cfg.teams_app.version,
+                cfg.public_base_url.host_str().unwrap_or_default(),
+                zip.len()
+            ));
+            Ok(())
+        }
         Command::Serve => serve(Config::load(config_path)?).await,
     }
 }

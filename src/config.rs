@@ -31,8 +31,44 @@ pub struct RawConfig {
     #[serde(default)]
     pub demo: Demo,
     pub bot: RawBot,
+    pub teams_app: TeamsApp,
+    pub tab: RawTab,
     #[serde(default)]
     pub organisations: Vec<RawOrganisation>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawTab {
+    pub entra_authority: String,
+    pub teams_js_url: String,
+    pub teams_js_integrity: Option<String>,
+    pub frame_ancestors: Vec<String>,
+}
+
+/// The tab's settings, validated.
+#[derive(Debug, Clone)]
+pub struct TabConfig {
+    pub entra_authority: Url,
+    pub teams_js_url: Url,
+    pub teams_js_integrity: Option<String>,
+    pub frame_ancestors: Vec<String>,
+    /// The Entra app whose tokens the tab accepts (teams_app.sso_app_id, else the bot's app id).
+    pub sso_app_id: Option<String>,
+}
+
+/// What the Teams app package says about itself (checked when the package is built).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TeamsApp {
+    pub app_id: Option<String>,
+    /// Environment values are parsed as TOML: `…VERSION=1.0` arrives as a number.
+    #[serde(deserialize_with = "string_or_number")]
+    pub version: String,
+    pub short_name: String,
+    pub full_name: String,
+    pub developer_name: String,
+    pub developer_url: Option<String>,
+    pub accent_color: String,
+    pub sso_app_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +214,8 @@ pub struct Config {
     pub demo: Demo,
     pub bot: BotMode,
     pub connector_retries: u32,
+    pub teams_app: TeamsApp,
+    pub tab: TabConfig,
     pub organisations: Organisations,
 }
 
@@ -391,6 +429,9 @@ impl RawConfig {
         let bot = validate_bot(&self.bot, listen)
             .map_err(|p| errs.extend(p))
             .ok();
+        let tab = validate_tab(&self.tab, &self.teams_app, &self.bot)
+            .map_err(|p| errs.extend(p))
+            .ok();
         let organisations = match Organisations::new(orgs) {
             Ok(o) => Some(o),
             Err(e) => {
@@ -399,29 +440,70 @@ impl RawConfig {
             }
         };
 
-        match (listen, public_base_url, mail, organisations, bot) {
-            (Some(listen), Some(public_base_url), Some(mail), Some(organisations), Some(bot))
-                if errs.is_empty() =>
-            {
-                Ok(Config {
-                    listen,
-                    public_base_url,
-                    trust_forwarded_for: self.http.trust_forwarded_for,
-                    database_url: self.database.url,
-                    mail,
-                    mail_poll_interval: Duration::from_secs(self.mail.poll_interval_secs.max(1)),
-                    mail_timeout: Duration::from_secs(self.mail.timeout_secs.max(1)),
-                    secret_key: self.security.secret_key,
-                    argon2,
-                    limits: self.limits,
-                    demo: self.demo,
-                    bot,
-                    connector_retries: self.bot.connector_retries.min(10),
-                    organisations,
-                })
-            }
+        match (listen, public_base_url, mail, organisations, bot, tab) {
+            (
+                Some(listen),
+                Some(public_base_url),
+                Some(mail),
+                Some(organisations),
+                Some(bot),
+                Some(tab),
+            ) if errs.is_empty() => Ok(Config {
+                listen,
+                public_base_url,
+                trust_forwarded_for: self.http.trust_forwarded_for,
+                database_url: self.database.url,
+                mail,
+                mail_poll_interval: Duration::from_secs(self.mail.poll_interval_secs.max(1)),
+                mail_timeout: Duration::from_secs(self.mail.timeout_secs.max(1)),
+                secret_key: self.security.secret_key,
+                argon2,
+                limits: self.limits,
+                demo: self.demo,
+                bot,
+                connector_retries: self.bot.connector_retries.min(10),
+                teams_app: self.teams_app,
+                tab,
+                organisations,
+            }),
             _ => Err(ConfigErrors(errs)),
         }
+    }
+}
+
+fn validate_tab(raw: &RawTab, app: &TeamsApp, bot: &RawBot) -> Result<TabConfig, Vec<String>> {
+    let mut errs = Vec::new();
+    let url = |key: &str, v: &str, errs: &mut Vec<String>| match Url::parse(v) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+        _ => {
+            errs.push(format!("tab.{key}: not an http(s) URL"));
+            None
+        }
+    };
+    let authority = url("entra_authority", &raw.entra_authority, &mut errs);
+    let teams_js = url("teams_js_url", &raw.teams_js_url, &mut errs);
+    for a in &raw.frame_ancestors {
+        if a.contains([';', ',', ' ', '\'', '"'])
+            || !(a.starts_with("https://") || a.starts_with("http://"))
+        {
+            errs.push(format!(
+                "tab.frame_ancestors: {a:?} is not an origin like https://*.teams.microsoft.com"
+            ));
+        }
+    }
+    let sso_app_id = app
+        .sso_app_id
+        .clone()
+        .or_else(|| Some(bot.app_id.trim().to_string()).filter(|s| !s.is_empty()));
+    match (authority, teams_js) {
+        (Some(entra_authority), Some(teams_js_url)) if errs.is_empty() => Ok(TabConfig {
+            entra_authority,
+            teams_js_url,
+            teams_js_integrity: raw.teams_js_integrity.clone().filter(|s| !s.is_empty()),
+            frame_ancestors: raw.frame_ancestors.clone(),
+            sso_app_id,
+        }),
+        _ => Err(errs),
     }
 }
 
@@ -586,6 +668,21 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
         }
         _ => Err(errs),
     }
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        S(String),
+        F(f64),
+        I(i64),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::S(s) => s,
+        Either::F(f) => f.to_string(),
+        Either::I(i) => i.to_string(),
+    })
 }
 
 /// `scheme://user:***@host/…`: never print a password that sits in a URL.

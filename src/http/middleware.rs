@@ -1,28 +1,44 @@
 //! Security headers and request tracing. Request spans name the route template, never the path:
 //! reset links carry their token in the path.
 
+use std::sync::Arc;
+
 use axum::{
-    extract::{MatchedPath, Request},
+    extract::{MatchedPath, Request, State},
     http::{HeaderName, HeaderValue, header},
     middleware::Next,
     response::Response,
 };
 
 /// Pages refuse framing and load nothing from elsewhere; no page is cached and no Referer
-/// leaves (token pages carry their token in the URL).
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let is_static = req.uri().path().starts_with("/static/");
+/// leaves (token pages carry their token in the URL). The tab pages alone may be framed, by
+/// Teams and Microsoft 365 hosts, and load the Teams SDK.
+pub async fn security_headers(
+    State(tab): State<Arc<crate::tab::TabState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    let is_static = path.starts_with("/static/");
+    let is_tab = path == "/tab" || path.starts_with("/tab/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if is_tab {
+        if let Ok(v) = HeaderValue::from_str(&tab.csp) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    } else {
+        h.entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(
+                "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+            ));
+        h.entry(header::X_FRAME_OPTIONS)
+            .or_insert(HeaderValue::from_static("DENY"));
+    }
     let mut set = |name: HeaderName, value: &'static str| {
         h.entry(name).or_insert(HeaderValue::from_static(value));
     };
-    set(
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'",
-    );
-    set(header::X_FRAME_OPTIONS, "DENY");
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "no-referrer");
     if !is_static {

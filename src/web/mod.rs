@@ -1,6 +1,7 @@
 //! The browser pages (login, forgot, enrol, reset) and the credential API.
 
 pub mod api;
+pub mod legal;
 pub mod login;
 pub mod pages;
 pub mod request;
@@ -36,6 +37,8 @@ pub fn router() -> Router<AppState> {
             get(reset::show_cancel).post(reset::submit_cancel),
         )
         .route("/api/v1/credentials/verify", post(api::verify))
+        .route("/privacy", get(legal::privacy))
+        .route("/terms", get(legal::terms))
         .route("/static/app.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))

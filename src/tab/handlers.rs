@@ -1,0 +1,411 @@
+//! The tab page, its configuration page and its API. The API takes JSON with the
+//! `X-Octopus-Tab` header only (a cross-site form can send neither, and no CORS is allowed), so
+//! it is CSRF-safe without cookies, which Teams' third-party iframe may not send.
+
+use axum::{
+    Json,
+    extract::{OriginalUri, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use minijinja::context;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::sso::SsoError;
+use crate::{
+    app::AppState,
+    http::{
+        csrf::CsrfToken,
+        extract::{ClientIp, LangPref},
+    },
+    i18n::Locale,
+    reset::{
+        ResetError,
+        model::{Purpose, Requester, Username},
+    },
+    store::accounts,
+    templates::local_time,
+    web::pages::{self, PageBase},
+};
+
+#[derive(Debug, Deserialize)]
+pub struct TabQuery {
+    context: Option<String>,
+    locale: Option<String>,
+    theme: Option<String>,
+    org: Option<String>,
+}
+
+/// Teams fills `{locale}` and `{theme}` in the tab URL; a literal placeholder means "unknown".
+fn filled(v: &Option<String>) -> Option<&str> {
+    v.as_deref()
+        .filter(|s| !s.is_empty() && !s.starts_with('{'))
+}
+
+fn theme(q: &TabQuery) -> &'static str {
+    match filled(&q.theme) {
+        Some("dark") => "dark",
+        Some("contrast") => "contrast",
+        _ => "default",
+    }
+}
+
+fn base(
+    state: &AppState,
+    q: &TabQuery,
+    mut lang: LangPref,
+    csrf: &CsrfToken,
+    path: &str,
+) -> PageBase {
+    if let Some(l) = filled(&q.locale).and_then(Locale::from_tag) {
+        lang.from_query = Some(l);
+    }
+    PageBase::new(state, q.org.as_deref(), lang, csrf, path)
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Query(q): Query<TabQuery>,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+) -> Response {
+    let base = base(&state, &q, lang, &csrf, uri.path());
+    let cfg = &state.config.tab;
+    let ctx = context! {
+        theme => theme(&q),
+        scope => if filled(&q.context) == Some("channel") { "channel" } else { "personal" },
+        teams_js_url => cfg.teams_js_url.as_str(),
+        teams_js_integrity => cfg.teams_js_integrity.as_deref().unwrap_or_default(),
+        js => json!({
+            "lang": base.locale.tag(),
+            "t": state.strings.section(base.locale, "tab"),
+            "hint": state.strings.get(base.locale, "request.hint"),
+            "uniform": {
+                "reset": state.strings.get(base.locale, "sent.reset_body"),
+                "enroll": state.strings.get(base.locale, "sent.enroll_body"),
+            },
+        }),
+    };
+    pages::render(&state, &base, StatusCode::OK, "tab", ctx)
+}
+
+pub async fn config_page(
+    State(state): State<AppState>,
+    Query(q): Query<TabQuery>,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+) -> Response {
+    let base = base(&state, &q, lang, &csrf, uri.path());
+    let root = state
+        .config
+        .public_base_url
+        .as_str()
+        .trim_end_matches('/')
+        .to_string();
+    let cfg = &state.config.tab;
+    let ctx = context! {
+        theme => theme(&q),
+        teams_js_url => cfg.teams_js_url.as_str(),
+        teams_js_integrity => cfg.teams_js_integrity.as_deref().unwrap_or_default(),
+        js => json!({
+            "config": {
+                "entityId": "octopus",
+                "suggestedDisplayName": "Octopus",
+                "contentUrl": format!("{root}/tab?context=channel&org={}&locale={{locale}}&theme={{theme}}", base.org.slug),
+                "websiteUrl": format!("{root}/tab?org={}", base.org.slug),
+            },
+        }),
+    };
+    pages::render(&state, &base, StatusCode::OK, "tab_config", ctx)
+}
+
+pub async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../static/tab.js"),
+    )
+}
+
+pub async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../static/tab.css"),
+    )
+}
+
+/// A JSON answer with a localized message.
+fn answer(status: StatusCode, code: &str, message: String, extra: Value) -> Response {
+    let mut body = json!({ "code": code, "message": message });
+    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+        b.extend(e);
+    }
+    (status, Json(body)).into_response()
+}
+
+fn locale_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    asked: Option<&str>,
+    tenant: Option<&str>,
+) -> Locale {
+    asked
+        .and_then(Locale::from_tag)
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Locale::from_accept_language)
+        })
+        .or_else(|| {
+            tenant
+                .and_then(|t| state.orgs.by_tenant(t))
+                .map(|o| o.default_locale)
+        })
+        .unwrap_or(state.orgs.default_org().default_locale)
+}
+
+fn sso_refused(state: &AppState, locale: Locale, e: SsoError) -> Response {
+    tracing::debug!(reason = %e, "tab SSO token refused");
+    let t = |k: &str| state.strings.get(locale, k);
+    answer(
+        StatusCode::UNAUTHORIZED,
+        "sso_invalid",
+        t("tab.sso_failed"),
+        json!({}),
+    )
+}
+
+/// `GET /api/tab/me`: the Octopus account behind the Teams sign-in.
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let locale = locale_of(&state, &headers, None, None);
+    let user = match state.tab.sso.validate(auth).await {
+        Ok(u) => u,
+        Err(e) => return sso_refused(&state, locale, e),
+    };
+    let found = match state.store.conn().await {
+        Ok(mut conn) => {
+            accounts::by_identity(
+                &mut conn,
+                &user.tenant_id,
+                user.object_id.as_deref(),
+                user.sign_in_name.as_deref(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let org = state.orgs.by_tenant(&user.tenant_id);
+    let org_name = org.map(|o| o.name.clone()).unwrap_or_default();
+    match found {
+        Ok(Some(acc)) => (
+            StatusCode::OK,
+            Json(json!({
+                "username": acc.username.as_str(),
+                "orgName": org_name,
+                "portalUrl": org.map(|o| o.portal_url.to_string()),
+            })),
+        )
+            .into_response(),
+        Ok(None) => answer(
+            StatusCode::NOT_FOUND,
+            "no_account",
+            state.strings.get(locale, "tab.no_account"),
+            json!({"orgName": org_name}),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "tab account look-up failed");
+            answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unavailable",
+                state.strings.get(locale, "tab.unavailable"),
+                json!({}),
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TabRequest {
+    purpose: String,
+    username: Option<String>,
+    locale: Option<String>,
+    org: Option<String>,
+}
+
+/// `POST /api/tab/request`: sends the link, for the signed-in account (SSO) or for a typed
+/// username (fallback), with the same uniform answer as everywhere else.
+pub async fn request(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Result<Json<TabRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let fallback_locale = locale_of(&state, &headers, None, None);
+    if headers.get("x-octopus-tab").and_then(|v| v.to_str().ok()) != Some("1") {
+        return answer(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            state.strings.get(fallback_locale, "error.csrf"),
+            json!({}),
+        );
+    }
+    let Ok(Json(req)) = body else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            state.strings.get(fallback_locale, "tab.unavailable"),
+            json!({}),
+        );
+    };
+    let purpose = match req.purpose.as_str() {
+        "enroll" => Purpose::Enroll,
+        _ => Purpose::Reset,
+    };
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    // Signed in through Teams: the account is the one the token names.
+    if auth.is_some() {
+        let locale = locale_of(&state, &headers, req.locale.as_deref(), None);
+        let user = match state.tab.sso.validate(auth).await {
+            Ok(u) => u,
+            Err(e) => return sso_refused(&state, locale, e),
+        };
+        let Some(org) = state.orgs.by_tenant(&user.tenant_id) else {
+            return sso_refused(&state, locale, SsoError::Tenant);
+        };
+        let account = match state.store.conn().await {
+            Ok(mut conn) => accounts::by_identity(
+                &mut conn,
+                &org.tenant_id,
+                user.object_id.as_deref(),
+                user.sign_in_name.as_deref(),
+            )
+            .await
+            .ok()
+            .flatten(),
+            Err(_) => None,
+        };
+        let Some(account) = account else {
+            return answer(
+                StatusCode::NOT_FOUND,
+                "no_account",
+                state.strings.get(locale, "tab.no_account"),
+                json!({}),
+            );
+        };
+        let who = Requester::Tab {
+            tenant_id: org.tenant_id.clone(),
+            object_id: user
+                .object_id
+                .clone()
+                .unwrap_or_else(|| account.id.to_string()),
+        };
+        return match state
+            .reset
+            .request(org, &who, &account.username, purpose, locale)
+            .await
+        {
+            Ok(done) => {
+                let extra = match done.delivery {
+                    Some(d) => {
+                        let at =
+                            chrono::DateTime::from_timestamp(d.expires_at, 0).unwrap_or_default();
+                        json!({
+                            "maskedEmail": d.email.masked(),
+                            "expiresAt": local_time(at, state.clock.now(), org.time_zone, locale),
+                        })
+                    }
+                    None => json!({}),
+                };
+                let msg = match &extra["maskedEmail"] {
+                    Value::String(m) => state
+                        .strings
+                        .get(locale, "tab.sent_to")
+                        .replace("{email}", m)
+                        .replace("{time}", extra["expiresAt"].as_str().unwrap_or_default()),
+                    _ => uniform(&state, locale, purpose),
+                };
+                answer(StatusCode::OK, "sent", msg, extra)
+            }
+            Err(e) => domain_error(&state, locale, e),
+        };
+    }
+    // Outside Teams, or without single sign-on: the username form.
+    let org = state.orgs.pick(req.org.as_deref());
+    let locale = locale_of(
+        &state,
+        &headers,
+        req.locale.as_deref(),
+        Some(&org.tenant_id),
+    );
+    let Ok(username) = Username::parse(req.username.as_deref().unwrap_or_default()) else {
+        return answer(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "username_invalid",
+            state.strings.get(locale, "request.error_username"),
+            json!({}),
+        );
+    };
+    match state
+        .reset
+        .request(org, &Requester::Browser { ip }, &username, purpose, locale)
+        .await
+    {
+        Ok(_) => answer(
+            StatusCode::OK,
+            "sent",
+            uniform(&state, locale, purpose),
+            json!({}),
+        ),
+        Err(e) => domain_error(&state, locale, e),
+    }
+}
+
+fn uniform(state: &AppState, locale: Locale, purpose: Purpose) -> String {
+    state
+        .strings
+        .get(locale, &format!("sent.{}_body", purpose.as_str()))
+}
+
+fn domain_error(state: &AppState, locale: Locale, e: ResetError) -> Response {
+    match e {
+        ResetError::RateLimited { retry_after_secs } => {
+            let minutes = retry_after_secs.div_ceil(60).max(1).to_string();
+            let mut res = answer(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                state
+                    .strings
+                    .get(locale, "error.rate_limited")
+                    .replace("{minutes}", &minutes),
+                json!({}),
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
+        other => {
+            tracing::error!(error = format!("{other:#}"), "tab request failed");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                state.strings.get(locale, "tab.unavailable"),
+                json!({}),
+            )
+        }
+    }
+}

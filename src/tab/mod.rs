@@ -1,0 +1,43 @@
+//! The Octopus tab in Teams: `/tab` (personal and channel), `/tab/config` (channel tab set-up),
+//! and its JSON API, authenticated by the Teams single sign-on token when there is one.
+
+pub mod handlers;
+pub mod sso;
+
+use axum::{
+    Router,
+    routing::{get, post},
+};
+
+use crate::app::AppState;
+
+pub struct TabState {
+    pub sso: sso::SsoValidator,
+    /// The tab pages' Content-Security-Policy: framed by Teams and Microsoft 365 only.
+    pub csp: String,
+}
+
+impl TabState {
+    pub fn csp(teams_js: &url::Url, frame_ancestors: &[String]) -> String {
+        let script_origin = teams_js.origin().ascii_serialization();
+        format!(
+            "default-src 'none'; script-src 'self' {script_origin}; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {}",
+            if frame_ancestors.is_empty() {
+                "'none'".to_string()
+            } else {
+                frame_ancestors.join(" ")
+            }
+        )
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tab", get(handlers::page))
+        .route("/tab/config", get(handlers::config_page))
+        .route("/static/tab.js", get(handlers::script))
+        .route("/static/tab.css", get(handlers::stylesheet))
+        .route("/api/tab/me", get(handlers::me))
+        .route("/api/tab/request", post(handlers::request))
+}
