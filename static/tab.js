@@ -6,6 +6,8 @@
   var t = data.t || {};
   var $ = function (id) { return document.getElementById(id); };
   var inTeams = typeof window.microsoftTeams !== 'undefined' && window.parent !== window;
+  var origins = (data.validOrigins || []).length ? data.validOrigins : undefined;
+  function initialize() { return withTimeout(microsoftTeams.app.initialize(origins), 5000); }
 
   function withTimeout(promise, ms) {
     return Promise.race([promise, new Promise(function (_, reject) {
@@ -22,7 +24,7 @@
   // The channel tab's configuration page.
   if (data.config) {
     if (!inTeams) { return; }
-    withTimeout(microsoftTeams.app.initialize(), 5000).then(function () {
+    initialize().then(function () {
       microsoftTeams.app.getContext().then(function (ctx) { setTheme(ctx.app && ctx.app.theme); });
       microsoftTeams.pages.config.registerOnSaveHandler(function (save) {
         microsoftTeams.pages.config.setConfig(data.config)
@@ -84,7 +86,7 @@
   if (!inTeams) { return; } // outside Teams: the form is already there
   show('fallback', false);
   show('loading', true);
-  withTimeout(microsoftTeams.app.initialize(), 5000)
+  initialize()
     .then(function () { return withTimeout(microsoftTeams.app.getContext(), 5000); })
     .then(function (ctx) {
       setTheme(ctx.app && ctx.app.theme);

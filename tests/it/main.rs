@@ -14,3 +14,4 @@ mod manifest;
 mod rate_limits;
 mod reset_link;
 mod store;
+mod tab;

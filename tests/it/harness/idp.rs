@@ -97,6 +97,11 @@ impl Idp {
             .route("/v1/.well-known/openidconfiguration", get(metadata))
             .route("/v1/.well-known/keys", get(jwks))
             .route("/{tenant}/oauth2/v2.0/token", post(token))
+            .route(
+                "/{tenant}/v2.0/.well-known/openid-configuration",
+                get(entra_metadata),
+            )
+            .route("/{tenant}/discovery/v2.0/keys", get(jwks))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -151,6 +156,16 @@ impl Idp {
     }
 }
 
+/// An Entra access token for the tab's API, as Teams' getAuthToken returns it (v2).
+pub fn sso_claims(idp_base: &str, tenant: &str, aud: &str, oid: &str, upn: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "iss": format!("{idp_base}/{tenant}/v2.0"), "aud": aud, "tid": tenant, "oid": oid,
+        "preferred_username": upn, "name": "Julie Tremblay", "scp": "access_as_user", "ver": "2.0",
+        "azp": "5e3ce6c0-2b1f-4285-8d4b-75ee78787346", "iat": now, "nbf": now - 5, "exp": now + 3600
+    })
+}
+
 /// Claims of a channel token, valid from now (shifted by `shift` seconds) for ten minutes.
 pub fn channel_claims(app_id: &str, service_url: &str, shift: i64) -> Value {
     let now = chrono::Utc::now().timestamp() + shift;
@@ -166,6 +181,22 @@ async fn metadata(State(s): State<Arc<IdpState>>) -> impl IntoResponse {
         "issuer": CHANNEL_ISSUER,
         "jwks_uri": format!("{base}/v1/.well-known/keys"),
         "id_token_signing_alg_values_supported": ["RS256"]
+    }))
+    .into_response()
+}
+
+/// Entra's per-tenant metadata (for the tab's single sign-on tokens).
+async fn entra_metadata(
+    State(s): State<Arc<IdpState>>,
+    axum::extract::Path(tenant): axum::extract::Path<String>,
+) -> impl IntoResponse {
+    if s.down.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let base = s.base.lock().unwrap().clone();
+    Json(json!({
+        "issuer": format!("{base}/{tenant}/v2.0"),
+        "jwks_uri": format!("{base}/{tenant}/discovery/v2.0/keys"),
     }))
     .into_response()
 }

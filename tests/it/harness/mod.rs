@@ -145,6 +145,7 @@ impl Builder {
         raw.bot.app_tenant_id = Some(TENANT.into());
         raw.bot.token_authority = idp.base.clone();
         raw.bot.openid_metadata_url = idp.metadata_url();
+        raw.tab.entra_authority = idp.base.clone();
         for edit in self.edit {
             edit(&mut raw);
         }
