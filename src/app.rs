@@ -152,6 +152,7 @@ impl Application {
             core,
             reset: reset.clone(),
             auth,
+            saved: Arc::default(),
         };
         let tab_state = Arc::new(TabState {
             sso: SsoValidator::new(
@@ -228,6 +229,14 @@ impl Application {
             let _ = worker_stop.wait_for(|s| *s).await;
         }));
         let store = self.state.store.clone();
+        let mut housekeeping_stop = stop_rx.clone();
+        let chores = tokio::spawn(housekeeping(
+            store.clone(),
+            self.state.clock.clone(),
+            async move {
+                let _ = housekeeping_stop.wait_for(|s| *s).await;
+            },
+        ));
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let mut server_stop = stop_rx;
         let served = axum::serve(self.listener, app).with_graceful_shutdown(async move {
@@ -239,8 +248,38 @@ impl Application {
         });
         let result = served.await.context("server failed");
         let _ = worker.await;
+        let _ = chores.await;
         store.close().await;
         result
+    }
+}
+
+/// Forgets what is no longer needed: handled-activity keys (Teams redelivers within minutes)
+/// and past rate-limit windows, hourly.
+async fn housekeeping(
+    store: Store,
+    clock: SharedClock,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        let day_ago = clock.unix() - 24 * 3600;
+        match store.conn().await {
+            Ok(mut conn) => {
+                let a = crate::store::bot::prune_activities(&mut conn, day_ago).await;
+                let b = crate::store::limits::prune(&mut conn, day_ago).await;
+                if let (Ok(a), Ok(b)) = (&a, &b) {
+                    tracing::debug!(activities = a, windows = b, "housekeeping done");
+                } else {
+                    warn!("housekeeping failed; will retry");
+                }
+            }
+            Err(e) => warn!(error = %e, "housekeeping: database unavailable"),
+        }
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
     }
 }
 

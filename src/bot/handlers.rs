@@ -14,9 +14,8 @@ use tracing::{debug, info, warn};
 use super::{
     Bot, BotCore, VerifiedActivity,
     activity::{Activity, OutgoingActivity},
-    cards::with_refresh,
     intent::{Intent, intent},
-    notify::status_card,
+    notify::{live_status_card, status_card},
 };
 use crate::{
     app::AppState,
@@ -116,8 +115,12 @@ impl Bot {
                 .as_ref()
                 .and_then(|c| c.conversation_type.clone()),
         };
+        if self.saved.unchanged(&reference) {
+            return Ok(());
+        }
         let mut conn = self.core.store.conn().await?;
         store::save_conversation(&mut conn, &reference, self.core.clock.unix()).await?;
+        self.saved.remember(reference);
         Ok(())
     }
 
@@ -405,11 +408,8 @@ impl Bot {
             let mut conn = self.core.store.conn().await?;
             store::insert_request(&mut conn, &request, self.core.clock.unix()).await?;
         }
-        let card = status_card(&self.core, org, locale, &request, self.core.clock.unix());
-        Ok((
-            with_refresh(card, "refresh", json!({"requestId": d.token_id}), &from.id),
-            Some(d.token_id),
-        ))
+        let card = live_status_card(&self.core, org, locale, &request, self.core.clock.unix());
+        Ok((card, Some(d.token_id)))
     }
 
     /// "Ce n'était pas moi" on the requester's own status card.
@@ -469,12 +469,12 @@ impl Bot {
         let Some(request) = self.own_request(a, request_id).await? else {
             return Ok(None);
         };
-        let card = status_card(&self.core, org, locale, &request, self.core.clock.unix());
-        Ok(Some(with_refresh(
-            card,
-            "refresh",
-            json!({"requestId": request_id}),
-            &request.user_id,
+        Ok(Some(live_status_card(
+            &self.core,
+            org,
+            locale,
+            &request,
+            self.core.clock.unix(),
         )))
     }
 

@@ -50,6 +50,34 @@ pub struct Bot {
     pub reset: ResetService,
     /// `None` in local-development mode (no app id): nothing is authenticated.
     pub auth: Option<Arc<ChannelAuth>>,
+    pub saved: Arc<SavedRefs>,
+}
+
+/// Conversation references this instance already saved as they are: rewriting an unchanged one
+/// on every activity would cost a database commit per turn.
+#[derive(Default)]
+pub struct SavedRefs(
+    std::sync::Mutex<std::collections::HashMap<String, crate::store::bot::ConversationRef>>,
+);
+
+impl SavedRefs {
+    const MAX: usize = 10_000;
+
+    pub fn unchanged(&self, r: &crate::store::bot::ConversationRef) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&r.conversation_id)
+            == Some(r)
+    }
+
+    pub fn remember(&self, r: crate::store::bot::ConversationRef) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(r.conversation_id.clone(), r);
+    }
 }
 
 /// An activity whose token was checked and whose body parsed: handlers never see another.

@@ -49,6 +49,22 @@ pub fn status_card(
     )
 }
 
+/// The status card as its requester sees it: refreshed (Universal Actions) whenever shown.
+pub fn live_status_card(
+    core: &BotCore,
+    org: &Organisation,
+    locale: Locale,
+    r: &store::BotRequest,
+    now: i64,
+) -> Value {
+    with_refresh(
+        status_card(core, org, locale, r, now),
+        "refresh",
+        json!({"requestId": r.token_id}),
+        &r.user_id,
+    )
+}
+
 impl LinkObserver for BotCore {
     fn link_event(&self, token_id: &str, event: LinkEvent) {
         let core = self.clone();
@@ -89,13 +105,7 @@ impl BotCore {
         };
         let locale = Locale::from_tag(&request.locale).unwrap_or(org.default_locale);
         if let Some(card_id) = &request.card_activity_id {
-            let card = status_card(self, org, locale, &request, now);
-            let card = with_refresh(
-                card,
-                "refresh",
-                json!({"requestId": token_id}),
-                &request.user_id,
-            );
+            let card = live_status_card(self, org, locale, &request, now);
             self.connector
                 .update(
                     &reference.service_url,

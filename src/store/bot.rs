@@ -4,7 +4,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::StoreError;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationRef {
     pub conversation_id: String,
     pub tenant_id: String,

@@ -85,6 +85,10 @@ impl Store {
                         sqlx::query("pragma synchronous = normal")
                             .execute(&mut *conn)
                             .await?;
+                        // 2 MiB per pooled connection; the default is sized for larger databases.
+                        sqlx::query("pragma cache_size = -2048")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })

@@ -350,3 +350,32 @@ async fn with_the_issuer_down_from_the_start_requests_are_refused() {
     );
     let _ = CHANNEL_ISSUER;
 }
+
+#[tokio::test]
+async fn without_an_app_id_the_bot_runs_unauthenticated_for_local_tools() {
+    let app = TestApp::builder()
+        .config(|c| c.bot.app_id = String::new())
+        .spawn()
+        .await;
+    let res = app.bot_with(&app.personal("aide"), None).await;
+    assert_eq!(res.status(), 200, "the Teams app test tool sends no token");
+    let posted = app.connector.wait_for(1).await;
+    assert_eq!(posted[0].authorization, None, "and gets none back");
+    assert_eq!(app.idp.token_hits(), 0);
+}
+
+#[test]
+fn local_development_mode_refuses_to_listen_beyond_loopback() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+        .arg("check-config")
+        .env("OCTOPUS__HTTP__LISTEN", "0.0.0.0:3978")
+        .env_remove("OCTOPUS_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bot.app_id is empty") && err.contains("loopback"),
+        "{err}"
+    );
+}

@@ -475,3 +475,39 @@ async fn the_bot_welcomes_a_team_or_a_person_when_installed() {
         "anything else acknowledged"
     );
 }
+
+#[tokio::test]
+async fn a_newer_request_marks_the_older_card_superseded() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.bot(&submit(&app, "card-a", "trej", "reset"))
+            .await
+            .status(),
+        200
+    );
+    app.smtp.wait_for(1, WAIT).await;
+    assert_eq!(
+        app.bot(&submit(&app, "card-b", "trej", "reset"))
+            .await
+            .status(),
+        200
+    );
+    app.smtp.wait_for(2, WAIT).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let posted = app.connector.posted();
+        let on_a: Vec<_> = posted
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path.ends_with("/card-a"))
+            .collect();
+        if on_a.len() >= 2 {
+            assert!(text_of(on_a[1].card().unwrap()).contains(&app_str("cards.supersededTitle")));
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "card-a never marked superseded: {posted:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
