@@ -129,7 +129,10 @@ impl Bot {
         if a.service_url.is_none() || a.conversation.is_none() {
             return Ok(());
         }
-        if let Some(key) = Self::activity_key(&a) {
+        // Card submissions have effects (a link, an email): a redelivery must not repeat them.
+        // Text only ever gets a card back, so it is not worth a database write per message.
+        let has_effects = a.value.as_ref().is_some_and(Value::is_object);
+        if let Some(key) = Self::activity_key(&a).filter(|_| has_effects) {
             let mut conn = self.core.store.conn().await?;
             if store::claim_activity(&mut conn, &key, self.core.clock.unix())
                 .await?

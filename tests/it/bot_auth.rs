@@ -276,7 +276,8 @@ async fn the_service_url_claim_must_be_present_and_match() {
 #[tokio::test]
 async fn a_missing_or_malformed_header_is_refused_and_nothing_is_processed() {
     let app = TestApp::spawn().await;
-    let a = app.personal("mot de passe oublié");
+    let mut a = app.personal("");
+    a["value"] = json!({"action": "submit", "purpose": "reset", "username": "trej"});
     let token = app.idp.channel_token(BOT_ID, &app.connector.service_url);
     for header in [
         None,
@@ -292,6 +293,7 @@ async fn a_missing_or_malformed_header_is_refused_and_nothing_is_processed() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(app.connector.posted().is_empty(), "nothing was processed");
+    assert!(app.smtp.received().is_empty(), "no mail");
     let handled: i64 = sqlx::query_scalar("select count(*) from processed_activity")
         .fetch_one(app.store.pool())
         .await
