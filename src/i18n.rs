@@ -178,6 +178,24 @@ mod tests {
     }
 
     #[test]
+    fn cards_and_tab_name_the_link_as_the_email_shows_it() {
+        let s = Strings::load().expect("locales parse");
+        for loc in Locale::ALL {
+            let link = s.get(loc, "mail.reset.link");
+            for key in [
+                "cards.sentMessage",
+                "cards.sentUniformMessage",
+                "cards.usedMessage",
+            ] {
+                assert!(
+                    s.get(loc, key).contains(&link),
+                    "{loc} {key} does not name « {link} »"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn accept_language_picks_the_best_supported() {
         assert_eq!(
             Locale::from_accept_language("de-DE, pt-BR;q=0.8, en;q=0.5"),
