@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
 use super::{
-    Bot, BotCore, VerifiedActivity,
+    Bot, VerifiedActivity,
     activity::{Activity, OutgoingActivity},
     intent::{Intent, intent},
     notify::{live_status_card, status_card},
@@ -703,11 +703,5 @@ fn uniform_request(purpose: Purpose, locale: Locale) -> store::BotRequest {
         masked_email: None,
         expires_at: 0,
         state: "sent".into(),
-    }
-}
-
-impl BotCore {
-    pub fn org_of(&self, tenant: &str) -> Option<&Organisation> {
-        self.orgs.by_tenant(tenant)
     }
 }
