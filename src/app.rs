@@ -110,7 +110,7 @@ impl Application {
 
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let (auth, bot_auth) = match &config.bot {
             BotMode::LocalDev => (None, None),
@@ -131,7 +131,7 @@ impl Application {
         };
         let core = BotCore {
             store: store.clone(),
-            connector: ConnectorClient::new(bot_auth, config.connector_retries)?,
+            connector: ConnectorClient::new(http.clone(), bot_auth, config.connector_retries),
             cards: Cards::load(strings.clone())?,
             strings: strings.clone(),
             orgs: orgs.clone(),

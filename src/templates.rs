@@ -62,6 +62,7 @@ impl Templates {
             }
         });
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.set_formatter(html_formatter);
         for (name, src) in FILES {
             env.add_template(name, src)
                 .map_err(|e| anyhow::anyhow!("template {name}: {e}"))?;
@@ -71,6 +72,32 @@ impl Templates {
 
     pub fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, minijinja::Error> {
         self.env.get_template(name)?.render(ctx)
+    }
+}
+
+/// HTML escaping of `& < > " '`, as HTML needs; minijinja's default also escapes `/`, which
+/// turns every URL in an `href` into `http:&#x2f;&#x2f;…` (valid, but fragile in mail clients).
+fn html_formatter(
+    out: &mut minijinja::Output<'_>,
+    state: &minijinja::State<'_, '_>,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    match value.as_str() {
+        Some(text) if matches!(state.auto_escape(), AutoEscape::Html) && !value.is_safe() => {
+            let mut escaped = String::with_capacity(text.len());
+            for c in text.chars() {
+                match c {
+                    '&' => escaped.push_str("&amp;"),
+                    '<' => escaped.push_str("&lt;"),
+                    '>' => escaped.push_str("&gt;"),
+                    '"' => escaped.push_str("&quot;"),
+                    '\'' => escaped.push_str("&#x27;"),
+                    c => escaped.push(c),
+                }
+            }
+            out.write_str(&escaped).map_err(minijinja::Error::from)
+        }
+        _ => minijinja::escape_formatter(out, state, value),
     }
 }
 
@@ -112,6 +139,27 @@ mod tests {
     #[test]
     fn every_template_compiles() {
         Templates::load().expect("templates load");
+    }
+
+    #[test]
+    fn html_is_escaped_and_urls_stay_readable() {
+        let mut env = Environment::new();
+        env.set_formatter(html_formatter);
+        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        env.add_template("t.html", "<a href=\"{{ u }}\">{{ x }}</a>")
+            .expect("template");
+        let out = env
+            .get_template("t.html")
+            .and_then(|t| {
+                t.render(
+                    minijinja::context! { u => "https://x.org/a?b=1&c=2", x => "<b>\"l'a\"</b>" },
+                )
+            })
+            .expect("renders");
+        assert_eq!(
+            out,
+            "<a href=\"https://x.org/a?b=1&amp;c=2\">&lt;b&gt;&quot;l&#x27;a&quot;&lt;/b&gt;</a>"
+        );
     }
 
     #[test]

@@ -19,7 +19,8 @@ const TEMPLATES: [(&str, &str); 4] = [
 #[derive(Clone, Debug)]
 pub struct Cards {
     templates: std::sync::Arc<HashMap<&'static str, Value>>,
-    strings: Strings,
+    /// Each language's `cards` strings, read once: a card binds them as `${t.…}`.
+    strings: std::sync::Arc<HashMap<Locale, Value>>,
 }
 
 impl Cards {
@@ -30,34 +31,63 @@ impl Cards {
                 .map_err(|e| anyhow::anyhow!("adaptive-cards/{name}.json: {e}"))?;
             templates.insert(name, v);
         }
+        let tables = Locale::ALL
+            .iter()
+            .map(|l| (*l, strings.section(*l, "cards")))
+            .collect();
         Ok(Self {
             templates: std::sync::Arc::new(templates),
-            strings,
+            strings: std::sync::Arc::new(tables),
         })
     }
 
     /// The card `name` for `data`, with the locale's strings under `t`.
     pub fn render(&self, name: &str, locale: Locale, data: Value) -> Value {
-        let mut root = match data {
-            Value::Object(m) => m,
-            _ => Map::new(),
+        let (Some(template), Some(t)) = (self.templates.get(name), self.strings.get(&locale))
+        else {
+            return Value::Null;
         };
-        root.insert("t".into(), self.strings.section(locale, "cards"));
-        let template = self.templates.get(name).cloned().unwrap_or(Value::Null);
-        expand(&template, &Value::Object(root)).unwrap_or(Value::Null)
+        expand_in(
+            template,
+            &Scope {
+                data: &data,
+                t: Some(t),
+            },
+        )
+        .unwrap_or(Value::Null)
     }
 }
 
-/// Expands a template against `data`; `None` when the node is dropped by `$when`.
+/// Where bindings are looked up: the card's data, and the string table for `t.…` paths.
+struct Scope<'a> {
+    data: &'a Value,
+    t: Option<&'a Value>,
+}
+
+impl Scope<'_> {
+    fn lookup(&self, path: &str) -> Option<&Value> {
+        match (self.t, path.strip_prefix("t.")) {
+            (Some(t), Some(key)) => lookup(t, key),
+            _ => lookup(self.data, path),
+        }
+    }
+}
+
+/// Expands a template against `data` (which carries its strings under `t`); `None` when the
+/// node is dropped by `$when`.
 pub fn expand(node: &Value, data: &Value) -> Option<Value> {
+    expand_in(node, &Scope { data, t: None })
+}
+
+fn expand_in(node: &Value, scope: &Scope<'_>) -> Option<Value> {
     match node {
-        Value::String(s) => Some(expand_string(s, data)),
+        Value::String(s) => Some(expand_string(s, scope)),
         Value::Array(items) => Some(Value::Array(
-            items.iter().filter_map(|i| expand(i, data)).collect(),
+            items.iter().filter_map(|i| expand_in(i, scope)).collect(),
         )),
         Value::Object(map) => {
             if let Some(Value::String(cond)) = map.get("$when")
-                && !truthy(cond, data)
+                && !truthy(cond, scope)
             {
                 return None;
             }
@@ -66,7 +96,7 @@ pub fn expand(node: &Value, data: &Value) -> Option<Value> {
                 if k == "$when" {
                     continue;
                 }
-                if let Some(v) = expand(v, data) {
+                if let Some(v) = expand_in(v, scope) {
                     out.insert(k.clone(), v);
                 }
             }
@@ -90,7 +120,7 @@ fn is_path(s: &str) -> bool {
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
 }
 
-fn truthy(cond: &str, data: &Value) -> bool {
+fn truthy(cond: &str, scope: &Scope<'_>) -> bool {
     let Some(inner) = cond.strip_prefix("${").and_then(|c| c.strip_suffix('}')) else {
         return true;
     };
@@ -98,7 +128,7 @@ fn truthy(cond: &str, data: &Value) -> bool {
         Some(p) => (true, p),
         None => (false, inner),
     };
-    let value = lookup(data, path.trim()).is_some_and(|v| match v {
+    let value = scope.lookup(path.trim()).is_some_and(|v| match v {
         Value::Bool(b) => *b,
         Value::Null => false,
         Value::String(s) => !s.is_empty(),
@@ -107,11 +137,11 @@ fn truthy(cond: &str, data: &Value) -> bool {
     value != negate
 }
 
-fn expand_string(s: &str, data: &Value) -> Value {
+fn expand_string(s: &str, scope: &Scope<'_>) -> Value {
     // A whole-string binding keeps the value's type (booleans stay booleans).
     if let Some(path) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}'))
         && is_path(path)
-        && let Some(v) = lookup(data, path)
+        && let Some(v) = scope.lookup(path)
     {
         return v.clone();
     }
@@ -121,8 +151,8 @@ fn expand_string(s: &str, data: &Value) -> Value {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         match after.find('}') {
-            Some(end) if is_path(&after[..end]) && lookup(data, &after[..end]).is_some() => {
-                match lookup(data, &after[..end]) {
+            Some(end) if is_path(&after[..end]) && scope.lookup(&after[..end]).is_some() => {
+                match scope.lookup(&after[..end]) {
                     Some(Value::String(v)) => out.push_str(v),
                     Some(Value::Null) | None => {}
                     Some(v) => out.push_str(&v.to_string()),

@@ -104,12 +104,9 @@ struct ResourceId {
 }
 
 impl ConnectorClient {
+    /// `http` is the service's shared client (no redirects, so a token never follows one);
     /// `auth` None: local-development mode, no token is sent.
-    pub fn new(auth: Option<BotAuth>, retries: u32) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+    pub fn new(http: reqwest::Client, auth: Option<BotAuth>, retries: u32) -> Self {
         let token = auth.map(|auth| {
             Arc::new(AppToken {
                 auth,
@@ -117,11 +114,11 @@ impl ConnectorClient {
                 cached: Mutex::new(None),
             })
         });
-        Ok(Self {
+        Self {
             http,
             token,
             retries,
-        })
+        }
     }
 
     /// `{serviceUrl}/v3/conversations/{id}…` without a doubled slash (serviceUrl ends with one).

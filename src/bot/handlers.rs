@@ -337,13 +337,7 @@ impl Bot {
         typed: &str,
     ) -> anyhow::Result<(Value, Option<String>)> {
         let from = a.from.clone().unwrap_or_default();
-        let who = Requester::Teams {
-            tenant_id: org.tenant_id.clone(),
-            user_id: from
-                .aad_object_id
-                .clone()
-                .unwrap_or_else(|| from.id.clone()),
-        };
+        let who = teams_requester(org, from.aad_object_id.as_deref(), &from.id);
         let uniform = |this: &Self| {
             status_card(
                 &this.core,
@@ -426,13 +420,7 @@ impl Bot {
         let Some(request) = self.own_request(a, request_id).await? else {
             return Ok(None);
         };
-        let who = Requester::Teams {
-            tenant_id: org.tenant_id.clone(),
-            user_id: request
-                .aad_object_id
-                .clone()
-                .unwrap_or_else(|| request.user_id.clone()),
-        };
+        let who = teams_requester(org, request.aad_object_id.as_deref(), &request.user_id);
         match self.reset.cancel_by_id(request_id, &who).await {
             Ok(()) | Err(ResetError::Link(_)) => {}
             Err(e) => {
@@ -687,6 +675,15 @@ fn invoke_error(status: u16, code: &str, message: &str) -> Response {
         Json(body),
     )
         .into_response()
+}
+
+/// A Teams user as the domain's rate limits and audit know them: their Entra object id when
+/// Teams gives it (stable across bots), else their bot-scoped `29:` id.
+fn teams_requester(org: &Organisation, aad_object_id: Option<&str>, user_id: &str) -> Requester {
+    Requester::Teams {
+        tenant_id: org.tenant_id.clone(),
+        user_id: aad_object_id.unwrap_or(user_id).to_string(),
+    }
 }
 
 /// The uniform answer: no address, no live status.

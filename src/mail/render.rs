@@ -31,10 +31,7 @@ pub fn render(
             .map(|t| local_time(t, now, org.time_zone, locale))
             .unwrap_or_default()
     };
-    // Links are built by us from the parsed base URL (quotes and brackets percent-encoded):
-    // they go into href attributes as they are, not entity-escaped.
-    let url =
-        |s: Option<&str>| minijinja::Value::from_safe_string(s.unwrap_or_default().to_string());
+    let url = |s: Option<&str>| s.unwrap_or_default().to_string();
     let ctx = context! {
         t => strings.table(locale),
         lang => locale.tag(),

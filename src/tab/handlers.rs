@@ -76,7 +76,7 @@ pub async fn page(
     let ctx = context! {
         theme => theme(&q),
         scope => if filled(&q.context) == Some("channel") { "channel" } else { "personal" },
-        teams_js_url => minijinja::Value::from_safe_string(cfg.teams_js_url.to_string()),
+        teams_js_url => cfg.teams_js_url.as_str(),
         teams_js_integrity => cfg.teams_js_integrity.as_deref().unwrap_or_default(),
         js => json!({
             "validOrigins": cfg.valid_origins,
@@ -109,7 +109,7 @@ pub async fn config_page(
     let cfg = &state.config.tab;
     let ctx = context! {
         theme => theme(&q),
-        teams_js_url => minijinja::Value::from_safe_string(cfg.teams_js_url.to_string()),
+        teams_js_url => cfg.teams_js_url.as_str(),
         teams_js_integrity => cfg.teams_js_integrity.as_deref().unwrap_or_default(),
         js => json!({
             "validOrigins": cfg.valid_origins,

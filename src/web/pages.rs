@@ -69,7 +69,7 @@ impl PageBase {
             org => context! {
                 name => &self.org.name,
                 slug => &self.org.slug,
-                portal_url => Value::from_safe_string(self.org.portal_url.to_string()),
+                portal_url => self.org.portal_url.as_str(),
             },
         }
     }
