@@ -11,6 +11,7 @@ mod cli;
 mod login;
 mod mail_outbox;
 mod manifest;
+mod operations;
 mod rate_limits;
 mod reset_link;
 mod store;
