@@ -4,6 +4,7 @@
 mod harness;
 
 mod bot_auth;
+mod bot_cards;
 mod bot_conversation;
 mod browser_journey;
 mod cards;

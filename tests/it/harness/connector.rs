@@ -44,7 +44,12 @@ struct ConnectorState {
     members: Mutex<HashMap<String, Value>>,
     throttle: AtomicU32,
     next_id: AtomicUsize,
+    /// The test that started this connector, and which of its connectors, for naming dumped cards.
+    test: String,
+    dumped: AtomicUsize,
 }
+
+static NEXT_CONNECTOR: AtomicUsize = AtomicUsize::new(1);
 
 #[derive(Clone)]
 pub struct Connector {
@@ -55,7 +60,17 @@ pub struct Connector {
 
 impl Connector {
     pub async fn start() -> Connector {
-        let state = Arc::new(ConnectorState::default());
+        let state = Arc::new(ConnectorState {
+            test: format!(
+                "{}.{}",
+                std::thread::current()
+                    .name()
+                    .unwrap_or("unnamed")
+                    .replace("::", "."),
+                NEXT_CONNECTOR.fetch_add(1, Ordering::SeqCst)
+            ),
+            ..ConnectorState::default()
+        });
         let app = Router::new()
             .route("/amer/v3/conversations", post(create_conversation))
             .route("/amer/v3/conversations/{conv}/activities", post(record))
@@ -134,6 +149,7 @@ async fn record(
             .into_response();
     }
     let id = format!("msg-{}", s.next_id.fetch_add(1, Ordering::SeqCst) + 1);
+    dump_cards(&s, &body.0);
     s.posted.lock().unwrap().push(Recorded {
         method: method.to_string(),
         path: uri.path().to_string(),
@@ -144,6 +160,22 @@ async fn record(
         body: body.0,
     });
     Json(json!({ "id": id })).into_response()
+}
+
+/// With `OCTOPUS_TEST_CARDS_DIR` set, every card the bot posts is also written there as
+/// `<test>.<connector>.<n>.json`; scripts/test then checks them all with tools/cards/validate.mjs.
+fn dump_cards(s: &ConnectorState, body: &Value) {
+    let Some(dir) = std::env::var_os("OCTOPUS_TEST_CARDS_DIR") else {
+        return;
+    };
+    let cards = body["attachments"].as_array().into_iter().flatten();
+    let adaptive = |a: &&Value| a["contentType"] == "application/vnd.microsoft.card.adaptive";
+    for card in cards.filter(adaptive).filter_map(|a| a.get("content")) {
+        let n = s.dumped.fetch_add(1, Ordering::SeqCst) + 1;
+        let file = std::path::Path::new(&dir).join(format!("{}.{n}.json", s.test));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(file, serde_json::to_vec_pretty(card).unwrap()).unwrap();
+    }
 }
 
 async fn create_conversation(
