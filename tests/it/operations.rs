@@ -465,6 +465,66 @@ async fn migrate_creates_the_schema_on_an_empty_database_and_is_idempotent() {
     );
 }
 
+#[tokio::test]
+async fn migrate_brings_an_older_schema_up_to_date() {
+    let db = TestDb::create().await;
+    let dialect = if db.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dialect),
+    )
+    .unwrap()
+    .map(|e| e.unwrap().path())
+    .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+    .collect();
+    files.sort();
+    assert!(files.len() >= 2, "{files:?}");
+
+    // A database as an older release left it: only the first migration applied.
+    let older = tempfile::tempdir().unwrap();
+    std::fs::copy(&files[0], older.path().join(files[0].file_name().unwrap())).unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(older.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert!(
+        scalar(&db, "select count(*) from bot_request")
+            .await
+            .is_err(),
+        "the bot's tables come with a later migration"
+    );
+
+    let (code, out, err) = admin(&db, None, &["migrate"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        scalar(&db, "select count(*) from _sqlx_migrations where success")
+            .await
+            .unwrap(),
+        files.len() as i64
+    );
+    assert_eq!(
+        scalar(&db, "select count(*) from bot_request")
+            .await
+            .unwrap(),
+        0,
+        "the later migrations applied"
+    );
+}
+
 const TWO_ORGS: &str = r#"
 [[organisations]]
 tenant_id = "11111111-2222-3333-4444-555555555555"
