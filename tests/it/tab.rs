@@ -17,7 +17,7 @@ use crate::harness::{
     browser::{Browser, Options},
     idp::{KEYS, sso_claims},
     teams_host::{
-        SDK_FILE, TEAMS_WEB, TeamsHost, UNTRUSTED_HOST, read,
+        NEW_HOST, SDK_FILE, TEAMS_WEB, TeamsHost, UNTRUSTED_HOST, VALID_DOMAINS_URL, read,
     },
 };
 
@@ -530,6 +530,27 @@ async fn only_teams_and_microsoft_365_may_frame_the_tab() {
 }
 
 #[tokio::test]
+async fn the_tab_may_fetch_teams_js_s_list_of_trusted_hosts_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    for page in ["/tab", "/tab/config"] {
+        let res = app.client.get(app.url(page)).send().await.unwrap();
+        let csp = res.headers()["content-security-policy"].to_str().unwrap();
+        let connect: Vec<&str> = csp
+            .split(';')
+            .map(str::trim)
+            .find_map(|d| d.strip_prefix("connect-src "))
+            .unwrap_or_else(|| panic!("{page}: no connect-src in {csp}"))
+            .split(' ')
+            .collect();
+        assert_eq!(
+            connect,
+            ["'self'", "https://res.cdn.office.net"],
+            "{page}: the origin of {VALID_DOMAINS_URL}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_tab_loads_the_published_teams_js_with_its_full_integrity_hash() {
     let (url, configured) = production_tab();
     let served = sdk_integrity();
@@ -644,6 +665,28 @@ async fn third_party_cookies_are_blocked_in_the_teams_frame() {
         .await,
         "probe=1"
     );
+}
+
+#[tokio::test]
+async fn a_microsoft_host_newer_than_teams_js_is_trusted_through_the_cdn_list() {
+    let (app, host, b) = spawn_in_teams().await;
+    open_at(
+        &b,
+        NEW_HOST,
+        &app,
+        &sso_token(&app, &julie(&app)),
+        "fr-CA",
+        "default",
+    )
+    .await;
+    visible(&b, "#sso").await;
+    assert_eq!(b.text("#username").await, "trej");
+    assert!(
+        host.requested().iter().any(|r| r == VALID_DOMAINS_URL),
+        "TeamsJS fetched its list: {:?}",
+        host.requested()
+    );
+    b.close().await;
 }
 
 #[tokio::test]
