@@ -97,14 +97,7 @@ async fn open_in_teams(b: &Browser, app: &TestApp, token: &str, locale: &str, th
     open_at(b, TEAMS_WEB, app, token, locale, theme).await;
 }
 
-async fn open_at(
-    b: &Browser,
-    host: &str,
-    app: &TestApp,
-    token: &str,
-    locale: &str,
-    theme: &str,
-) {
+async fn open_at(b: &Browser, host: &str, app: &TestApp, token: &str, locale: &str, theme: &str) {
     let tab = app.url(&format!(
         "/tab?context=personal&locale={locale}&theme={theme}"
     ));
@@ -183,14 +176,7 @@ async fn accessible(b: &Browser) {
 #[tokio::test]
 async fn single_sign_on_sends_the_link_with_one_button() {
     let (app, _host, b) = spawn_in_teams().await;
-    open_in_teams(
-        &b,
-        &app,
-        &sso_token(&app, &julie(&app)),
-        "fr-CA",
-        "default",
-    )
-    .await;
+    open_in_teams(&b, &app, &sso_token(&app, &julie(&app)), "fr-CA", "default").await;
     visible(&b, "#sso").await;
     assert_eq!(b.text("#username").await, "trej");
     assert!(
@@ -258,14 +244,7 @@ async fn an_unknown_teams_account_gets_the_form_too() {
         "99999999-0000-0000-0000-000000000000",
         "someone@cegepsi.ca",
     );
-    open_in_teams(
-        &b,
-        &app,
-        &sso_token(&app, &stranger),
-        "fr-CA",
-        "default",
-    )
-    .await;
+    open_in_teams(&b, &app, &sso_token(&app, &stranger), "fr-CA", "default").await;
     visible(&b, "#fallback").await;
     assert!(
         b.text("#fallback-reason")
@@ -288,14 +267,7 @@ async fn dark_theme_and_the_three_languages() {
         ("pt-BR", "contrast", "Enviar o link de alteração de senha"),
     ] {
         b.client.enter_parent_frame().await.ok();
-        open_in_teams(
-            &b,
-            &app,
-            &sso_token(&app, &julie(&app)),
-            locale,
-            theme,
-        )
-        .await;
+        open_in_teams(&b, &app, &sso_token(&app, &julie(&app)), locale, theme).await;
         visible(&b, "#sso").await;
         assert_eq!(b.text("#send-reset").await, expected);
         let class = body_class(&b).await;
@@ -586,7 +558,10 @@ async fn loaded(b: &Browser) {
         .unwrap()
         != "complete"
     {
-        assert!(tokio::time::Instant::now() < deadline, "the tab never loaded");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the tab never loaded"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

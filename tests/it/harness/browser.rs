@@ -53,10 +53,17 @@ impl Browser {
             });
         let profile = tempfile::tempdir().expect("profile dir");
         let mut args = vec![
-            "--headless".to_string(), "--no-sandbox".into(), "--disable-gpu".into(),
-            "--disable-dev-shm-usage".into(), "--disable-background-networking".into(),
-            "--disable-component-update".into(), "--disable-sync".into(), "--no-first-run".into(),
-            "--disable-quic".into(), "--window-size=1024,900".into(), "--lang=fr-CA".into(),
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--disable-quic".into(),
+            "--window-size=1024,900".into(),
+            "--lang=fr-CA".into(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
         if let Some(rules) = &options.host_resolver_rules {
@@ -64,7 +71,11 @@ impl Browser {
             args.push("--ignore-certificate-errors".into());
         }
         // Chromium's cookie setting (CookieControlsMode): 0 allow all, 1 block third-party.
-        let cookie_controls_mode = if options.allow_third_party_cookies { 0 } else { 1 };
+        let cookie_controls_mode = if options.allow_third_party_cookies {
+            0
+        } else {
+            1
+        };
         let caps = json!({
             "acceptInsecureCerts": options.host_resolver_rules.is_some(),
             "goog:chromeOptions": {

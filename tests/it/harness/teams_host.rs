@@ -153,10 +153,9 @@ async fn serve(State(files): State<Arc<Files>>, req: Request) -> Response {
     let (kind, body): (&str, Vec<u8>) = match path.as_str() {
         "/host.html" => ("text/html; charset=utf-8", files.html.clone()),
         "/host.js" => ("text/javascript", files.js.clone()),
-        "/teams-js/validDomains/json/validDomains.json" => (
-            "application/json",
-            files.valid_domains.clone().into_bytes(),
-        ),
+        "/teams-js/validDomains/json/validDomains.json" => {
+            ("application/json", files.valid_domains.clone().into_bytes())
+        }
         p if p == files.sdk_path => ("text/javascript", files.sdk.clone()),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
