@@ -43,8 +43,6 @@ pub struct RawTab {
     pub teams_js_url: String,
     pub teams_js_integrity: Option<String>,
     pub frame_ancestors: Vec<String>,
-    #[serde(default)]
-    pub valid_origins: Vec<String>,
 }
 
 /// The tab's settings, validated.
@@ -54,8 +52,6 @@ pub struct TabConfig {
     pub teams_js_url: Url,
     pub teams_js_integrity: Option<String>,
     pub frame_ancestors: Vec<String>,
-    /// Host origins the Teams SDK should trust besides Microsoft's own.
-    pub valid_origins: Vec<String>,
     /// The Entra app whose tokens the tab accepts (teams_app.sso_app_id, else the bot's app id).
     pub sso_app_id: Option<String>,
 }
@@ -505,7 +501,6 @@ fn validate_tab(raw: &RawTab, app: &TeamsApp, bot: &RawBot) -> Result<TabConfig,
             teams_js_url,
             teams_js_integrity: raw.teams_js_integrity.clone().filter(|s| !s.is_empty()),
             frame_ancestors: raw.frame_ancestors.clone(),
-            valid_origins: raw.valid_origins.clone(),
             sso_app_id,
         }),
         _ => Err(errs),

@@ -5,6 +5,7 @@ pub mod connector;
 pub mod db;
 pub mod idp;
 pub mod smtp;
+pub mod teams_host;
 
 use std::{
     sync::{Arc, Once},
