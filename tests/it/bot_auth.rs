@@ -33,7 +33,7 @@ async fn a_valid_channel_token_is_accepted_and_the_bot_answers() {
         Some("Bearer app-token-1"),
         "replies carry the app token"
     );
-    assert_eq!(app.idp.token_hits(), 1);
+    assert_eq!(app.entra.token_hits(), 1);
 }
 
 #[tokio::test]
@@ -363,7 +363,7 @@ async fn without_an_app_id_the_bot_runs_unauthenticated_for_local_tools() {
     assert_eq!(res.status(), 200, "the Teams app test tool sends no token");
     let posted = app.connector.wait_for(1).await;
     assert_eq!(posted[0].authorization, None, "and gets none back");
-    assert_eq!(app.idp.token_hits(), 0);
+    assert_eq!(app.entra.token_hits(), 0);
 }
 
 #[test]

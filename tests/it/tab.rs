@@ -14,7 +14,8 @@ use sha2::Digest;
 use crate::harness::{
     JULIE_OID, TENANT, TestApp,
     browser::Browser,
-    idp::{KEYS, sso_claims},
+    entra::{ENTRA_KEYS, sso_claims},
+    idp::KEYS,
 };
 
 const SSO_APP: &str = "8d7f3c2a-1b4e-4c5d-9e6f-0a1b2c3d4e5f";
@@ -101,13 +102,14 @@ async fn spawn_with_host() -> (TestApp, String) {
     (app, host)
 }
 
+/// Signed by Entra's published key, as Teams' getAuthToken tokens are.
 fn sso_token(app: &TestApp, claims: &Value) -> String {
-    app.idp.sign(&KEYS[0], Algorithm::RS256, claims)
+    app.entra.sign(&ENTRA_KEYS[0], claims)
 }
 
 fn julie(app: &TestApp) -> Value {
     sso_claims(
-        &app.idp.base,
+        &app.entra.base,
         TENANT,
         SSO_APP,
         JULIE_OID,
@@ -253,7 +255,7 @@ async fn an_unknown_teams_account_gets_the_form_too() {
     let (app, host) = spawn_with_host().await;
     let b = Browser::start().await;
     let stranger = sso_claims(
-        &app.idp.base,
+        &app.entra.base,
         TENANT,
         SSO_APP,
         "99999999-0000-0000-0000-000000000000",
@@ -455,7 +457,7 @@ async fn the_tab_s_token_rules() {
     assert_eq!(me(&app, &forged).await.0, 401, "unpublished key");
 
     let stranger = sso_claims(
-        &app.idp.base,
+        &app.entra.base,
         TENANT,
         SSO_APP,
         "99999999-0000-0000-0000-000000000000",
@@ -470,7 +472,7 @@ async fn the_tab_s_token_rules() {
 
     // Found by sign-in name when the object id is unknown.
     let by_upn = sso_claims(
-        &app.idp.base,
+        &app.entra.base,
         TENANT,
         SSO_APP,
         "99999999-0000-0000-0000-000000000000",
