@@ -97,14 +97,15 @@ impl OpenIdKeys {
             return Ok(Some(key.clone()));
         }
         if stale || may_retry {
-            if let Err(e) = self.refresh(stale).await {
-                if found.is_some() || self.has_keys() {
+            return match self.refresh(stale).await {
+                // What the refreshed set says: a key no longer published is retired.
+                Ok(()) => Ok(self.look(kid).0),
+                Err(e) if found.is_some() || self.has_keys() => {
                     warn!(error = %e, url = %self.metadata_url, "key refresh failed; keeping the last good keys");
-                } else {
-                    return Err(e);
+                    Ok(found)
                 }
-            }
-            return Ok(self.look(kid).0.or(found));
+                Err(e) => Err(e),
+            };
         }
         Ok(None)
     }

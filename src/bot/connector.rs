@@ -52,10 +52,7 @@ struct AppToken {
 impl AppToken {
     async fn get(&self) -> Result<SecretString, ConnectorError> {
         let mut cached = self.cached.lock().await;
-        if let Some(c) = cached
-            .as_ref()
-            .filter(|c| c.valid_until > self.clock.now())
-        {
+        if let Some(c) = cached.as_ref().filter(|c| c.valid_until > self.clock.now()) {
             return Ok(c.token.clone());
         }
         let client = BasicClient::new(ClientId::new(self.auth.app_id.clone()))

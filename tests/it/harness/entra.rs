@@ -35,8 +35,12 @@ pub const BOTFRAMEWORK_TENANT: &str = "botframework.com";
 pub const PUBLISHER_TENANT: &str = "33333333-3333-4333-8333-333333333333";
 
 /// Entra's signing keys: none of them is a channel key. Slow to generate, once per process.
-pub static ENTRA_KEYS: LazyLock<[SigningKey; 2]> =
-    LazyLock::new(|| [SigningKey::generate("entra-one"), SigningKey::generate("entra-two")]);
+pub static ENTRA_KEYS: LazyLock<[SigningKey; 2]> = LazyLock::new(|| {
+    [
+        SigningKey::generate("entra-one"),
+        SigningKey::generate("entra-two"),
+    ]
+});
 
 /// An app registration: who may get a token where.
 #[derive(Clone, Debug)]
@@ -105,11 +109,6 @@ impl Entra {
         Entra { base, state }
     }
 
-    /// The v2.0 issuer of `tenant`'s tokens.
-    pub fn issuer(&self, tenant: &str) -> String {
-        format!("{}/{tenant}/v2.0", self.base)
-    }
-
     pub fn token_url(&self, tenant: &str) -> String {
         format!("{}/{tenant}/oauth2/v2.0/token", self.base)
     }
@@ -126,11 +125,6 @@ impl Entra {
     /// The tokens granted so far, oldest first.
     pub fn issued(&self) -> Vec<Issued> {
         self.state.issued.lock().unwrap().clone()
-    }
-
-    /// Replaces the app registrations (e.g. the bot registered multi-tenant).
-    pub fn set_registrations(&self, registrations: Vec<Registration>) {
-        *self.state.registrations.lock().unwrap() = registrations;
     }
 
     /// Metadata and keys answer 503 while down.

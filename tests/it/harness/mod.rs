@@ -136,16 +136,18 @@ impl Builder {
         };
         let entra = match self.entra {
             Some(e) => e,
-            None => Entra::start(entra::Registration {
-                client_id: BOT_ID.into(),
-                secret: BOT_PASSWORD.into(),
-                home_tenant: match self.multi_tenant {
-                    true => entra::PUBLISHER_TENANT.into(),
-                    false => TENANT.into(),
-                },
-                multi_tenant: self.multi_tenant,
-            })
-            .await,
+            None => {
+                Entra::start(entra::Registration {
+                    client_id: BOT_ID.into(),
+                    secret: BOT_PASSWORD.into(),
+                    home_tenant: match self.multi_tenant {
+                        true => entra::PUBLISHER_TENANT.into(),
+                        false => TENANT.into(),
+                    },
+                    multi_tenant: self.multi_tenant,
+                })
+                .await
+            }
         };
         let key = self.key.unwrap_or_else(MailKey::generate);
         let clock = self.clock.unwrap_or_default();
