@@ -83,14 +83,14 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 async fn a_tab_token_signed_with_a_channel_key_is_refused() {
     let app = TestApp::spawn().await;
     assert_eq!(
-        tab_status(&app, &ENTRA_KEYS[0]).await,
-        200,
-        "signed by Entra's key: Julie"
-    );
-    assert_eq!(
         tab_status(&app, &KEYS[0]).await,
         401,
         "signed by the Bot Framework's channel key"
+    );
+    assert_eq!(
+        tab_status(&app, &ENTRA_KEYS[0]).await,
+        200,
+        "signed by Entra's key: Julie"
     );
 }
 
@@ -98,14 +98,14 @@ async fn a_tab_token_signed_with_a_channel_key_is_refused() {
 async fn a_channel_token_signed_with_an_entra_key_is_refused() {
     let app = TestApp::spawn().await;
     assert_eq!(
-        channel_status(&app, &KEYS[0]).await,
-        200,
-        "signed by the channel key"
-    );
-    assert_eq!(
         channel_status(&app, &ENTRA_KEYS[0]).await,
         401,
         "signed by Entra's key"
+    );
+    assert_eq!(
+        channel_status(&app, &KEYS[0]).await,
+        200,
+        "signed by the channel key"
     );
 }
 
