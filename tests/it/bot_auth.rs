@@ -166,7 +166,7 @@ async fn an_unknown_key_id_triggers_one_refresh_and_a_rotated_key_is_accepted() 
 
 #[tokio::test]
 async fn forged_key_ids_cannot_make_us_hammer_the_key_endpoint() {
-    let app = TestApp::spawn().await; // cool-down: one hour
+    let app = TestApp::spawn().await; // cool-down: five minutes (the default)
     assert_eq!(
         status(
             &app,
