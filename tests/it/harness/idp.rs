@@ -133,7 +133,7 @@ impl Idp {
         self.state.down.store(down, Ordering::SeqCst);
     }
 
-    /// Publishes key two (rotation); the old key stays published too, as Microsoft does.
+    /// Publishes key two: a rotation begins with both keys published; `retire` ends it.
     pub fn rotate(&self) {
         self.state
             .published
