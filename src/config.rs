@@ -54,6 +54,9 @@ pub struct TabConfig {
     pub frame_ancestors: Vec<String>,
     /// The Entra app whose tokens the tab accepts (teams_app.sso_app_id, else the bot's app id).
     pub sso_app_id: Option<String>,
+    /// The tenant keys are cached as the bot's are (bot.key_refresh_hours, bot.unknown_key_cooldown_secs).
+    pub key_max_age: Duration,
+    pub unknown_key_cooldown: Duration,
 }
 
 /// What the Teams app package says about itself (checked when the package is built).
@@ -502,9 +505,16 @@ fn validate_tab(raw: &RawTab, app: &TeamsApp, bot: &RawBot) -> Result<TabConfig,
             teams_js_integrity: raw.teams_js_integrity.clone().filter(|s| !s.is_empty()),
             frame_ancestors: raw.frame_ancestors.clone(),
             sso_app_id,
+            key_max_age: key_max_age(bot),
+            unknown_key_cooldown: Duration::from_secs(bot.unknown_key_cooldown_secs),
         }),
         _ => Err(errs),
     }
+}
+
+/// Keys are refreshed at least daily, as the Bot Framework asks.
+fn key_max_age(raw: &RawBot) -> Duration {
+    Duration::from_secs(raw.key_refresh_hours.clamp(1, 24) * 3600)
 }
 
 fn validate_bot(raw: &RawBot, listen: Option<SocketAddr>) -> Result<BotMode, Vec<String>> {
@@ -578,7 +588,7 @@ fn validate_bot(raw: &RawBot, listen: Option<SocketAddr>) -> Result<BotMode, Vec
                 token_scope: raw.token_scope.clone(),
                 openid_metadata_url,
                 channel_issuer: raw.channel_issuer.clone(),
-                key_max_age: Duration::from_secs(raw.key_refresh_hours.clamp(1, 24) * 3600),
+                key_max_age: key_max_age(raw),
                 unknown_key_cooldown: Duration::from_secs(raw.unknown_key_cooldown_secs),
             })))
         }

@@ -15,7 +15,8 @@ use sha2::Digest;
 use crate::harness::{
     JULIE_OID, TENANT, TestApp,
     browser::{Browser, Options},
-    idp::{KEYS, sso_claims},
+    entra::{ENTRA_KEYS, sso_claims},
+    idp::KEYS,
     teams_host::{
         NEW_HOST, SDK_FILE, TEAMS_WEB, TeamsHost, UNTRUSTED_HOST, VALID_DOMAINS_URL, read,
     },
@@ -74,13 +75,14 @@ async fn spawn_in_teams_with(
     (app, host, b)
 }
 
+/// Signed by Entra's published key, as Teams' getAuthToken tokens are.
 fn sso_token(app: &TestApp, claims: &Value) -> String {
-    app.idp.sign(&KEYS[0], Algorithm::RS256, claims)
+    app.entra.sign(&ENTRA_KEYS[0], claims)
 }
 
 fn julie(app: &TestApp) -> Value {
     sso_claims(
-        &app.idp.base,
+        &app.entra.base,
         TENANT,
         SSO_APP,
         JULIE_OID,
@@ -238,7 +240,7 @@ async fn without_single_sign_on_the_tab_falls_back_to_the_username_form() {
 async fn an_unknown_teams_account_gets_the_form_too() {
     let (app, _host, b) = spawn_in_teams().await;
     let stranger = sso_claims(
-        &app.idp.base,
+        &app.entra.base,
         TENANT,
         SSO_APP,
         "99999999-0000-0000-0000-000000000000",
@@ -415,7 +417,7 @@ async fn the_tab_s_token_rules() {
     assert_eq!(me(&app, &forged).await.0, 401, "unpublished key");
 
     let stranger = sso_claims(
-        &app.idp.base,
+        &app.entra.base,
         TENANT,
         SSO_APP,
         "99999999-0000-0000-0000-000000000000",
@@ -430,7 +432,7 @@ async fn the_tab_s_token_rules() {
 
     // Found by sign-in name when the object id is unknown.
     let by_upn = sso_claims(
-        &app.idp.base,
+        &app.entra.base,
         TENANT,
         SSO_APP,
         "99999999-0000-0000-0000-000000000000",
