@@ -120,6 +120,7 @@ impl Application {
                     http.clone(),
                     a.key_max_age,
                     a.unknown_key_cooldown,
+                    clock.clone(),
                 );
                 let auth = ChannelAuth {
                     keys: Arc::new(keys),
@@ -131,7 +132,12 @@ impl Application {
         };
         let core = BotCore {
             store: store.clone(),
-            connector: ConnectorClient::new(http.clone(), bot_auth, config.connector_retries),
+            connector: ConnectorClient::new(
+                http.clone(),
+                bot_auth,
+                config.connector_retries,
+                clock.clone(),
+            ),
             cards: Cards::load(strings.clone())?,
             strings: strings.clone(),
             orgs: orgs.clone(),
@@ -161,6 +167,8 @@ impl Application {
                 config.public_base_url.host_str().unwrap_or_default(),
                 config.tab.sso_app_id.as_deref(),
                 orgs.clone(),
+                (config.tab.key_max_age, config.tab.unknown_key_cooldown),
+                clock.clone(),
             ),
             csp: TabState::csp(&config.tab.teams_js_url, &config.tab.frame_ancestors),
         });

@@ -43,8 +43,6 @@ pub struct RawTab {
     pub teams_js_url: String,
     pub teams_js_integrity: Option<String>,
     pub frame_ancestors: Vec<String>,
-    #[serde(default)]
-    pub valid_origins: Vec<String>,
 }
 
 /// The tab's settings, validated.
@@ -54,10 +52,11 @@ pub struct TabConfig {
     pub teams_js_url: Url,
     pub teams_js_integrity: Option<String>,
     pub frame_ancestors: Vec<String>,
-    /// Host origins the Teams SDK should trust besides Microsoft's own.
-    pub valid_origins: Vec<String>,
     /// The Entra app whose tokens the tab accepts (teams_app.sso_app_id, else the bot's app id).
     pub sso_app_id: Option<String>,
+    /// The tenant keys are cached as the bot's are (bot.key_refresh_hours, bot.unknown_key_cooldown_secs).
+    pub key_max_age: Duration,
+    pub unknown_key_cooldown: Duration,
 }
 
 /// What the Teams app package says about itself (checked when the package is built).
@@ -505,11 +504,17 @@ fn validate_tab(raw: &RawTab, app: &TeamsApp, bot: &RawBot) -> Result<TabConfig,
             teams_js_url,
             teams_js_integrity: raw.teams_js_integrity.clone().filter(|s| !s.is_empty()),
             frame_ancestors: raw.frame_ancestors.clone(),
-            valid_origins: raw.valid_origins.clone(),
             sso_app_id,
+            key_max_age: key_max_age(bot),
+            unknown_key_cooldown: Duration::from_secs(bot.unknown_key_cooldown_secs),
         }),
         _ => Err(errs),
     }
+}
+
+/// Keys are refreshed at least daily, as the Bot Framework asks.
+fn key_max_age(raw: &RawBot) -> Duration {
+    Duration::from_secs(raw.key_refresh_hours.clamp(1, 24) * 3600)
 }
 
 fn validate_bot(raw: &RawBot, listen: Option<SocketAddr>) -> Result<BotMode, Vec<String>> {
@@ -583,7 +588,7 @@ fn validate_bot(raw: &RawBot, listen: Option<SocketAddr>) -> Result<BotMode, Vec
                 token_scope: raw.token_scope.clone(),
                 openid_metadata_url,
                 channel_issuer: raw.channel_issuer.clone(),
-                key_max_age: Duration::from_secs(raw.key_refresh_hours.clamp(1, 24) * 3600),
+                key_max_age: key_max_age(raw),
                 unknown_key_cooldown: Duration::from_secs(raw.unknown_key_cooldown_secs),
             })))
         }
@@ -647,6 +652,14 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
     {
         errs.push("lockout: need 1 ≤ threshold ≤ hard_limit ≤ 100".into());
     }
+    let team_ids: Vec<String> = raw.team_ids.iter().map(|t| team_id(t)).collect();
+    for (i, t) in team_ids.iter().enumerate() {
+        if !(t.starts_with("19:") && t.contains("@thread.")) {
+            errs.push(format!(
+                "team_ids[{i}]: a team id looks like 19:…@thread.tacv2 (from the team's \"Get link to team\")"
+            ));
+        }
+    }
     if let Some(key) = &raw.api_key
         && key.expose_secret().len() < 24
     {
@@ -666,7 +679,7 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
                 default_locale,
                 token_lifetime: Duration::from_secs(u64::from(raw.token_lifetime_minutes) * 60),
                 api_key: raw.api_key,
-                team_ids: raw.team_ids,
+                team_ids,
                 policy,
                 lockout,
             })
@@ -688,6 +701,14 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D:
         Either::F(f) => f.to_string(),
         Either::I(i) => i.to_string(),
     })
+}
+
+/// A team id as configured: as Teams shows it (`19:…@thread.tacv2`) or as "Get link to team"
+/// copies it, URL-encoded (`19%3a…%40thread.tacv2`).
+fn team_id(raw: &str) -> String {
+    percent_encoding::percent_decode_str(raw.trim())
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// `scheme://user:***@host/…`: never print a password that sits in a URL.
@@ -727,6 +748,23 @@ mod tests {
         assert!(text.contains("http.listen"), "{text}");
         assert!(text.contains("organisations[0].time_zone"), "{text}");
         assert!(text.contains("organisations[0].sender"), "{text}");
+    }
+
+    #[test]
+    fn a_team_id_is_accepted_as_shown_or_as_copied_from_its_link() {
+        let mut raw: RawConfig = Config::figment(None).extract().expect("defaults parse");
+        raw.organisations[0].team_ids = vec![
+            "19:abc@thread.tacv2".into(),
+            "19%3aDEF%40thread.tacv2".into(),
+        ];
+        let cfg = raw.validate().expect("valid");
+        let org = cfg.organisations.iter().next().expect("one org");
+        assert_eq!(org.team_ids, ["19:abc@thread.tacv2", "19:DEF@thread.tacv2"]);
+
+        let mut raw: RawConfig = Config::figment(None).extract().expect("defaults parse");
+        raw.organisations[0].team_ids = vec!["Teaméo".into()];
+        let text = raw.validate().err().expect("invalid").to_string();
+        assert!(text.contains("organisations[0].team_ids[0]"), "{text}");
     }
 
     #[test]

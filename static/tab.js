@@ -6,8 +6,8 @@
   var t = data.t || {};
   var $ = function (id) { return document.getElementById(id); };
   var inTeams = typeof window.microsoftTeams !== 'undefined' && window.parent !== window;
-  var origins = (data.validOrigins || []).length ? data.validOrigins : undefined;
-  function initialize() { return withTimeout(microsoftTeams.app.initialize(origins), 5000); }
+  // TeamsJS trusts only Microsoft's hosts (its built-in list and the one it fetches from the CDN).
+  function initialize() { return withTimeout(microsoftTeams.app.initialize(), 5000); }
 
   function withTimeout(promise, ms) {
     return Promise.race([promise, new Promise(function (_, reject) {

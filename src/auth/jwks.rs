@@ -2,18 +2,22 @@
 //!
 //! Keys are refreshed when older than `max_age` (at most a day, as the Bot Framework asks), and
 //! when a token names an unknown key id — at most once per cool-down, so forged key ids cannot
-//! make us hammer the endpoint. When a refresh fails, the last good keys keep serving.
+//! make us hammer the endpoint. When a refresh fails, the last good keys keep serving. Time comes
+//! from the injected [`Clock`], so the daily refresh and the cool-down are tested without waiting.
 
 use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
+use chrono::{DateTime, Utc};
 use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 use tracing::{info, warn};
 use url::Url;
+
+use crate::clock::SharedClock;
 
 /// A signing key and what the publisher says about it.
 pub struct VerifiedKey {
@@ -53,8 +57,8 @@ struct JwkEntry {
 #[derive(Default)]
 struct Cache {
     keys: HashMap<String, Arc<VerifiedKey>>,
-    fetched_at: Option<Instant>,
-    last_attempt: Option<Instant>,
+    fetched_at: Option<DateTime<Utc>>,
+    last_attempt: Option<DateTime<Utc>>,
 }
 
 pub struct OpenIdKeys {
@@ -62,6 +66,7 @@ pub struct OpenIdKeys {
     http: reqwest::Client,
     max_age: Duration,
     cooldown: Duration,
+    clock: SharedClock,
     cache: RwLock<Cache>,
     refreshing: tokio::sync::Mutex<()>,
 }
@@ -72,12 +77,14 @@ impl OpenIdKeys {
         http: reqwest::Client,
         max_age: Duration,
         cooldown: Duration,
+        clock: SharedClock,
     ) -> Self {
         Self {
             metadata_url,
             http,
             max_age,
             cooldown,
+            clock,
             cache: RwLock::default(),
             refreshing: tokio::sync::Mutex::new(()),
         }
@@ -90,14 +97,15 @@ impl OpenIdKeys {
             return Ok(Some(key.clone()));
         }
         if stale || may_retry {
-            if let Err(e) = self.refresh(stale).await {
-                if found.is_some() || self.has_keys() {
+            return match self.refresh(stale).await {
+                // What the refreshed set says: a key no longer published is retired.
+                Ok(()) => Ok(self.look(kid).0),
+                Err(e) if found.is_some() || self.has_keys() => {
                     warn!(error = %e, url = %self.metadata_url, "key refresh failed; keeping the last good keys");
-                } else {
-                    return Err(e);
+                    Ok(found)
                 }
-            }
-            return Ok(self.look(kid).0.or(found));
+                Err(e) => Err(e),
+            };
         }
         Ok(None)
     }
@@ -105,11 +113,18 @@ impl OpenIdKeys {
     /// (key, set is stale, an unknown-key refresh is allowed now)
     fn look(&self, kid: &str) -> (Option<Arc<VerifiedKey>>, bool, bool) {
         let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-        let stale = cache.fetched_at.is_none_or(|t| t.elapsed() >= self.max_age);
+        let stale = cache
+            .fetched_at
+            .is_none_or(|t| self.since(t) >= self.max_age);
         let may_retry = cache
             .last_attempt
-            .is_none_or(|t| t.elapsed() >= self.cooldown);
+            .is_none_or(|t| self.since(t) >= self.cooldown);
         (cache.keys.get(kid).cloned(), stale, may_retry)
+    }
+
+    /// Time elapsed since `t` by the injected clock (zero if the clock went back).
+    fn since(&self, t: DateTime<Utc>) -> Duration {
+        (self.clock.now() - t).to_std().unwrap_or(Duration::ZERO)
     }
 
     fn has_keys(&self) -> bool {
@@ -126,23 +141,28 @@ impl OpenIdKeys {
         // Someone else may have refreshed while we waited.
         {
             let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-            let fresh = cache.fetched_at.is_some_and(|t| t.elapsed() < self.max_age);
+            let fresh = cache
+                .fetched_at
+                .is_some_and(|t| self.since(t) < self.max_age);
             let just_tried = cache
                 .last_attempt
-                .is_some_and(|t| t.elapsed() < self.cooldown);
-            if (because_stale && fresh) || (!because_stale && just_tried) {
+                .is_some_and(|t| self.since(t) < self.cooldown);
+            // A stale set whose refresh just failed keeps serving until the cool-down ends,
+            // rather than every request knocking on an endpoint that is down.
+            let have_keys = !cache.keys.is_empty();
+            if (because_stale && fresh) || (just_tried && (!because_stale || have_keys)) {
                 return Ok(());
             }
         }
         self.cache
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .last_attempt = Some(Instant::now());
+            .last_attempt = Some(self.clock.now());
         let keys = self.fetch().await?;
         info!(url = %self.metadata_url, keys = keys.len(), "signing keys refreshed");
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         cache.keys = keys;
-        cache.fetched_at = Some(Instant::now());
+        cache.fetched_at = Some(self.clock.now());
         Ok(())
     }
 

@@ -1,14 +1,13 @@
 //! The Bot Connector REST API at an activity's `serviceUrl`: replies, card updates, member
 //! look-ups, 1:1 conversations. Authenticated with an app token from the Entra token endpoint
-//! (client credentials, the oauth2 crate), cached until five minutes before it expires and
-//! shared by every request. 429 and 5xx are retried with backoff honouring Retry-After, bounded;
+//! (client credentials, the oauth2 crate), cached until five minutes before it expires (by the
+//! injected clock) and shared by every request. 429 and 5xx are retried with backoff honouring Retry-After, bounded;
 //! a POST is retried only when the connector certainly did not take it (429, 503), since a
 //! retried POST after a 500/502/504 could post the message twice.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
 
 use oauth2::{
     AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl, basic::BasicClient,
@@ -23,7 +22,7 @@ use tokio::sync::Mutex;
 use tracing::{debug, warn};
 
 use super::activity::OutgoingActivity;
-use crate::config::BotAuth;
+use crate::{clock::SharedClock, config::BotAuth};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
@@ -40,19 +39,20 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 
 struct CachedToken {
     token: SecretString,
-    valid_until: Instant,
+    valid_until: DateTime<Utc>,
 }
 
 struct AppToken {
     auth: BotAuth,
     http: reqwest::Client,
+    clock: SharedClock,
     cached: Mutex<Option<CachedToken>>,
 }
 
 impl AppToken {
     async fn get(&self) -> Result<SecretString, ConnectorError> {
         let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_ref().filter(|c| c.valid_until > Instant::now()) {
+        if let Some(c) = cached.as_ref().filter(|c| c.valid_until > self.clock.now()) {
             return Ok(c.token.clone());
         }
         let client = BasicClient::new(ClientId::new(self.auth.app_id.clone()))
@@ -71,7 +71,9 @@ impl AppToken {
         let token = SecretString::from(response.access_token().secret().to_string());
         *cached = Some(CachedToken {
             token: token.clone(),
-            valid_until: Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN),
+            valid_until: self.clock.now()
+                + chrono::Duration::from_std(lifetime.saturating_sub(TOKEN_MARGIN))
+                    .unwrap_or_default(),
         });
         debug!(lifetime_secs = lifetime.as_secs(), "app token obtained");
         Ok(token)
@@ -105,12 +107,18 @@ struct ResourceId {
 
 impl ConnectorClient {
     /// `http` is the service's shared client (no redirects, so a token never follows one);
-    /// `auth` None: local-development mode, no token is sent.
-    pub fn new(http: reqwest::Client, auth: Option<BotAuth>, retries: u32) -> Self {
+    /// `auth` None: local-development mode, no token is sent; `clock` times the app token.
+    pub fn new(
+        http: reqwest::Client,
+        auth: Option<BotAuth>,
+        retries: u32,
+        clock: SharedClock,
+    ) -> Self {
         let token = auth.map(|auth| {
             Arc::new(AppToken {
                 auth,
                 http: http.clone(),
+                clock,
                 cached: Mutex::new(None),
             })
         });

@@ -79,7 +79,6 @@ pub async fn page(
         teams_js_url => cfg.teams_js_url.as_str(),
         teams_js_integrity => cfg.teams_js_integrity.as_deref().unwrap_or_default(),
         js => json!({
-            "validOrigins": cfg.valid_origins,
             "lang": base.locale.tag(),
             "t": state.strings.section(base.locale, "tab"),
             "hint": state.strings.get(base.locale, "request.hint"),
@@ -112,7 +111,6 @@ pub async fn config_page(
         teams_js_url => cfg.teams_js_url.as_str(),
         teams_js_integrity => cfg.teams_js_integrity.as_deref().unwrap_or_default(),
         js => json!({
-            "validOrigins": cfg.valid_origins,
             "config": {
                 "entityId": "octopus",
                 "suggestedDisplayName": "Octopus",

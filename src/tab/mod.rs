@@ -17,12 +17,17 @@ pub struct TabState {
     pub csp: String,
 }
 
+/// The origin TeamsJS fetches its list of trusted hosts from when it starts
+/// (`https://res.cdn.office.net/teams-js/validDomains/json/validDomains.json`, fixed in the SDK):
+/// without it, Microsoft hosts newer than the SDK are not trusted.
+pub const TEAMS_JS_VALID_DOMAINS_ORIGIN: &str = "https://res.cdn.office.net";
+
 impl TabState {
     pub fn csp(teams_js: &url::Url, frame_ancestors: &[String]) -> String {
         let script_origin = teams_js.origin().ascii_serialization();
         format!(
             "default-src 'none'; script-src 'self' {script_origin}; style-src 'self'; img-src 'self' data:; \
-             connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {}",
+             connect-src 'self' {TEAMS_JS_VALID_DOMAINS_ORIGIN}; form-action 'self'; base-uri 'none'; frame-ancestors {}",
             if frame_ancestors.is_empty() {
                 "'none'".to_string()
             } else {

@@ -14,7 +14,7 @@ use jsonwebtoken::{Algorithm, Validation, decode, decode_header, errors::ErrorKi
 use serde::Deserialize;
 use url::Url;
 
-use crate::{auth::jwks::OpenIdKeys, org::Organisations};
+use crate::{auth::jwks::OpenIdKeys, clock::SharedClock, org::Organisations};
 
 pub const SCOPE: &str = "access_as_user";
 
@@ -75,17 +75,23 @@ pub struct SsoValidator {
     http: reqwest::Client,
     audiences: Vec<String>,
     orgs: Organisations,
+    /// (refresh at least this often, cool-down between unknown-key refreshes)
+    cache: (Duration, Duration),
+    clock: SharedClock,
     keys: RwLock<HashMap<String, Arc<OpenIdKeys>>>,
 }
 
 impl SsoValidator {
     /// `app_id` None: SSO not configured; every token is refused and the tab falls back.
+    /// `cache`: (key max age, unknown-key cool-down), timed by `clock`.
     pub fn new(
         authority: Url,
         http: reqwest::Client,
         host: &str,
         app_id: Option<&str>,
         orgs: Organisations,
+        cache: (Duration, Duration),
+        clock: SharedClock,
     ) -> Self {
         let audiences = app_id
             .map(|id| {
@@ -101,6 +107,8 @@ impl SsoValidator {
             http,
             audiences,
             orgs,
+            cache,
+            clock,
             keys: RwLock::default(),
         }
     }
@@ -121,8 +129,9 @@ impl SsoValidator {
         let keys = Arc::new(OpenIdKeys::new(
             Url::parse(&url).unwrap_or_else(|_| self.authority.clone()),
             self.http.clone(),
-            Duration::from_secs(24 * 3600),
-            Duration::from_secs(3600),
+            self.cache.0,
+            self.cache.1,
+            self.clock.clone(),
         ));
         self.keys
             .write()

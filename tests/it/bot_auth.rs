@@ -33,7 +33,7 @@ async fn a_valid_channel_token_is_accepted_and_the_bot_answers() {
         Some("Bearer app-token-1"),
         "replies carry the app token"
     );
-    assert_eq!(app.idp.token_hits(), 1);
+    assert_eq!(app.entra.token_hits(), 1);
 }
 
 #[tokio::test]
@@ -166,7 +166,7 @@ async fn an_unknown_key_id_triggers_one_refresh_and_a_rotated_key_is_accepted() 
 
 #[tokio::test]
 async fn forged_key_ids_cannot_make_us_hammer_the_key_endpoint() {
-    let app = TestApp::spawn().await; // cool-down: one hour
+    let app = TestApp::spawn().await; // cool-down: five minutes (the default)
     assert_eq!(
         status(
             &app,
@@ -363,7 +363,7 @@ async fn without_an_app_id_the_bot_runs_unauthenticated_for_local_tools() {
     assert_eq!(res.status(), 200, "the Teams app test tool sends no token");
     let posted = app.connector.wait_for(1).await;
     assert_eq!(posted[0].authorization, None, "and gets none back");
-    assert_eq!(app.idp.token_hits(), 0);
+    assert_eq!(app.entra.token_hits(), 0);
 }
 
 #[test]

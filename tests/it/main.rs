@@ -9,6 +9,7 @@ mod bot_conversation;
 mod browser_journey;
 mod cards;
 mod cli;
+mod identity;
 mod login;
 mod mail_outbox;
 mod manifest;

@@ -1,10 +1,11 @@
-//! The Octopus tab: in headless Chromium inside a local page standing in for Teams (the npm
-//! teams-js served in place of Microsoft's CDN, answering initialize, context and getAuthToken
-//! with a token minted by the local issuer), outside Teams, and its token rules.
+//! The Octopus tab: in headless Chromium inside a local stand-in for Teams on another site, over
+//! https (harness/teams_host.rs: the Teams web client at https://teams.cloud.microsoft and
+//! Microsoft's CDN serving the npm teams-js at its production URL), with the production
+//! configuration of the tab (CSP, TeamsJS URL and integrity, `app.initialize()` without extra
+//! origins) and third-party cookies blocked; outside Teams; and its token rules.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
-use axum::{Router, http::header, response::IntoResponse, routing::get};
 use base64::Engine;
 use fantoccini::Locator;
 use jsonwebtoken::Algorithm;
@@ -13,101 +14,75 @@ use sha2::Digest;
 
 use crate::harness::{
     JULIE_OID, TENANT, TestApp,
-    browser::Browser,
-    idp::{KEYS, sso_claims},
+    browser::{Browser, Options},
+    entra::{ENTRA_KEYS, sso_claims},
+    idp::KEYS,
+    teams_host::{
+        NEW_HOST, SDK_FILE, TEAMS_WEB, TeamsHost, UNTRUSTED_HOST, VALID_DOMAINS_URL, read,
+    },
 };
 
 const SSO_APP: &str = "8d7f3c2a-1b4e-4c5d-9e6f-0a1b2c3d4e5f";
 const WAIT: Duration = Duration::from_secs(10);
 
-fn host_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tab-host")
+/// The production TeamsJS URL and integrity: config/defaults.toml, read as the file says.
+fn production_tab() -> (String, String) {
+    let defaults: toml::Table = toml::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/defaults.toml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let tab = &defaults["tab"];
+    (
+        tab["teams_js_url"].as_str().unwrap().to_string(),
+        tab["teams_js_integrity"].as_str().unwrap().to_string(),
+    )
 }
 
-fn read(rel: &str) -> Vec<u8> {
-    std::fs::read(host_dir().join(rel)).unwrap_or_else(|e| {
-        panic!("{rel}: {e} (run scripts/test-deps: npm ci --prefix tests/tab-host)")
-    })
-}
-
-/// Serves the stand-in host page, the SDK and axe-core on its own origin.
-async fn start_host() -> String {
-    fn file(body: Vec<u8>, kind: &'static str) -> impl IntoResponse {
-        (
-            [
-                (header::CONTENT_TYPE, kind),
-                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-            ],
-            body,
-        )
-    }
-    let (html, js) = (read("host.html"), read("host.js"));
-    let sdk = read("node_modules/@microsoft/teams-js/dist/umd/MicrosoftTeams.min.js");
-    let axe = read("node_modules/axe-core/axe.min.js");
-    let app = Router::new()
-        .route(
-            "/host.html",
-            get(move || {
-                let b = html.clone();
-                async move { file(b, "text/html; charset=utf-8") }
-            }),
-        )
-        .route(
-            "/host.js",
-            get(move || {
-                let b = js.clone();
-                async move { file(b, "text/javascript") }
-            }),
-        )
-        .route(
-            "/teams-js.js",
-            get(move || {
-                let b = sdk.clone();
-                async move { file(b, "text/javascript") }
-            }),
-        )
-        .route(
-            "/axe.min.js",
-            get(move || {
-                let b = axe.clone();
-                async move { file(b, "text/javascript") }
-            }),
-        );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    origin
-}
-
-async fn spawn_with_host() -> (TestApp, String) {
-    let host = start_host().await;
-    let integrity = format!(
+/// `sha384-<base64>` of the TeamsJS file the stand-in CDN serves.
+fn sdk_integrity() -> String {
+    format!(
         "sha384-{}",
-        base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(read(
-            "node_modules/@microsoft/teams-js/dist/umd/MicrosoftTeams.min.js"
-        )))
-    );
-    let h = host.clone();
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(read(SDK_FILE)))
+    )
+}
+
+/// The service with the production tab settings (only the SSO app id is set, as an admin does),
+/// the stand-in Teams and CDN, and a browser that reaches them.
+async fn spawn_in_teams() -> (TestApp, TeamsHost, Browser) {
+    spawn_in_teams_with(|_| {}, Options::default()).await
+}
+
+async fn spawn_in_teams_with(
+    edit: impl FnOnce(&mut octopus_teams::config::RawConfig) + Send + 'static,
+    options: Options,
+) -> (TestApp, TeamsHost, Browser) {
+    let host = TeamsHost::start(&production_tab().0).await;
     let app = TestApp::builder()
         .config(move |c| {
             c.teams_app.sso_app_id = Some(SSO_APP.into());
-            c.tab.teams_js_url = format!("{h}/teams-js.js");
-            c.tab.teams_js_integrity = Some(integrity);
-            c.tab.frame_ancestors = vec![h.clone()];
-            c.tab.valid_origins = vec![h.clone()];
+            edit(c);
         })
         .spawn()
         .await;
-    (app, host)
+    let b = Browser::start_with(Options {
+        host_resolver_rules: Some(host.resolver_rules()),
+        ..options
+    })
+    .await;
+    (app, host, b)
 }
 
+/// Signed by Entra's published key, as Teams' getAuthToken tokens are.
 fn sso_token(app: &TestApp, claims: &Value) -> String {
-    app.idp.sign(&KEYS[0], Algorithm::RS256, claims)
+    app.entra.sign(&ENTRA_KEYS[0], claims)
 }
 
 fn julie(app: &TestApp) -> Value {
     sso_claims(
-        &app.idp.base,
+        &app.entra.base,
         TENANT,
         SSO_APP,
         JULIE_OID,
@@ -119,15 +94,12 @@ fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Opens the tab inside the stand-in host and enters its frame.
-async fn open_in_teams(
-    b: &Browser,
-    app: &TestApp,
-    host: &str,
-    token: &str,
-    locale: &str,
-    theme: &str,
-) {
+/// Opens the tab inside the stand-in Teams client and enters its frame.
+async fn open_in_teams(b: &Browser, app: &TestApp, token: &str, locale: &str, theme: &str) {
+    open_at(b, TEAMS_WEB, app, token, locale, theme).await;
+}
+
+async fn open_at(b: &Browser, host: &str, app: &TestApp, token: &str, locale: &str, theme: &str) {
     let tab = app.url(&format!(
         "/tab?context=personal&locale={locale}&theme={theme}"
     ));
@@ -139,6 +111,33 @@ async fn open_in_teams(
     b.client.goto(&url).await.unwrap();
     b.wait_for("iframe").await;
     b.client.enter_frame(0).await.unwrap();
+}
+
+/// What the stand-in host received from the tab (`window.hostLog`), by function name.
+async fn host_calls(b: &Browser) -> Vec<String> {
+    b.client.enter_parent_frame().await.unwrap();
+    let log = b
+        .client
+        .execute("return window.hostLog", vec![])
+        .await
+        .unwrap();
+    b.client.enter_frame(0).await.unwrap();
+    log.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["func"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+async fn body_class(b: &Browser) -> String {
+    b.client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap()
+        .unwrap_or_default()
 }
 
 async fn visible(b: &Browser, css: &str) {
@@ -157,15 +156,14 @@ async fn visible(b: &Browser, css: &str) {
     }
 }
 
-/// axe-core in the tab frame: no serious or critical violation.
-async fn accessible(b: &Browser, host: &str) {
+/// axe-core in the tab frame: no serious or critical violation. The tab's CSP rightly refuses
+/// a script from elsewhere, so axe is passed through WebDriver (which CSP does not govern).
+async fn accessible(b: &Browser) {
+    let axe = String::from_utf8(read("node_modules/axe-core/axe.min.js")).unwrap();
     let script = format!(
-        "return new Promise((resolve, reject) => {{
-            const s = document.createElement('script'); s.src = '{host}/axe.min.js';
-            s.onload = () => axe.run(document, {{ resultTypes: ['violations'] }}).then(r => resolve(r.violations.map(v => ({{id: v.id, impact: v.impact, nodes: v.nodes.length}})))).catch(e => reject(String(e)));
-            s.onerror = () => reject('axe did not load');
-            document.head.appendChild(s);
-        }});"
+        "{axe}
+        ;return axe.run(document, {{ resultTypes: ['violations'] }})
+            .then(r => r.violations.map(v => ({{id: v.id, impact: v.impact, nodes: v.nodes.length}})));"
     );
     let violations = b.client.execute(&script, vec![]).await.expect("axe runs");
     let serious: Vec<&Value> = violations
@@ -179,17 +177,8 @@ async fn accessible(b: &Browser, host: &str) {
 
 #[tokio::test]
 async fn single_sign_on_sends_the_link_with_one_button() {
-    let (app, host) = spawn_with_host().await;
-    let b = Browser::start().await;
-    open_in_teams(
-        &b,
-        &app,
-        &host,
-        &sso_token(&app, &julie(&app)),
-        "fr-CA",
-        "default",
-    )
-    .await;
+    let (app, _host, b) = spawn_in_teams().await;
+    open_in_teams(&b, &app, &sso_token(&app, &julie(&app)), "fr-CA", "default").await;
     visible(&b, "#sso").await;
     assert_eq!(b.text("#username").await, "trej");
     assert!(
@@ -197,7 +186,7 @@ async fn single_sign_on_sends_the_link_with_one_button() {
             .await
             .contains("Accéder au portail Web Octopus")
     );
-    accessible(&b, &host).await;
+    accessible(&b).await;
     b.screenshot("tab-sso-fr").await;
     b.click("#send-reset").await;
     visible(&b, "#status").await;
@@ -222,9 +211,8 @@ async fn single_sign_on_sends_the_link_with_one_button() {
 
 #[tokio::test]
 async fn without_single_sign_on_the_tab_falls_back_to_the_username_form() {
-    let (app, host) = spawn_with_host().await;
-    let b = Browser::start().await;
-    open_in_teams(&b, &app, &host, "", "fr-CA", "default").await; // getAuthToken fails (consent)
+    let (app, _host, b) = spawn_in_teams().await;
+    open_in_teams(&b, &app, "", "fr-CA", "default").await; // getAuthToken fails (consent)
     visible(&b, "#fallback").await;
     assert!(
         b.text("#fallback-reason")
@@ -250,24 +238,15 @@ async fn without_single_sign_on_the_tab_falls_back_to_the_username_form() {
 
 #[tokio::test]
 async fn an_unknown_teams_account_gets_the_form_too() {
-    let (app, host) = spawn_with_host().await;
-    let b = Browser::start().await;
+    let (app, _host, b) = spawn_in_teams().await;
     let stranger = sso_claims(
-        &app.idp.base,
+        &app.entra.base,
         TENANT,
         SSO_APP,
         "99999999-0000-0000-0000-000000000000",
         "someone@cegepsi.ca",
     );
-    open_in_teams(
-        &b,
-        &app,
-        &host,
-        &sso_token(&app, &stranger),
-        "fr-CA",
-        "default",
-    )
-    .await;
+    open_in_teams(&b, &app, &sso_token(&app, &stranger), "fr-CA", "default").await;
     visible(&b, "#fallback").await;
     assert!(
         b.text("#fallback-reason")
@@ -279,8 +258,7 @@ async fn an_unknown_teams_account_gets_the_form_too() {
 
 #[tokio::test]
 async fn dark_theme_and_the_three_languages() {
-    let (app, host) = spawn_with_host().await;
-    let b = Browser::start().await;
+    let (app, _host, b) = spawn_in_teams().await;
     for (locale, theme, expected) in [
         (
             "fr-CA",
@@ -291,28 +269,12 @@ async fn dark_theme_and_the_three_languages() {
         ("pt-BR", "contrast", "Enviar o link de alteração de senha"),
     ] {
         b.client.enter_parent_frame().await.ok();
-        open_in_teams(
-            &b,
-            &app,
-            &host,
-            &sso_token(&app, &julie(&app)),
-            locale,
-            theme,
-        )
-        .await;
+        open_in_teams(&b, &app, &sso_token(&app, &julie(&app)), locale, theme).await;
         visible(&b, "#sso").await;
         assert_eq!(b.text("#send-reset").await, expected);
-        let class = b
-            .client
-            .find(Locator::Css("body"))
-            .await
-            .unwrap()
-            .attr("class")
-            .await
-            .unwrap()
-            .unwrap_or_default();
+        let class = body_class(&b).await;
         assert!(class.contains(&format!("theme-{theme}")), "{class}");
-        accessible(&b, &host).await;
+        accessible(&b).await;
         b.screenshot(&format!("tab-{locale}-{theme}")).await;
     }
     // Teams switches theme while the tab is open.
@@ -322,26 +284,23 @@ async fn dark_theme_and_the_three_languages() {
         .await
         .unwrap();
     b.client.enter_frame(0).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let class = b
-        .client
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .attr("class")
-        .await
-        .unwrap()
-        .unwrap_or_default();
-    assert!(class.contains("theme-dark"), "{class}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !body_class(&b).await.contains("theme-dark") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the theme change never reached the tab: {}",
+            body_class(&b).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     b.close().await;
 }
 
 #[tokio::test]
 async fn the_channel_tab_configuration_page_saves_a_channel_content_url() {
-    let (app, host) = spawn_with_host().await;
-    let b = Browser::start().await;
+    let (app, _host, b) = spawn_in_teams().await;
     let url = format!(
-        "{host}/host.html?tab={}&frameContext=settings&locale=fr-CA&tenant={TENANT}",
+        "{TEAMS_WEB}/host.html?tab={}&frameContext=settings&locale=fr-CA&tenant={TENANT}",
         enc(&app.url("/tab/config?locale=fr-CA"))
     );
     b.client.goto(&url).await.unwrap();
@@ -398,7 +357,10 @@ async fn me(app: &TestApp, token: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn the_tab_s_token_rules() {
-    let (app, _) = spawn_with_host().await;
+    let app = TestApp::builder()
+        .config(|c| c.teams_app.sso_app_id = Some(SSO_APP.into()))
+        .spawn()
+        .await;
     let ok = julie(&app);
     assert_eq!(
         me(&app, &sso_token(&app, &ok)).await,
@@ -455,7 +417,7 @@ async fn the_tab_s_token_rules() {
     assert_eq!(me(&app, &forged).await.0, 401, "unpublished key");
 
     let stranger = sso_claims(
-        &app.idp.base,
+        &app.entra.base,
         TENANT,
         SSO_APP,
         "99999999-0000-0000-0000-000000000000",
@@ -470,7 +432,7 @@ async fn the_tab_s_token_rules() {
 
     // Found by sign-in name when the object id is unknown.
     let by_upn = sso_claims(
-        &app.idp.base,
+        &app.entra.base,
         TENANT,
         SSO_APP,
         "99999999-0000-0000-0000-000000000000",
@@ -526,13 +488,10 @@ async fn only_teams_and_microsoft_365_may_frame_the_tab() {
         .to_string();
     assert!(csp.contains("frame-ancestors https://teams.microsoft.com https://*.teams.microsoft.com https://*.cloud.microsoft"), "{csp}");
     assert!(
-        csp.contains("script-src 'self' https://res.cdn.office.net"),
+        csp.contains("script-src 'self' https://res.cdn.office.net;"),
         "{csp}"
     );
     assert!(!tab.headers().contains_key("x-frame-options"));
-    let html = tab.text().await.unwrap();
-    assert!(html.contains("https://res.cdn.office.net/teams-js/2.58.0/js/MicrosoftTeams.min.js"));
-    assert!(html.contains("integrity=\"sha384-"));
 
     let login = app.client.get(app.url("/login")).send().await.unwrap();
     assert_eq!(login.headers()["x-frame-options"], "DENY");
@@ -542,4 +501,198 @@ async fn only_teams_and_microsoft_365_may_frame_the_tab() {
             .unwrap()
             .contains("frame-ancestors 'none'")
     );
+}
+
+#[tokio::test]
+async fn the_tab_may_fetch_teams_js_s_list_of_trusted_hosts_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    for page in ["/tab", "/tab/config"] {
+        let res = app.client.get(app.url(page)).send().await.unwrap();
+        let csp = res.headers()["content-security-policy"].to_str().unwrap();
+        let connect: Vec<&str> = csp
+            .split(';')
+            .map(str::trim)
+            .find_map(|d| d.strip_prefix("connect-src "))
+            .unwrap_or_else(|| panic!("{page}: no connect-src in {csp}"))
+            .split(' ')
+            .collect();
+        assert_eq!(
+            connect,
+            ["'self'", "https://res.cdn.office.net"],
+            "{page}: the origin of {VALID_DOMAINS_URL}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_tab_loads_the_published_teams_js_with_its_full_integrity_hash() {
+    let (url, configured) = production_tab();
+    let served = sdk_integrity();
+    assert_eq!(
+        configured, served,
+        "config/defaults.toml tab.teams_js_integrity must be the sha384 of {SDK_FILE}"
+    );
+    let app = TestApp::spawn().await;
+    for page in ["/tab", "/tab/config"] {
+        let html = app
+            .client
+            .get(app.url(page))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let tag = format!(
+            "<script src=\"{url}\" integrity=\"{served}\" crossorigin=\"anonymous\" defer></script>"
+        );
+        assert!(html.contains(&tag), "{page} lacks {tag}:\n{html}");
+    }
+}
+
+/// Waits until the page has run its scripts (deferred ones included).
+async fn loaded(b: &Browser) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while b
+        .client
+        .execute("return document.readyState", vec![])
+        .await
+        .unwrap()
+        != "complete"
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the tab never loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_integrity_hash_makes_the_browser_refuse_teams_js() {
+    let wrong = format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode([7u8; 48])
+    );
+    let (app, host, b) = spawn_in_teams_with(
+        move |c| c.tab.teams_js_integrity = Some(wrong),
+        Options::default(),
+    )
+    .await;
+    open_in_teams(&b, &app, &sso_token(&app, &julie(&app)), "fr-CA", "default").await;
+    loaded(&b).await;
+    let (sdk_url, _) = production_tab();
+    assert!(
+        host.requested().contains(&sdk_url),
+        "the browser fetched TeamsJS: {:?}",
+        host.requested()
+    );
+    assert_eq!(
+        b.client
+            .execute("return typeof window.microsoftTeams", vec![])
+            .await
+            .unwrap(),
+        "undefined",
+        "TeamsJS must not run with a hash that does not match"
+    );
+    assert!(host_calls(&b).await.is_empty(), "the host heard nothing");
+    assert!(
+        b.client
+            .find(Locator::Css("#fallback"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap(),
+        "the page stays usable: the username form"
+    );
+    b.close().await;
+}
+
+/// Sets a third-party cookie from inside the tab frame and reads what the browser kept.
+async fn cookie_kept_in_the_teams_frame(options: Options) -> Value {
+    let (app, _host, b) = spawn_in_teams_with(|_| {}, options).await;
+    open_in_teams(&b, &app, "", "fr-CA", "default").await;
+    let kept = b
+        .client
+        .execute(
+            "document.cookie = 'probe=1; SameSite=None; Secure; Path=/'; return document.cookie",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.close().await;
+    kept
+}
+
+#[tokio::test]
+async fn third_party_cookies_are_blocked_in_the_teams_frame() {
+    assert_eq!(
+        cookie_kept_in_the_teams_frame(Options::default()).await,
+        "",
+        "the tab frame is third-party: its cookies are blocked"
+    );
+    // Negative control: the same probe with third-party cookies allowed keeps the cookie, so
+    // the empty answer above is the browser's setting, not the probe.
+    assert_eq!(
+        cookie_kept_in_the_teams_frame(Options {
+            allow_third_party_cookies: true,
+            ..Options::default()
+        })
+        .await,
+        "probe=1"
+    );
+}
+
+#[tokio::test]
+async fn a_microsoft_host_newer_than_teams_js_is_trusted_through_the_cdn_list() {
+    let (app, host, b) = spawn_in_teams().await;
+    open_at(
+        &b,
+        NEW_HOST,
+        &app,
+        &sso_token(&app, &julie(&app)),
+        "fr-CA",
+        "default",
+    )
+    .await;
+    visible(&b, "#sso").await;
+    assert_eq!(b.text("#username").await, "trej");
+    assert!(
+        host.requested().iter().any(|r| r == VALID_DOMAINS_URL),
+        "TeamsJS fetched its list: {:?}",
+        host.requested()
+    );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_host_that_teams_js_does_not_trust_gets_no_single_sign_on() {
+    let (app, _host, b) = spawn_in_teams().await;
+    open_at(
+        &b,
+        UNTRUSTED_HOST,
+        &app,
+        &sso_token(&app, &julie(&app)),
+        "fr-CA",
+        "default",
+    )
+    .await;
+    // initialize() is sent, its answer ignored; after its 5 s time-out the tab offers the form.
+    let deadline = tokio::time::Instant::now() + 2 * WAIT;
+    while !b
+        .text("#fallback-reason")
+        .await
+        .contains("connexion automatique")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the tab never gave up: {}",
+            b.text("#fallback-reason").await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let calls = host_calls(&b).await;
+    assert_eq!(calls, ["initialize"], "nothing after an untrusted answer");
+    b.close().await;
 }

@@ -35,6 +35,9 @@ const sdkVersion = JSON.parse(
 const sdkIntegrity = 'sha384-' + crypto.createHash('sha384').update(fs.readFileSync(path.join(here, SDK_PATH))).digest('base64');
 const cdnIntegrity = (fs.readFileSync(path.join(here, 'node_modules/@microsoft/teams-js/README.md'), 'utf8')
   .match(/integrity="(sha384-[^"]+)"/) || [])[1];
+// The hash the service ships with (tab.teams_js_integrity in config/defaults.toml).
+const configIntegrity = (fs.readFileSync(path.join(here, '../../config/defaults.toml'), 'utf8')
+  .match(/^teams_js_integrity\s*=\s*"(sha384-[^"]+)"/m) || [])[1];
 
 // Everything stops after this long, whatever happens.
 const watchdog = setTimeout(() => {
@@ -256,6 +259,7 @@ try {
   });
 
   eq('the npm MicrosoftTeams.min.js has the integrity hash Microsoft publishes for the CDN copy', sdkIntegrity, cdnIntegrity);
+  eq('config/defaults.toml tab.teams_js_integrity is the hash of the npm MicrosoftTeams.min.js', configIntegrity, sdkIntegrity);
 
   // ---------------------------------------------------------------- 1: content tab, token
   {

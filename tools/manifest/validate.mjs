@@ -44,7 +44,7 @@ const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const ZIP_SIGNATURE = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]*)\s*\}\}/g;
-// Version in a schema URL: .../teams/v1.25/MicrosoftTeams....json (optionally .../en-us/...)
+// Version in a schema URL: .../teams/v1.30/MicrosoftTeams....json (optionally .../en-us/...)
 const SCHEMA_URL_VERSION = /\/json-schemas\/teams\/v([0-9]+\.[0-9]+|DevPreview)\//i;
 
 // Store rules (Teams app manifest reference; the same limits the schemas carry, checked here so

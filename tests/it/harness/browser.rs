@@ -6,6 +6,17 @@ use std::{process::Stdio, time::Duration};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
+/// How the browser is set up. By default third-party cookies are blocked, as Chromium's
+/// "Block third-party cookies" setting does (and as Teams' own iframe may face).
+#[derive(Default)]
+pub struct Options {
+    /// Chromium's `--host-resolver-rules` (with `--ignore-certificate-errors`): for a stand-in
+    /// site that plays a public https name on loopback.
+    pub host_resolver_rules: Option<String>,
+    /// The negative control only: let third-party cookies through.
+    pub allow_third_party_cookies: bool,
+}
+
 pub struct Browser {
     pub client: Client,
     driver: std::process::Child,
@@ -21,6 +32,10 @@ fn free_port() -> u16 {
 
 impl Browser {
     pub async fn start() -> Browser {
+        Browser::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Browser {
         // fantoccini's TLS stack sees two rustls backends in this test binary: pick one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
@@ -37,16 +52,39 @@ impl Browser {
                 )
             });
         let profile = tempfile::tempdir().expect("profile dir");
+        let mut args = vec![
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--disable-quic".into(),
+            "--window-size=1024,900".into(),
+            "--lang=fr-CA".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        if let Some(rules) = &options.host_resolver_rules {
+            args.push(format!("--host-resolver-rules={rules}"));
+            args.push("--ignore-certificate-errors".into());
+        }
+        // Chromium's cookie setting (CookieControlsMode): 0 allow all, 1 block third-party.
+        let cookie_controls_mode = if options.allow_third_party_cookies {
+            0
+        } else {
+            1
+        };
         let caps = json!({
+            "acceptInsecureCerts": options.host_resolver_rules.is_some(),
             "goog:chromeOptions": {
                 "binary": chromium,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--disable-quic", "--window-size=1024,900", "--lang=fr-CA",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-                "prefs": { "intl.accept_languages": "fr-CA,fr" }
+                "args": args,
+                "prefs": {
+                    "intl.accept_languages": "fr-CA,fr",
+                    "profile.cookie_controls_mode": cookie_controls_mode,
+                }
             }
         });
         let caps = caps.as_object().cloned().expect("object");

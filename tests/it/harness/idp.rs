@@ -1,6 +1,8 @@
-//! A local OpenID issuer standing in for the Bot Framework's (and Entra's): metadata, a JWKS
-//! with endorsements, a client-credential token endpoint, and token minting with its own RSA
-//! keys. It counts JWKS fetches, can rotate keys, publish unendorsed keys, or go down.
+//! A local Bot Framework channel issuer (login.botframework.com's stand-in): its own OpenID
+//! metadata URL, a JWKS with endorsements, and token minting with its own RSA keys. Entra (the
+//! tenants' keys and the token endpoint) is another server with other keys: `harness::entra`.
+//! It counts metadata and JWKS fetches, can rotate and retire keys, publish unendorsed keys, or
+//! go down.
 
 use std::{
     net::SocketAddr,
@@ -10,13 +12,7 @@ use std::{
     },
 };
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::StatusCode,
-    response::IntoResponse,
-    routing::{get, post},
-};
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::{RsaPrivateKey, pkcs1::EncodeRsaPrivateKey, traits::PublicKeyParts};
@@ -35,7 +31,7 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    fn generate(kid: &str) -> Self {
+    pub fn generate(kid: &str) -> Self {
         let mut rng = rand::rngs::OsRng;
         let key = RsaPrivateKey::new(&mut rng, 2048).expect("rsa key");
         let public = key.to_public_key();
@@ -57,9 +53,23 @@ impl SigningKey {
     fn jwk(&self, endorsements: &[&str]) -> Value {
         json!({"kty": "RSA", "use": "sig", "kid": self.kid, "n": self.n, "e": self.e, "endorsements": endorsements})
     }
+
+    /// The JWK without endorsements, as Entra publishes its keys (with the key's issuer).
+    pub fn entra_jwk(&self, issuer: &str) -> Value {
+        json!({"kty": "RSA", "use": "sig", "kid": self.kid, "n": self.n, "e": self.e, "issuer": issuer})
+    }
 }
 
-/// Keys are slow to generate: a few, once per test process.
+/// Signs `claims` with `key` and `alg`, naming the key in the header.
+pub fn sign(key: &SigningKey, alg: Algorithm, claims: &Value) -> String {
+    let mut header = Header::new(alg);
+    header.kid = Some(key.kid.clone());
+    header.typ = Some("JWT".into());
+    let enc = EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).unwrap();
+    jsonwebtoken::encode(&header, claims, &enc).unwrap()
+}
+
+/// The channel issuer's keys. Slow to generate: a few, once per test process.
 pub static KEYS: LazyLock<[SigningKey; 4]> = LazyLock::new(|| {
     [
         SigningKey::generate("key-one"),
@@ -74,7 +84,8 @@ struct IdpState {
     /// Published keys and their endorsements.
     published: Mutex<Vec<(SigningKey, Vec<&'static str>)>>,
     jwks_hits: AtomicUsize,
-    token_hits: AtomicUsize,
+    /// Every metadata request, answered or not (a down issuer is still asked).
+    metadata_hits: AtomicUsize,
     down: AtomicBool,
     base: Mutex<String>,
 }
@@ -96,12 +107,6 @@ impl Idp {
         let app = Router::new()
             .route("/v1/.well-known/openidconfiguration", get(metadata))
             .route("/v1/.well-known/keys", get(jwks))
-            .route("/{tenant}/oauth2/v2.0/token", post(token))
-            .route(
-                "/{tenant}/v2.0/.well-known/openid-configuration",
-                get(entra_metadata),
-            )
-            .route("/{tenant}/discovery/v2.0/keys", get(jwks))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -119,8 +124,8 @@ impl Idp {
         self.state.jwks_hits.load(Ordering::SeqCst)
     }
 
-    pub fn token_hits(&self) -> usize {
-        self.state.token_hits.load(Ordering::SeqCst)
+    pub fn metadata_hits(&self) -> usize {
+        self.state.metadata_hits.load(Ordering::SeqCst)
     }
 
     /// Metadata and keys answer 503 while down.
@@ -128,7 +133,7 @@ impl Idp {
         self.state.down.store(down, Ordering::SeqCst);
     }
 
-    /// Publishes key two (rotation); the old key stays published too, as Microsoft does.
+    /// Publishes key two: a rotation begins with both keys published; `retire` ends it.
     pub fn rotate(&self) {
         self.state
             .published
@@ -137,13 +142,18 @@ impl Idp {
             .push((KEYS[1].clone(), vec!["msteams"]));
     }
 
+    /// Stops publishing `key` (the end of a rotation: Microsoft retires old keys too).
+    pub fn retire(&self, key: &SigningKey) {
+        self.state
+            .published
+            .lock()
+            .unwrap()
+            .retain(|(k, _)| k.kid != key.kid);
+    }
+
     /// Signs `claims` with `key` and `alg`.
     pub fn sign(&self, key: &SigningKey, alg: Algorithm, claims: &Value) -> String {
-        let mut header = Header::new(alg);
-        header.kid = Some(key.kid.clone());
-        header.typ = Some("JWT".into());
-        let enc = EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).unwrap();
-        jsonwebtoken::encode(&header, claims, &enc).unwrap()
+        sign(key, alg, claims)
     }
 
     /// A channel token as the Bot Framework sends it.
@@ -156,16 +166,6 @@ impl Idp {
     }
 }
 
-/// An Entra access token for the tab's API, as Teams' getAuthToken returns it (v2).
-pub fn sso_claims(idp_base: &str, tenant: &str, aud: &str, oid: &str, upn: &str) -> Value {
-    let now = chrono::Utc::now().timestamp();
-    json!({
-        "iss": format!("{idp_base}/{tenant}/v2.0"), "aud": aud, "tid": tenant, "oid": oid,
-        "preferred_username": upn, "name": "Julie Tremblay", "scp": "access_as_user", "ver": "2.0",
-        "azp": "5e3ce6c0-2b1f-4285-8d4b-75ee78787346", "iat": now, "nbf": now - 5, "exp": now + 3600
-    })
-}
-
 /// Claims of a channel token, valid from now (shifted by `shift` seconds) for ten minutes.
 pub fn channel_claims(app_id: &str, service_url: &str, shift: i64) -> Value {
     let now = chrono::Utc::now().timestamp() + shift;
@@ -173,6 +173,7 @@ pub fn channel_claims(app_id: &str, service_url: &str, shift: i64) -> Value {
 }
 
 async fn metadata(State(s): State<Arc<IdpState>>) -> impl IntoResponse {
+    s.metadata_hits.fetch_add(1, Ordering::SeqCst);
     if s.down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
@@ -181,22 +182,6 @@ async fn metadata(State(s): State<Arc<IdpState>>) -> impl IntoResponse {
         "issuer": CHANNEL_ISSUER,
         "jwks_uri": format!("{base}/v1/.well-known/keys"),
         "id_token_signing_alg_values_supported": ["RS256"]
-    }))
-    .into_response()
-}
-
-/// Entra's per-tenant metadata (for the tab's single sign-on tokens).
-async fn entra_metadata(
-    State(s): State<Arc<IdpState>>,
-    axum::extract::Path(tenant): axum::extract::Path<String>,
-) -> impl IntoResponse {
-    if s.down.load(Ordering::SeqCst) {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    }
-    let base = s.base.lock().unwrap().clone();
-    Json(json!({
-        "issuer": format!("{base}/{tenant}/v2.0"),
-        "jwks_uri": format!("{base}/{tenant}/discovery/v2.0/keys"),
     }))
     .into_response()
 }
@@ -214,23 +199,4 @@ async fn jwks(State(s): State<Arc<IdpState>>) -> impl IntoResponse {
         .map(|(k, e)| k.jwk(e))
         .collect();
     Json(json!({ "keys": keys })).into_response()
-}
-
-async fn token(State(s): State<Arc<IdpState>>, body: String) -> impl IntoResponse {
-    let n = s.token_hits.fetch_add(1, Ordering::SeqCst) + 1;
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(body.as_bytes())
-            .into_owned()
-            .collect();
-    if form.get("grant_type").map(String::as_str) != Some("client_credentials")
-        || form.get("client_secret").map(String::as_str) != Some(super::BOT_PASSWORD)
-    {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "invalid_client"})),
-        )
-            .into_response();
-    }
-    Json(json!({"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": format!("app-token-{n}")}))
-        .into_response()
 }

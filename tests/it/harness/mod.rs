@@ -3,8 +3,10 @@
 pub mod browser;
 pub mod connector;
 pub mod db;
+pub mod entra;
 pub mod idp;
 pub mod smtp;
+pub mod teams_host;
 
 use std::{
     sync::{Arc, Once},
@@ -24,6 +26,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use connector::Connector;
 pub use db::TestDb;
+pub use entra::Entra;
 pub use idp::Idp;
 pub use smtp::{ReceivedMail, SmtpSink};
 
@@ -56,7 +59,10 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub smtp: SmtpSink,
+    /// The Bot Framework channel issuer (channel tokens' keys).
     pub idp: Idp,
+    /// Entra: the tenants' keys (tab SSO) and the token endpoint (the bot's app token).
+    pub entra: Entra,
     pub connector: Connector,
     pub clock: ManualClock,
     pub db: Arc<TestDb>,
@@ -77,6 +83,8 @@ pub struct Builder {
     key: Option<MailKey>,
     addr: Option<std::net::SocketAddr>,
     clock: Option<ManualClock>,
+    entra: Option<Entra>,
+    multi_tenant: bool,
     edit: Vec<ConfigEdit>,
     seed: bool,
 }
@@ -89,6 +97,7 @@ impl Builder {
         self.smtp = Some(app.smtp.clone());
         self.stand_ins = Some((app.idp.clone(), app.connector.clone()));
         self.clock = Some(app.clock.clone());
+        self.entra = Some(app.entra.clone());
         self.addr = app
             .base
             .strip_prefix("http://")
@@ -100,6 +109,16 @@ impl Builder {
     pub fn config(mut self, f: impl FnOnce(&mut RawConfig) + Send + 'static) -> Self {
         self.edit.push(Box::new(f));
         self
+    }
+
+    /// The bot registered as a multi-tenant app (`app_type = "multi_tenant"`, no home tenant in
+    /// the config): Entra grants its app token from the `botframework.com` tenant only.
+    pub fn multi_tenant_bot(mut self) -> Self {
+        self.multi_tenant = true;
+        self.config(|c| {
+            c.bot.app_type = "multi_tenant".into();
+            c.bot.app_tenant_id = None;
+        })
     }
 
     pub async fn spawn(self) -> TestApp {
@@ -115,6 +134,21 @@ impl Builder {
         let (idp, connector) = match self.stand_ins {
             Some(s) => s,
             None => (Idp::start().await, Connector::start().await),
+        };
+        let entra = match self.entra {
+            Some(e) => e,
+            None => {
+                Entra::start(entra::Registration {
+                    client_id: BOT_ID.into(),
+                    secret: BOT_PASSWORD.into(),
+                    home_tenant: match self.multi_tenant {
+                        true => entra::PUBLISHER_TENANT.into(),
+                        false => TENANT.into(),
+                    },
+                    multi_tenant: self.multi_tenant,
+                })
+                .await
+            }
         };
         let key = self.key.unwrap_or_else(MailKey::generate);
         let clock = self.clock.unwrap_or_default();
@@ -143,9 +177,9 @@ impl Builder {
         raw.bot.app_password = Some(SecretString::from(BOT_PASSWORD));
         raw.bot.app_type = "single_tenant".into();
         raw.bot.app_tenant_id = Some(TENANT.into());
-        raw.bot.token_authority = idp.base.clone();
+        raw.bot.token_authority = entra.base.clone();
         raw.bot.openid_metadata_url = idp.metadata_url();
-        raw.tab.entra_authority = idp.base.clone();
+        raw.tab.entra_authority = entra.base.clone();
         for edit in self.edit {
             edit(&mut raw);
         }
@@ -175,6 +209,7 @@ impl Builder {
             client,
             smtp,
             idp,
+            entra,
             connector,
             clock,
             db,

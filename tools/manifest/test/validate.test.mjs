@@ -75,7 +75,7 @@ const EXPECTED = {
   "developer-name-33": "manifest.json: /developer/name: 33 characters, at most 32 allowed",
   "missing-translation": "pt.json: bots[0].commandLists[1].commands[2].description: translation missing",
   "stale-translation": "en.json: staticTabs[1].name: translates a string that manifest.json does not have",
-  "loc-version-mismatch": "en.json: $schema: is for manifest version 1.24 but manifest.json is 1.25",
+  "loc-version-mismatch": "en.json: $schema: is for manifest version 1.24 but manifest.json is 1.30",
   "loc-manifestVersion-key": "pt.json: manifestVersion: not allowed in a localization file",
   "bad-guid": "manifest.json: /bots/0/botId: botId must be a GUID",
   "bad-semver": "manifest.json: /version: \"1.0\" must be a semantic version",
