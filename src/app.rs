@@ -131,11 +131,13 @@ impl Application {
         };
         let core = BotCore {
             store: store.clone(),
-            connector: ConnectorClient::new(http.clone(), bot_auth, config.connector_retries),
+            connector: ConnectorClient::new(http.clone(), bot_auth, config.connector_retries)
+                .with_timeout(config.connector_timeout),
             cards: Cards::load(strings.clone())?,
             strings: strings.clone(),
             orgs: orgs.clone(),
             clock: clock.clone(),
+            saved: Arc::default(),
         };
         let reset = ResetService {
             store: store.clone(),
@@ -152,7 +154,6 @@ impl Application {
             core,
             reset: reset.clone(),
             auth,
-            saved: Arc::default(),
         };
         let tab_state = Arc::new(TabState {
             sso: SsoValidator::new(

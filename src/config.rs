@@ -89,6 +89,7 @@ pub struct RawBot {
     pub key_refresh_hours: u64,
     pub unknown_key_cooldown_secs: u64,
     pub connector_retries: u32,
+    pub connector_timeout_secs: u64,
 }
 
 /// How the bot endpoint authenticates, decided once at start-up.
@@ -218,6 +219,7 @@ pub struct Config {
     pub demo: Demo,
     pub bot: BotMode,
     pub connector_retries: u32,
+    pub connector_timeout: Duration,
     pub teams_app: TeamsApp,
     pub tab: TabConfig,
     pub organisations: Organisations,
@@ -466,6 +468,9 @@ impl RawConfig {
                 demo: self.demo,
                 bot,
                 connector_retries: self.bot.connector_retries.min(10),
+                connector_timeout: Duration::from_secs(
+                    self.bot.connector_timeout_secs.clamp(1, 120),
+                ),
                 teams_app: self.teams_app,
                 tab,
                 organisations,
