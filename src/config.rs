@@ -142,6 +142,10 @@ pub struct RawMail {
     pub transport: SecretString,
     pub poll_interval_secs: u64,
     pub timeout_secs: u64,
+    pub max_attempts: u32,
+    /// A PEM file of CA certificates to trust for the relay (besides the public roots).
+    #[serde(default)]
+    pub tls_ca_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,6 +217,10 @@ pub struct Config {
     pub mail: MailTransport,
     pub mail_poll_interval: Duration,
     pub mail_timeout: Duration,
+    /// PEM certificates of the private CA that signed the relay's certificate (`mail.tls_ca_file`).
+    pub mail_tls_ca: Option<Vec<u8>>,
+    /// Attempts after which a mail that keeps failing (4xx, connection) is dead-lettered.
+    pub mail_max_attempts: u32,
     pub secret_key: Option<SecretString>,
     pub argon2: Argon2Params,
     pub limits: Limits,
@@ -391,6 +399,18 @@ impl RawConfig {
             errs.push("mail.transport: expected file:DIR, smtp://… or smtps://…".into());
             None
         };
+        let mail_tls_ca = self
+            .mail
+            .tls_ca_file
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())
+            .and_then(|file| match relay_ca(file, transport) {
+                Ok(pem) => Some(pem),
+                Err(e) => {
+                    errs.push(format!("mail.tls_ca_file: {e}"));
+                    None
+                }
+            });
         if let Some(key) = &self.security.secret_key
             && crate::mail::crypto::MailKey::from_base64(key.expose_secret()).is_err()
         {
@@ -462,6 +482,8 @@ impl RawConfig {
                 mail,
                 mail_poll_interval: Duration::from_secs(self.mail.poll_interval_secs.max(1)),
                 mail_timeout: Duration::from_secs(self.mail.timeout_secs.max(1)),
+                mail_tls_ca,
+                mail_max_attempts: self.mail.max_attempts.max(1),
                 secret_key: self.security.secret_key,
                 argon2,
                 limits: self.limits,
@@ -708,6 +730,23 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
+/// Reads the relay's private CA (PEM) and checks that it holds a certificate and that the
+/// transport uses TLS at all (a CA for a plain connection would be a silent misconfiguration).
+fn relay_ca(file: &str, transport: &str) -> Result<Vec<u8>, String> {
+    let tls = transport.starts_with("smtps://")
+        || (transport.starts_with("smtp://") && transport.contains("tls="));
+    if !tls {
+        return Err("set, but mail.transport does not use TLS (smtps:// or ?tls=required)".into());
+    }
+    let pem = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!("{file} holds no PEM certificate"));
+    }
+    lettre::transport::smtp::client::Certificate::from_pem(&pem)
+        .map_err(|e| format!("{file}: {e}"))?;
+    Ok(pem)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -732,6 +771,31 @@ mod tests {
         assert!(text.contains("http.listen"), "{text}");
         assert!(text.contains("organisations[0].time_zone"), "{text}");
         assert!(text.contains("organisations[0].sender"), "{text}");
+    }
+
+    #[test]
+    fn a_relay_ca_needs_tls_and_a_readable_pem_file() {
+        let mut raw: RawConfig = Config::figment(None).extract().expect("defaults parse");
+        raw.mail.transport = SecretString::from("smtp://relay.example.org:25");
+        raw.mail.tls_ca_file = Some("/nonexistent/relay-ca.pem".into());
+        let text = raw.validate().err().expect("invalid").to_string();
+        assert!(text.contains("mail.tls_ca_file"), "{text}");
+        assert!(text.contains("does not use TLS"), "{text}");
+
+        let mut raw: RawConfig = Config::figment(None).extract().expect("defaults parse");
+        raw.mail.transport = SecretString::from("smtps://relay.example.org:465");
+        raw.mail.tls_ca_file = Some("/nonexistent/relay-ca.pem".into());
+        let text = raw.validate().err().expect("invalid").to_string();
+        assert!(text.contains("mail.tls_ca_file: cannot read"), "{text}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "not a certificate").expect("write");
+        let mut raw: RawConfig = Config::figment(None).extract().expect("defaults parse");
+        raw.mail.transport = SecretString::from("smtp://relay.example.org:587?tls=required");
+        raw.mail.tls_ca_file = Some(not_pem.display().to_string());
+        let text = raw.validate().err().expect("invalid").to_string();
+        assert!(text.contains("holds no PEM certificate"), "{text}");
     }
 
     #[test]

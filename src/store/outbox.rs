@@ -1,5 +1,6 @@
 //! The durable mail outbox. Rows are claimed with a lease (portable: no SKIP LOCKED), retried
-//! with backoff, never deleted on failure; the encrypted payload is erased once sent.
+//! with backoff, never deleted on failure; the encrypted payload is erased once sent, and once
+//! dead-lettered (refused for good, or out of attempts: never claimed again).
 
 use sqlx::{AnyConnection, Row};
 
@@ -56,9 +57,10 @@ pub async fn claim(
 ) -> Result<Vec<ClaimedMail>, StoreError> {
     let rows = sqlx::query(
         "update outbox set lease_until = $1, attempts = attempts + 1 \
-         where outbox_id in (select outbox_id from outbox where sent_at is null and next_attempt_at <= $2 \
+         where outbox_id in (select outbox_id from outbox where sent_at is null and dead_at is null \
+                             and next_attempt_at <= $2 \
                              and (lease_until is null or lease_until < $2) order by next_attempt_at limit $3) \
-         and sent_at is null and (lease_until is null or lease_until < $2) \
+         and sent_at is null and dead_at is null and (lease_until is null or lease_until < $2) \
          returning outbox_id, template, recipient, locale, tenant_id, payload, message_id, attempts",
     )
     .bind(now + lease_secs)
@@ -110,10 +112,31 @@ pub async fn mark_failed(
     Ok(())
 }
 
+/// Gives up on a mail: kept for tracing with its last error, its payload (the link) erased, never
+/// claimed again.
+pub async fn mark_dead(
+    conn: &mut AnyConnection,
+    outbox_id: &str,
+    now: i64,
+    error: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "update outbox set dead_at = $1, payload = null, lease_until = null, last_error = $2 \
+         where outbox_id = $3 and sent_at is null",
+    )
+    .bind(now)
+    .bind(error)
+    .bind(outbox_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Rows not yet sent, and the earliest next attempt among them.
 pub async fn pending(conn: &mut AnyConnection) -> Result<(i64, Option<i64>), StoreError> {
     let row = sqlx::query(
-        "select count(*) as n, min(next_attempt_at) as next from outbox where sent_at is null",
+        "select count(*) as n, min(next_attempt_at) as next from outbox \
+         where sent_at is null and dead_at is null",
     )
     .fetch_one(conn)
     .await?;

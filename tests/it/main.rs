@@ -11,6 +11,7 @@ mod cli;
 mod connector;
 mod login;
 mod mail_outbox;
+mod mail_relay;
 mod manifest;
 mod rate_limits;
 mod reset_link;
