@@ -142,3 +142,46 @@ pub async fn pending(conn: &mut AnyConnection) -> Result<(i64, Option<i64>), Sto
     .await?;
     Ok((row.try_get("n")?, row.try_get("next")?))
 }
+
+/// An outbox row as the operator sees it (`octopus-teams mail list`).
+#[derive(Debug, Clone)]
+pub struct MailSummary {
+    pub outbox_id: String,
+    pub template: String,
+    pub recipient: String,
+    pub created_at: i64,
+    pub attempts: i64,
+    pub sent_at: Option<i64>,
+    pub dead_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// The newest `limit` rows, or only the dead letters.
+pub async fn list(
+    conn: &mut AnyConnection,
+    dead_only: bool,
+    limit: i64,
+) -> Result<Vec<MailSummary>, StoreError> {
+    let rows = sqlx::query(
+        "select outbox_id, template, recipient, created_at, attempts, sent_at, dead_at, last_error \
+         from outbox where ($1 = 0 or dead_at is not null) order by created_at desc limit $2",
+    )
+    .bind(i64::from(dead_only))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MailSummary {
+                outbox_id: r.try_get("outbox_id")?,
+                template: r.try_get("template")?,
+                recipient: r.try_get("recipient")?,
+                created_at: r.try_get("created_at")?,
+                attempts: r.try_get("attempts")?,
+                sent_at: r.try_get("sent_at")?,
+                dead_at: r.try_get("dead_at")?,
+                last_error: r.try_get("last_error")?,
+            })
+        })
+        .collect()
+}

@@ -315,3 +315,63 @@ async fn never_claimed_again(app: &TestApp, attempts: i64) {
     assert!(dead[0].sent_at.is_none() && dead[0].payload.is_none());
     assert_eq!(dead[0].attempts, attempts, "not claimed again");
 }
+
+/// `octopus-teams mail list [--dead]`, run as the real binary on the test's database.
+async fn mail_list(app: &TestApp, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+        .args(["mail", "list"])
+        .args(args)
+        .env("OCTOPUS__DATABASE__URL", &app.db.url)
+        .env("OCTOPUS__DEMO__SEED", "false")
+        .env("RUST_LOG", "warn")
+        .env_remove("OCTOPUS_CONFIG")
+        .output()
+        .await
+        .expect("run the binary");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[tokio::test]
+async fn the_operator_lists_the_dead_letters_with_their_reason() {
+    let app = TestApp::spawn().await;
+    app.smtp.refuse_recipients();
+    app.request_link("reset", "trej").await;
+    wait_row(&app, "dead-lettered", |r| r.dead_at.is_some()).await;
+    app.smtp.accept();
+    app.request_link("reset", "gagm").await;
+    app.smtp.wait_for(1, WAIT).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !outbox_rows(&app)
+        .await
+        .iter()
+        .all(|r| r.sent_at.is_some() || r.dead_at.is_some())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the later mail never marked sent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let dead = mail_list(&app, &["--dead"]).await;
+    let lines: Vec<&str> = dead.lines().filter(|l| l.contains("@")).collect();
+    assert_eq!(lines.len(), 1, "{dead}");
+    assert!(lines[0].contains("julie.tremblay@cegepsi.ca"), "{dead}");
+    assert!(lines[0].contains(" dead "), "{dead}");
+    assert!(lines[0].contains("550"), "the relay's reason: {dead}");
+    assert!(dead.contains("1 mail(s) dead-lettered"), "{dead}");
+
+    let all = mail_list(&app, &[]).await;
+    assert!(
+        all.lines()
+            .any(|l| l.contains("marc.gagnon@cegepsi.ca") && l.contains(" sent ")),
+        "{all}"
+    );
+    assert!(all.contains("2 mail(s)"), "{all}");
+}

@@ -279,22 +279,6 @@ impl SmtpSink {
         self.commands.lock().expect("lock").clone()
     }
 
-    /// Waits until a client has said `command` (e.g. "QUIT" or "MAIL") `n` times.
-    pub async fn wait_for_command(&self, command: &str, n: usize) -> Vec<String> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let got = self.commands();
-            if got.iter().filter(|c| *c == command).count() >= n {
-                return got;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "expected {n} × {command}, got {got:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
     /// Waits until `n` mails have arrived, failing with what did arrive.
     pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<ReceivedMail> {
         let deadline = tokio::time::Instant::now() + within;
