@@ -100,7 +100,11 @@ impl Application {
         let strings = Strings::load()?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let hasher = Hasher::new(config.argon2, cores)?;
-        let transport = Transport::build(&config.mail, config.mail_timeout)?;
+        let transport = Transport::build(
+            &config.mail,
+            config.mail_timeout,
+            config.mail_tls_ca.as_deref(),
+        )?;
         let wake = Arc::new(Notify::new());
         let orgs = config.organisations.clone();
 
@@ -137,11 +141,13 @@ impl Application {
                 bot_auth,
                 config.connector_retries,
                 clock.clone(),
-            ),
+            )
+            .with_timeout(config.connector_timeout),
             cards: Cards::load(strings.clone())?,
             strings: strings.clone(),
             orgs: orgs.clone(),
             clock: clock.clone(),
+            saved: Arc::default(),
         };
         let reset = ResetService {
             store: store.clone(),
@@ -158,7 +164,6 @@ impl Application {
             core,
             reset: reset.clone(),
             auth,
-            saved: Arc::default(),
         };
         let tab_state = Arc::new(TabState {
             sso: SsoValidator::new(
@@ -188,6 +193,7 @@ impl Application {
             clock: clock.clone(),
             wake,
             poll: config.mail_poll_interval,
+            max_attempts: i64::from(config.mail_max_attempts),
         };
         let listener = match listener {
             Some(l) => l,

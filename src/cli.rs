@@ -1,4 +1,5 @@
-//! The command line: `serve` (default) | `migrate` | `check-config` | `users import|list`.
+//! The command line: `serve` (default) | `migrate` | `check-config` | `users import|list` |
+//! `mail list`.
 
 use std::{io::Write, path::PathBuf};
 
@@ -10,7 +11,7 @@ use crate::{
     clock::{Clock, SystemClock},
     config::Config,
     directory::{self, ImportError},
-    store::{Store, accounts},
+    store::{Store, accounts, outbox},
     telemetry,
 };
 
@@ -42,6 +43,9 @@ pub enum Command {
     /// The account directory.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// The mail outbox: what is pending, sent, or dead-lettered.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Build the Teams app package (manifest, icons, translations) to upload or sideload.
     Manifest {
         /// Where to write the zip.
@@ -64,6 +68,19 @@ pub enum UsersCommand {
     List {
         #[arg(long)]
         org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// List the newest mails (state, attempts, last error); --dead: only the dead letters, which
+    /// the relay refused for good or that failed mail.max_attempts times. Their link is erased:
+    /// the person asks for a new one.
+    List {
+        #[arg(long)]
+        dead: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
     },
 }
 
@@ -100,6 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Users(cmd) => users(Config::load(config_path)?, cmd).await,
+        Command::Mail(cmd) => mail(Config::load(config_path)?, cmd).await,
         Command::Manifest { out } => {
             let cfg = Config::load(config_path)?;
             let zip = crate::manifest::build(&cfg)?;
@@ -192,6 +210,54 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn mail(cfg: Config, cmd: MailCommand) -> anyhow::Result<()> {
+    let store = Store::connect(&cfg.database_url)
+        .await
+        .context("cannot open the database")?;
+    store.migrate().await?;
+    let MailCommand::List { dead, limit } = cmd;
+    let mut conn = store.conn().await?;
+    let list = outbox::list(&mut conn, dead, limit.max(1)).await?;
+    let when = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    };
+    say(format!(
+        "{:<36} {:<8} {:<32} {:<20} {:<7} {:>8}  last error",
+        "id", "template", "recipient", "queued", "state", "attempts"
+    ));
+    for m in &list {
+        let state = match (m.sent_at, m.dead_at) {
+            (Some(_), _) => "sent",
+            (None, Some(_)) => "dead",
+            (None, None) => "pending",
+        };
+        let error: String = m
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(80)
+            .collect();
+        say(format!(
+            "{:<36} {:<8} {:<32} {:<20} {:<7} {:>8}  {error}",
+            m.outbox_id,
+            m.template,
+            m.recipient,
+            when(m.created_at),
+            state,
+            m.attempts
+        ));
+    }
+    say(format!(
+        "{} mail(s){}",
+        list.len(),
+        if dead { " dead-lettered" } else { "" }
+    ));
+    Ok(())
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {

@@ -88,6 +88,7 @@ pub struct RawBot {
     pub key_refresh_hours: u64,
     pub unknown_key_cooldown_secs: u64,
     pub connector_retries: u32,
+    pub connector_timeout_secs: u64,
 }
 
 /// How the bot endpoint authenticates, decided once at start-up.
@@ -140,6 +141,10 @@ pub struct RawMail {
     pub transport: SecretString,
     pub poll_interval_secs: u64,
     pub timeout_secs: u64,
+    pub max_attempts: u32,
+    /// A PEM file of CA certificates to trust for the relay (besides the public roots).
+    #[serde(default)]
+    pub tls_ca_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,12 +216,17 @@ pub struct Config {
     pub mail: MailTransport,
     pub mail_poll_interval: Duration,
     pub mail_timeout: Duration,
+    /// PEM certificates of the private CA that signed the relay's certificate (`mail.tls_ca_file`).
+    pub mail_tls_ca: Option<Vec<u8>>,
+    /// Attempts after which a mail that keeps failing (4xx, connection) is dead-lettered.
+    pub mail_max_attempts: u32,
     pub secret_key: Option<SecretString>,
     pub argon2: Argon2Params,
     pub limits: Limits,
     pub demo: Demo,
     pub bot: BotMode,
     pub connector_retries: u32,
+    pub connector_timeout: Duration,
     pub teams_app: TeamsApp,
     pub tab: TabConfig,
     pub organisations: Organisations,
@@ -388,6 +398,18 @@ impl RawConfig {
             errs.push("mail.transport: expected file:DIR, smtp://… or smtps://…".into());
             None
         };
+        let mail_tls_ca = self
+            .mail
+            .tls_ca_file
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())
+            .and_then(|file| match relay_ca(file, transport) {
+                Ok(pem) => Some(pem),
+                Err(e) => {
+                    errs.push(format!("mail.tls_ca_file: {e}"));
+                    None
+                }
+            });
         if let Some(key) = &self.security.secret_key
             && crate::mail::crypto::MailKey::from_base64(key.expose_secret()).is_err()
         {
@@ -459,12 +481,17 @@ impl RawConfig {
                 mail,
                 mail_poll_interval: Duration::from_secs(self.mail.poll_interval_secs.max(1)),
                 mail_timeout: Duration::from_secs(self.mail.timeout_secs.max(1)),
+                mail_tls_ca,
+                mail_max_attempts: self.mail.max_attempts.max(1),
                 secret_key: self.security.secret_key,
                 argon2,
                 limits: self.limits,
                 demo: self.demo,
                 bot,
                 connector_retries: self.bot.connector_retries.min(10),
+                connector_timeout: Duration::from_secs(
+                    self.bot.connector_timeout_secs.clamp(1, 120),
+                ),
                 teams_app: self.teams_app,
                 tab,
                 organisations,
@@ -724,6 +751,23 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
+/// Reads the relay's private CA (PEM) and checks that it holds a certificate and that the
+/// transport uses TLS at all (a CA for a plain connection would be a silent misconfiguration).
+fn relay_ca(file: &str, transport: &str) -> Result<Vec<u8>, String> {
+    let tls = transport.starts_with("smtps://")
+        || (transport.starts_with("smtp://") && transport.contains("tls="));
+    if !tls {
+        return Err("set, but mail.transport does not use TLS (smtps:// or ?tls=required)".into());
+    }
+    let pem = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!("{file} holds no PEM certificate"));
+    }
+    lettre::transport::smtp::client::Certificate::from_pem(&pem)
+        .map_err(|e| format!("{file}: {e}"))?;
+    Ok(pem)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -765,6 +809,31 @@ mod tests {
         raw.organisations[0].team_ids = vec!["Teaméo".into()];
         let text = raw.validate().err().expect("invalid").to_string();
         assert!(text.contains("organisations[0].team_ids[0]"), "{text}");
+    }
+
+    #[test]
+    fn a_relay_ca_needs_tls_and_a_readable_pem_file() {
+        let mut raw: RawConfig = Config::figment(None).extract().expect("defaults parse");
+        raw.mail.transport = SecretString::from("smtp://relay.example.org:25");
+        raw.mail.tls_ca_file = Some("/nonexistent/relay-ca.pem".into());
+        let text = raw.validate().err().expect("invalid").to_string();
+        assert!(text.contains("mail.tls_ca_file"), "{text}");
+        assert!(text.contains("does not use TLS"), "{text}");
+
+        let mut raw: RawConfig = Config::figment(None).extract().expect("defaults parse");
+        raw.mail.transport = SecretString::from("smtps://relay.example.org:465");
+        raw.mail.tls_ca_file = Some("/nonexistent/relay-ca.pem".into());
+        let text = raw.validate().err().expect("invalid").to_string();
+        assert!(text.contains("mail.tls_ca_file: cannot read"), "{text}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "not a certificate").expect("write");
+        let mut raw: RawConfig = Config::figment(None).extract().expect("defaults parse");
+        raw.mail.transport = SecretString::from("smtp://relay.example.org:587?tls=required");
+        raw.mail.tls_ca_file = Some(not_pem.display().to_string());
+        let text = raw.validate().err().expect("invalid").to_string();
+        assert!(text.contains("holds no PEM certificate"), "{text}");
     }
 
     #[test]

@@ -3,7 +3,16 @@
 //! (client credentials, the oauth2 crate), cached until five minutes before it expires (by the
 //! injected clock) and shared by every request. 429 and 5xx are retried with backoff honouring Retry-After, bounded;
 //! a POST is retried only when the connector certainly did not take it (429, 503), since a
-//! retried POST after a 500/502/504 could post the message twice.
+//! retried POST after a 500/502/504 or a timeout could post the message twice.
+//!
+//! How each answer is met:
+//! - 401: the app token was refused (expired or revoked early): a new one is fetched once and
+//!   the call made once more; a second 401 is an error (wrong app id or secret).
+//! - 403 (bot removed from the team, or blocked by the user) and 404 (conversation gone): not
+//!   retried; [`ConnectorError::is_gone`] tells callers to forget the conversation reference.
+//! - 429 and 503: retried after Retry-After (at most 30 s), or with backoff.
+//! - 500, 502, 504 and timeouts: retried for GET and PUT (idempotent), never for POST.
+//! - Every call gives up after the client's timeout, so a slow connector never holds a turn.
 
 use std::{sync::Arc, time::Duration};
 
@@ -33,6 +42,17 @@ pub enum ConnectorError {
     #[error("connector answered {0}")]
     Status(u16),
 }
+
+impl ConnectorError {
+    /// The conversation is closed to the bot for good: the bot was removed or blocked (403), or
+    /// the conversation no longer exists (404). Retrying, now or later, cannot help.
+    pub fn is_gone(&self) -> bool {
+        matches!(self, ConnectorError::Status(403 | 404))
+    }
+}
+
+/// How long one call may take unless configured (`bot.connector_timeout_secs`).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Refresh the app token this long before it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(300);
@@ -98,6 +118,7 @@ pub struct ConnectorClient {
     http: reqwest::Client,
     token: Option<Arc<AppToken>>,
     retries: u32,
+    timeout: Duration,
 }
 
 #[derive(Deserialize)]
@@ -126,7 +147,14 @@ impl ConnectorClient {
             http,
             token,
             retries,
+            timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// Each call (one attempt) gives up after `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// `{serviceUrl}/v3/conversations/{id}…` without a doubled slash (serviceUrl ends with one).
@@ -232,6 +260,7 @@ impl ConnectorClient {
             let mut req = self
                 .http
                 .request(method.clone(), url)
+                .timeout(self.timeout)
                 .header(header::ACCEPT, "application/json");
             if let Some(t) = &self.token {
                 req = req.bearer_auth(t.get().await?.expose_secret());
@@ -254,11 +283,15 @@ impl ConnectorClient {
                 }
                 Err(_) => (None, None),
             };
-            if status == Some(StatusCode::UNAUTHORIZED) && !token_refreshed {
-                if let Some(t) = &self.token {
-                    t.forget().await;
-                }
+            // A refused app token (expired early, revoked): one new token, one more try. The
+            // connector refused the request outright, so even a POST is safe to repeat.
+            if status == Some(StatusCode::UNAUTHORIZED)
+                && !token_refreshed
+                && let Some(t) = &self.token
+            {
+                t.forget().await;
                 token_refreshed = true;
+                debug!("app token refused by the connector; fetching a new one");
                 continue;
             }
             let retriable = match status {

@@ -115,12 +115,12 @@ impl Bot {
                 .as_ref()
                 .and_then(|c| c.conversation_type.clone()),
         };
-        if self.saved.unchanged(&reference) {
+        if self.core.saved.unchanged(&reference) {
             return Ok(());
         }
         let mut conn = self.core.store.conn().await?;
         store::save_conversation(&mut conn, &reference, self.core.clock.unix()).await?;
-        self.saved.remember(reference);
+        self.core.saved.remember(reference);
         Ok(())
     }
 
@@ -241,11 +241,20 @@ impl Bot {
         };
         let notice = self.core.strings.get(locale, "bot.moved_to_private");
         self.reply(a, OutgoingActivity::text(notice)).await?;
-        let conversation = self
+        // Blocked by the user: there is no 1:1 chat to open; nothing to forget either.
+        let conversation = match self
             .core
             .connector
             .personal_conversation(service_url, &me.id, &from.id, &tenant)
-            .await?;
+            .await
+        {
+            Err(e) if e.is_gone() => {
+                info!(tenant.id = %tenant, answer = %e, "no private chat with this person (the bot is blocked); the form is not sent");
+                return Ok(());
+            }
+            other => other?,
+        };
+        let reference_tenant = tenant.clone();
         let reference = store::ConversationRef {
             conversation_id: conversation.clone(),
             tenant_id: tenant,
@@ -261,9 +270,13 @@ impl Bot {
         }
         let mut out = OutgoingActivity::card(card);
         out.locale = a.locale.clone();
-        self.core
+        let sent = self
+            .core
             .connector
             .send(service_url, &conversation, &out)
+            .await;
+        self.core
+            .unless_gone(&conversation, &reference_tenant, sent)
             .await?;
         Ok(())
     }
@@ -564,10 +577,15 @@ impl Bot {
             return Ok(None);
         };
         let out = out.replying_to(a);
-        Ok(self
+        let sent = self
             .core
             .connector
             .send(service_url, a.conversation_id(), &out)
+            .await;
+        let tenant = a.tenant_id().unwrap_or_default();
+        Ok(self
+            .core
+            .unless_gone(a.conversation_id(), &tenant, sent)
             .await?)
     }
 
@@ -582,10 +600,15 @@ impl Bot {
         };
         let mut out = out.replying_to(a);
         out.reply_to_id = None;
-        Ok(self
+        let updated = self
             .core
             .connector
             .update(service_url, a.conversation_id(), activity_id, &out)
+            .await;
+        let tenant = a.tenant_id().unwrap_or_default();
+        Ok(self
+            .core
+            .unless_gone(a.conversation_id(), &tenant, updated)
             .await?)
     }
 

@@ -42,6 +42,7 @@ pub struct BotCore {
     pub strings: Strings,
     pub orgs: Organisations,
     pub clock: SharedClock,
+    pub saved: Arc<SavedRefs>,
 }
 
 #[derive(Clone)]
@@ -50,7 +51,6 @@ pub struct Bot {
     pub reset: ResetService,
     /// `None` in local-development mode (no app id): nothing is authenticated.
     pub auth: Option<Arc<ChannelAuth>>,
-    pub saved: Arc<SavedRefs>,
 }
 
 /// Conversation references this instance already saved as they are: rewriting an unchanged one
@@ -69,6 +69,13 @@ impl SavedRefs {
             .unwrap_or_else(|p| p.into_inner())
             .get(&r.conversation_id)
             == Some(r)
+    }
+
+    pub fn forget(&self, conversation_id: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(conversation_id);
     }
 
     pub fn remember(&self, r: crate::store::bot::ConversationRef) {

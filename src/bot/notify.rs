@@ -3,9 +3,9 @@
 //! the conversation (a proactive message through the stored conversation reference).
 
 use serde_json::{Value, json};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
-use super::{BotCore, activity::OutgoingActivity, cards::with_refresh};
+use super::{BotCore, activity::OutgoingActivity, cards::with_refresh, connector::ConnectorError};
 use crate::{
     i18n::Locale,
     org::Organisation,
@@ -104,28 +104,70 @@ impl BotCore {
             return Ok(());
         };
         let locale = Locale::from_tag(&request.locale).unwrap_or(org.default_locale);
-        if let Some(card_id) = &request.card_activity_id {
-            let card = live_status_card(self, org, locale, &request, now);
-            self.connector
-                .update(
-                    &reference.service_url,
-                    &reference.conversation_id,
-                    card_id,
-                    &OutgoingActivity::card(card),
-                )
-                .await?;
+        let told = async {
+            if let Some(card_id) = &request.card_activity_id {
+                let card = live_status_card(self, org, locale, &request, now);
+                self.connector
+                    .update(
+                        &reference.service_url,
+                        &reference.conversation_id,
+                        card_id,
+                        &OutgoingActivity::card(card),
+                    )
+                    .await?;
+            }
+            if event == LinkEvent::Completed {
+                let text = self
+                    .strings
+                    .get(locale, "bot.password_changed")
+                    .replace("{portal}", org.portal_url.as_str());
+                let mut message = OutgoingActivity::text(text);
+                message.locale = Some(locale.tag().to_string());
+                self.connector
+                    .send(&reference.service_url, &reference.conversation_id, &message)
+                    .await?;
+            }
+            Ok(())
         }
-        if event == LinkEvent::Completed {
-            let text = self
-                .strings
-                .get(locale, "bot.password_changed")
-                .replace("{portal}", org.portal_url.as_str());
-            let mut message = OutgoingActivity::text(text);
-            message.locale = Some(locale.tag().to_string());
-            self.connector
-                .send(&reference.service_url, &reference.conversation_id, &message)
-                .await?;
-        }
+        .await;
+        self.unless_gone(&reference.conversation_id, &reference.tenant_id, told)
+            .await?;
         Ok(())
+    }
+
+    /// A write that found the conversation closed to the bot (403: removed from the team or
+    /// blocked by the user; 404: the conversation is gone) is not a failure to retry or report:
+    /// the stored reference is forgotten, so no later status card or message is attempted there
+    /// until the person writes again, and this is logged once, at info. Other errors pass through.
+    pub async fn unless_gone<T: Default>(
+        &self,
+        conversation_id: &str,
+        tenant_id: &str,
+        result: Result<T, ConnectorError>,
+    ) -> Result<T, ConnectorError> {
+        let gone = match result {
+            Err(e) if e.is_gone() => e,
+            other => return other,
+        };
+        self.saved.forget(conversation_id);
+        let forgotten = match self.store.conn().await {
+            Ok(mut conn) => store::forget_conversation(&mut conn, conversation_id).await,
+            Err(e) => Err(e),
+        };
+        match forgotten {
+            Ok(held) => info!(
+                tenant.id = %tenant_id,
+                answer = %gone,
+                reference.forgotten = held,
+                "the conversation is closed to the bot (removed, blocked or deleted); not retried"
+            ),
+            Err(e) => warn!(
+                tenant.id = %tenant_id,
+                answer = %gone,
+                error = %e,
+                "the conversation is closed to the bot; its reference could not be forgotten"
+            ),
+        }
+        Ok(T::default())
     }
 }

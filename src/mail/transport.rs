@@ -1,19 +1,36 @@
 //! How mail leaves: SMTP (plain for a local relay, STARTTLS, implicit TLS; with credentials) or a
-//! folder of `.eml` files for development. Built once from the configuration.
+//! folder of `.eml` files for development. Built once from the configuration. A relay whose
+//! certificate comes from a private CA is trusted through `mail.tls_ca_file`, added to the public
+//! roots; the host name is still checked.
 
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use lettre::{
+    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    transport::smtp::{
+        AsyncSmtpTransportBuilder,
+        client::{Certificate, Tls, TlsParameters},
+    },
+};
 use secrecy::ExposeSecret;
 
 use crate::config::{MailTransport, redact_url};
 
 #[derive(Clone)]
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Arc<Relay>),
     Folder(AsyncFileTransport<Tokio1Executor>),
 }
 
 impl Transport {
-    pub fn build(cfg: &MailTransport, timeout: std::time::Duration) -> anyhow::Result<Self> {
+    pub fn build(
+        cfg: &MailTransport,
+        timeout: Duration,
+        tls_ca: Option<&[u8]>,
+    ) -> anyhow::Result<Self> {
         Ok(match cfg {
             MailTransport::Folder(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -22,19 +39,140 @@ impl Transport {
                 Transport::Folder(AsyncFileTransport::new(dir))
             }
             MailTransport::Smtp(url) => {
-                let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
-                    .map_err(|e| {
-                    anyhow::anyhow!("mail.transport {}: {e}", redact_url(url.expose_secret()))
-                })?;
-                Transport::Smtp(builder.timeout(Some(timeout)).build())
+                let url = url.expose_secret();
+                let refused = |e: &dyn std::fmt::Display| {
+                    anyhow::anyhow!("mail.transport {}: {e}", redact_url(url))
+                };
+                let mut builder =
+                    AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| refused(&e))?;
+                if let Some(pem) = tls_ca {
+                    builder = builder.tls(with_ca(url, pem).map_err(|e| refused(&e))?);
+                }
+                let builder = builder.timeout(Some(timeout));
+                Transport::Smtp(Arc::new(Relay {
+                    pool: Mutex::new(builder.clone().build()),
+                    builder,
+                    timeout,
+                }))
             }
         })
     }
 
-    pub async fn send(&self, message: Message) -> Result<(), String> {
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
-            Transport::Folder(t) => t.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            Transport::Smtp(relay) => relay.send(message).await,
+            Transport::Folder(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError {
+                failure: Failure::Transient,
+                code: None,
+                detail: e.to_string(),
+            }),
         }
+    }
+}
+
+/// An SMTP relay and its pooled connections.
+pub struct Relay {
+    builder: AsyncSmtpTransportBuilder,
+    pool: Mutex<AsyncSmtpTransport<Tokio1Executor>>,
+    /// How long one whole send may take. lettre's own timeout covers only connecting, so a relay
+    /// that stalls (after DATA, say) would otherwise hold the worker indefinitely.
+    timeout: Duration,
+}
+
+impl Relay {
+    async fn send(&self, message: Message) -> Result<(), SendError> {
+        let pool = self.pool.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match tokio::time::timeout(self.timeout, pool.send(message)).await {
+            Ok(sent) => sent.map(|_| ()).map_err(SendError::smtp),
+            Err(_) => {
+                // The abandoned connection is mid-transaction, yet lettre would put it back in
+                // the pool as healthy and the next mail would read this one's late answers. A
+                // fresh pool is swapped in; the old one closes its connections when dropped.
+                *self.pool.lock().unwrap_or_else(|p| p.into_inner()) = self.builder.clone().build();
+                // The relay may still take the message: the retry can deliver a duplicate.
+                Err(SendError::local(format!(
+                    "no answer from the relay within {} s",
+                    self.timeout.as_secs()
+                )))
+            }
+        }
+    }
+}
+
+/// What a failed send means for the mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// A 5xx refusal of this message (at MAIL, RCPT or after DATA): the relay will never take
+    /// it, so the mail is dead-lettered at once.
+    Refused,
+    /// The relay refused our credentials (5.3.x: 530, 535…): a configuration error that every
+    /// mail shares. Retried with backoff (it may be fixed, or the relay's directory may recover)
+    /// and logged as an error.
+    Credentials,
+    /// 4xx, a dropped connection, a TLS failure, a timeout: retried with backoff.
+    Transient,
+}
+
+#[derive(Debug, Clone)]
+pub struct SendError {
+    pub failure: Failure,
+    /// The SMTP reply code, when the relay answered one (e.g. "550").
+    pub code: Option<String>,
+    /// The whole error, kept on the outbox row. It may quote the relay's reply, which may name
+    /// the recipient: logs carry `code` and `failure` only.
+    pub detail: String,
+}
+
+impl SendError {
+    fn smtp(e: lettre::transport::smtp::Error) -> Self {
+        use lettre::transport::smtp::response::Category;
+        let status = e.status();
+        let failure = match status {
+            Some(code) if e.is_permanent() && code.category == Category::Unspecified3 => {
+                Failure::Credentials
+            }
+            Some(_) if e.is_permanent() => Failure::Refused,
+            _ => Failure::Transient,
+        };
+        SendError {
+            failure,
+            code: status.map(|c| c.to_string()),
+            detail: e.to_string(),
+        }
+    }
+
+    /// For failures before anything reached the relay (the message could not be built).
+    pub fn local(detail: impl Into<String>) -> Self {
+        SendError {
+            failure: Failure::Transient,
+            code: None,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+/// The same TLS mode as the URL asks for (lettre's `from_url`), trusting `pem` as well.
+fn with_ca(url: &str, pem: &[u8]) -> Result<Tls, String> {
+    let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let host = parsed.host_str().ok_or("no host")?.to_string();
+    let parameters = TlsParameters::builder(host)
+        .add_root_certificate(Certificate::from_pem(pem).map_err(|e| e.to_string())?)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mode = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.to_string());
+    match (parsed.scheme(), mode.as_deref()) {
+        ("smtps", _) => Ok(Tls::Wrapper(parameters)),
+        ("smtp", Some("required")) => Ok(Tls::Required(parameters)),
+        ("smtp", Some("opportunistic")) => Ok(Tls::Opportunistic(parameters)),
+        _ => Err("mail.tls_ca_file needs smtps:// or ?tls=required".into()),
     }
 }

@@ -1,15 +1,26 @@
 //! The outbox worker: claim due rows, open, render, send, mark sent, or schedule a retry with
 //! exponential backoff and jitter. Nothing is deleted on failure, so SMTP outages and restarts
-//! lose nothing.
+//! lose nothing. A mail the relay refuses for good (5xx at MAIL, RCPT or after DATA) is
+//! dead-lettered at once, and one that keeps failing after `max_attempts`: kept for tracing,
+//! its payload erased, never claimed again.
+//!
+//! A send that times out after the relay received the whole message may still be delivered by
+//! the relay: it is retried later all the same, so the person may get the mail twice. SMTP has no
+//! way to ask whether a message was taken; every MTA makes this choice (a duplicate over a loss).
 
 use std::{sync::Arc, time::Duration};
 
 use lettre::{Message, message::MultiPart};
 use rand::Rng;
 use tokio::sync::Notify;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
-use super::{MailParams, MailTemplate, crypto::MailKey, render, transport::Transport};
+use super::{
+    MailParams, MailTemplate,
+    crypto::MailKey,
+    render,
+    transport::{Failure, SendError, Transport},
+};
 use crate::{
     clock::SharedClock,
     i18n::{Locale, Strings},
@@ -33,12 +44,15 @@ pub struct MailWorker {
     pub clock: SharedClock,
     pub wake: Arc<Notify>,
     pub poll: Duration,
+    /// Failed attempts after which a mail is dead-lettered (`mail.max_attempts`).
+    pub max_attempts: i64,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct TickOutcome {
     pub sent: usize,
     pub failed: usize,
+    pub dead: usize,
 }
 
 /// Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min … capped at one hour, ±20 %.
@@ -54,7 +68,9 @@ impl MailWorker {
         tokio::pin!(shutdown);
         loop {
             match self.tick().await {
-                Ok(outcome) if outcome.sent + outcome.failed == BATCH as usize => continue,
+                Ok(outcome) if outcome.sent + outcome.failed + outcome.dead == BATCH as usize => {
+                    continue;
+                }
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "mail outbox unavailable; retrying"),
             }
@@ -99,10 +115,47 @@ impl MailWorker {
                     outcome.sent += 1;
                 }
                 Err(e) => {
+                    let now = self.clock.unix();
+                    // The relay's own words (which may name the recipient) stay on the row; the
+                    // log gets the reply code, or our side's error when there was no reply.
+                    let code = e.code.as_deref();
+                    let cause = code.is_none().then_some(e.detail.as_str());
+                    if e.failure == Failure::Refused || mail.attempts >= self.max_attempts {
+                        outbox::mark_dead(&mut conn, &id, now, &e.detail).await?;
+                        let detail = format!("{} {}", mail.template, mail.message_id);
+                        record(
+                            &mut conn,
+                            now,
+                            Some(&mail.tenant_id),
+                            None,
+                            AuditEvent::MailDeadLettered,
+                            None,
+                            Some(detail),
+                        )
+                        .await?;
+                        error!(attempt = mail.attempts, failure = ?e.failure, smtp.code = code, error = cause, "mail dead-lettered: not retried again");
+                        outcome.dead += 1;
+                        continue;
+                    }
                     let delay = backoff(mail.attempts);
-                    let next = self.clock.unix() + i64::try_from(delay.as_secs()).unwrap_or(3600);
-                    outbox::mark_failed(&mut conn, &id, next, &e).await?;
-                    warn!(attempt = mail.attempts, retry_in_secs = delay.as_secs(), error = %e, "mail not sent; will retry");
+                    let next = now + i64::try_from(delay.as_secs()).unwrap_or(3600);
+                    outbox::mark_failed(&mut conn, &id, next, &e.detail).await?;
+                    if e.failure == Failure::Credentials {
+                        error!(
+                            attempt = mail.attempts,
+                            retry_in_secs = delay.as_secs(),
+                            smtp.code = code,
+                            "the relay refused our credentials (mail.transport); mail kept, will retry"
+                        );
+                    } else {
+                        warn!(
+                            attempt = mail.attempts,
+                            retry_in_secs = delay.as_secs(),
+                            smtp.code = code,
+                            error = cause,
+                            "mail not sent; will retry"
+                        );
+                    }
                     outcome.failed += 1;
                 }
             }
@@ -110,8 +163,8 @@ impl MailWorker {
         Ok(outcome)
     }
 
-    async fn deliver(&self, mail: &outbox::ClaimedMail) -> Result<(), String> {
-        let message = self.build(mail)?;
+    async fn deliver(&self, mail: &outbox::ClaimedMail) -> Result<(), SendError> {
+        let message = self.build(mail).map_err(SendError::local)?;
         self.transport.send(message).await
     }
 

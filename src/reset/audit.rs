@@ -19,6 +19,8 @@ pub enum AuditEvent {
     SignInRateLimited,
     RequestRateLimited,
     MailSent,
+    /// A mail given up on: refused for good by the relay, or out of attempts.
+    MailDeadLettered,
     CredentialsChecked,
 }
 
@@ -37,6 +39,7 @@ impl AuditEvent {
             AuditEvent::SignInRateLimited => "signin_rate_limited",
             AuditEvent::RequestRateLimited => "request_rate_limited",
             AuditEvent::MailSent => "mail_sent",
+            AuditEvent::MailDeadLettered => "mail_dead_lettered",
             AuditEvent::CredentialsChecked => "credentials_checked",
         }
     }

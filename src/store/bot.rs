@@ -65,6 +65,16 @@ pub async fn conversation(
     .transpose()
 }
 
+/// Forgets a conversation reference (the bot was removed or blocked, or the conversation is
+/// gone); the next activity in that conversation stores it again. Returns whether one was held.
+pub async fn forget_conversation(conn: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("delete from bot_conversation where conversation_id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Claims an activity for processing. `Ok(None)`: first time, go ahead. `Ok(Some(resp))`: handled
 /// before (resp is the stored invoke answer, empty while the first delivery is still running).
 pub async fn claim_activity(

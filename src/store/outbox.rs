@@ -1,5 +1,6 @@
 //! The durable mail outbox. Rows are claimed with a lease (portable: no SKIP LOCKED), retried
-//! with backoff, never deleted on failure; the encrypted payload is erased once sent.
+//! with backoff, never deleted on failure; the encrypted payload is erased once sent, and once
+//! dead-lettered (refused for good, or out of attempts: never claimed again).
 
 use sqlx::{AnyConnection, Row};
 
@@ -56,9 +57,10 @@ pub async fn claim(
 ) -> Result<Vec<ClaimedMail>, StoreError> {
     let rows = sqlx::query(
         "update outbox set lease_until = $1, attempts = attempts + 1 \
-         where outbox_id in (select outbox_id from outbox where sent_at is null and next_attempt_at <= $2 \
+         where outbox_id in (select outbox_id from outbox where sent_at is null and dead_at is null \
+                             and next_attempt_at <= $2 \
                              and (lease_until is null or lease_until < $2) order by next_attempt_at limit $3) \
-         and sent_at is null and (lease_until is null or lease_until < $2) \
+         and sent_at is null and dead_at is null and (lease_until is null or lease_until < $2) \
          returning outbox_id, template, recipient, locale, tenant_id, payload, message_id, attempts",
     )
     .bind(now + lease_secs)
@@ -110,12 +112,76 @@ pub async fn mark_failed(
     Ok(())
 }
 
+/// Gives up on a mail: kept for tracing with its last error, its payload (the link) erased, never
+/// claimed again.
+pub async fn mark_dead(
+    conn: &mut AnyConnection,
+    outbox_id: &str,
+    now: i64,
+    error: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "update outbox set dead_at = $1, payload = null, lease_until = null, last_error = $2 \
+         where outbox_id = $3 and sent_at is null",
+    )
+    .bind(now)
+    .bind(error)
+    .bind(outbox_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Rows not yet sent, and the earliest next attempt among them.
 pub async fn pending(conn: &mut AnyConnection) -> Result<(i64, Option<i64>), StoreError> {
     let row = sqlx::query(
-        "select count(*) as n, min(next_attempt_at) as next from outbox where sent_at is null",
+        "select count(*) as n, min(next_attempt_at) as next from outbox \
+         where sent_at is null and dead_at is null",
     )
     .fetch_one(conn)
     .await?;
     Ok((row.try_get("n")?, row.try_get("next")?))
+}
+
+/// An outbox row as the operator sees it (`octopus-teams mail list`).
+#[derive(Debug, Clone)]
+pub struct MailSummary {
+    pub outbox_id: String,
+    pub template: String,
+    pub recipient: String,
+    pub created_at: i64,
+    pub attempts: i64,
+    pub sent_at: Option<i64>,
+    pub dead_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// The newest `limit` rows, or only the dead letters.
+pub async fn list(
+    conn: &mut AnyConnection,
+    dead_only: bool,
+    limit: i64,
+) -> Result<Vec<MailSummary>, StoreError> {
+    let rows = sqlx::query(
+        "select outbox_id, template, recipient, created_at, attempts, sent_at, dead_at, last_error \
+         from outbox where ($1 = 0 or dead_at is not null) order by created_at desc limit $2",
+    )
+    .bind(i64::from(dead_only))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MailSummary {
+                outbox_id: r.try_get("outbox_id")?,
+                template: r.try_get("template")?,
+                recipient: r.try_get("recipient")?,
+                created_at: r.try_get("created_at")?,
+                attempts: r.try_get("attempts")?,
+                sent_at: r.try_get("sent_at")?,
+                dead_at: r.try_get("dead_at")?,
+                last_error: r.try_get("last_error")?,
+            })
+        })
+        .collect()
 }

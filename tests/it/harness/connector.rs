@@ -1,11 +1,13 @@
-//! A local Bot Connector: records what the bot posts, answers member look-ups, and can be told
-//! to answer 429 (with Retry-After) a number of times first.
+//! A local Bot Connector: records what the bot posts, answers member look-ups, and misbehaves
+//! like the real one on cue. Writes (posts, card updates, new conversations) take their answers
+//! from a queue of scripted ones ([`Answer`]) and answer normally when it is empty; every write
+//! that arrives, whatever it was answered, is kept in [`Connector::attempts`].
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU32, AtomicUsize, Ordering},
+        atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -14,7 +16,7 @@ use axum::{
     Json, Router,
     extract::{Path, State},
     http::{HeaderMap, Method, StatusCode, Uri},
-    response::IntoResponse,
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde_json::{Value, json};
@@ -38,11 +40,58 @@ impl Recorded {
     }
 }
 
+/// How the connector answers one write.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    /// The status; a 2xx answer records the write in `posted` as a normal one would.
+    pub status: u16,
+    pub retry_after_secs: Option<u64>,
+    /// Wait this long before answering (past the product's timeout: a slow connector).
+    pub delay: Option<Duration>,
+}
+
+impl Answer {
+    pub fn status(status: u16) -> Self {
+        Answer {
+            status,
+            retry_after_secs: None,
+            delay: None,
+        }
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// The normal answer, given late.
+    pub fn slow(delay: Duration) -> Self {
+        Answer {
+            delay: Some(delay),
+            ..Answer::status(200)
+        }
+    }
+}
+
+/// A write as it arrived, with the status it was answered (`finished` once the answer left).
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub body: Value,
+    pub status: u16,
+    pub finished: bool,
+    /// The client hung up before the answer (it gave up waiting).
+    pub abandoned: bool,
+}
+
 #[derive(Default)]
 struct ConnectorState {
     posted: Mutex<Vec<Recorded>>,
+    attempts: Mutex<Vec<Attempt>>,
     members: Mutex<HashMap<String, Value>>,
-    throttle: AtomicU32,
+    script: Mutex<VecDeque<Answer>>,
     next_id: AtomicUsize,
     /// The test that started this connector, and which of its connectors, for naming dumped cards.
     test: String,
@@ -91,7 +140,38 @@ impl Connector {
 
     /// Answer 429 (Retry-After: 1) to the next `n` writes.
     pub fn throttle(&self, n: u32) {
-        self.state.throttle.store(n, Ordering::SeqCst);
+        for _ in 0..n {
+            self.script(Answer::status(429).retry_after(1));
+        }
+    }
+
+    /// Queue the answer to a coming write (after those already queued).
+    pub fn script(&self, answer: Answer) {
+        self.state.script.lock().unwrap().push_back(answer);
+    }
+
+    /// Every write that arrived, in order, with how it was answered.
+    pub fn attempts(&self) -> Vec<Attempt> {
+        self.state.attempts.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` writes arrived and were answered.
+    pub async fn wait_for_attempts(&self, n: usize) -> Vec<Attempt> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = self.attempts();
+            if got.iter().filter(|a| a.finished).count() >= n {
+                return got;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {n} answered connector write(s), got: {:#?}",
+                got.iter()
+                    .map(|a| format!("{} {} → {} {}", a.method, a.path, a.status, a.finished))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub fn add_member(&self, user_id: &str, member: Value) {
@@ -127,10 +207,73 @@ impl Connector {
     }
 }
 
-fn throttled(s: &ConnectorState) -> bool {
-    s.throttle
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok()
+/// Takes the next scripted answer (None: the normal one) and logs the attempt; returns its index.
+fn take(
+    s: &ConnectorState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Value,
+) -> (usize, Option<Answer>) {
+    let answer = s.script.lock().unwrap().pop_front();
+    let mut attempts = s.attempts.lock().unwrap();
+    attempts.push(Attempt {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        authorization: authorization(headers),
+        body: body.clone(),
+        status: answer.map_or(200, |a| a.status),
+        finished: false,
+        abandoned: false,
+    });
+    (attempts.len() - 1, answer)
+}
+
+/// Waits out a slow answer, then marks the attempt answered. The wait runs in its own task, so
+/// it completes even when the client gives up and the connection (and this handler, which then
+/// marks the attempt abandoned) goes away.
+async fn answer_after(s: &Arc<ConnectorState>, index: usize, answer: Option<Answer>) {
+    struct HungUp(Option<(Arc<ConnectorState>, usize)>);
+    impl Drop for HungUp {
+        fn drop(&mut self) {
+            if let Some((s, index)) = self.0.take() {
+                s.attempts.lock().unwrap()[index].abandoned = true;
+            }
+        }
+    }
+    let mut hung_up = HungUp(Some((s.clone(), index)));
+    let s = s.clone();
+    let delay = answer.and_then(|a| a.delay);
+    let _ = tokio::spawn(async move {
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
+        s.attempts.lock().unwrap()[index].finished = true;
+    })
+    .await;
+    hung_up.0 = None;
+}
+
+/// The scripted refusal, if the answer is not a success.
+fn refusal(answer: Option<Answer>) -> Option<Response> {
+    let answer = answer.filter(|a| !(200..300).contains(&a.status))?;
+    let mut res = (
+        StatusCode::from_u16(answer.status).unwrap(),
+        Json(json!({"error": {"code": "Scripted", "message": "scripted answer"}})),
+    )
+        .into_response();
+    if let Some(secs) = answer.retry_after_secs {
+        res.headers_mut()
+            .insert("retry-after", secs.to_string().parse().unwrap());
+    }
+    Some(res)
+}
+
+fn authorization(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 async fn record(
@@ -139,26 +282,22 @@ async fn record(
     uri: Uri,
     headers: HeaderMap,
     body: Json<Value>,
-) -> impl IntoResponse {
-    if throttled(&s) {
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [("retry-after", "1")],
-            "slow down",
-        )
-            .into_response();
+) -> Response {
+    let (index, answer) = take(&s, &method, &uri, &headers, &body.0);
+    if let Some(res) = refusal(answer) {
+        answer_after(&s, index, answer).await;
+        return res;
     }
+    // Taken (even when the answer comes too late for the client): it is in the conversation.
     let id = format!("msg-{}", s.next_id.fetch_add(1, Ordering::SeqCst) + 1);
     dump_cards(&s, &body.0);
     s.posted.lock().unwrap().push(Recorded {
         method: method.to_string(),
         path: uri.path().to_string(),
-        authorization: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        authorization: authorization(&headers),
         body: body.0,
     });
+    answer_after(&s, index, answer).await;
     Json(json!({ "id": id })).into_response()
 }
 
@@ -180,10 +319,16 @@ fn dump_cards(s: &ConnectorState, body: &Value) {
 
 async fn create_conversation(
     State(s): State<Arc<ConnectorState>>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Json<Value>,
-) -> impl IntoResponse {
+) -> Response {
+    let (index, answer) = take(&s, &method, &uri, &headers, &body.0);
+    if let Some(res) = refusal(answer) {
+        answer_after(&s, index, answer).await;
+        return res;
+    }
     let user = body
         .pointer("/members/0/id")
         .and_then(Value::as_str)
@@ -192,13 +337,11 @@ async fn create_conversation(
     s.posted.lock().unwrap().push(Recorded {
         method: "POST".into(),
         path: uri.path().to_string(),
-        authorization: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        authorization: authorization(&headers),
         body: body.0,
     });
-    Json(json!({ "id": format!("a:personal-{user}") }))
+    answer_after(&s, index, answer).await;
+    Json(json!({ "id": format!("a:personal-{user}") })).into_response()
 }
 
 async fn member(

@@ -106,6 +106,12 @@ impl Builder {
         self
     }
 
+    /// Use this mail relay (e.g. one with STARTTLS and AUTH) instead of the plain one.
+    pub fn smtp(mut self, smtp: SmtpSink) -> Self {
+        self.smtp = Some(smtp);
+        self
+    }
+
     pub fn config(mut self, f: impl FnOnce(&mut RawConfig) + Send + 'static) -> Self {
         self.edit.push(Box::new(f));
         self
@@ -167,6 +173,7 @@ impl Builder {
         raw.http.public_base_url = base.clone();
         raw.database.url = db.secret_url();
         raw.mail.transport = SecretString::from(smtp.url());
+        raw.mail.tls_ca_file = smtp.ca_file().map(|f| f.display().to_string());
         raw.security.secret_key = Some(SecretString::from(key.to_base64()));
         raw.demo.seed = false;
         raw.organisations[0].api_key = Some(SecretString::from(API_KEY));
