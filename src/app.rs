@@ -20,7 +20,10 @@ use crate::{
     i18n::Strings,
     mail::{crypto::MailKey, transport::Transport, worker::MailWorker},
     org::Organisations,
-    reset::{ResetService, SignInService, hasher::Hasher},
+    reset::{
+        ResetService, SignInService,
+        hasher::{Hasher, Pepper},
+    },
     store::{Store, accounts},
     tab::{self, TabState, sso::SsoValidator},
     templates::Templates,
@@ -99,7 +102,11 @@ impl Application {
         let templates = Templates::load()?;
         let strings = Strings::load()?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let hasher = Hasher::new(config.argon2, cores)?;
+        let pepper = config
+            .password_pepper
+            .as_ref()
+            .map(|p| Pepper::new(p.expose_secret().as_bytes()));
+        let hasher = Hasher::with_pepper(config.argon2, cores, pepper)?;
         let transport = Transport::build(&config.mail, config.mail_timeout)?;
         let wake = Arc::new(Notify::new());
         let orgs = config.organisations.clone();
