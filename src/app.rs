@@ -45,6 +45,7 @@ pub struct AppState {
     pub clock: SharedClock,
     pub bot: Bot,
     pub tab: Arc<TabState>,
+    pub csrf: csrf::CsrfKey,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -61,6 +62,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(bot::router())
         .layer(RequestBodyLimitLayer::new(256 * 1024))
+        .layer(middleware::from_fn_with_state(
+            state.config.uses_https(),
+            mw::hsts,
+        ))
         .layer(middleware::from_fn(mw::record_status))
         .layer(TraceLayer::new_for_http().make_span_with(mw::request_span))
         .with_state(state)
@@ -99,6 +104,7 @@ impl Application {
             Some(k) => MailKey::from_base64(k.expose_secret())?,
             None => load_or_create_key(Path::new(DEFAULT_KEY_FILE))?,
         };
+        let csrf_key = csrf::CsrfKey::derive(&key);
         let templates = Templates::load()?;
         let strings = Strings::load()?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
@@ -205,6 +211,7 @@ impl Application {
             clock,
             bot,
             tab: tab_state,
+            csrf: csrf_key,
         };
         Ok(Self {
             listener,

@@ -41,6 +41,17 @@ impl MailKey {
         STANDARD.encode(self.0.as_slice())
     }
 
+    /// A key for another purpose, derived from this one (HMAC-SHA256 of the purpose's name), so
+    /// the service key itself is used for one thing only.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new_from_slice(self.0.as_slice())
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// nonce (12 bytes) ‖ ciphertext.
     pub fn seal(&self, plain: &[u8]) -> Vec<u8> {
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);

@@ -169,3 +169,157 @@ async fn with_a_pepper_old_hashes_are_upgraded_at_the_next_sign_in() {
     let res = app.sign_in("trej", "abc123", "nothing").await;
     assert_eq!(res.status(), 401, "refused without the pepper");
 }
+
+/// The `Set-Cookie` headers of a response, whole.
+fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+fn cookie_value(set_cookies: &[String], name: &str) -> String {
+    set_cookies
+        .iter()
+        .find_map(|c| c.strip_prefix(&format!("{name}=")))
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie in {set_cookies:?}"))
+        .to_string()
+}
+
+async fn set_julies_password(app: &TestApp, pw: &str) {
+    let hash = Hasher::new(Argon2Params::OWASP, 1)
+        .unwrap()
+        .hash(&NewPassword::new(pw.into()))
+        .await
+        .unwrap();
+    sqlx::query("update account set password_hash = $1 where username = 'trej'")
+        .bind(&hash)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn behind_https_cookies_are_host_only_and_the_csrf_value_is_bound_to_the_cookie() {
+    // The server speaks plain http on loopback, as behind a TLS-terminating proxy.
+    let app = TestApp::builder()
+        .config(|raw| raw.http.public_base_url = format!("https://{}", raw.http.listen))
+        .spawn()
+        .await;
+    set_julies_password(&app, "abc123").await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let res = browser
+        .get(app.url("/login?org=demo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let cookies = set_cookies(&res);
+    let csrf_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-octo_csrf="))
+        .unwrap_or_else(|| panic!("{cookies:?}"));
+    for attr in ["Secure", "Path=/", "HttpOnly", "SameSite=Strict"] {
+        assert!(csrf_cookie.contains(attr), "{attr} missing: {csrf_cookie}");
+    }
+    assert!(
+        !csrf_cookie.to_lowercase().contains("domain"),
+        "{csrf_cookie}"
+    );
+    let raw_cookie = cookie_value(&cookies, "__Host-octo_csrf");
+    let form_value = crate::harness::csrf_of(&res.text().await.unwrap());
+    assert_ne!(
+        form_value, raw_cookie,
+        "the form carries the HMAC, not the cookie"
+    );
+
+    let login = |cookie: String, csrf: String| {
+        let browser = browser.clone();
+        let url = app.url("/login");
+        async move {
+            browser
+                .post(url)
+                .header("cookie", cookie)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("org", "demo"),
+                    ("username", "trej"),
+                    ("password", "abc123"),
+                    ("remember", "me"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Refused: the cookie's own value echoed (plain double submit), the right value with a
+    // cookie that is not `__Host-` (a sibling sub-domain could plant it), a planted cookie.
+    let planted = "A".repeat(43);
+    for (cookie, csrf) in [
+        (format!("__Host-octo_csrf={raw_cookie}"), raw_cookie.clone()),
+        (format!("octo_csrf={raw_cookie}"), form_value.clone()),
+        (format!("__Host-octo_csrf={planted}"), form_value.clone()),
+    ] {
+        let res = login(cookie.clone(), csrf).await;
+        assert_eq!(res.status(), 403, "accepted with {cookie}");
+    }
+
+    let res = login(format!("__Host-octo_csrf={raw_cookie}"), form_value.clone()).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let cookies = set_cookies(&res);
+    for c in &cookies {
+        assert!(c.starts_with("__Host-"), "{c}");
+        assert!(c.contains("Secure") && c.contains("Path=/"), "{c}");
+        assert!(!c.to_lowercase().contains("domain"), "{c}");
+    }
+    let session = cookie_value(&cookies, "__Host-octo_session");
+    let res = browser
+        .get(app.url("/account?org=demo"))
+        .header("cookie", format!("__Host-octo_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Julie Tremblay"));
+    // The same value under a plain name is not a session.
+    let res = browser
+        .get(app.url("/account?org=demo"))
+        .header("cookie", format!("octo_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+}
+
+#[tokio::test]
+async fn on_plain_http_there_is_no_hsts_and_cookies_keep_their_names() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client
+        .get(app.url("/login?org=demo"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("strict-transport-security").is_none());
+    let cookies = set_cookies(&res);
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("octo_csrf=") && !c.contains("Secure")),
+        "{cookies:?}"
+    );
+}
