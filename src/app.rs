@@ -298,12 +298,28 @@ async fn housekeeping(
 }
 
 fn load_or_create_key(path: &Path) -> anyhow::Result<MailKey> {
-    if let Ok(text) = std::fs::read_to_string(path) {
+    if path.exists() {
+        // Whoever can read this key can read pending mail (live links) and forge CSRF values.
+        if let Some(mode) = crate::at_rest::open_to_others(path)
+            .with_context(|| format!("cannot read the permissions of {}", path.display()))?
+        {
+            anyhow::bail!(
+                "the key file {} is accessible to other users (mode {mode:o}); run `chmod 600 {}` \
+                 (and `chmod 700 {}`), then start again",
+                path.display(),
+                path.display(),
+                path.parent()
+                    .map_or(".".into(), |d| d.display().to_string()),
+            );
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         return MailKey::from_base64(&text)
             .with_context(|| format!("{} is not a valid key", path.display()));
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::at_rest::private_dir(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let key = MailKey::generate();
     write_private(path, &key.to_base64())

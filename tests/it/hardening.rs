@@ -323,3 +323,295 @@ async fn on_plain_http_there_is_no_hsts_and_cookies_keep_their_names() {
         "{cookies:?}"
     );
 }
+
+/// `octopus-teams serve` run as the real binary in `dir` (its `data/` folder is relative),
+/// on its embedded defaults (SQLite, mail as `.eml` files, the demo account).
+struct Served {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Served {
+    fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        use std::{io::BufRead, process::Stdio};
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"));
+        cmd.current_dir(dir)
+            .arg("serve")
+            .env("OCTOPUS__HTTP__LISTEN", "127.0.0.1:0")
+            .env("RUST_LOG", "octopus_teams=info")
+            .env_remove("OCTOPUS_CONFIG")
+            .env_remove("OCTOPUS__DATABASE__URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("run the binary");
+        let (tx, lines) = std::sync::mpsc::channel();
+        for out in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.send(strip_ansi(&line));
+                }
+            });
+        }
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line containing `needle`, waiting at most 30 s.
+    fn wait_for_line(&mut self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(_) => panic!(
+                    "no {needle:?} in the output after 30 s:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for the process to end (at most 30 s); its exit status and everything it printed.
+    fn wait_exit(mut self) -> (std::process::ExitStatus, String) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running after 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        while let Ok(l) = self.lines.recv_timeout(std::time::Duration::from_secs(2)) {
+            self.seen.push(l);
+        }
+        (status, self.seen.join("\n"))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The log line without its colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn data_files_are_private_to_the_service_after_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without the service's care, this umask would leave files group- and world-readable.
+    std::fs::write(dir.path().join("probe"), "x").unwrap();
+    assert_ne!(
+        mode(&dir.path().join("probe")) & 0o077,
+        0,
+        "needs a umask such as 022"
+    );
+
+    let mut served = Served::start(
+        dir.path(),
+        // A password in a URL that is logged: it must not reach the log.
+        &[(
+            "OCTOPUS__HTTP__PUBLIC_BASE_URL",
+            "http://ops:hunter2@127.0.0.1:3978",
+        )],
+    );
+    let line = served.wait_for_line("listening");
+    let addr = line
+        .split("addr=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+
+    // The demo account asks for a link: the mail lands in data/mail as an .eml file.
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let page = client
+        .get(format!("http://{addr}/forgot?org=demo"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::harness::csrf_of(&page);
+    let res = client
+        .post(format!("http://{addr}/forgot"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("org", "demo"),
+            ("username", "trej"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mail_dir = dir.path().join("data/mail");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let eml = loop {
+        let found = std::fs::read_dir(&mail_dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .find(|p| p.extension().is_some_and(|x| x == "eml"))
+            })
+            .ok()
+            .flatten();
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "no .eml after 20 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+
+    let data = dir.path().join("data");
+    assert_eq!(mode(&data), 0o700, "data folder");
+    assert_eq!(mode(&data.join("octopus-teams.db")), 0o600, "SQLite file");
+    assert_eq!(mode(&data.join("secret.key")), 0o600, "key file");
+    assert_eq!(mode(&mail_dir), 0o700, "mail folder");
+    assert_eq!(mode(&eml), 0o600, "{}", eml.display());
+
+    drop(served.lines.try_iter().collect::<Vec<_>>());
+    let logged = served.seen.join("\n");
+    assert!(logged.contains("ops:***@127.0.0.1"), "{logged}");
+    assert!(!logged.contains("hunter2"), "{logged}");
+}
+
+#[tokio::test]
+async fn a_key_file_readable_by_others_refuses_the_start_and_names_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let key = data.join("secret.key");
+    std::fs::write(
+        &key,
+        octopus_teams::mail::crypto::MailKey::generate().to_base64(),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+
+    let (status, output) = Served::start(dir.path(), &[]).wait_exit();
+    assert!(!status.success(), "{output}");
+    assert!(output.contains("data/secret.key"), "{output}");
+    assert!(output.contains("chmod 600 data/secret.key"), "{output}");
+    assert!(!output.contains("listening"), "{output}");
+
+    // Once fixed, the service starts.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut served = Served::start(dir.path(), &[]);
+    served.wait_for_line("listening");
+}
+
+async fn last_error_of(app: &TestApp, recipient: &str) -> Option<String> {
+    sqlx::query_scalar("select last_error from outbox where recipient = $1")
+        .bind(recipient)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap()
+}
+
+async fn wait_for_error(app: &TestApp, recipient: &str, containing: &str) -> String {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(e) = last_error_of(app, recipient).await
+            && e.contains(containing)
+        {
+            return e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {containing:?} error for {recipient}: {:?}",
+            last_error_of(app, recipient).await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sealed_payload_copied_to_another_outbox_row_does_not_open() {
+    let app = TestApp::spawn().await;
+    app.smtp.refuse();
+    app.request_link("reset", "trej").await;
+    app.request_link("reset", "gagm").await;
+    let (julie, marc) = ("julie.tremblay@cegepsi.ca", "marc.gagnon@cegepsi.ca");
+    wait_for_error(&app, julie, "451").await;
+    wait_for_error(&app, marc, "451").await;
+
+    // Someone who can write to the database puts Julie's sealed link into Marc's row.
+    sqlx::query(
+        "update outbox set payload = (select payload from outbox where recipient = $1) \
+         where recipient = $2",
+    )
+    .bind(julie)
+    .bind(marc)
+    .execute(app.store.pool())
+    .await
+    .unwrap();
+
+    app.smtp.accept();
+    app.advance(std::time::Duration::from_secs(60));
+    let mails = app
+        .smtp
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(mails[0].to, vec![format!("<{julie}>")]);
+    wait_for_error(&app, marc, "could not be opened").await;
+    assert!(
+        app.smtp
+            .received()
+            .iter()
+            .all(|m| m.to != vec![format!("<{marc}>")]),
+        "Julie's link reached Marc"
+    );
+}
