@@ -20,6 +20,8 @@ pub enum AuditEvent {
     RequestRateLimited,
     MailSent,
     CredentialsChecked,
+    /// An import changed the account's email: its links and sessions were ended.
+    EmailChanged,
 }
 
 impl AuditEvent {
@@ -38,6 +40,7 @@ impl AuditEvent {
             AuditEvent::RequestRateLimited => "request_rate_limited",
             AuditEvent::MailSent => "mail_sent",
             AuditEvent::CredentialsChecked => "credentials_checked",
+            AuditEvent::EmailChanged => "email_changed",
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Issue 8, second half: password strength and own words, the argon2 pepper, cookies and
 //! transport, data at rest, accounts.
 
+use octopus_teams::clock::Clock;
 use octopus_teams::{
     config::Argon2Params,
+    directory,
     reset::{
         hasher::{Hasher, Pepper, Verified},
         model::NewPassword,
@@ -335,7 +337,11 @@ struct Served {
 impl Served {
     fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
         use std::{io::BufRead, process::Stdio};
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"));
+        // OCTOPUS_TEST_BIN: a copy of this branch's binary, when a target folder shared by
+        // several checkouts may hold another one's build by the time the test runs.
+        let bin = std::env::var("OCTOPUS_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_octopus-teams").to_string());
+        let mut cmd = std::process::Command::new(bin);
         cmd.current_dir(dir)
             .arg("serve")
             .env("OCTOPUS__HTTP__LISTEN", "127.0.0.1:0")
@@ -614,4 +620,166 @@ async fn a_sealed_payload_copied_to_another_outbox_row_does_not_open() {
             .all(|m| m.to != vec![format!("<{marc}>")]),
         "Julie's link reached Marc"
     );
+}
+
+async fn import(
+    app: &TestApp,
+    csv: &str,
+) -> Result<directory::ImportReport, directory::ImportError> {
+    directory::import_csv(&app.store, &app.org, csv.as_bytes(), app.clock.unix()).await
+}
+
+#[tokio::test]
+async fn usernames_are_one_account_whatever_their_spelling() {
+    let app = TestApp::spawn().await;
+    set_julies_password(&app, "abc123").await;
+
+    // Full-width letters, as some input methods type them, are the same account.
+    assert_eq!(
+        app.sign_in("ＴＲＥＪ", "abc123", "nothing").await.status(),
+        303
+    );
+    let mail = app.link_mail("reset", "Ｔｒｅｊ", 1).await;
+    assert_eq!(mail.to, vec!["<julie.tremblay@cegepsi.ca>".to_string()]);
+
+    // At import too: another spelling updates the account, it does not create a second one.
+    let report = import(
+        &app,
+        "username,email,display_name\nＴＲＥＪ,julie.tremblay@cegepsi.ca,Julie Tremblay\n\
+         STRAẞE,jean.strasse@cegepsi.ca,Jean Strasse\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.created, report.updated), (1, 1));
+    let err = import(
+        &app,
+        "username,email,display_name\nstrasse,autre@cegepsi.ca,Autre\nSTRASSE,x@cegepsi.ca,X\n",
+    )
+    .await
+    .unwrap_err();
+    let directory::ImportError::BadRows(bad) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0].line, 3);
+    assert!(bad[0].reason.contains("username repeats line 2"), "{bad:?}");
+}
+
+#[tokio::test]
+async fn an_import_that_changes_an_email_ends_the_accounts_links_and_sessions() {
+    let app = TestApp::spawn().await;
+    set_julies_password(&app, "abc123").await;
+    let mail = app.link_mail("reset", "trej", 1).await;
+    let link = app.path_of(&app.reset_link(&mail));
+    assert_eq!(app.sign_in("trej", "abc123", "me").await.status(), 303);
+    assert_eq!(app.get("/account?org=demo").await.0, 200);
+
+    // The same directory again changes nothing.
+    import(&app, crate::harness::ACCOUNTS_CSV).await.unwrap();
+    assert_eq!(app.get(&link).await.0, 200);
+    assert_eq!(app.get("/account?org=demo").await.0, 200);
+    assert!(
+        !app.audit_events()
+            .await
+            .contains(&"email_changed".to_string())
+    );
+
+    // A new address: the link mailed to the old one and the open session stop working.
+    import(
+        &app,
+        "username,email,display_name\ntrej,julie.t@nouveau.example,Julie Tremblay\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.get(&link).await.0, 410, "the old link is revoked");
+    let res = app
+        .client
+        .get(app.url("/account?org=demo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the session ended");
+    let events = app.audit_events().await;
+    assert_eq!(
+        events.iter().filter(|e| *e == "email_changed").count(),
+        1,
+        "{events:?}"
+    );
+    // Marc, whose address did not change, keeps his.
+    let marc = app.link_mail("reset", "gagm", 2).await;
+    import(
+        &app,
+        "username,email,display_name\ntrej,julie.t@nouveau.example,Julie Tremblay\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.get(&app.path_of(&app.reset_link(&marc))).await.0, 200);
+}
+
+#[tokio::test]
+async fn one_account_per_entra_object_id() {
+    let app = TestApp::spawn().await;
+    let oid = crate::harness::JULIE_OID;
+
+    // Twice in one file: the second row is refused, naming the first.
+    let err = import(
+        &app,
+        &format!(
+            "username,email,display_name,entra_object_id\n\
+             lavp,paul@cegepsi.ca,Paul Laval,22222222-2222-2222-2222-222222222222\n\
+             cotm,marie@cegepsi.ca,Marie Côté,22222222-2222-2222-2222-222222222222\n"
+        ),
+    )
+    .await
+    .unwrap_err();
+    let directory::ImportError::BadRows(bad) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad[0].line, 3);
+    assert!(
+        bad[0].reason.contains("entra_object_id repeats line 2"),
+        "{bad:?}"
+    );
+
+    // Already Julie's (in upper case this time): refused, and nothing imported.
+    let err = import(
+        &app,
+        &format!(
+            "username,email,display_name,entra_object_id\n\
+             lavp,paul@cegepsi.ca,Paul Laval,\n\
+             cotm,marie@cegepsi.ca,Marie Côté,{}\n",
+            oid.to_uppercase()
+        ),
+    )
+    .await
+    .unwrap_err();
+    let directory::ImportError::BadRows(bad) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad[0].line, 3);
+    assert!(
+        bad[0].reason.contains("already belongs to another account"),
+        "{bad:?}"
+    );
+    let mut conn = app.store.conn().await.unwrap();
+    assert_eq!(
+        octopus_teams::store::accounts::count(&mut conn)
+            .await
+            .unwrap(),
+        2
+    );
+
+    // Julie keeps hers on re-import; and the database itself refuses a second holder.
+    import(&app, crate::harness::ACCOUNTS_CSV).await.unwrap();
+    let dup = sqlx::query(
+        "insert into account (account_id, tenant_id, username, email, display_name, entra_object_id, \
+         failed_logins, created_at, updated_at) values ('x', $1, 'dup', 'd@cegepsi.ca', 'Dup', $2, 0, 0, 0)",
+    )
+    .bind(crate::harness::TENANT)
+    .bind(oid)
+    .execute(app.store.pool())
+    .await;
+    assert!(dup.is_err(), "unique index");
 }
