@@ -1,7 +1,7 @@
 //! How mail leaves: SMTP (plain for a local relay, STARTTLS, implicit TLS; with credentials) or a
 //! folder of `.eml` files for development. Built once from the configuration.
 
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
 use crate::config::{MailTransport, redact_url};
@@ -9,8 +9,8 @@ use crate::config::{MailTransport, redact_url};
 #[derive(Clone)]
 pub enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    /// The folder (0700) and its transport; each `.eml` is made 0600 once written.
-    Folder(std::path::PathBuf, AsyncFileTransport<Tokio1Executor>),
+    /// The folder (0700); each message is written to it as a new 0600 `.eml` file.
+    Folder(std::path::PathBuf),
 }
 
 impl Transport {
@@ -20,7 +20,7 @@ impl Transport {
                 crate::at_rest::private_dir(dir).map_err(|e| {
                     anyhow::anyhow!("cannot create the mail folder {}: {e}", dir.display())
                 })?;
-                Transport::Folder(dir.clone(), AsyncFileTransport::new(dir))
+                Transport::Folder(dir.clone())
             }
             MailTransport::Smtp(url) => {
                 let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
@@ -35,11 +35,24 @@ impl Transport {
     pub async fn send(&self, message: Message) -> Result<(), String> {
         match self {
             Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
-            Transport::Folder(dir, t) => {
-                let id = t.send(message).await.map_err(|e| e.to_string())?;
-                // The mail carries a live link: readable by the service's account only.
-                crate::at_rest::private_file(&dir.join(format!("{id}.eml")))
-                    .map_err(|e| format!("cannot make {id}.eml private: {e}"))
+            Transport::Folder(dir) => {
+                // Written by us rather than lettre's file transport, so that the file is 0600
+                // from its creation: the mail carries a live link.
+                let path = dir.join(format!("{}.eml", uuid::Uuid::new_v4()));
+                let mut options = tokio::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                options.mode(0o600);
+                let mut file = options
+                    .open(&path)
+                    .await
+                    .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                tokio::io::AsyncWriteExt::write_all(&mut file, &message.formatted())
+                    .await
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                tokio::io::AsyncWriteExt::flush(&mut file)
+                    .await
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))
             }
         }
     }
