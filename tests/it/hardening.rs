@@ -724,11 +724,9 @@ async fn one_account_per_entra_object_id() {
     // Twice in one file: the second row is refused, naming the first.
     let err = import(
         &app,
-        &format!(
-            "username,email,display_name,entra_object_id\n\
-             lavp,paul@cegepsi.ca,Paul Laval,22222222-2222-2222-2222-222222222222\n\
-             cotm,marie@cegepsi.ca,Marie Côté,22222222-2222-2222-2222-222222222222\n"
-        ),
+        "username,email,display_name,entra_object_id\n\
+         lavp,paul@cegepsi.ca,Paul Laval,22222222-2222-2222-2222-222222222222\n\
+         cotm,marie@cegepsi.ca,Marie Côté,22222222-2222-2222-2222-222222222222\n",
     )
     .await
     .unwrap_err();
@@ -782,4 +780,31 @@ async fn one_account_per_entra_object_id() {
     .execute(app.store.pool())
     .await;
     assert!(dup.is_err(), "unique index");
+}
+
+#[test]
+fn check_config_warns_when_a_policy_is_weaker_than_nist() {
+    let bin = std::env::var("OCTOPUS_TEST_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_octopus-teams").to_string());
+    let run = |min_length: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("octopus.toml");
+        let defaults = octopus_teams::config::DEFAULTS
+            .replace("min_length = 4", &format!("min_length = {min_length}"));
+        std::fs::write(&file, defaults).unwrap();
+        let out = std::process::Command::new(&bin)
+            .args(["--config", file.to_str().unwrap(), "check-config"])
+            .env("RUST_LOG", "warn")
+            .env_remove("OCTOPUS_CONFIG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let seed = run("4");
+    assert!(
+        seed.contains("warning: organisations[demo].policy: min_length 4 is below NIST SP 800-63B"),
+        "{seed}"
+    );
+    assert!(!run("8").contains("NIST"));
 }
