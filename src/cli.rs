@@ -83,7 +83,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .and_then(|r| Ok(r.validate()?))
             {
                 Ok(cfg) => {
-                    say(cfg.describe());
+                    // URLs in the configuration may carry credentials (metadata, token URLs).
+                    say(crate::telemetry::redact_secrets(&cfg.describe()));
                     for w in cfg.warnings() {
                         say(format!("warning: {w}"));
                     }
