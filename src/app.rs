@@ -20,7 +20,10 @@ use crate::{
     i18n::Strings,
     mail::{crypto::MailKey, transport::Transport, worker::MailWorker},
     org::Organisations,
-    reset::{ResetService, SignInService, hasher::Hasher},
+    reset::{
+        ResetService, SignInService,
+        hasher::{Hasher, Pepper},
+    },
     store::{Store, accounts},
     tab::{self, TabState, sso::SsoValidator},
     templates::Templates,
@@ -42,6 +45,7 @@ pub struct AppState {
     pub clock: SharedClock,
     pub bot: Bot,
     pub tab: Arc<TabState>,
+    pub csrf: csrf::CsrfKey,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -58,6 +62,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(bot::router())
         .layer(RequestBodyLimitLayer::new(256 * 1024))
+        .layer(middleware::from_fn_with_state(
+            state.config.uses_https(),
+            mw::hsts,
+        ))
         .layer(middleware::from_fn(mw::record_status))
         .layer(TraceLayer::new_for_http().make_span_with(mw::request_span))
         .with_state(state)
@@ -96,10 +104,15 @@ impl Application {
             Some(k) => MailKey::from_base64(k.expose_secret())?,
             None => load_or_create_key(Path::new(DEFAULT_KEY_FILE))?,
         };
+        let csrf_key = csrf::CsrfKey::derive(&key);
         let templates = Templates::load()?;
         let strings = Strings::load()?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let hasher = Hasher::new(config.argon2, cores)?;
+        let pepper = config
+            .password_pepper
+            .as_ref()
+            .map(|p| Pepper::new(p.expose_secret().as_bytes()));
+        let hasher = Hasher::with_pepper(config.argon2, cores, pepper)?;
         let transport = Transport::build(
             &config.mail,
             config.mail_timeout,
@@ -212,6 +225,7 @@ impl Application {
             clock,
             bot,
             tab: tab_state,
+            csrf: csrf_key,
         };
         Ok(Self {
             listener,
@@ -298,12 +312,28 @@ async fn housekeeping(
 }
 
 fn load_or_create_key(path: &Path) -> anyhow::Result<MailKey> {
-    if let Ok(text) = std::fs::read_to_string(path) {
+    if path.exists() {
+        // Whoever can read this key can read pending mail (live links) and forge CSRF values.
+        if let Some(mode) = crate::at_rest::open_to_others(path)
+            .with_context(|| format!("cannot read the permissions of {}", path.display()))?
+        {
+            anyhow::bail!(
+                "the key file {} is accessible to other users (mode {mode:o}); run `chmod 600 {}` \
+                 (and `chmod 700 {}`), then start again",
+                path.display(),
+                path.display(),
+                path.parent()
+                    .map_or(".".into(), |d| d.display().to_string()),
+            );
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         return MailKey::from_base64(&text)
             .with_context(|| format!("{} is not a valid key", path.display()));
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::at_rest::private_dir(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let key = MailKey::generate();
     write_private(path, &key.to_base64())

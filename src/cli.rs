@@ -100,7 +100,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .and_then(|r| Ok(r.validate()?))
             {
                 Ok(cfg) => {
-                    say(cfg.describe());
+                    // URLs in the configuration may carry credentials (metadata, token URLs).
+                    say(crate::telemetry::redact_secrets(&cfg.describe()));
+                    for w in cfg.warnings() {
+                        say(format!("warning: {w}"));
+                    }
                     say("configuration OK");
                     Ok(())
                 }
@@ -269,6 +273,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             "LOCAL DEVELOPMENT MODE: bot.app_id is empty, so POST /api/messages accepts unauthenticated \
              activities (Teams app test tool, Bot Framework Emulator). Loopback only. Never expose this."
         );
+    }
+    for w in cfg.warnings() {
+        tracing::warn!("{w}");
     }
     let app = Application::build(cfg).await?;
     let addr = app.local_addr()?;

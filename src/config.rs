@@ -21,6 +21,9 @@ use crate::{
 
 pub const DEFAULTS: &str = include_str!("../config/defaults.toml");
 
+/// Shortest API key or pepper accepted: 32 characters (about 190 bits when random).
+pub const MIN_SECRET_LEN: usize = 32;
+
 #[derive(Debug, Deserialize)]
 pub struct RawConfig {
     pub http: RawHttp,
@@ -150,6 +153,9 @@ pub struct RawMail {
 #[derive(Debug, Deserialize)]
 pub struct RawSecurity {
     pub secret_key: Option<SecretString>,
+    /// argon2 secret mixed into every password hash (at least 32 characters).
+    #[serde(default)]
+    pub password_pepper: Option<SecretString>,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
@@ -221,6 +227,7 @@ pub struct Config {
     /// Attempts after which a mail that keeps failing (4xx, connection) is dead-lettered.
     pub mail_max_attempts: u32,
     pub secret_key: Option<SecretString>,
+    pub password_pepper: Option<SecretString>,
     pub argon2: Argon2Params,
     pub limits: Limits,
     pub demo: Demo,
@@ -275,6 +282,21 @@ impl Config {
         self.public_base_url.scheme() == "https"
     }
 
+    /// What is allowed but weaker than a security reviewer expects, for `check-config`.
+    pub fn warnings(&self) -> Vec<String> {
+        self.organisations
+            .iter()
+            .flat_map(|org| {
+                org.policy.weaknesses().into_iter().map(move |w| {
+                    format!(
+                        "organisations[{}].policy: {w} (organisations.policy.min_length = 8)",
+                        org.slug
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// A printable view with secrets redacted, for `check-config`.
     pub fn describe(&self) -> String {
         let mut out = String::new();
@@ -304,6 +326,14 @@ impl Config {
             match self.secret_key {
                 Some(_) => "[redacted]".into(),
                 None => "(none: serve keeps one in data/secret.key)".into(),
+            },
+        );
+        push(
+            &mut out,
+            "security.password_pepper",
+            match self.password_pepper {
+                Some(_) => "[redacted]".into(),
+                None => "none".into(),
             },
         );
         push(&mut out, "security.argon2", format!("{:?}", self.argon2));
@@ -415,6 +445,13 @@ impl RawConfig {
         {
             errs.push("security.secret_key: must be the base64 of exactly 32 bytes".into());
         }
+        if let Some(p) = &self.security.password_pepper
+            && p.expose_secret().chars().count() < MIN_SECRET_LEN
+        {
+            errs.push(format!(
+                "security.password_pepper: at least {MIN_SECRET_LEN} characters (e.g. `openssl rand -base64 32`)"
+            ));
+        }
         let argon2 = Argon2Params {
             memory_kib: self.security.argon2_memory_kib,
             iterations: self.security.argon2_iterations,
@@ -484,6 +521,7 @@ impl RawConfig {
                 mail_tls_ca,
                 mail_max_attempts: self.mail.max_attempts.max(1),
                 secret_key: self.security.secret_key,
+                password_pepper: self.security.password_pepper,
                 argon2,
                 limits: self.limits,
                 demo: self.demo,
@@ -688,9 +726,11 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
         }
     }
     if let Some(key) = &raw.api_key
-        && key.expose_secret().len() < 24
+        && let Err(why) = strong_secret(key.expose_secret())
     {
-        errs.push("api_key: at least 24 characters".into());
+        errs.push(format!(
+            "api_key: {why} (make one with `openssl rand -base64 32`)"
+        ));
     }
     match (portal_url, sender, time_zone, default_locale) {
         (Some(portal_url), Some(sender), Some(time_zone), Some(default_locale))
@@ -736,6 +776,39 @@ fn team_id(raw: &str) -> String {
     percent_encoding::percent_decode_str(raw.trim())
         .decode_utf8_lossy()
         .into_owned()
+}
+
+/// A key that callers present must be long and not a placeholder left from an example.
+pub fn strong_secret(key: &str) -> Result<(), String> {
+    if key.chars().count() < MIN_SECRET_LEN {
+        return Err(format!("at least {MIN_SECRET_LEN} characters"));
+    }
+    let squashed: String = key
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect::<String>()
+        .to_lowercase();
+    const PLACEHOLDERS: [&str; 9] = [
+        "changeme",
+        "replace",
+        "placeholder",
+        "example",
+        "yourkey",
+        "yourapikey",
+        "secretkey",
+        "xxxxxxxx",
+        "todo",
+    ];
+    if PLACEHOLDERS.iter().any(|p| squashed.contains(p)) {
+        return Err("looks like a placeholder, not a random key".into());
+    }
+    let mut distinct: Vec<char> = key.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 10 {
+        return Err("too few different characters to be a random key".into());
+    }
+    Ok(())
 }
 
 /// `scheme://user:***@host/…`: never print a password that sits in a URL.
@@ -834,6 +907,20 @@ mod tests {
         raw.mail.tls_ca_file = Some(not_pem.display().to_string());
         let text = raw.validate().err().expect("invalid").to_string();
         assert!(text.contains("holds no PEM certificate"), "{text}");
+    }
+
+    #[test]
+    fn placeholder_and_short_api_keys_are_refused() {
+        for bad in [
+            "short",
+            "change-me-change-me-change-me-change-me",
+            "REPLACE-WITH-A-LONG-RANDOM-KEY-FOR-THE-PORTAL",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "0123456789abcdef0123456789abcde",
+        ] {
+            assert!(strong_secret(bad).is_err(), "{bad}");
+        }
+        assert!(strong_secret("q3Jx9-vLw2_Tn8RcYb4HmZ7pKd1fGs6e").is_ok());
     }
 
     #[test]

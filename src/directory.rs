@@ -5,8 +5,11 @@ use std::io::Read;
 use crate::{
     i18n::Locale,
     org::Organisation,
-    reset::model::{EmailAddress, Username},
-    store::{Store, accounts},
+    reset::{
+        audit::{AuditEvent, record},
+        model::{EmailAddress, Username},
+    },
+    store::{Store, accounts, sessions, tokens},
 };
 
 /// One refused row: its line in the file and why.
@@ -66,6 +69,8 @@ pub async fn import_csv(
     let mut rows = Vec::new();
     let mut bad = Vec::new();
     let mut seen = std::collections::HashMap::new();
+    let mut seen_oids = std::collections::HashMap::new();
+    let mut lines = Vec::new();
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
@@ -122,8 +127,15 @@ pub async fn import_csv(
         {
             reasons.push(format!("username repeats line {first}"));
         }
+        let oid = oid.map(|o| o.to_ascii_lowercase());
+        if let Some(o) = &oid
+            && let Some(first) = seen_oids.insert(o.clone(), line)
+        {
+            reasons.push(format!("entra_object_id repeats line {first}"));
+        }
         match (username, email, display_name) {
             (Some(username), Some(email), Some(display_name)) if reasons.is_empty() => {
+                lines.push(line);
                 rows.push(accounts::NewAccount {
                     tenant_id: org.tenant_id.clone(),
                     username,
@@ -143,20 +155,58 @@ pub async fn import_csv(
     if !bad.is_empty() {
         return Err(ImportError::BadRows(bad));
     }
+    // Everything is read before the transaction, which then only writes (on SQLite a
+    // transaction that reads first may have to upgrade its lock and fail).
     let mut report = ImportReport::default();
+    let mut email_changed = Vec::new();
     {
         let mut conn = store.conn().await?;
-        for row in &rows {
-            if accounts::exists(&mut conn, &row.tenant_id, &row.username).await? {
-                report.updated += 1;
-            } else {
-                report.created += 1;
+        for (row, line) in rows.iter().zip(&lines) {
+            match accounts::by_username(&mut conn, &row.tenant_id, &row.username).await? {
+                Some(existing) => {
+                    report.updated += 1;
+                    if !existing.email.full().eq_ignore_ascii_case(row.email.full()) {
+                        email_changed.push(existing.id);
+                    }
+                }
+                None => report.created += 1,
+            }
+            if let Some(oid) = &row.entra_object_id
+                && let Some(holder) =
+                    accounts::holder_of_object_id(&mut conn, &row.tenant_id, oid).await?
+                && holder != row.username.as_str()
+            {
+                bad.push(BadRow {
+                    line: *line,
+                    reason: "entra_object_id already belongs to another account".into(),
+                });
             }
         }
+    }
+    if !bad.is_empty() {
+        return Err(ImportError::BadRows(bad));
     }
     let mut tx = store.begin().await?;
     for row in &rows {
         accounts::upsert(&mut tx, row, now).await?;
+    }
+    // A new address: links mailed to the old one and sessions opened before stop working.
+    for id in &email_changed {
+        let links = tokens::revoke_active(&mut tx, id, now, "email_changed").await?;
+        let ended = sessions::delete_for_account(&mut tx, id).await?;
+        record(
+            &mut tx,
+            now,
+            Some(&org.tenant_id),
+            Some(id),
+            AuditEvent::EmailChanged,
+            None,
+            Some(format!(
+                "links_revoked={} sessions_ended={ended}",
+                links.len()
+            )),
+        )
+        .await?;
     }
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     Ok(report)

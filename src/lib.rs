@@ -2,6 +2,7 @@
 //! expiring link) for the browser and, later, Microsoft Teams.
 
 pub mod app;
+pub mod at_rest;
 pub mod auth;
 pub mod bot;
 pub mod cli;

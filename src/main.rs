@@ -9,7 +9,7 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", telemetry::redact_secrets(&format!("{e:#}")));
             std::process::ExitCode::FAILURE
         }
     }

@@ -1,6 +1,8 @@
 //! Logging: `RUST_LOG`-style filter, pretty for people or JSON for collectors.
 
-use tracing_subscriber::{EnvFilter, fmt};
+use std::{borrow::Cow, io};
+
+use tracing_subscriber::{EnvFilter, fmt, fmt::MakeWriter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -13,9 +15,184 @@ pub const DEFAULT_FILTER: &str = "octopus_teams=info,tower_http=warn";
 pub fn init(format: Format) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = fmt().with_env_filter(filter).with_target(false);
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(Redacting(io::stdout));
     let _ = match format {
         Format::Pretty => builder.try_init(),
         Format::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Query parameters whose values are secrets wherever they appear in a URL.
+const SECRET_PARAMS: [&str; 12] = [
+    "password",
+    "pass",
+    "pwd",
+    "passwd",
+    "secret",
+    "client_secret",
+    "token",
+    "access_token",
+    "api_key",
+    "apikey",
+    "key",
+    "sig",
+];
+
+/// Every URL in `text` with its password (`user:***@`), secret query values (`?password=***`)
+/// and reset-link tokens (`/reset/***`) hidden. Text without a URL is returned as it is.
+pub fn redact_secrets(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") && !text.contains("password=") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        // The scheme: letters, digits, '+', '-', '.' just before "://".
+        let mut start = rest[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |j| j + 1);
+        // A scheme starts with a letter (colour codes may stick digits in front of it).
+        while start < i && !rest[start..].starts_with(|c: char| c.is_ascii_alphabetic()) {
+            start += 1;
+        }
+        let end = rest[i..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ')'))
+            .map_or(rest.len(), |j| i + j);
+        out.push_str(&rest[..start]);
+        out.push_str(&redact_url(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    // `password=…` outside a URL (a connection string, a form echoed in an error).
+    if out.contains("password=") {
+        out = out
+            .split("password=")
+            .enumerate()
+            .map(|(n, part)| {
+                if n == 0 {
+                    return part.to_string();
+                }
+                let cut = part
+                    .find(|c: char| c.is_whitespace() || matches!(c, '&' | ';' | '"' | ','))
+                    .unwrap_or(part.len());
+                if part.starts_with("***") {
+                    part.to_string()
+                } else {
+                    format!("***{}", &part[cut..])
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("password=");
+    }
+    Cow::Owned(out)
+}
+
+fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return raw.to_string();
+    };
+    let mut changed = false;
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+        changed = true;
+    }
+    let secret_query = url
+        .query_pairs()
+        .any(|(k, _)| SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()));
+    if secret_query {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let hidden = SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
+                (
+                    k.into_owned(),
+                    if hidden { "***".into() } else { v.into_owned() },
+                )
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        changed = true;
+    }
+    if let Some(pos) = url.path().find("/reset/") {
+        let path = url.path().to_string();
+        let (head, tail) = path.split_at(pos + "/reset/".len());
+        let after = tail.find('/').map_or("", |j| &tail[j..]);
+        if !tail.is_empty() {
+            url.set_path(&format!("{head}***{after}"));
+            changed = true;
+        }
+    }
+    // Keep the text as it was written when nothing was hidden (Url adds a trailing '/').
+    if changed {
+        url.to_string().replace("%2A%2A%2A", "***")
+    } else {
+        raw.to_string()
+    }
+}
+
+/// A writer that hides secrets in each log line before it leaves the process.
+#[derive(Clone, Copy)]
+pub struct Redacting<M>(pub M);
+
+pub struct RedactingWriter<W: io::Write>(W);
+
+impl<W: io::Write> io::Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(redact_secrets(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
+    type Writer = RedactingWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingWriter(self.0.make_writer())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_urls_are_hidden_in_log_lines() {
+        for (line, secret) in [
+            (
+                "database: postgres://octo:hunter2@db.example:5432/octo failed",
+                "hunter2",
+            ),
+            (
+                "connect sqlite://x.db?mode=rwc&password=hunter3 refused",
+                "hunter3",
+            ),
+            (
+                "mail smtps://bot:s3cr%40t@mail.example.org:465 down",
+                "s3cr",
+            ),
+            ("GET https://idp.example/keys?api_key=k3y&x=1: 500", "k3y"),
+            ("host=db user=octo password=hunter4 dbname=octo", "hunter4"),
+            (
+                "link https://octo.example/reset/AbCdEf123/cancel sent",
+                "AbCdEf123",
+            ),
+            ("\u{1b}[0mhttp://ops:hunter5@127.0.0.1:3978/", "hunter5"),
+        ] {
+            let shown = redact_secrets(line);
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(shown.contains("***"), "{shown}");
+        }
+        let plain =
+            "signing keys refreshed url=https://login.example/v1/.well-known/openidconfiguration";
+        assert_eq!(redact_secrets(plain), plain);
+        assert_eq!(redact_secrets("no url here"), "no url here");
+    }
 }

@@ -1,20 +1,51 @@
-//! CSRF protection for every form: a random value in an HttpOnly, SameSite=Strict cookie that the
-//! form must echo in a hidden field (double submit). A cross-site page can neither read the
-//! cookie nor make the browser send it.
+//! CSRF protection for every form: a random value in an HttpOnly, SameSite=Strict cookie
+//! (`__Host-` behind https), and in the form its HMAC under a key derived from the service key.
+//! A cross-site page can neither read the cookie nor make the browser send it; and whoever
+//! manages to plant a cookie of their choosing still cannot compute the form value that goes
+//! with it.
+
+use std::sync::Arc;
 
 use axum::{
     extract::{FromRequestParts, Request, State},
-    http::{HeaderValue, header, request::Parts},
+    http::{header, request::Parts},
     middleware::Next,
     response::Response,
 };
-use axum_extra::extract::CookieJar;
+use axum_extra::extract::{CookieJar, cookie::SameSite};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
 use rand::{RngCore, rngs::OsRng};
+use sha2::Sha256;
 
-use crate::app::AppState;
+use super::{build_cookie, cookie_name};
+use crate::{app::AppState, mail::crypto::MailKey};
 
 pub const COOKIE: &str = "octo_csrf";
+
+/// The key that binds form values to cookies.
+#[derive(Clone)]
+pub struct CsrfKey(Arc<[u8; 32]>);
+
+impl std::fmt::Debug for CsrfKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CsrfKey([redacted])")
+    }
+}
+
+impl CsrfKey {
+    pub fn derive(key: &MailKey) -> Self {
+        Self(Arc::new(key.derive("octopus-teams/csrf/v1")))
+    }
+
+    /// The form value that goes with a cookie value.
+    fn bind(&self, cookie: &str) -> String {
+        let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(self.0.as_slice())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(cookie.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
 
 /// The CSRF value of this browser, to put in forms and to compare with a submitted one.
 #[derive(Clone)]
@@ -28,7 +59,9 @@ impl CsrfToken {
     /// Constant-time comparison with the submitted field.
     pub fn matches(&self, submitted: &str) -> bool {
         let (a, b) = (self.0.as_bytes(), submitted.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        !a.is_empty()
+            && a.len() == b.len()
+            && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
 }
 
@@ -39,11 +72,12 @@ pub async fn ensure_cookie(
     mut req: Request,
     next: Next,
 ) -> Response {
+    let https = state.config.uses_https();
     let existing = jar
-        .get(COOKIE)
+        .get(&cookie_name(COOKIE, https))
         .map(|c| c.value().to_string())
         .filter(|v| v.len() == 43);
-    let (token, fresh) = match existing {
+    let (cookie, fresh) = match existing {
         Some(v) => (v, false),
         None => {
             let mut bytes = [0u8; 32];
@@ -51,18 +85,11 @@ pub async fn ensure_cookie(
             (URL_SAFE_NO_PAD.encode(bytes), true)
         }
     };
-    req.extensions_mut().insert(CsrfToken(token.clone()));
+    req.extensions_mut()
+        .insert(CsrfToken(state.csrf.bind(&cookie)));
     let mut res = next.run(req).await;
-    if fresh {
-        let secure = if state.config.uses_https() {
-            "; Secure"
-        } else {
-            ""
-        };
-        let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
+    if fresh && let Some(v) = build_cookie(COOKIE, &cookie, None, true, https, SameSite::Strict) {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
 }

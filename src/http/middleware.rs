@@ -47,6 +47,19 @@ pub async fn security_headers(
     res
 }
 
+/// Behind https, browsers are told to use nothing else for a year (HSTS). Not on plain http,
+/// where the header means nothing and would pin a development host.
+pub async fn hsts(State(https): State<bool>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    if https {
+        res.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    res
+}
+
 /// The tracing span of a request: method and route template only.
 pub fn request_span(req: &Request) -> tracing::Span {
     let route = req

@@ -85,7 +85,7 @@ pub async fn enqueue(
             recipient: mail.to.full(),
             locale: mail.locale.tag(),
             tenant_id: mail.tenant_id,
-            payload: &key.seal(&payload),
+            payload: &key.seal(&payload, outbox_id.as_bytes()),
             message_id: &message_id,
             now,
         },

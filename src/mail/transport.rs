@@ -9,7 +9,7 @@ use std::{
 };
 
 use lettre::{
-    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     transport::smtp::{
         AsyncSmtpTransportBuilder,
         client::{Certificate, Tls, TlsParameters},
@@ -22,7 +22,8 @@ use crate::config::{MailTransport, redact_url};
 #[derive(Clone)]
 pub enum Transport {
     Smtp(Arc<Relay>),
-    Folder(AsyncFileTransport<Tokio1Executor>),
+    /// The folder (0700); each message is written to it as a new 0600 `.eml` file.
+    Folder(std::path::PathBuf),
 }
 
 impl Transport {
@@ -33,10 +34,10 @@ impl Transport {
     ) -> anyhow::Result<Self> {
         Ok(match cfg {
             MailTransport::Folder(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| {
+                crate::at_rest::private_dir(dir).map_err(|e| {
                     anyhow::anyhow!("cannot create the mail folder {}: {e}", dir.display())
                 })?;
-                Transport::Folder(AsyncFileTransport::new(dir))
+                Transport::Folder(dir.clone())
             }
             MailTransport::Smtp(url) => {
                 let url = url.expose_secret();
@@ -61,13 +62,30 @@ impl Transport {
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
             Transport::Smtp(relay) => relay.send(message).await,
-            Transport::Folder(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError {
-                failure: Failure::Transient,
-                code: None,
-                detail: e.to_string(),
-            }),
+            Transport::Folder(dir) => write_eml(dir, &message).await.map_err(SendError::local),
         }
     }
+}
+
+/// Written by us rather than lettre's file transport, so that the file is 0600 from its
+/// creation: the mail carries a live link.
+async fn write_eml(dir: &std::path::Path, message: &Message) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    let path = dir.join(format!("{}.eml", uuid::Uuid::new_v4()));
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
+        .open(&path)
+        .await
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    file.write_all(&message.formatted())
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    file.flush()
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// An SMTP relay and its pooled connections.

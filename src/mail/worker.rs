@@ -176,7 +176,10 @@ impl MailWorker {
             .ok_or("the organisation is no longer configured")?;
         let locale = Locale::from_tag(&mail.locale).unwrap_or(org.default_locale);
         let sealed = mail.payload.as_deref().ok_or("payload already erased")?;
-        let plain = self.key.open(sealed).map_err(|e| e.to_string())?;
+        let plain = self
+            .key
+            .open(sealed, mail.outbox_id.as_bytes())
+            .map_err(|e| e.to_string())?;
         let params: MailParams =
             serde_json::from_slice(&plain).map_err(|e| format!("payload: {e}"))?;
         let rendered = render::render(

@@ -22,6 +22,8 @@ pub enum AuditEvent {
     /// A mail given up on: refused for good by the relay, or out of attempts.
     MailDeadLettered,
     CredentialsChecked,
+    /// An import changed the account's email: its links and sessions were ended.
+    EmailChanged,
 }
 
 impl AuditEvent {
@@ -41,6 +43,7 @@ impl AuditEvent {
             AuditEvent::MailSent => "mail_sent",
             AuditEvent::MailDeadLettered => "mail_dead_lettered",
             AuditEvent::CredentialsChecked => "credentials_checked",
+            AuditEvent::EmailChanged => "email_changed",
         }
     }
 }

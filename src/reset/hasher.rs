@@ -1,21 +1,56 @@
 //! argon2id, computed on the blocking pool behind a concurrency bound so that a burst of
 //! sign-ins can neither starve the async workers nor exhaust memory (19 MiB per hash).
+//!
+//! An optional secret ("pepper", `security.password_pepper`) is mixed into every hash, so a copy
+//! of the database alone is not enough to guess passwords offline. Hashes made with it name it by
+//! a short key id (`keyid=` in the PHC string, a fingerprint, not the secret): hashes without it
+//! still verify and are re-made with it at the next successful sign-in, and a hash made with a
+//! pepper that is no longer configured verifies against nothing.
 
 use std::sync::Arc;
 
 use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version,
+    Algorithm, Argon2, KeyId, Params, ParamsBuilder, PasswordHash, PasswordHasher as _,
+    PasswordVerifier, Version,
     password_hash::{SaltString, rand_core::OsRng},
 };
+use secrecy::{ExposeSecret, SecretSlice};
+use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use super::model::NewPassword;
 use crate::config::Argon2Params;
 
+/// The argon2 secret and its key id (the first 6 bytes of its SHA-256).
+#[derive(Clone)]
+pub struct Pepper {
+    secret: Arc<SecretSlice<u8>>,
+    keyid: [u8; 6],
+}
+
+impl Pepper {
+    pub fn new(secret: &[u8]) -> Self {
+        let digest = Sha256::digest(secret);
+        let mut keyid = [0u8; 6];
+        keyid.copy_from_slice(&digest[..6]);
+        Self {
+            secret: Arc::new(SecretSlice::from(secret.to_vec())),
+            keyid,
+        }
+    }
+}
+
+impl std::fmt::Debug for Pepper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pepper([redacted])")
+    }
+}
+
 #[derive(Clone)]
 pub struct Hasher {
     params: Argon2Params,
+    pepper: Option<Pepper>,
     permits: Arc<Semaphore>,
     /// Verified against when the account does not exist, so that path costs the same.
     dummy_hash: Arc<str>,
@@ -29,14 +64,28 @@ pub enum Verified {
 
 impl Hasher {
     pub fn new(params: Argon2Params, concurrency: usize) -> anyhow::Result<Self> {
-        argon2(params)?;
+        Self::with_pepper(params, concurrency, None)
+    }
+
+    pub fn with_pepper(
+        params: Argon2Params,
+        concurrency: usize,
+        pepper: Option<Pepper>,
+    ) -> anyhow::Result<Self> {
+        argon2_params(params, pepper.as_ref())?;
         // Verifying against this costs exactly what a real check costs (same algorithm and
         // parameters, a salt, a 32-byte output) and can never succeed: its output is random, not
         // the hash of anything. Nothing is hashed at start-up (19 MiB with OWASP parameters).
         let mut output = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut output);
+        let keyid = pepper.as_ref().map_or(String::new(), |p| {
+            format!(
+                ",keyid={}",
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, p.keyid)
+            )
+        });
         let dummy = format!(
-            "$argon2id$v=19$m={},t={},p={}${}${}",
+            "$argon2id$v=19$m={},t={},p={}{keyid}${}${}",
             params.memory_kib,
             params.iterations,
             params.parallelism,
@@ -46,6 +95,7 @@ impl Hasher {
         PasswordHash::new(&dummy).map_err(|e| anyhow::anyhow!("dummy hash: {e}"))?;
         Ok(Self {
             params,
+            pepper,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy_hash: dummy.into(),
         })
@@ -54,8 +104,11 @@ impl Hasher {
     pub async fn hash(&self, pw: &NewPassword) -> anyhow::Result<String> {
         let pw = pw.clone();
         let params = self.params;
+        let pepper = self.pepper.clone();
         self.run(move || {
-            argon2(params)?
+            let p = argon2_params(params, pepper.as_ref())?;
+            let secret = pepper.as_ref().map(|p| p.secret.expose_secret());
+            argon2(p, secret)?
                 .hash_password(pw.expose().as_bytes(), &SaltString::generate(&mut OsRng))
                 .map(|h| h.to_string())
                 .map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))
@@ -69,14 +122,38 @@ impl Hasher {
         let real = stored.is_some();
         let stored: String = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_string);
         let params = self.params;
+        let pepper = self.pepper.clone();
         let outcome = self
             .run(move || {
                 let parsed =
                     PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-                let ok = Argon2::default()
+                let keyid = Params::try_from(&parsed)
+                    .map(|p| p.keyid().to_vec())
+                    .unwrap_or_default();
+                // The secret the hash was made with: none, ours, or one we no longer have (then
+                // the check runs without it and cannot succeed).
+                let secret = pepper
+                    .as_ref()
+                    .filter(|p| !keyid.is_empty() && keyid == p.keyid)
+                    .map(|p| p.secret.expose_secret());
+                let known_secret = keyid.is_empty() || secret.is_some();
+                let verifier = match secret {
+                    Some(s) => Argon2::new_with_secret(
+                        s,
+                        Algorithm::Argon2id,
+                        Version::V0x13,
+                        Params::default(),
+                    )
+                    .map_err(|e| anyhow::anyhow!("argon2 secret: {e}"))?,
+                    None => Argon2::default(),
+                };
+                let ok = verifier
                     .verify_password(pw.expose().as_bytes(), &parsed)
-                    .is_ok();
-                Ok((ok, !matches_params(&parsed, params)))
+                    .is_ok()
+                    && known_secret;
+                let current = matches_params(&parsed, params)
+                    && keyid.as_slice() == pepper.as_ref().map_or(&[][..], |p| &p.keyid[..]);
+                Ok((ok, !current))
             })
             .await?;
         Ok(match outcome {
@@ -98,10 +175,23 @@ impl Hasher {
     }
 }
 
-fn argon2(p: Argon2Params) -> anyhow::Result<Argon2<'static>> {
-    let params = Params::new(p.memory_kib, p.iterations, p.parallelism, None)
-        .map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+fn argon2_params(p: Argon2Params, pepper: Option<&Pepper>) -> anyhow::Result<Params> {
+    let mut b = ParamsBuilder::new();
+    b.m_cost(p.memory_kib)
+        .t_cost(p.iterations)
+        .p_cost(p.parallelism);
+    if let Some(pepper) = pepper {
+        b.keyid(KeyId::new(&pepper.keyid).map_err(|e| anyhow::anyhow!("argon2 key id: {e}"))?);
+    }
+    b.build().map_err(|e| anyhow::anyhow!("argon2 params: {e}"))
+}
+
+fn argon2(params: Params, secret: Option<&[u8]>) -> anyhow::Result<Argon2<'_>> {
+    match secret {
+        Some(s) => Argon2::new_with_secret(s, Algorithm::Argon2id, Version::V0x13, params)
+            .map_err(|e| anyhow::anyhow!("argon2 secret: {e}")),
+        None => Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)),
+    }
 }
 
 /// Does a stored hash use today's algorithm and parameters? If not, it is upgraded at the next
@@ -151,6 +241,54 @@ mod tests {
         );
         assert_eq!(
             owasp.verify(&pw, None).await.expect("verify"),
+            Verified::Invalid
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pepper_upgrades_old_hashes_and_is_needed_for_new_ones() {
+        let pw = NewPassword::new("abc123".into());
+        let plain = Hasher::new(CHEAP, 2).expect("hasher");
+        let pepper = Pepper::new(b"0123456789abcdef0123456789abcdef");
+        let peppered = Hasher::with_pepper(CHEAP, 2, Some(pepper)).expect("hasher");
+        let old = plain.hash(&pw).await.expect("hash");
+        assert_eq!(
+            peppered.verify(&pw, Some(&old)).await.expect("verify"),
+            Verified::Valid { needs_rehash: true }
+        );
+        let new = peppered.hash(&pw).await.expect("hash");
+        assert!(new.contains(",keyid="), "{new}");
+        assert_eq!(
+            peppered.verify(&pw, Some(&new)).await.expect("verify"),
+            Verified::Valid {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            peppered
+                .verify(&NewPassword::new("abc124".into()), Some(&new))
+                .await
+                .expect("verify"),
+            Verified::Invalid
+        );
+        // Without the pepper, or with another one, the peppered hash verifies against nothing.
+        assert_eq!(
+            plain.verify(&pw, Some(&new)).await.expect("verify"),
+            Verified::Invalid
+        );
+        let other = Hasher::with_pepper(
+            CHEAP,
+            2,
+            Some(Pepper::new(b"another pepper, 32 bytes long...")),
+        )
+        .expect("hasher");
+        assert_eq!(
+            other.verify(&pw, Some(&new)).await.expect("verify"),
+            Verified::Invalid
+        );
+        // Unknown accounts cost a peppered check too, and never succeed.
+        assert_eq!(
+            peppered.verify(&pw, None).await.expect("verify"),
             Verified::Invalid
         );
     }

@@ -3,16 +3,35 @@
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
+use unicode_normalization::UnicodeNormalization;
 
-/// A portal username ("compte unifié"), trimmed and lower-cased.
+/// A portal username ("compte unifié"): trimmed, NFKC-normalised and case-folded, so that
+/// look-alike spellings (full-width letters, ligatures, composed or decomposed accents, ß/SS)
+/// are one and the same account at import and at sign-in.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
+
+/// NFKC, then Unicode case folding (lower case, with the folds it lacks: ß → ss, final ς → σ),
+/// then NFKC again since folding can leave a string unnormalised.
+pub fn fold_identifier(raw: &str) -> String {
+    let folded: String = raw
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .flat_map(|c| match c {
+            'ß' => ['s', 's'].into_iter().take(2),
+            'ς' => ['σ', ' '].into_iter().take(1),
+            _ => [c, ' '].into_iter().take(1),
+        })
+        .collect();
+    folded.nfkc().collect()
+}
 
 impl Username {
     pub const MAX_LEN: usize = 64;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let s = raw.trim().to_lowercase();
+        let s = fold_identifier(raw.trim());
+        let s = s.trim().to_string();
         if s.is_empty() {
             return Err(InvalidInput::Empty);
         }
@@ -211,6 +230,20 @@ mod tests {
         assert_eq!(Username::parse("<script>"), Err(InvalidInput::Characters));
         assert!(Username::parse(&"x".repeat(65)).is_err());
         assert!(Username::parse("hélène.côté").is_ok());
+        // One account whatever the spelling: full-width, decomposed accents, ß, ligatures.
+        let same = |a: &str, b: &str| {
+            assert_eq!(
+                Username::parse(a).map(|u| u.0),
+                Username::parse(b).map(|u| u.0),
+                "{a} vs {b}"
+            )
+        };
+        same("ＴｒｅＪ", "trej");
+        same("he\u{301}le\u{300}ne", "hélène");
+        same("STRASSE", "straße");
+        same("ＳＴＲＡẞＥ", "strasse");
+        same("ﬁlion", "filion");
+        same("ΟΔΥΣΣΕΥΣ", "οδυσσευς");
     }
 
     #[test]

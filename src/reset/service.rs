@@ -309,7 +309,11 @@ impl ResetService {
             .by_tenant(&link.tenant_id)
             .ok_or(ResetError::Link(LinkProblem::Unknown))?;
         org.policy
-            .check(password, confirmation)
+            .check(
+                password,
+                confirmation,
+                &[org.name.as_str(), org.slug.as_str(), link.username.as_str()],
+            )
             .map_err(ResetError::Policy)?;
         let hash = self.hasher.hash(password).await?;
 

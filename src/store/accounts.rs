@@ -119,6 +119,21 @@ pub struct NewAccount {
     pub locale: Option<Locale>,
 }
 
+/// The username of the account bound to an Entra object id, if any.
+pub async fn holder_of_object_id(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    object_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "select username from account where tenant_id = $1 and entra_object_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(object_id.to_ascii_lowercase())
+    .fetch_optional(conn)
+    .await?)
+}
+
 /// Does the account exist?
 pub async fn exists(
     conn: &mut AnyConnection,

@@ -54,7 +54,11 @@ impl Store {
             Dialect::Postgres
         };
         if dialect == Dialect::Sqlite {
-            create_sqlite_parent(raw);
+            prepare_sqlite_file(raw).map_err(|e| {
+                StoreError::Db(sqlx::Error::Configuration(
+                    format!("cannot prepare the SQLite file: {e}").into(),
+                ))
+            })?;
         }
         let options = AnyConnectOptions::from_str(raw)?;
         if dialect == Dialect::Sqlite {
@@ -136,20 +140,39 @@ impl Store {
     }
 }
 
-/// `sqlite://data/x.db?mode=rwc` creates the file but not its folder.
-fn create_sqlite_parent(url: &str) {
+/// The file of a `sqlite:` URL, if it names one.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let path = url
         .trim_start_matches("sqlite:")
         .trim_start_matches("//")
         .split('?')
         .next()
         .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return;
+    (!path.is_empty() && path != ":memory:").then(|| path.into())
+}
+
+/// `sqlite://data/x.db?mode=rwc` creates the file but not its folder. The folder is created
+/// 0700 and the file 0600 before SQLite opens it (its WAL and shared-memory files take the
+/// database file's mode); a file that exists is made 0600.
+fn prepare_sqlite_file(url: &str) -> std::io::Result<()> {
+    let Some(file) = sqlite_file(url) else {
+        return Ok(());
+    };
+    if let Some(parent) = file.parent() {
+        crate::at_rest::private_dir(parent)?;
     }
-    if let Some(parent) = std::path::Path::new(path).parent()
-        && !parent.as_os_str().is_empty()
-    {
-        let _ = std::fs::create_dir_all(parent);
+    if url.contains("mode=rwc") {
+        crate::at_rest::create_private_file(&file)?;
     }
+    if file.exists() {
+        crate::at_rest::private_file(&file)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = file.clone().into_os_string();
+            side.push(suffix);
+            if std::path::Path::new(&side).exists() {
+                crate::at_rest::private_file(std::path::Path::new(&side))?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -16,6 +16,7 @@ use super::pages::{self, ErrorPage, PageBase};
 use crate::{
     app::AppState,
     http::{
+        cookie_name,
         csrf::CsrfToken,
         extract::{ClientIp, LangPref},
         set_cookie,
@@ -79,13 +80,13 @@ pub struct LoginForm {
     remember: String,
 }
 
-fn remembered(jar: &CookieJar) -> (String, Remember) {
+fn remembered(jar: &CookieJar, https: bool) -> (String, Remember) {
     let user = jar
-        .get(REMEMBERED_USER)
+        .get(&cookie_name(REMEMBERED_USER, https))
         .map(|c| c.value().to_string())
         .unwrap_or_default();
     let choice = jar
-        .get(REMEMBER_CHOICE)
+        .get(&cookie_name(REMEMBER_CHOICE, https))
         .map_or(Remember::Username, |c| Remember::parse(c.value()));
     (user, choice)
 }
@@ -99,7 +100,7 @@ pub async fn show(
     uri: OriginalUri,
 ) -> Response {
     let base = PageBase::new(&state, q.org.as_deref(), lang, &csrf, uri.path());
-    let (username, remember) = remembered(&jar);
+    let (username, remember) = remembered(&jar, state.config.uses_https());
     let notice = match q.changed.as_deref() {
         Some("reset") => "changed",
         Some("enroll") => "enrolled",
@@ -195,7 +196,7 @@ pub async fn account(
 ) -> Response {
     let base = PageBase::new(&state, q.org.as_deref(), lang, &csrf, uri.path());
     let Some(token) = jar
-        .get(SESSION)
+        .get(&cookie_name(SESSION, state.config.uses_https()))
         .and_then(|c| SessionToken::parse(c.value()))
     else {
         return Redirect::to(&format!("/login?org={}", base.org.slug)).into_response();
@@ -235,7 +236,7 @@ pub async fn logout(
         return pages::error(&state, &base, ErrorPage::Csrf);
     }
     if let Some(token) = jar
-        .get(SESSION)
+        .get(&cookie_name(SESSION, state.config.uses_https()))
         .and_then(|c| SessionToken::parse(c.value()))
         && let Err(e) = state.signin.close_session(&token).await
     {

@@ -101,6 +101,7 @@ fn form_page(
             policy => context! {
                 min_length => p.min_length, max_length => p.max_length,
                 require_letter => p.require_letter, require_digit => p.require_digit,
+                min_strength => p.min_strength, block_own_words => p.block_own_words,
             },
         },
     )

@@ -162,13 +162,18 @@ fn the_example_configuration_is_valid() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    // The placeholder key is not base64 of 32 bytes: check-config must say so, and nothing else.
+    // The placeholders (a key that is not base64 of 32 bytes, an API key left as "REPLACE-…")
+    // are refused by check-config, and nothing else.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("security.secret_key"), "{stderr}");
+    assert!(
+        stderr.contains("api_key: looks like a placeholder"),
+        "{stderr}"
+    );
     assert_eq!(
         stderr.matches("\n  - ").count(),
-        1,
-        "only the placeholder is refused: {stderr}{stdout}"
+        2,
+        "only the placeholders are refused: {stderr}{stdout}"
     );
 }

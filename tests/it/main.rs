@@ -3,6 +3,8 @@
 
 mod harness;
 
+mod hardening;
+
 mod bot_auth;
 mod bot_cards;
 mod bot_conversation;

@@ -30,7 +30,7 @@ pub use entra::Entra;
 pub use idp::Idp;
 pub use smtp::{ReceivedMail, SmtpSink};
 
-pub const API_KEY: &str = "test-api-key-0123456789abcdef";
+pub const API_KEY: &str = "test-api-key-0123456789abcdef-Zq8wLx3v";
 pub const TENANT: &str = "00000000-0000-0000-0000-000000000000";
 pub const BOT_ID: &str = "6f1c1a2e-0000-4000-8000-00000000b07";
 pub const BOT_PASSWORD: &str = "bot-client-secret-for-tests";
