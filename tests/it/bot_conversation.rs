@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use octopus_teams::i18n::Locale;
 use serde_json::{Value, json};
 
 use crate::harness::{BOT_ID, TEAMEO, TENANT, TestApp, activity, connector::Recorded};
@@ -163,7 +164,16 @@ async fn mot_de_passe_oublie_in_a_personal_chat_ends_with_the_email_and_a_live_c
 /// A string from the French table, as the cards show it.
 fn app_str(key: &str) -> String {
     let strings = octopus_teams::i18n::Strings::load().unwrap();
-    strings.get(octopus_teams::i18n::Locale::FrCa, key)
+    strings.get(Locale::FrCa, key)
+}
+
+/// A string of another language's table, which must really be translated (`get` falls back to
+/// French).
+fn words(locale: Locale, key: &str) -> String {
+    let strings = octopus_teams::i18n::Strings::load().unwrap();
+    let s = strings.get(locale, key);
+    assert_ne!(s, strings.get(Locale::FrCa, key), "{key} is not translated");
+    s
 }
 
 #[tokio::test]
@@ -262,10 +272,16 @@ async fn enrolment_and_the_three_languages() {
     a["locale"] = json!("en-US");
     app.bot(&a).await;
     let mail = app.smtp.wait_for(1, WAIT).await.remove(0);
-    assert_ne!(
+    assert_eq!(
         mail.subject(),
-        "Inscription au portail Web du Centre de services",
+        words(Locale::En, "mail.enroll.subject"),
         "the mail follows the Teams language"
+    );
+    assert!(
+        mail.text()
+            .contains(&words(Locale::En, "mail.enroll.intro")),
+        "{}",
+        mail.text()
     );
     let link = app.reset_link(&mail);
     let res = app.set_password(&link, "bonjour1", "bonjour1").await;

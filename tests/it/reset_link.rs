@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use octopus_teams::i18n::Locale;
+
 use crate::harness::{TestApp, without_csrf};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -270,11 +272,25 @@ async fn pages_speak_english_and_portuguese_and_the_mail_follows() {
 
     let (_, en) = app.get("/forgot?org=demo&lang=en").await;
     assert!(en.contains("lang=\"en\""));
+    assert!(
+        en.contains(&words(Locale::En, "request.reset_title")),
+        "{en}"
+    );
     let (_, pt) = app.get("/forgot?org=demo&lang=pt").await;
     assert!(pt.contains("lang=\"pt\""));
+    assert!(
+        pt.contains(&words(Locale::Pt, "request.reset_title")),
+        "{pt}"
+    );
     // The choice is remembered (cookie): the request and its mail are in Portuguese.
     let mail = app.link_mail("reset", "trej", 1).await;
-    assert_ne!(mail.subject(), "Réinitialisation de mot de passe");
+    assert_eq!(mail.subject(), words(Locale::Pt, "mail.reset.subject"));
+    assert!(
+        mail.text()
+            .contains(&words(Locale::Pt, "mail.reset.intro")),
+        "{}",
+        mail.text()
+    );
     assert!(
         mail.parsed().subparts[1]
             .get_body()
@@ -290,7 +306,18 @@ async fn pages_speak_english_and_portuguese_and_the_mail_follows() {
         .send()
         .await
         .unwrap();
-    assert!(page.text().await.unwrap().contains("lang=\"en\""));
+    let page = page.text().await.unwrap();
+    assert!(page.contains("lang=\"en\""));
+    assert!(page.contains(&words(Locale::En, "login.title")), "{page}");
+}
+
+/// A string of another language's table, which must really be translated (`get` falls back to
+/// French).
+fn words(locale: Locale, key: &str) -> String {
+    let strings = octopus_teams::i18n::Strings::load().unwrap();
+    let s = strings.get(locale, key);
+    assert_ne!(s, strings.get(Locale::FrCa, key), "{key} is not translated");
+    s
 }
 
 #[tokio::test]
