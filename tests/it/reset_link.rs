@@ -396,7 +396,9 @@ async fn links_are_built_from_the_configured_base_url_not_the_host_header() {
 async fn token_pages_are_not_cached_not_framed_and_leak_no_referrer() {
     let app = TestApp::spawn().await;
     let link = app.reset_link(&app.link_mail("reset", "trej", 1).await);
-    let res = app.client.get(&link).send().await.unwrap();
+    // A browser opening the mailed link for the first time (no cookies yet): the page sets its
+    // CSRF cookie.
+    let res = reqwest::Client::new().get(&link).send().await.unwrap();
     let h = res.headers();
     assert_eq!(h["cache-control"], "no-store");
     assert_eq!(h["referrer-policy"], "no-referrer");
@@ -407,15 +409,94 @@ async fn token_pages_are_not_cached_not_framed_and_leak_no_referrer() {
             .unwrap()
             .contains("frame-ancestors 'none'")
     );
-    let cookie = h
+    let cookies = set_cookies(&res);
+    assert!(
+        cookies.iter().any(|c| c.starts_with("octo_csrf=")),
+        "{cookies:?}"
+    );
+    for c in &cookies {
+        assert_http_only_and_same_site(c);
+        assert!(!has_attribute(c, "Secure"), "plain http: not Secure: {c}");
+    }
+}
+
+#[tokio::test]
+async fn behind_https_every_cookie_is_secure_http_only_and_same_site() {
+    let app = TestApp::builder()
+        .config(|c| c.http.public_base_url = c.http.public_base_url.replace("http:", "https:"))
+        .spawn()
+        .await;
+    let https_base = app.base.replace("http:", "https:");
+    let mut seen = Vec::new();
+
+    // First visit with a language choice: the CSRF and language cookies.
+    let res = reqwest::Client::new()
+        .get(app.url("/forgot?org=demo&lang=en"))
+        .send()
+        .await
+        .unwrap();
+    seen.extend(set_cookies(&res));
+    // The mailed link (it says https), opened in a new browser.
+    let mail = app.link_mail("enroll", "trej", 1).await;
+    let link = mail.link(&format!("{https_base}/reset/"));
+    let link = link.trim_end_matches("/cancel").replace(&https_base, &app.base);
+    let res = reqwest::Client::new().get(&link).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    seen.extend(set_cookies(&res));
+    // Signing in (remembered) and out: the session and remember-me cookies.
+    assert_eq!(
+        app.set_password(&link, "abc123", "abc123").await.status(),
+        303
+    );
+    let res = app.sign_in("trej", "abc123", "me").await;
+    assert_eq!(res.status(), 303);
+    seen.extend(set_cookies(&res));
+    let res = app
+        .submit("/account?org=demo", "/logout", &[("org", "demo")])
+        .await;
+    assert_eq!(res.status(), 303);
+    seen.extend(set_cookies(&res));
+
+    for name in [
+        "octo_csrf",
+        "octo_lang",
+        "octo_session",
+        "octo_user",
+        "octo_remember",
+    ] {
+        assert!(
+            seen.iter().any(|c| c.starts_with(&format!("{name}="))),
+            "{name} never set: {seen:?}"
+        );
+    }
+    for c in &seen {
+        assert_http_only_and_same_site(c);
+        assert!(has_attribute(c, "Secure"), "behind https, Secure: {c}");
+    }
+}
+
+fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
+        .collect()
+}
+
+/// The cookie's attributes (after `name=value`), as `Name` or `Name=value`.
+fn attributes(cookie: &str) -> Vec<String> {
+    cookie.split(';').skip(1).map(|a| a.trim().to_string()).collect()
+}
+
+fn has_attribute(cookie: &str, name: &str) -> bool {
+    attributes(cookie).iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+fn assert_http_only_and_same_site(cookie: &str) {
+    assert!(has_attribute(cookie, "HttpOnly"), "HttpOnly: {cookie}");
     assert!(
-        cookie.is_empty() || (cookie.contains("HttpOnly") && cookie.contains("SameSite")),
-        "{cookie}"
+        has_attribute(cookie, "SameSite=Lax") || has_attribute(cookie, "SameSite=Strict"),
+        "SameSite Lax or Strict: {cookie}"
     );
 }
 
