@@ -2,7 +2,15 @@
 
 use std::time::Duration;
 
-use octopus_teams::i18n::Locale;
+use octopus_teams::{
+    clock::Clock,
+    i18n::Locale,
+    reset::{
+        model::{AccountId, Purpose},
+        token::ResetToken,
+    },
+    store::tokens,
+};
 
 use crate::harness::{TestApp, without_csrf};
 
@@ -354,8 +362,13 @@ async fn a_completed_change_ends_sessions_and_revokes_every_link() {
     assert_eq!(app.sign_in("trej", "abc123", "me").await.status(), 303);
     assert_eq!(app.get("/account?org=demo").await.0, 200, "signed in");
 
-    // A new link completes the change again: the earlier session ends.
+    // A new link, and a second live one beside it: a request does supersede older links, but
+    // two concurrent requests on PostgreSQL can each find none to supersede.
     let link2 = app.reset_link(&app.link_mail("reset", "trej", 3).await);
+    let other = live_link_beside(&app, "trej").await;
+    assert_eq!(app.get(&other).await.0, 200, "the other link is live");
+
+    // A new link completes the change again: the earlier session ends, every other link dies.
     assert_eq!(
         app.set_password(&link2, "def456", "def456").await.status(),
         303
@@ -367,6 +380,50 @@ async fn a_completed_change_ends_sessions_and_revokes_every_link() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303, "the old session no longer works");
+
+    let (status, page) = app.get(&other).await;
+    assert_eq!(status, 410, "{page}");
+    assert!(page.contains("data-problem=\"revoked\""), "{page}");
+    let res = app.set_password(&app.url(&other), "ghi789", "ghi789").await;
+    assert_eq!(res.status(), 410, "the revoked link cannot set a password");
+    let reason: Option<String> =
+        sqlx::query_scalar("select revoked_reason from reset_token where token_id = 'beside'")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(reason.as_deref(), Some("completed"));
+    let (status, page) = app.get(&app.path_of(&link)).await;
+    assert_eq!(status, 410);
+    assert!(page.contains("data-problem=\"used\""), "{page}");
+    assert_eq!(app.sign_in("trej", "def456", "nothing").await.status(), 303);
+    assert_eq!(app.sign_in("trej", "ghi789", "nothing").await.status(), 401);
+}
+
+/// Stores one more live link for the account (as a racing request would) and returns its path.
+async fn live_link_beside(app: &TestApp, username: &str) -> String {
+    let account: String = sqlx::query_scalar("select account_id from account where username = $1")
+        .bind(username)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    let token = ResetToken::generate();
+    let now = app.clock.unix();
+    let mut conn = app.store.conn().await.unwrap();
+    tokens::insert(
+        &mut conn,
+        &tokens::NewToken {
+            token_id: "beside",
+            hash: &token.hash(),
+            account_id: &AccountId(account),
+            purpose: Purpose::Reset,
+            locale: "fr-CA",
+            created_at: now,
+            expires_at: now + 1800,
+        },
+    )
+    .await
+    .unwrap();
+    format!("/reset/{}", token.expose())
 }
 
 #[tokio::test]
