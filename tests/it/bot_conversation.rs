@@ -6,7 +6,10 @@ use std::time::Duration;
 use octopus_teams::i18n::Locale;
 use serde_json::{Value, json};
 
-use crate::harness::{BOT_ID, TEAMEO, TENANT, TestApp, activity, connector::Recorded};
+use crate::harness::{
+    BOT_ID, TEAMEO, TENANT, TestApp, activity,
+    connector::{self, Recorded},
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -450,10 +453,42 @@ async fn the_username_comes_from_the_member_look_up_when_teams_gives_no_object_i
 #[tokio::test]
 async fn the_connector_s_429_is_retried_after_retry_after() {
     let app = TestApp::spawn().await;
-    app.connector.throttle(2);
+    // 2 s: longer than the backoff the client uses without Retry-After (1 s ± 20 %).
+    app.connector.refuse(429, 2, 2);
     assert_eq!(app.bot(&app.personal("aide")).await.status(), 200);
     let posted = app.connector.wait_for(1).await;
     assert!(text_of(posted[0].card().unwrap()).contains(&app_str("cards.forgotButton")));
+    assert_retried_after(&app.connector.attempts(), &[429, 429, 200], 2);
+}
+
+#[tokio::test]
+async fn the_connector_s_503_with_retry_after_is_retried_then() {
+    let app = TestApp::spawn().await;
+    app.connector.refuse(503, 1, 2);
+    assert_eq!(app.bot(&app.personal("aide")).await.status(), 200);
+    let posted = app.connector.wait_for(1).await;
+    assert!(text_of(posted[0].card().unwrap()).contains(&app_str("cards.forgotButton")));
+    assert_retried_after(&app.connector.attempts(), &[503, 200], 2);
+}
+
+/// The same write was refused then taken, each retry no sooner than Retry-After asked (the
+/// connector's own clock: a protocol check, not a speed one).
+fn assert_retried_after(attempts: &[connector::Attempt], statuses: &[u16], retry_after_secs: u64) {
+    let seen: Vec<u16> = attempts.iter().map(|a| a.status).collect();
+    assert_eq!(seen, statuses, "{attempts:#?}");
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.method == attempts[0].method && a.path == attempts[0].path),
+        "the same write retried: {attempts:#?}"
+    );
+    for pair in attempts.windows(2) {
+        let waited = pair[1].at.duration_since(pair[0].at);
+        assert!(
+            waited >= Duration::from_secs(retry_after_secs),
+            "retried after {waited:?}, Retry-After said {retry_after_secs} s"
+        );
+    }
 }
 
 #[tokio::test]

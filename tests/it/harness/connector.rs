@@ -1,5 +1,6 @@
 //! A local Bot Connector: records what the bot posts, answers member look-ups, and can be told
-//! to answer 429 (with Retry-After) a number of times first.
+//! to answer 429 or 503 (with Retry-After) a number of times first. Every write is timed, so a
+//! test can check that a retry came no sooner than Retry-After asked.
 
 use std::{
     collections::HashMap,
@@ -7,7 +8,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicU32, AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -38,11 +39,23 @@ impl Recorded {
     }
 }
 
+/// One write as it reached the connector, taken or refused.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub at: Instant,
+    pub status: u16,
+    pub method: String,
+    pub path: String,
+}
+
 #[derive(Default)]
 struct ConnectorState {
     posted: Mutex<Vec<Recorded>>,
+    attempts: Mutex<Vec<Attempt>>,
     members: Mutex<HashMap<String, Value>>,
     throttle: AtomicU32,
+    /// The refusal's status and Retry-After seconds.
+    refusal: Mutex<(u16, u64)>,
     next_id: AtomicUsize,
 }
 
@@ -76,7 +89,18 @@ impl Connector {
 
     /// Answer 429 (Retry-After: 1) to the next `n` writes.
     pub fn throttle(&self, n: u32) {
+        self.refuse(429, n, 1);
+    }
+
+    /// Answer `status` (429 or 503) with `Retry-After: retry_after_secs` to the next `n` writes.
+    pub fn refuse(&self, status: u16, n: u32, retry_after_secs: u64) {
+        *self.state.refusal.lock().unwrap() = (status, retry_after_secs);
         self.state.throttle.store(n, Ordering::SeqCst);
+    }
+
+    /// Every write so far, refused ones included, in arrival order.
+    pub fn attempts(&self) -> Vec<Attempt> {
+        self.state.attempts.lock().unwrap().clone()
     }
 
     pub fn add_member(&self, user_id: &str, member: Value) {
@@ -125,14 +149,20 @@ async fn record(
     headers: HeaderMap,
     body: Json<Value>,
 ) -> impl IntoResponse {
+    let mut attempt = Attempt {
+        at: Instant::now(),
+        status: 200,
+        method: method.to_string(),
+        path: uri.path().to_string(),
+    };
     if throttled(&s) {
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [("retry-after", "1")],
-            "slow down",
-        )
-            .into_response();
+        let (status, secs) = *s.refusal.lock().unwrap();
+        attempt.status = status;
+        s.attempts.lock().unwrap().push(attempt);
+        let status = StatusCode::from_u16(status).unwrap();
+        return (status, [("retry-after", secs.to_string())], "slow down").into_response();
     }
+    s.attempts.lock().unwrap().push(attempt);
     let id = format!("msg-{}", s.next_id.fetch_add(1, Ordering::SeqCst) + 1);
     s.posted.lock().unwrap().push(Recorded {
         method: method.to_string(),
