@@ -494,7 +494,21 @@ fn assert_retried_after(attempts: &[connector::Attempt], statuses: &[u16], retry
 #[tokio::test]
 async fn the_bot_welcomes_a_team_or_a_person_when_installed() {
     let app = TestApp::spawn().await;
-    let mut a = activity(
+    let welcomed = |r: &Recorded, conversation: &str| {
+        assert_eq!(r.method, "POST");
+        assert!(
+            r.path
+                .starts_with(&format!("/amer/v3/conversations/{conversation}/activities")),
+            "in the conversation where the bot was added: {}",
+            r.path
+        );
+        let card = r.card().expect("a card");
+        assert!(text_of(card).contains(&app_str("cards.welcomeTitle")), "{card}");
+        assert!(text_of(card).contains("https://demo.octopus-itsm.com/Web/Login.aspx"));
+    };
+
+    // Added to the Teaméo team: the welcome card in its channel.
+    let mut team = activity(
         &app.connector.service_url,
         "conversationUpdate",
         "19:teameo@thread.tacv2",
@@ -502,12 +516,27 @@ async fn the_bot_welcomes_a_team_or_a_person_when_installed() {
         Some(TEAMEO),
         None,
     );
-    a["membersAdded"] = json!([{"id": format!("28:{BOT_ID}")}]);
-    assert_eq!(app.bot(&a).await.status(), 200);
-    let card = last_card(&app.connector.wait_for(1).await);
-    assert!(text_of(&card).contains(&app_str("cards.welcomeTitle")));
-    assert!(text_of(&card).contains("https://demo.octopus-itsm.com/Web/Login.aspx"));
+    team["membersAdded"] = json!([{"id": format!("28:{BOT_ID}")}]);
+    assert_eq!(app.bot(&team).await.status(), 200);
+    welcomed(
+        &app.connector.wait_for(1).await[0],
+        "19%3Ateameo%40thread.tacv2",
+    );
 
+    // Installed by Julie for herself: the welcome card in her personal chat.
+    let mut person = activity(
+        &app.connector.service_url,
+        "conversationUpdate",
+        "a:julie",
+        "personal",
+        None,
+        None,
+    );
+    person["membersAdded"] = json!([{"id": format!("28:{BOT_ID}")}]);
+    assert_eq!(app.bot(&person).await.status(), 200);
+    welcomed(&app.connector.wait_for(2).await[1], "a%3Ajulie");
+
+    // Teams also sends installationUpdate with the install: acknowledged, no second welcome.
     let mut other = activity(
         &app.connector.service_url,
         "installationUpdate",
@@ -525,6 +554,11 @@ async fn the_bot_welcomes_a_team_or_a_person_when_installed() {
         200,
         "anything else acknowledged"
     );
+    // The next thing Julie sees is the answer to her next message.
+    app.bot(&app.personal("mot de passe oublié")).await;
+    let posted = app.connector.wait_for(3).await;
+    assert_eq!(posted.len(), 3, "{posted:#?}");
+    assert_eq!(username_in(posted[2].card().unwrap()).as_deref(), Some("trej"));
 }
 
 #[tokio::test]
