@@ -509,7 +509,10 @@ async fn the_bot_welcomes_a_team_or_a_person_when_installed() {
             r.path
         );
         let card = r.card().expect("a card");
-        assert!(text_of(card).contains(&app_str("cards.welcomeTitle")), "{card}");
+        assert!(
+            text_of(card).contains(&app_str("cards.welcomeTitle")),
+            "{card}"
+        );
         assert!(text_of(card).contains("https://demo.octopus-itsm.com/Web/Login.aspx"));
     };
 
@@ -564,7 +567,10 @@ async fn the_bot_welcomes_a_team_or_a_person_when_installed() {
     app.bot(&app.personal("mot de passe oublié")).await;
     let posted = app.connector.wait_for(3).await;
     assert_eq!(posted.len(), 3, "{posted:#?}");
-    assert_eq!(username_in(posted[2].card().unwrap()).as_deref(), Some("trej"));
+    assert_eq!(
+        username_in(posted[2].card().unwrap()).as_deref(),
+        Some("trej")
+    );
 }
 
 #[tokio::test]

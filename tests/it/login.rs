@@ -106,7 +106,11 @@ async fn sign_out_ends_the_session() {
             .unwrap()
             .status()
     };
-    assert_eq!(replay().await, 200, "the replayed cookie works while signed in");
+    assert_eq!(
+        replay().await,
+        200,
+        "the replayed cookie works while signed in"
+    );
 
     let res = app
         .submit("/account?org=demo", "/logout", &[("org", "demo")])

@@ -168,7 +168,10 @@ fn encodings_of(token: &str) -> Vec<(String, Vec<u8>)> {
         ("raw bytes".to_string(), bytes.clone()),
     ];
     for (name, value) in [("text", token.as_bytes()), ("bytes", &bytes[..])] {
-        out.push((format!("hex of the {name}"), hex::encode(value).into_bytes()));
+        out.push((
+            format!("hex of the {name}"),
+            hex::encode(value).into_bytes(),
+        ));
         out.push((
             format!("HEX of the {name}"),
             hex::encode_upper(value).into_bytes(),

@@ -294,8 +294,7 @@ async fn pages_speak_english_and_portuguese_and_the_mail_follows() {
     let mail = app.link_mail("reset", "trej", 1).await;
     assert_eq!(mail.subject(), words(Locale::Pt, "mail.reset.subject"));
     assert!(
-        mail.text()
-            .contains(&words(Locale::Pt, "mail.reset.intro")),
+        mail.text().contains(&words(Locale::Pt, "mail.reset.intro")),
         "{}",
         mail.text()
     );
@@ -496,7 +495,9 @@ async fn behind_https_every_cookie_is_secure_http_only_and_same_site() {
     // The mailed link (it says https), opened in a new browser.
     let mail = app.link_mail("enroll", "trej", 1).await;
     let link = mail.link(&format!("{https_base}/reset/"));
-    let link = link.trim_end_matches("/cancel").replace(&https_base, &app.base);
+    let link = link
+        .trim_end_matches("/cancel")
+        .replace(&https_base, &app.base);
     let res = reqwest::Client::new().get(&link).send().await.unwrap();
     assert_eq!(res.status(), 200);
     seen.extend(set_cookies(&res));
@@ -542,11 +543,17 @@ fn set_cookies(res: &reqwest::Response) -> Vec<String> {
 
 /// The cookie's attributes (after `name=value`), as `Name` or `Name=value`.
 fn attributes(cookie: &str) -> Vec<String> {
-    cookie.split(';').skip(1).map(|a| a.trim().to_string()).collect()
+    cookie
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_string())
+        .collect()
 }
 
 fn has_attribute(cookie: &str, name: &str) -> bool {
-    attributes(cookie).iter().any(|a| a.eq_ignore_ascii_case(name))
+    attributes(cookie)
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(name))
 }
 
 fn assert_http_only_and_same_site(cookie: &str) {

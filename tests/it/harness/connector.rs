@@ -87,11 +87,6 @@ impl Connector {
         }
     }
 
-    /// Answer 429 (Retry-After: 1) to the next `n` writes.
-    pub fn throttle(&self, n: u32) {
-        self.refuse(429, n, 1);
-    }
-
     /// Answer `status` (429 or 503) with `Retry-After: retry_after_secs` to the next `n` writes.
     pub fn refuse(&self, status: u16, n: u32, retry_after_secs: u64) {
         *self.state.refusal.lock().unwrap() = (status, retry_after_secs);
