@@ -12,6 +12,7 @@ use crate::{
     http::{
         csrf::CsrfToken,
         extract::{LANG_COOKIE, LangPref},
+        set_cookie,
     },
     i18n::Locale,
     org::Organisation,
@@ -87,19 +88,17 @@ pub fn render(
     match state.templates.render(&format!("pages/{name}.html"), ctx) {
         Ok(html) => {
             let mut res = (status, Html(html)).into_response();
-            if base.remember_lang {
-                let cookie = format!(
-                    "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{}",
+            // Only the server reads the choice: HttpOnly like every cookie of ours.
+            if base.remember_lang
+                && let Some(v) = set_cookie(
+                    LANG_COOKIE,
                     base.locale.tag(),
-                    if state.config.uses_https() {
-                        "; Secure"
-                    } else {
-                        ""
-                    }
-                );
-                if let Ok(v) = HeaderValue::from_str(&cookie) {
-                    res.headers_mut().append(header::SET_COOKIE, v);
-                }
+                    Some(31_536_000),
+                    true,
+                    state.config.uses_https(),
+                )
+            {
+                res.headers_mut().append(header::SET_COOKIE, v);
             }
             res
         }

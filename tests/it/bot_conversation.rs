@@ -3,9 +3,13 @@
 
 use std::time::Duration;
 
+use octopus_teams::i18n::Locale;
 use serde_json::{Value, json};
 
-use crate::harness::{BOT_ID, TEAMEO, TENANT, TestApp, activity, connector::Recorded};
+use crate::harness::{
+    BOT_ID, TEAMEO, TENANT, TestApp, activity,
+    connector::{self, Recorded},
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -163,7 +167,16 @@ async fn mot_de_passe_oublie_in_a_personal_chat_ends_with_the_email_and_a_live_c
 /// A string from the French table, as the cards show it.
 fn app_str(key: &str) -> String {
     let strings = octopus_teams::i18n::Strings::load().unwrap();
-    strings.get(octopus_teams::i18n::Locale::FrCa, key)
+    strings.get(Locale::FrCa, key)
+}
+
+/// A string of another language's table, which must really be translated (`get` falls back to
+/// French).
+fn words(locale: Locale, key: &str) -> String {
+    let strings = octopus_teams::i18n::Strings::load().unwrap();
+    let s = strings.get(locale, key);
+    assert_ne!(s, strings.get(Locale::FrCa, key), "{key} is not translated");
+    s
 }
 
 #[tokio::test]
@@ -262,10 +275,16 @@ async fn enrolment_and_the_three_languages() {
     a["locale"] = json!("en-US");
     app.bot(&a).await;
     let mail = app.smtp.wait_for(1, WAIT).await.remove(0);
-    assert_ne!(
+    assert_eq!(
         mail.subject(),
-        "Inscription au portail Web du Centre de services",
+        words(Locale::En, "mail.enroll.subject"),
         "the mail follows the Teams language"
+    );
+    assert!(
+        mail.text()
+            .contains(&words(Locale::En, "mail.enroll.intro")),
+        "{}",
+        mail.text()
     );
     let link = app.reset_link(&mail);
     let res = app.set_password(&link, "bonjour1", "bonjour1").await;
@@ -323,7 +342,13 @@ async fn too_many_requests_get_the_rate_limit_card() {
         text_of(&card).contains(&app_str("cards.rateLimitedTitle")),
         "{card}"
     );
-    assert_eq!(app.smtp.wait_for(1, WAIT).await.len(), 1);
+    // The invoke is answered once the request is committed: the refused one queued no mail.
+    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(queued, 1, "one mail queued, none for the refused request");
+    app.smtp.wait_for(1, WAIT).await;
 }
 
 #[tokio::test]
@@ -434,16 +459,69 @@ async fn the_username_comes_from_the_member_look_up_when_teams_gives_no_object_i
 #[tokio::test]
 async fn the_connector_s_429_is_retried_after_retry_after() {
     let app = TestApp::spawn().await;
-    app.connector.throttle(2);
+    // 2 s: longer than the backoff the client uses without Retry-After (1 s ± 20 %).
+    for _ in 0..2 {
+        app.connector
+            .script(connector::Answer::status(429).retry_after(2));
+    }
     assert_eq!(app.bot(&app.personal("aide")).await.status(), 200);
     let posted = app.connector.wait_for(1).await;
     assert!(text_of(posted[0].card().unwrap()).contains(&app_str("cards.forgotButton")));
+    assert_retried_after(&app.connector.attempts(), &[429, 429, 200], 2);
+}
+
+#[tokio::test]
+async fn the_connector_s_503_with_retry_after_is_retried_then() {
+    let app = TestApp::spawn().await;
+    app.connector
+        .script(connector::Answer::status(503).retry_after(2));
+    assert_eq!(app.bot(&app.personal("aide")).await.status(), 200);
+    let posted = app.connector.wait_for(1).await;
+    assert!(text_of(posted[0].card().unwrap()).contains(&app_str("cards.forgotButton")));
+    assert_retried_after(&app.connector.attempts(), &[503, 200], 2);
+}
+
+/// The same write was refused then taken, each retry no sooner than Retry-After asked (the
+/// connector's own clock: a protocol check, not a speed one).
+fn assert_retried_after(attempts: &[connector::Attempt], statuses: &[u16], retry_after_secs: u64) {
+    let seen: Vec<u16> = attempts.iter().map(|a| a.status).collect();
+    assert_eq!(seen, statuses, "{attempts:#?}");
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.method == attempts[0].method && a.path == attempts[0].path),
+        "the same write retried: {attempts:#?}"
+    );
+    for pair in attempts.windows(2) {
+        let waited = pair[1].at.duration_since(pair[0].at);
+        assert!(
+            waited >= Duration::from_secs(retry_after_secs),
+            "retried after {waited:?}, Retry-After said {retry_after_secs} s"
+        );
+    }
 }
 
 #[tokio::test]
 async fn the_bot_welcomes_a_team_or_a_person_when_installed() {
     let app = TestApp::spawn().await;
-    let mut a = activity(
+    let welcomed = |r: &Recorded, conversation: &str| {
+        assert_eq!(r.method, "POST");
+        assert!(
+            r.path
+                .starts_with(&format!("/amer/v3/conversations/{conversation}/activities")),
+            "in the conversation where the bot was added: {}",
+            r.path
+        );
+        let card = r.card().expect("a card");
+        assert!(
+            text_of(card).contains(&app_str("cards.welcomeTitle")),
+            "{card}"
+        );
+        assert!(text_of(card).contains("https://demo.octopus-itsm.com/Web/Login.aspx"));
+    };
+
+    // Added to the Teaméo team: the welcome card in its channel.
+    let mut team = activity(
         &app.connector.service_url,
         "conversationUpdate",
         "19:teameo@thread.tacv2",
@@ -451,12 +529,27 @@ async fn the_bot_welcomes_a_team_or_a_person_when_installed() {
         Some(TEAMEO),
         None,
     );
-    a["membersAdded"] = json!([{"id": format!("28:{BOT_ID}")}]);
-    assert_eq!(app.bot(&a).await.status(), 200);
-    let card = last_card(&app.connector.wait_for(1).await);
-    assert!(text_of(&card).contains(&app_str("cards.welcomeTitle")));
-    assert!(text_of(&card).contains("https://demo.octopus-itsm.com/Web/Login.aspx"));
+    team["membersAdded"] = json!([{"id": format!("28:{BOT_ID}")}]);
+    assert_eq!(app.bot(&team).await.status(), 200);
+    welcomed(
+        &app.connector.wait_for(1).await[0],
+        "19%3Ateameo%40thread.tacv2",
+    );
 
+    // Installed by Julie for herself: the welcome card in her personal chat.
+    let mut person = activity(
+        &app.connector.service_url,
+        "conversationUpdate",
+        "a:julie",
+        "personal",
+        None,
+        None,
+    );
+    person["membersAdded"] = json!([{"id": format!("28:{BOT_ID}")}]);
+    assert_eq!(app.bot(&person).await.status(), 200);
+    welcomed(&app.connector.wait_for(2).await[1], "a%3Ajulie");
+
+    // Teams also sends installationUpdate with the install: acknowledged, no second welcome.
     let mut other = activity(
         &app.connector.service_url,
         "installationUpdate",
@@ -473,6 +566,14 @@ async fn the_bot_welcomes_a_team_or_a_person_when_installed() {
         app.bot(&typing).await.status(),
         200,
         "anything else acknowledged"
+    );
+    // The next thing Julie sees is the answer to her next message.
+    app.bot(&app.personal("mot de passe oublié")).await;
+    let posted = app.connector.wait_for(3).await;
+    assert_eq!(posted.len(), 3, "{posted:#?}");
+    assert_eq!(
+        username_in(posted[2].card().unwrap()).as_deref(),
+        Some("trej")
     );
 }
 

@@ -99,9 +99,20 @@ async fn the_language_switch_shows_english_and_portuguese() {
     b.click("nav.langs a[hreflang=en]").await;
     b.wait_for("html[lang=en]").await;
     assert_eq!(b.text("h1").await, "Reset your password");
+    assert!(
+        b.text("#username-hint")
+            .await
+            .contains("first 3 letters of your last name")
+    );
     b.screenshot("forgot-en").await;
     b.click("nav.langs a[hreflang=pt]").await;
     b.wait_for("html[lang=pt]").await;
+    assert_eq!(b.text("h1").await, "Redefinir sua senha");
+    assert!(
+        b.text("#username-hint")
+            .await
+            .contains("3 primeiras letras do sobrenome")
+    );
     b.screenshot("forgot-pt").await;
     browser.close().await;
 }

@@ -81,8 +81,16 @@ fn every_card_expands_like_the_official_expander_validates_and_renders() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(run.status.success(), "the card check failed:\n{report}");
+    // Every sample expanded here was checked and passed there: not fewer, none skipped.
     assert!(
-        report.contains(&format!("{count} passed")) || report.contains("passed"),
-        "{report}"
+        report
+            .lines()
+            .any(|l| l.trim() == format!("{count} passed, 0 failed")),
+        "expected \"{count} passed, 0 failed\" in:\n{report}"
     );
+    let ok = report
+        .lines()
+        .filter(|l| l.starts_with("ok  ") && !l.starts_with("ok   template "))
+        .count();
+    assert_eq!(ok, count, "cards reported ok vs expanded:\n{report}");
 }

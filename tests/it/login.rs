@@ -86,8 +86,32 @@ async fn the_three_choices_mean_what_they_say() {
 async fn sign_out_ends_the_session() {
     let app = TestApp::spawn().await;
     enrolled(&app, "trej", "abc123", 1).await;
-    app.sign_in("trej", "abc123", "nothing").await;
+    let res = app.sign_in("trej", "abc123", "nothing").await;
+    let session = cookies(&res)
+        .into_iter()
+        .find(|c| c.starts_with("octo_session="))
+        .and_then(|c| c.split(';').next().map(str::to_string))
+        .expect("a session cookie");
     assert_eq!(app.get("/account?org=demo").await.0, 200);
+    // Another browser replaying the cookie (say, a copy someone kept) is let in, for now.
+    let replay = || async {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(app.url("/account?org=demo"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(
+        replay().await,
+        200,
+        "the replayed cookie works while signed in"
+    );
+
     let res = app
         .submit("/account?org=demo", "/logout", &[("org", "demo")])
         .await;
@@ -100,6 +124,12 @@ async fn sign_out_ends_the_session() {
             .unwrap()
             .status(),
         303
+    );
+    // Forgetting the cookie in this browser is not enough: the session itself has ended.
+    assert_eq!(
+        replay().await,
+        303,
+        "the old session cookie no longer signs anyone in"
     );
 }
 

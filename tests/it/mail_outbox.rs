@@ -2,6 +2,12 @@
 
 use std::time::Duration;
 
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD},
+};
+use octopus_teams::mail::crypto::MailKey;
+use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::harness::TestApp;
@@ -78,17 +84,13 @@ async fn the_link_is_sealed_in_the_outbox_and_erased_once_sent() {
     app.smtp.refuse();
     app.request_link("reset", "trej").await;
     wait_for_attempt(&app).await;
-    let payload: Option<Vec<u8>> = sqlx::query("select payload from outbox")
+    let row = sqlx::query("select outbox_id, payload from outbox")
         .fetch_one(app.store.pool())
         .await
-        .unwrap()
-        .try_get("payload")
         .unwrap();
+    let outbox_id: String = row.try_get("outbox_id").unwrap();
+    let payload: Option<Vec<u8>> = row.try_get("payload").unwrap();
     let payload = payload.expect("pending payload kept");
-    assert!(
-        !String::from_utf8_lossy(&payload).contains("/reset/"),
-        "sealed, not readable"
-    );
 
     app.smtp.accept();
     app.advance(Duration::from_secs(60));
@@ -97,12 +99,30 @@ async fn the_link_is_sealed_in_the_outbox_and_erased_once_sent() {
         .wait_for(1, Duration::from_secs(10))
         .await
         .remove(0);
-    let token = app
-        .reset_link(&mail)
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let link = app.reset_link(&mail);
+    let token = link.rsplit('/').next().unwrap().to_string();
+
+    // Sealed: the pending row held the token in no encoding at all …
+    for (encoding, needle) in encodings_of(&token) {
+        assert!(
+            !contains(&payload, &needle),
+            "the stored payload contains the token ({encoding})"
+        );
+    }
+    // … and opens only with the service key, giving back the mail with its link.
+    assert!(
+        MailKey::generate()
+            .open(&payload, outbox_id.as_bytes())
+            .is_err(),
+        "opened with another key"
+    );
+    let opened = app
+        .key
+        .open(&payload, outbox_id.as_bytes())
+        .expect("opens with the service key (bound to its row)");
+    let params: serde_json::Value = serde_json::from_slice(&opened).expect("a JSON payload");
+    assert_eq!(params["link"], link.as_str(), "{params}");
+
     // The plain token is nowhere in the database: neither in the outbox nor in the token table.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
@@ -132,11 +152,53 @@ async fn the_link_is_sealed_in_the_outbox_and_erased_once_sent() {
         .fetch_all(app.store.pool())
         .await
         .unwrap();
-    assert!(
-        hashes
-            .iter()
-            .all(|h| h.len() == 32 && !String::from_utf8_lossy(h).contains(&token))
+    assert_eq!(hashes.len(), 1);
+    assert_eq!(
+        hashes[0],
+        Sha256::digest(token.as_bytes()).to_vec(),
+        "only the token's SHA-256 is stored"
     );
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The token as it could sit in a payload: its text and its 32 bytes, raw, in hex, in base64
+/// (both alphabets, at every alignment inside a longer text) and percent-encoded.
+fn encodings_of(token: &str) -> Vec<(String, Vec<u8>)> {
+    let bytes = URL_SAFE_NO_PAD.decode(token).expect("a token of ours");
+    let mut out = vec![
+        ("raw text".to_string(), token.as_bytes().to_vec()),
+        ("raw bytes".to_string(), bytes.clone()),
+    ];
+    for (name, value) in [("text", token.as_bytes()), ("bytes", &bytes[..])] {
+        out.push((
+            format!("hex of the {name}"),
+            hex::encode(value).into_bytes(),
+        ));
+        out.push((
+            format!("HEX of the {name}"),
+            hex::encode_upper(value).into_bytes(),
+        ));
+        let percent: String = value.iter().map(|b| format!("%{b:02X}")).collect();
+        out.push((format!("percent-encoded {name}"), percent.into_bytes()));
+        for (alphabet, engine) in [("std", &STANDARD), ("url", &URL_SAFE)] {
+            // Inside a longer text the token starts at any offset modulo 3; the characters
+            // that depend on its neighbours are left out.
+            for shift in 0..3 {
+                let mut shifted = vec![b'x'; shift];
+                shifted.extend_from_slice(value);
+                let encoded = engine.encode(&shifted);
+                let core = &encoded[4..encoded.len() - 4];
+                out.push((
+                    format!("base64 {alphabet} of the {name}, offset {shift}"),
+                    core.as_bytes().to_vec(),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Waits until the worker has tried (and failed) once; returns (attempts, last_error).

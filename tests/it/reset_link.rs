@@ -2,6 +2,16 @@
 
 use std::time::Duration;
 
+use octopus_teams::{
+    clock::Clock,
+    i18n::Locale,
+    reset::{
+        model::{AccountId, Purpose},
+        token::ResetToken,
+    },
+    store::tokens,
+};
+
 use crate::harness::{TestApp, without_csrf};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -270,11 +280,24 @@ async fn pages_speak_english_and_portuguese_and_the_mail_follows() {
 
     let (_, en) = app.get("/forgot?org=demo&lang=en").await;
     assert!(en.contains("lang=\"en\""));
+    assert!(
+        en.contains(&words(Locale::En, "request.reset_title")),
+        "{en}"
+    );
     let (_, pt) = app.get("/forgot?org=demo&lang=pt").await;
     assert!(pt.contains("lang=\"pt\""));
+    assert!(
+        pt.contains(&words(Locale::Pt, "request.reset_title")),
+        "{pt}"
+    );
     // The choice is remembered (cookie): the request and its mail are in Portuguese.
     let mail = app.link_mail("reset", "trej", 1).await;
-    assert_ne!(mail.subject(), "Réinitialisation de mot de passe");
+    assert_eq!(mail.subject(), words(Locale::Pt, "mail.reset.subject"));
+    assert!(
+        mail.text().contains(&words(Locale::Pt, "mail.reset.intro")),
+        "{}",
+        mail.text()
+    );
     assert!(
         mail.parsed().subparts[1]
             .get_body()
@@ -290,7 +313,18 @@ async fn pages_speak_english_and_portuguese_and_the_mail_follows() {
         .send()
         .await
         .unwrap();
-    assert!(page.text().await.unwrap().contains("lang=\"en\""));
+    let page = page.text().await.unwrap();
+    assert!(page.contains("lang=\"en\""));
+    assert!(page.contains(&words(Locale::En, "login.title")), "{page}");
+}
+
+/// A string of another language's table, which must really be translated (`get` falls back to
+/// French).
+fn words(locale: Locale, key: &str) -> String {
+    let strings = octopus_teams::i18n::Strings::load().unwrap();
+    let s = strings.get(locale, key);
+    assert_ne!(s, strings.get(Locale::FrCa, key), "{key} is not translated");
+    s
 }
 
 #[tokio::test]
@@ -327,8 +361,13 @@ async fn a_completed_change_ends_sessions_and_revokes_every_link() {
     assert_eq!(app.sign_in("trej", "abc123", "me").await.status(), 303);
     assert_eq!(app.get("/account?org=demo").await.0, 200, "signed in");
 
-    // A new link completes the change again: the earlier session ends.
+    // A new link, and a second live one beside it: a request does supersede older links, but
+    // two concurrent requests on PostgreSQL can each find none to supersede.
     let link2 = app.reset_link(&app.link_mail("reset", "trej", 3).await);
+    let other = live_link_beside(&app, "trej").await;
+    assert_eq!(app.get(&other).await.0, 200, "the other link is live");
+
+    // A new link completes the change again: the earlier session ends, every other link dies.
     assert_eq!(
         app.set_password(&link2, "def456", "def456").await.status(),
         303
@@ -340,6 +379,50 @@ async fn a_completed_change_ends_sessions_and_revokes_every_link() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303, "the old session no longer works");
+
+    let (status, page) = app.get(&other).await;
+    assert_eq!(status, 410, "{page}");
+    assert!(page.contains("data-problem=\"revoked\""), "{page}");
+    let res = app.set_password(&app.url(&other), "ghi789", "ghi789").await;
+    assert_eq!(res.status(), 410, "the revoked link cannot set a password");
+    let reason: Option<String> =
+        sqlx::query_scalar("select revoked_reason from reset_token where token_id = 'beside'")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(reason.as_deref(), Some("completed"));
+    let (status, page) = app.get(&app.path_of(&link)).await;
+    assert_eq!(status, 410);
+    assert!(page.contains("data-problem=\"used\""), "{page}");
+    assert_eq!(app.sign_in("trej", "def456", "nothing").await.status(), 303);
+    assert_eq!(app.sign_in("trej", "ghi789", "nothing").await.status(), 401);
+}
+
+/// Stores one more live link for the account (as a racing request would) and returns its path.
+async fn live_link_beside(app: &TestApp, username: &str) -> String {
+    let account: String = sqlx::query_scalar("select account_id from account where username = $1")
+        .bind(username)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    let token = ResetToken::generate();
+    let now = app.clock.unix();
+    let mut conn = app.store.conn().await.unwrap();
+    tokens::insert(
+        &mut conn,
+        &tokens::NewToken {
+            token_id: "beside",
+            hash: &token.hash(),
+            account_id: &AccountId(account),
+            purpose: Purpose::Reset,
+            locale: "fr-CA",
+            created_at: now,
+            expires_at: now + 1800,
+        },
+    )
+    .await
+    .unwrap();
+    format!("/reset/{}", token.expose())
 }
 
 #[tokio::test]
@@ -369,7 +452,9 @@ async fn links_are_built_from_the_configured_base_url_not_the_host_header() {
 async fn token_pages_are_not_cached_not_framed_and_leak_no_referrer() {
     let app = TestApp::spawn().await;
     let link = app.reset_link(&app.link_mail("reset", "trej", 1).await);
-    let res = app.client.get(&link).send().await.unwrap();
+    // A browser opening the mailed link for the first time (no cookies yet): the page sets its
+    // CSRF cookie.
+    let res = reqwest::Client::new().get(&link).send().await.unwrap();
     let h = res.headers();
     assert_eq!(h["cache-control"], "no-store");
     assert_eq!(h["referrer-policy"], "no-referrer");
@@ -380,15 +465,105 @@ async fn token_pages_are_not_cached_not_framed_and_leak_no_referrer() {
             .unwrap()
             .contains("frame-ancestors 'none'")
     );
-    let cookie = h
+    let cookies = set_cookies(&res);
+    assert!(
+        cookies.iter().any(|c| c.starts_with("octo_csrf=")),
+        "{cookies:?}"
+    );
+    for c in &cookies {
+        assert_http_only_and_same_site(c);
+        assert!(!has_attribute(c, "Secure"), "plain http: not Secure: {c}");
+    }
+}
+
+#[tokio::test]
+async fn behind_https_every_cookie_is_secure_http_only_and_same_site() {
+    let app = TestApp::builder()
+        .config(|c| c.http.public_base_url = c.http.public_base_url.replace("http:", "https:"))
+        .spawn()
+        .await;
+    let https_base = app.base.replace("http:", "https:");
+    let mut seen = Vec::new();
+
+    // First visit with a language choice: the CSRF and language cookies.
+    let res = reqwest::Client::new()
+        .get(app.url("/forgot?org=demo&lang=en"))
+        .send()
+        .await
+        .unwrap();
+    seen.extend(set_cookies(&res));
+    // The mailed link (it says https), opened in a new browser.
+    let mail = app.link_mail("enroll", "trej", 1).await;
+    let link = mail.link(&format!("{https_base}/reset/"));
+    let link = link
+        .trim_end_matches("/cancel")
+        .replace(&https_base, &app.base);
+    let res = reqwest::Client::new().get(&link).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    seen.extend(set_cookies(&res));
+    // Signing in (remembered) and out: the session and remember-me cookies.
+    assert_eq!(
+        app.set_password(&link, "abc123", "abc123").await.status(),
+        303
+    );
+    let res = app.sign_in("trej", "abc123", "me").await;
+    assert_eq!(res.status(), 303);
+    seen.extend(set_cookies(&res));
+    let res = app
+        .submit("/account?org=demo", "/logout", &[("org", "demo")])
+        .await;
+    assert_eq!(res.status(), 303);
+    seen.extend(set_cookies(&res));
+
+    for name in [
+        "octo_csrf",
+        "octo_lang",
+        "octo_session",
+        "octo_user",
+        "octo_remember",
+    ] {
+        // Behind https the cookies are host-only (`__Host-`): see hardening.rs.
+        assert!(
+            seen.iter()
+                .any(|c| c.starts_with(&format!("{name}="))
+                    || c.starts_with(&format!("__Host-{name}="))),
+            "{name} never set: {seen:?}"
+        );
+    }
+    for c in &seen {
+        assert_http_only_and_same_site(c);
+        assert!(has_attribute(c, "Secure"), "behind https, Secure: {c}");
+    }
+}
+
+fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
+        .collect()
+}
+
+/// The cookie's attributes (after `name=value`), as `Name` or `Name=value`.
+fn attributes(cookie: &str) -> Vec<String> {
+    cookie
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_string())
+        .collect()
+}
+
+fn has_attribute(cookie: &str, name: &str) -> bool {
+    attributes(cookie)
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(name))
+}
+
+fn assert_http_only_and_same_site(cookie: &str) {
+    assert!(has_attribute(cookie, "HttpOnly"), "HttpOnly: {cookie}");
     assert!(
-        cookie.is_empty() || (cookie.contains("HttpOnly") && cookie.contains("SameSite")),
-        "{cookie}"
+        has_attribute(cookie, "SameSite=Lax") || has_attribute(cookie, "SameSite=Strict"),
+        "SameSite Lax or Strict: {cookie}"
     );
 }
 

@@ -41,7 +41,13 @@ async fn sqlite_enforces_foreign_keys_and_postgres_runs_the_same_suite() {
         .bind(vec![0u8; 32])
         .execute(app.store.pool())
         .await;
-    assert!(res.is_err());
+    let err = res.expect_err("a token for a missing account is refused");
+    // Refused for the right reason: not a syntax, type or NOT NULL error that would also fail.
+    let kind = err.as_database_error().map(|e| e.kind());
+    assert!(
+        matches!(kind, Some(sqlx::error::ErrorKind::ForeignKeyViolation)),
+        "expected a foreign-key violation, got {kind:?}: {err}"
+    );
 }
 
 #[tokio::test]

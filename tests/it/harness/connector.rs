@@ -76,6 +76,8 @@ impl Answer {
 /// A write as it arrived, with the status it was answered (`finished` once the answer left).
 #[derive(Debug, Clone)]
 pub struct Attempt {
+    /// When the write arrived (to check that a retry waited for Retry-After).
+    pub at: std::time::Instant,
     pub method: String,
     pub path: String,
     pub authorization: Option<String>,
@@ -93,12 +95,7 @@ struct ConnectorState {
     members: Mutex<HashMap<String, Value>>,
     script: Mutex<VecDeque<Answer>>,
     next_id: AtomicUsize,
-    /// The test that started this connector, and which of its connectors, for naming dumped cards.
-    test: String,
-    dumped: AtomicUsize,
 }
-
-static NEXT_CONNECTOR: AtomicUsize = AtomicUsize::new(1);
 
 #[derive(Clone)]
 pub struct Connector {
@@ -109,17 +106,7 @@ pub struct Connector {
 
 impl Connector {
     pub async fn start() -> Connector {
-        let state = Arc::new(ConnectorState {
-            test: format!(
-                "{}.{}",
-                std::thread::current()
-                    .name()
-                    .unwrap_or("unnamed")
-                    .replace("::", "."),
-                NEXT_CONNECTOR.fetch_add(1, Ordering::SeqCst)
-            ),
-            ..ConnectorState::default()
-        });
+        let state = Arc::new(ConnectorState::default());
         let app = Router::new()
             .route("/amer/v3/conversations", post(create_conversation))
             .route("/amer/v3/conversations/{conv}/activities", post(record))
@@ -135,13 +122,6 @@ impl Connector {
         Connector {
             service_url: format!("http://{addr}/amer/"),
             state,
-        }
-    }
-
-    /// Answer 429 (Retry-After: 1) to the next `n` writes.
-    pub fn throttle(&self, n: u32) {
-        for _ in 0..n {
-            self.script(Answer::status(429).retry_after(1));
         }
     }
 
@@ -218,6 +198,7 @@ fn take(
     let answer = s.script.lock().unwrap().pop_front();
     let mut attempts = s.attempts.lock().unwrap();
     attempts.push(Attempt {
+        at: std::time::Instant::now(),
         method: method.to_string(),
         path: uri.path().to_string(),
         authorization: authorization(headers),
@@ -290,7 +271,6 @@ async fn record(
     }
     // Taken (even when the answer comes too late for the client): it is in the conversation.
     let id = format!("msg-{}", s.next_id.fetch_add(1, Ordering::SeqCst) + 1);
-    dump_cards(&s, &body.0);
     s.posted.lock().unwrap().push(Recorded {
         method: method.to_string(),
         path: uri.path().to_string(),
@@ -299,22 +279,6 @@ async fn record(
     });
     answer_after(&s, index, answer).await;
     Json(json!({ "id": id })).into_response()
-}
-
-/// With `OCTOPUS_TEST_CARDS_DIR` set, every card the bot posts is also written there as
-/// `<test>.<connector>.<n>.json`; scripts/test then checks them all with tools/cards/validate.mjs.
-fn dump_cards(s: &ConnectorState, body: &Value) {
-    let Some(dir) = std::env::var_os("OCTOPUS_TEST_CARDS_DIR") else {
-        return;
-    };
-    let cards = body["attachments"].as_array().into_iter().flatten();
-    let adaptive = |a: &&Value| a["contentType"] == "application/vnd.microsoft.card.adaptive";
-    for card in cards.filter(adaptive).filter_map(|a| a.get("content")) {
-        let n = s.dumped.fetch_add(1, Ordering::SeqCst) + 1;
-        let file = std::path::Path::new(&dir).join(format!("{}.{n}.json", s.test));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(file, serde_json::to_vec_pretty(card).unwrap()).unwrap();
-    }
 }
 
 async fn create_conversation(

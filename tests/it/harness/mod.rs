@@ -9,7 +9,7 @@ pub mod smtp;
 pub mod teams_host;
 
 use std::{
-    sync::{Arc, Once},
+    sync::{Arc, Mutex, Once},
     time::Duration,
 };
 
@@ -71,6 +71,8 @@ pub struct TestApp {
     pub org: octopus_teams::org::Organisation,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
+    /// Why the server task ended early (a panic, or `run_until` returning an error), if it did.
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 type ConfigEdit = Box<dyn FnOnce(&mut RawConfig) + Send>;
@@ -199,12 +201,22 @@ impl Builder {
         let store = app.state().store.clone();
         let org = app.state().orgs.default_org().clone();
         let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             app.run_until(async move {
                 let _ = rx.await;
             })
             .await
             .expect("server runs");
+        });
+        // The server's panic would be swallowed by the runtime: keep it for `stop` and `drop`.
+        let failure = Arc::new(Mutex::new(None));
+        let seen = failure.clone();
+        let handle = tokio::spawn(async move {
+            if let Err(e) = server.await
+                && e.is_panic()
+            {
+                *seen.lock().unwrap() = Some(panic_message(e.into_panic()));
+            }
         });
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -225,6 +237,7 @@ impl Builder {
             org,
             shutdown: Some(tx),
             handle: Some(handle),
+            failure,
         };
         if self.seed {
             app.import(ACCOUNTS_CSV).await;
@@ -263,6 +276,9 @@ impl TestApp {
         }
         if let Some(h) = self.handle.take() {
             let _ = h.await;
+        }
+        if let Some(why) = self.failure.lock().unwrap().take() {
+            panic!("the server panicked: {why}");
         }
     }
 
@@ -396,6 +412,22 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // A panic that already happened fails the test (unless it is failing already); one
+        // during this last shutdown is only seen by `stop`.
+        if !std::thread::panicking()
+            && let Some(why) = self.failure.lock().unwrap().take()
+        {
+            panic!("the server panicked: {why}");
+        }
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p
+            .downcast_ref::<&str>()
+            .map_or("(no message)".to_string(), |s| s.to_string()),
     }
 }
 
