@@ -153,6 +153,8 @@ impl Application {
             reset: reset.clone(),
             auth,
             saved: Arc::default(),
+            refusals: Arc::default(),
+            languages: Arc::default(),
         };
         let tab_state = Arc::new(TabState {
             sso: SsoValidator::new(
