@@ -12,6 +12,7 @@ mod cli;
 mod login;
 mod mail_outbox;
 mod manifest;
+mod playground;
 mod rate_limits;
 mod reset_link;
 mod store;

@@ -21,6 +21,11 @@ fn free_port() -> u16 {
 
 impl Browser {
     pub async fn start() -> Browser {
+        Self::start_with(&[]).await
+    }
+
+    /// With more Chromium switches (e.g. `--host-resolver-rules`).
+    pub async fn start_with(extra_args: &[String]) -> Browser {
         // fantoccini's TLS stack sees two rustls backends in this test binary: pick one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
@@ -37,15 +42,20 @@ impl Browser {
                 )
             });
         let profile = tempfile::tempdir().expect("profile dir");
+        let args: Vec<String> = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--disable-quic", "--window-size=1024,900", "--lang=fr-CA",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .chain(extra_args.iter().cloned())
+        .collect();
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": chromium,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--disable-quic", "--window-size=1024,900", "--lang=fr-CA",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
+                "args": args,
                 "prefs": { "intl.accept_languages": "fr-CA,fr" }
             }
         });
