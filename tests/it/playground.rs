@@ -266,7 +266,10 @@ impl Page<'_> {
         self.click_button(&s("cards.submitButton")).await;
 
         let mail = self.wait_for_mails(n, lang).await;
-        assert!(mail.contains("\nTo: ") || mail.starts_with("To: "), "{mail}");
+        assert!(
+            mail.contains("\nTo: ") || mail.starts_with("To: "),
+            "{mail}"
+        );
         self.wait_for_text(&s("cards.sentTitle"), 1, lang).await;
         self.wait_for_text(&s("cards.sentUniformMessage"), 1, lang)
             .await;
@@ -288,7 +291,8 @@ impl Page<'_> {
             .await
             .expect("type");
         self.click_button("Post").await;
-        self.wait_for_text(&s("bot.moved_to_private"), 1, lang).await;
+        self.wait_for_text(&s("bot.moved_to_private"), 1, lang)
+            .await;
         self.shot(&format!("{lang}-4-channel")).await;
         self.click_xpath("//button[.//*[normalize-space(.)='Personal Chat']]")
             .await;

@@ -43,9 +43,17 @@ impl Browser {
             });
         let profile = tempfile::tempdir().expect("profile dir");
         let args: Vec<String> = [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", "--disable-quic", "--window-size=1024,900", "--lang=fr-CA",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--window-size=1024,900",
+            "--lang=fr-CA",
         ]
         .into_iter()
         .map(String::from)
