@@ -4,10 +4,13 @@
 //! directory), driven in headless Chromium: what a newcomer gets from the README's run command
 //! and the playground command.
 //!
-//! Nothing leaves loopback: the playground runs with telemetry off (`--dt`) and no browser of its
-//! own (`TEAMSAPPTESTER_BROWSER=none`); Chromium resolves every other host name to nothing, so
-//! the playground's web fonts from Microsoft's CDN fail quietly and the page falls back to local
-//! fonts.
+//! Nothing leaves loopback: the playground runs with telemetry off (`--dt`), the Application
+//! Insights "statsbeat" off (`APPLICATION_INSIGHTS_NO_STATSBEAT=true`: without it the playground
+//! calls the Azure VM metadata address and westus-0.in.applicationinsights.azure.com even with
+//! `--dt`) and no browser of its own (`TEAMSAPPTESTER_BROWSER=none`); `loopback-only.cjs` refuses
+//! and reports any other connection its node process tries, and the test fails on a report.
+//! Chromium resolves every host but loopback to nothing, so the playground's web fonts from
+//! Microsoft's CDN fail quietly and the page falls back to local fonts.
 
 use std::{
     path::{Path, PathBuf},
@@ -102,6 +105,8 @@ async fn the_playground(dir: &Path, service_port: u16) -> (Running, u16) {
     let port = free_port();
     let log = std::fs::File::create(dir.join("playground.log")).expect("log file");
     let child = Command::new("node")
+        .arg("--require")
+        .arg(root.join("loopback-only.cjs"))
         .arg(&cli)
         .args([
             "start",
@@ -115,6 +120,9 @@ async fn the_playground(dir: &Path, service_port: u16) -> (Running, u16) {
         ])
         .current_dir(dir)
         .env("TEAMSAPPTESTER_BROWSER", "none")
+        // --dt turns the usage telemetry off but not the Application Insights SDK's "statsbeat",
+        // which probes the Azure VM metadata address and posts to *.in.applicationinsights.azure.com.
+        .env("APPLICATION_INSIGHTS_NO_STATSBEAT", "true")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
@@ -337,6 +345,12 @@ async fn the_agents_playground_gets_the_whole_journey_from_the_service_on_its_de
 
     page.journey(Locale::FrCa, "mot de passe oublié", 1).await;
     page.journey(Locale::En, "forgot password", 2).await;
+
+    let playground_log = std::fs::read_to_string(dir.path().join("playground.log")).unwrap();
+    assert!(
+        !playground_log.contains("octopus-test: blocked"),
+        "the playground tried to leave loopback:\n{playground_log}"
+    );
 
     browser.close().await;
 }
