@@ -177,6 +177,8 @@ impl Application {
             core,
             reset: reset.clone(),
             auth,
+            refusals: Arc::default(),
+            languages: Arc::default(),
         };
         let tab_state = Arc::new(TabState {
             sso: SsoValidator::new(

@@ -268,10 +268,11 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let base = cfg.public_base_url.clone();
     let mail = format!("{:?}", cfg.mail);
     let db = crate::config::redact_url(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
-    if let crate::config::BotMode::LocalDev = cfg.bot {
+    let local_dev = matches!(cfg.bot, crate::config::BotMode::LocalDev);
+    if local_dev {
         tracing::warn!(
             "LOCAL DEVELOPMENT MODE: bot.app_id is empty, so POST /api/messages accepts unauthenticated \
-             activities (Teams app test tool, Bot Framework Emulator). Loopback only. Never expose this."
+             activities (Agents Playground, Bot Framework Emulator). Loopback only. Never expose this."
         );
     }
     for w in cfg.warnings() {
@@ -283,6 +284,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(database = %db, "database (database.url / OCTOPUS__DATABASE__URL)");
     tracing::info!(mail = %mail, "mail (mail.transport / OCTOPUS__MAIL__TRANSPORT)");
     tracing::info!("open {base}login — or {base}enroll to set the demo account's first password");
+    if local_dev {
+        tracing::info!(
+            "the bot in Microsoft's local Teams client: APPLICATION_INSIGHTS_NO_STATSBEAT=true npx \
+             @microsoft/m365agentsplayground@0.2.28 start -e http://{addr}/api/messages -c msteams --dt"
+        );
+    }
     app.run_until(shutdown_signal()).await
 }
 

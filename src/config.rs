@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::{
     i18n::Locale,
-    org::{LockoutPolicy, Organisation, Organisations},
+    org::{LocalTestClient, LockoutPolicy, Organisation, Organisations},
     reset::policy::PasswordPolicy,
 };
 
@@ -191,6 +191,10 @@ pub struct RawOrganisation {
     pub api_key: Option<SecretString>,
     #[serde(default)]
     pub team_ids: Vec<String>,
+    /// Microsoft's local test clients this organisation serves in local-development mode
+    /// (`agents-playground`, `bot-emulator`); ignored when the bot has an app id.
+    #[serde(default)]
+    pub local_test_clients: Vec<LocalTestClient>,
     pub policy: Option<PasswordPolicy>,
     pub lockout: Option<LockoutPolicy>,
 }
@@ -371,6 +375,17 @@ impl Config {
                     },
                 ),
             );
+            if !org.local_test_clients.is_empty() {
+                let names: Vec<&str> = org.local_test_clients.iter().map(|c| c.name()).collect();
+                push(
+                    &mut out,
+                    &format!("organisation[{}]", org.slug),
+                    format!(
+                        "also serves the local test clients {} (local-development mode only)",
+                        names.join(", ")
+                    ),
+                );
+            }
         }
         out
     }
@@ -474,13 +489,22 @@ impl RawConfig {
             errs.push("limits: windows must be at least one second".into());
         }
 
+        let bot = validate_bot(&self.bot, listen)
+            .map_err(|p| errs.extend(p))
+            .ok();
         let mut orgs = Vec::new();
         if self.organisations.is_empty() {
             errs.push("organisations: at least one organisation is required".into());
         }
         for (i, raw) in self.organisations.into_iter().enumerate() {
             match validate_org(raw) {
-                Ok(org) => orgs.push(org),
+                Ok(mut org) => {
+                    // Made-up test tenants are never served by a bot that Azure can reach.
+                    if !matches!(bot, Some(BotMode::LocalDev)) {
+                        org.local_test_clients.clear();
+                    }
+                    orgs.push(org)
+                }
                 Err(problems) => errs.extend(
                     problems
                         .into_iter()
@@ -488,9 +512,7 @@ impl RawConfig {
                 ),
             }
         }
-        let bot = validate_bot(&self.bot, listen)
-            .map_err(|p| errs.extend(p))
-            .ok();
+
         let tab = validate_tab(&self.tab, &self.teams_app, &self.bot)
             .map_err(|p| errs.extend(p))
             .ok();
@@ -747,6 +769,7 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
                 token_lifetime: Duration::from_secs(u64::from(raw.token_lifetime_minutes) * 60),
                 api_key: raw.api_key,
                 team_ids,
+                local_test_clients: raw.local_test_clients,
                 policy,
                 lockout,
             })
@@ -921,6 +944,39 @@ mod tests {
             assert!(strong_secret(bad).is_err(), "{bad}");
         }
         assert!(strong_secret("q3Jx9-vLw2_Tn8RcYb4HmZ7pKd1fGs6e").is_ok());
+    }
+
+    #[test]
+    fn the_local_test_clients_are_served_in_local_development_mode_only() {
+        let playground = LocalTestClient::AgentsPlayground.tenant_id();
+        let raw: RawConfig = Config::figment(None).extract().expect("defaults parse");
+        let cfg = raw.validate().expect("defaults validate");
+        let demo = cfg
+            .organisations
+            .for_bot(playground)
+            .expect("playground served");
+        assert_eq!(demo.slug, "demo");
+        assert!(demo.serves_team("team-id"));
+        assert!(
+            cfg.organisations.for_bot(None).is_some(),
+            "the Emulator sends no tenant"
+        );
+        assert!(
+            cfg.organisations
+                .for_bot(Some("11111111-2222-3333-4444-555555555555"))
+                .is_none()
+        );
+
+        let mut raw: RawConfig = Config::figment(None).extract().expect("defaults parse");
+        raw.bot.app_id = "6f1c1a2e-0000-4000-8000-00000000b07".into();
+        raw.bot.app_password = Some(SecretString::from("secret"));
+        raw.bot.app_tenant_id = Some("00000000-0000-0000-0000-000000000000".into());
+        let cfg = raw.validate().expect("valid");
+        assert!(cfg.organisations.for_bot(playground).is_none());
+        assert!(cfg.organisations.for_bot(None).is_none());
+        let demo = cfg.organisations.default_org();
+        assert!(!demo.serves_team("team-id"));
+        assert!(cfg.organisations.for_bot(Some(&demo.tenant_id)).is_some());
     }
 
     #[test]

@@ -48,6 +48,45 @@ impl LockoutPolicy {
     }
 }
 
+/// Microsoft's local clients for trying a bot without Teams. They send fixed, made-up tenant and
+/// team ids (or none), so an organisation serves them only when it lists them, and only in
+/// local-development mode (no bot app id): configuration validation drops them otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LocalTestClient {
+    /// The Microsoft 365 Agents Playground (npm `@microsoft/m365agentsplayground`, formerly the
+    /// Teams App Test Tool), on its built-in configuration.
+    AgentsPlayground,
+    /// The Bot Framework Emulator, which sends no tenant at all.
+    BotEmulator,
+}
+
+impl LocalTestClient {
+    /// The tenant the client sends; `None`: it sends none.
+    pub fn tenant_id(self) -> Option<&'static str> {
+        match self {
+            // 13 digits in the last group: not even a valid GUID, so never a real tenant.
+            Self::AgentsPlayground => Some("00000000-0000-0000-0000-0000000000001"),
+            Self::BotEmulator => None,
+        }
+    }
+
+    /// The team whose channels the client shows.
+    pub fn team_ids(self) -> &'static [&'static str] {
+        match self {
+            Self::AgentsPlayground => &["team-id"],
+            Self::BotEmulator => &[],
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AgentsPlayground => "agents-playground",
+            Self::BotEmulator => "bot-emulator",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Organisation {
     pub tenant_id: String,
@@ -60,8 +99,21 @@ pub struct Organisation {
     pub token_lifetime: Duration,
     pub api_key: Option<SecretString>,
     pub team_ids: Vec<String>,
+    /// Local test clients served as this organisation (local-development mode only).
+    pub local_test_clients: Vec<LocalTestClient>,
     pub policy: PasswordPolicy,
     pub lockout: LockoutPolicy,
+}
+
+impl Organisation {
+    /// Whether the bot serves this team's channels: a configured team, or a local test client's.
+    pub fn serves_team(&self, team_id: &str) -> bool {
+        self.team_ids.iter().any(|t| t == team_id)
+            || self
+                .local_test_clients
+                .iter()
+                .any(|c| c.team_ids().contains(&team_id))
+    }
 }
 
 impl std::fmt::Debug for Organisation {
@@ -79,6 +131,8 @@ pub struct Organisations {
     list: Arc<Vec<Organisation>>,
     by_tenant: Arc<HashMap<String, usize>>,
     by_slug: Arc<HashMap<String, usize>>,
+    /// The tenants of local test clients (and `None` for one that sends no tenant) → organisation.
+    by_test_client_tenant: Arc<HashMap<Option<String>, usize>>,
     /// SHA-256 of each API key → organisation, so a lookup compares digests, not secrets.
     by_api_key: Arc<HashMap<[u8; 32], usize>>,
 }
@@ -91,7 +145,20 @@ impl Organisations {
         let mut by_tenant = HashMap::new();
         let mut by_slug = HashMap::new();
         let mut by_api_key = HashMap::new();
+        let mut by_test_client_tenant = HashMap::new();
         for (i, org) in list.iter().enumerate() {
+            for client in &org.local_test_clients {
+                let tenant = client.tenant_id().map(str::to_string);
+                if by_test_client_tenant
+                    .insert(tenant, i)
+                    .is_some_and(|j| j != i)
+                {
+                    return Err(format!(
+                        "local test client {} is listed by two organisations",
+                        client.name()
+                    ));
+                }
+            }
             if by_tenant.insert(org.tenant_id.clone(), i).is_some() {
                 return Err(format!("tenant id {} appears twice", org.tenant_id));
             }
@@ -113,6 +180,7 @@ impl Organisations {
             list: Arc::new(list),
             by_tenant: Arc::new(by_tenant),
             by_slug: Arc::new(by_slug),
+            by_test_client_tenant: Arc::new(by_test_client_tenant),
             by_api_key: Arc::new(by_api_key),
         })
     }
@@ -129,6 +197,15 @@ impl Organisations {
         self.by_tenant
             .get(&tenant_id.trim().to_ascii_lowercase())
             .map(|&i| &self.list[i])
+    }
+
+    /// The organisation a bot activity from `tenant` belongs to: the configured tenant, else the
+    /// organisation that serves the local test client sending that tenant (or no tenant).
+    pub fn for_bot(&self, tenant: Option<&str>) -> Option<&Organisation> {
+        tenant.and_then(|t| self.by_tenant(t)).or_else(|| {
+            let key = tenant.map(|t| t.trim().to_ascii_lowercase());
+            self.by_test_client_tenant.get(&key).map(|&i| &self.list[i])
+        })
     }
 
     pub fn by_slug(&self, slug: &str) -> Option<&Organisation> {

@@ -66,6 +66,21 @@ impl Activity {
         self.channel_data.as_ref()?.pointer("/team/id")?.as_str()
     }
 
+    /// The team's display name (`channelData.team.name`), which Teams sends on some activities.
+    pub fn team_name(&self) -> Option<&str> {
+        self.channel_data.as_ref()?.pointer("/team/name")?.as_str()
+    }
+
+    /// The Teams client's language (`clientInfo` entity), for activities without `locale`.
+    pub fn client_locale(&self) -> Option<&str> {
+        self.entities
+            .iter()
+            .find(|e| e.get("type").and_then(Value::as_str) == Some("clientInfo"))
+            .and_then(|e| e.get("locale"))
+            .and_then(Value::as_str)
+            .filter(|l| !l.is_empty())
+    }
+
     /// Personal chat, or a team channel / group chat where others can read along.
     pub fn is_personal(&self) -> bool {
         let conv = self.conversation.as_ref();

@@ -184,9 +184,64 @@ pub fn with_refresh(mut card: Value, verb: &str, data: Value, user_id: &str) -> 
     card
 }
 
+/// Every button of `card` carries the card's language (`"lang"` in its data), so that what a
+/// click brings back is in the language of the card clicked, whatever the client's locale.
+pub fn with_language(mut card: Value, locale: Locale) -> Value {
+    fn walk(v: &mut Value, lang: &str) {
+        match v {
+            Value::Object(m) => {
+                let is_action = matches!(
+                    m.get("type").and_then(Value::as_str),
+                    Some("Action.Execute" | "Action.Submit")
+                );
+                if is_action {
+                    let data = m.entry("data").or_insert_with(|| json!({}));
+                    if let Value::Object(d) = data {
+                        d.insert("lang".into(), Value::String(lang.into()));
+                    }
+                }
+                m.values_mut().for_each(|x| walk(x, lang));
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, lang)),
+            _ => {}
+        }
+    }
+    walk(&mut card, locale.tag());
+    card
+}
+
+/// The language a card's button brought back (see [`with_language`]).
+pub fn language_of(data: &Value) -> Option<Locale> {
+    data.get("lang")
+        .and_then(Value::as_str)
+        .and_then(Locale::from_tag)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_button_carries_the_card_s_language() {
+        let card = json!({
+            "body": [{"type": "ActionSet", "actions": [
+                {"type": "Action.Execute", "verb": "forgot", "data": {"purpose": "reset"}},
+                {"type": "Action.OpenUrl", "url": "https://example.org"}
+            ]}],
+            "actions": [{"type": "Action.Submit", "title": "x"}],
+            "refresh": {"action": {"type": "Action.Execute", "verb": "refresh"}}
+        });
+        let out = with_language(card, Locale::Pt);
+        let exec = &out["body"][0]["actions"][0]["data"];
+        assert_eq!(exec["lang"], "pt");
+        assert_eq!(exec["purpose"], "reset");
+        assert!(out["body"][0]["actions"][1].get("data").is_none());
+        assert_eq!(out["actions"][0]["data"]["lang"], "pt");
+        assert_eq!(
+            language_of(&out["refresh"]["action"]["data"]),
+            Some(Locale::Pt)
+        );
+    }
 
     #[test]
     fn bindings_when_and_single_pass() {

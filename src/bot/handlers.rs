@@ -14,7 +14,8 @@ use tracing::{debug, info, warn};
 use super::{
     Bot, VerifiedActivity,
     activity::{Activity, OutgoingActivity},
-    intent::{Intent, intent},
+    cards::{language_of, with_language},
+    intent::{Intent, intent_and_language},
     notify::{live_status_card, status_card},
 };
 use crate::{
@@ -44,7 +45,12 @@ pub async fn messages(
             });
             StatusCode::OK.into_response()
         }
-        // installationUpdate, typing, messageReaction, … : acknowledged.
+        // The install carries the person's language; the welcome that follows does not.
+        "installationUpdate" => {
+            bot.remember_language(&activity);
+            StatusCode::OK.into_response()
+        }
+        // typing, messageReaction, … : acknowledged.
         _ => StatusCode::OK.into_response(),
     }
 }
@@ -52,38 +58,134 @@ pub async fn messages(
 /// Where the activity may be served, decided before anything else happens.
 enum Admission<'a> {
     Served(&'a Organisation),
-    /// Tenant not configured, or a team that is not the organisation's.
-    Refused(Option<&'a Organisation>),
+    Refused(Refusal<'a>),
+}
+
+/// Why an activity is not served: each says so in its own words.
+#[derive(Debug, Clone, Copy)]
+enum Refusal<'a> {
+    /// No organisation is configured for the activity's tenant.
+    UnknownTenant,
+    /// The organisation's tenant, but a team it is not configured for.
+    UnknownTeam(&'a Organisation),
+    /// A group chat: only the personal chat and the organisation's teams are served.
+    GroupChat(&'a Organisation),
+}
+
+impl<'a> Refusal<'a> {
+    fn org(self) -> Option<&'a Organisation> {
+        match self {
+            Self::UnknownTenant => None,
+            Self::UnknownTeam(org) | Self::GroupChat(org) => Some(org),
+        }
+    }
 }
 
 /// The error cards.
 #[derive(Debug, Clone, Copy)]
 enum Trouble {
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+    },
     Unavailable,
+    /// Not in this conversation (a group chat): the personal chat is.
     NotAllowed,
+    /// This organisation is not set up for the service.
+    UnknownTenant,
+    /// This team is not set up for the service.
+    UnknownTeam,
+}
+
+impl From<Refusal<'_>> for Trouble {
+    fn from(r: Refusal<'_>) -> Self {
+        match r {
+            Refusal::UnknownTenant => Self::UnknownTenant,
+            Refusal::UnknownTeam(_) => Self::UnknownTeam,
+            Refusal::GroupChat(_) => Self::NotAllowed,
+        }
+    }
 }
 
 impl Bot {
     fn admit<'a>(&'a self, a: &Activity) -> Admission<'a> {
-        let Some(org) = a.tenant_id().and_then(|t| self.core.orgs.by_tenant(&t)) else {
-            return Admission::Refused(None);
+        let Some(org) = self.core.orgs.for_bot(a.tenant_id().as_deref()) else {
+            return Admission::Refused(Refusal::UnknownTenant);
         };
         if a.is_personal() {
             return Admission::Served(org);
         }
         match a.team_id() {
-            Some(team) if org.team_ids.iter().any(|t| t == team) => Admission::Served(org),
-            _ => Admission::Refused(Some(org)),
+            Some(team) if org.serves_team(team) => Admission::Served(org),
+            Some(_) => Admission::Refused(Refusal::UnknownTeam(org)),
+            None => Admission::Refused(Refusal::GroupChat(org)),
         }
     }
 
-    fn locale(a: &Activity, org: Option<&Organisation>) -> Locale {
+    /// Tells the admin, once an hour per tenant or team, what would serve a refused activity.
+    fn warn_admin(&self, a: &Activity, refusal: Refusal<'_>) {
+        let tenant = a.tenant_id();
+        let team = a.team_id();
+        let team_name = a.team_name();
+        match refusal {
+            Refusal::GroupChat(_) => {}
+            Refusal::UnknownTenant => {
+                let key = format!("tenant|{}", tenant.as_deref().unwrap_or_default());
+                if !self.refusals.first_in_the_hour(key, self.core.clock.unix()) {
+                    return;
+                }
+                match &tenant {
+                    Some(t) => warn!(
+                        tenant.id = %t, team.id = team.unwrap_or_default(),
+                        team.name = team_name.unwrap_or_default(),
+                        "bot activity refused: no organisation is configured for this tenant; \
+                         to serve it, add an [[organisations]] block with: {}",
+                        config_line("tenant_id", toml::Value::String(t.clone()))
+                    ),
+                    None => warn!(
+                        team.id = team.unwrap_or_default(),
+                        "bot activity refused: it names no tenant (channelData.tenant.id); \
+                         only Teams activities, or a local test client in local-development mode, are served"
+                    ),
+                }
+            }
+            Refusal::UnknownTeam(org) => {
+                let team = team.unwrap_or_default();
+                let key = format!("team|{}|{team}", org.tenant_id);
+                if !self.refusals.first_in_the_hour(key, self.core.clock.unix()) {
+                    return;
+                }
+                let ids = org.team_ids.iter().map(String::as_str).chain([team]);
+                let ids = ids.map(|t| toml::Value::String(t.into())).collect();
+                warn!(
+                    tenant.id = %org.tenant_id, org.slug = %org.slug, team.id = team,
+                    team.name = team_name.unwrap_or_default(),
+                    "bot activity refused: team not configured; to serve it, set in the organisation \
+                     {:?} (tenant_id = {:?}): {}",
+                    org.slug, org.tenant_id, config_line("team_ids", toml::Value::Array(ids))
+                );
+            }
+        }
+    }
+
+    /// The person's language: the activity's locale, else the Teams client's (`clientInfo`
+    /// entity), else the one an earlier activity of the conversation gave (Teams sends the
+    /// bot-added `conversationUpdate` without a locale, right after an `installationUpdate` with
+    /// one), else the organisation's.
+    fn locale(&self, a: &Activity, org: Option<&Organisation>) -> Locale {
         a.locale
             .as_deref()
             .and_then(Locale::from_tag)
+            .or_else(|| a.client_locale().and_then(Locale::from_tag))
+            .or_else(|| self.languages.get(a.conversation_id()))
             .or(org.map(|o| o.default_locale))
             .unwrap_or(Locale::FrCa)
+    }
+
+    fn remember_language(&self, a: &Activity) {
+        let locale = a.locale.as_deref().or_else(|| a.client_locale());
+        if let Some(locale) = locale.and_then(Locale::from_tag) {
+            self.languages.remember(a.conversation_id(), locale);
+        }
     }
 
     /// The key under which an activity is remembered as handled.
@@ -145,16 +247,18 @@ impl Bot {
         self.remember_conversation(&a).await?;
         let org = match self.admit(&a) {
             Admission::Served(org) => org,
-            Admission::Refused(org) => {
+            Admission::Refused(refusal) => {
+                self.warn_admin(&a, refusal);
                 // Say so once, politely, where asked (not on silent membership events of others).
                 if a.kind == "message" || self.bot_was_added(&a) {
-                    let card = self.trouble_card(org, Self::locale(&a, org), Trouble::NotAllowed);
+                    let org = refusal.org();
+                    let card = self.trouble_card(org, self.locale(&a, org), refusal.into());
                     self.reply(&a, OutgoingActivity::card(card)).await?;
                 }
                 return Ok(());
             }
         };
-        let locale = Self::locale(&a, Some(org));
+        let locale = self.locale(&a, Some(org));
         match a.kind.as_str() {
             "conversationUpdate" if self.bot_was_added(&a) => {
                 self.reply(&a, OutgoingActivity::card(self.welcome(org, locale)))
@@ -179,6 +283,8 @@ impl Bot {
     ) -> anyhow::Result<()> {
         // Action.Submit (cards on clients without Universal Actions): a message with a value.
         if let Some(value) = a.value.as_ref().filter(|v| v.is_object()) {
+            // The answer is in the language of the card clicked.
+            let locale = language_of(value).unwrap_or(locale);
             let action = value
                 .get("action")
                 .and_then(Value::as_str)
@@ -200,7 +306,10 @@ impl Bot {
             }
             return Ok(());
         }
-        match intent(&a.text_without_mention()) {
+        // Someone who writes in one of our languages is answered in it.
+        let (intent, written_in) = intent_and_language(&a.text_without_mention());
+        let locale = written_in.unwrap_or(locale);
+        match intent {
             Intent::ForgotPassword => self.offer_request(a, org, locale, Purpose::Reset).await,
             Intent::Enroll => self.offer_request(a, org, locale, Purpose::Enroll).await,
             Intent::Help | Intent::Portal | Intent::Unknown => self
@@ -489,14 +598,15 @@ impl Bot {
         purpose: Purpose,
         username: &str,
     ) -> Value {
-        self.core.cards.render(
+        let card = self.core.cards.render(
             "request",
             locale,
             json!({
                 "orgName": org.name, "isEnroll": purpose == Purpose::Enroll,
                 "username": username, "purpose": purpose.as_str(),
             }),
-        )
+        );
+        with_language(card, locale)
     }
 
     /// The account of the person writing, to prefill the form: their Entra object id, else the
@@ -542,11 +652,12 @@ impl Bot {
     }
 
     fn welcome(&self, org: &Organisation, locale: Locale) -> Value {
-        self.core.cards.render(
+        let card = self.core.cards.render(
             "welcome",
             locale,
             json!({"orgName": org.name, "portalUrl": org.portal_url.as_str()}),
-        )
+        );
+        with_language(card, locale)
     }
 
     fn trouble_card(&self, org: Option<&Organisation>, locale: Locale, trouble: Trouble) -> Value {
@@ -566,6 +677,8 @@ impl Bot {
                 "isRateLimited": matches!(trouble, Trouble::RateLimited { .. }),
                 "isUnavailable": matches!(trouble, Trouble::Unavailable),
                 "isNotAllowed": matches!(trouble, Trouble::NotAllowed),
+                "isUnknownTenant": matches!(trouble, Trouble::UnknownTenant),
+                "isUnknownTeam": matches!(trouble, Trouble::UnknownTeam),
                 "hasRetryAt": !retry_at.is_empty(),
                 "retryAt": retry_at,
             }),
@@ -653,11 +766,13 @@ impl Bot {
             warn!(error = format!("{e:#}"), "conversation reference not saved");
         }
         let answer = match self.admit(&a) {
-            Admission::Refused(org) => {
-                Some(self.trouble_card(org, Self::locale(&a, org), Trouble::NotAllowed))
+            Admission::Refused(refusal) => {
+                self.warn_admin(&a, refusal);
+                let org = refusal.org();
+                Some(self.trouble_card(org, self.locale(&a, org), refusal.into()))
             }
             Admission::Served(org) => {
-                let locale = Self::locale(&a, Some(org));
+                let locale = language_of(&data).unwrap_or_else(|| self.locale(&a, Some(org)));
                 match self.card_action(&a, org, locale, &verb, &data).await {
                     Ok((card, _)) => card,
                     Err(e) => {
@@ -707,6 +822,11 @@ fn teams_requester(org: &Organisation, aad_object_id: Option<&str>, user_id: &st
         tenant_id: org.tenant_id.clone(),
         user_id: aad_object_id.unwrap_or(user_id).to_string(),
     }
+}
+
+/// `key = value` as it is written in the configuration file (TOML quoting and escaping).
+fn config_line(key: &str, value: toml::Value) -> String {
+    format!("{key} = {value}")
 }
 
 /// The uniform answer: no address, no live status.

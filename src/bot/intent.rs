@@ -3,6 +3,8 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::i18n::Locale;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intent {
     ForgotPassword,
@@ -34,89 +36,98 @@ pub fn normalise(text: &str) -> String {
 }
 
 /// Each intent is a list of alternatives; an alternative is a set of words that must all appear
-/// (each matched allowing one typo for words of five letters or more).
-const RULES: &[(Intent, &[&[&str]])] = &[
+/// (each matched allowing one typo for words of five letters or more), in one language (`None`
+/// for words shared by several, like "portal" or "menu").
+type Alternative = (Option<Locale>, &'static [&'static str]);
+
+const RULES: &[(Intent, &[Alternative])] = &[
     (
         Intent::ForgotPassword,
         &[
             // French
-            &["oublie"],
-            &["oubli"],
-            &["oublier"],
-            &["reinitialiser"],
-            &["reinitialisation"],
-            &["perdu", "passe"],
-            &["changer", "passe"],
-            &["mdp"],
+            (Some(Locale::FrCa), &["oublie"]),
+            (Some(Locale::FrCa), &["oubli"]),
+            (Some(Locale::FrCa), &["oublier"]),
+            (Some(Locale::FrCa), &["reinitialiser"]),
+            (Some(Locale::FrCa), &["reinitialisation"]),
+            (Some(Locale::FrCa), &["perdu", "passe"]),
+            (Some(Locale::FrCa), &["changer", "passe"]),
+            (Some(Locale::FrCa), &["mdp"]),
             // English
-            &["forgot"],
-            &["forgotten"],
-            &["forget"],
-            &["reset", "password"],
-            &["lost", "password"],
-            &["change", "password"],
-            &["password", "reset"],
+            (Some(Locale::En), &["forgot"]),
+            (Some(Locale::En), &["forgotten"]),
+            (Some(Locale::En), &["forget"]),
+            (Some(Locale::En), &["reset", "password"]),
+            (Some(Locale::En), &["lost", "password"]),
+            (Some(Locale::En), &["change", "password"]),
+            (Some(Locale::En), &["password", "reset"]),
             // Portuguese
-            &["esqueci"],
-            &["esqueceu"],
-            &["redefinir"],
-            &["recuperar", "senha"],
-            &["trocar", "senha"],
-            &["alterar", "senha"],
+            (Some(Locale::Pt), &["esqueci"]),
+            (Some(Locale::Pt), &["esqueceu"]),
+            (Some(Locale::Pt), &["redefinir"]),
+            (Some(Locale::Pt), &["recuperar", "senha"]),
+            (Some(Locale::Pt), &["trocar", "senha"]),
+            (Some(Locale::Pt), &["alterar", "senha"]),
         ],
     ),
     (
         Intent::Enroll,
         &[
-            &["inscrire"],
-            &["inscription"],
-            &["minscrire"],
-            &["sinscrire"],
-            &["premiere", "utilisation"],
-            &["enrol"],
-            &["enroll"],
-            &["enrollment"],
-            &["sign", "up"],
-            &["signup"],
-            &["register"],
-            &["first", "time"],
-            &["inscrever"],
-            &["cadastrar"],
-            &["cadastro"],
-            &["inscricao"],
-            &["primeiro", "acesso"],
+            (Some(Locale::FrCa), &["inscrire"]),
+            (Some(Locale::FrCa), &["inscription"]),
+            (Some(Locale::FrCa), &["minscrire"]),
+            (Some(Locale::FrCa), &["sinscrire"]),
+            (Some(Locale::FrCa), &["premiere", "utilisation"]),
+            (Some(Locale::En), &["enrol"]),
+            (Some(Locale::En), &["enroll"]),
+            (Some(Locale::En), &["enrollment"]),
+            (Some(Locale::En), &["sign", "up"]),
+            (Some(Locale::En), &["signup"]),
+            (Some(Locale::En), &["register"]),
+            (Some(Locale::En), &["first", "time"]),
+            (Some(Locale::Pt), &["inscrever"]),
+            (Some(Locale::Pt), &["cadastrar"]),
+            (Some(Locale::Pt), &["cadastro"]),
+            (Some(Locale::Pt), &["inscricao"]),
+            (Some(Locale::Pt), &["primeiro", "acesso"]),
         ],
     ),
     (
         Intent::Portal,
         &[
-            &["portail"],
-            &["portal"],
-            &["lien", "octopus"],
-            &["link", "octopus"],
-            &["site", "octopus"],
+            (Some(Locale::FrCa), &["portail"]),
+            (None, &["portal"]),
+            (Some(Locale::FrCa), &["lien", "octopus"]),
+            (Some(Locale::En), &["link", "octopus"]),
+            (None, &["site", "octopus"]),
         ],
     ),
     (
         Intent::Help,
         &[
-            &["aide"],
-            &["help"],
-            &["ajuda"],
-            &["menu"],
-            &["bonjour"],
-            &["allo"],
-            &["salut"],
-            &["hello"],
-            &["hi"],
-            &["ola"],
-            &["oi"],
-            &["info"],
+            (Some(Locale::FrCa), &["aide"]),
+            (Some(Locale::En), &["help"]),
+            (Some(Locale::Pt), &["ajuda"]),
+            (None, &["menu"]),
+            (Some(Locale::FrCa), &["bonjour"]),
+            (Some(Locale::FrCa), &["allo"]),
+            (Some(Locale::FrCa), &["salut"]),
+            (Some(Locale::En), &["hello"]),
+            (Some(Locale::En), &["hi"]),
+            (Some(Locale::Pt), &["ola"]),
+            (Some(Locale::Pt), &["oi"]),
+            (None, &["info"]),
         ],
     ),
 ];
 
 pub fn intent(text: &str) -> Intent {
+    intent_and_language(text).0
+}
+
+/// What the person asked for and, when the words matched belong to one language, that language:
+/// someone who writes « mot de passe oublié » is answered in French whatever their Teams is set to.
+pub fn intent_and_language(text: &str) -> (Intent, Option<Locale>) {
     let norm = normalise(text);
     // "m'inscrire" normalises to "m inscrire"; also try the words glued back together.
     let glued = norm
@@ -128,17 +139,21 @@ pub fn intent(text: &str) -> Intent {
         .filter(|w| !w.is_empty())
         .collect();
     if words.is_empty() {
-        return Intent::Help;
+        return (Intent::Help, None);
     }
-    for (intent, alternatives) in RULES {
-        if alternatives
-            .iter()
-            .any(|all| all.iter().all(|k| words.iter().any(|w| close(w, k))))
-        {
-            return *intent;
+    // Exact words first, so that "portal" is not taken for a typo of « portail ».
+    let exact = |w: &str, k: &str| w == k;
+    for matches in [exact, close] {
+        for (intent, alternatives) in RULES {
+            if let Some((lang, _)) = alternatives
+                .iter()
+                .find(|(_, all)| all.iter().all(|k| words.iter().any(|w| matches(w, k))))
+            {
+                return (*intent, *lang);
+            }
         }
     }
-    Intent::Unknown
+    (Intent::Unknown, None)
 }
 
 /// Equal, or one edit apart for words of five letters or more ("oubleé", "pasword", "esquesi").
@@ -223,6 +238,25 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(intent(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_words_typed_tell_the_language_when_they_belong_to_one() {
+        let cases = [
+            ("mot de passe oublié", Some(Locale::FrCa)),
+            ("m'inscrire", Some(Locale::FrCa)),
+            ("aide", Some(Locale::FrCa)),
+            ("I forgot my password", Some(Locale::En)),
+            ("sign up", Some(Locale::En)),
+            ("esqueci a senha", Some(Locale::Pt)),
+            ("ajuda", Some(Locale::Pt)),
+            ("portal", None),
+            ("menu", None),
+            ("the printer is broken", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(intent_and_language(text).1, expected, "{text:?}");
         }
     }
 }

@@ -51,6 +51,61 @@ pub struct Bot {
     pub reset: ResetService,
     /// `None` in local-development mode (no app id): nothing is authenticated.
     pub auth: Option<Arc<ChannelAuth>>,
+    /// When each unserved tenant or team was last reported to the admin.
+    pub refusals: Arc<RefusalReports>,
+    /// The person's language per conversation, as an install told it.
+    pub languages: Arc<ConversationLanguages>,
+}
+
+/// The language an `installationUpdate` gave for its conversation, for the activities of the
+/// same conversation that come without one (the welcome's `conversationUpdate`).
+#[derive(Default)]
+pub struct ConversationLanguages(
+    std::sync::Mutex<std::collections::HashMap<String, crate::i18n::Locale>>,
+);
+
+impl ConversationLanguages {
+    const MAX: usize = 10_000;
+
+    pub fn remember(&self, conversation_id: &str, locale: crate::i18n::Locale) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(conversation_id.to_string(), locale);
+    }
+
+    pub fn get(&self, conversation_id: &str) -> Option<crate::i18n::Locale> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(conversation_id).copied()
+    }
+}
+
+/// One admin warning per unserved tenant or team per hour, by the injected clock: enough to be
+/// seen, not enough to flood the log when a whole team writes to the bot.
+#[derive(Default)]
+pub struct RefusalReports(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl RefusalReports {
+    const MAX: usize = 10_000;
+    const EVERY_SECS: i64 = 3600;
+
+    /// True when nothing was reported for `key` in the hour before `now` (unix seconds); the
+    /// report is then counted as made.
+    pub fn first_in_the_hour(&self, key: String, now: i64) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map
+            .get(&key)
+            .is_some_and(|&last| now - last < Self::EVERY_SECS)
+        {
+            return false;
+        }
+        if map.len() >= Self::MAX {
+            map.retain(|_, last| now - *last < Self::EVERY_SECS);
+        }
+        map.insert(key, now);
+        true
+    }
 }
 
 /// Conversation references this instance already saved as they are: rewriting an unchanged one

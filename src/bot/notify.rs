@@ -5,7 +5,12 @@
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
-use super::{BotCore, activity::OutgoingActivity, cards::with_refresh, connector::ConnectorError};
+use super::{
+    BotCore,
+    activity::OutgoingActivity,
+    cards::{with_language, with_refresh},
+    connector::ConnectorError,
+};
 use crate::{
     i18n::Locale,
     org::Organisation,
@@ -28,7 +33,7 @@ pub fn status_card(
     let expires = chrono::DateTime::from_timestamp(r.expires_at, 0)
         .map(|t| local_time(t, core.clock.now(), org.time_zone, locale))
         .unwrap_or_default();
-    core.cards.render(
+    let card = core.cards.render(
         "status",
         locale,
         json!({
@@ -46,7 +51,8 @@ pub fn status_card(
             "requestId": r.token_id,
             "portalUrl": org.portal_url.as_str(),
         }),
-    )
+    );
+    with_language(card, locale)
 }
 
 /// The status card as its requester sees it: refreshed (Universal Actions) whenever shown.

@@ -260,7 +260,8 @@ async fn conversations(lang: &str, locale: Locale, words: &str, kept: &mut Kept)
     kept.keep(&format!("{lang}.invoke-refresh-expired"), &expired);
 
     // An unknown tenant is refused; a team other than Teaméo is refused; in Teaméo the form
-    // moves to a private chat; the bot welcomes the team it is added to.
+    // moves to a private chat; a group chat is pointed to the private chat; the bot welcomes
+    // the team it is added to.
     let mut stranger = personal(&app, lang, words);
     stranger["channelData"]["tenant"]["id"] = json!("99999999-9999-9999-9999-999999999999");
     stranger["conversation"]["tenantId"] = json!("99999999-9999-9999-9999-999999999999");
@@ -280,6 +281,17 @@ async fn conversations(lang: &str, locale: Locale, words: &str, kept: &mut Kept)
     };
     app.bot(&mention("19:other@thread.tacv2")).await;
     app.bot(&mention(TEAMEO)).await;
+    // A group chat is pointed to the private chat.
+    let mut group = activity(
+        &app.connector.service_url,
+        "message",
+        "19:group@thread.v2",
+        "groupChat",
+        None,
+        Some(words),
+    );
+    group["locale"] = json!(lang);
+    app.bot(&group).await;
     let mut added = activity(
         &app.connector.service_url,
         "conversationUpdate",
@@ -324,6 +336,8 @@ async fn every_card_the_bot_sends_is_valid_adaptive_cards_1_5_with_no_binding_le
             "expiredTitle",
             "rateLimitedTitle",
             "notAllowedTitle",
+            "unknownTenantTitle",
+            "unknownTeamTitle",
             "welcomeTitle",
         ] {
             let s = card_str(locale, key);

@@ -386,7 +386,7 @@ async fn an_unknown_tenant_is_politely_refused() {
     a["conversation"]["tenantId"] = json!("99999999-9999-9999-9999-999999999999");
     assert_eq!(app.bot(&a).await.status(), 200);
     let card = last_card(&app.connector.wait_for(1).await);
-    assert!(text_of(&card).contains(&app_str("cards.notAllowedTitle")));
+    assert!(text_of(&card).contains(&app_str("cards.unknownTenantTitle")));
     assert!(username_in(&card).is_none());
 }
 
@@ -404,7 +404,7 @@ async fn in_a_channel_only_teameo_is_served_and_the_form_moves_to_a_private_chat
     other["entities"] = json!([{"type": "mention", "text": "<at>Octopus</at>", "mentioned": {"id": format!("28:{BOT_ID}"), "name": "Octopus"}}]);
     app.bot(&other).await;
     let refused = last_card(&app.connector.wait_for(1).await);
-    assert!(text_of(&refused).contains(&app_str("cards.notAllowedTitle")));
+    assert!(text_of(&refused).contains(&app_str("cards.unknownTeamTitle")));
 
     let mut teameo = activity(
         &app.connector.service_url,

@@ -3,8 +3,7 @@
 
 mod harness;
 
-mod hardening;
-
+mod bot_admission;
 mod bot_auth;
 mod bot_cards;
 mod bot_conversation;
@@ -12,12 +11,14 @@ mod browser_journey;
 mod cards;
 mod cli;
 mod connector;
+mod hardening;
 mod identity;
 mod login;
 mod mail_outbox;
 mod mail_relay;
 mod manifest;
 mod operations;
+mod playground;
 mod rate_limits;
 mod reset_link;
 mod store;

@@ -47,7 +47,7 @@ function status(flag, extra) {
   };
 }
 
-const ERROR_FLAGS = ["isRateLimited", "isUnavailable", "isNotAllowed"];
+const ERROR_FLAGS = ["isRateLimited", "isUnavailable", "isNotAllowed", "isUnknownTenant", "isUnknownTeam"];
 function error(flag, extra) {
   const flags = Object.fromEntries(ERROR_FLAGS.map((f) => [f, f === flag]));
   return { ...CEGEP, hasRetryAt: false, ...flags, ...extra };
@@ -68,6 +68,8 @@ const SCENARIOS = [
   ["error", "rate-limited", error("isRateLimited", { hasRetryAt: true })],
   ["error", "unavailable", error("isUnavailable")],
   ["error", "not-allowed", error("isNotAllowed")],
+  ["error", "unknown-tenant", error("isUnknownTenant", { orgName: "" })],
+  ["error", "unknown-team", error("isUnknownTeam")],
 ];
 
 // What each data name means (for strings.md).
@@ -88,9 +90,11 @@ const DATA_DOC = {
   isSuperseded: "bool: state flag: a newer request replaced this one.",
   isCancelled: "bool: state flag: cancelled (Annuler or « Ce n'était pas moi »).",
   isExpired: "bool: state flag: the link expired unused.",
-  isRateLimited: "bool: error kind (exactly one of the three is `true`).",
+  isRateLimited: "bool: error kind (exactly one of the five is `true`).",
   isUnavailable: "bool: error kind: service or mail temporarily unavailable.",
-  isNotAllowed: "bool: error kind: not allowed in this conversation / organisation.",
+  isNotAllowed: "bool: error kind: not served in this conversation (a group chat); the personal chat is.",
+  isUnknownTenant: "bool: error kind: the organisation (tenant) is not set up for the service; `orgName` is `\"\"`.",
+  isUnknownTeam: "bool: error kind: this team is not set up for the service (the personal chat is served).",
   hasRetryAt: "bool: show the « Réessayez à partir de » fact.",
   retryAt: "Local time from which a new request is accepted, formatted for the locale; `\"\"` when `hasRetryAt` is false.",
 };
@@ -99,7 +103,7 @@ const CARD_DOC = {
   welcome: "Welcome / help card. Buttons: « Mot de passe oublié ? » (Execute `forgot`), « M'inscrire au service » (Execute `enroll`), portal link (OpenUrl).",
   request: "Reset or enrolment form. Input `username`; Execute `submit` with `{purpose}`, Execute `cancel` with `{purpose}` (cancel does not validate or send the input).",
   status: "Live status; replaces the request card. Execute `notme` with `{requestId}` while `linkActive`.",
-  error: "Error card: rate limited, unavailable, or not allowed here; optional retry time.",
+  error: "Error card: rate limited, unavailable, not served in this conversation, organisation or team not set up; optional retry time.",
 };
 
 function sampleData(card, base, locale, strings, template) {

@@ -15,6 +15,8 @@ pub struct Options {
     pub host_resolver_rules: Option<String>,
     /// The negative control only: let third-party cookies through.
     pub allow_third_party_cookies: bool,
+    /// More Chromium switches.
+    pub extra_args: Vec<String>,
 }
 
 pub struct Browser {
@@ -66,6 +68,7 @@ impl Browser {
             "--lang=fr-CA".into(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        args.extend(options.extra_args.iter().cloned());
         if let Some(rules) = &options.host_resolver_rules {
             args.push(format!("--host-resolver-rules={rules}"));
             args.push("--ignore-certificate-errors".into());

@@ -5,6 +5,7 @@ pub mod connector;
 pub mod db;
 pub mod entra;
 pub mod idp;
+pub mod logs;
 pub mod smtp;
 pub mod teams_host;
 
@@ -45,13 +46,19 @@ gagm,marc.gagnon@cegepsi.ca,Marc Gagnon,,,en\n";
 static LOG: Once = Once::new();
 
 fn init_logs() {
+    use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
     LOG.call_once(|| {
-        if std::env::var("TEST_LOG").is_ok() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter("octopus_teams=debug,info")
+        // Warnings are always kept for the tests that read them (harness::logs); everything is
+        // printed with TEST_LOG=1.
+        let shown = std::env::var("TEST_LOG").is_ok().then(|| {
+            tracing_subscriber::fmt::layer()
                 .with_test_writer()
-                .try_init();
-        }
+                .with_filter(EnvFilter::new("octopus_teams=debug,info"))
+        });
+        let _ = tracing_subscriber::registry()
+            .with(logs::Capture.with_filter(EnvFilter::new("octopus_teams=warn")))
+            .with(shown)
+            .try_init();
     });
 }
 
