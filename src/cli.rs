@@ -10,7 +10,7 @@ use crate::{
     clock::{Clock, SystemClock},
     config::Config,
     directory::{self, ImportError},
-    store::{Store, accounts},
+    store::{Store, accounts, lockout},
     telemetry,
 };
 
@@ -170,7 +170,9 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
                 "username", "email", "display name", "enrolled", "state"
             ));
             for a in &list {
-                let state = if a.locked_until.is_some_and(|t| t > SystemClock.unix()) {
+                let subject = crate::reset::signin::lock_subject(a.username.as_str());
+                let locked = lockout::locked_until(&mut conn, &a.tenant_id, &subject).await?;
+                let state = if locked.is_some_and(|t| t > SystemClock.unix()) {
                     "locked"
                 } else {
                     "ok"

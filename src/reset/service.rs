@@ -21,7 +21,7 @@ use crate::{
     i18n::Locale,
     mail::{MailParams, MailTemplate, OutgoingMail, crypto::MailKey, enqueue},
     org::{Organisation, Organisations},
-    store::{Store, accounts, sessions, tokens},
+    store::{Store, accounts, lockout, sessions, tokens},
 };
 
 #[derive(Clone)]
@@ -322,6 +322,12 @@ impl ResetService {
             .await?
             .ok_or(ResetError::Link(LinkProblem::Unknown))?;
         accounts::set_password(&mut tx, &account_id, &hash, now).await?;
+        lockout::clear(
+            &mut tx,
+            &org.tenant_id,
+            &super::signin::lock_subject(account.username.as_str()),
+        )
+        .await?;
         let others = tokens::revoke_active(&mut tx, &account_id, now, "completed").await?;
         let ended = sessions::delete_for_account(&mut tx, &account_id).await?;
         let event = match link.purpose {
