@@ -127,8 +127,12 @@ impl std::fmt::Debug for BotAuth {
 pub struct RawHttp {
     pub listen: String,
     pub public_base_url: String,
+    /// CIDR ranges of the reverse proxies in front: only their X-Forwarded-For is read.
     #[serde(default)]
-    pub trust_forwarded_for: bool,
+    pub trusted_proxies: Vec<String>,
+    /// Replaced by `trusted_proxies`; kept only to refuse it with a message that says so.
+    #[serde(default)]
+    pub trust_forwarded_for: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,7 +211,8 @@ impl std::fmt::Debug for MailTransport {
 pub struct Config {
     pub listen: SocketAddr,
     pub public_base_url: Url,
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub database_url: SecretString,
     pub mail: MailTransport,
     pub mail_poll_interval: Duration,
@@ -280,8 +285,8 @@ impl Config {
         );
         push(
             &mut out,
-            "http.trust_forwarded_for",
-            self.trust_forwarded_for.to_string(),
+            "http.trusted_proxies",
+            format!("{:?}", self.trusted_proxies),
         );
         push(
             &mut out,
@@ -361,6 +366,30 @@ impl RawConfig {
                 None
             }
         };
+        if self.http.trust_forwarded_for.is_some() {
+            errs.push(
+                "http.trust_forwarded_for: no longer supported; list your reverse proxies instead, \
+                 e.g. http.trusted_proxies = [\"10.0.0.0/8\"] (X-Forwarded-For is then read only \
+                 from them, and the client is the rightmost address that is not one of them)"
+                    .into(),
+            );
+        }
+        let mut trusted_proxies = Vec::new();
+        for raw in &self.http.trusted_proxies {
+            let raw = raw.trim();
+            // A bare address means just that address.
+            let parsed = raw.parse::<ipnet::IpNet>().or_else(|_| {
+                raw.parse::<std::net::IpAddr>()
+                    .map(|ip| ipnet::IpNet::from(ip.to_canonical()))
+            });
+            match parsed {
+                Ok(net) => trusted_proxies.push(net.trunc()),
+                Err(_) => errs.push(format!(
+                    "http.trusted_proxies: {raw:?} is not a CIDR range (e.g. 10.0.0.0/8, fd00::/8) \
+                     or an address"
+                )),
+            }
+        }
         let db = self.database.url.expose_secret();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -433,6 +462,28 @@ impl RawConfig {
         let bot = validate_bot(&self.bot, listen)
             .map_err(|p| errs.extend(p))
             .ok();
+        if matches!(bot, Some(BotMode::LocalDev)) {
+            let loopback = public_base_url.as_ref().is_none_or(|u| match u.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            });
+            if !loopback {
+                errs.push(
+                    "http.public_base_url: local-development mode (bot.app_id empty) serves \
+                     loopback only; set bot.app_id, or use http://127.0.0.1:PORT"
+                        .into(),
+                );
+            }
+            if !trusted_proxies.is_empty() {
+                errs.push(
+                    "http.trusted_proxies: local-development mode (bot.app_id empty) accepts no \
+                     proxy in front; set bot.app_id, or leave trusted_proxies empty"
+                        .into(),
+                );
+            }
+        }
         let tab = validate_tab(&self.tab, &self.teams_app, &self.bot)
             .map_err(|p| errs.extend(p))
             .ok();
@@ -455,7 +506,7 @@ impl RawConfig {
             ) if errs.is_empty() => Ok(Config {
                 listen,
                 public_base_url,
-                trust_forwarded_for: self.http.trust_forwarded_for,
+                trusted_proxies,
                 database_url: self.database.url,
                 mail,
                 mail_poll_interval: Duration::from_secs(self.mail.poll_interval_secs.max(1)),

@@ -8,6 +8,7 @@ mod bot_conversation;
 mod browser_journey;
 mod cards;
 mod cli;
+mod client_address;
 mod lockout;
 mod login;
 mod mail_outbox;
