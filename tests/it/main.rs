@@ -7,6 +7,7 @@ mod bot_auth;
 mod bot_conversation;
 mod browser_journey;
 mod cards;
+mod channels;
 mod cli;
 mod client_address;
 mod lockout;
