@@ -10,6 +10,7 @@ mod cards;
 mod channels;
 mod cli;
 mod client_address;
+mod enumeration;
 mod lockout;
 mod login;
 mod mail_outbox;

@@ -5,6 +5,7 @@ pub mod connector;
 pub mod db;
 pub mod idp;
 pub mod smtp;
+pub mod sql;
 
 use std::{
     sync::{Arc, Once},
@@ -42,13 +43,22 @@ gagm,marc.gagnon@cegepsi.ca,Marc Gagnon,,,en\n";
 static LOG: Once = Once::new();
 
 fn init_logs() {
+    use tracing_subscriber::{Layer, filter, layer::SubscriberExt, util::SubscriberInitExt};
     LOG.call_once(|| {
-        if std::env::var("TEST_LOG").is_ok() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter("octopus_teams=debug,info")
-                .with_test_writer()
-                .try_init();
-        }
+        // Logs only with TEST_LOG; the SQL statement counter (harness/sql.rs) always.
+        let shown = match std::env::var("TEST_LOG") {
+            Ok(_) => "octopus_teams=debug,info",
+            Err(_) => "off",
+        };
+        let logs = tracing_subscriber::fmt::layer()
+            .with_test_writer()
+            .with_filter(tracing_subscriber::EnvFilter::new(shown));
+        let _ = tracing_subscriber::registry()
+            .with(logs)
+            .with(sql::SqlCounter.with_filter(filter::filter_fn(|m| {
+                m.is_span() || m.target() == "sqlx::query"
+            })))
+            .try_init();
     });
 }
 
