@@ -1,6 +1,9 @@
 //! Client addresses for the per-address limits: X-Forwarded-For only through configured trusted
 //! proxies, the rightmost entry that is not one of them; IPv6 clients counted per /64.
 
+use figment::Figment;
+use octopus_teams::config::{DEFAULTS, RawConfig};
+
 use crate::harness::{TestApp, csrf_of};
 
 /// One `/forgot` post carrying `forwarded` as X-Forwarded-For (if any); returns the status.
@@ -93,41 +96,42 @@ async fn ipv6_clients_in_one_64_share_a_bucket() {
     );
 }
 
-fn check_config(env: &[(&str, &str)]) -> (bool, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"));
-    cmd.arg("check-config").env_remove("OCTOPUS_CONFIG");
-    for (k, v) in env {
-        cmd.env(k, v);
+/// Validates the embedded defaults with `toml` merged over them, in process (as `check-config`
+/// does): `(valid, errors)`.
+fn check_config(toml: &str) -> (bool, String) {
+    use figment::providers::{Format, Toml};
+    let raw: RawConfig = Figment::from(Toml::string(DEFAULTS))
+        .merge(Toml::string(toml))
+        .extract()
+        .unwrap();
+    match raw.validate() {
+        Ok(_) => (true, String::new()),
+        Err(e) => (false, e.0.join("\n")),
     }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
 fn the_old_boolean_is_refused_with_what_replaces_it() {
-    let (ok, err) = check_config(&[("OCTOPUS__HTTP__TRUST_FORWARDED_FOR", "true")]);
+    let (ok, err) = check_config("[http]\ntrust_forwarded_for = true");
     assert!(!ok);
     assert!(
         err.contains("http.trust_forwarded_for") && err.contains("http.trusted_proxies"),
         "{err}"
     );
-    let (ok, err) = check_config(&[("OCTOPUS__HTTP__TRUSTED_PROXIES", "[\"10.0.0.300/8\"]")]);
+    let (ok, err) = check_config("[http]\ntrusted_proxies = [\"10.0.0.300/8\"]");
     assert!(!ok);
     assert!(err.contains("not a CIDR range"), "{err}");
 }
 
 #[test]
 fn local_development_mode_refuses_a_public_base_url_or_proxies() {
-    let (ok, err) = check_config(&[("OCTOPUS__HTTP__PUBLIC_BASE_URL", "https://octo.example.org")]);
+    let (ok, err) = check_config("[http]\npublic_base_url = \"https://octo.example.org\"");
     assert!(!ok, "a public address without an app id");
     assert!(err.contains("local-development mode"), "{err}");
-    let (ok, err) = check_config(&[("OCTOPUS__HTTP__TRUSTED_PROXIES", "[\"10.0.0.0/8\"]")]);
+    let (ok, err) = check_config("[http]\ntrusted_proxies = [\"10.0.0.0/8\"]");
     assert!(!ok, "a proxy in front without an app id");
     assert!(err.contains("http.trusted_proxies"), "{err}");
-    let (ok, err) = check_config(&[]);
+    let (ok, err) = check_config("");
     assert!(
         ok,
         "the embedded defaults are local-development mode and valid: {err}"
