@@ -12,8 +12,11 @@ use tracing::{
 };
 use tracing_subscriber::{Layer, layer::Context, registry::LookupSpan};
 
-/// Finished requests per test thread: (method, route, statements).
-static DONE: Mutex<Option<HashMap<ThreadId, Vec<(String, String, usize)>>>> = Mutex::new(None);
+/// A finished request: (method, route, statements).
+type Finished = (String, String, usize);
+
+/// Finished requests per test thread.
+static DONE: Mutex<Option<HashMap<ThreadId, Vec<Finished>>>> = Mutex::new(None);
 
 pub struct SqlCounter;
 
