@@ -111,20 +111,22 @@ impl ResetService {
             max: self.limits.requests_per_ip,
             window_secs: self.limits.request_window_secs,
         };
-        if let Err(retry_after_secs) =
-            hit(&mut conn, &format!("request:{client}"), per_client, now).await?
-        {
-            record(
-                &mut conn,
-                now,
-                Some(&org.tenant_id),
-                None,
-                AuditEvent::RequestRateLimited,
-                Some(&client),
-                None,
-            )
-            .await?;
-            return Err(ResetError::RateLimited { retry_after_secs });
+        if let Err(refused) = hit(&mut conn, &format!("request:{client}"), per_client, now).await? {
+            if refused.first_in_window {
+                record(
+                    &mut conn,
+                    now,
+                    Some(&org.tenant_id),
+                    None,
+                    AuditEvent::RequestRateLimited,
+                    Some(&client),
+                    None,
+                )
+                .await?;
+            }
+            return Err(ResetError::RateLimited {
+                retry_after_secs: refused.retry_after_secs,
+            });
         }
         // Per account: silent, or the answer would tell which usernames exist.
         let per_account = Limit {

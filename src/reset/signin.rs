@@ -124,18 +124,22 @@ impl SignInService {
                 },
             ),
         };
-        if let Err(retry_after_secs) = hit(&mut conn, &bucket, limit, now).await? {
-            record(
-                &mut conn,
-                now,
-                Some(&org.tenant_id),
-                None,
-                AuditEvent::SignInRateLimited,
-                Some(&client),
-                None,
-            )
-            .await?;
-            return Err(ResetError::RateLimited { retry_after_secs });
+        if let Err(refused) = hit(&mut conn, &bucket, limit, now).await? {
+            if refused.first_in_window {
+                record(
+                    &mut conn,
+                    now,
+                    Some(&org.tenant_id),
+                    None,
+                    AuditEvent::SignInRateLimited,
+                    Some(&client),
+                    None,
+                )
+                .await?;
+            }
+            return Err(ResetError::RateLimited {
+                retry_after_secs: refused.retry_after_secs,
+            });
         }
         let account = match Username::parse(username) {
             Ok(u) => accounts::by_username(&mut conn, &org.tenant_id, &u).await?,
