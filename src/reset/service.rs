@@ -175,6 +175,37 @@ impl ResetService {
         Ok(Requested { delivery })
     }
 
+    /// Admits one account look-up from `who` (the tab's "who am I"), before any token is even
+    /// checked: per client, with the sign-in allowance. The first refusal of a window is audited.
+    #[instrument(skip_all)]
+    pub async fn admit_lookup(&self, who: &Requester) -> Result<(), ResetError> {
+        let now = self.clock.unix();
+        let client = who.key();
+        let limit = Limit {
+            max: self.limits.signins_per_ip,
+            window_secs: self.limits.signin_window_secs,
+        };
+        let mut conn = self.store.conn().await?;
+        if let Err(refused) = hit(&mut conn, &format!("lookup:{client}"), limit, now).await? {
+            if refused.first_in_window {
+                record(
+                    &mut conn,
+                    now,
+                    None,
+                    None,
+                    AuditEvent::RequestRateLimited,
+                    Some(&client),
+                    Some("tab_me".into()),
+                )
+                .await?;
+            }
+            return Err(ResetError::RateLimited {
+                retry_after_secs: refused.retry_after_secs,
+            });
+        }
+        Ok(())
+    }
+
     /// Supersedes older links, stores the new one (hash only) and queues its mail, for
     /// `account`; for `None` the same work and statements with an id that matches no account,
     /// so nothing is written and nothing is returned.

@@ -187,11 +187,18 @@ fn sso_refused(state: &AppState, locale: Locale, e: SsoError) -> Response {
 }
 
 /// `GET /api/tab/me`: the Octopus account behind the Teams sign-in.
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn me(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Response {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let locale = locale_of(&state, &headers, None, None);
+    if let Err(e) = state.reset.admit_lookup(&Requester::Browser { ip }).await {
+        return domain_error(&state, locale, e);
+    }
     let user = match state.tab.sso.validate(auth).await {
         Ok(u) => u,
         Err(e) => return sso_refused(&state, locale, e),

@@ -139,3 +139,24 @@ async fn a_flood_of_refused_requests_adds_one_audit_row_per_window() {
         "one more in the next window"
     );
 }
+
+#[tokio::test]
+async fn the_tab_s_who_am_i_is_rate_limited_before_any_token_is_checked() {
+    let app = TestApp::builder()
+        .config(|c| c.limits.signins_per_ip = 2)
+        .spawn()
+        .await;
+    let me = || {
+        app.client
+            .get(app.url("/api/tab/me"))
+            .bearer_auth("not-a-token")
+            .send()
+    };
+    assert_eq!(me().await.unwrap().status(), 401);
+    assert_eq!(me().await.unwrap().status(), 401);
+    let res = me().await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    app.advance(Duration::from_secs(301));
+    assert_eq!(me().await.unwrap().status(), 401, "the next window");
+}
