@@ -187,6 +187,13 @@ pub struct RawOrganisation {
     pub team_ids: Vec<String>,
     pub policy: Option<PasswordPolicy>,
     pub lockout: Option<LockoutPolicy>,
+    /// How long audit rows of this organisation are kept.
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u32,
+}
+
+fn default_audit_retention_days() -> u32 {
+    365
 }
 
 /// Where mail goes.
@@ -703,6 +710,9 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
     {
         errs.push("api_key: at least 24 characters".into());
     }
+    if !(1..=36_500).contains(&raw.audit_retention_days) {
+        errs.push("audit_retention_days: between 1 and 36500".into());
+    }
     match (portal_url, sender, time_zone, default_locale) {
         (Some(portal_url), Some(sender), Some(time_zone), Some(default_locale))
             if errs.is_empty() =>
@@ -720,6 +730,7 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
                 team_ids: raw.team_ids,
                 policy,
                 lockout,
+                audit_retention: Duration::from_secs(u64::from(raw.audit_retention_days) * 86_400),
             })
         }
         _ => Err(errs),

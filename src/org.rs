@@ -62,6 +62,8 @@ pub struct Organisation {
     pub team_ids: Vec<String>,
     pub policy: PasswordPolicy,
     pub lockout: LockoutPolicy,
+    /// Audit rows older than this are deleted (default 365 days).
+    pub audit_retention: Duration,
 }
 
 impl std::fmt::Debug for Organisation {

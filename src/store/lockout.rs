@@ -147,3 +147,20 @@ pub async fn locked_until(
     .await?
     .flatten())
 }
+
+/// Forgets subjects idle since `idle_before` and not locked at `now` (their failures are no
+/// longer consecutive in any useful sense); hard locks (only a reset lifts them) stay.
+pub async fn prune(
+    conn: &mut AnyConnection,
+    idle_before: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "delete from signin_guard where updated_at < $1 and (locked_until is null or locked_until < $2)",
+    )
+    .bind(idle_before)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use octopus_teams::clock::Clock;
+
 use crate::harness::{TestApp, without_csrf};
 
 #[tokio::test]
@@ -159,4 +161,49 @@ async fn the_tab_s_who_am_i_is_rate_limited_before_any_token_is_checked() {
     assert!(res.headers().contains_key("retry-after"));
     app.advance(Duration::from_secs(301));
     assert_eq!(me().await.unwrap().status(), 401, "the next window");
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn audit_rows_past_retention_and_idle_lock_states_are_pruned() {
+    let retention = |c: &mut octopus_teams::config::RawConfig| {
+        c.organisations[0].audit_retention_days = 30;
+    };
+    let app = TestApp::builder().config(retention).spawn().await;
+    assert_eq!(app.request_link("reset", "gagm").await.status(), 200);
+    assert_eq!(
+        app.sign_in("ghost", "wrong1", "nothing").await.status(),
+        401
+    );
+    let old_rows = count(&app, "select count(*) from audit_event").await;
+    assert!(old_rows >= 2);
+    assert_eq!(count(&app, "select count(*) from signin_guard").await, 1);
+
+    app.advance(Duration::from_secs(31 * 86_400));
+    assert_eq!(app.request_link("reset", "trej").await.status(), 200);
+    let recent = app.clock.unix() - 60;
+    // Housekeeping runs at start (then hourly): a restart over the same database prunes.
+    let app = {
+        let next = TestApp::builder().restart_of(&app).config(retention);
+        app.stop().await;
+        next.spawn().await
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while count(&app, "select count(*) from signin_guard").await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "idle lock state pruned"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let q = format!("select count(*) from audit_event where occurred_at < {recent}");
+    assert_eq!(count(&app, &q).await, 0, "rows past 30 days are gone");
+    let q = format!("select count(*) from audit_event where occurred_at >= {recent}");
+    assert!(count(&app, &q).await >= 1, "the recent row stays");
 }
