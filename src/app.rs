@@ -99,7 +99,7 @@ impl Application {
         let templates = Templates::load()?;
         let strings = Strings::load()?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let hasher = Hasher::new(config.argon2, cores)?;
+        let hasher = Hasher::new(config.argon2, cores)?.with_queue(config.hash_queue);
         let transport = Transport::build(&config.mail, config.mail_timeout)?;
         let wake = Arc::new(Notify::new());
         let orgs = config.organisations.clone();

@@ -153,6 +153,13 @@ pub struct RawSecurity {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Callers that may wait for a hashing slot; past it, 503 with Retry-After.
+    #[serde(default = "default_hash_queue")]
+    pub hash_queue: usize,
+}
+
+fn default_hash_queue() -> usize {
+    64
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,6 +233,7 @@ pub struct Config {
     pub mail_timeout: Duration,
     pub secret_key: Option<SecretString>,
     pub argon2: Argon2Params,
+    pub hash_queue: usize,
     pub limits: Limits,
     pub demo: Demo,
     pub bot: BotMode,
@@ -520,6 +528,7 @@ impl RawConfig {
                 mail_timeout: Duration::from_secs(self.mail.timeout_secs.max(1)),
                 secret_key: self.security.secret_key,
                 argon2,
+                hash_queue: self.security.hash_queue,
                 limits: self.limits,
                 demo: self.demo,
                 bot,

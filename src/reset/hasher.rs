@@ -13,10 +13,21 @@ use tracing::Instrument;
 use super::model::NewPassword;
 use crate::config::Argon2Params;
 
+/// Every permit taken and the waiting line full: refuse rather than queue without bound.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the hashing queue is full")]
+pub struct QueueFull;
+
+/// What a refused caller is told to wait.
+pub const RETRY_AFTER_SECS: u64 = 2;
+
 #[derive(Clone)]
 pub struct Hasher {
     params: Argon2Params,
     permits: Arc<Semaphore>,
+    /// Callers waiting for a permit, and how many may.
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    max_waiting: usize,
     /// Verified against when the account does not exist, so that path costs the same.
     dummy_hash: Arc<str>,
 }
@@ -47,8 +58,16 @@ impl Hasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: Arc::default(),
+            max_waiting: usize::MAX,
             dummy_hash: dummy.into(),
         })
+    }
+
+    /// At most `n` callers wait for a permit; more get `QueueFull` at once.
+    pub fn with_queue(mut self, n: usize) -> Self {
+        self.max_waiting = n;
+        self
     }
 
     pub async fn hash(&self, pw: &NewPassword) -> anyhow::Result<String> {
@@ -89,12 +108,37 @@ impl Hasher {
         &self,
         job: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _permit = self.permits.clone().acquire_owned().await?;
+        let _permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                let _in_line = InLine::join(&self.waiting, self.max_waiting)?;
+                self.permits.clone().acquire_owned().await?
+            }
+        };
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(job))
             .in_current_span()
             .await
             .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?
+    }
+}
+
+/// A place in the waiting line, left when dropped (also when the caller goes away).
+struct InLine<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> InLine<'a> {
+    fn join(waiting: &'a std::sync::atomic::AtomicUsize, max: usize) -> anyhow::Result<Self> {
+        use std::sync::atomic::Ordering::SeqCst;
+        waiting
+            .fetch_update(SeqCst, SeqCst, |n| (n < max).then_some(n + 1))
+            .map_err(|_| anyhow::Error::new(QueueFull))?;
+        Ok(Self(waiting))
+    }
+}
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

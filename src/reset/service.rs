@@ -340,7 +340,11 @@ impl ResetService {
         org.policy
             .check(password, confirmation)
             .map_err(ResetError::Policy)?;
-        let hash = self.hasher.hash(password).await?;
+        let hash = self
+            .hasher
+            .hash(password)
+            .await
+            .map_err(ResetError::from_hashing)?;
 
         let now = self.clock.unix();
         let mut tx = self.store.begin().await?;

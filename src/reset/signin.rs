@@ -226,14 +226,22 @@ impl SignInService {
         now: i64,
     ) -> Result<(CheckOutcome, Option<AccountId>), ResetError> {
         let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
-        let verified = self.hasher.verify(password, stored).await?;
+        let verified = self
+            .hasher
+            .verify(password, stored)
+            .await
+            .map_err(ResetError::from_hashing)?;
         let account_id = account.as_ref().map(|a| a.id.clone());
         match (verified, account) {
             (Verified::Valid { needs_rehash }, Some(account)) => {
                 let mut conn = self.store.conn().await?;
                 lockout::succeed(&mut conn, tenant, subject, now).await?;
                 if needs_rehash {
-                    let hash = self.hasher.hash(password).await?;
+                    let hash = self
+                        .hasher
+                        .hash(password)
+                        .await
+                        .map_err(ResetError::from_hashing)?;
                     accounts::set_password(&mut conn, &account.id, &hash, now).await?;
                     info!(account.id = %account.id, "password hash upgraded to the current parameters");
                 }

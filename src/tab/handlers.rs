@@ -391,6 +391,18 @@ fn uniform(state: &AppState, locale: Locale, purpose: Purpose) -> String {
 
 fn domain_error(state: &AppState, locale: Locale, e: ResetError) -> Response {
     match e {
+        ResetError::Busy { retry_after_secs } => {
+            let mut res = answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                state.strings.get(locale, "tab.unavailable"),
+                json!({}),
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
         ResetError::RateLimited { retry_after_secs } => {
             let minutes = retry_after_secs.div_ceil(60).max(1).to_string();
             let mut res = answer(

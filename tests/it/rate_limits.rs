@@ -207,3 +207,61 @@ async fn audit_rows_past_retention_and_idle_lock_states_are_pruned() {
     let q = format!("select count(*) from audit_event where occurred_at >= {recent}");
     assert!(count(&app, &q).await >= 1, "the recent row stays");
 }
+
+#[tokio::test]
+async fn past_the_hashing_queue_checks_get_503_with_retry_after() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.security.hash_queue = 0;
+            c.limits.verify_per_key = 1000;
+        })
+        .spawn()
+        .await;
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let req = app
+            .client
+            .post(app.url("/api/v1/credentials/verify"))
+            .bearer_auth(crate::harness::API_KEY)
+            .json(&serde_json::json!({"username": format!("user{i}"), "password": "wrong1"}));
+        set.spawn(async move {
+            let res = req.send().await.unwrap();
+            let retry = res.headers().get("retry-after").cloned();
+            (res.status().as_u16(), retry)
+        });
+    }
+    let (mut busy, mut checked) = (0, 0);
+    while let Some(done) = set.join_next().await {
+        match done.unwrap() {
+            (503, retry) => {
+                busy += 1;
+                assert!(retry.is_some(), "503 says when to retry");
+            }
+            (200, _) => checked += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        busy > 0,
+        "some checks found every slot taken and none free to wait for"
+    );
+    assert!(checked > 0);
+    // A busy refusal releases its lockout reservation and counts no failure.
+    assert_eq!(
+        count(&app, "select count(*) from signin_guard where pending <> 0").await,
+        0
+    );
+    assert_eq!(
+        count(&app, "select coalesce(sum(failures), 0) from signin_guard").await,
+        checked
+    );
+    let res = app
+        .client
+        .post(app.url("/api/v1/credentials/verify"))
+        .bearer_auth(crate::harness::API_KEY)
+        .json(&serde_json::json!({"username": "user0", "password": "wrong1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the queue drained");
+}
