@@ -4,7 +4,10 @@
 use figment::Figment;
 use octopus_teams::config::{DEFAULTS, RawConfig};
 
-use crate::harness::{TestApp, csrf_of};
+use crate::{
+    harness::{TestApp, csrf_of},
+    rate_limits::start_of_window,
+};
 
 /// One `/forgot` post carrying `forwarded` as X-Forwarded-For (if any); returns the status.
 async fn forgot(app: &TestApp, forwarded: Option<&str>, username: &str) -> u16 {
@@ -22,13 +25,15 @@ async fn forgot(app: &TestApp, forwarded: Option<&str>, username: &str) -> u16 {
 }
 
 async fn behind_loopback_proxy() -> TestApp {
-    TestApp::builder()
+    let app = TestApp::builder()
         .config(|c| {
             c.limits.requests_per_ip = 3;
             c.http.trusted_proxies = vec!["127.0.0.0/8".into()];
         })
         .spawn()
-        .await
+        .await;
+    start_of_window(&app, 900);
+    app
 }
 
 #[tokio::test]
@@ -60,6 +65,7 @@ async fn an_untrusted_peer_s_forwarded_for_is_ignored() {
         })
         .spawn()
         .await;
+    start_of_window(&app, 900);
     for i in 0..3 {
         let xff = format!("198.51.100.{i}");
         assert_eq!(forgot(&app, Some(&xff), &format!("u{i}")).await, 200);

@@ -105,6 +105,7 @@ async fn the_credential_api_limits_each_end_user_when_told_their_address() {
         })
         .spawn()
         .await;
+    crate::rate_limits::start_of_window(&app, 300);
     let as_user = |ip: &str| json!({"username": "nobody", "password": "x1", "client_ip": ip});
     for _ in 0..3 {
         assert_eq!(verify(&app, as_user("203.0.113.5")).await.0, 200);
