@@ -112,7 +112,8 @@ impl Application {
             .password_pepper
             .as_ref()
             .map(|p| Pepper::new(p.expose_secret().as_bytes()));
-        let hasher = Hasher::with_pepper(config.argon2, cores, pepper)?;
+        let hasher =
+            Hasher::with_pepper(config.argon2, cores, pepper)?.with_queue(config.hash_queue);
         let transport = Transport::build(
             &config.mail,
             config.mail_timeout,
@@ -263,6 +264,7 @@ impl Application {
         let chores = tokio::spawn(housekeeping(
             store.clone(),
             self.state.clock.clone(),
+            self.state.orgs.clone(),
             async move {
                 let _ = housekeeping_stop.wait_for(|s| *s).await;
             },
@@ -284,11 +286,13 @@ impl Application {
     }
 }
 
-/// Forgets what is no longer needed: handled-activity keys (Teams redelivers within minutes)
-/// and past rate-limit windows, hourly.
+/// Forgets what is no longer needed: handled-activity keys (Teams redelivers within minutes),
+/// past rate-limit windows, audit rows past retention and idle lock states; at start, then
+/// hourly. Every step is an idempotent delete, safe from several instances at once.
 async fn housekeeping(
     store: Store,
     clock: SharedClock,
+    orgs: Organisations,
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
@@ -298,8 +302,15 @@ async fn housekeeping(
             Ok(mut conn) => {
                 let a = crate::store::bot::prune_activities(&mut conn, day_ago).await;
                 let b = crate::store::limits::prune(&mut conn, day_ago).await;
-                if let (Ok(a), Ok(b)) = (&a, &b) {
-                    tracing::debug!(activities = a, windows = b, "housekeeping done");
+                let c = crate::reset::audit::prune(&mut conn, &orgs, clock.unix()).await;
+                if let (Ok(a), Ok(b), Ok(c)) = (&a, &b, &c) {
+                    tracing::debug!(
+                        activities = a,
+                        windows = b,
+                        audit = c.audit_rows,
+                        lock_states = c.lock_states,
+                        "housekeeping done"
+                    );
                 } else {
                     warn!("housekeeping failed; will retry");
                 }

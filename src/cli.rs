@@ -11,7 +11,7 @@ use crate::{
     clock::{Clock, SystemClock},
     config::Config,
     directory::{self, ImportError},
-    store::{Store, accounts, outbox},
+    store::{Store, accounts, lockout, outbox},
     telemetry,
 };
 
@@ -192,7 +192,9 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
                 "username", "email", "display name", "enrolled", "state"
             ));
             for a in &list {
-                let state = if a.locked_until.is_some_and(|t| t > SystemClock.unix()) {
+                let subject = crate::reset::signin::lock_subject(a.username.as_str());
+                let locked = lockout::locked_until(&mut conn, &a.tenant_id, &subject).await?;
+                let state = if locked.is_some_and(|t| t > SystemClock.unix()) {
                     "locked"
                 } else {
                     "ok"

@@ -130,8 +130,12 @@ impl std::fmt::Debug for BotAuth {
 pub struct RawHttp {
     pub listen: String,
     pub public_base_url: String,
+    /// CIDR ranges of the reverse proxies in front: only their X-Forwarded-For is read.
     #[serde(default)]
-    pub trust_forwarded_for: bool,
+    pub trusted_proxies: Vec<String>,
+    /// Replaced by `trusted_proxies`; kept only to refuse it with a message that says so.
+    #[serde(default)]
+    pub trust_forwarded_for: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,6 +163,13 @@ pub struct RawSecurity {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Callers that may wait for a hashing slot; past it, 503 with Retry-After.
+    #[serde(default = "default_hash_queue")]
+    pub hash_queue: usize,
+}
+
+fn default_hash_queue() -> usize {
+    64
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,6 +208,13 @@ pub struct RawOrganisation {
     pub local_test_clients: Vec<LocalTestClient>,
     pub policy: Option<PasswordPolicy>,
     pub lockout: Option<LockoutPolicy>,
+    /// How long audit rows of this organisation are kept.
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u32,
+}
+
+fn default_audit_retention_days() -> u32 {
+    365
 }
 
 /// Where mail goes.
@@ -221,7 +239,8 @@ impl std::fmt::Debug for MailTransport {
 pub struct Config {
     pub listen: SocketAddr,
     pub public_base_url: Url,
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub database_url: SecretString,
     pub mail: MailTransport,
     pub mail_poll_interval: Duration,
@@ -233,6 +252,7 @@ pub struct Config {
     pub secret_key: Option<SecretString>,
     pub password_pepper: Option<SecretString>,
     pub argon2: Argon2Params,
+    pub hash_queue: usize,
     pub limits: Limits,
     pub demo: Demo,
     pub bot: BotMode,
@@ -315,8 +335,8 @@ impl Config {
         );
         push(
             &mut out,
-            "http.trust_forwarded_for",
-            self.trust_forwarded_for.to_string(),
+            "http.trusted_proxies",
+            format!("{:?}", self.trusted_proxies),
         );
         push(
             &mut out,
@@ -415,6 +435,30 @@ impl RawConfig {
                 None
             }
         };
+        if self.http.trust_forwarded_for.is_some() {
+            errs.push(
+                "http.trust_forwarded_for: no longer supported; list your reverse proxies instead, \
+                 e.g. http.trusted_proxies = [\"10.0.0.0/8\"] (X-Forwarded-For is then read only \
+                 from them, and the client is the rightmost address that is not one of them)"
+                    .into(),
+            );
+        }
+        let mut trusted_proxies = Vec::new();
+        for raw in &self.http.trusted_proxies {
+            let raw = raw.trim();
+            // A bare address means just that address.
+            let parsed = raw.parse::<ipnet::IpNet>().or_else(|_| {
+                raw.parse::<std::net::IpAddr>()
+                    .map(|ip| ipnet::IpNet::from(ip.to_canonical()))
+            });
+            match parsed {
+                Ok(net) => trusted_proxies.push(net.trunc()),
+                Err(_) => errs.push(format!(
+                    "http.trusted_proxies: {raw:?} is not a CIDR range (e.g. 10.0.0.0/8, fd00::/8) \
+                     or an address"
+                )),
+            }
+        }
         let db = self.database.url.expose_secret();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -512,7 +556,28 @@ impl RawConfig {
                 ),
             }
         }
-
+        if matches!(bot, Some(BotMode::LocalDev)) {
+            let loopback = public_base_url.as_ref().is_none_or(|u| match u.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            });
+            if !loopback {
+                errs.push(
+                    "http.public_base_url: local-development mode (bot.app_id empty) serves \
+                     loopback only; set bot.app_id, or use http://127.0.0.1:PORT"
+                        .into(),
+                );
+            }
+            if !trusted_proxies.is_empty() {
+                errs.push(
+                    "http.trusted_proxies: local-development mode (bot.app_id empty) accepts no \
+                     proxy in front; set bot.app_id, or leave trusted_proxies empty"
+                        .into(),
+                );
+            }
+        }
         let tab = validate_tab(&self.tab, &self.teams_app, &self.bot)
             .map_err(|p| errs.extend(p))
             .ok();
@@ -535,7 +600,7 @@ impl RawConfig {
             ) if errs.is_empty() => Ok(Config {
                 listen,
                 public_base_url,
-                trust_forwarded_for: self.http.trust_forwarded_for,
+                trusted_proxies,
                 database_url: self.database.url,
                 mail,
                 mail_poll_interval: Duration::from_secs(self.mail.poll_interval_secs.max(1)),
@@ -545,6 +610,7 @@ impl RawConfig {
                 secret_key: self.security.secret_key,
                 password_pepper: self.security.password_pepper,
                 argon2,
+                hash_queue: self.security.hash_queue,
                 limits: self.limits,
                 demo: self.demo,
                 bot,
@@ -754,6 +820,9 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
             "api_key: {why} (make one with `openssl rand -base64 32`)"
         ));
     }
+    if !(1..=36_500).contains(&raw.audit_retention_days) {
+        errs.push("audit_retention_days: between 1 and 36500".into());
+    }
     match (portal_url, sender, time_zone, default_locale) {
         (Some(portal_url), Some(sender), Some(time_zone), Some(default_locale))
             if errs.is_empty() =>
@@ -772,6 +841,7 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
                 local_test_clients: raw.local_test_clients,
                 policy,
                 lockout,
+                audit_retention: Duration::from_secs(u64::from(raw.audit_retention_days) * 86_400),
             })
         }
         _ => Err(errs),

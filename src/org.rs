@@ -103,6 +103,8 @@ pub struct Organisation {
     pub local_test_clients: Vec<LocalTestClient>,
     pub policy: PasswordPolicy,
     pub lockout: LockoutPolicy,
+    /// Audit rows older than this are deleted (default 365 days).
+    pub audit_retention: Duration,
 }
 
 impl Organisation {

@@ -469,6 +469,9 @@ impl Bot {
                 this.core.clock.unix(),
             )
         };
+        // Who is asking, as the connector knows them: looked up for every submission, whatever
+        // the username, so the outbound calls say nothing about which accounts exist.
+        let sender_names = self.member_upns(a).await;
         let Ok(username) = Username::parse(typed) else {
             return Ok((uniform(self), None));
         };
@@ -495,17 +498,19 @@ impl Bot {
         let Some(d) = delivery else {
             return Ok((uniform(self), None));
         };
-        // The address, and the live status, only for the account's owner.
-        let owner = match (&from.aad_object_id, &d.entra_object_id) {
-            (Some(mine), Some(theirs)) if mine.eq_ignore_ascii_case(theirs) => true,
-            _ => match &d.upn {
-                Some(upn) => self
-                    .member_upns(a)
-                    .await
-                    .iter()
-                    .any(|u| u.eq_ignore_ascii_case(upn)),
-                None => false,
-            },
+        // The address, and the live status, only for the account's owner: by Entra object id
+        // when the account has one bound; by UPN / email only when it has none.
+        let owner = match &d.entra_object_id {
+            Some(theirs) => from
+                .aad_object_id
+                .as_deref()
+                .is_some_and(|mine| mine.eq_ignore_ascii_case(theirs)),
+            None => d
+                .upn
+                .iter()
+                .map(String::as_str)
+                .chain([d.email.full()])
+                .any(|known| sender_names.iter().any(|u| u.eq_ignore_ascii_case(known))),
         };
         if !owner {
             return Ok((uniform(self), None));

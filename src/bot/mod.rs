@@ -154,6 +154,14 @@ impl FromRequest<AppState> for VerifiedActivity {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        // Local tools are not authenticated: at least make a cross-site form post impossible.
+        if state.bot.auth.is_none() && !is_json(req.headers()) {
+            return Err((
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "local-development mode accepts application/json only",
+            )
+                .into_response());
+        }
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|_| (StatusCode::BAD_REQUEST, "unreadable body").into_response())?;
@@ -167,9 +175,9 @@ impl FromRequest<AppState> for VerifiedActivity {
         if activity.kind.is_empty() {
             return Err((StatusCode::BAD_REQUEST, "the activity has no type").into_response());
         }
+        let channel = activity.channel_id.as_deref().unwrap_or_default();
+        let service_url = activity.service_url.as_deref().unwrap_or_default();
         if let Some(auth) = &state.bot.auth {
-            let channel = activity.channel_id.as_deref().unwrap_or_default();
-            let service_url = activity.service_url.as_deref().unwrap_or_default();
             if let Err(reason) = auth
                 .verify(authorization.as_deref(), channel, service_url)
                 .await
@@ -177,7 +185,78 @@ impl FromRequest<AppState> for VerifiedActivity {
                 tracing::debug!(%reason, activity.type = %activity.kind, "channel token refused");
                 return Err((StatusCode::UNAUTHORIZED, "Unauthorized").into_response());
             }
+        } else if !is_loopback_url(service_url) {
+            tracing::debug!("local-development mode: serviceUrl is not loopback");
+            return Err((
+                StatusCode::FORBIDDEN,
+                "local-development mode replies to loopback serviceUrls only",
+            )
+                .into_response());
+        }
+        if !channel_served(channel, state.bot.auth.is_some()) {
+            tracing::info!(
+                activity.channel = channel,
+                "activity from a channel that is not served refused"
+            );
+            return Err((
+                StatusCode::FORBIDDEN,
+                "only Microsoft Teams (msteams) is served",
+            )
+                .into_response());
         }
         Ok(VerifiedActivity(activity))
+    }
+}
+
+/// Only Teams is served: on other channels (webchat, directline…) the client writes
+/// `channelData.tenant`, `team` and `from` itself. Local-development mode, where nothing is
+/// authenticated anyway, also serves the Bot Framework Emulator (`emulator`); Microsoft's
+/// Agents Playground sends `msteams`.
+fn channel_served(channel: &str, authenticated: bool) -> bool {
+    channel == "msteams" || (!authenticated && channel == "emulator")
+}
+
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn is_loopback_url(raw: &str) -> bool {
+    let Ok(url) = url::Url::parse(raw) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_teams_is_served_and_the_emulator_only_locally() {
+        assert!(channel_served("msteams", true));
+        for other in ["webchat", "directline", "emulator", "MSTEAMS", ""] {
+            assert!(!channel_served(other, true), "{other}");
+        }
+        assert!(channel_served("emulator", false));
+        assert!(!channel_served("webchat", false));
+    }
+
+    #[test]
+    fn loopback_service_urls() {
+        assert!(is_loopback_url("http://127.0.0.1:3979/"));
+        assert!(is_loopback_url("http://[::1]:3979"));
+        assert!(is_loopback_url("http://localhost:56000"));
+        assert!(!is_loopback_url("https://smba.trafficmanager.net/amer/"));
+        assert!(!is_loopback_url("http://127.0.0.1.example.org/"));
+        assert!(!is_loopback_url("not a url"));
     }
 }

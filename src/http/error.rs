@@ -39,6 +39,14 @@ impl From<ResetError> for ApiError {
                     "too many requests",
                 )
             },
+            ResetError::Busy { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "too many checks in progress; retry shortly",
+                )
+            },
             ResetError::Link(p) => Self::new(StatusCode::GONE, "link_invalid", p.code()),
             ResetError::Policy(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -7,11 +7,13 @@ use axum::{
     http::{header, request::Parts},
 };
 use axum_extra::extract::CookieJar;
+use ipnet::IpNet;
 
 use crate::{app::AppState, i18n::Locale};
 
-/// The client's address: the TCP peer, or the first X-Forwarded-For hop when the configuration
-/// says a trusted proxy sits in front.
+/// The client's address: the TCP peer, unless the peer is one of the configured trusted proxies;
+/// then the rightmost X-Forwarded-For entry that is not a trusted proxy (entries to its left are
+/// whatever the client sent).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
@@ -24,22 +26,83 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        if state.config.trust_forwarded_for
-            && let Some(ip) = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse::<IpAddr>().ok())
-        {
-            return Ok(ClientIp(ip));
-        }
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        Ok(ClientIp(peer))
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        Ok(ClientIp(client_address(
+            peer,
+            forwarded,
+            &state.config.trusted_proxies,
+        )))
+    }
+}
+
+/// Walks the X-Forwarded-For chain from the right, through trusted proxies only.
+pub fn client_address<'a>(
+    peer: IpAddr,
+    forwarded: impl Iterator<Item = &'a str>,
+    trusted: &[IpNet],
+) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(&ip));
+    let mut client = peer.to_canonical();
+    if !is_trusted(client) {
+        return client;
+    }
+    let hops: Vec<&str> = forwarded.flat_map(|v| v.split(',')).collect();
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            // A trusted proxy would not write this: keep the last address we can vouch for.
+            return client;
+        };
+        client = ip.to_canonical();
+        if !is_trusted(client) {
+            return client;
+        }
+    }
+    client
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("address")
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_untrusted_hop() {
+        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net")];
+        let from =
+            |peer: &str, xff: &[&str]| client_address(ip(peer), xff.iter().copied(), &proxies);
+        assert_eq!(
+            from("10.0.0.1", &["1.1.1.1, 203.0.113.7"]),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            from("10.0.0.1", &["1.1.1.1, 203.0.113.7, 10.9.9.9"]),
+            ip("203.0.113.7"),
+            "a second proxy of ours is skipped"
+        );
+        assert_eq!(
+            from("10.0.0.1", &["1.1.1.1", "203.0.113.7"]),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            from("192.0.2.1", &["203.0.113.7"]),
+            ip("192.0.2.1"),
+            "an untrusted peer's header is ignored"
+        );
+        assert_eq!(from("10.0.0.1", &[]), ip("10.0.0.1"));
+        assert_eq!(from("10.0.0.1", &["junk, 10.2.2.2"]), ip("10.2.2.2"));
+        assert_eq!(from("::ffff:10.0.0.1", &["203.0.113.7"]), ip("203.0.113.7"));
     }
 }
 

@@ -73,23 +73,60 @@ pub async fn enqueue(
     message_domain: &str,
     now: i64,
 ) -> Result<String, StoreError> {
-    let outbox_id = uuid::Uuid::new_v4().to_string();
-    let message_id = format!("<{outbox_id}@{message_domain}>");
-    let payload =
-        serde_json::to_vec(&mail.params).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    outbox::insert(
-        conn,
-        &outbox::NewMail {
-            outbox_id: &outbox_id,
+    let sealed = Sealed::new(key, &mail, message_domain)?;
+    outbox::insert(conn, &sealed.row(&mail, now)).await?;
+    Ok(sealed.outbox_id)
+}
+
+/// `enqueue` for the account `account`, written only if that account exists (`None` if not).
+/// The same sealing and the same statement either way: the work says nothing about accounts.
+pub async fn enqueue_for_account(
+    conn: &mut AnyConnection,
+    key: &MailKey,
+    mail: OutgoingMail<'_>,
+    message_domain: &str,
+    now: i64,
+    account: &crate::reset::model::AccountId,
+) -> Result<Option<String>, StoreError> {
+    let sealed = Sealed::new(key, &mail, message_domain)?;
+    let written = outbox::insert_for_account(conn, &sealed.row(&mail, now), &account.0).await?;
+    Ok(written.then_some(sealed.outbox_id))
+}
+
+struct Sealed {
+    outbox_id: String,
+    message_id: String,
+    payload: Vec<u8>,
+}
+
+impl Sealed {
+    fn new(
+        key: &MailKey,
+        mail: &OutgoingMail<'_>,
+        message_domain: &str,
+    ) -> Result<Self, StoreError> {
+        let outbox_id = uuid::Uuid::new_v4().to_string();
+        let message_id = format!("<{outbox_id}@{message_domain}>");
+        let payload =
+            serde_json::to_vec(&mail.params).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let payload = key.seal(&payload, outbox_id.as_bytes());
+        Ok(Self {
+            outbox_id,
+            message_id,
+            payload,
+        })
+    }
+
+    fn row<'a>(&'a self, mail: &'a OutgoingMail<'_>, now: i64) -> outbox::NewMail<'a> {
+        outbox::NewMail {
+            outbox_id: &self.outbox_id,
             template: mail.template.name(),
             recipient: mail.to.full(),
             locale: mail.locale.tag(),
             tenant_id: mail.tenant_id,
-            payload: &key.seal(&payload, outbox_id.as_bytes()),
-            message_id: &message_id,
+            payload: &self.payload,
+            message_id: &self.message_id,
             now,
-        },
-    )
-    .await?;
-    Ok(outbox_id)
+        }
+    }
 }

@@ -3,7 +3,41 @@
 use sqlx::AnyConnection;
 
 use super::model::AccountId;
-use crate::store::{StoreError, audit};
+use crate::{
+    org::Organisations,
+    store::{StoreError, audit, lockout},
+};
+
+/// Unlocked sign-in lock states untouched for this long are forgotten.
+const LOCK_STATE_IDLE_SECS: i64 = 30 * 86_400;
+
+/// What one pruning pass deleted.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Pruned {
+    pub audit_rows: u64,
+    pub lock_states: u64,
+}
+
+/// Deletes audit rows past each organisation's retention (rows of no organisation: the longest
+/// retention configured) and idle lock states. Safe to run from several instances at once.
+pub async fn prune(
+    conn: &mut AnyConnection,
+    orgs: &Organisations,
+    now: i64,
+) -> Result<Pruned, StoreError> {
+    let mut pruned = Pruned::default();
+    let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    let mut longest = 0;
+    for org in orgs.iter() {
+        let keep = secs(org.audit_retention);
+        longest = longest.max(keep);
+        pruned.audit_rows +=
+            audit::prune(conn, Some(&org.tenant_id), now.saturating_sub(keep)).await?;
+    }
+    pruned.audit_rows += audit::prune(conn, None, now.saturating_sub(longest)).await?;
+    pruned.lock_states = lockout::prune(conn, now - LOCK_STATE_IDLE_SECS, now).await?;
+    Ok(pruned)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditEvent {

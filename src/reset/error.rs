@@ -32,8 +32,24 @@ pub enum ResetError {
     Policy(Vec<PolicyViolation>),
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// The hashing queue is full: try again shortly (503 with Retry-After).
+    #[error("busy; retry in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl ResetError {
+    /// A hashing failure: `Busy` when the queue was full, else internal.
+    pub fn from_hashing(e: anyhow::Error) -> Self {
+        if e.is::<super::hasher::QueueFull>() {
+            ResetError::Busy {
+                retry_after_secs: super::hasher::RETRY_AFTER_SECS,
+            }
+        } else {
+            ResetError::Internal(e)
+        }
+    }
 }
 
 impl From<StoreError> for ResetError {

@@ -22,6 +22,14 @@ use tracing::Instrument;
 use super::model::NewPassword;
 use crate::config::Argon2Params;
 
+/// Every permit taken and the waiting line full: refuse rather than queue without bound.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the hashing queue is full")]
+pub struct QueueFull;
+
+/// What a refused caller is told to wait.
+pub const RETRY_AFTER_SECS: u64 = 2;
+
 /// The argon2 secret and its key id (the first 6 bytes of its SHA-256).
 #[derive(Clone)]
 pub struct Pepper {
@@ -52,6 +60,9 @@ pub struct Hasher {
     params: Argon2Params,
     pepper: Option<Pepper>,
     permits: Arc<Semaphore>,
+    /// Callers waiting for a permit, and how many may.
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    max_waiting: usize,
     /// Verified against when the account does not exist, so that path costs the same.
     dummy_hash: Arc<str>,
 }
@@ -65,6 +76,12 @@ pub enum Verified {
 impl Hasher {
     pub fn new(params: Argon2Params, concurrency: usize) -> anyhow::Result<Self> {
         Self::with_pepper(params, concurrency, None)
+    }
+
+    /// At most `n` callers wait for a permit; more get `QueueFull` at once.
+    pub fn with_queue(mut self, n: usize) -> Self {
+        self.max_waiting = n;
+        self
     }
 
     pub fn with_pepper(
@@ -97,6 +114,8 @@ impl Hasher {
             params,
             pepper,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: Arc::default(),
+            max_waiting: usize::MAX,
             dummy_hash: dummy.into(),
         })
     }
@@ -166,12 +185,37 @@ impl Hasher {
         &self,
         job: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _permit = self.permits.clone().acquire_owned().await?;
+        let _permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                let _in_line = InLine::join(&self.waiting, self.max_waiting)?;
+                self.permits.clone().acquire_owned().await?
+            }
+        };
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(job))
             .in_current_span()
             .await
             .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?
+    }
+}
+
+/// A place in the waiting line, left when dropped (also when the caller goes away).
+struct InLine<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> InLine<'a> {
+    fn join(waiting: &'a std::sync::atomic::AtomicUsize, max: usize) -> anyhow::Result<Self> {
+        use std::sync::atomic::Ordering::SeqCst;
+        waiting
+            .fetch_update(SeqCst, SeqCst, |n| (n < max).then_some(n + 1))
+            .map_err(|_| anyhow::Error::new(QueueFull))?;
+        Ok(Self(waiting))
+    }
+}
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

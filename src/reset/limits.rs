@@ -10,19 +10,31 @@ pub struct Limit {
     pub window_secs: u64,
 }
 
-/// Counts a hit; `Err(retry_after_secs)` when the bucket is over its limit.
+/// A hit over the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub retry_after_secs: u64,
+    /// The first refusal of this bucket in this window: the only one worth an audit row, so a
+    /// flood of refused requests costs one counter update each and no more.
+    pub first_in_window: bool,
+}
+
+/// Counts a hit; `Err(Refused)` when the bucket is over its limit.
 pub async fn hit(
     conn: &mut AnyConnection,
     bucket: &str,
     limit: Limit,
     now: i64,
-) -> Result<Result<(), u64>, StoreError> {
+) -> Result<Result<(), Refused>, StoreError> {
     let window = i64::try_from(limit.window_secs.max(1)).unwrap_or(i64::MAX);
     let start = now - now.rem_euclid(window);
     let hits = limits::hit(conn, bucket, start).await?;
     if hits > limit.max {
         let retry = u64::try_from(start + window - now).unwrap_or(1).max(1);
-        return Ok(Err(retry));
+        return Ok(Err(Refused {
+            retry_after_secs: retry,
+            first_in_window: hits == limit.max.saturating_add(1),
+        }));
     }
     Ok(Ok(()))
 }

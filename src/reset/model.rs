@@ -192,12 +192,25 @@ impl Requester {
     /// The rate-limit bucket and audit `client` value.
     pub fn key(&self) -> String {
         match self {
-            Requester::Browser { ip } => format!("ip:{ip}"),
+            Requester::Browser { ip } => format!("ip:{}", address_bucket(*ip)),
             Requester::Teams { tenant_id, user_id } => format!("teams:{tenant_id}:{user_id}"),
             Requester::Tab {
                 tenant_id,
                 object_id,
             } => format!("tab:{tenant_id}:{object_id}"),
+        }
+    }
+}
+
+/// The part of a client address that rate limits count: the address itself for IPv4, the /64
+/// network for IPv6 (one subscriber gets a whole /64, and picks any address in it).
+pub fn address_bucket(ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{net}/64")
         }
     }
 }
@@ -221,6 +234,25 @@ pub struct Account {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_64() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("address");
+        assert_eq!(
+            address_bucket(ip("2001:db8:1:2:aaaa::1")),
+            address_bucket(ip("2001:db8:1:2:ffff:1:2:3"))
+        );
+        assert_eq!(address_bucket(ip("2001:db8:1:2::9")), "2001:db8:1:2::/64");
+        assert_ne!(
+            address_bucket(ip("2001:db8:1:2::1")),
+            address_bucket(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(address_bucket(ip("::ffff:192.0.2.7")), "192.0.2.7");
+        assert_ne!(
+            address_bucket(ip("192.0.2.7")),
+            address_bucket(ip("192.0.2.8"))
+        );
+    }
 
     #[test]
     fn usernames_are_normalised_and_checked() {

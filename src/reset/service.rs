@@ -19,9 +19,9 @@ use crate::{
     clock::SharedClock,
     config::Limits,
     i18n::Locale,
-    mail::{MailParams, MailTemplate, OutgoingMail, crypto::MailKey, enqueue},
+    mail::{MailParams, MailTemplate, OutgoingMail, crypto::MailKey, enqueue, enqueue_for_account},
     org::{Organisation, Organisations},
-    store::{Store, accounts, sessions, tokens},
+    store::{Store, accounts, lockout, sessions, tokens},
 };
 
 #[derive(Clone)]
@@ -38,6 +38,9 @@ pub struct ResetService {
     /// Told what becomes of links (the bot's live status cards).
     pub(crate) observer: Arc<dyn LinkObserver>,
 }
+
+/// The recipient of the mail sealed (and never written) for a request that names no account.
+const NOBODY: &str = "nobody@octopus-teams.invalid";
 
 /// What a request did. Every surface shows the same answer whatever this holds; the details
 /// are for the requester's own Teams card, shown only when their identity matches the account.
@@ -108,20 +111,22 @@ impl ResetService {
             max: self.limits.requests_per_ip,
             window_secs: self.limits.request_window_secs,
         };
-        if let Err(retry_after_secs) =
-            hit(&mut conn, &format!("request:{client}"), per_client, now).await?
-        {
-            record(
-                &mut conn,
-                now,
-                Some(&org.tenant_id),
-                None,
-                AuditEvent::RequestRateLimited,
-                Some(&client),
-                None,
-            )
-            .await?;
-            return Err(ResetError::RateLimited { retry_after_secs });
+        if let Err(refused) = hit(&mut conn, &format!("request:{client}"), per_client, now).await? {
+            if refused.first_in_window {
+                record(
+                    &mut conn,
+                    now,
+                    Some(&org.tenant_id),
+                    None,
+                    AuditEvent::RequestRateLimited,
+                    Some(&client),
+                    None,
+                )
+                .await?;
+            }
+            return Err(ResetError::RateLimited {
+                retry_after_secs: refused.retry_after_secs,
+            });
         }
         // Per account: silent, or the answer would tell which usernames exist.
         let per_account = Limit {
@@ -135,51 +140,28 @@ impl ResetService {
         let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
         drop(conn);
 
-        let mut tx = self.store.begin().await?;
-        let delivery = match account {
-            Some(account) if account_allowed => {
-                let d = self
-                    .issue(&mut tx, org, &account, purpose, locale, now)
-                    .await?;
-                record(
-                    &mut tx,
-                    now,
-                    Some(&org.tenant_id),
-                    Some(&account.id),
-                    AuditEvent::LinkRequested,
-                    Some(&client),
-                    Some(purpose.as_str().into()),
-                )
-                .await?;
-                Some(d)
-            }
-            Some(account) => {
-                record(
-                    &mut tx,
-                    now,
-                    Some(&org.tenant_id),
-                    Some(&account.id),
-                    AuditEvent::LinkRateLimited,
-                    Some(&client),
-                    Some(purpose.as_str().into()),
-                )
-                .await?;
-                None
-            }
-            None => {
-                record(
-                    &mut tx,
-                    now,
-                    Some(&org.tenant_id),
-                    None,
-                    AuditEvent::LinkRequestedUnknownAccount,
-                    Some(&client),
-                    Some(purpose.as_str().into()),
-                )
-                .await?;
-                None
-            }
+        // Known or not, allowed or not: the same statements run, in the same transaction. Only
+        // the rows differ (none are written for an id that names no account).
+        let (event, audited) = match &account {
+            Some(a) if account_allowed => (AuditEvent::LinkRequested, Some(&a.id)),
+            Some(a) => (AuditEvent::LinkRateLimited, Some(&a.id)),
+            None => (AuditEvent::LinkRequestedUnknownAccount, None),
         };
+        let target = account.as_ref().filter(|_| account_allowed);
+        let mut tx = self.store.begin().await?;
+        let delivery = self
+            .issue(&mut tx, org, target, purpose, locale, now)
+            .await?;
+        record(
+            &mut tx,
+            now,
+            Some(&org.tenant_id),
+            audited,
+            event,
+            Some(&client),
+            Some(purpose.as_str().into()),
+        )
+        .await?;
         tx.commit().await.map_err(crate::store::StoreError::from)?;
         if let Some(d) = &delivery {
             for old in &d.superseded {
@@ -193,26 +175,69 @@ impl ResetService {
         Ok(Requested { delivery })
     }
 
-    /// Supersedes older links, stores the new one (hash only) and queues its mail.
+    /// Admits one account look-up from `who` (the tab's "who am I"), before any token is even
+    /// checked: per client, with the sign-in allowance. The first refusal of a window is audited.
+    #[instrument(skip_all)]
+    pub async fn admit_lookup(&self, who: &Requester) -> Result<(), ResetError> {
+        let now = self.clock.unix();
+        let client = who.key();
+        let limit = Limit {
+            max: self.limits.signins_per_ip,
+            window_secs: self.limits.signin_window_secs,
+        };
+        let mut conn = self.store.conn().await?;
+        if let Err(refused) = hit(&mut conn, &format!("lookup:{client}"), limit, now).await? {
+            if refused.first_in_window {
+                record(
+                    &mut conn,
+                    now,
+                    None,
+                    None,
+                    AuditEvent::RequestRateLimited,
+                    Some(&client),
+                    Some("tab_me".into()),
+                )
+                .await?;
+            }
+            return Err(ResetError::RateLimited {
+                retry_after_secs: refused.retry_after_secs,
+            });
+        }
+        Ok(())
+    }
+
+    /// Supersedes older links, stores the new one (hash only) and queues its mail, for
+    /// `account`; for `None` the same work and statements with an id that matches no account,
+    /// so nothing is written and nothing is returned.
     async fn issue(
         &self,
         conn: &mut sqlx::AnyConnection,
         org: &Organisation,
-        account: &Account,
+        account: Option<&Account>,
         purpose: Purpose,
         locale: Locale,
         now: i64,
-    ) -> Result<Delivery, ResetError> {
-        let superseded = tokens::revoke_active(conn, &account.id, now, "superseded").await?;
+    ) -> Result<Option<Delivery>, ResetError> {
+        let nobody = AccountId(format!("none:{}", uuid::Uuid::new_v4()));
+        let (account_id, email, name) = match account {
+            Some(a) => (&a.id, a.email.clone(), a.display_name.clone()),
+            None => (
+                &nobody,
+                EmailAddress::parse(NOBODY)
+                    .map_err(|_| ResetError::Internal(anyhow::anyhow!("decoy address")))?,
+                String::new(),
+            ),
+        };
+        let superseded = tokens::revoke_active(conn, account_id, now, "superseded").await?;
         let token = ResetToken::generate();
         let token_id = uuid::Uuid::new_v4().to_string();
         let expires_at = now + i64::try_from(org.token_lifetime.as_secs()).unwrap_or(1800);
-        tokens::insert(
+        let stored = tokens::insert(
             conn,
             &tokens::NewToken {
                 token_id: &token_id,
                 hash: &token.hash(),
-                account_id: &account.id,
+                account_id,
                 purpose,
                 locale: locale.tag(),
                 created_at: now,
@@ -225,27 +250,31 @@ impl ResetService {
             Purpose::Enroll => MailTemplate::Enroll,
         };
         let params = MailParams {
-            name: account.display_name.clone(),
+            name,
             link: Some(self.link(&format!("reset/{}", token.expose()))),
             cancel_link: Some(self.link(&format!("reset/{}/cancel", token.expose()))),
             expires_at: Some(expires_at),
             ..MailParams::default()
         };
-        enqueue(
+        let queued = enqueue_for_account(
             conn,
             &self.key,
             OutgoingMail {
                 template,
-                to: &account.email,
+                to: &email,
                 locale,
                 tenant_id: &org.tenant_id,
                 params,
             },
             &self.message_domain(),
             now,
+            account_id,
         )
         .await?;
-        Ok(Delivery {
+        let Some(account) = account.filter(|_| stored && queued.is_some()) else {
+            return Ok(None);
+        };
+        Ok(Some(Delivery {
             account_id: account.id.clone(),
             email: account.email.clone(),
             entra_object_id: account.entra_object_id.clone(),
@@ -253,7 +282,7 @@ impl ResetService {
             token_id,
             expires_at,
             superseded,
-        })
+        }))
     }
 
     /// Read-only: may this link be used? (A GET never consumes it.)
@@ -315,7 +344,11 @@ impl ResetService {
                 &[org.name.as_str(), org.slug.as_str(), link.username.as_str()],
             )
             .map_err(ResetError::Policy)?;
-        let hash = self.hasher.hash(password).await?;
+        let hash = self
+            .hasher
+            .hash(password)
+            .await
+            .map_err(ResetError::from_hashing)?;
 
         let now = self.clock.unix();
         let mut tx = self.store.begin().await?;
@@ -326,6 +359,12 @@ impl ResetService {
             .await?
             .ok_or(ResetError::Link(LinkProblem::Unknown))?;
         accounts::set_password(&mut tx, &account_id, &hash, now).await?;
+        lockout::clear(
+            &mut tx,
+            &org.tenant_id,
+            &super::signin::lock_subject(account.username.as_str()),
+        )
+        .await?;
         let others = tokens::revoke_active(&mut tx, &account_id, now, "completed").await?;
         let ended = sessions::delete_for_account(&mut tx, &account_id).await?;
         let event = match link.purpose {

@@ -1,21 +1,22 @@
 //! Signing in with the portal password: credential checks (also for the portal's API), the
 //! lockout after consecutive failures, hash upgrades, and login sessions.
 
-use tracing::{info, instrument};
+use sha2::{Digest, Sha256};
+use tracing::{Instrument, info, instrument};
 
 use super::{
     ResetError,
     audit::{AuditEvent, record},
     hasher::{Hasher, Verified},
     limits::{Limit, hit},
-    model::{Account, NewPassword, Requester, Username},
+    model::{Account, AccountId, NewPassword, Requester, Username},
     token::{ResetToken, TokenHash},
 };
 use crate::{
     clock::SharedClock,
     config::Limits,
-    org::Organisation,
-    store::{Store, StoreError, accounts, sessions},
+    org::{LockoutPolicy, Organisation},
+    store::{Store, StoreError, accounts, lockout, sessions},
 };
 
 #[derive(Clone)]
@@ -38,9 +39,32 @@ pub enum CheckOutcome {
 pub enum Channel {
     /// The login page, limited per client address.
     LoginPage,
-    /// `POST /api/v1/credentials/verify`, limited per organisation key.
-    Api,
+    /// `POST /api/v1/credentials/verify`: per end user when the caller names their address
+    /// (`on_behalf`), else per organisation key.
+    Api { on_behalf: bool },
 }
+
+impl Channel {
+    fn audit_detail(self) -> &'static str {
+        match self {
+            Channel::LoginPage => "login_page",
+            Channel::Api { .. } => "api",
+        }
+    }
+}
+
+/// The lockout's key for a typed username: the SHA-256 of its normalised form, so that unknown
+/// usernames have a lock state too and nothing typed is kept.
+pub(crate) fn lock_subject(typed: &str) -> String {
+    let normalised = match Username::parse(typed) {
+        Ok(u) => u.as_str().to_string(),
+        Err(_) => typed.trim().to_lowercase(),
+    };
+    hex::encode(Sha256::digest(normalised.as_bytes()))
+}
+
+/// A reservation older than this counts as abandoned (its instance died mid-check).
+const STALE_RESERVATION_SECS: i64 = 300;
 
 /// The opaque value of the session cookie.
 pub struct SessionToken(ResetToken);
@@ -62,8 +86,9 @@ pub const PERSISTENT_SESSION_SECS: i64 = 30 * 24 * 3600;
 const BROWSER_SESSION_SECS: i64 = 24 * 3600;
 
 impl SignInService {
-    /// Checks a username and password. Unknown, not enrolled and locked accounts cost the same
-    /// hashing work as a real check.
+    /// Checks a username and password. Each check is reserved against the lockout before any
+    /// hashing, so parallel guesses get at most the threshold; known and unknown usernames take
+    /// the same path and cost the same work.
     #[instrument(skip_all, fields(tenant.id = %org.tenant_id))]
     pub async fn check(
         &self,
@@ -84,7 +109,14 @@ impl SignInService {
                     window_secs: self.limits.signin_window_secs,
                 },
             ),
-            Channel::Api => (
+            Channel::Api { on_behalf: true } => (
+                format!("verify:{}:{client}", org.tenant_id),
+                Limit {
+                    max: self.limits.signins_per_ip,
+                    window_secs: self.limits.signin_window_secs,
+                },
+            ),
+            Channel::Api { on_behalf: false } => (
                 format!("verify:{}", org.tenant_id),
                 Limit {
                     max: self.limits.verify_per_key,
@@ -92,58 +124,47 @@ impl SignInService {
                 },
             ),
         };
-        if let Err(retry_after_secs) = hit(&mut conn, &bucket, limit, now).await? {
-            record(
-                &mut conn,
-                now,
-                Some(&org.tenant_id),
-                None,
-                AuditEvent::SignInRateLimited,
-                Some(&client),
-                None,
-            )
-            .await?;
-            return Err(ResetError::RateLimited { retry_after_secs });
+        if let Err(refused) = hit(&mut conn, &bucket, limit, now).await? {
+            if refused.first_in_window {
+                record(
+                    &mut conn,
+                    now,
+                    Some(&org.tenant_id),
+                    None,
+                    AuditEvent::SignInRateLimited,
+                    Some(&client),
+                    None,
+                )
+                .await?;
+            }
+            return Err(ResetError::RateLimited {
+                retry_after_secs: refused.retry_after_secs,
+            });
         }
         let account = match Username::parse(username) {
             Ok(u) => accounts::by_username(&mut conn, &org.tenant_id, &u).await?,
             Err(_) => None,
         };
-        drop(conn);
-
-        let locked = account.as_ref().is_some_and(|a| {
-            a.failed_logins >= org.lockout.hard_limit || a.locked_until.is_some_and(|t| t > now)
-        });
-        let stored = account
-            .as_ref()
-            .filter(|_| !locked)
-            .and_then(|a| a.password_hash.as_deref());
-        let verified = self.hasher.verify(password, stored).await?;
-
-        let mut conn = self.store.conn().await?;
-        let detail = Some(match channel {
-            Channel::LoginPage => "login_page".to_string(),
-            Channel::Api => "api".to_string(),
-        });
-        let Some(account) = account else {
+        let subject = lock_subject(username);
+        let reserved = lockout::reserve(
+            &mut conn,
+            lockout::Reserve {
+                tenant_id: &org.tenant_id,
+                subject: &subject,
+                now,
+                stale_before: now - STALE_RESERVATION_SECS,
+                threshold: org.lockout.threshold,
+                hard_limit: org.lockout.hard_limit,
+            },
+        )
+        .await?;
+        let detail = Some(channel.audit_detail().to_string());
+        if reserved.is_none() {
             record(
                 &mut conn,
                 now,
                 Some(&org.tenant_id),
-                None,
-                AuditEvent::SignInFailed,
-                Some(&client),
-                detail,
-            )
-            .await?;
-            return Ok(CheckOutcome::Invalid);
-        };
-        if locked {
-            record(
-                &mut conn,
-                now,
-                Some(&org.tenant_id),
-                Some(&account.id),
+                account.as_ref().map(|a| &a.id),
                 AuditEvent::SignInLocked,
                 Some(&client),
                 detail,
@@ -151,51 +172,94 @@ impl SignInService {
             .await?;
             return Ok(CheckOutcome::Locked);
         }
-        match verified {
-            Verified::Valid { needs_rehash } => {
-                accounts::clear_failures(&mut conn, &account.id).await?;
-                if needs_rehash {
-                    let hash = self.hasher.hash(password).await?;
-                    accounts::set_password(&mut conn, &account.id, &hash, now).await?;
-                    info!(account.id = %account.id, "password hash upgraded to the current parameters");
+        drop(conn);
+
+        // The reservation must be settled even if the caller goes away (a dropped connection
+        // cancels the handler): the rest runs on its own task.
+        let this = self.clone();
+        let org_lockout = org.lockout;
+        let tenant = org.tenant_id.clone();
+        let password = password.clone();
+        let settle = tokio::spawn(
+            async move {
+                let outcome = this
+                    .verify_reserved(&tenant, org_lockout, &subject, account, &password, now)
+                    .await;
+                if outcome.is_err() {
+                    let mut conn = this.store.conn().await?;
+                    lockout::release(&mut conn, &tenant, &subject).await?;
                 }
-                record(
-                    &mut conn,
-                    now,
-                    Some(&org.tenant_id),
-                    Some(&account.id),
-                    AuditEvent::SignInOk,
-                    Some(&client),
-                    detail,
-                )
-                .await?;
-                Ok(CheckOutcome::Valid(Box::new(account)))
-            }
-            Verified::Invalid => {
-                let failures = accounts::add_failure(&mut conn, &account.id).await?;
-                let outcome = match org.lockout.lock_for(failures) {
-                    None => CheckOutcome::Invalid,
-                    Some(delay) => {
-                        let until = delay.map_or(i64::MAX, |d| {
-                            now + i64::try_from(d.as_secs()).unwrap_or(3600)
-                        });
-                        accounts::set_locked_until(&mut conn, &account.id, Some(until)).await?;
-                        info!(account.id = %account.id, failures, "account locked after consecutive failures");
-                        // This attempt was wrong; the lock applies from the next one.
-                        CheckOutcome::Invalid
-                    }
+                let (outcome, account_id) = outcome?;
+                let mut conn = this.store.conn().await?;
+                let event = match &outcome {
+                    CheckOutcome::Valid(_) => AuditEvent::SignInOk,
+                    _ => AuditEvent::SignInFailed,
                 };
                 record(
                     &mut conn,
                     now,
-                    Some(&org.tenant_id),
-                    Some(&account.id),
-                    AuditEvent::SignInFailed,
+                    Some(&tenant),
+                    account_id.as_ref(),
+                    event,
                     Some(&client),
                     detail,
                 )
                 .await?;
-                Ok(outcome)
+                Ok::<_, ResetError>(outcome)
+            }
+            .in_current_span(),
+        );
+        settle
+            .await
+            .map_err(|e| ResetError::Internal(anyhow::anyhow!("sign-in check task: {e}")))?
+    }
+
+    /// Hashes (against the dummy hash when there is no enrolled account) and settles the
+    /// reservation: a success clears the failures, a failure counts and may lock.
+    async fn verify_reserved(
+        &self,
+        tenant: &str,
+        policy: LockoutPolicy,
+        subject: &str,
+        account: Option<Account>,
+        password: &NewPassword,
+        now: i64,
+    ) -> Result<(CheckOutcome, Option<AccountId>), ResetError> {
+        let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
+        let verified = self
+            .hasher
+            .verify(password, stored)
+            .await
+            .map_err(ResetError::from_hashing)?;
+        let account_id = account.as_ref().map(|a| a.id.clone());
+        match (verified, account) {
+            (Verified::Valid { needs_rehash }, Some(account)) => {
+                let mut conn = self.store.conn().await?;
+                lockout::succeed(&mut conn, tenant, subject, now).await?;
+                if needs_rehash {
+                    let hash = self
+                        .hasher
+                        .hash(password)
+                        .await
+                        .map_err(ResetError::from_hashing)?;
+                    accounts::set_password(&mut conn, &account.id, &hash, now).await?;
+                    info!(account.id = %account.id, "password hash upgraded to the current parameters");
+                }
+                Ok((CheckOutcome::Valid(Box::new(account)), account_id))
+            }
+            _ => {
+                let mut tx = self.store.begin().await?;
+                let failures = lockout::fail(&mut tx, tenant, subject, now).await?;
+                if let Some(delay) = policy.lock_for(failures) {
+                    let until = delay.map_or(i64::MAX, |d| {
+                        now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(3600))
+                    });
+                    lockout::lock_until(&mut tx, tenant, subject, until).await?;
+                    info!(failures, "sign-in locked after consecutive failures");
+                }
+                tx.commit().await.map_err(StoreError::from)?;
+                // This attempt was wrong; the lock applies from the next one.
+                Ok((CheckOutcome::Invalid, account_id))
             }
         }
     }

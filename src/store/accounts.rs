@@ -60,7 +60,8 @@ pub async fn by_id(
     row.as_ref().map(from_row).transpose()
 }
 
-/// The account linked to an Entra identity: by object id first, else by UPN / sign-in name.
+/// The account linked to an Entra identity: by object id first, else by UPN / sign-in name,
+/// but only among accounts that have no object id bound (a bound account is its object id's).
 pub async fn by_identity(
     conn: &mut AnyConnection,
     tenant_id: &str,
@@ -82,7 +83,8 @@ pub async fn by_identity(
     if let Some(upn) = upn {
         let upn = upn.trim().to_lowercase();
         let row = sqlx::query(&format!(
-            "select {COLUMNS} from account where tenant_id = $1 and (upn = $2 or lower(email) = $2) \
+            "select {COLUMNS} from account where tenant_id = $1 and entra_object_id is null \
+             and (upn = $2 or lower(email) = $2) \
              order by case when upn = $2 then 0 else 1 end limit 1"
         ))
         .bind(tenant_id)

@@ -57,3 +57,28 @@ pub async fn recent(
         })
         .collect()
 }
+
+/// Deletes one organisation's rows older than `before`; rows of no organisation go with
+/// `tenant_id = None`. Idempotent: several instances may run it at once.
+pub async fn prune(
+    conn: &mut AnyConnection,
+    tenant_id: Option<&str>,
+    before: i64,
+) -> Result<u64, StoreError> {
+    let done = match tenant_id {
+        Some(t) => {
+            sqlx::query("delete from audit_event where tenant_id = $1 and occurred_at < $2")
+                .bind(t)
+                .bind(before)
+                .execute(conn)
+                .await?
+        }
+        None => {
+            sqlx::query("delete from audit_event where tenant_id is null and occurred_at < $1")
+                .bind(before)
+                .execute(conn)
+                .await?
+        }
+    };
+    Ok(done.rows_affected())
+}

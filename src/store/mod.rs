@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod bot;
 pub mod limits;
+pub mod lockout;
 pub mod outbox;
 pub mod sessions;
 pub mod tokens;

@@ -47,6 +47,32 @@ pub async fn insert(conn: &mut AnyConnection, m: &NewMail<'_>) -> Result<(), Sto
     Ok(())
 }
 
+/// `insert`, only if `account_id` names an account; `false` when nothing was written. The same
+/// statement runs whether or not it does.
+pub async fn insert_for_account(
+    conn: &mut AnyConnection,
+    m: &NewMail<'_>,
+    account_id: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "insert into outbox (outbox_id, template, recipient, locale, tenant_id, payload, message_id, \
+         created_at, next_attempt_at, attempts) select $1, $2, $3, $4, $5, $6, $7, $8, $8, 0 \
+         where exists (select 1 from account where account_id = $9)",
+    )
+    .bind(m.outbox_id)
+    .bind(m.template)
+    .bind(m.recipient)
+    .bind(m.locale)
+    .bind(m.tenant_id)
+    .bind(m.payload.to_vec())
+    .bind(m.message_id)
+    .bind(m.now)
+    .bind(account_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Claims up to `limit` due rows for `lease_secs`. The outer condition is repeated so that two
 /// instances racing on PostgreSQL cannot both claim a row.
 pub async fn claim(

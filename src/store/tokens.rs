@@ -30,10 +30,13 @@ pub struct NewToken<'a> {
     pub expires_at: i64,
 }
 
-pub async fn insert(conn: &mut AnyConnection, t: &NewToken<'_>) -> Result<(), StoreError> {
-    sqlx::query(
+/// Stores a new link, only if its account exists; `false` when nothing was written. A request
+/// for an unknown account runs this same statement (with an id that matches nothing), so the
+/// work done says nothing about which accounts exist.
+pub async fn insert(conn: &mut AnyConnection, t: &NewToken<'_>) -> Result<bool, StoreError> {
+    let done = sqlx::query(
         "insert into reset_token (token_id, token_hash, account_id, purpose, locale, created_at, expires_at) \
-         values ($1, $2, $3, $4, $5, $6, $7)",
+         select $1, $2, $3, $4, $5, $6, $7 where exists (select 1 from account where account_id = $3)",
     )
     .bind(t.token_id)
     .bind(t.hash.0.to_vec())
@@ -44,7 +47,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &NewToken<'_>) -> Result<(), St
     .bind(t.expires_at)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn by_hash(

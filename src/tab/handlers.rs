@@ -185,11 +185,18 @@ fn sso_refused(state: &AppState, locale: Locale, e: SsoError) -> Response {
 }
 
 /// `GET /api/tab/me`: the Octopus account behind the Teams sign-in.
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn me(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Response {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let locale = locale_of(&state, &headers, None, None);
+    if let Err(e) = state.reset.admit_lookup(&Requester::Browser { ip }).await {
+        return domain_error(&state, locale, e);
+    }
     let user = match state.tab.sso.validate(auth).await {
         Ok(u) => u,
         Err(e) => return sso_refused(&state, locale, e),
@@ -382,6 +389,18 @@ fn uniform(state: &AppState, locale: Locale, purpose: Purpose) -> String {
 
 fn domain_error(state: &AppState, locale: Locale, e: ResetError) -> Response {
     match e {
+        ResetError::Busy { retry_after_secs } => {
+            let mut res = answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                state.strings.get(locale, "tab.unavailable"),
+                json!({}),
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
         ResetError::RateLimited { retry_after_secs } => {
             let minutes = retry_after_secs.div_ceil(60).max(1).to_string();
             let mut res = answer(

@@ -51,7 +51,7 @@ pub enum SsoError {
 pub struct SsoUser {
     pub tenant_id: String,
     pub object_id: Option<String>,
-    /// preferred_username, else upn, else email.
+    /// preferred_username, else upn; never the `email` claim, which is not verified.
     pub sign_in_name: Option<String>,
 }
 
@@ -67,7 +67,6 @@ struct Claims {
     scp: Option<String>,
     preferred_username: Option<String>,
     upn: Option<String>,
-    email: Option<String>,
 }
 
 pub struct SsoValidator {
@@ -210,7 +209,7 @@ impl SsoValidator {
         Ok(SsoUser {
             tenant_id: org.tenant_id.clone(),
             object_id: claims.oid,
-            sign_in_name: claims.preferred_username.or(claims.upn).or(claims.email),
+            sign_in_name: claims.preferred_username.or(claims.upn),
         })
     }
 }

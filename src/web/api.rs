@@ -2,6 +2,8 @@
 //! and password. One API key per organisation (Bearer); rate limited; the same hashing path as
 //! the login page; the answer says only valid, invalid or locked.
 
+use std::net::IpAddr;
+
 use axum::{
     Json,
     extract::State,
@@ -23,6 +25,10 @@ use crate::{
 pub struct VerifyRequest {
     username: String,
     password: String,
+    /// The end user's address as the portal saw it: limits then apply per person, not to the
+    /// whole organisation key.
+    #[serde(default)]
+    client_ip: Option<String>,
 }
 
 pub async fn verify(
@@ -46,14 +52,28 @@ pub async fn verify(
     })?;
     let Json(req) =
         body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let end_user = match req.client_ip.as_deref().map(str::trim) {
+        None => None,
+        Some(raw) => Some(raw.parse::<IpAddr>().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "client_ip: not an IPv4 or IPv6 address",
+            )
+        })?),
+    };
     let outcome = state
         .signin
         .check(
             org,
-            &Requester::Browser { ip },
+            &Requester::Browser {
+                ip: end_user.unwrap_or(ip),
+            },
             &req.username,
             &NewPassword::new(req.password),
-            Channel::Api,
+            Channel::Api {
+                on_behalf: end_user.is_some(),
+            },
         )
         .await?;
     let result = match outcome {

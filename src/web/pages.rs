@@ -158,6 +158,12 @@ pub fn domain_error(state: &AppState, base: &PageBase, e: crate::reset::ResetErr
         ResetError::RateLimited { retry_after_secs } => {
             error(state, base, ErrorPage::RateLimited { retry_after_secs })
         }
+        ResetError::Busy { retry_after_secs } => {
+            // The "try again in a minute" page, as a 503: the service is busy, not the person.
+            let mut res = error(state, base, ErrorPage::RateLimited { retry_after_secs });
+            *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            res
+        }
         ResetError::Internal(e) => {
             tracing::error!(error = format!("{e:#}"), "internal error");
             error(state, base, ErrorPage::Internal)

@@ -430,15 +430,39 @@ async fn the_tab_s_token_rules() {
         "unknown account"
     );
 
-    // Found by sign-in name when the object id is unknown.
+    // Found by sign-in name only when the account has no object id bound (Marc's has none)…
     let by_upn = sso_claims(
+        &app.entra.base,
+        TENANT,
+        SSO_APP,
+        "99999999-0000-0000-0000-000000000000",
+        "Marc.Gagnon@cegepsi.ca",
+    );
+    let (status, body) = me(&app, &sso_token(&app, &by_upn)).await;
+    assert_eq!((status, body["username"].as_str()), (200, Some("gagm")));
+    // …never for an account bound to another object id (Julie's), whatever the name says.
+    let other_oid = sso_claims(
         &app.entra.base,
         TENANT,
         SSO_APP,
         "99999999-0000-0000-0000-000000000000",
         "Julie.Tremblay@cegepsi.ca",
     );
-    assert_eq!(me(&app, &sso_token(&app, &by_upn)).await.0, 200);
+    assert_eq!(me(&app, &sso_token(&app, &other_oid)).await.0, 404);
+    // The unverified `email` claim names nobody.
+    let mut by_email = sso_claims(
+        &app.entra.base,
+        TENANT,
+        SSO_APP,
+        "99999999-0000-0000-0000-000000000000",
+        "x",
+    );
+    by_email
+        .as_object_mut()
+        .unwrap()
+        .remove("preferred_username");
+    by_email["email"] = json!("marc.gagnon@cegepsi.ca");
+    assert_eq!(me(&app, &sso_token(&app, &by_email)).await.0, 404);
 }
 
 #[tokio::test]

@@ -95,6 +95,7 @@ struct ConnectorState {
     members: Mutex<HashMap<String, Value>>,
     script: Mutex<VecDeque<Answer>>,
     next_id: AtomicUsize,
+    member_lookups: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -160,6 +161,11 @@ impl Connector {
             .lock()
             .unwrap()
             .insert(user_id.to_string(), member);
+    }
+
+    /// How many member look-ups (GET …/members/{user}) the bot made.
+    pub fn member_lookups(&self) -> usize {
+        self.state.member_lookups.load(Ordering::SeqCst)
     }
 
     pub fn posted(&self) -> Vec<Recorded> {
@@ -312,6 +318,7 @@ async fn member(
     State(s): State<Arc<ConnectorState>>,
     Path((_conv, user)): Path<(String, String)>,
 ) -> impl IntoResponse {
+    s.member_lookups.fetch_add(1, Ordering::SeqCst);
     match s.members.lock().unwrap().get(&user) {
         Some(m) => Json(m.clone()).into_response(),
         None => (

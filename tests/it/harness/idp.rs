@@ -151,6 +151,15 @@ impl Idp {
             .retain(|(k, _)| k.kid != key.kid);
     }
 
+    /// Endorses the main signing key for one more channel too (Microsoft's keys are endorsed
+    /// for webchat, directline, emulator… as well as msteams).
+    pub fn endorse(&self, channel: &'static str) {
+        let mut published = self.state.published.lock().unwrap();
+        if let Some((_, endorsements)) = published.iter_mut().find(|(k, _)| k.kid == KEYS[0].kid) {
+            endorsements.push(channel);
+        }
+    }
+
     /// Signs `claims` with `key` and `alg`.
     pub fn sign(&self, key: &SigningKey, alg: Algorithm, claims: &Value) -> String {
         sign(key, alg, claims)

@@ -7,6 +7,7 @@ pub mod entra;
 pub mod idp;
 pub mod logs;
 pub mod smtp;
+pub mod sql;
 pub mod teams_host;
 
 use std::{
@@ -46,7 +47,9 @@ gagm,marc.gagnon@cegepsi.ca,Marc Gagnon,,,en\n";
 static LOG: Once = Once::new();
 
 fn init_logs() {
-    use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    use tracing_subscriber::{
+        EnvFilter, Layer, filter, layer::SubscriberExt, util::SubscriberInitExt,
+    };
     LOG.call_once(|| {
         // Warnings are always kept for the tests that read them (harness::logs); everything is
         // printed with TEST_LOG=1.
@@ -58,6 +61,9 @@ fn init_logs() {
         let _ = tracing_subscriber::registry()
             .with(logs::Capture.with_filter(EnvFilter::new("octopus_teams=warn")))
             .with(shown)
+            .with(sql::SqlCounter.with_filter(filter::filter_fn(|m| {
+                m.is_span() || m.target() == "sqlx::query"
+            })))
             .try_init();
     });
 }

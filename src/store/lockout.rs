@@ -1,0 +1,166 @@
+//! The sign-in lockout per (organisation, username subject): reservations before hashing,
+//! settled after. Usernames that match no account have rows too.
+
+use sqlx::AnyConnection;
+
+use super::StoreError;
+
+/// What a reservation needs to know about the policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Reserve<'a> {
+    pub tenant_id: &'a str,
+    pub subject: &'a str,
+    pub now: i64,
+    /// Reservations made before this are taken as abandoned (a crashed instance).
+    pub stale_before: i64,
+    pub threshold: u32,
+    pub hard_limit: u32,
+}
+
+/// Reserves one check, atomically: allowed when the subject is not locked and fewer than
+/// `threshold` failures plus checks in flight are counted (or, past the threshold once a lock
+/// expired, when no other check is in flight). `None`: locked, check nothing.
+pub async fn reserve(conn: &mut AnyConnection, r: Reserve<'_>) -> Result<Option<u32>, StoreError> {
+    let failures: Option<i64> = sqlx::query_scalar(
+        "insert into signin_guard (tenant_id, subject, failures, pending, reserved_at, locked_until, updated_at) \
+         values ($1, $2, 0, 1, $3, null, $3) \
+         on conflict (tenant_id, subject) do update set \
+           pending = case when signin_guard.reserved_at < $4 then 1 else signin_guard.pending + 1 end, \
+           reserved_at = $3, updated_at = $3 \
+         where (signin_guard.locked_until is null or signin_guard.locked_until <= $3) \
+           and signin_guard.failures < $6 \
+           and (signin_guard.pending = 0 or signin_guard.reserved_at < $4 \
+                or signin_guard.failures + signin_guard.pending < $5) \
+         returning failures",
+    )
+    .bind(r.tenant_id)
+    .bind(r.subject)
+    .bind(r.now)
+    .bind(r.stale_before)
+    .bind(i64::from(r.threshold))
+    .bind(i64::from(r.hard_limit))
+    .fetch_optional(conn)
+    .await?;
+    Ok(failures.map(|n| u32::try_from(n).unwrap_or(u32::MAX)))
+}
+
+const RELEASE: &str = "pending = case when pending > 0 then pending - 1 else 0 end";
+
+/// A wrong password: one more consecutive failure, the reservation released. Returns the count.
+/// Run it in the transaction that also sets the lock, so no check slips in between.
+pub async fn fail(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    subject: &str,
+    now: i64,
+) -> Result<u32, StoreError> {
+    let n: i64 = sqlx::query_scalar(&format!(
+        "update signin_guard set failures = failures + 1, {RELEASE}, updated_at = $3 \
+         where tenant_id = $1 and subject = $2 returning failures"
+    ))
+    .bind(tenant_id)
+    .bind(subject)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+pub async fn lock_until(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    subject: &str,
+    until: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("update signin_guard set locked_until = $3 where tenant_id = $1 and subject = $2")
+        .bind(tenant_id)
+        .bind(subject)
+        .bind(until)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The right password: the failures are forgotten and the reservation released.
+pub async fn succeed(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    subject: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "update signin_guard set failures = 0, locked_until = null, {RELEASE}, updated_at = $3 \
+         where tenant_id = $1 and subject = $2"
+    ))
+    .bind(tenant_id)
+    .bind(subject)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The check could not be made (an internal error): release the reservation, count nothing.
+pub async fn release(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    subject: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "update signin_guard set {RELEASE} where tenant_id = $1 and subject = $2"
+    ))
+    .bind(tenant_id)
+    .bind(subject)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A new password (reset or enrolment) unlocks.
+pub async fn clear(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    subject: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "update signin_guard set failures = 0, locked_until = null where tenant_id = $1 and subject = $2",
+    )
+    .bind(tenant_id)
+    .bind(subject)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// When the subject is locked until (for the admin's listing).
+pub async fn locked_until(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    subject: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "select locked_until from signin_guard where tenant_id = $1 and subject = $2",
+    )
+    .bind(tenant_id)
+    .bind(subject)
+    .fetch_optional(conn)
+    .await?
+    .flatten())
+}
+
+/// Forgets subjects idle since `idle_before` and not locked at `now` (their failures are no
+/// longer consecutive in any useful sense); hard locks (only a reset lifts them) stay.
+pub async fn prune(
+    conn: &mut AnyConnection,
+    idle_before: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "delete from signin_guard where updated_at < $1 and (locked_until is null or locked_until < $2)",
+    )
+    .bind(idle_before)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

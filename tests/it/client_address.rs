@@ -1,0 +1,145 @@
+//! Client addresses for the per-address limits: X-Forwarded-For only through configured trusted
+//! proxies, the rightmost entry that is not one of them; IPv6 clients counted per /64.
+
+use figment::Figment;
+use octopus_teams::config::{DEFAULTS, RawConfig};
+
+use crate::{
+    harness::{TestApp, csrf_of},
+    rate_limits::start_of_window,
+};
+
+/// One `/forgot` post carrying `forwarded` as X-Forwarded-For (if any); returns the status.
+async fn forgot(app: &TestApp, forwarded: Option<&str>, username: &str) -> u16 {
+    let (_, html) = app.get("/forgot").await;
+    let csrf = csrf_of(&html);
+    let mut req = app.client.post(app.url("/forgot")).form(&[
+        ("csrf", csrf.as_str()),
+        ("org", "demo"),
+        ("username", username),
+    ]);
+    if let Some(f) = forwarded {
+        req = req.header("x-forwarded-for", f);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+async fn behind_loopback_proxy() -> TestApp {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.limits.requests_per_ip = 3;
+            c.http.trusted_proxies = vec!["127.0.0.0/8".into()];
+        })
+        .spawn()
+        .await;
+    start_of_window(&app, 900);
+    app
+}
+
+#[tokio::test]
+async fn a_spoofed_leftmost_forwarded_for_behind_a_trusted_proxy_still_gets_429() {
+    let app = behind_loopback_proxy().await;
+    // The client writes anything on the left; our proxy appends the real address on the right.
+    for i in 0..3 {
+        let xff = format!("10.{i}.{i}.{i}, 203.0.113.7");
+        assert_eq!(forgot(&app, Some(&xff), &format!("u{i}")).await, 200);
+    }
+    assert_eq!(
+        forgot(&app, Some("192.0.2.99, 203.0.113.7"), "u9").await,
+        429,
+        "a new leftmost address does not make a new client"
+    );
+    assert_eq!(
+        forgot(&app, Some("203.0.113.8"), "u9").await,
+        200,
+        "another client behind the proxy has its own allowance"
+    );
+}
+
+#[tokio::test]
+async fn an_untrusted_peer_s_forwarded_for_is_ignored() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.limits.requests_per_ip = 3;
+            c.http.trusted_proxies = vec!["10.0.0.0/8".into()];
+        })
+        .spawn()
+        .await;
+    start_of_window(&app, 900);
+    for i in 0..3 {
+        let xff = format!("198.51.100.{i}");
+        assert_eq!(forgot(&app, Some(&xff), &format!("u{i}")).await, 200);
+    }
+    assert_eq!(
+        forgot(&app, Some("198.51.100.77"), "u9").await,
+        429,
+        "the header of a peer that is no proxy of ours changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn ipv6_clients_in_one_64_share_a_bucket() {
+    let app = behind_loopback_proxy().await;
+    for (i, addr) in [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2:aaaa::5",
+        "2001:db8:1:2:ffff:1:2:3",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(forgot(&app, Some(addr), &format!("u{i}")).await, 200);
+    }
+    assert_eq!(
+        forgot(&app, Some("2001:db8:1:2:1234::9"), "u9").await,
+        429,
+        "a fourth address of the same /64"
+    );
+    assert_eq!(
+        forgot(&app, Some("2001:db8:1:3::1"), "u9").await,
+        200,
+        "the next /64 is another client"
+    );
+}
+
+/// Validates the embedded defaults with `toml` merged over them, in process (as `check-config`
+/// does): `(valid, errors)`.
+fn check_config(toml: &str) -> (bool, String) {
+    use figment::providers::{Format, Toml};
+    let raw: RawConfig = Figment::from(Toml::string(DEFAULTS))
+        .merge(Toml::string(toml))
+        .extract()
+        .unwrap();
+    match raw.validate() {
+        Ok(_) => (true, String::new()),
+        Err(e) => (false, e.0.join("\n")),
+    }
+}
+
+#[test]
+fn the_old_boolean_is_refused_with_what_replaces_it() {
+    let (ok, err) = check_config("[http]\ntrust_forwarded_for = true");
+    assert!(!ok);
+    assert!(
+        err.contains("http.trust_forwarded_for") && err.contains("http.trusted_proxies"),
+        "{err}"
+    );
+    let (ok, err) = check_config("[http]\ntrusted_proxies = [\"10.0.0.300/8\"]");
+    assert!(!ok);
+    assert!(err.contains("not a CIDR range"), "{err}");
+}
+
+#[test]
+fn local_development_mode_refuses_a_public_base_url_or_proxies() {
+    let (ok, err) = check_config("[http]\npublic_base_url = \"https://octo.example.org\"");
+    assert!(!ok, "a public address without an app id");
+    assert!(err.contains("local-development mode"), "{err}");
+    let (ok, err) = check_config("[http]\ntrusted_proxies = [\"10.0.0.0/8\"]");
+    assert!(!ok, "a proxy in front without an app id");
+    assert!(err.contains("http.trusted_proxies"), "{err}");
+    let (ok, err) = check_config("");
+    assert!(
+        ok,
+        "the embedded defaults are local-development mode and valid: {err}"
+    );
+}
