@@ -88,6 +88,14 @@ pub struct RawBot {
     pub key_refresh_hours: u64,
     pub unknown_key_cooldown_secs: u64,
     pub connector_retries: u32,
+    #[serde(default)]
+    pub accept_entra_channel_tokens: bool,
+    #[serde(default)]
+    pub bot_service_tenants: Vec<String>,
+    #[serde(default)]
+    pub entra_channel_callers: Vec<String>,
+    #[serde(default)]
+    pub connector_hosts: Vec<String>,
 }
 
 /// How the bot endpoint authenticates, decided once at start-up.
@@ -109,6 +117,18 @@ pub struct BotAuth {
     pub channel_issuer: String,
     pub key_max_age: Duration,
     pub unknown_key_cooldown: Duration,
+    /// Entra-issued channel tokens (bot.accept_entra_channel_tokens), when accepted.
+    pub entra_channel: Option<EntraChannelConfig>,
+}
+
+/// Which Entra-issued channel tokens are accepted: issuers of the Bot Service tenants (keys from
+/// `authority`, the bot's token authority), from allowed callers, for connector hosts.
+#[derive(Clone, Debug)]
+pub struct EntraChannelConfig {
+    pub authority: Url,
+    pub tenants: Vec<String>,
+    pub callers: Vec<String>,
+    pub connector_hosts: Vec<String>,
 }
 
 impl std::fmt::Debug for BotAuth {
@@ -572,6 +592,7 @@ fn validate_bot(raw: &RawBot, listen: Option<SocketAddr>) -> Result<BotMode, Vec
     };
     let authority = url("token_authority", &raw.token_authority, &mut errs);
     let metadata = url("openid_metadata_url", &raw.openid_metadata_url, &mut errs);
+    let entra_channel = entra_channel(raw, authority.as_ref(), &mut errs);
     match (password, tenant, authority, metadata) {
         (Some(app_password), Some(tenant), Some(authority), Some(openid_metadata_url))
             if errs.is_empty() =>
@@ -590,10 +611,56 @@ fn validate_bot(raw: &RawBot, listen: Option<SocketAddr>) -> Result<BotMode, Vec
                 channel_issuer: raw.channel_issuer.clone(),
                 key_max_age: key_max_age(raw),
                 unknown_key_cooldown: Duration::from_secs(raw.unknown_key_cooldown_secs),
+                entra_channel,
             })))
         }
         _ => Err(errs),
     }
+}
+
+/// `None` unless bot.accept_entra_channel_tokens; then tenants, callers and hosts are required.
+fn entra_channel(
+    raw: &RawBot,
+    authority: Option<&Url>,
+    errs: &mut Vec<String>,
+) -> Option<EntraChannelConfig> {
+    if !raw.accept_entra_channel_tokens {
+        return None;
+    }
+    let lower = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let tenants = lower(&raw.bot_service_tenants);
+    let callers = lower(&raw.entra_channel_callers);
+    let connector_hosts = lower(&raw.connector_hosts);
+    for (key, list) in [
+        ("bot_service_tenants", &tenants),
+        ("entra_channel_callers", &callers),
+        ("connector_hosts", &connector_hosts),
+    ] {
+        if list.is_empty() {
+            errs.push(format!(
+                "bot.{key}: required (not empty) with bot.accept_entra_channel_tokens = true"
+            ));
+        }
+    }
+    if let Some(bad) = tenants
+        .iter()
+        .find(|t| uuid::Uuid::parse_str(t).is_err())
+    {
+        errs.push(format!(
+            "bot.bot_service_tenants: {bad:?} is not a tenant id (GUID)"
+        ));
+    }
+    Some(EntraChannelConfig {
+        authority: authority?.clone(),
+        tenants,
+        callers,
+        connector_hosts,
+    })
 }
 
 fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {

@@ -8,6 +8,7 @@ mod bot_conversation;
 mod browser_journey;
 mod cards;
 mod cli;
+mod entra_channel;
 mod identity;
 mod login;
 mod mail_outbox;
