@@ -64,7 +64,8 @@ fn the_package_is_valid_against_the_official_schema_and_the_store_rules() {
     );
     assert_eq!(
         manifest["validDomains"],
-        serde_json::json!(["octopus.cegepsi.ca"])
+        serde_json::json!(["octopus.cegepsi.ca", "demo.octopus-itsm.com"]),
+        "the service, and the organisation's Octopus portal (the channel tab may be the portal)"
     );
     assert_eq!(manifest["localizationInfo"]["defaultLanguageTag"], "fr-CA");
     assert!(!manifest.to_string().contains("{{"));
