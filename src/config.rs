@@ -34,7 +34,27 @@ pub struct RawConfig {
     pub teams_app: TeamsApp,
     pub tab: RawTab,
     #[serde(default)]
+    pub pages: Pages,
+    #[serde(default)]
     pub organisations: Vec<RawOrganisation>,
+}
+
+/// The web pages (/login, /forgot, /enroll, /reset/…).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Pages {
+    #[serde(default)]
+    pub language: PageLanguage,
+}
+
+/// Which language a page opens in before the person chooses one (a choice is remembered).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageLanguage {
+    /// The organisation's default language, the others as links (as the seed's portal does).
+    #[default]
+    Organisation,
+    /// The browser's Accept-Language, else the organisation's.
+    Browser,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -239,6 +259,7 @@ pub struct Config {
     pub connector_retries: u32,
     pub teams_app: TeamsApp,
     pub tab: TabConfig,
+    pub pages: Pages,
     pub organisations: Organisations,
 }
 
@@ -318,6 +339,11 @@ impl Config {
         );
         push(&mut out, "security.argon2", format!("{:?}", self.argon2));
         push(&mut out, "limits", format!("{:?}", self.limits));
+        push(
+            &mut out,
+            "pages.language",
+            format!("{:?}", self.pages.language).to_lowercase(),
+        );
         push(
             &mut out,
             "bot",
@@ -487,6 +513,7 @@ impl RawConfig {
                 connector_retries: self.bot.connector_retries.min(10),
                 teams_app: self.teams_app,
                 tab,
+                pages: self.pages,
                 organisations,
             }),
             _ => Err(ConfigErrors(errs)),

@@ -8,7 +8,7 @@ use axum::{
 };
 use axum_extra::extract::CookieJar;
 
-use crate::{app::AppState, i18n::Locale};
+use crate::{app::AppState, config::PageLanguage, i18n::Locale};
 
 /// The client's address: the TCP peer, or the first X-Forwarded-For hop when the configuration
 /// says a trusted proxy sits in front.
@@ -46,11 +46,13 @@ where
 pub const LANG_COOKIE: &str = "octo_lang";
 
 /// The language the person asked for: `?lang=` (remembered in a cookie), the cookie, then the
-/// browser's Accept-Language. The organisation's default applies when none says anything.
+/// organisation's default — or, with `pages.language = "browser"`, the browser's Accept-Language
+/// before the organisation's default.
 #[derive(Debug, Clone, Copy)]
 pub struct LangPref {
     pub from_query: Option<Locale>,
     pub from_cookie: Option<Locale>,
+    /// Accept-Language, kept only when `pages.language = "browser"`.
     pub from_header: Option<Locale>,
 }
 
@@ -63,10 +65,16 @@ impl LangPref {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for LangPref {
+impl<S> FromRequestParts<S> for LangPref
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let browser_first =
+            AppState::from_ref(state).config.pages.language == PageLanguage::Browser;
         let from_query = parts.uri.query().and_then(|q| {
             url::form_urlencoded::parse(q.as_bytes())
                 .find(|(k, _)| k == "lang")
@@ -81,6 +89,7 @@ impl<S: Send + Sync> FromRequestParts<S> for LangPref {
         let from_header = parts
             .headers
             .get(header::ACCEPT_LANGUAGE)
+            .filter(|_| browser_first)
             .and_then(|v| v.to_str().ok())
             .and_then(Locale::from_accept_language);
         Ok(LangPref {

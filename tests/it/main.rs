@@ -12,6 +12,7 @@ mod entra_channel;
 mod identity;
 mod login;
 mod mail_outbox;
+mod page_language;
 mod manifest;
 mod rate_limits;
 mod reset_link;

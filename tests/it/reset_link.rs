@@ -269,9 +269,9 @@ async fn pages_speak_english_and_portuguese_and_the_mail_follows() {
     );
 
     let (_, en) = app.get("/forgot?org=demo&lang=en").await;
-    assert!(en.contains("lang=\"en\""));
+    assert!(en.contains("<html lang=\"en\""));
     let (_, pt) = app.get("/forgot?org=demo&lang=pt").await;
-    assert!(pt.contains("lang=\"pt\""));
+    assert!(pt.contains("<html lang=\"pt\""));
     // The choice is remembered (cookie): the request and its mail are in Portuguese.
     let mail = app.link_mail("reset", "trej", 1).await;
     assert_ne!(mail.subject(), "Réinitialisation de mot de passe");
@@ -282,7 +282,8 @@ async fn pages_speak_english_and_portuguese_and_the_mail_follows() {
             .contains("lang=\"pt\"")
     );
 
-    // A browser that never chose: its Accept-Language decides.
+    // A browser that never chose: the organisation's language first, whatever its
+    // Accept-Language (pages.language = "organisation"; tests/it/page_language.rs has the rest).
     let fresh = reqwest::Client::new();
     let page = fresh
         .get(app.url("/login"))
@@ -290,7 +291,7 @@ async fn pages_speak_english_and_portuguese_and_the_mail_follows() {
         .send()
         .await
         .unwrap();
-    assert!(page.text().await.unwrap().contains("lang=\"en\""));
+    assert!(page.text().await.unwrap().contains("<html lang=\"fr-CA\""));
 }
 
 #[tokio::test]
