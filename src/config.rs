@@ -674,10 +674,7 @@ fn entra_channel(
             ));
         }
     }
-    if let Some(bad) = tenants
-        .iter()
-        .find(|t| uuid::Uuid::parse_str(t).is_err())
-    {
+    if let Some(bad) = tenants.iter().find(|t| uuid::Uuid::parse_str(t).is_err()) {
         errs.push(format!(
             "bot.bot_service_tenants: {bad:?} is not a tenant id (GUID)"
         ));

@@ -268,7 +268,10 @@ impl TenantKeys {
         {
             return Ok(k.clone());
         }
-        let url = format!("{}/.well-known/openid-configuration", self.v2_issuer(tenant));
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.v2_issuer(tenant)
+        );
         let url = Url::parse(&url).map_err(|e| KeyError::Unavailable(e.to_string()))?;
         let keys = Arc::new(OpenIdKeys::new(
             url,

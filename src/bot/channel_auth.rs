@@ -154,9 +154,7 @@ impl ChannelAuth {
         if !key.endorsements.iter().any(|e| e == channel_id) {
             return Err(AuthError::NotEndorsed);
         }
-        let claimed = claims
-            .serviceurl
-            .ok_or(AuthError::ServiceUrlMissing)?;
+        let claimed = claims.serviceurl.ok_or(AuthError::ServiceUrlMissing)?;
         if !claimed.eq_ignore_ascii_case(service_url) {
             return Err(AuthError::ServiceUrlMismatch);
         }

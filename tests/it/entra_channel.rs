@@ -4,10 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{
-    BOT_ID, TENANT, TestApp,
-    entra::ENTRA_KEYS,
-};
+use crate::harness::{BOT_ID, TENANT, TestApp, entra::ENTRA_KEYS};
 
 /// The botframework.com tenant, the first Bot Service tenant (config/defaults.toml).
 const BOT_SERVICE_TENANT: &str = "d6d49420-f39b-4df7-a1dc-d59a935871db";
@@ -66,7 +63,11 @@ async fn an_entra_token_from_a_bot_service_tenant_with_its_tid_caller_and_audien
         Some("Bearer app-token-1"),
         "the bot answered"
     );
-    assert_eq!(status(&app, &v2(&app, BOT_SERVICE_TENANT_2)).await, 200, "v2");
+    assert_eq!(
+        status(&app, &v2(&app, BOT_SERVICE_TENANT_2)).await,
+        200,
+        "v2"
+    );
     let mut c = v1(BOT_SERVICE_TENANT);
     c["serviceurl"] = json!(app.connector.service_url);
     assert_eq!(status(&app, &c).await, 200, "with a matching serviceurl");
@@ -94,7 +95,11 @@ async fn a_tid_other_than_the_issuers_tenant_is_refused() {
     assert_eq!(status(&app, &c).await, 401, "v1, another tenant's tid");
     let mut c = v2(&app, BOT_SERVICE_TENANT);
     c["tid"] = json!(BOT_SERVICE_TENANT_2);
-    assert_eq!(status(&app, &c).await, 401, "v2, another Bot Service tenant's tid");
+    assert_eq!(
+        status(&app, &c).await,
+        401,
+        "v2, another Bot Service tenant's tid"
+    );
     c.as_object_mut().unwrap().remove("tid");
     assert_eq!(status(&app, &c).await, 401, "no tid");
 }

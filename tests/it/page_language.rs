@@ -78,7 +78,10 @@ async fn pages_open_in_the_organisations_language_and_remember_the_persons_choic
     assert!(enroll.contains("<html lang=\"en\""), "{enroll}");
     let link = app.reset_link(&app.link_mail("reset", "trej", 1).await);
     let (reset, _) = page(&app, &en_browser, &app.path_of(&link)).await;
-    assert!(reset.contains("<html lang=\"en\""), "the link's page too: {reset}");
+    assert!(
+        reset.contains("<html lang=\"en\""),
+        "the link's page too: {reset}"
+    );
 
     // Another browser, never asked: the organisation's language.
     let (other, _) = page(&app, &browser("en"), "/login?org=demo").await;

@@ -329,7 +329,9 @@ async fn the_channel_tab_configuration_page_saves_a_channel_content_url() {
 #[tokio::test]
 async fn the_channel_tab_configuration_page_can_save_the_organisations_octopus_portal() {
     let (app, _host, b) = spawn_in_teams_with(
-        |c| c.organisations[0].portal_url = "https://cegepsi.octopus-itsm.com/Web/Login.aspx".into(),
+        |c| {
+            c.organisations[0].portal_url = "https://cegepsi.octopus-itsm.com/Web/Login.aspx".into()
+        },
         Options::default(),
     )
     .await;
