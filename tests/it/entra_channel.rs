@@ -155,3 +155,14 @@ async fn without_a_serviceurl_claim_the_service_url_host_must_be_a_connector_hos
     c["serviceurl"] = json!("https://smba.trafficmanager.net/amer/");
     assert_eq!(status(&app, &c).await, 401, "a serviceurl claim must match");
 }
+
+#[tokio::test]
+async fn a_key_published_for_another_issuer_does_not_sign_for_a_bot_service_tenant() {
+    let app = accepting(&["127.0.0.1"]).await;
+    // Entra's keys are shared across tenants: the key must name the token's tenant.
+    app.entra
+        .set_key_issuer(Some(format!("{}/{OTHER_TENANT}/v2.0", app.entra.base)));
+    assert_eq!(status(&app, &v1(BOT_SERVICE_TENANT)).await, 401, "v1");
+    assert_eq!(status(&app, &v2(&app, BOT_SERVICE_TENANT)).await, 401, "v2");
+    assert!(app.connector.posted().is_empty());
+}
