@@ -118,7 +118,7 @@ impl EntraChannel {
         let rules = Rules {
             algorithms: &ALGORITHMS,
             issuers: &[iss],
-            audience: app_id,
+            audiences: &[app_id],
         };
         let claims: Claims =
             token::verify(token, header, &key.key, &rules).map_err(EntraRefusal::Token)?;

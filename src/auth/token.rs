@@ -27,7 +27,8 @@ pub enum TokenError {
 pub struct Rules<'a> {
     pub algorithms: &'a [Algorithm],
     pub issuers: &'a [&'a str],
-    pub audience: &'a str,
+    /// Any one of these.
+    pub audiences: &'a [&'a str],
 }
 
 /// The header of `token`, if it is a JWT at all.
@@ -59,7 +60,7 @@ pub fn verify<C: DeserializeOwned>(
     v.leeway = CLOCK_SKEW_SECS;
     v.validate_nbf = true;
     v.set_issuer(rules.issuers);
-    v.set_audience(&[rules.audience]);
+    v.set_audience(rules.audiences);
     v.set_required_spec_claims(&["exp", "iss", "aud"]);
     decode::<C>(token, key, &v)
         .map(|d| d.claims)

@@ -147,7 +147,7 @@ impl ChannelAuth {
         let rules = Rules {
             algorithms: &ALLOWED,
             issuers: &[&self.issuer],
-            audience: &self.app_id,
+            audiences: &[&self.app_id],
         };
         let claims: Claims = token::verify(token, &jwt_header, &key.key, &rules)?;
 
