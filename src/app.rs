@@ -10,7 +10,10 @@ use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 use tracing::{info, warn};
 
 use crate::{
-    auth::jwks::OpenIdKeys,
+    auth::{
+        entra_channel::EntraChannel,
+        jwks::{OpenIdKeys, TenantKeys},
+    },
     bot::{
         self, Bot, BotCore, cards::Cards, channel_auth::ChannelAuth, connector::ConnectorClient,
     },
@@ -140,10 +143,23 @@ impl Application {
                     a.unknown_key_cooldown,
                     clock.clone(),
                 );
+                let entra = a.entra_channel.as_ref().map(|e| EntraChannel {
+                    tenants: e.tenants.clone(),
+                    keys: TenantKeys::new(
+                        &e.authority,
+                        http.clone(),
+                        a.key_max_age,
+                        a.unknown_key_cooldown,
+                        clock.clone(),
+                    ),
+                    callers: e.callers.clone(),
+                    connector_hosts: e.connector_hosts.clone(),
+                });
                 let auth = ChannelAuth {
                     keys: Arc::new(keys),
                     app_id: a.app_id.clone(),
                     issuer: a.channel_issuer.clone(),
+                    entra,
                 };
                 (Some(Arc::new(auth)), Some(BotAuth::clone(a)))
             }

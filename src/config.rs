@@ -37,7 +37,27 @@ pub struct RawConfig {
     pub teams_app: TeamsApp,
     pub tab: RawTab,
     #[serde(default)]
+    pub pages: Pages,
+    #[serde(default)]
     pub organisations: Vec<RawOrganisation>,
+}
+
+/// The web pages (/login, /forgot, /enroll, /reset/…).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Pages {
+    #[serde(default)]
+    pub language: PageLanguage,
+}
+
+/// Which language a page opens in before the person chooses one (a choice is remembered).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageLanguage {
+    /// The organisation's default language, the others as links (as the seed's portal does).
+    #[default]
+    Organisation,
+    /// The browser's Accept-Language, else the organisation's.
+    Browser,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +112,14 @@ pub struct RawBot {
     pub unknown_key_cooldown_secs: u64,
     pub connector_retries: u32,
     pub connector_timeout_secs: u64,
+    #[serde(default)]
+    pub accept_entra_channel_tokens: bool,
+    #[serde(default)]
+    pub bot_service_tenants: Vec<String>,
+    #[serde(default)]
+    pub entra_channel_callers: Vec<String>,
+    #[serde(default)]
+    pub connector_hosts: Vec<String>,
 }
 
 /// How the bot endpoint authenticates, decided once at start-up.
@@ -113,6 +141,18 @@ pub struct BotAuth {
     pub channel_issuer: String,
     pub key_max_age: Duration,
     pub unknown_key_cooldown: Duration,
+    /// Entra-issued channel tokens (bot.accept_entra_channel_tokens), when accepted.
+    pub entra_channel: Option<EntraChannelConfig>,
+}
+
+/// Which Entra-issued channel tokens are accepted: issuers of the Bot Service tenants (keys from
+/// `authority`, the bot's token authority), from allowed callers, for connector hosts.
+#[derive(Clone, Debug)]
+pub struct EntraChannelConfig {
+    pub authority: Url,
+    pub tenants: Vec<String>,
+    pub callers: Vec<String>,
+    pub connector_hosts: Vec<String>,
 }
 
 impl std::fmt::Debug for BotAuth {
@@ -260,6 +300,7 @@ pub struct Config {
     pub connector_timeout: Duration,
     pub teams_app: TeamsApp,
     pub tab: TabConfig,
+    pub pages: Pages,
     pub organisations: Organisations,
 }
 
@@ -362,6 +403,11 @@ impl Config {
         );
         push(&mut out, "security.argon2", format!("{:?}", self.argon2));
         push(&mut out, "limits", format!("{:?}", self.limits));
+        push(
+            &mut out,
+            "pages.language",
+            format!("{:?}", self.pages.language).to_lowercase(),
+        );
         push(
             &mut out,
             "bot",
@@ -620,6 +666,7 @@ impl RawConfig {
                 ),
                 teams_app: self.teams_app,
                 tab,
+                pages: self.pages,
                 organisations,
             }),
             _ => Err(ConfigErrors(errs)),
@@ -725,6 +772,7 @@ fn validate_bot(raw: &RawBot, listen: Option<SocketAddr>) -> Result<BotMode, Vec
     };
     let authority = url("token_authority", &raw.token_authority, &mut errs);
     let metadata = url("openid_metadata_url", &raw.openid_metadata_url, &mut errs);
+    let entra_channel = entra_channel(raw, authority.as_ref(), &mut errs);
     match (password, tenant, authority, metadata) {
         (Some(app_password), Some(tenant), Some(authority), Some(openid_metadata_url))
             if errs.is_empty() =>
@@ -743,10 +791,53 @@ fn validate_bot(raw: &RawBot, listen: Option<SocketAddr>) -> Result<BotMode, Vec
                 channel_issuer: raw.channel_issuer.clone(),
                 key_max_age: key_max_age(raw),
                 unknown_key_cooldown: Duration::from_secs(raw.unknown_key_cooldown_secs),
+                entra_channel,
             })))
         }
         _ => Err(errs),
     }
+}
+
+/// `None` unless bot.accept_entra_channel_tokens; then tenants, callers and hosts are required.
+fn entra_channel(
+    raw: &RawBot,
+    authority: Option<&Url>,
+    errs: &mut Vec<String>,
+) -> Option<EntraChannelConfig> {
+    if !raw.accept_entra_channel_tokens {
+        return None;
+    }
+    let lower = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let tenants = lower(&raw.bot_service_tenants);
+    let callers = lower(&raw.entra_channel_callers);
+    let connector_hosts = lower(&raw.connector_hosts);
+    for (key, list) in [
+        ("bot_service_tenants", &tenants),
+        ("entra_channel_callers", &callers),
+        ("connector_hosts", &connector_hosts),
+    ] {
+        if list.is_empty() {
+            errs.push(format!(
+                "bot.{key}: required (not empty) with bot.accept_entra_channel_tokens = true"
+            ));
+        }
+    }
+    if let Some(bad) = tenants.iter().find(|t| uuid::Uuid::parse_str(t).is_err()) {
+        errs.push(format!(
+            "bot.bot_service_tenants: {bad:?} is not a tenant id (GUID)"
+        ));
+    }
+    Some(EntraChannelConfig {
+        authority: authority?.clone(),
+        tenants,
+        callers,
+        connector_hosts,
+    })
 }
 
 fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {

@@ -172,6 +172,41 @@ fn fill(node: &mut Value, values: &Values) -> Result<(), String> {
     }
 }
 
+/// The hosts of the organisations' Octopus portals (https only, as Teams frames nothing else):
+/// the channel tab may be the portal itself (`/tab/config`).
+fn portal_domains(cfg: &Config) -> Vec<String> {
+    cfg.organisations
+        .iter()
+        .map(|o| &o.portal_url)
+        .filter(|u| u.scheme() == "https")
+        .filter_map(|u| match u.host() {
+            Some(Host::Domain(d)) if d.contains('.') => Some(d.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Appends `domains` to the manifest's `validDomains`, once each (the schema allows 100).
+fn add_valid_domains(manifest: &mut Value, domains: &[String]) -> Result<(), PackageRefused> {
+    if let Some(list) = manifest
+        .get_mut("validDomains")
+        .and_then(Value::as_array_mut)
+    {
+        for d in domains {
+            if !list.iter().any(|v| v.as_str() == Some(d.as_str())) {
+                list.push(Value::String(d.clone()));
+            }
+        }
+        if list.len() > 100 {
+            return Err(PackageRefused(vec![format!(
+                "validDomains would list {} hosts (the service and the organisations' portals); Teams allows 100",
+                list.len()
+            )]));
+        }
+    }
+    Ok(())
+}
+
 /// The package as zip bytes: manifest.json, the localization files and the icons, at the root.
 pub fn build(cfg: &Config) -> Result<Vec<u8>, PackageRefused> {
     let values = values(cfg)?;
@@ -181,6 +216,9 @@ pub fn build(cfg: &Config) -> Result<Vec<u8>, PackageRefused> {
         let mut doc: Value = serde_json::from_str(src)
             .map_err(|e| PackageRefused(vec![format!("{name} template: {e}")]))?;
         fill(&mut doc, &values).map_err(|e| PackageRefused(vec![format!("{name}: {e}")]))?;
+        if name == "manifest.json" {
+            add_valid_domains(&mut doc, &portal_domains(cfg))?;
+        }
         let bytes =
             serde_json::to_vec_pretty(&doc).map_err(|e| PackageRefused(vec![e.to_string()]))?;
         files.push((name.to_string(), bytes));

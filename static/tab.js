@@ -22,12 +22,20 @@
   }
 
   // The channel tab's configuration page.
-  if (data.config) {
+  // Two tabs to choose from: the self-service page, or the organisation's Octopus portal.
+  if (data.configs) {
     if (!inTeams) { return; }
+    var chosen = function () {
+      var radio = document.querySelector('input[name="tab-kind"]:checked');
+      return data.configs[radio ? radio.value : 'self-service'] || data.configs['self-service'];
+    };
     initialize().then(function () {
       microsoftTeams.app.getContext().then(function (ctx) { setTheme(ctx.app && ctx.app.theme); });
+      document.querySelectorAll('input[name="tab-kind"]').forEach(function (radio) {
+        radio.addEventListener('change', function () { microsoftTeams.pages.config.setValidityState(true); });
+      });
       microsoftTeams.pages.config.registerOnSaveHandler(function (save) {
-        microsoftTeams.pages.config.setConfig(data.config)
+        microsoftTeams.pages.config.setConfig(chosen())
           .then(function () { save.notifySuccess(); })
           .catch(function (e) { save.notifyFailure(String(e)); });
       });

@@ -25,6 +25,9 @@ pub struct VerifiedKey {
     pub key: DecodingKey,
     /// Bot Framework keys list the channels they may sign for (e.g. "msteams").
     pub endorsements: Vec<String>,
+    /// Entra keys name the issuer they sign for (`…/{tenant id}/v2.0`, or `…/{tenantid}/v2.0`
+    /// as a template when the set is shared).
+    pub issuer: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,7 @@ struct JwkEntry {
     e: Option<String>,
     #[serde(default)]
     endorsements: Vec<String>,
+    issuer: Option<String>,
 }
 
 #[derive(Default)]
@@ -207,6 +211,7 @@ impl OpenIdKeys {
                     kid,
                     key,
                     endorsements: entry.endorsements,
+                    issuer: entry.issuer,
                 }),
             );
         }
@@ -216,5 +221,71 @@ impl OpenIdKeys {
             ));
         }
         Ok(keys)
+    }
+}
+
+/// One [`OpenIdKeys`] per Entra tenant, created on first use from the tenant's v2.0 discovery
+/// document: `{authority}/{tenant}/v2.0/.well-known/openid-configuration`.
+pub struct TenantKeys {
+    authority: String,
+    http: reqwest::Client,
+    max_age: Duration,
+    cooldown: Duration,
+    clock: SharedClock,
+    sets: RwLock<HashMap<String, Arc<OpenIdKeys>>>,
+}
+
+impl TenantKeys {
+    pub fn new(
+        authority: &Url,
+        http: reqwest::Client,
+        max_age: Duration,
+        cooldown: Duration,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            authority: authority.as_str().trim_end_matches('/').to_string(),
+            http,
+            max_age,
+            cooldown,
+            clock,
+            sets: RwLock::default(),
+        }
+    }
+
+    /// The v2.0 issuer of `tenant`: `{authority}/{tenant}/v2.0`.
+    pub fn v2_issuer(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/v2.0", self.authority)
+    }
+
+    /// The key set of `tenant` (only call this for a tenant you trust: one cache each).
+    pub fn of(&self, tenant: &str) -> Result<Arc<OpenIdKeys>, KeyError> {
+        if let Some(k) = self
+            .sets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+        {
+            return Ok(k.clone());
+        }
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.v2_issuer(tenant)
+        );
+        let url = Url::parse(&url).map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        let keys = Arc::new(OpenIdKeys::new(
+            url,
+            self.http.clone(),
+            self.max_age,
+            self.cooldown,
+            self.clock.clone(),
+        ));
+        Ok(self
+            .sets
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(tenant.to_string())
+            .or_insert(keys)
+            .clone())
     }
 }

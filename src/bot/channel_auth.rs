@@ -2,17 +2,21 @@
 //! issued by the channel service, signed by a key from the channel's OpenID metadata whose
 //! endorsements include the activity's channel, for our app id, within its validity (5 minutes
 //! of clock skew), and naming the activity's `serviceUrl`. Anything else: 401, nothing processed.
+//! With `bot.accept_entra_channel_tokens`, tokens from the Bot Service tenants' Entra issuers are
+//! accepted too, under their own rules (`auth::entra_channel`).
 
 use std::sync::Arc;
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, Validation, decode, decode_header, errors::ErrorKind};
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use crate::auth::jwks::OpenIdKeys;
+use crate::auth::{
+    entra_channel::{EntraChannel, EntraRefusal},
+    jwks::OpenIdKeys,
+    token::{self, Rules, TokenError},
+};
 
-/// Industry-standard clock skew, as the Bot Framework documents.
-pub const CLOCK_SKEW_SECS: u64 = 300;
+pub use crate::auth::token::CLOCK_SKEW_SECS;
 const ALLOWED: [Algorithm; 3] = [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512];
 
 /// Why a request was refused. Every kind answers 401; the kind is logged at debug.
@@ -44,6 +48,43 @@ pub enum AuthError {
     ServiceUrlMissing,
     #[error("the token's serviceurl differs from the activity's")]
     ServiceUrlMismatch,
+    #[error("the token's tid is not its issuer's tenant")]
+    Tenant,
+    #[error("the signing key belongs to another issuer")]
+    KeyIssuer,
+    #[error("the calling app (appid/azp) is not allowed")]
+    Caller,
+    #[error("no serviceurl claim and the activity's serviceUrl is not a Microsoft connector")]
+    ServiceUrlHost,
+}
+
+impl From<TokenError> for AuthError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Malformed => AuthError::Malformed,
+            TokenError::Algorithm => AuthError::Algorithm,
+            TokenError::BadSignature => AuthError::BadSignature,
+            TokenError::Expired => AuthError::Expired,
+            TokenError::NotYetValid => AuthError::NotYetValid,
+            TokenError::Audience => AuthError::Audience,
+            TokenError::Issuer => AuthError::Issuer,
+        }
+    }
+}
+
+impl From<EntraRefusal> for AuthError {
+    fn from(e: EntraRefusal) -> Self {
+        match e {
+            EntraRefusal::Tenant => AuthError::Tenant,
+            EntraRefusal::KeyIssuer => AuthError::KeyIssuer,
+            EntraRefusal::UnknownKey => AuthError::UnknownKey,
+            EntraRefusal::KeysUnavailable => AuthError::KeysUnavailable,
+            EntraRefusal::Caller => AuthError::Caller,
+            EntraRefusal::ServiceUrlMismatch => AuthError::ServiceUrlMismatch,
+            EntraRefusal::ServiceUrlHost => AuthError::ServiceUrlHost,
+            EntraRefusal::Token(t) => t.into(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,6 +102,8 @@ pub struct ChannelAuth {
     pub keys: Arc<OpenIdKeys>,
     pub app_id: String,
     pub issuer: String,
+    /// Entra-issued channel tokens, when `bot.accept_entra_channel_tokens` is on.
+    pub entra: Option<EntraChannel>,
 }
 
 impl ChannelAuth {
@@ -77,13 +120,21 @@ impl ChannelAuth {
             (Some("Bearer"), Some(t), None) if !t.is_empty() => t,
             _ => return Err(AuthError::Malformed),
         };
-        let jwt_header = decode_header(token).map_err(|_| AuthError::Malformed)?;
+        let jwt_header = token::header(token)?;
         if !ALLOWED.contains(&jwt_header.alg) {
             return Err(AuthError::Algorithm);
         }
         // Before fetching any key: is this even from the channel service?
-        if unverified_issuer(token)? != self.issuer {
-            return Err(AuthError::Issuer);
+        let iss = token::peek::<UnverifiedIssuer>(token)?
+            .iss
+            .ok_or(AuthError::Issuer)?;
+        if iss != self.issuer {
+            return match &self.entra {
+                Some(entra) if entra.trusts_issuer(&iss) => Ok(entra
+                    .verify(token, &jwt_header, &iss, &self.app_id, service_url)
+                    .await?),
+                _ => Err(AuthError::Issuer),
+            };
         }
         let kid = jwt_header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
         let key = self
@@ -93,44 +144,20 @@ impl ChannelAuth {
             .map_err(|_| AuthError::KeysUnavailable)?
             .ok_or(AuthError::UnknownKey)?;
 
-        let mut v = Validation::new(jwt_header.alg);
-        v.algorithms = ALLOWED.to_vec();
-        v.leeway = CLOCK_SKEW_SECS;
-        v.validate_nbf = true;
-        v.set_issuer(&[&self.issuer]);
-        v.set_audience(&[&self.app_id]);
-        v.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let claims = decode::<Claims>(token, &key.key, &v).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-            ErrorKind::InvalidAudience => AuthError::Audience,
-            ErrorKind::InvalidIssuer => AuthError::Issuer,
-            ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
-            ErrorKind::InvalidSignature => AuthError::BadSignature,
-            ErrorKind::MissingRequiredClaim(c) if c == "aud" => AuthError::Audience,
-            _ => AuthError::Malformed,
-        })?;
+        let rules = Rules {
+            algorithms: &ALLOWED,
+            issuers: &[&self.issuer],
+            audiences: &[&self.app_id],
+        };
+        let claims: Claims = token::verify(token, &jwt_header, &key.key, &rules)?;
 
         if !key.endorsements.iter().any(|e| e == channel_id) {
             return Err(AuthError::NotEndorsed);
         }
-        let claimed = claims
-            .claims
-            .serviceurl
-            .ok_or(AuthError::ServiceUrlMissing)?;
+        let claimed = claims.serviceurl.ok_or(AuthError::ServiceUrlMissing)?;
         if !claimed.eq_ignore_ascii_case(service_url) {
             return Err(AuthError::ServiceUrlMismatch);
         }
         Ok(())
     }
-}
-
-fn unverified_issuer(token: &str) -> Result<String, AuthError> {
-    let payload = token.split('.').nth(1).ok_or(AuthError::Malformed)?;
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .map_err(|_| AuthError::Malformed)?;
-    let claims: UnverifiedIssuer =
-        serde_json::from_slice(&bytes).map_err(|_| AuthError::Malformed)?;
-    claims.iss.ok_or(AuthError::Issuer)
 }

@@ -9,7 +9,7 @@ use axum::{
 use axum_extra::extract::CookieJar;
 use ipnet::IpNet;
 
-use crate::{app::AppState, i18n::Locale};
+use crate::{app::AppState, config::PageLanguage, i18n::Locale};
 
 /// The client's address: the TCP peer, unless the peer is one of the configured trusted proxies;
 /// then the rightmost X-Forwarded-For entry that is not a trusted proxy (entries to its left are
@@ -109,11 +109,13 @@ mod tests {
 pub const LANG_COOKIE: &str = "octo_lang";
 
 /// The language the person asked for: `?lang=` (remembered in a cookie), the cookie, then the
-/// browser's Accept-Language. The organisation's default applies when none says anything.
+/// organisation's default — or, with `pages.language = "browser"`, the browser's Accept-Language
+/// before the organisation's default.
 #[derive(Debug, Clone, Copy)]
 pub struct LangPref {
     pub from_query: Option<Locale>,
     pub from_cookie: Option<Locale>,
+    /// Accept-Language, kept only when `pages.language = "browser"`.
     pub from_header: Option<Locale>,
 }
 
@@ -126,10 +128,18 @@ impl LangPref {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for LangPref {
+impl<S> FromRequestParts<S> for LangPref
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let browser_first = app.config.pages.language == PageLanguage::Browser;
+        // Written through `set_cookie`, so `__Host-` behind https: read under the same name.
+        let cookie = super::cookie_name(LANG_COOKIE, app.config.uses_https());
         let from_query = parts.uri.query().and_then(|q| {
             url::form_urlencoded::parse(q.as_bytes())
                 .find(|(k, _)| k == "lang")
@@ -138,12 +148,11 @@ impl<S: Send + Sync> FromRequestParts<S> for LangPref {
         let jar = CookieJar::from_request_parts(parts, state)
             .await
             .unwrap_or_default();
-        let from_cookie = jar
-            .get(LANG_COOKIE)
-            .and_then(|c| Locale::from_tag(c.value()));
+        let from_cookie = jar.get(&cookie).and_then(|c| Locale::from_tag(c.value()));
         let from_header = parts
             .headers
             .get(header::ACCEPT_LANGUAGE)
+            .filter(|_| browser_first)
             .and_then(|v| v.to_str().ok())
             .and_then(Locale::from_accept_language);
         Ok(LangPref {

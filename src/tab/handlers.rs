@@ -106,18 +106,31 @@ pub async fn config_page(
         .trim_end_matches('/')
         .to_string();
     let cfg = &state.config.tab;
+    // The organisation's own Octopus portal as a tab (the seed's "onglet octopus"): Teams frames
+    // only https pages, whose host the package lists in validDomains (manifest.rs).
+    let portal = Some(&base.org.portal_url).filter(|u| u.scheme() == "https");
+    let mut configs = json!({
+        "self-service": {
+            "entityId": "octopus",
+            "suggestedDisplayName": "Octopus",
+            "contentUrl": format!("{root}/tab?context=channel&org={}&locale={{locale}}&theme={{theme}}", base.org.slug),
+            "websiteUrl": format!("{root}/tab?org={}", base.org.slug),
+        },
+    });
+    if let Some(url) = portal {
+        configs["portal"] = json!({
+            "entityId": "octopus-portal",
+            "suggestedDisplayName": state.strings.get(base.locale, "tab.config_portal_name"),
+            "contentUrl": url.as_str(),
+            "websiteUrl": url.as_str(),
+        });
+    }
     let ctx = context! {
         theme => theme(&q),
         teams_js_url => cfg.teams_js_url.as_str(),
         teams_js_integrity => cfg.teams_js_integrity.as_deref().unwrap_or_default(),
-        js => json!({
-            "config": {
-                "entityId": "octopus",
-                "suggestedDisplayName": "Octopus",
-                "contentUrl": format!("{root}/tab?context=channel&org={}&locale={{locale}}&theme={{theme}}", base.org.slug),
-                "websiteUrl": format!("{root}/tab?org={}", base.org.slug),
-            },
-        }),
+        portal_host => portal.and_then(|u| u.host_str()).unwrap_or_default(),
+        js => json!({ "configs": configs }),
     };
     pages::render(&state, &base, StatusCode::OK, "tab_config", ctx)
 }

@@ -3,18 +3,20 @@
 //! v2 issuer, audience `api://{host}/{app id}` or the app id, within validity, with the
 //! `access_as_user` scope.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, RwLock},
-    time::Duration,
-};
+use std::time::Duration;
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, Validation, decode, decode_header, errors::ErrorKind};
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use url::Url;
 
-use crate::{auth::jwks::OpenIdKeys, clock::SharedClock, org::Organisations};
+use crate::{
+    auth::{
+        jwks::TenantKeys,
+        token::{self, Rules, TokenError},
+    },
+    clock::SharedClock,
+    org::Organisations,
+};
 
 pub const SCOPE: &str = "access_as_user";
 
@@ -70,14 +72,9 @@ struct Claims {
 }
 
 pub struct SsoValidator {
-    authority: Url,
-    http: reqwest::Client,
     audiences: Vec<String>,
     orgs: Organisations,
-    /// (refresh at least this often, cool-down between unknown-key refreshes)
-    cache: (Duration, Duration),
-    clock: SharedClock,
-    keys: RwLock<HashMap<String, Arc<OpenIdKeys>>>,
+    keys: TenantKeys,
 }
 
 impl SsoValidator {
@@ -102,42 +99,10 @@ impl SsoValidator {
             })
             .unwrap_or_default();
         Self {
-            authority,
-            http,
             audiences,
             orgs,
-            cache,
-            clock,
-            keys: RwLock::default(),
+            keys: TenantKeys::new(&authority, http, cache.0, cache.1, clock),
         }
-    }
-
-    fn keys_for(&self, tenant: &str) -> Arc<OpenIdKeys> {
-        if let Some(k) = self
-            .keys
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(tenant)
-        {
-            return k.clone();
-        }
-        let url = format!(
-            "{}/{tenant}/v2.0/.well-known/openid-configuration",
-            self.authority.as_str().trim_end_matches('/')
-        );
-        let keys = Arc::new(OpenIdKeys::new(
-            Url::parse(&url).unwrap_or_else(|_| self.authority.clone()),
-            self.http.clone(),
-            self.cache.0,
-            self.cache.1,
-            self.clock.clone(),
-        ));
-        self.keys
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(tenant.to_string())
-            .or_insert(keys)
-            .clone()
     }
 
     pub async fn validate(&self, authorization: Option<&str>) -> Result<SsoUser, SsoError> {
@@ -149,52 +114,44 @@ impl SsoValidator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(SsoError::Missing)?;
-        let header = decode_header(token).map_err(|_| SsoError::Malformed)?;
+        let header = token::header(token).map_err(|_| SsoError::Malformed)?;
         if header.alg != Algorithm::RS256 {
             return Err(SsoError::Malformed);
         }
         // The tenant decides which keys may have signed: only configured tenants are looked up.
-        let payload = token.split('.').nth(1).ok_or(SsoError::Malformed)?;
-        let unverified: Unverified = URL_SAFE_NO_PAD
-            .decode(payload)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(SsoError::Malformed)?;
+        let unverified: Unverified = token::peek(token).map_err(|_| SsoError::Malformed)?;
         let tenant = unverified
             .tid
             .map(|t| t.to_ascii_lowercase())
             .ok_or(SsoError::Tenant)?;
         let org = self.orgs.by_tenant(&tenant).ok_or(SsoError::Tenant)?;
-        let kid = header.kid.ok_or(SsoError::UnknownKey)?;
+        let kid = header.kid.clone().ok_or(SsoError::UnknownKey)?;
         let key = self
-            .keys_for(&org.tenant_id)
+            .keys
+            .of(&org.tenant_id)
+            .map_err(|_| SsoError::KeysUnavailable)?
             .key(&kid)
             .await
             .map_err(|_| SsoError::KeysUnavailable)?
             .ok_or(SsoError::UnknownKey)?;
 
-        let v2 = format!(
-            "{}/{}/v2.0",
-            self.authority.as_str().trim_end_matches('/'),
-            org.tenant_id
-        );
+        let v2 = self.keys.v2_issuer(&org.tenant_id);
         let v1 = format!("https://sts.windows.net/{}/", org.tenant_id);
-        let mut v = Validation::new(Algorithm::RS256);
-        v.leeway = 300;
-        v.validate_nbf = true;
-        v.set_issuer(&[v2.as_str(), v1.as_str()]);
-        v.set_audience(&self.audiences);
-        v.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let claims = decode::<Claims>(token, &key.key, &v)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => SsoError::Expired,
-                ErrorKind::ImmatureSignature => SsoError::NotYetValid,
-                ErrorKind::InvalidAudience => SsoError::Audience,
-                ErrorKind::InvalidIssuer => SsoError::Issuer,
-                ErrorKind::InvalidSignature => SsoError::Signature,
-                _ => SsoError::Malformed,
-            })?
-            .claims;
+        let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
+        let rules = Rules {
+            algorithms: &[Algorithm::RS256],
+            issuers: &[v2.as_str(), v1.as_str()],
+            audiences: &audiences,
+        };
+        let claims: Claims =
+            token::verify(token, &header, &key.key, &rules).map_err(|e| match e {
+                TokenError::Expired => SsoError::Expired,
+                TokenError::NotYetValid => SsoError::NotYetValid,
+                TokenError::Audience => SsoError::Audience,
+                TokenError::Issuer => SsoError::Issuer,
+                TokenError::BadSignature => SsoError::Signature,
+                TokenError::Malformed | TokenError::Algorithm => SsoError::Malformed,
+            })?;
         if !claims.tid.eq_ignore_ascii_case(&org.tenant_id) {
             return Err(SsoError::Tenant);
         }

@@ -64,7 +64,8 @@ fn the_package_is_valid_against_the_official_schema_and_the_store_rules() {
     );
     assert_eq!(
         manifest["validDomains"],
-        serde_json::json!(["octopus.cegepsi.ca"])
+        serde_json::json!(["octopus.cegepsi.ca", "demo.octopus-itsm.com"]),
+        "the service, and the organisation's Octopus portal (the channel tab may be the portal)"
     );
     assert_eq!(manifest["localizationInfo"]["defaultLanguageTag"], "fr-CA");
     assert!(!manifest.to_string().contains("{{"));
@@ -95,7 +96,7 @@ fn each_refusal_gives_its_reason() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.zip");
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (&[("OCTOPUS__BOT__APP_ID", "")], "bot.app_id is empty"),
+        (&[("OCTOPUS__BOT__APP_ID", "")], "bot.app_id"),
         (
             &[(
                 "OCTOPUS__HTTP__PUBLIC_BASE_URL",

@@ -279,13 +279,13 @@ async fn pages_speak_english_and_portuguese_and_the_mail_follows() {
     );
 
     let (_, en) = app.get("/forgot?org=demo&lang=en").await;
-    assert!(en.contains("lang=\"en\""));
+    assert!(en.contains("<html lang=\"en\""));
     assert!(
         en.contains(&words(Locale::En, "request.reset_title")),
         "{en}"
     );
     let (_, pt) = app.get("/forgot?org=demo&lang=pt").await;
-    assert!(pt.contains("lang=\"pt\""));
+    assert!(pt.contains("<html lang=\"pt\""));
     assert!(
         pt.contains(&words(Locale::Pt, "request.reset_title")),
         "{pt}"
@@ -305,7 +305,8 @@ async fn pages_speak_english_and_portuguese_and_the_mail_follows() {
             .contains("lang=\"pt\"")
     );
 
-    // A browser that never chose: its Accept-Language decides.
+    // A browser that never chose: the organisation's language first, whatever its
+    // Accept-Language (pages.language = "organisation"; tests/it/page_language.rs has the rest).
     let fresh = reqwest::Client::new();
     let page = fresh
         .get(app.url("/login"))
@@ -314,8 +315,8 @@ async fn pages_speak_english_and_portuguese_and_the_mail_follows() {
         .await
         .unwrap();
     let page = page.text().await.unwrap();
-    assert!(page.contains("lang=\"en\""));
-    assert!(page.contains(&words(Locale::En, "login.title")), "{page}");
+    assert!(page.contains("<html lang=\"fr-CA\""));
+    assert!(page.contains("Mot de passe oublié"), "{page}");
 }
 
 /// A string of another language's table, which must really be translated (`get` falls back to

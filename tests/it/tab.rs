@@ -327,6 +327,56 @@ async fn the_channel_tab_configuration_page_saves_a_channel_content_url() {
 }
 
 #[tokio::test]
+async fn the_channel_tab_configuration_page_can_save_the_organisations_octopus_portal() {
+    let (app, _host, b) = spawn_in_teams_with(
+        |c| {
+            c.organisations[0].portal_url = "https://cegepsi.octopus-itsm.com/Web/Login.aspx".into()
+        },
+        Options::default(),
+    )
+    .await;
+    let url = format!(
+        "{TEAMS_WEB}/host.html?tab={}&frameContext=settings&locale=fr-CA&tenant={TENANT}",
+        enc(&app.url("/tab/config?locale=fr-CA"))
+    );
+    b.client.goto(&url).await.unwrap();
+    b.wait_for("iframe").await;
+    b.client
+        .execute(
+            "return window.waitForHostMessage('settings.setValidityState')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.client.enter_frame(0).await.unwrap();
+    let choices = b.text("fieldset.choices").await;
+    assert!(
+        choices.contains("Mot de passe en libre-service")
+            && choices.contains("Portail Web Octopus")
+            && choices.contains("cegepsi.octopus-itsm.com"),
+        "{choices}"
+    );
+    b.click("#kind-portal").await;
+    b.client.enter_parent_frame().await.unwrap();
+    let saved = b
+        .client
+        .execute("return window.triggerSave()", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        saved["contentUrl"], "https://cegepsi.octopus-itsm.com/Web/Login.aspx",
+        "{saved}"
+    );
+    assert_eq!(
+        saved["websiteUrl"],
+        "https://cegepsi.octopus-itsm.com/Web/Login.aspx"
+    );
+    assert_eq!(saved["entityId"], "octopus-portal");
+    assert_eq!(saved["suggestedDisplayName"], "Portail Octopus");
+    b.close().await;
+}
+
+#[tokio::test]
 async fn outside_teams_the_same_page_is_the_username_form() {
     let app = TestApp::spawn().await;
     let b = Browser::start().await;

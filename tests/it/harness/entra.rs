@@ -79,6 +79,8 @@ struct EntraState {
     token_hits: AtomicUsize,
     down: AtomicBool,
     base: Mutex<String>,
+    /// The issuer the keys name, instead of the asked tenant's (see `set_key_issuer`).
+    key_issuer: Mutex<Option<String>>,
 }
 
 #[derive(Clone)]
@@ -135,6 +137,11 @@ impl Entra {
     /// Publishes `key` too.
     pub fn publish(&self, key: &SigningKey) {
         self.state.published.lock().unwrap().push(key.clone());
+    }
+
+    /// The keys name `issuer` (e.g. another tenant's), not the asked tenant's; `None`: as Entra.
+    pub fn set_key_issuer(&self, issuer: Option<String>) {
+        *self.state.key_issuer.lock().unwrap() = issuer;
     }
 
     /// Stops publishing `key`.
@@ -197,7 +204,12 @@ async fn jwks(State(s): State<Arc<EntraState>>, Path(tenant): Path<String>) -> R
     }
     s.jwks_hits.fetch_add(1, Ordering::SeqCst);
     let base = s.base.lock().unwrap().clone();
-    let issuer = format!("{base}/{tenant}/v2.0");
+    let issuer = s
+        .key_issuer
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| format!("{base}/{tenant}/v2.0"));
     let keys: Vec<Value> = s
         .published
         .lock()
