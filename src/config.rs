@@ -35,6 +35,16 @@ pub struct RawConfig {
     pub tab: RawTab,
     #[serde(default)]
     pub organisations: Vec<RawOrganisation>,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// A separate address for `GET /metrics` (e.g. 127.0.0.1:9464); empty = on http.listen.
+    #[serde(default)]
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,6 +135,16 @@ pub struct RawHttp {
     pub public_base_url: String,
     #[serde(default)]
     pub trust_forwarded_for: bool,
+    /// Keep a sane inbound X-Request-Id (set by your proxy) instead of making a new one.
+    #[serde(default)]
+    pub trust_request_id: bool,
+    /// On SIGTERM, how long to wait for the bot turns in flight.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_secs: u64,
+}
+
+fn default_shutdown_grace() -> u64 {
+    20
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,6 +224,10 @@ pub struct Config {
     pub listen: SocketAddr,
     pub public_base_url: Url,
     pub trust_forwarded_for: bool,
+    pub trust_request_id: bool,
+    pub shutdown_grace: Duration,
+    /// `metrics.listen`: serve /metrics only there.
+    pub metrics_listen: Option<SocketAddr>,
     pub database_url: SecretString,
     pub mail: MailTransport,
     pub mail_poll_interval: Duration,
@@ -357,6 +381,17 @@ impl RawConfig {
                 None
             }
         };
+        let metrics_listen = match self.metrics.listen.trim() {
+            "" => None,
+            l => l
+                .parse::<SocketAddr>()
+                .map_err(|e| {
+                    errs.push(format!(
+                        "metrics.listen: {e} (expected host:port, e.g. 127.0.0.1:9464, or empty)"
+                    ))
+                })
+                .ok(),
+        };
         let db = self.database.url.expose_secret();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -452,6 +487,9 @@ impl RawConfig {
                 listen,
                 public_base_url,
                 trust_forwarded_for: self.http.trust_forwarded_for,
+                trust_request_id: self.http.trust_request_id,
+                shutdown_grace: Duration::from_secs(self.http.shutdown_grace_secs),
+                metrics_listen,
                 database_url: self.database.url,
                 mail,
                 mail_poll_interval: Duration::from_secs(self.mail.poll_interval_secs.max(1)),

@@ -51,6 +51,8 @@ pub struct Bot {
     /// `None` in local-development mode (no app id): nothing is authenticated.
     pub auth: Option<Arc<ChannelAuth>>,
     pub saved: Arc<SavedRefs>,
+    /// The turns running after their 200: shutdown waits for them (bounded).
+    pub turns: tokio_util::task::TaskTracker,
 }
 
 /// Conversation references this instance already saved as they are: rewriting an unchanged one
@@ -113,6 +115,8 @@ impl FromRequest<AppState> for VerifiedActivity {
                 .await
             {
                 tracing::debug!(%reason, activity.type = %activity.kind, "channel token refused");
+                metrics::counter!("octopus_bot_token_rejections_total", "reason" => reason.kind())
+                    .increment(1);
                 return Err((StatusCode::UNAUTHORIZED, "Unauthorized").into_response());
             }
         }

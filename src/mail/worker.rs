@@ -96,12 +96,14 @@ impl MailWorker {
                     )
                     .await?;
                     info!(attempt = mail.attempts, "mail sent");
+                    metrics::counter!("octopus_mail_sent_total").increment(1);
                     outcome.sent += 1;
                 }
                 Err(e) => {
                     let delay = backoff(mail.attempts);
                     let next = self.clock.unix() + i64::try_from(delay.as_secs()).unwrap_or(3600);
                     outbox::mark_failed(&mut conn, &id, next, &e).await?;
+                    metrics::counter!("octopus_mail_failures_total").increment(1);
                     warn!(attempt = mail.attempts, retry_in_secs = delay.as_secs(), error = %e, "mail not sent; will retry");
                     outcome.failed += 1;
                 }

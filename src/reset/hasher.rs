@@ -89,12 +89,19 @@ impl Hasher {
         &self,
         job: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _permit = self.permits.clone().acquire_owned().await?;
+        metrics::gauge!("octopus_argon2_queue_depth").increment(1.0);
+        let permit = self.permits.clone().acquire_owned().await;
+        metrics::gauge!("octopus_argon2_queue_depth").decrement(1.0);
+        let _permit = permit?;
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(job))
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || span.in_scope(job))
             .in_current_span()
             .await
-            .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?
+            .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?;
+        metrics::histogram!("octopus_argon2_hash_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        result
     }
 }
 

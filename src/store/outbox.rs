@@ -119,3 +119,23 @@ pub async fn pending(conn: &mut AnyConnection) -> Result<(i64, Option<i64>), Sto
     .await?;
     Ok((row.try_get("n")?, row.try_get("next")?))
 }
+
+/// What the metrics report about the outbox: unsent rows and the age of the oldest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingStats {
+    pub pending: i64,
+    pub oldest_age_secs: i64,
+}
+
+pub async fn pending_stats(conn: &mut AnyConnection, now: i64) -> Result<PendingStats, StoreError> {
+    let row = sqlx::query(
+        "select count(*) as n, min(created_at) as oldest from outbox where sent_at is null",
+    )
+    .fetch_one(conn)
+    .await?;
+    let oldest: Option<i64> = row.try_get("oldest")?;
+    Ok(PendingStats {
+        pending: row.try_get("n")?,
+        oldest_age_secs: oldest.map_or(0, |t| (now - t).max(0)),
+    })
+}

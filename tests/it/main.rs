@@ -10,6 +10,7 @@ mod cards;
 mod cli;
 mod login;
 mod mail_outbox;
+mod ops;
 mod manifest;
 mod rate_limits;
 mod reset_link;

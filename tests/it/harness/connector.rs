@@ -5,7 +5,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU32, AtomicUsize, Ordering},
+        atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -44,6 +44,8 @@ struct ConnectorState {
     members: Mutex<HashMap<String, Value>>,
     throttle: AtomicU32,
     next_id: AtomicUsize,
+    /// Milliseconds each write waits before it is recorded and answered (a slow connector).
+    delay_ms: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -77,6 +79,13 @@ impl Connector {
     /// Answer 429 (Retry-After: 1) to the next `n` writes.
     pub fn throttle(&self, n: u32) {
         self.state.throttle.store(n, Ordering::SeqCst);
+    }
+
+    /// Every later write waits `d` before it is recorded and answered.
+    pub fn slow_down(&self, d: Duration) {
+        self.state
+            .delay_ms
+            .store(u64::try_from(d.as_millis()).unwrap(), Ordering::SeqCst);
     }
 
     pub fn add_member(&self, user_id: &str, member: Value) {
@@ -125,6 +134,10 @@ async fn record(
     headers: HeaderMap,
     body: Json<Value>,
 ) -> impl IntoResponse {
+    let delay = s.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     if throttled(&s) {
         return (
             StatusCode::TOO_MANY_REQUESTS,
