@@ -110,6 +110,9 @@ impl Application {
         clock: SharedClock,
         listener: Option<TcpListener>,
     ) -> anyhow::Result<Self> {
+        if let Some(problem) = config.missing_shared_secret() {
+            anyhow::bail!(problem);
+        }
         let store = Store::connect(&config.database_url)
             .await
             .context("cannot open the database")?;

@@ -22,6 +22,7 @@ use crate::{
 pub const DEFAULTS: &str = include_str!("../config/defaults.toml");
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub http: RawHttp,
     pub database: RawDatabase,
@@ -48,6 +49,7 @@ pub struct RawMetrics {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawTab {
     pub entra_authority: String,
     pub teams_js_url: String,
@@ -68,6 +70,7 @@ pub struct TabConfig {
 
 /// What the Teams app package says about itself (checked when the package is built).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TeamsApp {
     pub app_id: Option<String>,
     /// Environment values are parsed as TOML: `…VERSION=1.0` arrives as a number.
@@ -82,6 +85,7 @@ pub struct TeamsApp {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawBot {
     #[serde(default)]
     pub app_id: String,
@@ -130,6 +134,7 @@ impl std::fmt::Debug for BotAuth {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawHttp {
     pub listen: String,
     pub public_base_url: String,
@@ -148,11 +153,13 @@ fn default_shutdown_grace() -> u64 {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawDatabase {
     pub url: SecretString,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawMail {
     pub transport: SecretString,
     pub poll_interval_secs: u64,
@@ -160,6 +167,7 @@ pub struct RawMail {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawSecurity {
     pub secret_key: Option<SecretString>,
     pub argon2_memory_kib: u32,
@@ -168,6 +176,7 @@ pub struct RawSecurity {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
     pub requests_per_ip: u32,
     pub requests_per_account: u32,
@@ -179,12 +188,14 @@ pub struct Limits {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Demo {
     #[serde(default)]
     pub seed: bool,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawOrganisation {
     pub tenant_id: String,
     pub slug: String,
@@ -269,7 +280,7 @@ impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let raw = Self::figment(file)
             .extract::<RawConfig>()
-            .map_err(|e| anyhow::anyhow!("cannot read the configuration: {e}"))?;
+            .map_err(explain)?;
         Ok(raw.validate()?)
     }
 
@@ -280,6 +291,19 @@ impl Config {
             fig = fig.merge(Toml::file_exact(file));
         }
         fig.merge(Env::prefixed("OCTOPUS__").split("__"))
+    }
+
+    /// Several instances share a PostgreSQL database, and mail sealed by one is opened by another:
+    /// they must share the key, so it must come from the configuration, not from a local file.
+    pub fn missing_shared_secret(&self) -> Option<String> {
+        let db = self.database_url.expose_secret();
+        let postgres = db.starts_with("postgres://") || db.starts_with("postgresql://");
+        (postgres && self.secret_key.is_none()).then(|| {
+            "security.secret_key is required with PostgreSQL (every instance must open the mail \
+             that another one sealed): set the same key on every instance, in the file or as \
+             OCTOPUS__SECURITY__SECRET_KEY; generate one with `openssl rand -base64 32`"
+                .to_string()
+        })
     }
 
     pub fn uses_https(&self) -> bool {
@@ -716,6 +740,75 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
     }
 }
 
+/// A configuration that does not deserialise, explained key by key: an unknown key is named
+/// with its section path, where it came from, and the closest known key.
+pub fn explain(err: figment::Error) -> ConfigErrors {
+    ConfigErrors(err.into_iter().map(|e| explain_one(&e)).collect())
+}
+
+fn explain_one(e: &figment::Error) -> String {
+    use figment::error::Kind;
+    let from = match &e.metadata {
+        Some(m) if m.name.contains("environment") => {
+            " (from the environment variable OCTOPUS__{})".to_string()
+        }
+        Some(m) => match &m.source {
+            Some(source) => format!(" (in {source})"),
+            None => format!(" (from {})", m.name),
+        },
+        None => String::new(),
+    };
+    let key_of = |field: &str| {
+        let mut path = e.path.clone();
+        if path.last().map(String::as_str) != Some(field) {
+            path.push(field.to_string());
+        }
+        path
+    };
+    let env_name = |path: &[String]| {
+        path.iter()
+            .map(|k| k.to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join("__")
+    };
+    match &e.kind {
+        Kind::UnknownField(field, expected) => {
+            let path = key_of(field);
+            let key = path.join(".");
+            let section = path[..path.len() - 1].join(".");
+            let near = expected
+                .iter()
+                .min_by_key(|k| strsim::levenshtein(field, k))
+                .map(|k| {
+                    if section.is_empty() {
+                        format!("; did you mean {k}?")
+                    } else {
+                        format!("; did you mean {section}.{k}?")
+                    }
+                })
+                .unwrap_or_default();
+            format!(
+                "unknown key {key}{}{near} (known here: {})",
+                from.replace("OCTOPUS__{}", &format!("OCTOPUS__{}", env_name(&path))),
+                expected.join(", ")
+            )
+        }
+        Kind::MissingField(field) => {
+            let path = key_of(field);
+            format!("missing key {}", path.join("."))
+        }
+        _ => {
+            let key = e.path.join(".");
+            let from = from.replace("OCTOPUS__{}", &format!("OCTOPUS__{}", env_name(&e.path)));
+            if key.is_empty() {
+                format!("{}{from}", e.kind)
+            } else {
+                format!("{key}: {}{from}", e.kind)
+            }
+        }
+    }
+}
+
 fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -793,6 +886,28 @@ mod tests {
         raw.organisations[0].team_ids = vec!["Teaméo".into()];
         let text = raw.validate().err().expect("invalid").to_string();
         assert!(text.contains("organisations[0].team_ids[0]"), "{text}");
+    }
+
+    fn unknown(toml: &str) -> String {
+        Config::figment(None)
+            .merge(Toml::string(toml))
+            .extract::<RawConfig>()
+            .map_err(explain)
+            .err()
+            .expect("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_section_and_the_closest_known_key() {
+        let text = unknown("[mail]\ntransprot = \"smtp://x\"\n");
+        assert!(text.contains("unknown key mail.transprot"), "{text}");
+        assert!(text.contains("did you mean mail.transport?"), "{text}");
+        let text = unknown("[[organisations]]\ntenant_id = \"t\"\nslug = \"s\"\nname = \"n\"\nportal_url = \"https://p\"\nsender = \"a@b.c\"\ntime_zone = \"UTC\"\ndefault_locale = \"en\"\ntoken_lifetime_minutes = 5\n[organisations.policy]\nmin_lenght = 4\nmax_length = 9\nrequire_letter = true\nrequire_digit = true\n");
+        assert!(text.contains("organisations.0.policy.min_lenght"), "{text}");
+        assert!(text.contains("did you mean organisations.0.policy.min_length?"), "{text}");
+        let text = unknown("[telemetry]\nformat = \"json\"\n");
+        assert!(text.contains("unknown key telemetry"), "{text}");
     }
 
     #[test]

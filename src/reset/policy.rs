@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::model::NewPassword;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordPolicy {
     pub min_length: usize,
     pub max_length: usize,

@@ -267,3 +267,114 @@ async fn shutdown_finishes_the_bot_turns_already_acknowledged() {
         posted.iter().map(|r| &r.path).collect::<Vec<_>>()
     );
 }
+
+/// Runs the real binary with `envs` (and no configuration file unless given) until it exits.
+fn octopus(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+        .args(args)
+        .current_dir(dir.path())
+        .env_remove("OCTOPUS_CONFIG")
+        .env("OCTOPUS__HTTP__LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run the binary");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_misspelled_key_refuses_the_start_and_names_it_and_the_known_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("octopus.toml");
+    std::fs::write(&file, "[mail]\ntransprot = \"smtp://127.0.0.1:25\"\n").unwrap();
+    let file = file.to_str().unwrap();
+    for command in ["serve", "check-config"] {
+        let (code, out, err) = octopus(&["--config", file, command], &[]);
+        assert_eq!(code, 1, "{command}: {out}{err}");
+        assert!(err.contains("unknown key mail.transprot"), "{command}: {err}");
+        assert!(err.contains("did you mean mail.transport?"), "{command}: {err}");
+        assert!(err.contains("octopus.toml"), "names the file: {err}");
+        assert!(!out.contains("configuration OK"), "{out}");
+    }
+    // The same mistake in the environment names the variable.
+    let (code, _, err) = octopus(&["serve"], &[("OCTOPUS__MAIL__TRANSPROT", "smtp://x")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("unknown key mail.transprot"), "{err}");
+    assert!(err.contains("OCTOPUS__MAIL__TRANSPROT"), "{err}");
+    assert!(err.contains("did you mean mail.transport?"), "{err}");
+}
+
+#[test]
+fn with_postgresql_the_start_requires_a_shared_secret_key() {
+    let pg = [(
+        "OCTOPUS__DATABASE__URL",
+        "postgres://postgres@127.0.0.1:5432/none",
+    )];
+    for command in ["serve", "check-config"] {
+        let (code, out, err) = octopus(&[command], &pg);
+        assert_eq!(code, 1, "{command}: {out}{err}");
+        assert!(err.contains("security.secret_key is required"), "{err}");
+        assert!(err.contains("OCTOPUS__SECURITY__SECRET_KEY"), "{err}");
+        assert!(err.contains("openssl rand -base64 32"), "how to make one: {err}");
+    }
+    // With a key, check-config is content (serve would then connect).
+    let key = octopus_teams::mail::crypto::MailKey::generate().to_base64();
+    let (code, out, err) = octopus(
+        &["check-config"],
+        &[pg[0], ("OCTOPUS__SECURITY__SECRET_KEY", key.as_str())],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains(&key), "the key is never printed");
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_real_binary_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+        .current_dir(dir.path())
+        .env_remove("OCTOPUS_CONFIG")
+        .env("OCTOPUS__HTTP__LISTEN", &listen)
+        .env("OCTOPUS__DATABASE__URL", "sqlite://octopus.db?mode=rwc")
+        .env("RUST_LOG", "octopus_teams=info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(res) = client.get(format!("http://{listen}/login")).send().await {
+            assert_eq!(res.status(), 200);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the service never answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut logs = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stdout.take().unwrap(), &mut logs)
+        .await
+        .unwrap();
+    assert!(logs.contains("shutting down") && logs.contains("stopped"), "{logs}");
+}
