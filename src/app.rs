@@ -9,6 +9,7 @@ use tokio::{net::TcpListener, sync::Notify};
 use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 use tracing::{info, warn};
 
+use crate::metrics::Metrics;
 use crate::{
     auth::jwks::OpenIdKeys,
     bot::{
@@ -26,7 +27,6 @@ use crate::{
     templates::Templates,
     web,
 };
-use crate::metrics::Metrics;
 
 /// Where `serve` keeps the mail key when the configuration gives none.
 pub const DEFAULT_KEY_FILE: &str = "data/secret.key";
@@ -313,7 +313,10 @@ impl Application {
         // Every acknowledged turn was spawned before its response went out, so all are tracked.
         turns.close();
         if !turns.is_empty() {
-            info!(turns = turns.len(), "shutdown: waiting for the bot turns in flight");
+            info!(
+                turns = turns.len(),
+                "shutdown: waiting for the bot turns in flight"
+            );
         }
         if tokio::time::timeout(grace, turns.wait()).await.is_err() {
             warn!(

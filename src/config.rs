@@ -893,8 +893,7 @@ mod tests {
             .merge(Toml::string(toml))
             .extract::<RawConfig>()
             .map_err(explain)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string()
     }
 
@@ -903,9 +902,14 @@ mod tests {
         let text = unknown("[mail]\ntransprot = \"smtp://x\"\n");
         assert!(text.contains("unknown key mail.transprot"), "{text}");
         assert!(text.contains("did you mean mail.transport?"), "{text}");
-        let text = unknown("[[organisations]]\ntenant_id = \"t\"\nslug = \"s\"\nname = \"n\"\nportal_url = \"https://p\"\nsender = \"a@b.c\"\ntime_zone = \"UTC\"\ndefault_locale = \"en\"\ntoken_lifetime_minutes = 5\n[organisations.policy]\nmin_lenght = 4\nmax_length = 9\nrequire_letter = true\nrequire_digit = true\n");
+        let text = unknown(
+            "[[organisations]]\ntenant_id = \"t\"\nslug = \"s\"\nname = \"n\"\nportal_url = \"https://p\"\nsender = \"a@b.c\"\ntime_zone = \"UTC\"\ndefault_locale = \"en\"\ntoken_lifetime_minutes = 5\n[organisations.policy]\nmin_lenght = 4\nmax_length = 9\nrequire_letter = true\nrequire_digit = true\n",
+        );
         assert!(text.contains("organisations.0.policy.min_lenght"), "{text}");
-        assert!(text.contains("did you mean organisations.0.policy.min_length?"), "{text}");
+        assert!(
+            text.contains("did you mean organisations.0.policy.min_length?"),
+            "{text}"
+        );
         let text = unknown("[telemetry]\nformat = \"json\"\n");
         assert!(text.contains("unknown key telemetry"), "{text}");
     }

@@ -24,7 +24,9 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 /// Seconds: HTTP latency and argon2 hash time.
 const SECONDS_BUCKETS: &[f64] = &[
@@ -112,7 +114,11 @@ pub async fn track(State(m): State<Metrics>, req: Request, next: Next) -> Respon
     let res = m.scope(next.run(req)).await;
     let status = res.status().as_u16().to_string();
     m.with(|| {
-        let labels = [("method", method.to_string()), ("route", route), ("status", status)];
+        let labels = [
+            ("method", method.to_string()),
+            ("route", route),
+            ("status", status),
+        ];
         metrics::counter!("octopus_http_requests_total", &labels).increment(1);
         metrics::histogram!("octopus_http_request_duration_seconds", &labels)
             .record(started.elapsed().as_secs_f64());
@@ -148,17 +154,24 @@ pub async fn scrape(State(state): State<crate::app::AppState>) -> Response {
             }),
             Err(e) => {
                 tracing::warn!(error = %e, "metrics: cannot read the outbox");
-                state.metrics.with(|| metrics::gauge!("octopus_up").set(0.0));
+                state
+                    .metrics
+                    .with(|| metrics::gauge!("octopus_up").set(0.0));
             }
         },
         Err(e) => {
             tracing::warn!(error = %e, "metrics: database unavailable");
-            state.metrics.with(|| metrics::gauge!("octopus_up").set(0.0));
+            state
+                .metrics
+                .with(|| metrics::gauge!("octopus_up").set(0.0));
         }
     }
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -175,7 +188,15 @@ mod tests {
             .await;
         b.scope(async { metrics::counter!("octopus_test_total").increment(5) })
             .await;
-        assert!(a.render().contains("octopus_test_total 2"), "{}", a.render());
-        assert!(b.render().contains("octopus_test_total 5"), "{}", b.render());
+        assert!(
+            a.render().contains("octopus_test_total 2"),
+            "{}",
+            a.render()
+        );
+        assert!(
+            b.render().contains("octopus_test_total 5"),
+            "{}",
+            b.render()
+        );
     }
 }

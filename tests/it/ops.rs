@@ -9,11 +9,7 @@ fn sample(metrics: &str, name: &str, having: &[&str]) -> Option<f64> {
     metrics
         .lines()
         .filter(|l| !l.starts_with('#'))
-        .filter(|l| {
-            l.split(['{', ' '])
-                .next()
-                .is_some_and(|n| n == name)
-        })
+        .filter(|l| l.split(['{', ' ']).next().is_some_and(|n| n == name))
         .filter(|l| having.iter().all(|h| l.contains(h)))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .reduce(|a, b| a + b)
@@ -33,8 +29,14 @@ async fn metrics_after_a_journey_show_requests_mail_and_sign_ins_without_persona
     let app = TestApp::spawn().await;
     let mail = app.link_mail("reset", "trej", 1).await;
     let link = app.reset_link(&mail);
-    assert_eq!(app.set_password(&link, "ete2026", "ete2026").await.status(), 303);
-    assert_eq!(app.sign_in("trej", "ete2026", "nothing").await.status(), 303);
+    assert_eq!(
+        app.set_password(&link, "ete2026", "ete2026").await.status(),
+        303
+    );
+    assert_eq!(
+        app.sign_in("trej", "ete2026", "nothing").await.status(),
+        303
+    );
     let failed = app.sign_in("trej", "wrong999", "nothing").await;
     assert_ne!(failed.status(), 303);
     // The confirmation mail of the change is sent too: wait for the outbox to drain.
@@ -46,7 +48,10 @@ async fn metrics_after_a_journey_show_requests_mail_and_sign_ins_without_persona
     while sample(&text, "octopus_outbox_pending", &[]) != Some(0.0)
         || sample(&text, "octopus_mail_sent_total", &[]) < Some(2.0)
     {
-        assert!(tokio::time::Instant::now() < deadline, "outbox never drained:\n{text}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "outbox never drained:\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
         text = scrape(&app).await;
     }
@@ -59,18 +64,35 @@ async fn metrics_after_a_journey_show_requests_mail_and_sign_ins_without_persona
     );
     assert_eq!(forgot, Some(1.0), "{text}");
     assert!(
-        sample(&text, "octopus_http_requests_total", &["route=\"/reset/{token}\""]).is_some(),
+        sample(
+            &text,
+            "octopus_http_requests_total",
+            &["route=\"/reset/{token}\""]
+        )
+        .is_some(),
         "the reset page is counted under its template:\n{text}"
     );
     assert!(
-        sample(&text, "octopus_http_request_duration_seconds_count", &["route=\"/login\""])
-            .is_some_and(|n| n >= 2.0),
+        sample(
+            &text,
+            "octopus_http_request_duration_seconds_count",
+            &["route=\"/login\""]
+        )
+        .is_some_and(|n| n >= 2.0),
         "{text}"
     );
     // Outbox and mail.
-    assert_eq!(sample(&text, "octopus_outbox_pending", &[]), Some(0.0), "{text}");
+    assert_eq!(
+        sample(&text, "octopus_outbox_pending", &[]),
+        Some(0.0),
+        "{text}"
+    );
     assert!(sample(&text, "octopus_outbox_oldest_pending_age_seconds", &[]).is_some());
-    assert_eq!(sample(&text, "octopus_mail_sent_total", &[]), Some(2.0), "{text}");
+    assert_eq!(
+        sample(&text, "octopus_mail_sent_total", &[]),
+        Some(2.0),
+        "{text}"
+    );
     // Domain events: the link, the change, the sign-ins by outcome.
     let event = |e: &str| sample(&text, "octopus_events_total", &[&format!("event=\"{e}\"")]);
     assert_eq!(event("link_requested"), Some(1.0), "{text}");
@@ -99,7 +121,10 @@ async fn metrics_after_a_journey_show_requests_mail_and_sign_ins_without_persona
         "127.0.0.1",
         host.as_str(),
     ] {
-        assert!(!text.contains(secret), "{secret:?} appears in /metrics:\n{text}");
+        assert!(
+            !text.contains(secret),
+            "{secret:?} appears in /metrics:\n{text}"
+        );
     }
 }
 
@@ -148,11 +173,19 @@ async fn metrics_count_bot_activities_and_token_rejections_by_reason() {
         "{text}"
     );
     assert!(
-        sample(&text, "octopus_signing_key_refreshes_total", &["outcome=\"ok\""]).is_some(),
+        sample(
+            &text,
+            "octopus_signing_key_refreshes_total",
+            &["outcome=\"ok\""]
+        )
+        .is_some(),
         "{text}"
     );
     for secret in ["julie", "Julie", "29:", "a:julie", "127.0.0.1"] {
-        assert!(!text.contains(secret), "{secret:?} appears in /metrics:\n{text}");
+        assert!(
+            !text.contains(secret),
+            "{secret:?} appears in /metrics:\n{text}"
+        );
     }
 }
 
@@ -193,7 +226,12 @@ async fn with_a_metrics_address_metrics_are_served_only_there() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("octopus_http_requests_total"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("octopus_http_requests_total")
+    );
 }
 
 #[tokio::test]
@@ -203,7 +241,11 @@ async fn every_response_carries_a_request_id_and_an_inbound_one_is_ignored_by_de
     let first = res.headers()["x-request-id"].to_str().unwrap().to_string();
     assert!(!first.is_empty());
     let res = app.client.get(app.url("/login")).send().await.unwrap();
-    assert_ne!(res.headers()["x-request-id"], first.as_str(), "one id per request");
+    assert_ne!(
+        res.headers()["x-request-id"],
+        first.as_str(),
+        "one id per request"
+    );
 
     let res = app
         .client
@@ -213,7 +255,10 @@ async fn every_response_carries_a_request_id_and_an_inbound_one_is_ignored_by_de
         .await
         .unwrap();
     let id = res.headers()["x-request-id"].to_str().unwrap();
-    assert_ne!(id, "lb-0123-abcd", "not trusted unless http.trust_request_id");
+    assert_ne!(
+        id, "lb-0123-abcd",
+        "not trusted unless http.trust_request_id"
+    );
     assert!(!id.is_empty());
 }
 
@@ -235,7 +280,10 @@ async fn a_sane_inbound_request_id_is_kept_when_trusted_and_an_insane_one_is_rep
     for insane in [long, "a b", "id\"quote", "a\tb", "<script>"] {
         let got = echo(insane).await;
         assert_ne!(got, insane);
-        assert!(uuid_like(&got), "{insane:?} replaced by a fresh id, got {got:?}");
+        assert!(
+            uuid_like(&got),
+            "{insane:?} replaced by a fresh id, got {got:?}"
+        );
     }
 }
 
@@ -268,23 +316,48 @@ async fn shutdown_finishes_the_bot_turns_already_acknowledged() {
     );
 }
 
-/// Runs the real binary with `envs` (and no configuration file unless given) until it exits.
+/// Runs the real binary with `envs` (and no configuration file unless given) until it exits;
+/// one still running after 20 s (a start that should have been refused) is killed and fails.
 fn octopus(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
         .args(args)
         .current_dir(dir.path())
         .env_remove("OCTOPUS_CONFIG")
         .env("OCTOPUS__HTTP__LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .envs(envs.iter().copied())
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run the binary");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("octopus-teams {args:?} still running after 20 s: it was not refused");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code().unwrap_or(-1), out, err)
 }
 
 #[test]
@@ -296,8 +369,14 @@ fn a_misspelled_key_refuses_the_start_and_names_it_and_the_known_one() {
     for command in ["serve", "check-config"] {
         let (code, out, err) = octopus(&["--config", file, command], &[]);
         assert_eq!(code, 1, "{command}: {out}{err}");
-        assert!(err.contains("unknown key mail.transprot"), "{command}: {err}");
-        assert!(err.contains("did you mean mail.transport?"), "{command}: {err}");
+        assert!(
+            err.contains("unknown key mail.transprot"),
+            "{command}: {err}"
+        );
+        assert!(
+            err.contains("did you mean mail.transport?"),
+            "{command}: {err}"
+        );
         assert!(err.contains("octopus.toml"), "names the file: {err}");
         assert!(!out.contains("configuration OK"), "{out}");
     }
@@ -320,7 +399,10 @@ fn with_postgresql_the_start_requires_a_shared_secret_key() {
         assert_eq!(code, 1, "{command}: {out}{err}");
         assert!(err.contains("security.secret_key is required"), "{err}");
         assert!(err.contains("OCTOPUS__SECURITY__SECRET_KEY"), "{err}");
-        assert!(err.contains("openssl rand -base64 32"), "how to make one: {err}");
+        assert!(
+            err.contains("openssl rand -base64 32"),
+            "how to make one: {err}"
+        );
     }
     // With a key, check-config is content (serve would then connect).
     let key = octopus_teams::mail::crypto::MailKey::generate().to_base64();
@@ -358,7 +440,10 @@ async fn sigterm_stops_the_real_binary_cleanly() {
             assert_eq!(res.status(), 200);
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the service never answered");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the service never answered"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let pid = child.id().unwrap().to_string();
@@ -376,5 +461,8 @@ async fn sigterm_stops_the_real_binary_cleanly() {
     tokio::io::AsyncReadExt::read_to_string(&mut child.stdout.take().unwrap(), &mut logs)
         .await
         .unwrap();
-    assert!(logs.contains("shutting down") && logs.contains("stopped"), "{logs}");
+    assert!(
+        logs.contains("shutting down") && logs.contains("stopped"),
+        "{logs}"
+    );
 }
