@@ -293,8 +293,12 @@ fn uuid_like(s: &str) -> bool {
 
 #[tokio::test]
 async fn shutdown_finishes_the_bot_turns_already_acknowledged() {
-    // Arrange: a connector that takes its time with every reply.
-    let app = TestApp::spawn().await;
+    // Arrange: a connector that takes its time with every reply, and a grace period long
+    // enough for a slow machine (the test asserts on what arrived, never on time).
+    let app = TestApp::builder()
+        .config(|raw| raw.http.shutdown_grace_secs = 120)
+        .spawn()
+        .await;
     app.connector.slow_down(Duration::from_secs(2));
     // Act: a burst of messages, each acknowledged with 200 before its reply is posted…
     let mut accepted = 0;
