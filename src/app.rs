@@ -3,12 +3,13 @@
 use std::{net::SocketAddr, path::Path, sync::Arc};
 
 use anyhow::Context;
-use axum::{Router, extract::FromRef, middleware};
+use axum::{Router, extract::FromRef, middleware, routing::get};
 use secrecy::ExposeSecret;
 use tokio::{net::TcpListener, sync::Notify};
 use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 use tracing::{info, warn};
 
+use crate::metrics::Metrics;
 use crate::{
     auth::{
         entra_channel::EntraChannel,
@@ -49,10 +50,12 @@ pub struct AppState {
     pub bot: Bot,
     pub tab: Arc<TabState>,
     pub csrf: csrf::CsrfKey,
+    pub metrics: Metrics,
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let metrics_here = state.config.metrics_listen.is_none();
+    let main = Router::new()
         .merge(web::router())
         .merge(tab::router())
         .layer(middleware::from_fn_with_state(
@@ -63,19 +66,41 @@ pub fn router(state: AppState) -> Router {
             state.tab.clone(),
             mw::security_headers,
         ))
-        .merge(bot::router())
-        .layer(RequestBodyLimitLayer::new(256 * 1024))
+        .merge(bot::router());
+    // With metrics.listen set, /metrics is served only on that address.
+    let main = if metrics_here {
+        main.route("/metrics", get(crate::metrics::scrape))
+    } else {
+        main
+    };
+    main.layer(RequestBodyLimitLayer::new(256 * 1024))
         .layer(middleware::from_fn_with_state(
             state.config.uses_https(),
             mw::hsts,
         ))
         .layer(middleware::from_fn(mw::record_status))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(mw::request_span))
+        .layer(middleware::from_fn_with_state(
+            state.config.trust_request_id,
+            mw::request_id,
+        ))
+        .with_state(state)
+}
+
+/// The router of the separate metrics address (`metrics.listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(crate::metrics::scrape))
         .with_state(state)
 }
 
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     worker: MailWorker,
 }
@@ -96,6 +121,9 @@ impl Application {
         clock: SharedClock,
         listener: Option<TcpListener>,
     ) -> anyhow::Result<Self> {
+        if let Some(problem) = config.missing_shared_secret() {
+            anyhow::bail!(problem);
+        }
         let store = Store::connect(&config.database_url)
             .await
             .context("cannot open the database")?;
@@ -196,6 +224,7 @@ impl Application {
             auth,
             refusals: Arc::default(),
             languages: Arc::default(),
+            turns: tokio_util::task::TaskTracker::new(),
         };
         let tab_state = Arc::new(TabState {
             sso: SsoValidator::new(
@@ -233,7 +262,16 @@ impl Application {
                 .await
                 .with_context(|| format!("cannot listen on {}", config.listen))?,
         };
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?,
+            ),
+            None => None,
+        };
         let state = AppState {
+            metrics: Metrics::new(),
             config: Arc::new(config),
             reset,
             signin,
@@ -248,6 +286,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             worker,
         })
@@ -255,6 +294,13 @@ impl Application {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The separate metrics address, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -265,26 +311,43 @@ impl Application {
         &self.worker
     }
 
-    /// Serves and runs the mail worker until `shutdown` completes.
+    /// Serves and runs the mail worker until `shutdown` completes. Then: stops accepting,
+    /// finishes the requests in flight, waits (at most `http.shutdown_grace_secs`) for the bot
+    /// turns already acknowledged, lets the mail worker finish what it is sending (and what
+    /// those turns queued), and returns.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let metrics = self.state.metrics.clone();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut worker_stop = stop_rx.clone();
-        let worker = tokio::spawn(self.worker.run_until(async move {
+        let (worker_stop_tx, mut worker_stop) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(metrics.scope(self.worker.run_until(async move {
             let _ = worker_stop.wait_for(|s| *s).await;
-        }));
+        })));
         let store = self.state.store.clone();
+        let turns = self.state.bot.turns.clone();
+        let grace = self.state.config.shutdown_grace;
         let mut housekeeping_stop = stop_rx.clone();
-        let chores = tokio::spawn(housekeeping(
+        let chores = tokio::spawn(metrics.scope(housekeeping(
             store.clone(),
             self.state.clock.clone(),
             self.state.orgs.clone(),
             async move {
                 let _ = housekeeping_stop.wait_for(|s| *s).await;
             },
-        ));
+        )));
+        let metrics_server = self.metrics_listener.map(|l| {
+            let app = metrics_router(self.state.clone());
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                axum::serve(l, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        });
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let mut server_stop = stop_rx;
         let served = axum::serve(self.listener, app).with_graceful_shutdown(async move {
@@ -295,9 +358,29 @@ impl Application {
             let _ = stop_tx.send(true);
         });
         let result = served.await.context("server failed");
+        // Every acknowledged turn was spawned before its response went out, so all are tracked.
+        turns.close();
+        if !turns.is_empty() {
+            info!(
+                turns = turns.len(),
+                "shutdown: waiting for the bot turns in flight"
+            );
+        }
+        if tokio::time::timeout(grace, turns.wait()).await.is_err() {
+            warn!(
+                turns = turns.len(),
+                grace_secs = grace.as_secs(),
+                "shutdown: bot turns still running after the grace period; abandoned"
+            );
+        }
+        let _ = worker_stop_tx.send(true);
         let _ = worker.await;
         let _ = chores.await;
+        if let Some(m) = metrics_server {
+            let _ = m.await;
+        }
         store.close().await;
+        info!("stopped");
         result
     }
 }

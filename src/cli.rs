@@ -96,9 +96,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig => {
             let raw = Config::figment(config_path).extract::<crate::config::RawConfig>();
             match raw
-                .map_err(|e| anyhow::anyhow!("{e}"))
+                .map_err(|e| anyhow::Error::from(crate::config::explain(e)))
                 .and_then(|r| Ok(r.validate()?))
-            {
+                .and_then(|cfg| match cfg.missing_shared_secret() {
+                    Some(problem) => Err(anyhow::anyhow!("invalid configuration:\n  - {problem}")),
+                    None => Ok(cfg),
+                }) {
                 Ok(cfg) => {
                     // URLs in the configuration may carry credentials (metadata, token URLs).
                     say(crate::telemetry::redact_secrets(&cfg.describe()));

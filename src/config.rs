@@ -25,6 +25,7 @@ pub const DEFAULTS: &str = include_str!("../config/defaults.toml");
 pub const MIN_SECRET_LEN: usize = 32;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub http: RawHttp,
     pub database: RawDatabase,
@@ -40,6 +41,16 @@ pub struct RawConfig {
     pub pages: Pages,
     #[serde(default)]
     pub organisations: Vec<RawOrganisation>,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// A separate address for `GET /metrics` (e.g. 127.0.0.1:9464); empty = on http.listen.
+    #[serde(default)]
+    pub listen: String,
 }
 
 /// The web pages (/login, /forgot, /enroll, /reset/…).
@@ -61,6 +72,7 @@ pub enum PageLanguage {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawTab {
     pub entra_authority: String,
     pub teams_js_url: String,
@@ -84,6 +96,7 @@ pub struct TabConfig {
 
 /// What the Teams app package says about itself (checked when the package is built).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TeamsApp {
     pub app_id: Option<String>,
     /// Environment values are parsed as TOML: `…VERSION=1.0` arrives as a number.
@@ -98,6 +111,7 @@ pub struct TeamsApp {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawBot {
     #[serde(default)]
     pub app_id: String,
@@ -167,6 +181,7 @@ impl std::fmt::Debug for BotAuth {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawHttp {
     pub listen: String,
     pub public_base_url: String,
@@ -176,14 +191,26 @@ pub struct RawHttp {
     /// Replaced by `trusted_proxies`; kept only to refuse it with a message that says so.
     #[serde(default)]
     pub trust_forwarded_for: Option<serde::de::IgnoredAny>,
+    /// Keep a sane inbound X-Request-Id (set by your proxy) instead of making a new one.
+    #[serde(default)]
+    pub trust_request_id: bool,
+    /// On SIGTERM, how long to wait for the bot turns in flight.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_secs: u64,
+}
+
+fn default_shutdown_grace() -> u64 {
+    20
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawDatabase {
     pub url: SecretString,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawMail {
     pub transport: SecretString,
     pub poll_interval_secs: u64,
@@ -195,6 +222,7 @@ pub struct RawMail {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawSecurity {
     pub secret_key: Option<SecretString>,
     /// argon2 secret mixed into every password hash (at least 32 characters).
@@ -213,6 +241,7 @@ fn default_hash_queue() -> usize {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
     pub requests_per_ip: u32,
     pub requests_per_account: u32,
@@ -224,12 +253,14 @@ pub struct Limits {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Demo {
     #[serde(default)]
     pub seed: bool,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawOrganisation {
     pub tenant_id: String,
     pub slug: String,
@@ -281,6 +312,10 @@ pub struct Config {
     pub public_base_url: Url,
     /// The reverse proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub trust_request_id: bool,
+    pub shutdown_grace: Duration,
+    /// `metrics.listen`: serve /metrics only there.
+    pub metrics_listen: Option<SocketAddr>,
     pub database_url: SecretString,
     pub mail: MailTransport,
     pub mail_poll_interval: Duration,
@@ -330,7 +365,7 @@ impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let raw = Self::figment(file)
             .extract::<RawConfig>()
-            .map_err(|e| anyhow::anyhow!("cannot read the configuration: {e}"))?;
+            .map_err(explain)?;
         Ok(raw.validate()?)
     }
 
@@ -341,6 +376,19 @@ impl Config {
             fig = fig.merge(Toml::file_exact(file));
         }
         fig.merge(Env::prefixed("OCTOPUS__").split("__"))
+    }
+
+    /// Several instances share a PostgreSQL database, and mail sealed by one is opened by another:
+    /// they must share the key, so it must come from the configuration, not from a local file.
+    pub fn missing_shared_secret(&self) -> Option<String> {
+        let db = self.database_url.expose_secret();
+        let postgres = db.starts_with("postgres://") || db.starts_with("postgresql://");
+        (postgres && self.secret_key.is_none()).then(|| {
+            "security.secret_key is required with PostgreSQL (every instance must open the mail \
+             that another one sealed): set the same key on every instance, in the file or as \
+             OCTOPUS__SECURITY__SECRET_KEY; generate one with `openssl rand -base64 32`"
+                .to_string()
+        })
     }
 
     pub fn uses_https(&self) -> bool {
@@ -505,6 +553,17 @@ impl RawConfig {
                 )),
             }
         }
+        let metrics_listen = match self.metrics.listen.trim() {
+            "" => None,
+            l => l
+                .parse::<SocketAddr>()
+                .map_err(|e| {
+                    errs.push(format!(
+                        "metrics.listen: {e} (expected host:port, e.g. 127.0.0.1:9464, or empty)"
+                    ))
+                })
+                .ok(),
+        };
         let db = self.database.url.expose_secret();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -647,6 +706,9 @@ impl RawConfig {
                 listen,
                 public_base_url,
                 trusted_proxies,
+                trust_request_id: self.http.trust_request_id,
+                shutdown_grace: Duration::from_secs(self.http.shutdown_grace_secs),
+                metrics_listen,
                 database_url: self.database.url,
                 mail,
                 mail_poll_interval: Duration::from_secs(self.mail.poll_interval_secs.max(1)),
@@ -939,6 +1001,75 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
     }
 }
 
+/// A configuration that does not deserialise, explained key by key: an unknown key is named
+/// with its section path, where it came from, and the closest known key.
+pub fn explain(err: figment::Error) -> ConfigErrors {
+    ConfigErrors(err.into_iter().map(|e| explain_one(&e)).collect())
+}
+
+fn explain_one(e: &figment::Error) -> String {
+    use figment::error::Kind;
+    let from = match &e.metadata {
+        Some(m) if m.name.contains("environment") => {
+            " (from the environment variable OCTOPUS__{})".to_string()
+        }
+        Some(m) => match &m.source {
+            Some(source) => format!(" (in {source})"),
+            None => format!(" (from {})", m.name),
+        },
+        None => String::new(),
+    };
+    let key_of = |field: &str| {
+        let mut path = e.path.clone();
+        if path.last().map(String::as_str) != Some(field) {
+            path.push(field.to_string());
+        }
+        path
+    };
+    let env_name = |path: &[String]| {
+        path.iter()
+            .map(|k| k.to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join("__")
+    };
+    match &e.kind {
+        Kind::UnknownField(field, expected) => {
+            let path = key_of(field);
+            let key = path.join(".");
+            let section = path[..path.len() - 1].join(".");
+            let near = expected
+                .iter()
+                .min_by_key(|k| strsim::levenshtein(field, k))
+                .map(|k| {
+                    if section.is_empty() {
+                        format!("; did you mean {k}?")
+                    } else {
+                        format!("; did you mean {section}.{k}?")
+                    }
+                })
+                .unwrap_or_default();
+            format!(
+                "unknown key {key}{}{near} (known here: {})",
+                from.replace("OCTOPUS__{}", &format!("OCTOPUS__{}", env_name(&path))),
+                expected.join(", ")
+            )
+        }
+        Kind::MissingField(field) => {
+            let path = key_of(field);
+            format!("missing key {}", path.join("."))
+        }
+        _ => {
+            let key = e.path.join(".");
+            let from = from.replace("OCTOPUS__{}", &format!("OCTOPUS__{}", env_name(&e.path)));
+            if key.is_empty() {
+                format!("{}{from}", e.kind)
+            } else {
+                format!("{key}: {}{from}", e.kind)
+            }
+        }
+    }
+}
+
 fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -1066,6 +1197,32 @@ mod tests {
         raw.organisations[0].team_ids = vec!["Teaméo".into()];
         let text = raw.validate().err().expect("invalid").to_string();
         assert!(text.contains("organisations[0].team_ids[0]"), "{text}");
+    }
+
+    fn unknown(toml: &str) -> String {
+        Config::figment(None)
+            .merge(Toml::string(toml))
+            .extract::<RawConfig>()
+            .map_err(explain)
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_section_and_the_closest_known_key() {
+        let text = unknown("[mail]\ntransprot = \"smtp://x\"\n");
+        assert!(text.contains("unknown key mail.transprot"), "{text}");
+        assert!(text.contains("did you mean mail.transport?"), "{text}");
+        let text = unknown(
+            "[[organisations]]\ntenant_id = \"t\"\nslug = \"s\"\nname = \"n\"\nportal_url = \"https://p\"\nsender = \"a@b.c\"\ntime_zone = \"UTC\"\ndefault_locale = \"en\"\ntoken_lifetime_minutes = 5\n[organisations.policy]\nmin_lenght = 4\nmax_length = 9\nrequire_letter = true\nrequire_digit = true\n",
+        );
+        assert!(text.contains("organisations.0.policy.min_lenght"), "{text}");
+        assert!(
+            text.contains("did you mean organisations.0.policy.min_length?"),
+            "{text}"
+        );
+        let text = unknown("[telemetry]\nformat = \"json\"\n");
+        assert!(text.contains("unknown key telemetry"), "{text}");
     }
 
     #[test]

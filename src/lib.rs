@@ -13,6 +13,7 @@ pub mod http;
 pub mod i18n;
 pub mod mail;
 pub mod manifest;
+pub mod metrics;
 pub mod org;
 pub mod reset;
 pub mod store;

@@ -11,6 +11,7 @@ use crate::{i18n::Locale, reset::policy::PasswordPolicy};
 
 /// Consecutive sign-in failures before and while the account is locked.
 #[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LockoutPolicy {
     pub threshold: u32,
     pub base_delay_secs: u64,

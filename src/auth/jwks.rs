@@ -162,7 +162,11 @@ impl OpenIdKeys {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .last_attempt = Some(self.clock.now());
-        let keys = self.fetch().await?;
+        let keys = self.fetch().await.inspect_err(|_| {
+            metrics::counter!("octopus_signing_key_refreshes_total", "outcome" => "failed")
+                .increment(1);
+        })?;
+        metrics::counter!("octopus_signing_key_refreshes_total", "outcome" => "ok").increment(1);
         info!(url = %self.metadata_url, keys = keys.len(), "signing keys refreshed");
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         cache.keys = keys;

@@ -87,6 +87,31 @@ impl From<EntraRefusal> for AuthError {
     }
 }
 
+impl AuthError {
+    /// A short stable name for metrics labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuthError::MissingHeader => "missing_header",
+            AuthError::Malformed => "malformed",
+            AuthError::Algorithm => "algorithm",
+            AuthError::Issuer => "issuer",
+            AuthError::UnknownKey => "unknown_key",
+            AuthError::KeysUnavailable => "keys_unavailable",
+            AuthError::BadSignature => "bad_signature",
+            AuthError::Expired => "expired",
+            AuthError::NotYetValid => "not_yet_valid",
+            AuthError::Audience => "audience",
+            AuthError::NotEndorsed => "not_endorsed",
+            AuthError::ServiceUrlMissing => "service_url_missing",
+            AuthError::ServiceUrlMismatch => "service_url_mismatch",
+            AuthError::Tenant => "tenant",
+            AuthError::KeyIssuer => "key_issuer",
+            AuthError::Caller => "caller",
+            AuthError::ServiceUrlHost => "service_url_host",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct Claims {
     #[serde(default)]

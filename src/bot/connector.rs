@@ -254,6 +254,31 @@ impl ConnectorClient {
         url: &str,
         body: Option<&Value>,
     ) -> Result<Value, ConnectorError> {
+        let verb = if method == Method::GET {
+            "GET"
+        } else if method == Method::PUT {
+            "PUT"
+        } else {
+            "POST"
+        };
+        let result = self.call_with_retries(method, url, body).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(ConnectorError::Token(_)) => "token_error",
+            Err(ConnectorError::Http(_)) => "unreachable",
+            Err(ConnectorError::Status(_)) => "refused",
+        };
+        metrics::counter!("octopus_connector_calls_total", "method" => verb, "outcome" => outcome)
+            .increment(1);
+        result
+    }
+
+    async fn call_with_retries(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ConnectorError> {
         let mut attempt = 0;
         let mut token_refreshed = false;
         loop {
@@ -310,6 +335,7 @@ impl ConnectorClient {
                 return Err(ConnectorError::Status(status.map_or(0, |s| s.as_u16())));
             }
             attempt += 1;
+            metrics::counter!("octopus_connector_retries_total").increment(1);
             let wait = retry_after.unwrap_or_else(|| backoff(attempt));
             warn!(
                 status = status.map(|s| s.as_u16()),

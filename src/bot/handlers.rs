@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use super::{
     Bot, VerifiedActivity,
@@ -35,24 +35,68 @@ pub async fn messages(
     VerifiedActivity(activity): VerifiedActivity,
 ) -> Response {
     let bot = state.bot.clone();
+    let kind = activity_type_label(&activity.kind);
     match activity.kind.as_str() {
-        "invoke" => bot.invoke(activity).await,
+        "invoke" => {
+            let res = bot.invoke(activity).await;
+            let outcome = if res.status().is_success() {
+                "ok"
+            } else {
+                "failed"
+            };
+            count_activity(kind, outcome);
+            res
+        }
         "message" | "conversationUpdate" => {
-            tokio::spawn(async move {
-                if let Err(e) = bot.turn(activity).await {
-                    warn!(error = format!("{e:#}"), "bot turn failed");
-                }
-            });
+            // Tracked, so that shutdown waits for the turns already acknowledged.
+            let turns = bot.turns.clone();
+            turns.spawn(
+                state
+                    .metrics
+                    .scope(async move {
+                        let outcome = match bot.turn(activity).await {
+                            Ok(()) => "ok",
+                            Err(e) => {
+                                warn!(error = format!("{e:#}"), "bot turn failed");
+                                "failed"
+                            }
+                        };
+                        count_activity(kind, outcome);
+                    })
+                    .in_current_span(),
+            );
             StatusCode::OK.into_response()
         }
         // The install carries the person's language; the welcome that follows does not.
         "installationUpdate" => {
             bot.remember_language(&activity);
+            count_activity(kind, "ignored");
             StatusCode::OK.into_response()
         }
         // typing, messageReaction, … : acknowledged.
-        _ => StatusCode::OK.into_response(),
+        _ => {
+            count_activity(kind, "ignored");
+            StatusCode::OK.into_response()
+        }
     }
+}
+
+/// Activity types as metric labels: a closed set, since the type comes from the request.
+fn activity_type_label(kind: &str) -> &'static str {
+    match kind {
+        "message" => "message",
+        "conversationUpdate" => "conversationUpdate",
+        "invoke" => "invoke",
+        "installationUpdate" => "installationUpdate",
+        "messageReaction" => "messageReaction",
+        "typing" => "typing",
+        _ => "other",
+    }
+}
+
+fn count_activity(kind: &'static str, outcome: &'static str) {
+    metrics::counter!("octopus_bot_activities_total", "type" => kind, "outcome" => outcome)
+        .increment(1);
 }
 
 /// Where the activity may be served, decided before anything else happens.

@@ -51,6 +51,8 @@ pub struct Bot {
     pub reset: ResetService,
     /// `None` in local-development mode (no app id): nothing is authenticated.
     pub auth: Option<Arc<ChannelAuth>>,
+    /// The turns running after their 200: shutdown waits for them (bounded).
+    pub turns: tokio_util::task::TaskTracker,
     /// When each unserved tenant or team was last reported to the admin.
     pub refusals: Arc<RefusalReports>,
     /// The person's language per conversation, as an install told it.
@@ -183,6 +185,8 @@ impl FromRequest<AppState> for VerifiedActivity {
                 .await
             {
                 tracing::debug!(%reason, activity.type = %activity.kind, "channel token refused");
+                metrics::counter!("octopus_bot_token_rejections_total", "reason" => reason.kind())
+                    .increment(1);
                 return Err((StatusCode::UNAUTHORIZED, "Unauthorized").into_response());
             }
         } else if !is_loopback_url(service_url) {

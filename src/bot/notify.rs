@@ -75,7 +75,7 @@ impl LinkObserver for BotCore {
     fn link_event(&self, token_id: &str, event: LinkEvent) {
         let core = self.clone();
         let token_id = token_id.to_string();
-        tokio::spawn(async move {
+        crate::metrics::spawn(async move {
             if let Err(e) = core.show(&token_id, event).await {
                 warn!(error = format!("{e:#}"), "status card not updated");
             }

@@ -66,7 +66,55 @@ pub fn request_span(req: &Request) -> tracing::Span {
         .extensions()
         .get::<MatchedPath>()
         .map_or("<unmatched>", MatchedPath::as_str);
-    tracing::info_span!("request", method = %req.method(), route = route, status = tracing::field::Empty)
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map_or("", |r| r.0.as_str());
+    tracing::info_span!("request", method = %req.method(), route = route, request.id = id, status = tracing::field::Empty)
+}
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's id: in its span (so in every log line of the request) and in the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    /// An inbound id worth keeping: 1 to 64 characters among letters, digits and `-_.:`.
+    /// Anything else (too long, control characters, spaces, quotes) is replaced.
+    pub fn sane(raw: &str) -> bool {
+        (1..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    }
+}
+
+/// Gives every request an id: the inbound `X-Request-Id` when `trust_inbound`
+/// (`http.trust_request_id`, for a proxy that sets one) and it looks sane, else a new UUID.
+/// Runs outside the tracing layer, so the span sees the id.
+pub async fn request_id(
+    State(trust_inbound): State<bool>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let inbound = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| trust_inbound && RequestId::sane(v))
+        .map(str::to_string);
+    let id = inbound.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let value = HeaderValue::from_str(&id).ok();
+    if let Some(v) = &value {
+        req.headers_mut().insert(X_REQUEST_ID, v.clone());
+    }
+    req.extensions_mut().insert(RequestId(id));
+    let mut res = next.run(req).await;
+    if let Some(v) = value {
+        res.headers_mut().insert(X_REQUEST_ID, v);
+    }
+    res
 }
 
 pub async fn record_status(req: Request, next: Next) -> Response {

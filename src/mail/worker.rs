@@ -112,6 +112,7 @@ impl MailWorker {
                     )
                     .await?;
                     info!(attempt = mail.attempts, "mail sent");
+                    metrics::counter!("octopus_mail_sent_total").increment(1);
                     outcome.sent += 1;
                 }
                 Err(e) => {
@@ -140,6 +141,7 @@ impl MailWorker {
                     let delay = backoff(mail.attempts);
                     let next = now + i64::try_from(delay.as_secs()).unwrap_or(3600);
                     outbox::mark_failed(&mut conn, &id, next, &e.detail).await?;
+                    metrics::counter!("octopus_mail_failures_total").increment(1);
                     if e.failure == Failure::Credentials {
                         error!(
                             attempt = mail.attempts,

@@ -91,6 +91,14 @@ pub async fn record(
     client: Option<&str>,
     detail: Option<String>,
 ) -> Result<(), StoreError> {
+    // Counted when written: a transaction rolled back later still counts (rare: a database
+    // failure). The tenant id is not personal data; the client and account are never labels.
+    metrics::counter!(
+        "octopus_events_total",
+        "event" => event.name(),
+        "tenant" => tenant_id.unwrap_or("none").to_string()
+    )
+    .increment(1);
     audit::insert(
         conn,
         &audit::AuditRow {

@@ -189,14 +189,21 @@ impl Hasher {
             Ok(p) => p,
             Err(_) => {
                 let _in_line = InLine::join(&self.waiting, self.max_waiting)?;
-                self.permits.clone().acquire_owned().await?
+                metrics::gauge!("octopus_argon2_queue_depth").increment(1.0);
+                let permit = self.permits.clone().acquire_owned().await;
+                metrics::gauge!("octopus_argon2_queue_depth").decrement(1.0);
+                permit?
             }
         };
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(job))
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || span.in_scope(job))
             .in_current_span()
             .await
-            .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?
+            .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?;
+        metrics::histogram!("octopus_argon2_hash_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        result
     }
 }
 

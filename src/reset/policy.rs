@@ -17,6 +17,7 @@ const STRENGTH_PREFIX: usize = 64;
 const MIN_BLOCKED_WORD: usize = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordPolicy {
     pub min_length: usize,
     pub max_length: usize,

@@ -317,7 +317,7 @@ impl ResetService {
 
     /// What the page behind the link shows: `inspect`, and the link's status becomes "opened".
     pub async fn view(&self, token: &ResetToken) -> Result<LinkInfo, ResetError> {
-        let link = self.inspect(token).await?;
+        let link = self.inspect(token).await.inspect_err(count_refusal)?;
         self.observer.link_event(&link.token_id, LinkEvent::Opened);
         Ok(link)
     }
@@ -332,7 +332,7 @@ impl ResetService {
         password: &NewPassword,
         confirmation: &NewPassword,
     ) -> Result<Completed, ResetError> {
-        let link = self.inspect(token).await?;
+        let link = self.inspect(token).await.inspect_err(count_refusal)?;
         let org = self
             .orgs
             .by_tenant(&link.tenant_id)
@@ -354,7 +354,8 @@ impl ResetService {
         let mut tx = self.store.begin().await?;
         let account_id = tokens::consume(&mut tx, &token.hash(), now)
             .await?
-            .ok_or(ResetError::Link(LinkProblem::Used))?;
+            .ok_or(ResetError::Link(LinkProblem::Used))
+            .inspect_err(count_refusal)?;
         let account = accounts::by_id(&mut tx, &account_id)
             .await?
             .ok_or(ResetError::Link(LinkProblem::Unknown))?;
@@ -470,5 +471,12 @@ impl ResetService {
         self.observer.link_event(token_id, LinkEvent::Cancelled);
         info!(account.id = %account, "link cancelled from Teams by its requester");
         Ok(())
+    }
+}
+
+/// Links refused when opened or submitted, by reason (unknown, expired, used, revoked).
+fn count_refusal(e: &ResetError) {
+    if let ResetError::Link(problem) = e {
+        metrics::counter!("octopus_link_refusals_total", "reason" => problem.code()).increment(1);
     }
 }

@@ -180,7 +180,7 @@ impl SignInService {
         let org_lockout = org.lockout;
         let tenant = org.tenant_id.clone();
         let password = password.clone();
-        let settle = tokio::spawn(
+        let settle = crate::metrics::spawn(
             async move {
                 let outcome = this
                     .verify_reserved(&tenant, org_lockout, &subject, account, &password, now)

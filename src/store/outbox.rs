@@ -211,3 +211,24 @@ pub async fn list(
         })
         .collect()
 }
+
+/// What the metrics report about the outbox: rows still to send (dead letters apart) and the
+/// age of the oldest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingStats {
+    pub pending: i64,
+    pub oldest_age_secs: i64,
+}
+
+pub async fn pending_stats(conn: &mut AnyConnection, now: i64) -> Result<PendingStats, StoreError> {
+    let row = sqlx::query(
+        "select count(*) as n, min(created_at) as oldest from outbox where sent_at is null and dead_at is null",
+    )
+    .fetch_one(conn)
+    .await?;
+    let oldest: Option<i64> = row.try_get("oldest")?;
+    Ok(PendingStats {
+        pending: row.try_get("n")?,
+        oldest_age_secs: oldest.map_or(0, |t| (now - t).max(0)),
+    })
+}

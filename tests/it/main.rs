@@ -23,6 +23,7 @@ mod mail_outbox;
 mod mail_relay;
 mod manifest;
 mod operations;
+mod ops;
 mod page_language;
 mod playground;
 mod rate_limits;

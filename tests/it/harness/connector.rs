@@ -7,7 +7,7 @@ use std::{
     collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -96,6 +96,8 @@ struct ConnectorState {
     script: Mutex<VecDeque<Answer>>,
     next_id: AtomicUsize,
     member_lookups: AtomicUsize,
+    /// Milliseconds each write waits before it is recorded and answered (a slow connector).
+    delay_ms: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -153,6 +155,13 @@ impl Connector {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Every later write waits `d` before it is recorded and answered.
+    pub fn slow_down(&self, d: Duration) {
+        self.state
+            .delay_ms
+            .store(u64::try_from(d.as_millis()).unwrap(), Ordering::SeqCst);
     }
 
     pub fn add_member(&self, user_id: &str, member: Value) {
@@ -270,6 +279,10 @@ async fn record(
     headers: HeaderMap,
     body: Json<Value>,
 ) -> Response {
+    let delay = s.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let (index, answer) = take(&s, &method, &uri, &headers, &body.0);
     if let Some(res) = refusal(answer) {
         answer_after(&s, index, answer).await;
