@@ -22,3 +22,4 @@ mod rate_limits;
 mod reset_link;
 mod store;
 mod tab;
+mod username_reminder;
