@@ -9,6 +9,7 @@ pub mod audit;
 pub mod bot;
 pub mod limits;
 pub mod outbox;
+pub mod report;
 pub mod sessions;
 pub mod tokens;
 

@@ -19,6 +19,7 @@ mod mail_relay;
 mod manifest;
 mod operations;
 mod rate_limits;
+mod report;
 mod reset_link;
 mod store;
 mod tab;
