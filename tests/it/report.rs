@@ -118,10 +118,11 @@ async fn the_report_counts_what_happened_in_its_window_in_csv_and_markdown() {
         app.sign_in("gagm", "wrong1", "nothing").await;
     }
     app.sign_in("gagm", "wrong2", "nothing").await;
+    app.sign_in("gagm", "wrong3", "nothing").await;
     assert_eq!(
         audit_count(&app, "signin_locked").await,
-        1,
-        "gagm is locked"
+        2,
+        "gagm is locked: one lockout, two refusals"
     );
     app.smtp.refuse_recipients();
     let res = app
@@ -198,6 +199,10 @@ async fn the_report_counts_what_happened_in_its_window_in_csv_and_markdown() {
     let wide = parse_csv(&wide);
     assert_eq!(wide["requests"].0, 3, "{wide:?}");
     assert_eq!(wide["mails_sent"].0, 4, "{wide:?}");
+    assert_eq!(
+        wide["links_expired"].0, 1,
+        "the old link was superseded, not expired: {wide:?}"
+    );
     // A narrower one (the last hour) has none of it; never-enrolled accounts are a state.
     let (_, narrow, _) = octopus(
         &app.db,
