@@ -46,6 +46,22 @@ pub enum Command {
     /// The mail outbox: what is pending, sent, or dead-lettered.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// What the service did for one organisation over a window: requests, mails sent and failed,
+    /// links used and expired, changes, lockouts, unlocks, accounts never enrolled. Counts only;
+    /// --detail adds the usernames concerned (never emails or tokens).
+    Report {
+        /// Organisation slug or tenant id.
+        #[arg(long)]
+        org: String,
+        /// The window, ending now: 30d, 12h, 2w, 90m.
+        #[arg(long, default_value = "30d")]
+        since: String,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+        /// Also list the usernames behind each figure (personal data).
+        #[arg(long)]
+        detail: bool,
+    },
     /// Build the Teams app package (manifest, icons, translations) to upload or sideload.
     Manifest {
         /// Where to write the zip.
@@ -82,6 +98,12 @@ pub enum MailCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Csv,
+    Md,
 }
 
 /// Prints to standard output: the CLI's one way to talk to the admin.
@@ -125,6 +147,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Users(cmd) => users(Config::load(config_path)?, cmd).await,
         Command::Mail(cmd) => mail(Config::load(config_path)?, cmd).await,
+        Command::Report {
+            org,
+            since,
+            format,
+            detail,
+        } => report(Config::load(config_path)?, &org, &since, format, detail).await,
         Command::Manifest { out } => {
             let cfg = Config::load(config_path)?;
             let zip = crate::manifest::build(&cfg)?;
@@ -266,6 +294,37 @@ async fn mail(cfg: Config, cmd: MailCommand) -> anyhow::Result<()> {
         list.len(),
         if dead { " dead-lettered" } else { "" }
     ));
+    Ok(())
+}
+
+async fn report(
+    cfg: Config,
+    org: &str,
+    since: &str,
+    format: ReportFormat,
+    detail: bool,
+) -> anyhow::Result<()> {
+    let org = cfg
+        .organisations
+        .by_slug(org)
+        .or_else(|| cfg.organisations.by_tenant(org))
+        .cloned()
+        .with_context(|| format!("no organisation {org:?} in the configuration"))?;
+    let window = crate::reset::report::parse_window(since).with_context(|| {
+        format!("--since {since:?}: expected a number and a unit, e.g. 30d, 12h, 2w or 90m")
+    })?;
+    let store = Store::connect(&cfg.database_url)
+        .await
+        .context("cannot open the database")?;
+    store.migrate().await?;
+    let now = SystemClock.unix();
+    let report =
+        crate::reset::report::build(&store, &org, now.saturating_sub(window), now, detail).await?;
+    say(match format {
+        ReportFormat::Csv => report.to_csv(),
+        ReportFormat::Md => report.to_markdown(),
+    }
+    .trim_end());
     Ok(())
 }
 

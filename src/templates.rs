@@ -38,6 +38,11 @@ const FILES: &[(&str, &str)] = embedded![
     "mail/changed/subject.txt",
     "mail/changed/body.txt",
     "mail/changed/body.html",
+    "mail/username/subject.txt",
+    "mail/username/body.txt",
+    "mail/username/body.html",
+    "pages/forgot_username.html",
+    "pages/username_sent.html",
 ];
 
 #[derive(Clone)]

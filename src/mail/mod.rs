@@ -24,6 +24,8 @@ pub enum MailTemplate {
     Enroll,
     /// The password was changed ("si ce n'était pas vous…").
     Changed,
+    /// « Nom d'utilisateur oublié ? »: the username(s) of the address; no link that grants anything.
+    Username,
 }
 
 impl MailTemplate {
@@ -32,6 +34,7 @@ impl MailTemplate {
             MailTemplate::Reset => "reset",
             MailTemplate::Enroll => "enroll",
             MailTemplate::Changed => "changed",
+            MailTemplate::Username => "username",
         }
     }
 
@@ -40,6 +43,7 @@ impl MailTemplate {
             "reset" => Some(MailTemplate::Reset),
             "enroll" => Some(MailTemplate::Enroll),
             "changed" => Some(MailTemplate::Changed),
+            "username" => Some(MailTemplate::Username),
             _ => None,
         }
     }
@@ -54,6 +58,9 @@ pub struct MailParams {
     pub expires_at: Option<i64>,
     pub occurred_at: Option<i64>,
     pub login_url: Option<String>,
+    /// The usernames of a username reminder (several when accounts share the address).
+    #[serde(default)]
+    pub usernames: Vec<String>,
 }
 
 pub struct OutgoingMail<'a> {

@@ -42,6 +42,7 @@ pub fn render(
         expires_local => at(params.expires_at),
         occurred_local => at(params.occurred_at),
         login_url => url(params.login_url.as_deref()),
+        usernames => &params.usernames,
     };
     let name = template.name();
     let subject = templates.render(&format!("mail/{name}/subject.txt"), ctx.clone())?;

@@ -58,6 +58,9 @@ pub enum AuditEvent {
     CredentialsChecked,
     /// An import changed the account's email: its links and sessions were ended.
     EmailChanged,
+    /// « Nom d'utilisateur oublié ? » on the web: detail says what was done (mailed, unknown
+    /// address, rate limited), never the address.
+    UsernameReminderRequested,
 }
 
 impl AuditEvent {
@@ -78,6 +81,7 @@ impl AuditEvent {
             AuditEvent::MailDeadLettered => "mail_dead_lettered",
             AuditEvent::CredentialsChecked => "credentials_checked",
             AuditEvent::EmailChanged => "email_changed",
+            AuditEvent::UsernameReminderRequested => "username_reminder_requested",
         }
     }
 }

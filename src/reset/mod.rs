@@ -8,6 +8,8 @@ pub mod hasher;
 pub mod limits;
 pub mod model;
 pub mod policy;
+pub mod reminder;
+pub mod report;
 pub mod service;
 pub mod signin;
 pub mod token;

@@ -81,11 +81,11 @@ pub struct Completed {
 }
 
 impl ResetService {
-    fn link(&self, path: &str) -> String {
+    pub(crate) fn link(&self, path: &str) -> String {
         format!("{}/{}", self.base_url.as_str().trim_end_matches('/'), path)
     }
 
-    fn message_domain(&self) -> String {
+    pub(crate) fn message_domain(&self) -> String {
         self.base_url.host_str().unwrap_or("localhost").to_string()
     }
 

@@ -231,3 +231,20 @@ pub async fn count(conn: &mut AnyConnection) -> Result<i64, StoreError> {
         .fetch_one(conn)
         .await?)
 }
+
+/// The organisation's accounts whose email is `email`, compared case-insensitively (an address
+/// may be shared, e.g. by a person's regular and admin accounts), by username.
+pub async fn by_email(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    email: &EmailAddress,
+) -> Result<Vec<Account>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "select {COLUMNS} from account where tenant_id = $1 and lower(email) = $2 order by username"
+    ))
+    .bind(tenant_id)
+    .bind(email.full().to_lowercase())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}

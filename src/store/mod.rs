@@ -10,6 +10,7 @@ pub mod bot;
 pub mod limits;
 pub mod lockout;
 pub mod outbox;
+pub mod report;
 pub mod sessions;
 pub mod tokens;
 

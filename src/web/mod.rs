@@ -6,6 +6,7 @@ pub mod login;
 pub mod pages;
 pub mod request;
 pub mod reset;
+pub mod username;
 
 use axum::{
     Router,
@@ -26,6 +27,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/forgot",
             get(request::show_forgot).post(request::submit_forgot),
+        )
+        .route(
+            "/forgot-username",
+            get(username::show).post(username::submit),
         )
         .route(
             "/enroll",

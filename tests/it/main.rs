@@ -27,6 +27,8 @@ mod ops;
 mod page_language;
 mod playground;
 mod rate_limits;
+mod report;
 mod reset_link;
 mod store;
 mod tab;
+mod username_reminder;

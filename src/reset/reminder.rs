@@ -1,0 +1,145 @@
+//! « Nom d'utilisateur oublié ? »: the username(s) of an address, mailed to that address.
+//! Like a link request, the caller learns nothing: same answer and same store round-trips
+//! whether or not the address belongs to an account.
+
+use sha2::{Digest, Sha256};
+use tracing::{info, instrument};
+
+use super::{
+    ResetError,
+    audit::{AuditEvent, record},
+    limits::{Limit, hit},
+    model::{AccountId, EmailAddress, Requester},
+    service::ResetService,
+};
+use crate::{
+    i18n::Locale,
+    mail::{MailParams, MailTemplate, OutgoingMail, enqueue_for_account},
+    org::Organisation,
+    store::{StoreError, accounts},
+};
+
+impl ResetService {
+    /// Mails the usernames of the organisation's accounts at `email` (one mail, even when the
+    /// address is shared by several accounts). Rate limited per client (visible) and per address
+    /// (silent, or the answer would tell which addresses exist).
+    #[instrument(skip_all, fields(tenant.id = %org.tenant_id))]
+    pub async fn remind_username(
+        &self,
+        org: &Organisation,
+        who: &Requester,
+        email: &EmailAddress,
+        locale: Locale,
+    ) -> Result<(), ResetError> {
+        let now = self.clock.unix();
+        let client = who.key();
+        let mut conn = self.store.conn().await?;
+        let per_client = Limit {
+            max: self.limits.requests_per_ip,
+            window_secs: self.limits.request_window_secs,
+        };
+        if let Err(refused) = hit(&mut conn, &format!("username:{client}"), per_client, now).await?
+        {
+            // One audit row per bucket and window: a flood of refusals costs a counter each.
+            if refused.first_in_window {
+                record(
+                    &mut conn,
+                    now,
+                    Some(&org.tenant_id),
+                    None,
+                    AuditEvent::RequestRateLimited,
+                    Some(&client),
+                    Some("username_reminder".into()),
+                )
+                .await?;
+            }
+            return Err(ResetError::RateLimited {
+                retry_after_secs: refused.retry_after_secs,
+            });
+        }
+        let per_address = Limit {
+            max: self.limits.requests_per_account,
+            window_secs: self.limits.request_window_secs,
+        };
+        // The bucket names the address by a hash: the limits table holds no address.
+        let address = hex::encode(Sha256::digest(email.full().to_lowercase().as_bytes()));
+        let address_allowed = hit(
+            &mut conn,
+            &format!("username-address:{}:{address}", org.tenant_id),
+            per_address,
+            now,
+        )
+        .await?
+        .is_ok();
+        let found = accounts::by_email(&mut conn, &org.tenant_id, email).await?;
+        drop(conn);
+
+        let mut tx = self.store.begin().await?;
+        // The same sealing and the same conditional insert either way: for an unknown address
+        // (or one over its limit) the insert names no account and writes nothing.
+        let nobody = AccountId(format!("none:{}", uuid::Uuid::new_v4()));
+        let (recipient, target, outcome) = match (found.first(), address_allowed) {
+            (Some(first), true) => (&first.email, &first.id, "mailed"),
+            (Some(_), false) => (email, &nobody, "rate_limited"),
+            (None, _) => (email, &nobody, "unknown_address"),
+        };
+        let mut names: Vec<String> = Vec::new();
+        for a in &found {
+            if !names.contains(&a.display_name) {
+                names.push(a.display_name.clone());
+            }
+        }
+        enqueue_for_account(
+            &mut tx,
+            &self.key,
+            OutgoingMail {
+                template: MailTemplate::Username,
+                to: recipient,
+                locale,
+                tenant_id: &org.tenant_id,
+                params: MailParams {
+                    name: names.join(", "),
+                    usernames: found.iter().map(|a| a.username.to_string()).collect(),
+                    login_url: Some(self.link(&format!("login?org={}", org.slug))),
+                    ..MailParams::default()
+                },
+            },
+            &self.message_domain(),
+            now,
+            target,
+        )
+        .await?;
+        if found.is_empty() {
+            record(
+                &mut tx,
+                now,
+                Some(&org.tenant_id),
+                None,
+                AuditEvent::UsernameReminderRequested,
+                Some(&client),
+                Some(outcome.into()),
+            )
+            .await?;
+        }
+        for a in &found {
+            record(
+                &mut tx,
+                now,
+                Some(&org.tenant_id),
+                Some(&a.id),
+                AuditEvent::UsernameReminderRequested,
+                Some(&client),
+                Some(outcome.into()),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        if outcome == "mailed" {
+            self.mail_wake.notify_one();
+            info!(accounts = found.len(), "username reminder queued");
+        } else {
+            info!("username reminder answered without mail");
+        }
+        Ok(())
+    }
+}
