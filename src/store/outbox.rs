@@ -1,6 +1,11 @@
-//! The durable mail outbox. Rows are claimed with a lease (portable: no SKIP LOCKED), retried
-//! with backoff, never deleted on failure; the encrypted payload is erased once sent, and once
-//! dead-lettered (refused for good, or out of attempts: never claimed again).
+//! The durable mail outbox. Rows are retried with backoff, never deleted on failure; the
+//! encrypted payload is erased once sent, and once dead-lettered (refused for good, or out of
+//! attempts: never claimed again).
+//!
+//! Claiming differs by dialect. SQLite (one instance) claims a batch with a lease (`claim`).
+//! PostgreSQL (several instances) locks one row at a time with `FOR UPDATE SKIP LOCKED` inside
+//! the transaction that sends it and records the outcome (`claim_locked`): no lease that could
+//! run out mid-send, and a killed instance's locks end with its session.
 
 use sqlx::{AnyConnection, Row};
 
@@ -47,8 +52,8 @@ pub async fn insert(conn: &mut AnyConnection, m: &NewMail<'_>) -> Result<(), Sto
     Ok(())
 }
 
-/// Claims up to `limit` due rows for `lease_secs`. The outer condition is repeated so that two
-/// instances racing on PostgreSQL cannot both claim a row.
+/// SQLite: claims up to `limit` due rows for `lease_secs`. The outer condition is repeated so
+/// that two claimers racing cannot both take a row.
 pub async fn claim(
     conn: &mut AnyConnection,
     now: i64,
@@ -82,6 +87,38 @@ pub async fn claim(
             })
         })
         .collect()
+}
+
+/// PostgreSQL: locks the next due row for the caller's transaction and counts the attempt.
+/// Rows locked by another instance's open transaction are passed over, not waited for; the lock
+/// holds until the caller commits (with the outcome) or its session ends (a crash).
+pub async fn claim_locked(
+    conn: &mut AnyConnection,
+    now: i64,
+) -> Result<Option<ClaimedMail>, StoreError> {
+    let row = sqlx::query(
+        "update outbox set attempts = attempts + 1 \
+         where outbox_id = (select outbox_id from outbox where sent_at is null and dead_at is null \
+                            and next_attempt_at <= $1 order by next_attempt_at limit 1 \
+                            for update skip locked) \
+         returning outbox_id, template, recipient, locale, tenant_id, payload, message_id, attempts",
+    )
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(ClaimedMail {
+            outbox_id: r.try_get("outbox_id")?,
+            template: r.try_get("template")?,
+            recipient: r.try_get("recipient")?,
+            locale: r.try_get("locale")?,
+            tenant_id: r.try_get("tenant_id")?,
+            payload: r.try_get("payload")?,
+            message_id: r.try_get("message_id")?,
+            attempts: r.try_get("attempts")?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn mark_sent(

@@ -11,6 +11,7 @@ mod cards;
 mod cli;
 mod connector;
 mod identity;
+mod instances;
 mod login;
 mod mail_outbox;
 mod mail_relay;
