@@ -203,6 +203,7 @@ impl ResetService {
         locale: Locale,
         now: i64,
     ) -> Result<Delivery, ResetError> {
+        accounts::lock(conn, self.store.dialect(), &account.id).await?;
         let superseded = tokens::revoke_active(conn, &account.id, now, "superseded").await?;
         let token = ResetToken::generate();
         let token_id = uuid::Uuid::new_v4().to_string();

@@ -312,3 +312,55 @@ async fn a_killed_instance_s_mail_is_taken_over_within_seconds() {
     store.close().await;
     drop(b);
 }
+
+/// Rounds of 8 simultaneous `/forgot` for one account (each its own browser), over two instances
+/// on PostgreSQL: after each round exactly one of the mailed links opens. Runs on SQLite too (one
+/// instance), where writers are serialised by the database.
+#[tokio::test]
+async fn simultaneous_requests_for_one_account_leave_exactly_one_usable_link() {
+    let many = |c: &mut octopus_teams::config::RawConfig| {
+        c.limits.requests_per_ip = 100_000;
+        c.limits.requests_per_account = 100_000;
+    };
+    let a = TestApp::builder().config(many).spawn().await;
+    let b = match a.db.is_postgres() {
+        true => Some(TestApp::builder().sibling_of(&a).config(many).spawn().await),
+        false => None,
+    };
+    let bases = [
+        a.base.clone(),
+        b.as_ref().map_or(a.base.clone(), |b| b.base.clone()),
+    ];
+    let mut seen = 0;
+    for round in 0..5 {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let base = bases[i % 2].clone();
+            set.spawn(async move { forgot(&base, "trej").await });
+        }
+        while let Some(done) = set.join_next().await {
+            done.expect("request task");
+        }
+        seen += 8;
+        let mails = a.smtp.wait_for(seen, Duration::from_secs(30)).await;
+        let mut usable = 0;
+        for mail in &mails[seen - 8..] {
+            // Each instance links to itself; the token opens on either.
+            let text = mail.text();
+            let start = text.find("/reset/").expect("a link") + "/reset/".len();
+            let token: String = text[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            let (status, _) = a.get(&format!("/reset/{token}")).await;
+            if status == 200 {
+                usable += 1;
+            }
+        }
+        assert_eq!(usable, 1, "round {round}: {usable} usable links of 8");
+    }
+    if let Some(b) = b {
+        b.stop().await;
+    }
+    a.stop().await;
+}
