@@ -297,6 +297,33 @@ async fn housekeeping(
     }
 }
 
+/// The reset domain for an admin command (`mail retry`): the same key as `serve` (configured, or
+/// its data/secret.key, never a new one: the running instances could not open what it seals),
+/// no one watching links, and the running instances' workers send what it queues.
+pub fn reset_service_for_cli(config: &Config, store: Store) -> anyhow::Result<ResetService> {
+    let key = match &config.secret_key {
+        Some(k) => MailKey::from_base64(k.expose_secret())?,
+        None => {
+            let text = std::fs::read_to_string(DEFAULT_KEY_FILE).with_context(|| {
+                format!("no security.secret_key configured and no {DEFAULT_KEY_FILE} here")
+            })?;
+            MailKey::from_base64(&text)
+                .with_context(|| format!("{DEFAULT_KEY_FILE} is not a valid key"))?
+        }
+    };
+    Ok(ResetService {
+        store,
+        clock: Arc::new(SystemClock),
+        hasher: Hasher::new(config.argon2, 1)?,
+        orgs: config.organisations.clone(),
+        key,
+        base_url: config.public_base_url.clone(),
+        limits: config.limits.clone(),
+        mail_wake: Arc::new(Notify::new()),
+        observer: Arc::new(crate::reset::events::NoObserver),
+    })
+}
+
 fn load_or_create_key(path: &Path) -> anyhow::Result<MailKey> {
     if let Ok(text) = std::fs::read_to_string(path) {
         return MailKey::from_base64(&text)

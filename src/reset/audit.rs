@@ -21,6 +21,8 @@ pub enum AuditEvent {
     MailSent,
     /// A mail given up on: refused for good by the relay, or out of attempts.
     MailDeadLettered,
+    /// An operator re-sent a dead letter (`mail retry`): a fresh link was issued.
+    MailRetriedByOperator,
     CredentialsChecked,
 }
 
@@ -40,6 +42,7 @@ impl AuditEvent {
             AuditEvent::RequestRateLimited => "request_rate_limited",
             AuditEvent::MailSent => "mail_sent",
             AuditEvent::MailDeadLettered => "mail_dead_lettered",
+            AuditEvent::MailRetriedByOperator => "mail_retried_by_operator",
             AuditEvent::CredentialsChecked => "credentials_checked",
         }
     }

@@ -68,6 +68,22 @@ pub async fn lock(
     Ok(())
 }
 
+/// The organisation's accounts with this address (normally one).
+pub async fn by_email(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    email: &str,
+) -> Result<Vec<Account>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "select {COLUMNS} from account where tenant_id = $1 and lower(email) = lower($2)"
+    ))
+    .bind(tenant_id)
+    .bind(email)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 pub async fn by_id(
     conn: &mut AnyConnection,
     id: &AccountId,

@@ -222,3 +222,35 @@ pub async fn list(
         })
         .collect()
 }
+
+/// A dead letter, as `mail retry` needs it.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub template: String,
+    pub recipient: String,
+    pub locale: String,
+    pub tenant_id: String,
+}
+
+/// The dead-lettered row `outbox_id`, or None when there is no such row or it is not dead.
+pub async fn dead_letter(
+    conn: &mut AnyConnection,
+    outbox_id: &str,
+) -> Result<Option<DeadLetter>, StoreError> {
+    let row = sqlx::query(
+        "select template, recipient, locale, tenant_id from outbox \
+         where outbox_id = $1 and dead_at is not null",
+    )
+    .bind(outbox_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(DeadLetter {
+            template: r.try_get("template")?,
+            recipient: r.try_get("recipient")?,
+            locale: r.try_get("locale")?,
+            tenant_id: r.try_get("tenant_id")?,
+        })
+    })
+    .transpose()
+}

@@ -364,3 +364,79 @@ async fn simultaneous_requests_for_one_account_leave_exactly_one_usable_link() {
     }
     a.stop().await;
 }
+
+/// `octopus-teams mail …` on the test app's database, with its key and address.
+fn mail_command(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OCTOPUS") || k == "DATABASE_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .arg("mail")
+        .args(args)
+        .env("OCTOPUS__DATABASE__URL", &app.db.url)
+        .env("OCTOPUS__SECURITY__SECRET_KEY", app.key.to_base64())
+        .env("OCTOPUS__HTTP__PUBLIC_BASE_URL", &app.base)
+        .env("OCTOPUS__DEMO__SEED", "false")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run the binary");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn mail_retry_re_sends_a_dead_letter_with_a_fresh_working_link() {
+    let app = TestApp::spawn().await;
+    app.smtp.refuse_recipients();
+    let res = app.request_link("reset", "trej").await;
+    assert_eq!(res.status(), 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let dead: Option<String> =
+            sqlx::query_scalar("select outbox_id from outbox where dead_at is not null")
+                .fetch_optional(app.store.pool())
+                .await
+                .unwrap();
+        if let Some(id) = dead {
+            break id;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never dead-lettered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    app.smtp.accept();
+
+    let (code, out, err) = mail_command(&app, &["retry", &id]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("julie.tremblay@cegepsi.ca"), "{out}");
+    let mail = app
+        .smtp
+        .wait_for(1, Duration::from_secs(30))
+        .await
+        .remove(0);
+    assert_eq!(mail.to, vec!["<julie.tremblay@cegepsi.ca>".to_string()]);
+    let link = app.reset_link(&mail);
+    assert_eq!(
+        app.set_password(&link, "abc123", "abc123").await.status(),
+        303,
+        "the re-sent link works"
+    );
+    assert!(
+        app.audit_events()
+            .await
+            .contains(&"mail_retried_by_operator".to_string())
+    );
+
+    // Not a dead letter (any more, or ever): said clearly, nothing done.
+    let (code, _, err) = mail_command(&app, &["retry", "no-such-id"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no dead letter has this id"), "{err}");
+}
