@@ -244,7 +244,7 @@ impl Application {
         }));
         let store = self.state.store.clone();
         let mut housekeeping_stop = stop_rx.clone();
-        let chores = tokio::spawn(housekeeping(
+        let chores = tokio::spawn(crate::housekeeping::run_until(
             store.clone(),
             self.state.clock.clone(),
             async move {
@@ -265,35 +265,6 @@ impl Application {
         let _ = chores.await;
         store.close().await;
         result
-    }
-}
-
-/// Forgets what is no longer needed: handled-activity keys (Teams redelivers within minutes)
-/// and past rate-limit windows, hourly.
-async fn housekeeping(
-    store: Store,
-    clock: SharedClock,
-    stop: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(stop);
-    loop {
-        let day_ago = clock.unix() - 24 * 3600;
-        match store.conn().await {
-            Ok(mut conn) => {
-                let a = crate::store::bot::prune_activities(&mut conn, day_ago).await;
-                let b = crate::store::limits::prune(&mut conn, day_ago).await;
-                if let (Ok(a), Ok(b)) = (&a, &b) {
-                    tracing::debug!(activities = a, windows = b, "housekeeping done");
-                } else {
-                    warn!("housekeeping failed; will retry");
-                }
-            }
-            Err(e) => warn!(error = %e, "housekeeping: database unavailable"),
-        }
-        tokio::select! {
-            _ = &mut stop => break,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
-        }
     }
 }
 

@@ -10,6 +10,7 @@ mod browser_journey;
 mod cards;
 mod cli;
 mod connector;
+mod housekeeping;
 mod identity;
 mod instances;
 mod login;
