@@ -329,7 +329,7 @@ impl Application {
         let turns = self.state.bot.turns.clone();
         let grace = self.state.config.shutdown_grace;
         let mut housekeeping_stop = stop_rx.clone();
-        let chores = tokio::spawn(metrics.scope(housekeeping(
+        let chores = tokio::spawn(metrics.scope(crate::housekeeping::run_until(
             store.clone(),
             self.state.clock.clone(),
             self.state.orgs.clone(),
@@ -385,42 +385,31 @@ impl Application {
     }
 }
 
-/// Forgets what is no longer needed: handled-activity keys (Teams redelivers within minutes),
-/// past rate-limit windows, audit rows past retention and idle lock states; at start, then
-/// hourly. Every step is an idempotent delete, safe from several instances at once.
-async fn housekeeping(
-    store: Store,
-    clock: SharedClock,
-    orgs: Organisations,
-    stop: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(stop);
-    loop {
-        let day_ago = clock.unix() - 24 * 3600;
-        match store.conn().await {
-            Ok(mut conn) => {
-                let a = crate::store::bot::prune_activities(&mut conn, day_ago).await;
-                let b = crate::store::limits::prune(&mut conn, day_ago).await;
-                let c = crate::reset::audit::prune(&mut conn, &orgs, clock.unix()).await;
-                if let (Ok(a), Ok(b), Ok(c)) = (&a, &b, &c) {
-                    tracing::debug!(
-                        activities = a,
-                        windows = b,
-                        audit = c.audit_rows,
-                        lock_states = c.lock_states,
-                        "housekeeping done"
-                    );
-                } else {
-                    warn!("housekeeping failed; will retry");
-                }
-            }
-            Err(e) => warn!(error = %e, "housekeeping: database unavailable"),
+/// The reset domain for an admin command (`mail retry`): the same key as `serve` (configured, or
+/// its data/secret.key, never a new one: the running instances could not open what it seals),
+/// no one watching links, and the running instances' workers send what it queues.
+pub fn reset_service_for_cli(config: &Config, store: Store) -> anyhow::Result<ResetService> {
+    let key = match &config.secret_key {
+        Some(k) => MailKey::from_base64(k.expose_secret())?,
+        None => {
+            let text = std::fs::read_to_string(DEFAULT_KEY_FILE).with_context(|| {
+                format!("no security.secret_key configured and no {DEFAULT_KEY_FILE} here")
+            })?;
+            MailKey::from_base64(&text)
+                .with_context(|| format!("{DEFAULT_KEY_FILE} is not a valid key"))?
         }
-        tokio::select! {
-            _ = &mut stop => break,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
-        }
-    }
+    };
+    Ok(ResetService {
+        store,
+        clock: Arc::new(SystemClock),
+        hasher: Hasher::new(config.argon2, 1)?,
+        orgs: config.organisations.clone(),
+        key,
+        base_url: config.public_base_url.clone(),
+        limits: config.limits.clone(),
+        mail_wake: Arc::new(Notify::new()),
+        observer: Arc::new(crate::reset::events::NoObserver),
+    })
 }
 
 fn load_or_create_key(path: &Path) -> anyhow::Result<MailKey> {

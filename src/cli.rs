@@ -11,6 +11,7 @@ use crate::{
     clock::{Clock, SystemClock},
     config::Config,
     directory::{self, ImportError},
+    reset::service::Retry,
     store::{Store, accounts, lockout, outbox},
     telemetry,
 };
@@ -98,6 +99,10 @@ pub enum MailCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// Re-send a dead letter (ID from `mail list --dead`). Its link was erased, so a reset or
+    /// enrolment mail gets a fresh link (older ones stop working) in a new mail; a "password
+    /// changed" notice is not re-sent.
+    Retry { id: String },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -249,12 +254,42 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
     }
 }
 
+async fn retry(cfg: Config, store: Store, id: &str) -> anyhow::Result<()> {
+    let reset = crate::app::reset_service_for_cli(&cfg, store)?;
+    match reset.retry_dead_letter(id).await? {
+        Retry::Reissued(d) => {
+            say(format!(
+                "{id}: a fresh link for {} (valid until {}) is queued; older links no longer work",
+                d.email.full(),
+                chrono::DateTime::from_timestamp(d.expires_at, 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default()
+            ));
+            Ok(())
+        }
+        Retry::NotDead => {
+            anyhow::bail!("{id}: no dead letter has this id (see `octopus-teams mail list --dead`)")
+        }
+        Retry::NothingToResend(template) => anyhow::bail!(
+            "{id}: a \"{template}\" mail carries no link and its content is erased: nothing is \
+             re-sent (tell the person directly if needed)"
+        ),
+        Retry::NoAccount => anyhow::bail!(
+            "{id}: its address matches no single account of its organisation any more: nothing \
+             is re-sent"
+        ),
+    }
+}
+
 async fn mail(cfg: Config, cmd: MailCommand) -> anyhow::Result<()> {
     let store = Store::connect(&cfg.database_url)
         .await
         .context("cannot open the database")?;
     store.migrate().await?;
-    let MailCommand::List { dead, limit } = cmd;
+    let (dead, limit) = match cmd {
+        MailCommand::List { dead, limit } => (dead, limit),
+        MailCommand::Retry { id } => return retry(cfg, store, &id).await,
+    };
     let mut conn = store.conn().await?;
     let list = outbox::list(&mut conn, dead, limit.max(1)).await?;
     let when = |t: i64| {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod directory;
+pub mod housekeeping;
 pub mod http;
 pub mod i18n;
 pub mod mail;

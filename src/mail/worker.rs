@@ -13,7 +13,7 @@ use std::{sync::Arc, time::Duration};
 use lettre::{Message, message::MultiPart};
 use rand::Rng;
 use tokio::sync::Notify;
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, warn};
 
 use super::{
     MailParams, MailTemplate,
@@ -26,7 +26,7 @@ use crate::{
     i18n::{Locale, Strings},
     org::Organisations,
     reset::audit::{AuditEvent, record},
-    store::{Store, StoreError, outbox},
+    store::{AnyConnection, Dialect, Store, StoreError, outbox},
     templates::Templates,
 };
 
@@ -82,8 +82,16 @@ impl MailWorker {
         }
     }
 
-    /// One pass over the due rows.
+    /// One pass over the due rows: on SQLite a leased batch, on PostgreSQL one locked row per
+    /// transaction (see `store::outbox`), so that several instances never send a mail twice.
     pub async fn tick(&self) -> Result<TickOutcome, StoreError> {
+        match self.store.dialect() {
+            Dialect::Sqlite => self.tick_leased().await,
+            Dialect::Postgres => self.tick_locked().await,
+        }
+    }
+
+    async fn tick_leased(&self) -> Result<TickOutcome, StoreError> {
         let now = self.clock.unix();
         let claimed = {
             let mut conn = self.store.conn().await?;
@@ -91,78 +99,111 @@ impl MailWorker {
         };
         let mut outcome = TickOutcome::default();
         for mail in claimed {
-            let id = mail.outbox_id.clone();
-            let span = tracing::info_span!("mail", mail.id = %id, mail.template = %mail.template);
-            let result = tracing::Instrument::instrument(self.deliver(&mail), span.clone()).await;
+            let span = mail_span(&mail);
+            let result = self.deliver(&mail).instrument(span.clone()).await;
             let mut conn = self.store.conn().await?;
-            let _enter = span.enter();
-            match result {
-                Ok(()) => {
-                    let now = self.clock.unix();
-                    outbox::mark_sent(&mut conn, &id, now).await?;
-                    let detail = format!("{} {}", mail.template, mail.message_id);
-                    record(
-                        &mut conn,
-                        now,
-                        Some(&mail.tenant_id),
-                        None,
-                        AuditEvent::MailSent,
-                        None,
-                        Some(detail),
-                    )
-                    .await?;
-                    info!(attempt = mail.attempts, "mail sent");
-                    metrics::counter!("octopus_mail_sent_total").increment(1);
-                    outcome.sent += 1;
-                }
-                Err(e) => {
-                    let now = self.clock.unix();
-                    // The relay's own words (which may name the recipient) stay on the row; the
-                    // log gets the reply code, or our side's error when there was no reply.
-                    let code = e.code.as_deref();
-                    let cause = code.is_none().then_some(e.detail.as_str());
-                    if e.failure == Failure::Refused || mail.attempts >= self.max_attempts {
-                        outbox::mark_dead(&mut conn, &id, now, &e.detail).await?;
-                        let detail = format!("{} {}", mail.template, mail.message_id);
-                        record(
-                            &mut conn,
-                            now,
-                            Some(&mail.tenant_id),
-                            None,
-                            AuditEvent::MailDeadLettered,
-                            None,
-                            Some(detail),
-                        )
-                        .await?;
-                        error!(attempt = mail.attempts, failure = ?e.failure, smtp.code = code, error = cause, "mail dead-lettered: not retried again");
-                        outcome.dead += 1;
-                        continue;
-                    }
-                    let delay = backoff(mail.attempts);
-                    let next = now + i64::try_from(delay.as_secs()).unwrap_or(3600);
-                    outbox::mark_failed(&mut conn, &id, next, &e.detail).await?;
-                    metrics::counter!("octopus_mail_failures_total").increment(1);
-                    if e.failure == Failure::Credentials {
-                        error!(
-                            attempt = mail.attempts,
-                            retry_in_secs = delay.as_secs(),
-                            smtp.code = code,
-                            "the relay refused our credentials (mail.transport); mail kept, will retry"
-                        );
-                    } else {
-                        warn!(
-                            attempt = mail.attempts,
-                            retry_in_secs = delay.as_secs(),
-                            smtp.code = code,
-                            error = cause,
-                            "mail not sent; will retry"
-                        );
-                    }
-                    outcome.failed += 1;
-                }
-            }
+            self.settle(&mut conn, &mail, result, &mut outcome)
+                .instrument(span)
+                .await?;
         }
         Ok(outcome)
+    }
+
+    /// The row stays locked by this transaction while it is sent, and its outcome is written
+    /// before the lock is let go: another instance skips it meanwhile, and takes it over as soon
+    /// as this one's session ends without committing. Each mail is its own transaction, so
+    /// several of these may run side by side.
+    async fn tick_locked(&self) -> Result<TickOutcome, StoreError> {
+        let mut outcome = TickOutcome::default();
+        for _ in 0..BATCH {
+            let mut tx = self.store.begin().await?;
+            let Some(mail) = outbox::claim_locked(&mut tx, self.clock.unix()).await? else {
+                break;
+            };
+            let span = mail_span(&mail);
+            let result = self.deliver(&mail).instrument(span.clone()).await;
+            self.settle(&mut tx, &mail, result, &mut outcome)
+                .instrument(span)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Records the outcome of one send: sent, retried later, or dead-lettered.
+    async fn settle(
+        &self,
+        conn: &mut AnyConnection,
+        mail: &outbox::ClaimedMail,
+        result: Result<(), SendError>,
+        outcome: &mut TickOutcome,
+    ) -> Result<(), StoreError> {
+        let id = mail.outbox_id.as_str();
+        let now = self.clock.unix();
+        let detail = format!("{} {}", mail.template, mail.message_id);
+        let e = match result {
+            Ok(()) => {
+                outbox::mark_sent(conn, id, now).await?;
+                record(
+                    conn,
+                    now,
+                    Some(&mail.tenant_id),
+                    None,
+                    AuditEvent::MailSent,
+                    None,
+                    Some(detail),
+                )
+                .await?;
+                info!(attempt = mail.attempts, "mail sent");
+                metrics::counter!("octopus_mail_sent_total").increment(1);
+                outcome.sent += 1;
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        // The relay's own words (which may name the recipient) stay on the row; the log gets
+        // the reply code, or our side's error when there was no reply.
+        let code = e.code.as_deref();
+        let cause = code.is_none().then_some(e.detail.as_str());
+        if e.failure == Failure::Refused || mail.attempts >= self.max_attempts {
+            outbox::mark_dead(conn, id, now, &e.detail).await?;
+            record(
+                conn,
+                now,
+                Some(&mail.tenant_id),
+                None,
+                AuditEvent::MailDeadLettered,
+                None,
+                Some(detail),
+            )
+            .await?;
+            error!(attempt = mail.attempts, failure = ?e.failure, smtp.code = code, error = cause, "mail dead-lettered: not retried again");
+            metrics::counter!("octopus_mail_dead_letters_total").increment(1);
+            outcome.dead += 1;
+            return Ok(());
+        }
+        let delay = backoff(mail.attempts);
+        let next = now + i64::try_from(delay.as_secs()).unwrap_or(3600);
+        outbox::mark_failed(conn, id, next, &e.detail).await?;
+        metrics::counter!("octopus_mail_failures_total").increment(1);
+        if e.failure == Failure::Credentials {
+            error!(
+                attempt = mail.attempts,
+                retry_in_secs = delay.as_secs(),
+                smtp.code = code,
+                "the relay refused our credentials (mail.transport); mail kept, will retry"
+            );
+        } else {
+            warn!(
+                attempt = mail.attempts,
+                retry_in_secs = delay.as_secs(),
+                smtp.code = code,
+                error = cause,
+                "mail not sent; will retry"
+            );
+        }
+        outcome.failed += 1;
+        Ok(())
     }
 
     async fn deliver(&self, mail: &outbox::ClaimedMail) -> Result<(), SendError> {
@@ -209,6 +250,10 @@ impl MailWorker {
             ))
             .map_err(|e| format!("message: {e}"))
     }
+}
+
+fn mail_span(mail: &outbox::ClaimedMail) -> tracing::Span {
+    tracing::info_span!("mail", mail.id = %mail.outbox_id, mail.template = %mail.template)
 }
 
 #[cfg(test)]

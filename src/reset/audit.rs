@@ -55,6 +55,8 @@ pub enum AuditEvent {
     MailSent,
     /// A mail given up on: refused for good by the relay, or out of attempts.
     MailDeadLettered,
+    /// An operator re-sent a dead letter (`mail retry`): a fresh link was issued.
+    MailRetriedByOperator,
     CredentialsChecked,
     /// An import changed the account's email: its links and sessions were ended.
     EmailChanged,
@@ -79,6 +81,7 @@ impl AuditEvent {
             AuditEvent::RequestRateLimited => "request_rate_limited",
             AuditEvent::MailSent => "mail_sent",
             AuditEvent::MailDeadLettered => "mail_dead_lettered",
+            AuditEvent::MailRetriedByOperator => "mail_retried_by_operator",
             AuditEvent::CredentialsChecked => "credentials_checked",
             AuditEvent::EmailChanged => "email_changed",
             AuditEvent::UsernameReminderRequested => "username_reminder_requested",

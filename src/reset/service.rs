@@ -21,7 +21,7 @@ use crate::{
     i18n::Locale,
     mail::{MailParams, MailTemplate, OutgoingMail, crypto::MailKey, enqueue, enqueue_for_account},
     org::{Organisation, Organisations},
-    store::{Store, accounts, lockout, sessions, tokens},
+    store::{Store, accounts, lockout, outbox, sessions, tokens},
 };
 
 #[derive(Clone)]
@@ -60,6 +60,19 @@ pub struct Delivery {
     pub expires_at: i64,
     /// Earlier links of the account that this one replaced.
     pub superseded: Vec<String>,
+}
+
+/// What `retry_dead_letter` did.
+#[derive(Debug)]
+pub enum Retry {
+    /// A fresh link was issued and its mail queued.
+    Reissued(Delivery),
+    /// No dead letter has this id (unknown, pending or sent).
+    NotDead,
+    /// A mail without a link (named by its template): nothing is re-sent.
+    NothingToResend(String),
+    /// Its address matches no single account of its organisation any more.
+    NoAccount,
 }
 
 /// A usable link, as shown on `GET /reset/{token}`.
@@ -206,6 +219,59 @@ impl ResetService {
         Ok(())
     }
 
+    /// `octopus-teams mail retry ID`. A dead letter's payload (its link) is erased, so a reset or
+    /// enrolment mail is re-sent by issuing a fresh link for the account it went to (superseding
+    /// older ones) and queueing a new mail, audited as an operator action. A "password changed"
+    /// notice is not re-sent: it carried no link, its content is erased, and the change it
+    /// reported is history. The dead letter itself stays as it is, for tracing.
+    pub async fn retry_dead_letter(&self, outbox_id: &str) -> Result<Retry, ResetError> {
+        let now = self.clock.unix();
+        let mut tx = self.store.begin().await?;
+        let Some(dead) = outbox::dead_letter(&mut tx, outbox_id).await? else {
+            return Ok(Retry::NotDead);
+        };
+        let purpose = match MailTemplate::parse(&dead.template) {
+            Some(MailTemplate::Reset) => Purpose::Reset,
+            Some(MailTemplate::Enroll) => Purpose::Enroll,
+            _ => return Ok(Retry::NothingToResend(dead.template)),
+        };
+        let Some(org) = self.orgs.by_tenant(&dead.tenant_id) else {
+            return Ok(Retry::NoAccount);
+        };
+        let Ok(address) = EmailAddress::parse(&dead.recipient) else {
+            return Ok(Retry::NoAccount);
+        };
+        let mut found = accounts::by_email(&mut tx, &dead.tenant_id, &address).await?;
+        if found.len() != 1 {
+            return Ok(Retry::NoAccount);
+        }
+        let account = found.remove(0);
+        let locale = Locale::from_tag(&dead.locale).unwrap_or(org.default_locale);
+        let delivery = self
+            .issue(&mut tx, org, Some(&account), purpose, locale, now)
+            .await?
+            .ok_or_else(|| {
+                ResetError::Internal(anyhow::anyhow!("no link issued for the account"))
+            })?;
+        record(
+            &mut tx,
+            now,
+            Some(&org.tenant_id),
+            Some(&account.id),
+            AuditEvent::MailRetriedByOperator,
+            None,
+            Some(format!("{} {outbox_id}", dead.template)),
+        )
+        .await?;
+        tx.commit().await.map_err(crate::store::StoreError::from)?;
+        for old in &delivery.superseded {
+            self.observer.link_event(old, LinkEvent::Superseded);
+        }
+        self.mail_wake.notify_one();
+        info!("dead letter re-sent with a fresh link");
+        Ok(Retry::Reissued(delivery))
+    }
+
     /// Supersedes older links, stores the new one (hash only) and queues its mail, for
     /// `account`; for `None` the same work and statements with an id that matches no account,
     /// so nothing is written and nothing is returned.
@@ -228,6 +294,9 @@ impl ResetService {
                 String::new(),
             ),
         };
+        // One usable link per account even under simultaneous requests: the account row is
+        // locked (PostgreSQL) until the transaction ends; SQLite serialises writers anyway.
+        accounts::lock(conn, self.store.dialect(), account_id).await?;
         let superseded = tokens::revoke_active(conn, account_id, now, "superseded").await?;
         let token = ResetToken::generate();
         let token_id = uuid::Uuid::new_v4().to_string();

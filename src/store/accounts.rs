@@ -2,7 +2,7 @@
 
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
-use super::StoreError;
+use super::{Dialect, StoreError};
 use crate::{
     i18n::Locale,
     reset::model::{Account, AccountId, EmailAddress, Username},
@@ -45,6 +45,27 @@ pub async fn by_username(
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// Holds the account row until the caller's transaction ends, so that simultaneous link requests
+/// for one account take turns (each supersedes the links before it, then issues its own) and
+/// exactly one link stays usable. PostgreSQL: `select … for update`, which also serialises
+/// instances. SQLite: nothing to do: its writers are serialised by the database, and the request
+/// transaction writes (supersedes) before it reads. A partial unique index on active links was
+/// not chosen: expiry is time-based, so "active" cannot be an index predicate, and a loser would
+/// get an error instead of a link that supersedes the winner's.
+pub async fn lock(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    id: &AccountId,
+) -> Result<(), StoreError> {
+    if dialect == Dialect::Postgres {
+        sqlx::query("select account_id from account where account_id = $1 for update")
+            .bind(&id.0)
+            .fetch_optional(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn by_id(

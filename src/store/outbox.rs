@@ -1,6 +1,11 @@
-//! The durable mail outbox. Rows are claimed with a lease (portable: no SKIP LOCKED), retried
-//! with backoff, never deleted on failure; the encrypted payload is erased once sent, and once
-//! dead-lettered (refused for good, or out of attempts: never claimed again).
+//! The durable mail outbox. Rows are retried with backoff, never deleted on failure; the
+//! encrypted payload is erased once sent, and once dead-lettered (refused for good, or out of
+//! attempts: never claimed again).
+//!
+//! Claiming differs by dialect. SQLite (one instance) claims a batch with a lease (`claim`).
+//! PostgreSQL (several instances) locks one row at a time with `FOR UPDATE SKIP LOCKED` inside
+//! the transaction that sends it and records the outcome (`claim_locked`): no lease that could
+//! run out mid-send, and a killed instance's locks end with its session.
 
 use sqlx::{AnyConnection, Row};
 
@@ -73,8 +78,8 @@ pub async fn insert_for_account(
     Ok(done.rows_affected() == 1)
 }
 
-/// Claims up to `limit` due rows for `lease_secs`. The outer condition is repeated so that two
-/// instances racing on PostgreSQL cannot both claim a row.
+/// SQLite: claims up to `limit` due rows for `lease_secs`. The outer condition is repeated so
+/// that two claimers racing cannot both take a row.
 pub async fn claim(
     conn: &mut AnyConnection,
     now: i64,
@@ -108,6 +113,38 @@ pub async fn claim(
             })
         })
         .collect()
+}
+
+/// PostgreSQL: locks the next due row for the caller's transaction and counts the attempt.
+/// Rows locked by another instance's open transaction are passed over, not waited for; the lock
+/// holds until the caller commits (with the outcome) or its session ends (a crash).
+pub async fn claim_locked(
+    conn: &mut AnyConnection,
+    now: i64,
+) -> Result<Option<ClaimedMail>, StoreError> {
+    let row = sqlx::query(
+        "update outbox set attempts = attempts + 1 \
+         where outbox_id = (select outbox_id from outbox where sent_at is null and dead_at is null \
+                            and next_attempt_at <= $1 order by next_attempt_at limit 1 \
+                            for update skip locked) \
+         returning outbox_id, template, recipient, locale, tenant_id, payload, message_id, attempts",
+    )
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(ClaimedMail {
+            outbox_id: r.try_get("outbox_id")?,
+            template: r.try_get("template")?,
+            recipient: r.try_get("recipient")?,
+            locale: r.try_get("locale")?,
+            tenant_id: r.try_get("tenant_id")?,
+            payload: r.try_get("payload")?,
+            message_id: r.try_get("message_id")?,
+            attempts: r.try_get("attempts")?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn mark_sent(
@@ -231,4 +268,36 @@ pub async fn pending_stats(conn: &mut AnyConnection, now: i64) -> Result<Pending
         pending: row.try_get("n")?,
         oldest_age_secs: oldest.map_or(0, |t| (now - t).max(0)),
     })
+}
+
+/// A dead letter, as `mail retry` needs it.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub template: String,
+    pub recipient: String,
+    pub locale: String,
+    pub tenant_id: String,
+}
+
+/// The dead-lettered row `outbox_id`, or None when there is no such row or it is not dead.
+pub async fn dead_letter(
+    conn: &mut AnyConnection,
+    outbox_id: &str,
+) -> Result<Option<DeadLetter>, StoreError> {
+    let row = sqlx::query(
+        "select template, recipient, locale, tenant_id from outbox \
+         where outbox_id = $1 and dead_at is not null",
+    )
+    .bind(outbox_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(DeadLetter {
+            template: r.try_get("template")?,
+            recipient: r.try_get("recipient")?,
+            locale: r.try_get("locale")?,
+            tenant_id: r.try_get("tenant_id")?,
+        })
+    })
+    .transpose()
 }

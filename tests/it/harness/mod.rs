@@ -121,6 +121,14 @@ impl Builder {
         self
     }
 
+    /// A second instance of the same deployment running beside `app`: the same database, key,
+    /// relay, stand-ins and clock, on an address of its own.
+    pub fn sibling_of(mut self, app: &TestApp) -> Self {
+        self = self.restart_of(app);
+        self.addr = None;
+        self
+    }
+
     /// Use this mail relay (e.g. one with STARTTLS and AUTH) instead of the plain one.
     pub fn smtp(mut self, smtp: SmtpSink) -> Self {
         self.smtp = Some(smtp);

@@ -83,6 +83,7 @@ const DROP: u8 = 2;
 const REFUSE_RCPT: u8 = 3;
 const REFUSE_DATA: u8 = 4;
 const SLOW_DATA: u8 = 5;
+const HOLD: u8 = 6;
 
 /// How the relay secures its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,6 +261,12 @@ impl SmtpSink {
         self.mode.store(SLOW_DATA, Ordering::SeqCst);
     }
 
+    /// Keep every MAIL FROM unanswered (noting "HELD") until `accept()`: a sender caught
+    /// mid-send, before the relay has any of its message.
+    pub fn hold(&self) {
+        self.mode.store(HOLD, Ordering::SeqCst);
+    }
+
     /// Close every connection right after accepting it.
     pub fn drop_connections(&self) {
         self.mode.store(DROP, Ordering::SeqCst);
@@ -386,6 +393,12 @@ impl SmtpSink {
                         io.write_all(b"530 5.7.0 Authentication required\r\n")
                             .await?;
                         continue;
+                    }
+                    if self.mode.load(Ordering::SeqCst) == HOLD {
+                        self.note("HELD");
+                        while self.mode.load(Ordering::SeqCst) == HOLD {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
                     }
                     if self.mode.load(Ordering::SeqCst) == REFUSE {
                         io.write_all(b"451 4.3.0 Temporary failure, try later\r\n")
