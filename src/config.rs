@@ -609,11 +609,13 @@ impl RawConfig {
         {
             errs.push("security.secret_key: must be the base64 of exactly 32 bytes".into());
         }
+        // The hashes carry a fingerprint of the pepper (its key id): only a random one is safe
+        // from guessing against it, so the same rule as the API keys.
         if let Some(p) = &self.security.password_pepper
-            && p.expose_secret().chars().count() < MIN_SECRET_LEN
+            && let Err(why) = strong_secret(p.expose_secret())
         {
             errs.push(format!(
-                "security.password_pepper: at least {MIN_SECRET_LEN} characters (e.g. `openssl rand -base64 32`)"
+                "security.password_pepper: {why} (e.g. `openssl rand -base64 32`)"
             ));
         }
         let argon2 = Argon2Params {

@@ -51,9 +51,11 @@ pub fn redact_secrets(text: &str) -> Cow<'_, str> {
     let mut rest = text;
     while let Some(i) = rest.find("://") {
         // The scheme: letters, digits, '+', '-', '.' just before "://".
+        // (Past the whole character found: it may be several bytes long, e.g. « é:// ».)
         let mut start = rest[..i]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |j| j + 1);
+            .char_indices()
+            .rfind(|&(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |(j, c)| j + c.len_utf8());
         // A scheme starts with a letter (colour codes may stick digits in front of it).
         while start < i && !rest[start..].starts_with(|c: char| c.is_ascii_alphabetic()) {
             start += 1;
@@ -142,7 +144,11 @@ pub struct RedactingWriter<W: io::Write>(W);
 impl<W: io::Write> io::Write for RedactingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        self.0.write_all(redact_secrets(&text).as_bytes())?;
+        // A log line must never take the logging down with it: should redaction ever fail, the
+        // line is withheld rather than written unredacted or left to unwind through the logger.
+        let redacted = std::panic::catch_unwind(|| redact_secrets(&text).into_owned())
+            .unwrap_or_else(|_| "[log line withheld: it could not be redacted]\n".to_string());
+        self.0.write_all(redacted.as_bytes())?;
         Ok(buf.len())
     }
 
@@ -162,6 +168,33 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_text_is_redacted_without_panicking() {
+        // Team names and other user text reach log lines: multi-byte characters right before
+        // "://" once split a character in two.
+        for line in [
+            "team.name=\"Soutien é://x\"",
+            "Équipehttps://user:hunter2@x.example/a",
+            "«·»://—://é://",
+            "://",
+            "ü://password=abc é",
+            "日本語https://a:b@c/reset/tok",
+        ] {
+            let out = redact_secrets(line);
+            assert!(!out.contains("hunter2"), "{out}");
+        }
+        // Every kind of character just before a scheme, and right before "://" (no scheme then:
+        // not a URL, nothing to redact, but no panic either).
+        for c in ['a', 'é', '€', '日', '😀', ' ', '+'] {
+            for n in 0..4 {
+                let line = format!("{c}{}ftp://u:secret@h/", "x".repeat(n));
+                let out = redact_secrets(&line);
+                assert!(!out.contains("secret"), "{line} → {out}");
+                let _ = redact_secrets(&format!("{}{c}://u:secret@h/", "x".repeat(n)));
+            }
+        }
+    }
 
     #[test]
     fn secrets_in_urls_are_hidden_in_log_lines() {

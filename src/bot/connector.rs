@@ -87,7 +87,12 @@ impl AppToken {
             .request_async(&self.http)
             .await
             .map_err(|e| ConnectorError::Token(e.to_string()))?;
-        let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3600));
+        // Entra's tokens last about an hour; a larger figure is not believed (and cannot overflow
+        // the clock's arithmetic).
+        let lifetime = response
+            .expires_in()
+            .unwrap_or(Duration::from_secs(3600))
+            .min(Duration::from_secs(24 * 3600));
         let token = SecretString::from(response.access_token().secret().to_string());
         *cached = Some(CachedToken {
             token: token.clone(),

@@ -59,6 +59,9 @@ pub struct Bot {
     pub languages: Arc<ConversationLanguages>,
 }
 
+/// Longest tenant/team/conversation id the in-memory maps keep (the body comes from outside).
+const MAX_KEY_LEN: usize = 300;
+
 /// The language an `installationUpdate` gave for its conversation, for the activities of the
 /// same conversation that come without one (the welcome's `conversationUpdate`).
 #[derive(Default)]
@@ -70,6 +73,10 @@ impl ConversationLanguages {
     const MAX: usize = 10_000;
 
     pub fn remember(&self, conversation_id: &str, locale: crate::i18n::Locale) {
+        // Teams' conversation ids are well under this; a longer one is not worth keeping.
+        if conversation_id.len() > MAX_KEY_LEN {
+            return;
+        }
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= Self::MAX {
             map.clear();
@@ -95,6 +102,10 @@ impl RefusalReports {
     /// True when nothing was reported for `key` in the hour before `now` (unix seconds); the
     /// report is then counted as made.
     pub fn first_in_the_hour(&self, key: String, now: i64) -> bool {
+        // Ids longer than any Teams id are reported every time rather than remembered.
+        if key.len() > MAX_KEY_LEN {
+            return true;
+        }
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if map
             .get(&key)
@@ -104,6 +115,10 @@ impl RefusalReports {
         }
         if map.len() >= Self::MAX {
             map.retain(|_, last| now - *last < Self::EVERY_SECS);
+            if map.len() >= Self::MAX {
+                // Still full within the hour: forget it all rather than grow without bound.
+                map.clear();
+            }
         }
         map.insert(key, now);
         true
