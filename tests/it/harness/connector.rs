@@ -98,7 +98,12 @@ struct ConnectorState {
     member_lookups: AtomicUsize,
     /// Milliseconds each write waits before it is recorded and answered (a slow connector).
     delay_ms: AtomicU64,
+    /// The test that started this connector, and which of its connectors, for naming dumped cards.
+    test: String,
+    dumped: AtomicUsize,
 }
+
+static NEXT_CONNECTOR: AtomicUsize = AtomicUsize::new(1);
 
 #[derive(Clone)]
 pub struct Connector {
@@ -109,7 +114,17 @@ pub struct Connector {
 
 impl Connector {
     pub async fn start() -> Connector {
-        let state = Arc::new(ConnectorState::default());
+        let state = Arc::new(ConnectorState {
+            test: format!(
+                "{}.{}",
+                std::thread::current()
+                    .name()
+                    .unwrap_or("unnamed")
+                    .replace("::", "."),
+                NEXT_CONNECTOR.fetch_add(1, Ordering::SeqCst)
+            ),
+            ..ConnectorState::default()
+        });
         let app = Router::new()
             .route("/amer/v3/conversations", post(create_conversation))
             .route("/amer/v3/conversations/{conv}/activities", post(record))
@@ -290,6 +305,7 @@ async fn record(
     }
     // Taken (even when the answer comes too late for the client): it is in the conversation.
     let id = format!("msg-{}", s.next_id.fetch_add(1, Ordering::SeqCst) + 1);
+    dump_cards(&s, &body.0);
     s.posted.lock().unwrap().push(Recorded {
         method: method.to_string(),
         path: uri.path().to_string(),
@@ -339,5 +355,21 @@ async fn member(
             Json(json!({"error": {"code": "MemberNotFoundInConversation"}})),
         )
             .into_response(),
+    }
+}
+
+/// With `OCTOPUS_TEST_CARDS_DIR` set, every card the bot posts is also written there as
+/// `<test>.<connector>.<n>.json`; scripts/test then checks them all with tools/cards/validate.mjs.
+fn dump_cards(s: &ConnectorState, body: &Value) {
+    let Some(dir) = std::env::var_os("OCTOPUS_TEST_CARDS_DIR") else {
+        return;
+    };
+    let cards = body["attachments"].as_array().into_iter().flatten();
+    let adaptive = |a: &&Value| a["contentType"] == "application/vnd.microsoft.card.adaptive";
+    for card in cards.filter(adaptive).filter_map(|a| a.get("content")) {
+        let n = s.dumped.fetch_add(1, Ordering::SeqCst) + 1;
+        let file = std::path::Path::new(&dir).join(format!("{}.{n}.json", s.test));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(file, serde_json::to_vec_pretty(card).unwrap()).unwrap();
     }
 }
