@@ -68,24 +68,35 @@ impl Transport {
 }
 
 /// Written by us rather than lettre's file transport, so that the file is 0600 from its
-/// creation: the mail carries a live link.
+/// creation (the mail carries a live link), and under a temporary name renamed once complete, so
+/// whoever watches the folder never opens a half-written mail.
 async fn write_eml(dir: &std::path::Path, message: &Message) -> Result<(), String> {
     use tokio::io::AsyncWriteExt;
-    let path = dir.join(format!("{}.eml", uuid::Uuid::new_v4()));
+    let name = uuid::Uuid::new_v4();
+    let partial = dir.join(format!(".{name}.eml.partial"));
+    let path = dir.join(format!("{name}.eml"));
     let mut options = tokio::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     options.mode(0o600);
     let mut file = options
-        .open(&path)
+        .open(&partial)
         .await
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
     file.write_all(&message.formatted())
         .await
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
     file.flush()
         .await
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+    drop(file);
+    tokio::fs::rename(&partial, &path).await.map_err(|e| {
+        format!(
+            "cannot rename {} to {}: {e}",
+            partial.display(),
+            path.display()
+        )
+    })
 }
 
 /// An SMTP relay and its pooled connections.

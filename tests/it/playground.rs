@@ -243,6 +243,7 @@ impl Page<'_> {
             .expect("mail folder")
             .filter_map(Result::ok)
             .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
             .collect();
         newest.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
         std::fs::read_to_string(newest.last().expect("a mail")).expect("read the mail")
