@@ -70,6 +70,19 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SqlCounter {
         if event.metadata().target() != "sqlx::query" {
             return;
         }
+        // Connection set-up (SQLite's PRAGMAs on a connection the pool opens) is not the
+        // request's work: counting it made the count depend on how warm the pool was.
+        struct Text(String);
+        impl Visit for Text {
+            fn record_debug(&mut self, _: &Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{value:?} "));
+            }
+        }
+        let mut text = Text(String::new());
+        event.record(&mut text);
+        if text.0.to_ascii_lowercase().contains("pragma ") {
+            return;
+        }
         let Some(scope) = ctx.event_scope(event) else {
             return;
         };
