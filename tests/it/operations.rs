@@ -349,7 +349,21 @@ async fn the_secret_key_is_created_once_and_pending_mail_survives_a_restart() {
         .await,
         200
     );
-    // The mail is queued, sealed with the key; the relay refuses it for now.
+    // The mail is queued, sealed with the key; the relay refuses it for now. Killed once that
+    // refusal is on the row (killed mid-attempt, the row would stay leased for the lease's
+    // two minutes: the single-instance SQLite path).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while scalar(
+        &db,
+        "select count(*) from outbox where last_error is not null",
+    )
+    .await
+    .unwrap_or(0)
+        < 1
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no refused attempt");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let logs = first.kill().await;
     assert!(smtp.received().is_empty(), "{logs}");
 
