@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::{
     i18n::Locale,
-    org::{LocalTestClient, LockoutPolicy, Organisation, Organisations},
+    org::{Helpdesk, LocalTestClient, LockoutPolicy, Organisation, Organisations},
     reset::policy::PasswordPolicy,
 };
 
@@ -282,6 +282,9 @@ pub struct RawOrganisation {
     /// How long audit rows of this organisation are kept.
     #[serde(default = "default_audit_retention_days")]
     pub audit_retention_days: u32,
+    /// The service-desk agents (`[organisations.helpdesk]`).
+    #[serde(default)]
+    pub helpdesk: Helpdesk,
 }
 
 fn default_audit_retention_days() -> u32 {
@@ -978,6 +981,16 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
     if !(1..=36_500).contains(&raw.audit_retention_days) {
         errs.push("audit_retention_days: between 1 and 36500".into());
     }
+    let mut helpdesk = raw.helpdesk;
+    for (i, oid) in helpdesk.agent_object_ids.iter_mut().enumerate() {
+        *oid = oid.trim().to_ascii_lowercase();
+        if uuid::Uuid::parse_str(oid).is_err() {
+            errs.push(format!(
+                "helpdesk.agent_object_ids[{i}]: an Entra object id (a GUID, as the Entra admin \
+                 center shows it under the user's \"Object ID\")"
+            ));
+        }
+    }
     match (portal_url, sender, time_zone, default_locale) {
         (Some(portal_url), Some(sender), Some(time_zone), Some(default_locale))
             if errs.is_empty() =>
@@ -997,6 +1010,7 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
                 policy,
                 lockout,
                 audit_retention: Duration::from_secs(u64::from(raw.audit_retention_days) * 86_400),
+                helpdesk,
             })
         }
         _ => Err(errs),

@@ -106,6 +106,31 @@ pub struct Organisation {
     pub lockout: LockoutPolicy,
     /// Audit rows older than this are deleted (default 365 days).
     pub audit_retention: Duration,
+    /// Who may ask the bot for an account's status (« statut trej »).
+    pub helpdesk: Helpdesk,
+}
+
+/// `[organisations.helpdesk]`: the service-desk agents, by Entra object id. A bot activity
+/// carries the sender's object id (`from.aadObjectId`, inside the Bot Framework's signed
+/// envelope) but no group membership, and this service does not call Microsoft Graph: agents are
+/// listed one by one, so that the check needs nothing but the activity itself.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Helpdesk {
+    /// Lower-case Entra object ids (GUIDs) of the agents.
+    #[serde(default)]
+    pub agent_object_ids: Vec<String>,
+}
+
+impl Helpdesk {
+    /// Whether the holder of this Entra object id is an agent of the organisation.
+    pub fn is_agent(&self, object_id: Option<&str>) -> bool {
+        object_id.is_some_and(|oid| {
+            self.agent_object_ids
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(oid.trim()))
+        })
+    }
 }
 
 impl Organisation {

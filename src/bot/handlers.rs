@@ -127,7 +127,7 @@ impl<'a> Refusal<'a> {
 
 /// The error cards.
 #[derive(Debug, Clone, Copy)]
-enum Trouble {
+pub(super) enum Trouble {
     RateLimited {
         retry_after_secs: u64,
     },
@@ -350,6 +350,13 @@ impl Bot {
             }
             return Ok(());
         }
+        // « statut trej » from a service-desk agent; from anyone else, text like any other.
+        if self
+            .helpdesk_command(a, org, &a.text_without_mention())
+            .await?
+        {
+            return Ok(());
+        }
         // Someone who writes in one of our languages is answered in it.
         let (intent, written_in) = intent_and_language(&a.text_without_mention());
         let locale = written_in.unwrap_or(locale);
@@ -381,7 +388,7 @@ impl Bot {
     }
 
     /// Answers in the channel without personal data, and continues in a 1:1 chat.
-    async fn move_to_private(
+    pub(super) async fn move_to_private(
         &self,
         a: &Activity,
         locale: Locale,
@@ -488,6 +495,9 @@ impl Bot {
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 Ok((self.own_status(a, org, locale, id).await?, None))
+            }
+            v if v.starts_with("helpdesk.") => {
+                Ok((self.helpdesk_action(a, org, locale, v, data).await?, None))
             }
             _ => Ok((None, None)),
         }
@@ -709,7 +719,12 @@ impl Bot {
         with_language(card, locale)
     }
 
-    fn trouble_card(&self, org: Option<&Organisation>, locale: Locale, trouble: Trouble) -> Value {
+    pub(super) fn trouble_card(
+        &self,
+        org: Option<&Organisation>,
+        locale: Locale,
+        trouble: Trouble,
+    ) -> Value {
         let retry_at = match (trouble, org) {
             (Trouble::RateLimited { retry_after_secs }, Some(org)) => {
                 let at = self.core.clock.now()
@@ -734,7 +749,11 @@ impl Bot {
         )
     }
 
-    async fn reply(&self, a: &Activity, out: OutgoingActivity) -> anyhow::Result<Option<String>> {
+    pub(super) async fn reply(
+        &self,
+        a: &Activity,
+        out: OutgoingActivity,
+    ) -> anyhow::Result<Option<String>> {
         let Some(service_url) = &a.service_url else {
             return Ok(None);
         };

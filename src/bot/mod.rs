@@ -6,6 +6,7 @@ pub mod cards;
 pub mod channel_auth;
 pub mod connector;
 pub mod handlers;
+pub mod helpdesk;
 pub mod intent;
 pub mod notify;
 

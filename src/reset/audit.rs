@@ -63,6 +63,8 @@ pub enum AuditEvent {
     /// « Nom d'utilisateur oublié ? » on the web: detail says what was done (mailed, unknown
     /// address, rate limited), never the address.
     UsernameReminderRequested,
+    /// A service-desk agent looked at the account's status card (client: the agent).
+    HelpdeskViewed,
 }
 
 impl AuditEvent {
@@ -85,6 +87,7 @@ impl AuditEvent {
             AuditEvent::CredentialsChecked => "credentials_checked",
             AuditEvent::EmailChanged => "email_changed",
             AuditEvent::UsernameReminderRequested => "username_reminder_requested",
+            AuditEvent::HelpdeskViewed => "helpdesk_viewed",
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod error;
 pub mod events;
 pub mod hasher;
+pub mod helpdesk;
 pub mod limits;
 pub mod model;
 pub mod policy;

@@ -186,6 +186,11 @@ pub enum Requester {
         tenant_id: String,
         object_id: String,
     },
+    /// A service-desk agent acting for an account (the helpdesk card), by Entra object id.
+    Agent {
+        tenant_id: String,
+        object_id: String,
+    },
 }
 
 impl Requester {
@@ -198,6 +203,10 @@ impl Requester {
                 tenant_id,
                 object_id,
             } => format!("tab:{tenant_id}:{object_id}"),
+            Requester::Agent {
+                tenant_id,
+                object_id,
+            } => format!("agent:{tenant_id}:{object_id}"),
         }
     }
 }

@@ -387,6 +387,7 @@ impl ResetService {
     /// What the page behind the link shows: `inspect`, and the link's status becomes "opened".
     pub async fn view(&self, token: &ResetToken) -> Result<LinkInfo, ResetError> {
         let link = self.inspect(token).await.inspect_err(count_refusal)?;
+        super::helpdesk::note_opened(&self.store, &link.token_id, self.clock.unix()).await;
         self.observer.link_event(&link.token_id, LinkEvent::Opened);
         Ok(link)
     }

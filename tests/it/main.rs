@@ -16,6 +16,7 @@ mod connector;
 mod entra_channel;
 mod enumeration;
 mod hardening;
+mod helpdesk;
 mod housekeeping;
 mod identity;
 mod instances;

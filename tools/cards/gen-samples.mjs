@@ -53,6 +53,34 @@ function error(flag, extra) {
   return { ...CEGEP, hasRetryAt: false, ...flags, ...extra };
 }
 
+// The service desk's card: values and timeline lines are the bot's, already in the card's
+// language (from the [helpdesk] table); the samples show French ones.
+function helpdesk(extra) {
+  return {
+    found: true,
+    username: "trej",
+    displayName: "Julie Tremblay",
+    maskedEmail: "j***@c***.ca",
+    enrolled: "Oui",
+    locked: "Non",
+    isLocked: false,
+    lastSignin: "9 h 12 le 2026-11-20",
+    activeLink: "Aucun",
+    hasEvents: true,
+    events: [
+      { title: "14 h 05", value: "Mot de passe changé" },
+      { title: "14 h 05", value: "Lien utilisé" },
+      { title: "14 h 03", value: "Lien ouvert" },
+      { title: "14 h 01", value: "Courriel (lien de réinitialisation) accepté par le relais" },
+      { title: "14 h 01", value: "Lien de réinitialisation demandé par la personne" },
+    ],
+    asOf: "État à 14 h 10",
+    hasNotice: false,
+    notice: "",
+    ...extra,
+  };
+}
+
 // [card, variant | null, data (without locale values and t)]
 const SCENARIOS = [
   ["welcome", null, { ...CEGEP }],
@@ -70,6 +98,18 @@ const SCENARIOS = [
   ["error", "not-allowed", error("isNotAllowed")],
   ["error", "unknown-tenant", error("isUnknownTenant", { orgName: "" })],
   ["error", "unknown-team", error("isUnknownTeam")],
+  ["helpdesk", "found", helpdesk({})],
+  ["helpdesk", "locked-resent", helpdesk({
+    isLocked: true,
+    locked: "Jusqu'à 15 h 42",
+    hasNotice: true,
+    notice: "Lien renvoyé à j***@c***.ca, valide jusqu'à 15 h 42.",
+    activeLink: "Valide jusqu'à 15 h 42",
+  })],
+  ["helpdesk", "no-account", helpdesk({
+    found: false, username: "trje", displayName: "", maskedEmail: "", enrolled: "", locked: "",
+    lastSignin: "", activeLink: "", hasEvents: false, events: [],
+  })],
 ];
 
 // What each data name means (for strings.md).
@@ -96,6 +136,18 @@ const DATA_DOC = {
   isUnknownTenant: "bool: error kind: the organisation (tenant) is not set up for the service; `orgName` is `\"\"`.",
   isUnknownTeam: "bool: error kind: this team is not set up for the service (the personal chat is served).",
   hasRetryAt: "bool: show the « Réessayez à partir de » fact.",
+  found: "bool: an account has this username (else the « Aucun compte » card).",
+  displayName: "The account's display name (agents only).",
+  enrolled: "« Oui » / « Non »: the account has a password.",
+  locked: "Sign-in lock: « Non », « Jusqu'à 15 h 42 » or « Jusqu'au prochain changement de mot de passe ».",
+  isLocked: "bool: sign-in is locked now (shows « Déverrouiller »).",
+  lastSignin: "Last successful sign-in as local time, or « Aucune ».",
+  activeLink: "A usable link and until when, or « Aucun ».",
+  hasEvents: "bool: `events` is not empty.",
+  events: "Timeline, newest first: an array of `{title: local time, value: what happened}` (a FactSet's facts, bound whole).",
+  asOf: "When the card was built (« État à 14 h 10 »).",
+  hasNotice: "bool: show `notice`.",
+  notice: "What the last button did (« Lien renvoyé à j***@c***.ca… »); `\"\"` otherwise.",
   retryAt: "Local time from which a new request is accepted, formatted for the locale; `\"\"` when `hasRetryAt` is false.",
 };
 
@@ -103,6 +155,7 @@ const CARD_DOC = {
   welcome: "Welcome / help card. Buttons: « Mot de passe oublié ? » (Execute `forgot`), « M'inscrire au service » (Execute `enroll`), portal link (OpenUrl).",
   request: "Reset or enrolment form. Input `username`; Execute `submit` with `{purpose}`, Execute `cancel` with `{purpose}` (cancel does not validate or send the input).",
   status: "Live status; replaces the request card. Execute `notme` with `{requestId}` while `linkActive`.",
+  helpdesk: "Service desk's account status (« statut trej »), for the organisation's agents only. Execute `helpdesk.resend`, `helpdesk.unlock` (while `isLocked`) and `helpdesk.status` with `{username}`; the bot checks at each click that the clicker is an agent.",
   error: "Error card: rate limited, unavailable, not served in this conversation, organisation or team not set up; optional retry time.",
 };
 

@@ -1,0 +1,304 @@
+//! « statut trej »: the service desk's account status card, for the organisation's agents only.
+//! Anyone else gets what any unknown text gets (the welcome card), before any account is looked
+//! up. The card's buttons (« Renvoyer le lien », « Déverrouiller », « Actualiser ») check again,
+//! at each click, that the person clicking is an agent; the card's data names the account only.
+//! In a channel the card goes to the agent's personal chat: the team would see it otherwise.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{
+    Bot,
+    activity::{Activity, OutgoingActivity},
+    cards::with_language,
+};
+use crate::{
+    i18n::Locale,
+    org::Organisation,
+    reset::{
+        ResetError,
+        helpdesk::{AccountStatus, Agent, By, Event, Happening, MailKind, Resent},
+        model::{Purpose, Username},
+    },
+    templates::local_time,
+};
+
+/// `statut trej` / `status trej` / `estado trej`: the username typed, and the language of the
+/// command word. Exactly two words; the username is kept as typed (it may hold `.`, `-`, `@`).
+pub fn status_command(text: &str) -> Option<(String, Locale)> {
+    // Other mentions and Teams' non-breaking spaces are not words.
+    let mut plain = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<at>") {
+        plain.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find("</at>")
+            .map_or("", |end| &rest[start + end + 5..]);
+    }
+    plain.push_str(rest);
+    let plain = plain.replace("&nbsp;", " ");
+    let mut words = plain.split_whitespace();
+    let (verb, username, None) = (words.next()?, words.next()?, words.next()) else {
+        return None;
+    };
+    let locale = match super::intent::normalise(verb).as_str() {
+        "statut" => Locale::FrCa,
+        "status" => Locale::En,
+        "estado" => Locale::Pt,
+        _ => return None,
+    };
+    Some((username.to_string(), locale))
+}
+
+/// What the card says above the account, after a button.
+enum Notice {
+    None,
+    Text(String),
+}
+
+impl Bot {
+    /// Answers « statut … » from an agent and returns true; returns false, having done nothing,
+    /// for anyone else (the caller then answers as it answers any text).
+    pub(super) async fn helpdesk_command(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        text: &str,
+    ) -> anyhow::Result<bool> {
+        let Some((typed, locale)) = status_command(text) else {
+            return Ok(false);
+        };
+        let Some(agent) = self.agent(a, org) else {
+            return Ok(false);
+        };
+        let card = self
+            .helpdesk_card(org, locale, &agent, &typed, Notice::None)
+            .await?;
+        if a.is_personal() {
+            self.reply(a, OutgoingActivity::card(card)).await?;
+        } else {
+            self.move_to_private(a, locale, card).await?;
+        }
+        Ok(true)
+    }
+
+    /// A button of the card (`helpdesk.*` verbs). `None` (the answer to an unknown button) when
+    /// the person clicking is not an agent now, whatever the card says.
+    pub(super) async fn helpdesk_action(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        locale: Locale,
+        verb: &str,
+        data: &Value,
+    ) -> anyhow::Result<Option<Value>> {
+        let Some(agent) = self.agent(a, org) else {
+            return Ok(None);
+        };
+        let typed = data
+            .get("username")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let notice = match (verb, Username::parse(typed)) {
+            ("helpdesk.resend", Ok(username)) => {
+                match self
+                    .reset
+                    .resend_for_agent(org, &agent, &username, locale)
+                    .await
+                {
+                    Ok(resent) => self.resent_notice(org, locale, resent),
+                    Err(ResetError::RateLimited { retry_after_secs }) => {
+                        return Ok(Some(self.trouble_card(
+                            Some(org),
+                            locale,
+                            super::handlers::Trouble::RateLimited { retry_after_secs },
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            ("helpdesk.status" | "helpdesk.resend", _) => Notice::None,
+            _ => return Ok(None),
+        };
+        Ok(Some(
+            self.helpdesk_card(org, locale, &agent, typed, notice)
+                .await?,
+        ))
+    }
+
+    /// The agent writing or clicking, by the Entra object id Teams gives for them.
+    fn agent(&self, a: &Activity, org: &Organisation) -> Option<Agent> {
+        Agent::of(
+            org,
+            a.from.as_ref().and_then(|f| f.aad_object_id.as_deref()),
+        )
+    }
+
+    fn resent_notice(&self, org: &Organisation, locale: Locale, resent: Resent) -> Notice {
+        match resent {
+            Resent::Sent { email, expires_at } => Notice::Text(
+                self.hd(locale, "resent")
+                    .replace("{email}", &email.masked())
+                    .replace("{time}", &self.at(org, locale, expires_at)),
+            ),
+            Resent::AccountLimited => Notice::Text(self.hd(locale, "resend_limited")),
+            Resent::NoAccount => Notice::None,
+        }
+    }
+
+    async fn helpdesk_card(
+        &self,
+        org: &Organisation,
+        locale: Locale,
+        agent: &Agent,
+        typed: &str,
+        notice: Notice,
+    ) -> anyhow::Result<Value> {
+        let status = match Username::parse(typed) {
+            Ok(username) => self.reset.account_status(org, agent, &username).await?,
+            Err(_) => None,
+        };
+        let notice = match notice {
+            Notice::Text(t) => t,
+            Notice::None => String::new(),
+        };
+        // Every name the template binds, even those a `$when` hides.
+        let mut data = json!({
+            "found": false, "username": typed.chars().take(Username::MAX_LEN).collect::<String>(),
+            "displayName": "", "maskedEmail": "", "enrolled": "", "locked": "", "isLocked": false,
+            "lastSignin": "", "activeLink": "", "hasEvents": false, "events": [],
+            "asOf": self.hd(locale, "as_of").replace("{time}", &self.at(org, locale, self.core.clock.unix())),
+            "hasNotice": !notice.is_empty(), "notice": notice,
+        });
+        if let Some(s) = status {
+            self.fill_status(&mut data, org, locale, &s);
+        }
+        let card = self.core.cards.render("helpdesk", locale, data);
+        Ok(with_language(card, locale))
+    }
+
+    fn fill_status(&self, data: &mut Value, org: &Organisation, locale: Locale, s: &AccountStatus) {
+        let yes_no = |b: bool| self.hd(locale, if b { "yes" } else { "no" });
+        let locked = match s.locked_until {
+            None => self.hd(locale, "not_locked"),
+            Some(i64::MAX) => self.hd(locale, "locked_until_reset"),
+            Some(t) => self
+                .hd(locale, "locked_until")
+                .replace("{time}", &self.at(org, locale, t)),
+        };
+        let link = match s.active_link_until {
+            None => self.hd(locale, "no_link"),
+            Some(t) => self
+                .hd(locale, "link_until")
+                .replace("{time}", &self.at(org, locale, t)),
+        };
+        let events: Vec<Value> = s
+            .events
+            .iter()
+            .map(|e| json!({"title": self.at(org, locale, e.at), "value": self.happening(locale, e)}))
+            .collect();
+        let extra = json!({
+            "found": true,
+            "username": s.username.as_str(),
+            "displayName": s.display_name,
+            "maskedEmail": s.email.masked(),
+            "enrolled": yes_no(s.enrolled),
+            "locked": locked,
+            "isLocked": s.locked_until.is_some(),
+            "lastSignin": s.last_signin.map_or_else(|| self.hd(locale, "never"), |t| self.at(org, locale, t)),
+            "activeLink": link,
+            "hasEvents": !events.is_empty(),
+            "events": events,
+        });
+        if let (Value::Object(d), Value::Object(x)) = (data, extra) {
+            d.extend(x);
+        }
+    }
+
+    /// One timeline line, in the card's language.
+    fn happening(&self, locale: Locale, e: &Event) -> String {
+        let by = |by: By| {
+            self.hd(
+                locale,
+                match by {
+                    By::Person => "by_person",
+                    By::Agent => "by_agent",
+                    By::Operator => "by_operator",
+                },
+            )
+        };
+        let mail = |m: MailKind| {
+            self.hd(
+                locale,
+                match m {
+                    MailKind::Reset => "mail_reset",
+                    MailKind::Enroll => "mail_enroll",
+                    MailKind::Changed => "mail_changed",
+                    MailKind::Other => "mail_other",
+                },
+            )
+        };
+        match e.what {
+            Happening::Requested { purpose, by: who } => {
+                let key = match purpose {
+                    Purpose::Reset => "requested_reset",
+                    Purpose::Enroll => "requested_enroll",
+                };
+                self.hd(locale, key).replace("{by}", &by(who))
+            }
+            Happening::MailQueued(m) => self.hd(locale, "mail_queued").replace("{mail}", &mail(m)),
+            Happening::MailSent(m) => self.hd(locale, "mail_sent").replace("{mail}", &mail(m)),
+            Happening::MailRetrying { mail: m, attempts } => self
+                .hd(locale, "mail_retrying")
+                .replace("{mail}", &mail(m))
+                .replace("{attempts}", &attempts.to_string()),
+            Happening::MailDead(m) => self.hd(locale, "mail_dead").replace("{mail}", &mail(m)),
+            Happening::LinkOpened => self.hd(locale, "link_opened"),
+            Happening::LinkUsed => self.hd(locale, "link_used"),
+            Happening::LinkExpired => self.hd(locale, "link_expired"),
+            Happening::LinkSuperseded => self.hd(locale, "link_superseded"),
+            Happening::LinkCancelled => self.hd(locale, "link_cancelled"),
+            Happening::PasswordChanged => self.hd(locale, "password_changed"),
+            Happening::Enrolled => self.hd(locale, "enrolled"),
+            Happening::SignInLocked => self.hd(locale, "signin_locked"),
+            Happening::Unlocked { by: who } => {
+                self.hd(locale, "unlocked").replace("{by}", &by(who))
+            }
+            Happening::EmailChanged => self.hd(locale, "email_changed"),
+        }
+    }
+
+    fn hd(&self, locale: Locale, key: &str) -> String {
+        self.core.strings.get(locale, &format!("helpdesk.{key}"))
+    }
+
+    /// A moment in the organisation's time zone, as its people read it.
+    fn at(&self, org: &Organisation, locale: Locale, unix: i64) -> String {
+        let at = DateTime::<Utc>::from_timestamp(unix, 0).unwrap_or_default();
+        local_time(at, self.core.clock.now(), org.time_zone, locale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_command_in_three_languages() {
+        let got = |t: &str| status_command(t).map(|(u, l)| (u, l.tag()));
+        assert_eq!(got("statut trej"), Some(("trej".into(), "fr-CA")));
+        assert_eq!(got("  Statut   TreJ "), Some(("TreJ".into(), "fr-CA")));
+        assert_eq!(
+            got("STATUS julie.tremblay"),
+            Some(("julie.tremblay".into(), "en"))
+        );
+        assert_eq!(got("estado gagm"), Some(("gagm".into(), "pt")));
+        assert_eq!(
+            got("<at>Octopus</at>&nbsp;statut&nbsp;trej"),
+            Some(("trej".into(), "fr-CA"))
+        );
+        assert_eq!(status_command("statut"), None);
+        assert_eq!(status_command("statut de trej"), None);
+        assert_eq!(status_command("mot de passe oublié"), None);
+    }
+}

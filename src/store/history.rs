@@ -1,0 +1,167 @@
+//! What happened to one account, for the service desk's status card: its links, the mail sent
+//! to its address, and its audit rows. Read-only, except `mark_opened`.
+
+use sqlx::{AnyConnection, Row};
+
+use super::StoreError;
+
+/// A link of the account (never its hash).
+#[derive(Debug, Clone)]
+pub struct LinkRow {
+    pub purpose: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub opened_at: Option<i64>,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+/// The account's newest `limit` links, newest first.
+pub async fn links(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    limit: i64,
+) -> Result<Vec<LinkRow>, StoreError> {
+    let rows = sqlx::query(
+        "select purpose, created_at, expires_at, opened_at, used_at, revoked_at, revoked_reason \
+         from reset_token where account_id = $1 order by created_at desc, token_id limit $2",
+    )
+    .bind(account_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LinkRow {
+                purpose: r.try_get("purpose")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+                opened_at: r.try_get("opened_at")?,
+                used_at: r.try_get("used_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+                revoked_reason: r.try_get("revoked_reason")?,
+            })
+        })
+        .collect()
+}
+
+/// A mail to the account's address, as the outbox knows it (no payload, no relay text: the
+/// relay's words may quote the address).
+#[derive(Debug, Clone)]
+pub struct MailRow {
+    pub template: String,
+    pub created_at: i64,
+    pub attempts: i64,
+    pub sent_at: Option<i64>,
+    pub dead_at: Option<i64>,
+    /// An attempt failed (the row is retried, or dead).
+    pub failed: bool,
+}
+
+/// The newest `limit` mails of the organisation to `recipient`, newest first.
+pub async fn mails(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    recipient: &str,
+    limit: i64,
+) -> Result<Vec<MailRow>, StoreError> {
+    let rows = sqlx::query(
+        "select template, created_at, attempts, sent_at, dead_at, \
+         cast(case when last_error is null then 0 else 1 end as bigint) as failed \
+         from outbox where tenant_id = $1 and lower(recipient) = lower($2) \
+         order by created_at desc, outbox_id limit $3",
+    )
+    .bind(tenant_id)
+    .bind(recipient)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let failed: i64 = r.try_get("failed")?;
+            Ok(MailRow {
+                template: r.try_get("template")?,
+                created_at: r.try_get("created_at")?,
+                attempts: r.try_get("attempts")?,
+                sent_at: r.try_get("sent_at")?,
+                dead_at: r.try_get("dead_at")?,
+                failed: failed != 0,
+            })
+        })
+        .collect()
+}
+
+/// An audit row of the account: when, what, and who asked (the client key).
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub occurred_at: i64,
+    pub event: String,
+    pub client: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// The account's newest `limit` audit rows among `events`, newest first.
+pub async fn events(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    events: &[&str],
+    limit: i64,
+) -> Result<Vec<EventRow>, StoreError> {
+    // One placeholder per event name: the list is ours, the values are bound. Numbered in the
+    // order they appear (SQLite numbers named parameters that way).
+    let names = (0..events.len())
+        .map(|i| format!("${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "select occurred_at, event, client, detail from audit_event \
+         where account_id = $1 and event in ({names}) order by audit_id desc limit ${}",
+        events.len() + 2
+    );
+    let mut query = sqlx::query(&sql).bind(account_id);
+    for e in events {
+        query = query.bind(*e);
+    }
+    let query = query.bind(limit);
+    let rows = query.fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(EventRow {
+                occurred_at: r.try_get("occurred_at")?,
+                event: r.try_get("event")?,
+                client: r.try_get("client")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}
+
+/// When `event` last happened to the account.
+pub async fn last(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    event: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "select max(occurred_at) from audit_event where account_id = $1 and event = $2",
+    )
+    .bind(account_id)
+    .bind(event)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Notes the first time the page behind the link was opened.
+pub async fn mark_opened(
+    conn: &mut AnyConnection,
+    token_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("update reset_token set opened_at = $1 where token_id = $2 and opened_at is null")
+        .bind(now)
+        .bind(token_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

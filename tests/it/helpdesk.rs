@@ -1,0 +1,311 @@
+//! The service desk's « statut trej »: agents (listed by Entra object id in the organisation's
+//! configuration) get the account's recent events and the buttons « Renvoyer le lien » and
+//! « Déverrouiller », each checked again and audited with the agent's identity; anyone else gets
+//! what any unknown text gets, whether or not the account exists.
+
+use std::{path::Path, process::Command, time::Duration};
+
+use octopus_teams::i18n::{Locale, Strings};
+use serde_json::{Value, json};
+
+use crate::harness::{BOT_ID, TEAMEO, TENANT, TestApp, activity};
+
+const WAIT: Duration = Duration::from_secs(10);
+/// The service-desk agent's Entra object id (configured in upper case: ids compare as GUIDs).
+const AGENT_OID: &str = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+
+fn s(key: &str) -> String {
+    Strings::load().unwrap().get(Locale::FrCa, key)
+}
+
+async fn app_with_an_agent() -> TestApp {
+    TestApp::builder()
+        .config(|c| {
+            c.organisations[0].helpdesk.agent_object_ids = vec![AGENT_OID.to_uppercase()];
+        })
+        .spawn()
+        .await
+}
+
+fn as_agent(mut a: Value) -> Value {
+    a["from"] = json!({"id": "29:agent", "name": "Agent du CSI", "aadObjectId": AGENT_OID});
+    a
+}
+
+/// A message from the agent in their personal chat with the bot.
+fn agent_says(app: &TestApp, text: &str) -> Value {
+    as_agent(activity(
+        &app.connector.service_url,
+        "message",
+        "a:agent",
+        "personal",
+        None,
+        Some(text),
+    ))
+}
+
+/// A click on a helpdesk button (Action.Execute), by the agent or by Julie.
+fn click(app: &TestApp, by_agent: bool, verb: &str, username: &str) -> Value {
+    let conversation = if by_agent { "a:agent" } else { "a:julie" };
+    let mut a = activity(
+        &app.connector.service_url,
+        "invoke",
+        conversation,
+        "personal",
+        None,
+        None,
+    );
+    if by_agent {
+        a = as_agent(a);
+    }
+    a["name"] = json!("adaptiveCard/action");
+    a["value"] = json!({"action": {"type": "Action.Execute", "verb": verb,
+        "data": {"username": username, "lang": "fr-CA"}}, "trigger": "manual"});
+    a
+}
+
+/// The invoke's answer body.
+async fn answer(app: &TestApp, invoke: &Value) -> Value {
+    let res = app.bot(invoke).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// The card answered to a helpdesk button.
+async fn card_of(app: &TestApp, invoke: &Value) -> Value {
+    let body = answer(app, invoke).await;
+    assert_eq!(
+        body["type"], "application/vnd.microsoft.card.adaptive",
+        "{body}"
+    );
+    body["value"].clone()
+}
+
+/// Asks for the agent's status card until it shows every text of `want` (the outbox marks a
+/// mail sent just after the relay accepted it).
+async fn status_showing(app: &TestApp, username: &str, want: &[String]) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let card = card_of(app, &click(app, true, "helpdesk.status", username)).await;
+        let text = card.to_string();
+        if want.iter().all(|w| text.contains(w.as_str())) {
+            return card;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the status card never showed all of {want:?}: {card:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The card of the `n`th activity the connector received (from 1).
+async fn posted_card(app: &TestApp, n: usize) -> Value {
+    app.connector.wait_for(n).await[n - 1]
+        .card()
+        .unwrap_or_else(|| panic!("activity {n} carries a card"))
+        .clone()
+}
+
+async fn audit_rows(app: &TestApp, event: &str) -> Vec<octopus_teams::store::audit::AuditRow> {
+    let mut conn = app.store.conn().await.unwrap();
+    octopus_teams::store::audit::recent(&mut conn, None, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.event == event)
+        .collect()
+}
+
+fn agent_key() -> String {
+    format!("agent:{TENANT}:{AGENT_OID}")
+}
+
+/// Cards kept for the schema check (tools/cards/validate.mjs), one file each.
+fn validate(cards: &[(&str, &Value)]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root
+        .join("target/cards-helpdesk")
+        .join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, card) in cards {
+        std::fs::write(
+            dir.join(format!("{name}.json")),
+            serde_json::to_vec_pretty(card).unwrap(),
+        )
+        .unwrap();
+    }
+    let run = Command::new("node")
+        .arg(root.join("tools/cards/validate.mjs"))
+        .arg(&dir)
+        .args(["--min", &cards.len().to_string()])
+        .output()
+        .expect("node runs (scripts/test-deps)");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        run.status.success(),
+        "helpdesk cards fail the check:\n{report}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_agent_sees_the_account_s_journey_on_the_status_card_and_nothing_secret() {
+    let app = app_with_an_agent().await;
+    // Julie enrols through the web form, opens the link, sets her password and signs in.
+    let mail = app.link_mail("enroll", "trej", 1).await;
+    let link = app.reset_link(&mail);
+    let (status, _) = app.get(&app.path_of(&link)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.set_password(&link, "ete2026", "ete2026").await.status(),
+        303
+    );
+    assert_eq!(
+        app.sign_in("trej", "ete2026", "nothing").await.status(),
+        303
+    );
+
+    // The agent asks in their personal chat.
+    app.bot(&agent_says(&app, "statut TreJ")).await;
+    let card = posted_card(&app, 1).await;
+    let text = card.to_string();
+    for shown in [
+        "Julie Tremblay",
+        "j***@c***.ca",
+        &s("helpdesk.enrolled"),
+        &s("helpdesk.link_used"),
+        &s("helpdesk.link_opened"),
+        &s("helpdesk.requested_enroll").replace("{by}", &s("helpdesk.by_person")),
+        &s("cards.helpdeskResendButton"),
+    ] {
+        assert!(text.contains(shown), "{shown:?} not on the card: {card:#}");
+    }
+    assert!(
+        !text.contains(&s("helpdesk.never")),
+        "the sign-in is the last successful one: {card:#}"
+    );
+    assert!(
+        !text.contains(&s("cards.helpdeskUnlockButton")),
+        "not locked: no unlock button"
+    );
+    let sent = s("helpdesk.mail_sent").replace("{mail}", &s("helpdesk.mail_enroll"));
+    let card = status_showing(&app, "trej", &[sent]).await;
+    // Never a link, a token or the full address.
+    let text = card.to_string();
+    assert!(!text.contains("julie.tremblay@cegepsi.ca"), "{card:#}");
+    assert!(!text.contains("/reset/"), "{card:#}");
+    assert!(!text.contains(link.rsplit('/').next().unwrap()), "{card:#}");
+
+    // Each look is audited with the agent's identity.
+    let viewed = audit_rows(&app, "helpdesk_viewed").await;
+    assert!(viewed.len() >= 2);
+    assert!(
+        viewed
+            .iter()
+            .all(|r| r.client.as_deref() == Some(agent_key().as_str()) && r.account_id.is_some())
+    );
+
+    // An unknown account: « Aucun compte ».
+    app.bot(&agent_says(&app, "statut trje")).await;
+    let none = posted_card(&app, 2).await;
+    assert!(
+        none.to_string()
+            .contains(&s("cards.helpdeskNoAccountTitle")),
+        "{none:#}"
+    );
+    assert!(!none.to_string().contains(&s("cards.helpdeskResendButton")));
+    validate(&[("found", &card), ("no-account", &none)]);
+}
+
+#[tokio::test]
+async fn anyone_else_asking_for_a_status_gets_the_answer_to_unknown_text() {
+    let app = app_with_an_agent().await;
+    // Julie is no agent: her own account, an unknown one, and mere chatter answer alike.
+    for (n, text) in [
+        "statut trej",
+        "status gagm",
+        "statut zzzz",
+        "n'importe quoi",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        app.bot(&app.personal(text)).await;
+        let card = posted_card(&app, n + 1).await;
+        assert!(
+            card.to_string().contains(&s("cards.welcomeTitle")),
+            "{text}: {card:#}"
+        );
+    }
+    let posted = app.connector.posted();
+    let cards: Vec<&Value> = posted.iter().filter_map(|r| r.card()).collect();
+    assert!(cards.windows(2).all(|w| w[0] == w[1]), "{cards:#?}");
+    assert!(audit_rows(&app, "helpdesk_viewed").await.is_empty());
+
+    // Her click on a helpdesk button (a card forwarded to her, or made up) does what an
+    // unknown button does: nothing, and no mail.
+    let body = answer(&app, &click(&app, false, "helpdesk.resend", "trej")).await;
+    let unknown = answer(&app, &click(&app, false, "no-such-verb", "trej")).await;
+    assert_eq!(body, unknown);
+    assert_ne!(body["type"], "application/vnd.microsoft.card.adaptive");
+    assert!(audit_rows(&app, "link_requested").await.is_empty());
+    assert!(app.smtp.received().is_empty());
+}
+
+#[tokio::test]
+async fn in_the_team_channel_the_agent_s_card_goes_to_their_personal_chat() {
+    let app = app_with_an_agent().await;
+    let mut asked = as_agent(activity(
+        &app.connector.service_url,
+        "message",
+        "19:general@thread.tacv2",
+        "channel",
+        Some(TEAMEO),
+        Some("<at>Octopus</at> statut trej"),
+    ));
+    asked["locale"] = json!("fr-CA");
+    asked["entities"] = json!([{"type": "mention", "text": "<at>Octopus</at>",
+        "mentioned": {"id": format!("28:{BOT_ID}"), "name": "Octopus"}}]);
+    app.bot(&asked).await;
+    let posted = app.connector.wait_for(3).await;
+    assert_eq!(posted[0].body["text"], s("bot.moved_to_private"));
+    assert!(posted[1].path.ends_with("/v3/conversations"));
+    let card = posted[2].card().expect("the card, in the 1:1 chat");
+    assert!(card.to_string().contains("Julie Tremblay"), "{card:#}");
+    assert!(
+        posted[..2]
+            .iter()
+            .all(|p| !p.body.to_string().contains("Julie")),
+        "nothing about the account in the channel"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_s_resend_mails_a_fresh_link_audited_with_the_agent() {
+    let app = app_with_an_agent().await;
+    let card = card_of(&app, &click(&app, true, "helpdesk.resend", "trej")).await;
+    let notice = s("helpdesk.resent").replace("{email}", "j***@c***.ca");
+    let notice = notice.split("{time}").next().unwrap();
+    assert!(card.to_string().contains(notice), "{card:#}");
+
+    // The mail is Julie's own: an enrolment link (she has no password yet), to her address.
+    let mails = app.smtp.wait_for(1, WAIT).await;
+    assert_eq!(mails[0].to, ["<julie.tremblay@cegepsi.ca>"]);
+    let link = app.reset_link(&mails[0]);
+    let (status, _) = app.get(&app.path_of(&link)).await;
+    assert_eq!(status, 200, "the link works");
+
+    let requested = audit_rows(&app, "link_requested").await;
+    assert_eq!(requested.len(), 1);
+    assert_eq!(requested[0].client.as_deref(), Some(agent_key().as_str()));
+    assert!(requested[0].account_id.is_some());
+
+    let by_agent = s("helpdesk.requested_enroll").replace("{by}", &s("helpdesk.by_agent"));
+    let card = status_showing(&app, "trej", &[by_agent, s("helpdesk.link_opened")]).await;
+    validate(&[("resent", &card)]);
+}
