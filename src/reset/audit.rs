@@ -63,6 +63,8 @@ pub enum AuditEvent {
     /// « Nom d'utilisateur oublié ? » on the web: detail says what was done (mailed, unknown
     /// address, rate limited), never the address.
     UsernameReminderRequested,
+    /// A sign-in lock lifted without a new password; detail: `self` or `agent: NAME`.
+    AccountUnlocked,
 }
 
 impl AuditEvent {
@@ -85,6 +87,7 @@ impl AuditEvent {
             AuditEvent::CredentialsChecked => "credentials_checked",
             AuditEvent::EmailChanged => "email_changed",
             AuditEvent::UsernameReminderRequested => "username_reminder_requested",
+            AuditEvent::AccountUnlocked => "account_unlocked",
         }
     }
 }

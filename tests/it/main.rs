@@ -33,4 +33,5 @@ mod report;
 mod reset_link;
 mod store;
 mod tab;
+mod unlock;
 mod username_reminder;
