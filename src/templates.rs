@@ -41,6 +41,9 @@ const FILES: &[(&str, &str)] = embedded![
     "mail/username/subject.txt",
     "mail/username/body.txt",
     "mail/username/body.html",
+    "mail/unlocked/subject.txt",
+    "mail/unlocked/body.txt",
+    "mail/unlocked/body.html",
     "pages/forgot_username.html",
     "pages/username_sent.html",
 ];

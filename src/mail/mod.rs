@@ -26,6 +26,8 @@ pub enum MailTemplate {
     Changed,
     /// « Nom d'utilisateur oublié ? »: the username(s) of the address; no link that grants anything.
     Username,
+    /// « Votre compte a été déverrouillé »: a sign-in lock lifted without a new password.
+    Unlocked,
 }
 
 impl MailTemplate {
@@ -35,6 +37,7 @@ impl MailTemplate {
             MailTemplate::Enroll => "enroll",
             MailTemplate::Changed => "changed",
             MailTemplate::Username => "username",
+            MailTemplate::Unlocked => "unlocked",
         }
     }
 
@@ -44,6 +47,7 @@ impl MailTemplate {
             "enroll" => Some(MailTemplate::Enroll),
             "changed" => Some(MailTemplate::Changed),
             "username" => Some(MailTemplate::Username),
+            "unlocked" => Some(MailTemplate::Unlocked),
             _ => None,
         }
     }
@@ -61,6 +65,9 @@ pub struct MailParams {
     /// The usernames of a username reminder (several when accounts share the address).
     #[serde(default)]
     pub usernames: Vec<String>,
+    /// An unlock done by a service-desk agent (not by the person).
+    #[serde(default)]
+    pub by_agent: bool,
 }
 
 pub struct OutgoingMail<'a> {

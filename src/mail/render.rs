@@ -43,6 +43,7 @@ pub fn render(
         occurred_local => at(params.occurred_at),
         login_url => url(params.login_url.as_deref()),
         usernames => &params.usernames,
+        by_agent => params.by_agent,
     };
     let name = template.name();
     let subject = templates.render(&format!("mail/{name}/subject.txt"), ctx.clone())?;

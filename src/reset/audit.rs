@@ -65,6 +65,8 @@ pub enum AuditEvent {
     UsernameReminderRequested,
     /// A service-desk agent looked at the account's status card (client: the agent).
     HelpdeskViewed,
+    /// A sign-in lock lifted without a new password; detail: `self` or `agent: NAME`.
+    AccountUnlocked,
 }
 
 impl AuditEvent {
@@ -88,6 +90,7 @@ impl AuditEvent {
             AuditEvent::EmailChanged => "email_changed",
             AuditEvent::UsernameReminderRequested => "username_reminder_requested",
             AuditEvent::HelpdeskViewed => "helpdesk_viewed",
+            AuditEvent::AccountUnlocked => "account_unlocked",
         }
     }
 }

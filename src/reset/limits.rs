@@ -38,3 +38,41 @@ pub async fn hit(
     }
     Ok(Ok(()))
 }
+
+/// Counts a hit of `who`'s bucket; over the limit, the first refusal of the window is audited
+/// (as `event`, with `detail`) and the caller gets `RateLimited`.
+pub async fn admit(
+    conn: &mut AnyConnection,
+    bucket: &str,
+    limit: Limit,
+    now: i64,
+    audit: Refusal<'_>,
+) -> Result<(), crate::reset::ResetError> {
+    if let Err(refused) = hit(conn, bucket, limit, now).await? {
+        if refused.first_in_window {
+            crate::reset::audit::record(
+                conn,
+                now,
+                audit.tenant_id,
+                None,
+                audit.event,
+                Some(audit.client),
+                audit.detail.map(str::to_string),
+            )
+            .await?;
+        }
+        return Err(crate::reset::ResetError::RateLimited {
+            retry_after_secs: refused.retry_after_secs,
+        });
+    }
+    Ok(())
+}
+
+/// How a refusal is audited.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal<'a> {
+    pub tenant_id: Option<&'a str>,
+    pub event: crate::reset::audit::AuditEvent,
+    pub client: &'a str,
+    pub detail: Option<&'a str>,
+}

@@ -14,6 +14,7 @@ pub mod report;
 pub mod service;
 pub mod signin;
 pub mod token;
+pub mod unlock;
 
 pub use error::{LinkProblem, ResetError};
 pub use service::ResetService;

@@ -8,7 +8,7 @@ use tracing::{info, instrument};
 use super::{
     ResetError,
     audit::{AuditEvent, record},
-    limits::{Limit, hit},
+    limits::{Limit, Refusal, admit, hit},
     model::{AccountId, EmailAddress, Requester},
     service::ResetService,
 };
@@ -38,25 +38,20 @@ impl ResetService {
             max: self.limits.requests_per_ip,
             window_secs: self.limits.request_window_secs,
         };
-        if let Err(refused) = hit(&mut conn, &format!("username:{client}"), per_client, now).await?
-        {
-            // One audit row per bucket and window: a flood of refusals costs a counter each.
-            if refused.first_in_window {
-                record(
-                    &mut conn,
-                    now,
-                    Some(&org.tenant_id),
-                    None,
-                    AuditEvent::RequestRateLimited,
-                    Some(&client),
-                    Some("username_reminder".into()),
-                )
-                .await?;
-            }
-            return Err(ResetError::RateLimited {
-                retry_after_secs: refused.retry_after_secs,
-            });
-        }
+        let refusal = Refusal {
+            tenant_id: Some(&org.tenant_id),
+            event: AuditEvent::RequestRateLimited,
+            client: &client,
+            detail: Some("username_reminder"),
+        };
+        admit(
+            &mut conn,
+            &format!("username:{client}"),
+            per_client,
+            now,
+            refusal,
+        )
+        .await?;
         let per_address = Limit {
             max: self.limits.requests_per_account,
             window_secs: self.limits.request_window_secs,

@@ -11,7 +11,7 @@ use super::{
     audit::{AuditEvent, record},
     events::{LinkEvent, LinkObserver},
     hasher::Hasher,
-    limits::{Limit, hit},
+    limits::{Limit, Refusal, admit, hit},
     model::{Account, AccountId, EmailAddress, NewPassword, Purpose, Requester, Username},
     token::ResetToken,
 };
@@ -124,23 +124,20 @@ impl ResetService {
             max: self.limits.requests_per_ip,
             window_secs: self.limits.request_window_secs,
         };
-        if let Err(refused) = hit(&mut conn, &format!("request:{client}"), per_client, now).await? {
-            if refused.first_in_window {
-                record(
-                    &mut conn,
-                    now,
-                    Some(&org.tenant_id),
-                    None,
-                    AuditEvent::RequestRateLimited,
-                    Some(&client),
-                    None,
-                )
-                .await?;
-            }
-            return Err(ResetError::RateLimited {
-                retry_after_secs: refused.retry_after_secs,
-            });
-        }
+        let refusal = Refusal {
+            tenant_id: Some(&org.tenant_id),
+            event: AuditEvent::RequestRateLimited,
+            client: &client,
+            detail: None,
+        };
+        admit(
+            &mut conn,
+            &format!("request:{client}"),
+            per_client,
+            now,
+            refusal,
+        )
+        .await?;
         // Per account: silent, or the answer would tell which usernames exist.
         let per_account = Limit {
             max: self.limits.requests_per_account,
@@ -199,23 +196,13 @@ impl ResetService {
             window_secs: self.limits.signin_window_secs,
         };
         let mut conn = self.store.conn().await?;
-        if let Err(refused) = hit(&mut conn, &format!("lookup:{client}"), limit, now).await? {
-            if refused.first_in_window {
-                record(
-                    &mut conn,
-                    now,
-                    None,
-                    None,
-                    AuditEvent::RequestRateLimited,
-                    Some(&client),
-                    Some("tab_me".into()),
-                )
-                .await?;
-            }
-            return Err(ResetError::RateLimited {
-                retry_after_secs: refused.retry_after_secs,
-            });
-        }
+        let refusal = Refusal {
+            tenant_id: None,
+            event: AuditEvent::RequestRateLimited,
+            client: &client,
+            detail: Some("tab_me"),
+        };
+        admit(&mut conn, &format!("lookup:{client}"), limit, now, refusal).await?;
         Ok(())
     }
 

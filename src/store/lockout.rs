@@ -164,3 +164,24 @@ pub async fn prune(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Lifts the lock in force at `now` without a new password (an unlock by the account's owner
+/// or an agent): the failures are forgotten. `false`: the subject was not locked. Of two
+/// simultaneous unlocks only one changes the row.
+pub async fn unlock(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    subject: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "update signin_guard set failures = 0, locked_until = null, updated_at = $3 \
+         where tenant_id = $1 and subject = $2 and locked_until > $3",
+    )
+    .bind(tenant_id)
+    .bind(subject)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}

@@ -34,4 +34,5 @@ mod report;
 mod reset_link;
 mod store;
 mod tab;
+mod unlock;
 mod username_reminder;

@@ -82,6 +82,8 @@ pub struct TestApp {
     pub key: MailKey,
     pub store: Store,
     pub org: octopus_teams::org::Organisation,
+    /// The server's reset domain, for what no surface offers yet (or only an agent's does).
+    pub reset: octopus_teams::reset::ResetService,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
     /// Why the server task ended early (a panic, or `run_until` returning an error), if it did.
@@ -221,6 +223,7 @@ impl Builder {
             .expect("application builds");
         let store = app.state().store.clone();
         let org = app.state().orgs.default_org().clone();
+        let reset = app.state().reset.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             app.run_until(async move {
@@ -256,6 +259,7 @@ impl Builder {
             key,
             store,
             org,
+            reset,
             shutdown: Some(tx),
             handle: Some(handle),
             failure,

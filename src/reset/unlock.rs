@@ -1,0 +1,164 @@
+//! « Déverrouiller mon compte »: lifting a sign-in lock without a new password, for the account's
+//! owner signed in to Teams, or for a service-desk agent. Audited with who did it, and mailed to
+//! the account's address (« Votre compte a été déverrouillé »).
+//!
+//! The caller decides whose account it is (the Teams identity rules of the bot and the tab, or the
+//! agent's look-up): no surface that knows only a typed username may call this.
+
+use tracing::{info, instrument};
+
+use super::{
+    ResetError,
+    audit::{AuditEvent, record},
+    limits::{Limit, Refusal, admit},
+    model::{Account, AccountId},
+    service::ResetService,
+    signin::lock_subject,
+};
+use crate::{
+    i18n::Locale,
+    mail::{MailParams, MailTemplate, OutgoingMail, enqueue},
+    org::Organisation,
+    store::{StoreError, accounts, lockout},
+};
+
+/// Who lifts the lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The account's owner, by their Teams identity: their Entra object id (or, when Teams gives
+    /// none, their bot-scoped user id).
+    SelfService { aad_object_id: String },
+    /// A service-desk agent, by their Entra object id and display name.
+    Agent { aad_object_id: String, name: String },
+}
+
+impl Actor {
+    /// The rate-limit bucket and audit `client` value.
+    pub fn key(&self, tenant_id: &str) -> String {
+        match self {
+            Actor::SelfService { aad_object_id } => format!("teams:{tenant_id}:{aad_object_id}"),
+            Actor::Agent { aad_object_id, .. } => format!("agent:{tenant_id}:{aad_object_id}"),
+        }
+    }
+
+    /// The audit detail: who, in words (an agent by name; the owner as `self`).
+    fn detail(&self) -> String {
+        match self {
+            Actor::SelfService { .. } => "self".into(),
+            Actor::Agent { name, .. } => format!("agent: {name}"),
+        }
+    }
+}
+
+/// What `unlock` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlock {
+    /// The lock was lifted, audited, and the mail queued.
+    Unlocked,
+    /// The account was not locked: nothing done.
+    NotLocked,
+    /// No account of this organisation has this id.
+    NoAccount,
+    /// A self-service unlock by an identity other than the one bound to the account.
+    NotOwner,
+}
+
+impl ResetService {
+    /// When the account's sign-in is locked until, if it is locked now.
+    pub async fn locked_until(
+        &self,
+        org: &Organisation,
+        account: &Account,
+    ) -> Result<Option<i64>, ResetError> {
+        let now = self.clock.unix();
+        let mut conn = self.store.conn().await?;
+        let subject = lock_subject(account.username.as_str());
+        let until = lockout::locked_until(&mut conn, &org.tenant_id, &subject).await?;
+        Ok(until.filter(|t| *t > now))
+    }
+
+    /// Lifts the account's sign-in lock (temporary or hard) if one is in force: the failures are
+    /// forgotten, `account_unlocked` is audited with the actor, and the account's address is told
+    /// by mail, in `locale` if given, else the account's language, else the organisation's.
+    /// Rate limited per actor, like requests.
+    #[instrument(skip_all, fields(tenant.id = %org.tenant_id))]
+    pub async fn unlock(
+        &self,
+        org: &Organisation,
+        account: &AccountId,
+        actor: &Actor,
+        locale: Option<Locale>,
+    ) -> Result<Unlock, ResetError> {
+        let now = self.clock.unix();
+        let client = actor.key(&org.tenant_id);
+        let mut conn = self.store.conn().await?;
+        let limit = Limit {
+            max: self.limits.requests_per_ip,
+            window_secs: self.limits.request_window_secs,
+        };
+        let refusal = Refusal {
+            tenant_id: Some(&org.tenant_id),
+            event: AuditEvent::RequestRateLimited,
+            client: &client,
+            detail: Some("unlock"),
+        };
+        admit(&mut conn, &format!("unlock:{client}"), limit, now, refusal).await?;
+        drop(conn);
+
+        let mut tx = self.store.begin().await?;
+        let Some(account) = accounts::by_id(&mut tx, account)
+            .await?
+            .filter(|a| a.tenant_id == org.tenant_id)
+        else {
+            return Ok(Unlock::NoAccount);
+        };
+        if let (Actor::SelfService { aad_object_id }, Some(bound)) =
+            (actor, &account.entra_object_id)
+            && !aad_object_id.eq_ignore_ascii_case(bound)
+        {
+            return Ok(Unlock::NotOwner);
+        }
+        let subject = lock_subject(account.username.as_str());
+        if !lockout::unlock(&mut tx, &org.tenant_id, &subject, now).await? {
+            return Ok(Unlock::NotLocked);
+        }
+        record(
+            &mut tx,
+            now,
+            Some(&org.tenant_id),
+            Some(&account.id),
+            AuditEvent::AccountUnlocked,
+            Some(&client),
+            Some(actor.detail()),
+        )
+        .await?;
+        enqueue(
+            &mut tx,
+            &self.key,
+            OutgoingMail {
+                template: MailTemplate::Unlocked,
+                to: &account.email,
+                locale: locale.or(account.locale).unwrap_or(org.default_locale),
+                tenant_id: &org.tenant_id,
+                params: MailParams {
+                    name: account.display_name.clone(),
+                    occurred_at: Some(now),
+                    login_url: Some(self.link(&format!("login?org={}", org.slug))),
+                    by_agent: matches!(actor, Actor::Agent { .. }),
+                    ..MailParams::default()
+                },
+            },
+            &self.message_domain(),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.mail_wake.notify_one();
+        let by = match actor {
+            Actor::SelfService { .. } => "self",
+            Actor::Agent { .. } => "agent",
+        };
+        info!(account.id = %account.id, by, "sign-in lock lifted");
+        Ok(Unlock::Unlocked)
+    }
+}
