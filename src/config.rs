@@ -503,6 +503,14 @@ impl Config {
                     ),
                 );
             }
+            push(
+                &mut out,
+                &format!("organisation[{}]", org.slug),
+                format!(
+                    "helpdesk: {} agent(s) by Entra object id may ask the bot « statut <username> »",
+                    org.helpdesk.agent_object_ids.len()
+                ),
+            );
         }
         out
     }
@@ -981,18 +989,9 @@ fn validate_org(raw: RawOrganisation) -> Result<Organisation, Vec<String>> {
     if !(1..=36_500).contains(&raw.audit_retention_days) {
         errs.push("audit_retention_days: between 1 and 36500".into());
     }
-    let mut helpdesk = raw.helpdesk;
-    for (i, oid) in helpdesk.agent_object_ids.iter_mut().enumerate() {
-        *oid = oid.trim().to_ascii_lowercase();
-        if uuid::Uuid::parse_str(oid).is_err() {
-            errs.push(format!(
-                "helpdesk.agent_object_ids[{i}]: an Entra object id (a GUID, as the Entra admin \
-                 center shows it under the user's \"Object ID\")"
-            ));
-        }
-    }
-    match (portal_url, sender, time_zone, default_locale) {
-        (Some(portal_url), Some(sender), Some(time_zone), Some(default_locale))
+    let helpdesk = raw.helpdesk.validated().map_err(|e| errs.extend(e)).ok();
+    match (portal_url, sender, time_zone, default_locale, helpdesk) {
+        (Some(portal_url), Some(sender), Some(time_zone), Some(default_locale), Some(helpdesk))
             if errs.is_empty() =>
         {
             Ok(Organisation {

@@ -123,6 +123,21 @@ pub struct Helpdesk {
 }
 
 impl Helpdesk {
+    /// The ids in lower case, each checked to be a GUID; the problems, named by key, otherwise.
+    pub fn validated(mut self) -> Result<Self, Vec<String>> {
+        let mut errs = Vec::new();
+        for (i, oid) in self.agent_object_ids.iter_mut().enumerate() {
+            *oid = oid.trim().to_ascii_lowercase();
+            if uuid::Uuid::try_parse(oid).is_err() {
+                errs.push(format!(
+                    "helpdesk.agent_object_ids[{i}]: an Entra object id (a GUID, the user's \
+                     \"Object ID\" in the Entra admin center)"
+                ));
+            }
+        }
+        if errs.is_empty() { Ok(self) } else { Err(errs) }
+    }
+
     /// Whether the holder of this Entra object id is an agent of the organisation.
     pub fn is_agent(&self, object_id: Option<&str>) -> bool {
         object_id.is_some_and(|oid| {
@@ -260,6 +275,31 @@ fn api_key_digest(key: &str) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agents_are_guids_compared_without_case_and_unknown_keys_are_refused() {
+        let hd = Helpdesk {
+            agent_object_ids: vec![" AAAAAAAA-aaaa-4aaa-8aaa-aaaaaaaaaaaa ".into()],
+        }
+        .validated()
+        .expect("a GUID");
+        assert!(hd.is_agent(Some("aaaaaaaa-AAAA-4aaa-8aaa-aaaaaaaaaaaa")));
+        assert!(!hd.is_agent(Some("bbbbbbbb-aaaa-4aaa-8aaa-aaaaaaaaaaaa")));
+        assert!(!hd.is_agent(None));
+        assert!(!Helpdesk::default().is_agent(Some("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa")));
+        let errs = Helpdesk {
+            agent_object_ids: vec!["julie.tremblay@cegepsi.ca".into()],
+        }
+        .validated()
+        .expect_err("not a GUID");
+        assert!(
+            errs[0].starts_with("helpdesk.agent_object_ids[0]"),
+            "{errs:?}"
+        );
+        // Groups cannot be honoured (no group claim in bot activities): not a key.
+        let refused = toml::from_str::<Helpdesk>("agent_group_ids = [\"x\"]");
+        assert!(refused.is_err());
+    }
 
     #[test]
     fn lock_delay_grows_and_caps() {

@@ -17,8 +17,10 @@ use crate::{
     org::Organisation,
     reset::{
         ResetError,
-        helpdesk::{AccountStatus, Agent, By, Event, Happening, MailKind, Resent},
+        helpdesk::{AccountStatus, Agent, Resent},
+        history::{By, Event, Happening, MailKind},
         model::{Purpose, Username},
+        unlock::Unlock,
     },
     templates::local_time,
 };
@@ -117,7 +119,28 @@ impl Bot {
                     Err(e) => return Err(e.into()),
                 }
             }
-            ("helpdesk.status" | "helpdesk.resend", _) => Notice::None,
+            ("helpdesk.unlock", Ok(username)) => {
+                let name = a.from.as_ref().and_then(|f| f.name.as_deref());
+                let name = name.unwrap_or_default();
+                match self
+                    .reset
+                    .unlock_for_agent(org, &agent, name, &username)
+                    .await
+                {
+                    Ok(Unlock::Unlocked) => Notice::Text(self.hd(locale, "unlocked_notice")),
+                    Ok(Unlock::NotLocked) => Notice::Text(self.hd(locale, "not_locked_notice")),
+                    Ok(Unlock::NoAccount | Unlock::NotOwner) => Notice::None,
+                    Err(ResetError::RateLimited { retry_after_secs }) => {
+                        return Ok(Some(self.trouble_card(
+                            Some(org),
+                            locale,
+                            super::handlers::Trouble::RateLimited { retry_after_secs },
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            ("helpdesk.status" | "helpdesk.resend" | "helpdesk.unlock", _) => Notice::None,
             _ => return Ok(None),
         };
         Ok(Some(
@@ -234,6 +257,7 @@ impl Bot {
                     MailKind::Reset => "mail_reset",
                     MailKind::Enroll => "mail_enroll",
                     MailKind::Changed => "mail_changed",
+                    MailKind::Unlocked => "mail_unlocked",
                     MailKind::Other => "mail_other",
                 },
             )

@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod hasher;
 pub mod helpdesk;
+pub mod history;
 pub mod limits;
 pub mod model;
 pub mod policy;

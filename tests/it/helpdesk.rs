@@ -309,3 +309,49 @@ async fn an_agent_s_resend_mails_a_fresh_link_audited_with_the_agent() {
     let card = status_showing(&app, "trej", &[by_agent, s("helpdesk.link_opened")]).await;
     validate(&[("resent", &card)]);
 }
+
+#[tokio::test]
+async fn an_agent_unlocks_a_locked_account_audited_with_the_agent_and_sign_in_works_again() {
+    use crate::unlock::{PASSWORD, enrolled_and_locked, verify};
+    let app = app_with_an_agent().await;
+    enrolled_and_locked(&app).await;
+
+    // The card tells the lock and offers « Déverrouiller ».
+    let card = status_showing(&app, "trej", &[s("helpdesk.signin_locked")]).await;
+    let text = card.to_string();
+    assert!(text.contains(&s("cards.helpdeskUnlockButton")), "{card:#}");
+    assert!(!text.contains(&format!("\"{}\"", s("helpdesk.not_locked"))));
+
+    // Julie cannot press it; the agent can.
+    let refused = answer(&app, &click(&app, false, "helpdesk.unlock", "trej")).await;
+    assert_ne!(refused["type"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        verify(&app, "trej", PASSWORD).await,
+        json!({"result": "locked"})
+    );
+    let card = card_of(&app, &click(&app, true, "helpdesk.unlock", "trej")).await;
+    assert!(
+        card.to_string().contains(&s("helpdesk.unlocked_notice")),
+        "{card:#}"
+    );
+    assert!(
+        !card.to_string().contains(&s("cards.helpdeskUnlockButton")),
+        "no lock left to lift: {card:#}"
+    );
+
+    assert_eq!(
+        verify(&app, "trej", PASSWORD).await,
+        json!({"result": "valid"}),
+        "sign-in works again, with the same password"
+    );
+    let unlocked = audit_rows(&app, "account_unlocked").await;
+    assert_eq!(unlocked.len(), 1);
+    assert_eq!(unlocked[0].client.as_deref(), Some(agent_key().as_str()));
+    assert_eq!(unlocked[0].detail.as_deref(), Some("agent: Agent du CSI"));
+    let mail = app.smtp.wait_for(3, WAIT).await[2].clone();
+    assert_eq!(mail.to, ["<julie.tremblay@cegepsi.ca>"]);
+
+    let by_agent = s("helpdesk.unlocked").replace("{by}", &s("helpdesk.by_agent"));
+    let card = status_showing(&app, "trej", &[by_agent]).await;
+    validate(&[("unlocked", &card)]);
+}
