@@ -56,6 +56,7 @@ function error(flag, extra) {
 // [card, variant | null, data (without locale values and t)]
 const SCENARIOS = [
   ["welcome", null, { ...CEGEP }],
+  ["invite", null, { orgName: CEGEP.orgName }],
   ["request", "reset", { ...CEGEP, purpose: "reset", isEnroll: false, username: "" }],
   ["request", "enroll", { ...CISSS, purpose: "enroll", isEnroll: true, username: "trej" }],
   ["status", "sent", status("isSent", { linkActive: true })],
@@ -101,6 +102,7 @@ const DATA_DOC = {
 
 const CARD_DOC = {
   welcome: "Welcome / help card. Buttons: « Mot de passe oublié ? » (Execute `forgot`), « M'inscrire au service » (Execute `enroll`), portal link (OpenUrl).",
+  invite: "Enrolment campaign card (`octopus-teams campaign enroll`), posted once to each person who never set a password. Button: « M'inscrire au service » (Execute `enroll`, as on the welcome card).",
   request: "Reset or enrolment form. Input `username`; Execute `submit` with `{purpose}`, Execute `cancel` with `{purpose}` (cancel does not validate or send the input).",
   status: "Live status; replaces the request card. Execute `notme` with `{requestId}` while `linkActive`.",
   error: "Error card: rate limited, unavailable, not served in this conversation, organisation or team not set up; optional retry time.",
