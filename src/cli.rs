@@ -1,5 +1,5 @@
 //! The command line: `serve` (default) | `migrate` | `check-config` | `users import|list` |
-//! `mail list`.
+//! `mail list|retry` | `report` | `campaign enroll` | `manifest`.
 
 use std::{io::Write, path::PathBuf};
 
@@ -63,6 +63,9 @@ pub enum Command {
         #[arg(long)]
         detail: bool,
     },
+    /// Campaigns in Teams.
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
     /// Build the Teams app package (manifest, icons, translations) to upload or sideload.
     Manifest {
         /// Where to write the zip.
@@ -86,6 +89,14 @@ pub enum UsersCommand {
         #[arg(long)]
         org: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Sends « M'inscrire au service » once to each person whose account never had a password,
+    /// in their 1:1 chat with the bot (a stored one, or one opened through the organisation's
+    /// teams' rosters); prints who was reached, not found in Teams, already enrolled, failed.
+    Enroll(crate::bot::campaign_cli::EnrollArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +163,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Users(cmd) => users(Config::load(config_path)?, cmd).await,
         Command::Mail(cmd) => mail(Config::load(config_path)?, cmd).await,
+        Command::Campaign(CampaignCommand::Enroll(args)) => {
+            crate::bot::campaign_cli::enroll(Config::load(config_path)?, args).await
+        }
         Command::Report {
             org,
             since,

@@ -11,6 +11,7 @@ use crate::i18n::{Locale, Strings};
 
 const TEMPLATES: [(&str, &str); 5] = [
     ("welcome", include_str!("../../adaptive-cards/welcome.json")),
+    ("invite", include_str!("../../adaptive-cards/invite.json")),
     ("request", include_str!("../../adaptive-cards/request.json")),
     ("status", include_str!("../../adaptive-cards/status.json")),
     ("error", include_str!("../../adaptive-cards/error.json")),

@@ -118,6 +118,24 @@ pub struct TeamsMember {
     pub user_principal_name: Option<String>,
 }
 
+/// A team member as the paged roster lists them: `id` is the bot-scoped `29:` id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RosterMember {
+    pub id: String,
+    #[serde(flatten)]
+    pub member: TeamsMember,
+}
+
+/// One page of `GET …/pagedmembers`; `continuation_token` None on the last page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RosterPage {
+    #[serde(default)]
+    pub members: Vec<RosterMember>,
+    pub continuation_token: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct ConnectorClient {
     http: reqwest::Client,
@@ -225,6 +243,24 @@ impl ConnectorClient {
         );
         let value = self.call(Method::GET, &url, None).await?;
         serde_json::from_value(value).map_err(|e| ConnectorError::Http(format!("member: {e}")))
+    }
+
+    /// One page (up to 500 members) of a team's roster (`conversation_id`: the team id).
+    pub async fn roster_page(
+        &self,
+        service_url: &str,
+        conversation_id: &str,
+        continuation: Option<&str>,
+    ) -> Result<RosterPage, ConnectorError> {
+        let mut url = format!(
+            "{}/pagedmembers?pageSize=500",
+            Self::conversations(service_url, conversation_id)
+        );
+        if let Some(token) = continuation {
+            url.push_str(&format!("&continuationToken={}", enc(token)));
+        }
+        let value = self.call(Method::GET, &url, None).await?;
+        serde_json::from_value(value).map_err(|e| ConnectorError::Http(format!("roster: {e}")))
     }
 
     /// Opens (or finds) the 1:1 conversation with a user; returns its id.

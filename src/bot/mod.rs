@@ -2,6 +2,8 @@
 //! reset conversation with Adaptive Cards.
 
 pub mod activity;
+pub mod campaign;
+pub mod campaign_cli;
 pub mod cards;
 pub mod channel_auth;
 pub mod connector;

@@ -1,6 +1,6 @@
 //! The bot's tables: conversation references, handled activities, request cards.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use super::StoreError;
 
@@ -44,25 +44,29 @@ pub async fn conversation(
     conn: &mut AnyConnection,
     id: &str,
 ) -> Result<Option<ConversationRef>, StoreError> {
-    let row = sqlx::query(
-        "select conversation_id, tenant_id, service_url, bot_id, user_id, aad_object_id, conversation_type \
-         from bot_conversation where conversation_id = $1",
-    )
+    let row = sqlx::query(&format!(
+        "select {CONVERSATION_COLUMNS} from bot_conversation where conversation_id = $1"
+    ))
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| {
-        Ok(ConversationRef {
-            conversation_id: r.try_get("conversation_id")?,
-            tenant_id: r.try_get("tenant_id")?,
-            service_url: r.try_get("service_url")?,
-            bot_id: r.try_get("bot_id")?,
-            user_id: r.try_get("user_id")?,
-            aad_object_id: r.try_get("aad_object_id")?,
-            conversation_type: r.try_get("conversation_type")?,
-        })
+    row.as_ref().map(conversation_from_row).transpose()
+}
+
+/// The columns [`conversation_from_row`] reads.
+pub(super) const CONVERSATION_COLUMNS: &str =
+    "conversation_id, tenant_id, service_url, bot_id, user_id, aad_object_id, conversation_type";
+
+pub(super) fn conversation_from_row(r: &AnyRow) -> Result<ConversationRef, StoreError> {
+    Ok(ConversationRef {
+        conversation_id: r.try_get("conversation_id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        service_url: r.try_get("service_url")?,
+        bot_id: r.try_get("bot_id")?,
+        user_id: r.try_get("user_id")?,
+        aad_object_id: r.try_get("aad_object_id")?,
+        conversation_type: r.try_get("conversation_type")?,
     })
-    .transpose()
 }
 
 /// Forgets a conversation reference (the bot was removed or blocked, or the conversation is

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod bot;
+pub mod campaign;
 pub mod history;
 pub mod housekeeping;
 pub mod limits;

@@ -8,6 +8,7 @@ mod bot_auth;
 mod bot_cards;
 mod bot_conversation;
 mod browser_journey;
+mod campaign;
 mod cards;
 mod channels;
 mod cli;

@@ -262,3 +262,54 @@ async fn an_unknown_organisation_or_window_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// Unlocks (`account_unlocked`, written by the unlock feature) are counted, per row, and named
+/// with --detail.
+#[tokio::test]
+async fn unlocks_are_counted_from_the_audit_trail() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.store.conn().await.unwrap();
+    let julie = octopus_teams::store::accounts::by_username(
+        &mut conn,
+        &app.org.tenant_id,
+        &octopus_teams::reset::model::Username::parse("trej").unwrap(),
+    )
+    .await
+    .unwrap()
+    .expect("trej");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for (event, ago) in [
+        ("account_unlocked", 60),
+        ("account_unlocked", 120),
+        ("account_unlocked", 40 * DAY),
+        ("signin_locked", 180),
+    ] {
+        octopus_teams::store::audit::insert(
+            &mut conn,
+            &octopus_teams::store::audit::AuditRow {
+                occurred_at: now - ago,
+                tenant_id: Some(app.org.tenant_id.clone()),
+                account_id: Some(julie.id.0.clone()),
+                event: event.into(),
+                client: None,
+                detail: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    drop(conn);
+    let (code, csv, err) = octopus(
+        &app.db,
+        &[
+            "report", "--org", "demo", "--since", "30d", "--format", "csv", "--detail",
+        ],
+    );
+    assert_eq!(code, 0, "{csv}{err}");
+    let figures = parse_csv(&csv);
+    assert_eq!(figures["unlocks"], (2, "trej".to_string()), "{csv}");
+    assert_eq!(figures["lockouts"], (1, "trej".to_string()), "{csv}");
+}

@@ -84,6 +84,7 @@ function helpdesk(extra) {
 // [card, variant | null, data (without locale values and t)]
 const SCENARIOS = [
   ["welcome", null, { ...CEGEP }],
+  ["invite", null, { orgName: CEGEP.orgName }],
   ["request", "reset", { ...CEGEP, purpose: "reset", isEnroll: false, username: "" }],
   ["request", "enroll", { ...CISSS, purpose: "enroll", isEnroll: true, username: "trej" }],
   ["status", "sent", status("isSent", { linkActive: true })],
@@ -153,6 +154,7 @@ const DATA_DOC = {
 
 const CARD_DOC = {
   welcome: "Welcome / help card. Buttons: « Mot de passe oublié ? » (Execute `forgot`), « M'inscrire au service » (Execute `enroll`), portal link (OpenUrl).",
+  invite: "Enrolment campaign card (`octopus-teams campaign enroll`), posted once to each person who never set a password. Button: « M'inscrire au service » (Execute `enroll`, as on the welcome card).",
   request: "Reset or enrolment form. Input `username`; Execute `submit` with `{purpose}`, Execute `cancel` with `{purpose}` (cancel does not validate or send the input).",
   status: "Live status; replaces the request card. Execute `notme` with `{requestId}` while `linkActive`.",
   helpdesk: "Service desk's account status (« statut trej »), for the organisation's agents only. Execute `helpdesk.resend`, `helpdesk.unlock` (while `isLocked`) and `helpdesk.status` with `{username}`; the bot checks at each click that the clicker is an agent.",

@@ -93,6 +93,10 @@ struct ConnectorState {
     posted: Mutex<Vec<Recorded>>,
     attempts: Mutex<Vec<Attempt>>,
     members: Mutex<HashMap<String, Value>>,
+    /// The team roster `GET …/pagedmembers` lists, and how many members a page holds.
+    roster: Mutex<Vec<Value>>,
+    roster_page_size: AtomicUsize,
+    roster_reads: AtomicUsize,
     script: Mutex<VecDeque<Answer>>,
     next_id: AtomicUsize,
     member_lookups: AtomicUsize,
@@ -133,6 +137,10 @@ impl Connector {
                 post(record).put(record),
             )
             .route("/amer/v3/conversations/{conv}/members/{user}", get(member))
+            .route(
+                "/amer/v3/conversations/{conv}/pagedmembers",
+                get(paged_members),
+            )
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -185,6 +193,19 @@ impl Connector {
             .lock()
             .unwrap()
             .insert(user_id.to_string(), member);
+    }
+
+    /// The members of the team roster (`GET …/pagedmembers`), `page_size` to a page.
+    pub fn set_roster(&self, members: Vec<Value>, page_size: usize) {
+        *self.state.roster.lock().unwrap() = members;
+        self.state
+            .roster_page_size
+            .store(page_size.max(1), Ordering::SeqCst);
+    }
+
+    /// How many roster pages the bot read.
+    pub fn roster_reads(&self) -> usize {
+        self.state.roster_reads.load(Ordering::SeqCst)
     }
 
     /// How many member look-ups (GET …/members/{user}) the bot made.
@@ -356,6 +377,31 @@ async fn member(
         )
             .into_response(),
     }
+}
+
+/// A page of the roster; the continuation token is the index of the page's first member.
+async fn paged_members(
+    State(s): State<Arc<ConnectorState>>,
+    Path(_team): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> impl IntoResponse {
+    s.roster_reads.fetch_add(1, Ordering::SeqCst);
+    let roster = s.roster.lock().unwrap().clone();
+    let size = s.roster_page_size.load(Ordering::SeqCst).max(1);
+    let start: usize = match q.get("continuationToken") {
+        Some(t) => match t.parse() {
+            Ok(n) => n,
+            Err(_) => return (StatusCode::BAD_REQUEST, "bad continuationToken").into_response(),
+        },
+        None => 0,
+    };
+    let end = (start + size).min(roster.len());
+    let page: Vec<Value> = roster.get(start..end).unwrap_or_default().to_vec();
+    let mut body = json!({ "members": page });
+    if end < roster.len() {
+        body["continuationToken"] = json!(end.to_string());
+    }
+    Json(body).into_response()
 }
 
 /// With `OCTOPUS_TEST_CARDS_DIR` set, every card the bot posts is also written there as

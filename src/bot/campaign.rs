@@ -1,0 +1,409 @@
+//! Enrolment campaigns (`octopus-teams campaign enroll`): one card « M'inscrire au service » to
+//! each person of an organisation whose account never had a password, in their 1:1 chat with the
+//! bot. Its button is the welcome card's `enroll`: the bot answers with the enrolment form,
+//! username prefilled, as when the person writes « m'inscrire ».
+//!
+//! - Who: the organisation's accounts without a password, less those the campaign already wrote
+//!   to. A campaign is its name (default `enroll-<org slug>`): running it again continues it.
+//! - Where: a stored 1:1 conversation whose Entra object id is the account's, else the 1:1 chat
+//!   created with the member of the organisation's teams (paged roster) who is the account's
+//!   owner by the bot's identity rules (object id; UPN or email only for accounts without one).
+//! - Never twice: the account is claimed in `campaign_send` before the card is posted. A post
+//!   the connector certainly refused gives the claim back (the next run tries again); one that
+//!   may have arrived (timeout, 500/502/504) keeps it, so at worst a person gets no card.
+//! - Rate limits: people are written to one at a time, paced well under Teams' per-tenant
+//!   limit; the connector client waits out 429 (Retry-After) and, when Teams keeps refusing,
+//!   the run stops and leaves the rest to the next one.
+
+use std::{collections::HashMap, time::Duration};
+
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::{
+    activity::OutgoingActivity,
+    cards::{Cards, with_language},
+    connector::{ConnectorClient, ConnectorError},
+};
+use crate::{
+    clock::SharedClock,
+    org::Organisation,
+    reset::model::Account,
+    store::{Store, accounts, bot as conversations, campaign as sends},
+};
+
+/// Pause between two people: at most two writes each (create the chat, post), so about 20
+/// writes a second, under the 30 a second Teams allows an app per tenant.
+const PACE: Duration = Duration::from_millis(100);
+
+/// How a person is reached.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// A 1:1 conversation the bot already has with them.
+    Stored(conversations::ConversationRef),
+    /// A member of one of the organisation's teams: a 1:1 chat is created.
+    Roster {
+        user_id: String,
+        object_id: Option<String>,
+    },
+}
+
+impl Route {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Route::Stored(_) => "stored conversation",
+            Route::Roster { .. } => "team roster",
+        }
+    }
+}
+
+/// What happened to one account in this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Reached(&'static str),
+    WouldReach(&'static str),
+    NotFound,
+    /// Certainly not delivered: the next run tries again.
+    Failed(String),
+    /// Perhaps delivered: never tried again in this campaign.
+    Uncertain(String),
+    /// Not tried: `--limit` reached, or the run stopped (Teams kept refusing).
+    Left,
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub campaign: String,
+    pub dry_run: bool,
+    pub never_enrolled: usize,
+    pub already_enrolled: usize,
+    /// Never-enrolled accounts this campaign wrote to in an earlier run.
+    pub already_reached: usize,
+    /// Per account (username order): this run's outcome.
+    pub accounts: Vec<(String, Outcome)>,
+    /// What the admin should know (no roster, roster refused, run stopped).
+    pub notes: Vec<String>,
+}
+
+impl Summary {
+    pub fn count(&self, pred: impl Fn(&Outcome) -> bool) -> usize {
+        self.accounts.iter().filter(|(_, o)| pred(o)).count()
+    }
+}
+
+/// What a campaign needs: the database, the Bot Connector with the bot's app credentials, the
+/// cards.
+pub struct Campaigner {
+    pub store: Store,
+    pub connector: ConnectorClient,
+    pub cards: Cards,
+    pub clock: SharedClock,
+}
+
+/// How one post ended, for the run.
+enum Sent {
+    Done(Outcome),
+    /// Teams keeps refusing (429 / 503 after the client's retries): stop the run here.
+    Stop(Outcome),
+}
+
+impl Campaigner {
+    /// Runs (or, with `dry_run`, plans) the enrolment campaign `name` for `org`: at most `limit`
+    /// people are written to.
+    pub async fn enroll(
+        &self,
+        org: &Organisation,
+        name: &str,
+        dry_run: bool,
+        limit: Option<usize>,
+    ) -> anyhow::Result<Summary> {
+        let mut conn = self.store.conn().await?;
+        let all = accounts::list(&mut conn, Some(&org.tenant_id)).await?;
+        let claimed = sends::claimed(&mut conn, name).await?;
+        drop(conn);
+        let (never, enrolled): (Vec<Account>, Vec<Account>) =
+            all.into_iter().partition(|a| a.password_hash.is_none());
+        let mut summary = Summary {
+            campaign: name.to_string(),
+            dry_run,
+            never_enrolled: never.len(),
+            already_enrolled: enrolled.len(),
+            ..Summary::default()
+        };
+        let pending: Vec<Account> = never
+            .into_iter()
+            .filter(|a| !claimed.contains(&a.id.0))
+            .collect();
+        summary.already_reached = summary.never_enrolled - pending.len();
+        let (routes, endpoint) = self.routes(org, &pending, &mut summary.notes).await?;
+
+        let mut sent = 0usize;
+        let mut stopped = false;
+        for account in &pending {
+            let route = routes.get(&account.id.0);
+            let outcome = match route {
+                None => Outcome::NotFound,
+                Some(r) if dry_run => Outcome::WouldReach(r.label()),
+                Some(_) if stopped || limit.is_some_and(|n| sent >= n) => Outcome::Left,
+                Some(r) => {
+                    if sent > 0 {
+                        tokio::time::sleep(PACE).await;
+                    }
+                    sent += 1;
+                    match self.send(org, name, account, r, endpoint.as_ref()).await? {
+                        Sent::Done(o) => o,
+                        Sent::Stop(o) => {
+                            stopped = true;
+                            summary.notes.push(
+                                "Teams kept refusing (rate limited or unavailable): the run \
+                                 stopped; run the same command later to continue"
+                                    .into(),
+                            );
+                            o
+                        }
+                    }
+                }
+            };
+            summary
+                .accounts
+                .push((account.username.to_string(), outcome));
+        }
+        Ok(summary)
+    }
+
+    /// Where each pending account can be reached, and the organisation's connector endpoint
+    /// (serviceUrl, bot id) when one is known.
+    async fn routes(
+        &self,
+        org: &Organisation,
+        pending: &[Account],
+        notes: &mut Vec<String>,
+    ) -> anyhow::Result<(HashMap<String, Route>, Option<(String, String)>)> {
+        let wanted: std::collections::HashSet<&str> =
+            pending.iter().map(|a| a.id.0.as_str()).collect();
+        let mut routes = HashMap::new();
+        let mut conn = self.store.conn().await?;
+        for reference in sends::personal_conversations(&mut conn, &org.tenant_id).await? {
+            let oid = reference.aad_object_id.as_deref();
+            if let Some(acc) = accounts::by_identity(&mut conn, &org.tenant_id, oid, None).await?
+                && wanted.contains(acc.id.0.as_str())
+            {
+                routes.entry(acc.id.0).or_insert(Route::Stored(reference));
+            }
+        }
+        let endpoint = sends::latest_endpoint(&mut conn, &org.tenant_id).await?;
+        drop(conn);
+        if routes.len() == wanted.len() {
+            return Ok((routes, endpoint));
+        }
+        let Some((service_url, _)) = &endpoint else {
+            notes.push(
+                "the bot has never heard from this organisation, so its Teams address \
+                 (serviceUrl) is unknown: install the app in the team, or write to the bot once, \
+                 then run again to reach the team's members"
+                    .into(),
+            );
+            return Ok((routes, endpoint));
+        };
+        if org.team_ids.is_empty() {
+            notes.push("no team_ids configured for this organisation: no roster to read".into());
+        }
+        for team in &org.team_ids {
+            let mut continuation: Option<String> = None;
+            loop {
+                let page = match self
+                    .connector
+                    .roster_page(service_url, team, continuation.as_deref())
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        warn!(team.id = %team, error = %e, "team roster unavailable");
+                        notes.push(format!("the roster of team {team} could not be read: {e}"));
+                        break;
+                    }
+                };
+                for m in page.members {
+                    let acc = self.owner(org, &m.member).await?;
+                    if let Some(acc) = acc.filter(|a| wanted.contains(a.id.0.as_str())) {
+                        routes.entry(acc.id.0).or_insert(Route::Roster {
+                            user_id: m.id,
+                            object_id: m.member.object_id,
+                        });
+                    }
+                }
+                match page.continuation_token.filter(|t| !t.is_empty()) {
+                    Some(t) => continuation = Some(t),
+                    None => break,
+                }
+            }
+        }
+        Ok((routes, endpoint))
+    }
+
+    /// The account a team member owns, by the bot's rules: Entra object id, else UPN, else email
+    /// (these two only for accounts with no object id bound).
+    async fn owner(
+        &self,
+        org: &Organisation,
+        m: &super::connector::TeamsMember,
+    ) -> anyhow::Result<Option<Account>> {
+        let mut conn = self.store.conn().await?;
+        let t = &org.tenant_id;
+        let oid = m.object_id.as_deref();
+        let first = m.user_principal_name.as_deref().or(m.email.as_deref());
+        if let Some(acc) = accounts::by_identity(&mut conn, t, oid, first).await? {
+            return Ok(Some(acc));
+        }
+        match (&m.user_principal_name, &m.email) {
+            (Some(_), Some(email)) => {
+                Ok(accounts::by_identity(&mut conn, t, None, Some(email)).await?)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Claims the account, opens the chat if needed, posts the card, records how it ended.
+    async fn send(
+        &self,
+        org: &Organisation,
+        name: &str,
+        account: &Account,
+        route: &Route,
+        endpoint: Option<&(String, String)>,
+    ) -> anyhow::Result<Sent> {
+        let id = account.id.0.as_str();
+        {
+            let mut conn = self.store.conn().await?;
+            if !sends::claim(&mut conn, name, &org.tenant_id, id, self.clock.unix()).await? {
+                // Another run of the same campaign took it meanwhile.
+                return Ok(Sent::Done(Outcome::Left));
+            }
+        }
+        let (service_url, conversation) = match route {
+            Route::Stored(r) => (r.service_url.clone(), r.conversation_id.clone()),
+            Route::Roster { user_id, object_id } => {
+                let Some((service_url, bot_id)) = endpoint else {
+                    return self.give_back(name, id, "no serviceUrl").await;
+                };
+                let created = self
+                    .connector
+                    .personal_conversation(service_url, bot_id, user_id, &org.tenant_id)
+                    .await;
+                // Creating a 1:1 chat posts nothing: any failure leaves the person unwritten.
+                let conversation = match created {
+                    Ok(c) => c,
+                    Err(e) => return self.refused(name, id, None, e).await,
+                };
+                let reference = conversations::ConversationRef {
+                    conversation_id: conversation.clone(),
+                    tenant_id: org.tenant_id.clone(),
+                    service_url: service_url.clone(),
+                    bot_id: bot_id.clone(),
+                    user_id: Some(user_id.clone()),
+                    aad_object_id: object_id.clone(),
+                    conversation_type: Some("personal".into()),
+                };
+                let mut conn = self.store.conn().await?;
+                conversations::save_conversation(&mut conn, &reference, self.clock.unix()).await?;
+                (service_url.clone(), conversation)
+            }
+        };
+        let locale = account.locale.unwrap_or(org.default_locale);
+        let card = self
+            .cards
+            .render("invite", locale, json!({"orgName": org.name}));
+        let mut out = OutgoingActivity::card(with_language(card, locale));
+        out.locale = Some(locale.tag().to_string());
+        match self.connector.send(&service_url, &conversation, &out).await {
+            Ok(_) => {
+                let mut conn = self.store.conn().await?;
+                sends::settle(
+                    &mut conn,
+                    name,
+                    id,
+                    "sent",
+                    Some(&conversation),
+                    self.clock.unix(),
+                )
+                .await?;
+                info!(
+                    campaign = name,
+                    how = route.label(),
+                    "enrolment card posted"
+                );
+                Ok(Sent::Done(Outcome::Reached(route.label())))
+            }
+            Err(e) if certainly_refused(&e) => self.refused(name, id, Some(&conversation), e).await,
+            Err(e) => {
+                let mut conn = self.store.conn().await?;
+                sends::settle(
+                    &mut conn,
+                    name,
+                    id,
+                    "uncertain",
+                    Some(&conversation),
+                    self.clock.unix(),
+                )
+                .await?;
+                Ok(Sent::Done(Outcome::Uncertain(e.to_string())))
+            }
+        }
+    }
+
+    /// The connector refused: nothing was posted, the claim is given back. A closed
+    /// conversation is forgotten; a bad app token ends the run (every post would fail).
+    async fn refused(
+        &self,
+        name: &str,
+        id: &str,
+        conversation: Option<&str>,
+        e: ConnectorError,
+    ) -> anyhow::Result<Sent> {
+        let mut conn = self.store.conn().await?;
+        sends::release(&mut conn, name, id).await?;
+        if let (true, Some(c)) = (e.is_gone(), conversation) {
+            conversations::forget_conversation(&mut conn, c).await?;
+        }
+        match e {
+            ConnectorError::Token(why) => anyhow::bail!(
+                "the bot's app token was refused ({why}): check bot.app_id, bot.app_password and \
+                 bot.app_tenant_id"
+            ),
+            ConnectorError::Status(429 | 503) => Ok(Sent::Stop(Outcome::Failed(e.to_string()))),
+            e => Ok(Sent::Done(Outcome::Failed(e.to_string()))),
+        }
+    }
+
+    async fn give_back(&self, name: &str, id: &str, why: &str) -> anyhow::Result<Sent> {
+        let mut conn = self.store.conn().await?;
+        sends::release(&mut conn, name, id).await?;
+        Ok(Sent::Done(Outcome::Failed(why.into())))
+    }
+}
+
+/// The connector answered with a refusal, so the activity was not taken: any 4xx, and 503. A
+/// 500, 502 or 504 (or no answer) after a POST may come after the message was delivered.
+fn certainly_refused(e: &ConnectorError) -> bool {
+    match e {
+        ConnectorError::Token(_) => true,
+        ConnectorError::Status(s) => (400..500).contains(s) || *s == 503,
+        ConnectorError::Http(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_refusals_are_certain() {
+        for s in [400, 403, 404, 429, 503] {
+            assert!(certainly_refused(&ConnectorError::Status(s)), "{s}");
+        }
+        for s in [500, 502, 504] {
+            assert!(!certainly_refused(&ConnectorError::Status(s)), "{s}");
+        }
+        assert!(!certainly_refused(&ConnectorError::Http("timeout".into())));
+    }
+}
