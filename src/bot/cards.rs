@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::i18n::{Locale, Strings};
 
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 6] = [
     ("welcome", include_str!("../../adaptive-cards/welcome.json")),
     ("invite", include_str!("../../adaptive-cards/invite.json")),
     ("request", include_str!("../../adaptive-cards/request.json")),
