@@ -127,12 +127,14 @@ impl Helpdesk {
     pub fn validated(mut self) -> Result<Self, Vec<String>> {
         let mut errs = Vec::new();
         for (i, oid) in self.agent_object_ids.iter_mut().enumerate() {
-            *oid = oid.trim().to_ascii_lowercase();
-            if uuid::Uuid::try_parse(oid).is_err() {
-                errs.push(format!(
+            // One spelling (hyphenated, lower case), as Teams sends aadObjectId: braces, a urn or
+            // the bare 32 digits would otherwise pass here and never match.
+            match uuid::Uuid::try_parse(oid.trim()) {
+                Ok(id) => *oid = id.hyphenated().to_string(),
+                Err(_) => errs.push(format!(
                     "helpdesk.agent_object_ids[{i}]: an Entra object id (a GUID, the user's \
                      \"Object ID\" in the Entra admin center)"
-                ));
+                )),
             }
         }
         if errs.is_empty() { Ok(self) } else { Err(errs) }
@@ -296,6 +298,22 @@ mod tests {
             errs[0].starts_with("helpdesk.agent_object_ids[0]"),
             "{errs:?}"
         );
+        // Other spellings of the same GUID are kept in the one Teams sends.
+        for spelling in [
+            "{AAAAAAAA-AAAA-4AAA-8AAA-AAAAAAAAAAAA}",
+            "urn:uuid:aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa",
+            "aaaaaaaaaaaa4aaa8aaaaaaaaaaaaaaa",
+        ] {
+            let hd = Helpdesk {
+                agent_object_ids: vec![spelling.into()],
+            }
+            .validated()
+            .expect("a GUID");
+            assert!(
+                hd.is_agent(Some("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa")),
+                "{spelling}"
+            );
+        }
         // Groups cannot be honoured (no group claim in bot activities): not a key.
         let refused = toml::from_str::<Helpdesk>("agent_group_ids = [\"x\"]");
         assert!(refused.is_err());

@@ -35,6 +35,8 @@ use crate::{
 /// Pause between two people: at most two writes each (create the chat, post), so about 20
 /// writes a second, under the 30 a second Teams allows an app per tenant.
 const PACE: Duration = Duration::from_millis(100);
+/// Pages of a team's roster read at most (Teams serves up to 500 members a page).
+const MAX_ROSTER_PAGES: usize = 1_000;
 
 /// How a person is reached.
 #[derive(Debug, Clone)]
@@ -210,7 +212,8 @@ impl Campaigner {
         }
         for team in &org.team_ids {
             let mut continuation: Option<String> = None;
-            loop {
+            let mut seen_tokens = std::collections::HashSet::new();
+            for _ in 0..MAX_ROSTER_PAGES {
                 let page = match self
                     .connector
                     .roster_page(service_url, team, continuation.as_deref())
@@ -232,8 +235,16 @@ impl Campaigner {
                         });
                     }
                 }
+                // A token seen before would read the same pages again, forever.
                 match page.continuation_token.filter(|t| !t.is_empty()) {
-                    Some(t) => continuation = Some(t),
+                    Some(t) if seen_tokens.insert(t.clone()) => continuation = Some(t),
+                    Some(_) => {
+                        warn!(team.id = %team, "team roster repeats a continuation token: stopped");
+                        notes.push(format!(
+                            "the roster of team {team} repeated a page: read up to it"
+                        ));
+                        break;
+                    }
                     None => break,
                 }
             }
@@ -276,7 +287,7 @@ impl Campaigner {
         {
             let mut conn = self.store.conn().await?;
             if !sends::claim(&mut conn, name, &org.tenant_id, id, self.clock.unix()).await? {
-                // Another run of the same campaign took it meanwhile.
+                // Another run of the same campaign took it meanwhile, or the person enrolled.
                 return Ok(Sent::Done(Outcome::Left));
             }
         }

@@ -97,6 +97,11 @@ impl Bot {
         let Some(agent) = self.agent(a, org) else {
             return Ok(None);
         };
+        // The card is only ever posted in the agent's 1:1 chat; a click anywhere else (a copy of
+        // the card in a channel) would show the account's history to everyone there.
+        if !a.is_personal() {
+            return Ok(None);
+        }
         let typed = data
             .get("username")
             .and_then(Value::as_str)

@@ -120,7 +120,13 @@ impl ResetService {
         let id = account.id.0.as_str();
         let links = history::links(&mut conn, id, LINKS).await?;
         let mails = history::mails(&mut conn, &org.tenant_id, account.email.full(), MAILS).await?;
-        let rows = history::events(&mut conn, id, &SHOWN, AUDIT_ROWS).await?;
+        // Refused sign-ins each leave a `signin_locked` row: read apart (only the newest), so a
+        // flood of attempts at a locked account cannot push its requests and changes off the card.
+        let (locks, others): (Vec<&str>, Vec<&str>) = SHOWN
+            .iter()
+            .partition(|&&e| e == AuditEvent::SignInLocked.name());
+        let mut rows = history::events(&mut conn, id, &others, AUDIT_ROWS).await?;
+        rows.extend(history::events(&mut conn, id, &locks, 1).await?);
         let last_signin = history::last(&mut conn, id, AuditEvent::SignInOk.name()).await?;
         let subject = lock_subject(account.username.as_str());
         let locked_until = lockout::locked_until(&mut conn, &org.tenant_id, &subject)

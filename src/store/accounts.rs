@@ -106,7 +106,7 @@ pub async fn by_identity(
         let row = sqlx::query(&format!(
             "select {COLUMNS} from account where tenant_id = $1 and entra_object_id is null \
              and (upn = $2 or lower(email) = $2) \
-             order by case when upn = $2 then 0 else 1 end limit 1"
+             order by case when upn = $2 then 0 else 1 end, username limit 1"
         ))
         .bind(tenant_id)
         .bind(&upn)

@@ -10,7 +10,8 @@ use super::{
 };
 
 /// Claims `account_id` for `campaign` before its card is posted: `false` when the campaign
-/// already holds a row for it (sent, being sent, or perhaps sent by an interrupted run).
+/// already holds a row for it (sent, being sent, or perhaps sent by an interrupted run), or when
+/// the person has set a password since the run listed them (a run can last long under 429s).
 pub async fn claim(
     conn: &mut AnyConnection,
     campaign: &str,
@@ -20,7 +21,9 @@ pub async fn claim(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "insert into campaign_send (campaign, tenant_id, account_id, state, created_at, updated_at) \
-         values ($1, $2, $3, 'sending', $4, $4) on conflict (campaign, account_id) do nothing",
+         select $1, $2, $3, 'sending', $4, $4 \
+         where exists (select 1 from account where account_id = $3 and password_hash is null) \
+         on conflict (campaign, account_id) do nothing",
     )
     .bind(campaign)
     .bind(tenant_id)

@@ -355,3 +355,22 @@ async fn an_agent_unlocks_a_locked_account_audited_with_the_agent_and_sign_in_wo
     let card = status_showing(&app, "trej", &[by_agent]).await;
     validate(&[("unlocked", &card)]);
 }
+
+#[tokio::test]
+async fn a_flood_of_refused_sign_ins_does_not_push_the_account_s_history_off_the_card() {
+    use crate::unlock::{enrolled_and_locked, verify};
+    let app = app_with_an_agent().await;
+    enrolled_and_locked(&app).await;
+    // Each refused attempt at the locked account is audited; the card reads at most 20 rows.
+    for i in 0..30 {
+        verify(&app, "trej", &format!("guess{i}")).await;
+    }
+    let card = status_showing(&app, "trej", &[s("helpdesk.signin_locked")]).await;
+    let text = card.to_string();
+    assert!(
+        text.contains(&s("helpdesk.enrolled")),
+        "the enrolment is still on the card: {card:#}"
+    );
+    let by_person = s("helpdesk.requested_enroll").replace("{by}", &s("helpdesk.by_person"));
+    assert!(text.contains(&by_person), "and the request: {card:#}");
+}
