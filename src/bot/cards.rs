@@ -9,11 +9,12 @@ use serde_json::{Map, Value, json};
 
 use crate::i18n::{Locale, Strings};
 
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 5] = [
     ("welcome", include_str!("../../adaptive-cards/welcome.json")),
     ("request", include_str!("../../adaptive-cards/request.json")),
     ("status", include_str!("../../adaptive-cards/status.json")),
     ("error", include_str!("../../adaptive-cards/error.json")),
+    ("account", include_str!("../../adaptive-cards/account.json")),
 ];
 
 #[derive(Clone, Debug)]

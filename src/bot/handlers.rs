@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
-use tracing::{Instrument, debug, info, warn};
+use tracing::{Instrument, info, warn};
 
 use super::{
     Bot, VerifiedActivity,
@@ -26,7 +26,7 @@ use crate::{
         ResetError,
         model::{Purpose, Requester, Username},
     },
-    store::{accounts, bot as store},
+    store::bot as store,
     templates::local_time,
 };
 
@@ -127,7 +127,7 @@ impl<'a> Refusal<'a> {
 
 /// The error cards.
 #[derive(Debug, Clone, Copy)]
-enum Trouble {
+pub(super) enum Trouble {
     RateLimited {
         retry_after_secs: u64,
     },
@@ -356,6 +356,8 @@ impl Bot {
         match intent {
             Intent::ForgotPassword => self.offer_request(a, org, locale, Purpose::Reset).await,
             Intent::Enroll => self.offer_request(a, org, locale, Purpose::Enroll).await,
+            Intent::ForgotUsername => self.remind_username(a, org, locale).await,
+            Intent::Unlock => self.offer_unlock(a, org, locale).await,
             Intent::Help | Intent::Portal | Intent::Unknown => self
                 .reply(a, OutgoingActivity::card(self.welcome(org, locale)))
                 .await
@@ -371,8 +373,8 @@ impl Bot {
         locale: Locale,
         purpose: Purpose,
     ) -> anyhow::Result<()> {
-        let username = self.known_username(a, org).await.unwrap_or_default();
-        let card = self.request_card(org, locale, purpose, &username);
+        let (username, locked) = self.own_account_state(a, org).await;
+        let card = self.request_card(org, locale, purpose, &username, locked);
         if a.is_personal() {
             self.reply(a, OutgoingActivity::card(card)).await?;
             return Ok(());
@@ -381,7 +383,7 @@ impl Bot {
     }
 
     /// Answers in the channel without personal data, and continues in a 1:1 chat.
-    async fn move_to_private(
+    pub(super) async fn move_to_private(
         &self,
         a: &Activity,
         locale: Locale,
@@ -460,11 +462,9 @@ impl Bot {
                     return Ok((None, None));
                 }
                 // The welcome card turns into the form.
-                let username = self.known_username(a, org).await.unwrap_or_default();
-                Ok((
-                    Some(self.request_card(org, locale, purpose, &username)),
-                    None,
-                ))
+                let (username, locked) = self.own_account_state(a, org).await;
+                let card = self.request_card(org, locale, purpose, &username, locked);
+                Ok((Some(card), None))
             }
             "submit" => {
                 let typed = data
@@ -475,6 +475,11 @@ impl Bot {
                 Ok((Some(card), id))
             }
             "cancel" => Ok((Some(self.welcome(org, locale)), None)),
+            "unlock" if !a.is_personal() => {
+                self.offer_unlock(a, org, locale).await?;
+                Ok((None, None))
+            }
+            "unlock" => Ok((Some(self.unlock_own(a, org, locale).await?), None)),
             "notme" => {
                 let id = data
                     .get("requestId")
@@ -646,58 +651,17 @@ impl Bot {
         locale: Locale,
         purpose: Purpose,
         username: &str,
+        locked: bool,
     ) -> Value {
         let card = self.core.cards.render(
             "request",
             locale,
             json!({
                 "orgName": org.name, "isEnroll": purpose == Purpose::Enroll,
-                "username": username, "purpose": purpose.as_str(),
+                "username": username, "purpose": purpose.as_str(), "isLocked": locked,
             }),
         );
         with_language(card, locale)
-    }
-
-    /// The account of the person writing, to prefill the form: their Entra object id, else the
-    /// UPN / email the connector knows for them.
-    async fn known_username(&self, a: &Activity, org: &Organisation) -> Option<String> {
-        let oid = a.from.as_ref().and_then(|f| f.aad_object_id.clone());
-        let mut conn = self.core.store.conn().await.ok()?;
-        if let Ok(Some(acc)) =
-            accounts::by_identity(&mut conn, &org.tenant_id, oid.as_deref(), None).await
-        {
-            return Some(acc.username.to_string());
-        }
-        drop(conn);
-        for upn in self.member_upns(a).await {
-            let mut conn = self.core.store.conn().await.ok()?;
-            if let Ok(Some(acc)) =
-                accounts::by_identity(&mut conn, &org.tenant_id, None, Some(&upn)).await
-            {
-                return Some(acc.username.to_string());
-            }
-        }
-        None
-    }
-
-    /// The UPN and email of the sender, from the connector's member look-up.
-    async fn member_upns(&self, a: &Activity) -> Vec<String> {
-        let (Some(service_url), Some(from)) = (&a.service_url, &a.from) else {
-            return Vec::new();
-        };
-        let conversation = a.team_id().unwrap_or(a.conversation_id());
-        match self
-            .core
-            .connector
-            .member(service_url, conversation, &from.id)
-            .await
-        {
-            Ok(m) => m.user_principal_name.into_iter().chain(m.email).collect(),
-            Err(e) => {
-                debug!(error = %e, "member look-up failed");
-                Vec::new()
-            }
-        }
     }
 
     fn welcome(&self, org: &Organisation, locale: Locale) -> Value {
@@ -709,7 +673,12 @@ impl Bot {
         with_language(card, locale)
     }
 
-    fn trouble_card(&self, org: Option<&Organisation>, locale: Locale, trouble: Trouble) -> Value {
+    pub(super) fn trouble_card(
+        &self,
+        org: Option<&Organisation>,
+        locale: Locale,
+        trouble: Trouble,
+    ) -> Value {
         let retry_at = match (trouble, org) {
             (Trouble::RateLimited { retry_after_secs }, Some(org)) => {
                 let at = self.core.clock.now()
@@ -734,7 +703,11 @@ impl Bot {
         )
     }
 
-    async fn reply(&self, a: &Activity, out: OutgoingActivity) -> anyhow::Result<Option<String>> {
+    pub(super) async fn reply(
+        &self,
+        a: &Activity,
+        out: OutgoingActivity,
+    ) -> anyhow::Result<Option<String>> {
         let Some(service_url) = &a.service_url else {
             return Ok(None);
         };
@@ -866,7 +839,11 @@ fn invoke_error(status: u16, code: &str, message: &str) -> Response {
 
 /// A Teams user as the domain's rate limits and audit know them: their Entra object id when
 /// Teams gives it (stable across bots), else their bot-scoped `29:` id.
-fn teams_requester(org: &Organisation, aad_object_id: Option<&str>, user_id: &str) -> Requester {
+pub(super) fn teams_requester(
+    org: &Organisation,
+    aad_object_id: Option<&str>,
+    user_id: &str,
+) -> Requester {
     Requester::Teams {
         tenant_id: org.tenant_id.clone(),
         user_id: aad_object_id.unwrap_or(user_id).to_string(),

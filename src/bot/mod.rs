@@ -1,11 +1,13 @@
 //! The Teams bot: `POST /api/messages`, authenticated as the Bot Framework specifies, running the
 //! reset conversation with Adaptive Cards.
 
+mod account;
 pub mod activity;
 pub mod cards;
 pub mod channel_auth;
 pub mod connector;
 pub mod handlers;
+mod identity;
 pub mod intent;
 pub mod notify;
 

@@ -416,7 +416,7 @@ async fn the_tab_s_token_rules() {
         me(&app, &sso_token(&app, &ok)).await,
         (
             200,
-            json!({"username": "trej", "orgName": "Cégep de Sept-Îles", "portalUrl": "https://demo.octopus-itsm.com/Web/Login.aspx"})
+            json!({"username": "trej", "orgName": "Cégep de Sept-Îles", "portalUrl": "https://demo.octopus-itsm.com/Web/Login.aspx", "locked": false})
         )
     );
 

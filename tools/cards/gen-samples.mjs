@@ -53,11 +53,18 @@ function error(flag, extra) {
   return { ...CEGEP, hasRetryAt: false, ...flags, ...extra };
 }
 
+const ACCOUNT_FLAGS = ["isUsername", "isUnlinked", "isLocked", "isNotLocked", "isUnlocked"];
+function account(flag, extra) {
+  const flags = Object.fromEntries(ACCOUNT_FLAGS.map((f) => [f, f === flag]));
+  return { ...CEGEP, username: "trej", ...flags, ...extra };
+}
+
 // [card, variant | null, data (without locale values and t)]
 const SCENARIOS = [
   ["welcome", null, { ...CEGEP }],
-  ["request", "reset", { ...CEGEP, purpose: "reset", isEnroll: false, username: "" }],
-  ["request", "enroll", { ...CISSS, purpose: "enroll", isEnroll: true, username: "trej" }],
+  ["request", "reset", { ...CEGEP, purpose: "reset", isEnroll: false, username: "", isLocked: false }],
+  ["request", "enroll", { ...CISSS, purpose: "enroll", isEnroll: true, username: "trej", isLocked: false }],
+  ["request", "reset-locked", { ...CEGEP, purpose: "reset", isEnroll: false, username: "trej", isLocked: true }],
   ["status", "sent", status("isSent", { linkActive: true })],
   ["status", "sent-uniform", status("isSent", { linkActive: true, hasMaskedEmail: false, maskedEmail: "" })],
   ["status", "used", status("isUsed", { linkActive: true })],
@@ -65,6 +72,12 @@ const SCENARIOS = [
   ["status", "superseded", status("isSuperseded")],
   ["status", "cancelled", status("isCancelled", { ...CISSS, purpose: "enroll", isEnroll: true })],
   ["status", "expired", status("isExpired")],
+  ["account", "username", account("isUsername")],
+  ["account", "username-locked", account("isUsername", { isLocked: true })],
+  ["account", "unlinked", account("isUnlinked", { username: "" })],
+  ["account", "locked", account("isLocked")],
+  ["account", "not-locked", account("isNotLocked")],
+  ["account", "unlocked", account("isUnlocked")],
   ["error", "rate-limited", error("isRateLimited", { hasRetryAt: true })],
   ["error", "unavailable", error("isUnavailable")],
   ["error", "not-allowed", error("isNotAllowed")],
@@ -95,6 +108,11 @@ const DATA_DOC = {
   isNotAllowed: "bool: error kind: not served in this conversation (a group chat); the personal chat is.",
   isUnknownTenant: "bool: error kind: the organisation (tenant) is not set up for the service; `orgName` is `\"\"`.",
   isUnknownTeam: "bool: error kind: this team is not set up for the service (the personal chat is served).",
+  isLocked: "bool: the person's own account (by their Teams identity) is locked now: shows « Déverrouiller mon compte » (Execute `unlock`, no data: the bot unlocks the clicker's own account).",
+  isUsername: "bool: account card kind: the person's username (by their Teams identity) in `username`.",
+  isUnlinked: "bool: account card kind: the uniform answer when the Teams identity matches no account (same whatever the reason).",
+  isNotLocked: "bool: account card kind: asked to unlock, the account is not locked.",
+  isUnlocked: "bool: account card kind: the lock was lifted (a mail was sent).",
   hasRetryAt: "bool: show the « Réessayez à partir de » fact.",
   retryAt: "Local time from which a new request is accepted, formatted for the locale; `\"\"` when `hasRetryAt` is false.",
 };
@@ -103,6 +121,7 @@ const CARD_DOC = {
   welcome: "Welcome / help card. Buttons: « Mot de passe oublié ? » (Execute `forgot`), « M'inscrire au service » (Execute `enroll`), portal link (OpenUrl).",
   request: "Reset or enrolment form. Input `username`; Execute `submit` with `{purpose}`, Execute `cancel` with `{purpose}` (cancel does not validate or send the input).",
   status: "Live status; replaces the request card. Execute `notme` with `{requestId}` while `linkActive`.",
+  account: "The person's own account, by their Teams identity: username reminder, locked / unlocked; « Déverrouiller mon compte » (Execute `unlock`) while `isLocked`.",
   error: "Error card: rate limited, unavailable, not served in this conversation, organisation or team not set up; optional retry time.",
 };
 
