@@ -49,7 +49,7 @@
   function say(message) { show('problem', false); $('status').textContent = message; show('status', true); }
   function complain(message) { show('status', false); $('problem').textContent = message; show('problem', true); }
   function busy(on) {
-    ['send-reset', 'send-enroll', 'fallback-reset', 'fallback-enroll'].forEach(function (id) { $(id).disabled = on; });
+    ['send-reset', 'send-enroll', 'unlock', 'fallback-reset', 'fallback-enroll'].forEach(function (id) { $(id).disabled = on; });
   }
 
   function fallback(reason) {
@@ -88,6 +88,15 @@
     if (!username) { complain(t.username_required); $('tab-username').focus(); return; }
     send(purpose, username);
   });
+  // Only with the sign-in token: the server unlocks the account of that identity, never a typed one.
+  function unlock() {
+    busy(true);
+    api('POST', '/api/tab/unlock', { locale: data.lang }, token).then(function (res) {
+      if (res.status === 200) { show('locked', false); say(res.body.message); }
+      else { complain(res.body.message || t.unavailable); }
+    }).catch(function () { complain(t.unavailable); }).then(function () { busy(false); });
+  }
+  $('unlock').addEventListener('click', unlock);
   $('send-reset').addEventListener('click', function () { send('reset'); });
   $('send-enroll').addEventListener('click', function () { send('enroll'); });
 
@@ -109,6 +118,7 @@
       if (me.status !== 200) { fallback(me.body.message || t.sso_failed); return; }
       $('username').textContent = me.body.username;
       if (me.body.orgName) { $('org-name').textContent = me.body.orgName; }
+      show('locked', me.body.locked === true);
       show('loading', false);
       show('sso', true);
     })

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::i18n::{Locale, Strings};
 
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 7] = [
     ("welcome", include_str!("../../adaptive-cards/welcome.json")),
     ("invite", include_str!("../../adaptive-cards/invite.json")),
     ("request", include_str!("../../adaptive-cards/request.json")),
@@ -19,6 +19,7 @@ const TEMPLATES: [(&str, &str); 6] = [
         "helpdesk",
         include_str!("../../adaptive-cards/helpdesk.json"),
     ),
+    ("account", include_str!("../../adaptive-cards/account.json")),
 ];
 
 #[derive(Clone, Debug)]

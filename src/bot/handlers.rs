@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
-use tracing::{Instrument, debug, info, warn};
+use tracing::{Instrument, info, warn};
 
 use super::{
     Bot, VerifiedActivity,
@@ -26,7 +26,7 @@ use crate::{
         ResetError,
         model::{Purpose, Requester, Username},
     },
-    store::{accounts, bot as store},
+    store::bot as store,
     templates::local_time,
 };
 
@@ -363,6 +363,8 @@ impl Bot {
         match intent {
             Intent::ForgotPassword => self.offer_request(a, org, locale, Purpose::Reset).await,
             Intent::Enroll => self.offer_request(a, org, locale, Purpose::Enroll).await,
+            Intent::ForgotUsername => self.remind_username(a, org, locale).await,
+            Intent::Unlock => self.offer_unlock(a, org, locale).await,
             Intent::Help | Intent::Portal | Intent::Unknown => self
                 .reply(a, OutgoingActivity::card(self.welcome(org, locale)))
                 .await
@@ -378,8 +380,8 @@ impl Bot {
         locale: Locale,
         purpose: Purpose,
     ) -> anyhow::Result<()> {
-        let username = self.known_username(a, org).await.unwrap_or_default();
-        let card = self.request_card(org, locale, purpose, &username);
+        let (username, locked) = self.own_account_state(a, org).await;
+        let card = self.request_card(org, locale, purpose, &username, locked);
         if a.is_personal() {
             self.reply(a, OutgoingActivity::card(card)).await?;
             return Ok(());
@@ -467,11 +469,9 @@ impl Bot {
                     return Ok((None, None));
                 }
                 // The welcome card turns into the form.
-                let username = self.known_username(a, org).await.unwrap_or_default();
-                Ok((
-                    Some(self.request_card(org, locale, purpose, &username)),
-                    None,
-                ))
+                let (username, locked) = self.own_account_state(a, org).await;
+                let card = self.request_card(org, locale, purpose, &username, locked);
+                Ok((Some(card), None))
             }
             "submit" => {
                 let typed = data
@@ -482,6 +482,11 @@ impl Bot {
                 Ok((Some(card), id))
             }
             "cancel" => Ok((Some(self.welcome(org, locale)), None)),
+            "unlock" if !a.is_personal() => {
+                self.offer_unlock(a, org, locale).await?;
+                Ok((None, None))
+            }
+            "unlock" => Ok((Some(self.unlock_own(a, org, locale).await?), None)),
             "notme" => {
                 let id = data
                     .get("requestId")
@@ -656,58 +661,17 @@ impl Bot {
         locale: Locale,
         purpose: Purpose,
         username: &str,
+        locked: bool,
     ) -> Value {
         let card = self.core.cards.render(
             "request",
             locale,
             json!({
                 "orgName": org.name, "isEnroll": purpose == Purpose::Enroll,
-                "username": username, "purpose": purpose.as_str(),
+                "username": username, "purpose": purpose.as_str(), "isLocked": locked,
             }),
         );
         with_language(card, locale)
-    }
-
-    /// The account of the person writing, to prefill the form: their Entra object id, else the
-    /// UPN / email the connector knows for them.
-    async fn known_username(&self, a: &Activity, org: &Organisation) -> Option<String> {
-        let oid = a.from.as_ref().and_then(|f| f.aad_object_id.clone());
-        let mut conn = self.core.store.conn().await.ok()?;
-        if let Ok(Some(acc)) =
-            accounts::by_identity(&mut conn, &org.tenant_id, oid.as_deref(), None).await
-        {
-            return Some(acc.username.to_string());
-        }
-        drop(conn);
-        for upn in self.member_upns(a).await {
-            let mut conn = self.core.store.conn().await.ok()?;
-            if let Ok(Some(acc)) =
-                accounts::by_identity(&mut conn, &org.tenant_id, None, Some(&upn)).await
-            {
-                return Some(acc.username.to_string());
-            }
-        }
-        None
-    }
-
-    /// The UPN and email of the sender, from the connector's member look-up.
-    async fn member_upns(&self, a: &Activity) -> Vec<String> {
-        let (Some(service_url), Some(from)) = (&a.service_url, &a.from) else {
-            return Vec::new();
-        };
-        let conversation = a.team_id().unwrap_or(a.conversation_id());
-        match self
-            .core
-            .connector
-            .member(service_url, conversation, &from.id)
-            .await
-        {
-            Ok(m) => m.user_principal_name.into_iter().chain(m.email).collect(),
-            Err(e) => {
-                debug!(error = %e, "member look-up failed");
-                Vec::new()
-            }
-        }
     }
 
     fn welcome(&self, org: &Organisation, locale: Locale) -> Value {
@@ -885,7 +849,11 @@ fn invoke_error(status: u16, code: &str, message: &str) -> Response {
 
 /// A Teams user as the domain's rate limits and audit know them: their Entra object id when
 /// Teams gives it (stable across bots), else their bot-scoped `29:` id.
-fn teams_requester(org: &Organisation, aad_object_id: Option<&str>, user_id: &str) -> Requester {
+pub(super) fn teams_requester(
+    org: &Organisation,
+    aad_object_id: Option<&str>,
+    user_id: &str,
+) -> Requester {
     Requester::Teams {
         tenant_id: org.tenant_id.clone(),
         user_id: aad_object_id.unwrap_or(user_id).to_string(),

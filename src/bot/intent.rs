@@ -7,6 +7,10 @@ use crate::i18n::Locale;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intent {
+    /// « Nom d'utilisateur oublié » (before ForgotPassword: « oublié » is in both).
+    ForgotUsername,
+    /// « Déverrouiller mon compte ».
+    Unlock,
     ForgotPassword,
     Enroll,
     Help,
@@ -41,6 +45,29 @@ pub fn normalise(text: &str) -> String {
 type Alternative = (Option<Locale>, &'static [&'static str]);
 
 const RULES: &[(Intent, &[Alternative])] = &[
+    (
+        Intent::ForgotUsername,
+        &[
+            (Some(Locale::FrCa), &["nom", "utilisateur"]),
+            (Some(Locale::FrCa), &["identifiant", "oublie"]),
+            (Some(Locale::En), &["username"]),
+            (Some(Locale::En), &["user", "name"]),
+            (Some(Locale::Pt), &["usuario"]),
+        ],
+    ),
+    (
+        Intent::Unlock,
+        &[
+            (Some(Locale::FrCa), &["deverrouiller"]),
+            (Some(Locale::FrCa), &["debloquer"]),
+            (Some(Locale::FrCa), &["compte", "verrouille"]),
+            (Some(Locale::FrCa), &["compte", "bloque"]),
+            (Some(Locale::En), &["unlock"]),
+            (Some(Locale::En), &["account", "locked"]),
+            (Some(Locale::Pt), &["desbloquear"]),
+            (Some(Locale::Pt), &["conta", "bloqueada"]),
+        ],
+    ),
     (
         Intent::ForgotPassword,
         &[
@@ -233,6 +260,17 @@ mod tests {
             ("   ", Help),
             ("lien du portail", Portal),
             ("portal", Portal),
+            ("nom d'utilisateur oublié", ForgotUsername),
+            ("Quel est mon nom d'utilisateur ?", ForgotUsername),
+            ("forgot my username", ForgotUsername),
+            ("What is my user name?", ForgotUsername),
+            ("esqueci meu usuário", ForgotUsername),
+            ("Esqueci o meu nome de usuário", ForgotUsername),
+            ("déverrouiller mon compte", Unlock),
+            ("mon compte est verrouillé", Unlock),
+            ("unlock my account", Unlock),
+            ("desbloquear minha conta", Unlock),
+            ("I looked for the portal", Portal),
             ("quelle heure est-il", Unknown),
             ("the printer is broken", Unknown),
         ];
@@ -250,6 +288,9 @@ mod tests {
             ("I forgot my password", Some(Locale::En)),
             ("sign up", Some(Locale::En)),
             ("esqueci a senha", Some(Locale::Pt)),
+            ("quel est mon nom d'utilisateur", Some(Locale::FrCa)),
+            ("what is my username", Some(Locale::En)),
+            ("esqueci meu usuário", Some(Locale::Pt)),
             ("ajuda", Some(Locale::Pt)),
             ("portal", None),
             ("menu", None),

@@ -1,6 +1,7 @@
 //! The Teams bot: `POST /api/messages`, authenticated as the Bot Framework specifies, running the
 //! reset conversation with Adaptive Cards.
 
+mod account;
 pub mod activity;
 pub mod campaign;
 pub mod campaign_cli;
@@ -9,6 +10,7 @@ pub mod channel_auth;
 pub mod connector;
 pub mod handlers;
 pub mod helpdesk;
+mod identity;
 pub mod intent;
 pub mod notify;
 

@@ -8,7 +8,7 @@ use tracing::{info, instrument};
 use super::{
     ResetError,
     audit::{AuditEvent, record},
-    limits::{Limit, Refusal, admit, hit},
+    limits::{Limit, hit},
     model::{AccountId, EmailAddress, Requester},
     service::ResetService,
 };
@@ -34,22 +34,14 @@ impl ResetService {
         let now = self.clock.unix();
         let client = who.key();
         let mut conn = self.store.conn().await?;
-        let per_client = Limit {
-            max: self.limits.requests_per_ip,
-            window_secs: self.limits.request_window_secs,
-        };
-        let refusal = Refusal {
-            tenant_id: Some(&org.tenant_id),
-            event: AuditEvent::RequestRateLimited,
-            client: &client,
-            detail: Some("username_reminder"),
-        };
-        admit(
+        let tenant = Some(org.tenant_id.as_str());
+        self.admit_request(
             &mut conn,
-            &format!("username:{client}"),
-            per_client,
+            tenant,
+            "username",
+            &client,
+            Some("username_reminder"),
             now,
-            refusal,
         )
         .await?;
         let per_address = Limit {
@@ -135,6 +127,50 @@ impl ResetService {
         } else {
             info!("username reminder answered without mail");
         }
+        Ok(())
+    }
+}
+
+impl ResetService {
+    /// « Nom d'utilisateur oublié » in Teams: the caller shows the username of the account its
+    /// Teams identity is linked to (`account`), if any. Rate limited per client like the web
+    /// reminder (same bucket); audited as `username_reminder_requested` with `bot_linked` or
+    /// `bot_unlinked`, never the username.
+    #[instrument(skip_all, fields(tenant.id = %org.tenant_id))]
+    pub async fn remind_username_in_teams(
+        &self,
+        org: &Organisation,
+        who: &Requester,
+        account: Option<&AccountId>,
+    ) -> Result<(), ResetError> {
+        let now = self.clock.unix();
+        let client = who.key();
+        let mut conn = self.store.conn().await?;
+        let tenant = Some(org.tenant_id.as_str());
+        self.admit_request(
+            &mut conn,
+            tenant,
+            "username",
+            &client,
+            Some("username_reminder"),
+            now,
+        )
+        .await?;
+        let detail = if account.is_some() {
+            "bot_linked"
+        } else {
+            "bot_unlinked"
+        };
+        record(
+            &mut conn,
+            now,
+            Some(&org.tenant_id),
+            account,
+            AuditEvent::UsernameReminderRequested,
+            Some(&client),
+            Some(detail.into()),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -120,24 +120,9 @@ impl ResetService {
         let now = self.clock.unix();
         let client = who.key();
         let mut conn = self.store.conn().await?;
-        let per_client = Limit {
-            max: self.limits.requests_per_ip,
-            window_secs: self.limits.request_window_secs,
-        };
-        let refusal = Refusal {
-            tenant_id: Some(&org.tenant_id),
-            event: AuditEvent::RequestRateLimited,
-            client: &client,
-            detail: None,
-        };
-        admit(
-            &mut conn,
-            &format!("request:{client}"),
-            per_client,
-            now,
-            refusal,
-        )
-        .await?;
+        let tenant = Some(org.tenant_id.as_str());
+        self.admit_request(&mut conn, tenant, "request", &client, None, now)
+            .await?;
         // Per account: silent, or the answer would tell which usernames exist.
         let per_account = Limit {
             max: self.limits.requests_per_account,

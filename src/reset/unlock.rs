@@ -10,7 +10,6 @@ use tracing::{info, instrument};
 use super::{
     ResetError,
     audit::{AuditEvent, record},
-    limits::{Limit, Refusal, admit},
     model::{Account, AccountId},
     service::ResetService,
     signin::lock_subject,
@@ -92,17 +91,9 @@ impl ResetService {
         let now = self.clock.unix();
         let client = actor.key(&org.tenant_id);
         let mut conn = self.store.conn().await?;
-        let limit = Limit {
-            max: self.limits.requests_per_ip,
-            window_secs: self.limits.request_window_secs,
-        };
-        let refusal = Refusal {
-            tenant_id: Some(&org.tenant_id),
-            event: AuditEvent::RequestRateLimited,
-            client: &client,
-            detail: Some("unlock"),
-        };
-        admit(&mut conn, &format!("unlock:{client}"), limit, now, refusal).await?;
+        let tenant = Some(org.tenant_id.as_str());
+        self.admit_request(&mut conn, tenant, "unlock", &client, Some("unlock"), now)
+            .await?;
         drop(conn);
 
         let mut tx = self.store.begin().await?;

@@ -156,7 +156,7 @@ pub async fn stylesheet() -> impl IntoResponse {
 }
 
 /// A JSON answer with a localized message.
-fn answer(status: StatusCode, code: &str, message: String, extra: Value) -> Response {
+pub(super) fn answer(status: StatusCode, code: &str, message: String, extra: Value) -> Response {
     let mut body = json!({ "code": code, "message": message });
     if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
         b.extend(e);
@@ -164,7 +164,7 @@ fn answer(status: StatusCode, code: &str, message: String, extra: Value) -> Resp
     (status, Json(body)).into_response()
 }
 
-fn locale_of(
+pub(super) fn locale_of(
     state: &AppState,
     headers: &HeaderMap,
     asked: Option<&str>,
@@ -186,7 +186,7 @@ fn locale_of(
         .unwrap_or(state.orgs.default_org().default_locale)
 }
 
-fn sso_refused(state: &AppState, locale: Locale, e: SsoError) -> Response {
+pub(super) fn sso_refused(state: &AppState, locale: Locale, e: SsoError) -> Response {
     tracing::debug!(reason = %e, "tab SSO token refused");
     let t = |k: &str| state.strings.get(locale, k);
     answer(
@@ -235,6 +235,7 @@ pub async fn me(
                 "username": acc.username.as_str(),
                 "orgName": org_name,
                 "portalUrl": org.map(|o| o.portal_url.to_string()),
+                "locked": super::unlock::is_locked(&state, org, &acc).await,
             })),
         )
             .into_response(),
@@ -299,32 +300,9 @@ pub async fn request(
     // Signed in through Teams: the account is the one the token names.
     if auth.is_some() {
         let locale = locale_of(&state, &headers, req.locale.as_deref(), None);
-        let user = match state.tab.sso.validate(auth).await {
-            Ok(u) => u,
-            Err(e) => return sso_refused(&state, locale, e),
-        };
-        let Some(org) = state.orgs.by_tenant(&user.tenant_id) else {
-            return sso_refused(&state, locale, SsoError::Tenant);
-        };
-        let account = match state.store.conn().await {
-            Ok(mut conn) => accounts::by_identity(
-                &mut conn,
-                &org.tenant_id,
-                user.object_id.as_deref(),
-                user.sign_in_name.as_deref(),
-            )
-            .await
-            .ok()
-            .flatten(),
-            Err(_) => None,
-        };
-        let Some(account) = account else {
-            return answer(
-                StatusCode::NOT_FOUND,
-                "no_account",
-                state.strings.get(locale, "tab.no_account"),
-                json!({}),
-            );
+        let (org, user, account) = match super::unlock::signed_in(&state, auth, locale).await {
+            Ok(found) => found,
+            Err(refused) => return refused,
         };
         let who = Requester::Tab {
             tenant_id: org.tenant_id.clone(),
@@ -400,7 +378,7 @@ fn uniform(state: &AppState, locale: Locale, purpose: Purpose) -> String {
         .get(locale, &format!("sent.{}_body", purpose.as_str()))
 }
 
-fn domain_error(state: &AppState, locale: Locale, e: ResetError) -> Response {
+pub(super) fn domain_error(state: &AppState, locale: Locale, e: ResetError) -> Response {
     match e {
         ResetError::Busy { retry_after_secs } => {
             let mut res = answer(

@@ -3,6 +3,7 @@
 
 pub mod handlers;
 pub mod sso;
+pub mod unlock;
 
 use axum::{
     Router,
@@ -45,4 +46,5 @@ pub fn router() -> Router<AppState> {
         .route("/static/tab.css", get(handlers::stylesheet))
         .route("/api/tab/me", get(handlers::me))
         .route("/api/tab/request", post(handlers::request))
+        .route("/api/tab/unlock", post(unlock::unlock))
 }

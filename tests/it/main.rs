@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod bot_account;
 mod bot_admission;
 mod bot_auth;
 mod bot_cards;

@@ -350,6 +350,17 @@ async fn the_agents_playground_gets_the_whole_journey_from_the_service_on_its_de
     page.journey(Locale::FrCa, "mot de passe oublié", 1).await;
     page.journey(Locale::En, "forgot password", 2).await;
 
+    // The username reminder: the playground's made-up user is linked to no account (the demo
+    // account has no Teams identity), so the answer is the uniform one.
+    let fr = |key: &str| Strings::load().unwrap().get(Locale::FrCa, key);
+    page.click_xpath("//button[.//*[normalize-space(.)='Personal Chat']]")
+        .await;
+    page.type_in_composer("nom d'utilisateur oublié\u{E007}")
+        .await;
+    page.wait_for_text(&fr("cards.unlinkedTitle"), 1, "username reminder")
+        .await;
+    page.shot("6-username-reminder").await;
+
     let playground_log = std::fs::read_to_string(dir.path().join("playground.log")).unwrap();
     assert!(
         !playground_log.contains("octopus-test: blocked"),

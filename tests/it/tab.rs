@@ -210,6 +210,28 @@ async fn single_sign_on_sends_the_link_with_one_button() {
 }
 
 #[tokio::test]
+async fn a_locked_account_gets_the_unlock_button_in_the_tab() {
+    let (app, _host, b) = spawn_in_teams().await;
+    crate::unlock::enrolled_and_locked(&app).await;
+    open_in_teams(&b, &app, &sso_token(&app, &julie(&app)), "fr-CA", "default").await;
+    visible(&b, "#locked").await;
+    assert_eq!(b.text("#unlock").await, "Déverrouiller mon compte");
+    accessible(&b).await;
+    b.screenshot("tab-locked-fr").await;
+
+    b.click("#unlock").await;
+
+    visible(&b, "#status").await;
+    let said = b.text("#status").await;
+    assert!(said.contains("Votre compte a été déverrouillé"), "{said}");
+    assert_eq!(
+        crate::unlock::verify(&app, "trej", crate::unlock::PASSWORD).await,
+        json!({"result": "valid"})
+    );
+    b.close().await;
+}
+
+#[tokio::test]
 async fn without_single_sign_on_the_tab_falls_back_to_the_username_form() {
     let (app, _host, b) = spawn_in_teams().await;
     open_in_teams(&b, &app, "", "fr-CA", "default").await; // getAuthToken fails (consent)
@@ -416,7 +438,7 @@ async fn the_tab_s_token_rules() {
         me(&app, &sso_token(&app, &ok)).await,
         (
             200,
-            json!({"username": "trej", "orgName": "Cégep de Sept-Îles", "portalUrl": "https://demo.octopus-itsm.com/Web/Login.aspx"})
+            json!({"username": "trej", "orgName": "Cégep de Sept-Îles", "portalUrl": "https://demo.octopus-itsm.com/Web/Login.aspx", "locked": false})
         )
     );
 

@@ -81,12 +81,19 @@ function helpdesk(extra) {
   };
 }
 
+const ACCOUNT_FLAGS = ["isUsername", "isUnlinked", "isLocked", "isNotLocked", "isUnlocked"];
+function account(flag, extra) {
+  const flags = Object.fromEntries(ACCOUNT_FLAGS.map((f) => [f, f === flag]));
+  return { ...CEGEP, username: "trej", ...flags, ...extra };
+}
+
 // [card, variant | null, data (without locale values and t)]
 const SCENARIOS = [
   ["welcome", null, { ...CEGEP }],
   ["invite", null, { orgName: CEGEP.orgName }],
-  ["request", "reset", { ...CEGEP, purpose: "reset", isEnroll: false, username: "" }],
-  ["request", "enroll", { ...CISSS, purpose: "enroll", isEnroll: true, username: "trej" }],
+  ["request", "reset", { ...CEGEP, purpose: "reset", isEnroll: false, username: "", isLocked: false }],
+  ["request", "enroll", { ...CISSS, purpose: "enroll", isEnroll: true, username: "trej", isLocked: false }],
+  ["request", "reset-locked", { ...CEGEP, purpose: "reset", isEnroll: false, username: "trej", isLocked: true }],
   ["status", "sent", status("isSent", { linkActive: true })],
   ["status", "sent-uniform", status("isSent", { linkActive: true, hasMaskedEmail: false, maskedEmail: "" })],
   ["status", "used", status("isUsed", { linkActive: true })],
@@ -94,6 +101,12 @@ const SCENARIOS = [
   ["status", "superseded", status("isSuperseded")],
   ["status", "cancelled", status("isCancelled", { ...CISSS, purpose: "enroll", isEnroll: true })],
   ["status", "expired", status("isExpired")],
+  ["account", "username", account("isUsername")],
+  ["account", "username-locked", account("isUsername", { isLocked: true })],
+  ["account", "unlinked", account("isUnlinked", { username: "" })],
+  ["account", "locked", account("isLocked")],
+  ["account", "not-locked", account("isNotLocked")],
+  ["account", "unlocked", account("isUnlocked")],
   ["error", "rate-limited", error("isRateLimited", { hasRetryAt: true })],
   ["error", "unavailable", error("isUnavailable")],
   ["error", "not-allowed", error("isNotAllowed")],
@@ -136,12 +149,16 @@ const DATA_DOC = {
   isNotAllowed: "bool: error kind: not served in this conversation (a group chat); the personal chat is.",
   isUnknownTenant: "bool: error kind: the organisation (tenant) is not set up for the service; `orgName` is `\"\"`.",
   isUnknownTeam: "bool: error kind: this team is not set up for the service (the personal chat is served).",
+  isLocked: "bool: request/account cards: the person's own account (by their Teams identity) is locked now: shows « Déverrouiller mon compte » (Execute `unlock`, no data: the bot unlocks the clicker's own account). Helpdesk card: the account is locked now (shows « Déverrouiller »).",
+  isUsername: "bool: account card kind: the person's username (by their Teams identity) in `username`.",
+  isUnlinked: "bool: account card kind: the uniform answer when the Teams identity matches no account (same whatever the reason).",
+  isNotLocked: "bool: account card kind: asked to unlock, the account is not locked.",
+  isUnlocked: "bool: account card kind: the lock was lifted (a mail was sent).",
   hasRetryAt: "bool: show the « Réessayez à partir de » fact.",
   found: "bool: an account has this username (else the « Aucun compte » card).",
   displayName: "The account's display name (agents only).",
   enrolled: "« Oui » / « Non »: the account has a password.",
   locked: "Sign-in lock: « Non », « Jusqu'à 15 h 42 » or « Jusqu'au prochain changement de mot de passe ».",
-  isLocked: "bool: sign-in is locked now (shows « Déverrouiller »).",
   lastSignin: "Last successful sign-in as local time, or « Aucune ».",
   activeLink: "A usable link and until when, or « Aucun ».",
   hasEvents: "bool: `events` is not empty.",
@@ -158,6 +175,7 @@ const CARD_DOC = {
   request: "Reset or enrolment form. Input `username`; Execute `submit` with `{purpose}`, Execute `cancel` with `{purpose}` (cancel does not validate or send the input).",
   status: "Live status; replaces the request card. Execute `notme` with `{requestId}` while `linkActive`.",
   helpdesk: "Service desk's account status (« statut trej »), for the organisation's agents only. Execute `helpdesk.resend`, `helpdesk.unlock` (while `isLocked`) and `helpdesk.status` with `{username}`; the bot checks at each click that the clicker is an agent.",
+  account: "The person's own account, by their Teams identity: username reminder, locked / unlocked; « Déverrouiller mon compte » (Execute `unlock`) while `isLocked`.",
   error: "Error card: rate limited, unavailable, not served in this conversation, organisation or team not set up; optional retry time.",
 };
 

@@ -1,0 +1,316 @@
+//! The person's own account in Teams, by their Teams identity: « nom d'utilisateur oublié » in the
+//! bot, and « Déverrouiller mon compte » in the bot's card and in the tab. Never through a form
+//! that only knows a typed username.
+
+use std::time::Duration;
+
+use octopus_teams::i18n::{Locale, Strings};
+use serde_json::{Value, json};
+
+use crate::{
+    harness::{
+        BOT_ID, JULIE_OID, TEAMEO, TENANT, TestApp, activity,
+        entra::{ENTRA_KEYS, sso_claims},
+    },
+    unlock::{PASSWORD, audited, enrolled_and_locked, verify},
+};
+
+const WAIT: Duration = Duration::from_secs(10);
+const STRANGER_OID: &str = "99999999-0000-0000-0000-000000000000";
+const SSO_APP: &str = "8d7f3c2a-1b4e-4c5d-9e6f-0a1b2c3d4e5f";
+
+fn s(locale: Locale, key: &str) -> String {
+    Strings::load().unwrap().get(locale, key)
+}
+
+/// A personal-chat message from someone whose Teams identity matches no account.
+fn from_stranger(mut a: Value) -> Value {
+    a["from"] = json!({"id": "29:stranger", "name": "Inconnu", "aadObjectId": STRANGER_OID});
+    a
+}
+
+/// The button `unlock` clicked (Universal Action), with whatever data the card carried.
+fn click_unlock(app: &TestApp, data: Value) -> Value {
+    let mut a = activity(
+        &app.connector.service_url,
+        "invoke",
+        "a:julie",
+        "personal",
+        None,
+        None,
+    );
+    a["name"] = json!("adaptiveCard/action");
+    a["replyToId"] = json!("card-1");
+    a["value"] = json!({"action": {"type": "Action.Execute", "verb": "unlock", "data": data}, "trigger": "manual"});
+    a
+}
+
+async fn answered_card(app: &TestApp, a: &Value) -> Value {
+    let res = app.bot(a).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["type"], "application/vnd.microsoft.card.adaptive",
+        "{body}"
+    );
+    body["value"].clone()
+}
+
+fn has_unlock_button(card: &Value) -> bool {
+    card.to_string().contains("\"verb\":\"unlock\"")
+}
+
+#[tokio::test]
+async fn the_username_reminder_gives_the_linked_account_s_username_in_three_languages() {
+    let app = TestApp::spawn().await;
+    let asked = [
+        ("nom d'utilisateur oublié", Locale::FrCa),
+        ("Quel est mon nom d'utilisateur ?", Locale::FrCa),
+        ("forgot my username", Locale::En),
+        ("esqueci meu usuário", Locale::Pt),
+        ("Esqueci o meu nome de usuário", Locale::Pt),
+    ];
+    for (n, (text, locale)) in asked.iter().enumerate() {
+        app.bot(&app.personal(text)).await;
+        let posted = app.connector.wait_for(n + 1).await;
+        let card = posted[n].card().expect("a card").to_string();
+        assert!(
+            card.contains(&s(*locale, "cards.usernameTitle")),
+            "{text}: {card}"
+        );
+        assert!(card.contains("\"text\":\"trej\""), "{text}: {card}");
+        assert!(!has_unlock_button(&posted[n].body), "not locked: {card}");
+    }
+    let rows = audited(&app, "username_reminder_requested").await;
+    assert_eq!(rows.len(), asked.len());
+    for (client, detail) in rows {
+        assert_eq!(client, Some(format!("teams:{TENANT}:{JULIE_OID}")));
+        assert_eq!(detail.as_deref(), Some("bot_linked"), "never the username");
+    }
+}
+
+#[tokio::test]
+async fn an_unlinked_identity_gets_the_uniform_answer() {
+    let app = TestApp::spawn().await;
+
+    app.bot(&from_stranger(app.personal("nom d'utilisateur oublié")))
+        .await;
+    app.bot(&from_stranger(app.personal("déverrouiller mon compte")))
+        .await;
+
+    let posted = app.connector.wait_for(2).await;
+    let strip = |v: &Value| {
+        let mut c = v.pointer("/attachments/0/content").unwrap().clone();
+        c.as_object_mut().unwrap().remove("refresh");
+        c
+    };
+    let card = strip(&posted[0].body).to_string();
+    assert!(
+        card.contains(&s(Locale::FrCa, "cards.unlinkedMessage")),
+        "{card}"
+    );
+    assert!(!card.contains("trej") && !card.contains("gagm"), "{card}");
+    assert_eq!(
+        strip(&posted[0].body),
+        strip(&posted[1].body),
+        "the same answer whatever was asked"
+    );
+    assert_eq!(
+        audited(&app, "username_reminder_requested").await,
+        vec![(
+            Some(format!("teams:{TENANT}:{STRANGER_OID}")),
+            Some("bot_unlinked".into())
+        )]
+    );
+}
+
+#[tokio::test]
+async fn in_a_channel_the_username_reminder_continues_in_the_private_chat() {
+    let app = TestApp::spawn().await;
+    let mut teameo = activity(
+        &app.connector.service_url,
+        "message",
+        "19:teameo@thread.tacv2;messageid=42",
+        "channel",
+        Some(TEAMEO),
+        Some("<at>Octopus</at> quel est mon nom d'utilisateur ?"),
+    );
+    teameo["entities"] = json!([{"type": "mention", "text": "<at>Octopus</at>", "mentioned": {"id": format!("28:{BOT_ID}"), "name": "Octopus"}}]);
+
+    app.bot(&teameo).await;
+
+    let posted = app.connector.wait_for(3).await;
+    assert!(posted[0].path.contains("19%3Ateameo"), "{}", posted[0].path);
+    assert!(!posted[0].text().contains("trej"), "nothing personal there");
+    assert!(posted[0].text().contains("message privé"));
+    assert!(posted[1].path.ends_with("/v3/conversations"));
+    assert!(
+        posted[2].path.contains("a%3Apersonal"),
+        "{}",
+        posted[2].path
+    );
+    assert!(
+        posted[2]
+            .card()
+            .unwrap()
+            .to_string()
+            .contains("\"text\":\"trej\"")
+    );
+}
+
+#[tokio::test]
+async fn a_locked_owner_unlocks_from_the_bot_s_card_and_signs_in_again() {
+    let app = TestApp::spawn().await;
+    enrolled_and_locked(&app).await;
+
+    app.bot(&app.personal("mot de passe oublié")).await;
+    let request_card = app.connector.wait_for(1).await[0].clone();
+    assert!(
+        has_unlock_button(&request_card.body),
+        "{}",
+        request_card.text()
+    );
+    assert!(
+        request_card
+            .text()
+            .contains(&s(Locale::FrCa, "cards.unlockButton"))
+    );
+    app.bot(&app.personal("nom d'utilisateur oublié")).await;
+    let reminder = app.connector.wait_for(2).await[1].clone();
+    assert!(has_unlock_button(&reminder.body), "{}", reminder.text());
+
+    let answer = answered_card(&app, &click_unlock(&app, json!({}))).await;
+
+    assert!(
+        answer
+            .to_string()
+            .contains(&s(Locale::FrCa, "cards.unlockedTitle")),
+        "{answer}"
+    );
+    assert_eq!(
+        verify(&app, "trej", PASSWORD).await,
+        json!({"result": "valid"})
+    );
+    let mail = app.smtp.wait_for(3, WAIT).await[2].clone();
+    assert_eq!(mail.to, vec!["<julie.tremblay@cegepsi.ca>".to_string()]);
+    assert_eq!(mail.subject(), "Votre compte a été déverrouillé");
+    assert_eq!(
+        audited(&app, "account_unlocked").await,
+        vec![(
+            Some(format!("teams:{TENANT}:{JULIE_OID}")),
+            Some("self".into())
+        )]
+    );
+}
+
+#[tokio::test]
+async fn another_identity_and_the_username_forms_never_unlock() {
+    let app = TestApp::spawn().await;
+    enrolled_and_locked(&app).await;
+
+    // Someone else clicks « Déverrouiller », the card naming trej: nothing is unlocked.
+    let answer = answered_card(
+        &app,
+        &from_stranger(click_unlock(&app, json!({"username": "trej"}))),
+    )
+    .await;
+    assert!(
+        answer
+            .to_string()
+            .contains(&s(Locale::FrCa, "cards.unlinkedMessage")),
+        "{answer}"
+    );
+    // The username-typed card path: the status card, no unlock.
+    let mut typed = from_stranger(app.personal(""));
+    typed["value"] = json!({"action": "submit", "purpose": "reset", "username": "trej"});
+    app.bot(&typed).await;
+    let status = app.connector.wait_for(1).await[0].clone();
+    assert!(!has_unlock_button(&status.body), "{}", status.text());
+    // The web pages: nothing to unlock with.
+    for page in ["/forgot?org=demo", "/login?org=demo", "/enroll?org=demo"] {
+        let (_, html) = app.get(page).await;
+        assert!(!html.contains("Déverrouiller"), "{page}");
+    }
+    // The tab's API without a sign-in token.
+    let res = app
+        .client
+        .post(app.url("/api/tab/unlock"))
+        .header("x-octopus-tab", "1")
+        .json(&json!({"username": "trej"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    assert_eq!(
+        verify(&app, "trej", PASSWORD).await,
+        json!({"result": "locked"})
+    );
+    assert!(audited(&app, "account_unlocked").await.is_empty());
+}
+
+async fn tab(app: &TestApp, method: &str, path: &str, oid: &str, upn: &str) -> (u16, Value) {
+    let claims = sso_claims(&app.entra.base, TENANT, SSO_APP, oid, upn);
+    let token = app.entra.sign(&ENTRA_KEYS[0], &claims);
+    let req = match method {
+        "GET" => app.client.get(app.url(path)),
+        _ => app
+            .client
+            .post(app.url(path))
+            .header("x-octopus-tab", "1")
+            .json(&json!({"locale": "fr-CA"})),
+    };
+    let res = req.bearer_auth(token).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_tab_offers_and_does_the_unlock_for_the_signed_in_account_only() {
+    let app = TestApp::builder()
+        .config(|c| c.teams_app.sso_app_id = Some(SSO_APP.into()))
+        .spawn()
+        .await;
+    enrolled_and_locked(&app).await;
+    let julie = (JULIE_OID, "julie.tremblay@cegepsi.ca");
+
+    let (status, me) = tab(&app, "GET", "/api/tab/me", julie.0, julie.1).await;
+    assert_eq!((status, me["locked"].as_bool()), (200, Some(true)), "{me}");
+
+    // Another identity, even one naming Julie's address, unlocks nothing.
+    let (status, body) = tab(
+        &app,
+        "POST",
+        "/api/tab/unlock",
+        STRANGER_OID,
+        "Julie.Tremblay@cegepsi.ca",
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("no_account")));
+    assert_eq!(
+        verify(&app, "trej", PASSWORD).await,
+        json!({"result": "locked"})
+    );
+
+    let (status, body) = tab(&app, "POST", "/api/tab/unlock", julie.0, julie.1).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (200, Some("unlocked")),
+        "{body}"
+    );
+    assert_eq!(
+        verify(&app, "trej", PASSWORD).await,
+        json!({"result": "valid"})
+    );
+    let (_, me) = tab(&app, "GET", "/api/tab/me", julie.0, julie.1).await;
+    assert_eq!(me["locked"].as_bool(), Some(false));
+    let mail = app.smtp.wait_for(3, WAIT).await[2].clone();
+    assert_eq!(mail.subject(), "Votre compte a été déverrouillé");
+    assert_eq!(
+        audited(&app, "account_unlocked").await,
+        vec![(
+            Some(format!("teams:{TENANT}:{JULIE_OID}")),
+            Some("self".into())
+        )]
+    );
+}
