@@ -8,6 +8,7 @@ pub mod connector;
 pub mod handlers;
 pub mod intent;
 pub mod notify;
+mod submit;
 
 use std::sync::Arc;
 

@@ -7,6 +7,7 @@ mod bot_admission;
 mod bot_auth;
 mod bot_cards;
 mod bot_conversation;
+mod bot_turns;
 mod browser_journey;
 mod cards;
 mod channels;
