@@ -85,7 +85,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http().make_span_with(mw::request_span))
         .layer(middleware::from_fn_with_state(
-            state.config.trust_request_id,
+            mw::RequestIdTrust::new(state.config.trust_request_id, &state.config.trusted_proxies),
             mw::request_id,
         ))
         .with_state(state)

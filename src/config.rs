@@ -696,6 +696,14 @@ impl RawConfig {
                 );
             }
         }
+        if self.http.trust_request_id && trusted_proxies.is_empty() {
+            errs.push(
+                "http.trust_request_id: an inbound X-Request-Id is kept only from a trusted proxy; \
+                 list yours in http.trusted_proxies (e.g. [\"10.0.0.0/8\"]), or set \
+                 trust_request_id = false"
+                    .into(),
+            );
+        }
         let tab = validate_tab(&self.tab, &self.teams_app, &self.bot)
             .map_err(|p| errs.extend(p))
             .ok();

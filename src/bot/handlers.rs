@@ -16,7 +16,7 @@ use super::{
     activity::{Activity, OutgoingActivity},
     cards::{language_of, with_language},
     intent::{Intent, intent_and_language},
-    notify::{live_status_card, status_card},
+    notify::live_status_card,
 };
 use crate::{
     app::AppState,
@@ -24,7 +24,7 @@ use crate::{
     org::Organisation,
     reset::{
         ResetError,
-        model::{Purpose, Requester, Username},
+        model::{Purpose, Requester},
     },
     store::bot as store,
     templates::local_time,
@@ -233,7 +233,7 @@ impl Bot {
     }
 
     /// The key under which an activity is remembered as handled.
-    fn activity_key(a: &Activity) -> Option<String> {
+    pub(super) fn activity_key(a: &Activity) -> Option<String> {
         a.id.as_ref()
             .map(|id| format!("{}|{id}", a.conversation_id()))
     }
@@ -275,19 +275,8 @@ impl Bot {
         if a.service_url.is_none() || a.conversation.is_none() {
             return Ok(());
         }
-        // Card submissions have effects (a link, an email): a redelivery must not repeat them.
-        // Text only ever gets a card back, so it is not worth a database write per message.
-        let has_effects = a.value.as_ref().is_some_and(Value::is_object);
-        if let Some(key) = Self::activity_key(&a).filter(|_| has_effects) {
-            let mut conn = self.core.store.conn().await?;
-            if store::claim_activity(&mut conn, &key, self.core.clock.unix())
-                .await?
-                .is_some()
-            {
-                info!(activity.type = %a.kind, "redelivered activity acknowledged without acting again");
-                return Ok(());
-            }
-        }
+        // A redelivery does it all again, but for the one effect that must not repeat: a card's
+        // submission is recorded with the link it issues (bot::submit), and answered from it.
         self.remember_conversation(&a).await?;
         let org = match self.admit(&a) {
             Admission::Served(org) => org,
@@ -508,93 +497,6 @@ impl Bot {
         }
     }
 
-    /// Sends the link (through the domain's uniform request) and builds the answer card.
-    async fn submit(
-        &self,
-        a: &Activity,
-        org: &Organisation,
-        locale: Locale,
-        purpose: Purpose,
-        typed: &str,
-    ) -> anyhow::Result<(Value, Option<String>)> {
-        let from = a.from.clone().unwrap_or_default();
-        let who = teams_requester(org, from.aad_object_id.as_deref(), &from.id);
-        let uniform = |this: &Self| {
-            status_card(
-                &this.core,
-                org,
-                locale,
-                &uniform_request(purpose, locale),
-                this.core.clock.unix(),
-            )
-        };
-        // Who is asking, as the connector knows them: looked up for every submission, whatever
-        // the username, so the outbound calls say nothing about which accounts exist.
-        let sender_names = self.member_upns(a).await;
-        let Ok(username) = Username::parse(typed) else {
-            return Ok((uniform(self), None));
-        };
-        let delivery = match self
-            .reset
-            .request(org, &who, &username, purpose, locale)
-            .await
-        {
-            Ok(done) => done.delivery,
-            Err(ResetError::RateLimited { retry_after_secs }) => {
-                return Ok((
-                    self.trouble_card(Some(org), locale, Trouble::RateLimited { retry_after_secs }),
-                    None,
-                ));
-            }
-            Err(e) => {
-                warn!(error = format!("{e:#}"), "request from Teams failed");
-                return Ok((
-                    self.trouble_card(Some(org), locale, Trouble::Unavailable),
-                    None,
-                ));
-            }
-        };
-        let Some(d) = delivery else {
-            return Ok((uniform(self), None));
-        };
-        // The address, and the live status, only for the account's owner: by Entra object id
-        // when the account has one bound; by UPN / email only when it has none.
-        let owner = match &d.entra_object_id {
-            Some(theirs) => from
-                .aad_object_id
-                .as_deref()
-                .is_some_and(|mine| mine.eq_ignore_ascii_case(theirs)),
-            None => d
-                .upn
-                .iter()
-                .map(String::as_str)
-                .chain([d.email.full()])
-                .any(|known| sender_names.iter().any(|u| u.eq_ignore_ascii_case(known))),
-        };
-        if !owner {
-            return Ok((uniform(self), None));
-        }
-        let request = store::BotRequest {
-            token_id: d.token_id.clone(),
-            tenant_id: org.tenant_id.clone(),
-            conversation_id: a.conversation_id().to_string(),
-            card_activity_id: a.reply_to_id.clone(),
-            user_id: from.id.clone(),
-            aad_object_id: from.aad_object_id.clone(),
-            locale: locale.tag().to_string(),
-            purpose: purpose.as_str().to_string(),
-            masked_email: Some(d.email.masked()),
-            expires_at: d.expires_at,
-            state: "sent".into(),
-        };
-        {
-            let mut conn = self.core.store.conn().await?;
-            store::insert_request(&mut conn, &request, self.core.clock.unix()).await?;
-        }
-        let card = live_status_card(&self.core, org, locale, &request, self.core.clock.unix());
-        Ok((card, Some(d.token_id)))
-    }
-
     /// "Ce n'était pas moi" on the requester's own status card.
     async fn not_me(
         &self,
@@ -775,25 +677,6 @@ impl Bot {
             .to_string();
         let data = action.get("data").cloned().unwrap_or(json!({}));
 
-        let key = Self::activity_key(&a);
-        if let Some(key) = &key {
-            match self.claim(key).await {
-                Ok(None) => {}
-                Ok(Some(previous)) => {
-                    info!("redelivered invoke answered with the first answer");
-                    return (
-                        StatusCode::OK,
-                        [("content-type", "application/json")],
-                        previous,
-                    )
-                        .into_response();
-                }
-                Err(e) => {
-                    warn!(error = format!("{e:#}"), "invoke bookkeeping failed");
-                    return invoke_error(500, "Unavailable", "try again");
-                }
-            }
-        }
         if let Err(e) = self.remember_conversation(&a).await {
             warn!(error = format!("{e:#}"), "conversation reference not saved");
         }
@@ -823,18 +706,7 @@ impl Bot {
             }
         };
         let text = body.to_string();
-        if let Some(key) = &key
-            && let Ok(mut conn) = self.core.store.conn().await
-            && let Err(e) = store::store_response(&mut conn, key, &text).await
-        {
-            warn!(error = %e, "invoke answer not kept for redeliveries");
-        }
         (StatusCode::OK, [("content-type", "application/json")], text).into_response()
-    }
-
-    async fn claim(&self, key: &str) -> anyhow::Result<Option<String>> {
-        let mut conn = self.core.store.conn().await?;
-        Ok(store::claim_activity(&mut conn, key, self.core.clock.unix()).await?)
     }
 }
 
@@ -863,21 +735,4 @@ pub(super) fn teams_requester(
 /// `key = value` as it is written in the configuration file (TOML quoting and escaping).
 fn config_line(key: &str, value: toml::Value) -> String {
     format!("{key} = {value}")
-}
-
-/// The uniform answer: no address, no live status.
-fn uniform_request(purpose: Purpose, locale: Locale) -> store::BotRequest {
-    store::BotRequest {
-        token_id: String::new(),
-        tenant_id: String::new(),
-        conversation_id: String::new(),
-        card_activity_id: None,
-        user_id: String::new(),
-        aad_object_id: None,
-        locale: locale.tag().to_string(),
-        purpose: purpose.as_str().to_string(),
-        masked_email: None,
-        expires_at: 0,
-        state: "sent".into(),
-    }
 }

@@ -13,6 +13,7 @@ pub mod helpdesk;
 mod identity;
 pub mod intent;
 pub mod notify;
+mod submit;
 
 use std::sync::Arc;
 

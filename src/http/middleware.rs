@@ -90,19 +90,48 @@ impl RequestId {
     }
 }
 
-/// Gives every request an id: the inbound `X-Request-Id` when `trust_inbound`
-/// (`http.trust_request_id`, for a proxy that sets one) and it looks sane, else a new UUID.
-/// Runs outside the tracing layer, so the span sees the id.
+/// Whose `X-Request-Id` is kept: with `http.trust_request_id`, that of a peer among
+/// `http.trusted_proxies` (the proxy that sets it); nobody's otherwise.
+#[derive(Clone)]
+pub struct RequestIdTrust {
+    pub proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
+}
+
+impl RequestIdTrust {
+    pub fn new(trust_request_id: bool, trusted_proxies: &[ipnet::IpNet]) -> Self {
+        let proxies = if trust_request_id {
+            trusted_proxies.to_vec()
+        } else {
+            Vec::new()
+        };
+        Self {
+            proxies: std::sync::Arc::new(proxies),
+        }
+    }
+
+    fn trusts(&self, req: &Request) -> bool {
+        let peer = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_canonical());
+        peer.is_some_and(|ip| self.proxies.iter().any(|net| net.contains(&ip)))
+    }
+}
+
+/// Gives every request an id: the inbound `X-Request-Id` when it comes from a trusted proxy
+/// (`RequestIdTrust`) and looks sane, else a new UUID. Runs outside the tracing layer, so the
+/// span sees the id.
 pub async fn request_id(
-    State(trust_inbound): State<bool>,
+    State(trust): State<RequestIdTrust>,
     mut req: Request,
     next: Next,
 ) -> Response {
+    let trusted = trust.trusts(&req);
     let inbound = req
         .headers()
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| trust_inbound && RequestId::sane(v))
+        .filter(|v| trusted && RequestId::sane(v))
         .map(str::to_string);
     let id = inbound.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let value = HeaderValue::from_str(&id).ok();

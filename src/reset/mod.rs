@@ -12,6 +12,7 @@ pub mod model;
 pub mod policy;
 pub mod reminder;
 pub mod report;
+pub mod request;
 pub mod service;
 pub mod signin;
 pub mod token;

@@ -11,7 +11,7 @@ use super::{
     audit::{AuditEvent, record},
     events::{LinkEvent, LinkObserver},
     hasher::Hasher,
-    limits::{Limit, Refusal, admit, hit},
+    limits::{Limit, Refusal, admit},
     model::{Account, AccountId, EmailAddress, NewPassword, Purpose, Requester, Username},
     token::ResetToken,
 };
@@ -106,70 +106,6 @@ impl ResetService {
         &self.orgs
     }
 
-    /// Sends a reset or enrolment link if the account exists. Same outcome for the caller, and
-    /// the same store round-trips, whether or not it does.
-    #[instrument(skip_all, fields(tenant.id = %org.tenant_id, purpose = purpose.as_str()))]
-    pub async fn request(
-        &self,
-        org: &Organisation,
-        who: &Requester,
-        username: &Username,
-        purpose: Purpose,
-        locale: Locale,
-    ) -> Result<Requested, ResetError> {
-        let now = self.clock.unix();
-        let client = who.key();
-        let mut conn = self.store.conn().await?;
-        let tenant = Some(org.tenant_id.as_str());
-        self.admit_request(&mut conn, tenant, "request", &client, None, now)
-            .await?;
-        // Per account: silent, or the answer would tell which usernames exist.
-        let per_account = Limit {
-            max: self.limits.requests_per_account,
-            window_secs: self.limits.request_window_secs,
-        };
-        let account_bucket = format!("request-account:{}:{}", org.tenant_id, username.as_str());
-        let account_allowed = hit(&mut conn, &account_bucket, per_account, now)
-            .await?
-            .is_ok();
-        let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
-        drop(conn);
-
-        // Known or not, allowed or not: the same statements run, in the same transaction. Only
-        // the rows differ (none are written for an id that names no account).
-        let (event, audited) = match &account {
-            Some(a) if account_allowed => (AuditEvent::LinkRequested, Some(&a.id)),
-            Some(a) => (AuditEvent::LinkRateLimited, Some(&a.id)),
-            None => (AuditEvent::LinkRequestedUnknownAccount, None),
-        };
-        let target = account.as_ref().filter(|_| account_allowed);
-        let mut tx = self.store.begin().await?;
-        let delivery = self
-            .issue(&mut tx, org, target, purpose, locale, now)
-            .await?;
-        record(
-            &mut tx,
-            now,
-            Some(&org.tenant_id),
-            audited,
-            event,
-            Some(&client),
-            Some(purpose.as_str().into()),
-        )
-        .await?;
-        tx.commit().await.map_err(crate::store::StoreError::from)?;
-        if let Some(d) = &delivery {
-            for old in &d.superseded {
-                self.observer.link_event(old, LinkEvent::Superseded);
-            }
-            self.mail_wake.notify_one();
-            info!("link requested and mail queued");
-        } else {
-            info!("link request answered without mail");
-        }
-        Ok(Requested { delivery })
-    }
-
     /// Admits one account look-up from `who` (the tab's "who am I"), before any token is even
     /// checked: per client, with the sign-in allowance. The first refusal of a window is audited.
     #[instrument(skip_all)]
@@ -247,7 +183,7 @@ impl ResetService {
     /// Supersedes older links, stores the new one (hash only) and queues its mail, for
     /// `account`; for `None` the same work and statements with an id that matches no account,
     /// so nothing is written and nothing is returned.
-    async fn issue(
+    pub(super) async fn issue(
         &self,
         conn: &mut sqlx::AnyConnection,
         org: &Organisation,

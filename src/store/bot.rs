@@ -79,44 +79,54 @@ pub async fn forget_conversation(conn: &mut AnyConnection, id: &str) -> Result<b
     Ok(done.rows_affected() > 0)
 }
 
-/// Claims an activity for processing. `Ok(None)`: first time, go ahead. `Ok(Some(resp))`: handled
-/// before (resp is the stored invoke answer, empty while the first delivery is still running).
-pub async fn claim_activity(
+/// Records an activity as handled, inside the transaction that makes its effect, so that the
+/// record and the effect commit (or vanish) together. `false`: it was already handled (a
+/// redelivery, or a duplicate delivered at the same time, which waits here for the first one's
+/// transaction): the caller rolls back and answers from what the first delivery kept.
+pub async fn record_activity(
     conn: &mut AnyConnection,
     key: &str,
     now: i64,
-) -> Result<Option<String>, StoreError> {
+) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
         "insert into processed_activity (activity_key, created_at) values ($1, $2) on conflict (activity_key) do nothing",
     )
     .bind(key)
     .bind(now)
-    .execute(&mut *conn)
+    .execute(conn)
     .await?
     .rows_affected();
-    if inserted == 1 {
-        return Ok(None);
-    }
-    let resp: Option<String> =
-        sqlx::query_scalar("select response from processed_activity where activity_key = $1")
-            .bind(key)
-            .fetch_optional(conn)
-            .await?
-            .flatten();
-    Ok(Some(resp.unwrap_or_default()))
+    Ok(inserted == 1)
 }
 
-pub async fn store_response(
+/// Names the request a handled activity made (its `bot_request`), in the same transaction.
+pub async fn set_activity_request(
     conn: &mut AnyConnection,
     key: &str,
-    response: &str,
+    token_id: &str,
 ) -> Result<(), StoreError> {
     sqlx::query("update processed_activity set response = $1 where activity_key = $2")
-        .bind(response)
+        .bind(token_id)
         .bind(key)
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// What the first delivery of an activity did. `None`: not handled (yet, or its first delivery
+/// crashed before its effect committed); `Some(None)`: handled, with nothing of its own to show
+/// (the uniform answer); `Some(Some(id))`: handled, and made the request `id`.
+pub async fn handled_activity(
+    conn: &mut AnyConnection,
+    key: &str,
+) -> Result<Option<Option<String>>, StoreError> {
+    let row = sqlx::query("select response from processed_activity where activity_key = $1")
+        .bind(key)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| r.try_get::<Option<String>, _>("response"))
+        .transpose()
+        .map_err(StoreError::from)
 }
 
 /// Forgets handled activities older than `before` (redeliveries come within minutes).

@@ -8,6 +8,7 @@ mod bot_admission;
 mod bot_auth;
 mod bot_cards;
 mod bot_conversation;
+mod bot_turns;
 mod browser_journey;
 mod campaign;
 mod cards;

@@ -265,7 +265,10 @@ async fn every_response_carries_a_request_id_and_an_inbound_one_is_ignored_by_de
 #[tokio::test]
 async fn a_sane_inbound_request_id_is_kept_when_trusted_and_an_insane_one_is_replaced() {
     let app = TestApp::builder()
-        .config(|raw| raw.http.trust_request_id = true)
+        .config(|raw| {
+            raw.http.trust_request_id = true;
+            raw.http.trusted_proxies = vec!["127.0.0.0/8".into()];
+        })
         .spawn()
         .await;
     let echo = |id: &'static str| {
@@ -285,6 +288,41 @@ async fn a_sane_inbound_request_id_is_kept_when_trusted_and_an_insane_one_is_rep
             "{insane:?} replaced by a fresh id, got {got:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_inbound_request_id_is_replaced_when_the_peer_is_not_a_trusted_proxy() {
+    // The setting is on, but this client (127.0.0.1) is not among the proxies.
+    let app = TestApp::builder()
+        .config(|raw| {
+            raw.http.trust_request_id = true;
+            raw.http.trusted_proxies = vec!["10.0.0.0/8".into()];
+        })
+        .spawn()
+        .await;
+    let res = app
+        .client
+        .get(app.url("/login"))
+        .header("x-request-id", "lb-0123-abcd")
+        .send()
+        .await
+        .unwrap();
+    let id = res.headers()["x-request-id"].to_str().unwrap();
+    assert_ne!(id, "lb-0123-abcd", "anyone could pick their id otherwise");
+    assert!(uuid_like(id), "{id}");
+}
+
+#[test]
+fn trusting_request_ids_without_trusted_proxies_refuses_the_start() {
+    let (code, out, err) = octopus(
+        &["check-config"],
+        &[("OCTOPUS__HTTP__TRUST_REQUEST_ID", "true")],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("http.trust_request_id") && err.contains("http.trusted_proxies"),
+        "{err}"
+    );
 }
 
 fn uuid_like(s: &str) -> bool {

@@ -1,0 +1,170 @@
+//! Asking for a link: `request` (the web form, the tab) and `request_once` (a Teams card, which
+//! Teams may deliver more than once). The surface's key for the ask is recorded in the very
+//! transaction that issues the link and queues its mail, so a crash before the commit leaves
+//! nothing (the redelivery does the work) and one after it leaves the record (the redelivery
+//! is answered from it, without a second link or mail).
+
+use tracing::{info, instrument};
+
+use super::{
+    ResetError,
+    audit::{AuditEvent, record},
+    events::LinkEvent,
+    limits::{Limit, hit},
+    model::{Purpose, Requester, Username},
+    service::{Delivery, Requested, ResetService},
+};
+use crate::{
+    i18n::Locale,
+    org::Organisation,
+    store::{
+        StoreError, accounts,
+        bot::{self as handled, BotRequest},
+    },
+};
+
+/// Makes an ask happen at most once: its key (a Teams activity) and what the surface keeps of
+/// a link it delivered, both written in the ask's transaction.
+pub struct Once<'a> {
+    /// Unique per ask, the same for every delivery of it.
+    pub key: &'a str,
+    /// The surface's record of a delivered link; `None` when it keeps nothing (the requester
+    /// is not the account's owner, so their answer is the uniform one).
+    pub keep: &'a (dyn Fn(&Delivery) -> Option<BotRequest> + Send + Sync),
+}
+
+/// What `request_once` did.
+#[derive(Debug)]
+pub enum Asked {
+    /// The first time: what `request` returns, and what the surface kept of it.
+    First {
+        requested: Requested,
+        kept: Option<Box<BotRequest>>,
+    },
+    /// Done before, by an earlier (or simultaneous) delivery: nothing was done this time.
+    Repeat,
+}
+
+impl ResetService {
+    /// Sends a reset or enrolment link if the account exists. Same outcome for the caller, and
+    /// the same store round-trips, whether or not it does.
+    pub async fn request(
+        &self,
+        org: &Organisation,
+        who: &Requester,
+        username: &Username,
+        purpose: Purpose,
+        locale: Locale,
+    ) -> Result<Requested, ResetError> {
+        match self.ask(org, who, username, purpose, locale, None).await? {
+            Asked::First { requested, .. } => Ok(requested),
+            Asked::Repeat => Err(ResetError::Internal(anyhow::anyhow!(
+                "a request without a key was taken for a repeat"
+            ))),
+        }
+    }
+
+    /// `request`, at most once per `once.key`: a repeat does nothing (not even count against
+    /// the rate limits when the first one is already recorded) and says so.
+    pub async fn request_once(
+        &self,
+        org: &Organisation,
+        who: &Requester,
+        username: &Username,
+        purpose: Purpose,
+        locale: Locale,
+        once: &Once<'_>,
+    ) -> Result<Asked, ResetError> {
+        self.ask(org, who, username, purpose, locale, Some(once))
+            .await
+    }
+
+    #[instrument(skip_all, fields(tenant.id = %org.tenant_id, purpose = purpose.as_str()))]
+    async fn ask(
+        &self,
+        org: &Organisation,
+        who: &Requester,
+        username: &Username,
+        purpose: Purpose,
+        locale: Locale,
+        once: Option<&Once<'_>>,
+    ) -> Result<Asked, ResetError> {
+        let now = self.clock.unix();
+        let client = who.key();
+        let mut conn = self.store.conn().await?;
+        if let Some(once) = once
+            && handled::handled_activity(&mut conn, once.key)
+                .await?
+                .is_some()
+        {
+            return Ok(Asked::Repeat);
+        }
+        let tenant = Some(org.tenant_id.as_str());
+        self.admit_request(&mut conn, tenant, "request", &client, None, now)
+            .await?;
+        // Per account: silent, or the answer would tell which usernames exist.
+        let per_account = Limit {
+            max: self.limits.requests_per_account,
+            window_secs: self.limits.request_window_secs,
+        };
+        let account_bucket = format!("request-account:{}:{}", org.tenant_id, username.as_str());
+        let account_allowed = hit(&mut conn, &account_bucket, per_account, now)
+            .await?
+            .is_ok();
+        let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
+        drop(conn);
+
+        // Known or not, allowed or not: the same statements run, in the same transaction. Only
+        // the rows differ (none are written for an id that names no account).
+        let (event, audited) = match &account {
+            Some(a) if account_allowed => (AuditEvent::LinkRequested, Some(&a.id)),
+            Some(a) => (AuditEvent::LinkRateLimited, Some(&a.id)),
+            None => (AuditEvent::LinkRequestedUnknownAccount, None),
+        };
+        let target = account.as_ref().filter(|_| account_allowed);
+        let mut tx = self.store.begin().await?;
+        // First, so that a simultaneous duplicate waits here and then finds it done.
+        if let Some(once) = once
+            && !handled::record_activity(&mut tx, once.key, now).await?
+        {
+            tx.rollback().await.map_err(StoreError::from)?;
+            info!("a repeated ask found done by another delivery; nothing done again");
+            return Ok(Asked::Repeat);
+        }
+        let delivery = self
+            .issue(&mut tx, org, target, purpose, locale, now)
+            .await?;
+        record(
+            &mut tx,
+            now,
+            Some(&org.tenant_id),
+            audited,
+            event,
+            Some(&client),
+            Some(purpose.as_str().into()),
+        )
+        .await?;
+        let kept = match (once, &delivery) {
+            (Some(once), Some(d)) => (once.keep)(d).map(Box::new),
+            _ => None,
+        };
+        if let (Some(once), Some(kept)) = (once, &kept) {
+            handled::insert_request(&mut tx, kept, now).await?;
+            handled::set_activity_request(&mut tx, once.key, &kept.token_id).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        if let Some(d) = &delivery {
+            for old in &d.superseded {
+                self.observer.link_event(old, LinkEvent::Superseded);
+            }
+            self.mail_wake.notify_one();
+            info!("link requested and mail queued");
+        } else {
+            info!("link request answered without mail");
+        }
+        Ok(Asked::First {
+            requested: Requested { delivery },
+            kept,
+        })
+    }
+}
