@@ -14,6 +14,7 @@ use crate::{
     auth::{
         entra_channel::EntraChannel,
         jwks::{OpenIdKeys, TenantKeys},
+        verified::{self, VerifiedTokens},
     },
     bot::{
         self, Bot, BotCore, cards::Cards, channel_auth::ChannelAuth, connector::ConnectorClient,
@@ -188,6 +189,7 @@ impl Application {
                     app_id: a.app_id.clone(),
                     issuer: a.channel_issuer.clone(),
                     entra,
+                    verified: VerifiedTokens::new(clock.clone(), verified::DEFAULT_CAPACITY),
                 };
                 (Some(Arc::new(auth)), Some(BotAuth::clone(a)))
             }
