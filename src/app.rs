@@ -150,6 +150,7 @@ impl Application {
             &config.mail,
             config.mail_timeout,
             config.mail_tls_ca.as_deref(),
+            config.mail_concurrency,
         )?;
         let wake = Arc::new(Notify::new());
         let orgs = config.organisations.clone();
@@ -257,6 +258,7 @@ impl Application {
             wake,
             poll: config.mail_poll_interval,
             max_attempts: i64::from(config.mail_max_attempts),
+            concurrency: config.mail_concurrency,
         };
         let listener = match listener {
             Some(l) => l,
