@@ -259,6 +259,7 @@ impl Application {
             poll: config.mail_poll_interval,
             max_attempts: i64::from(config.mail_max_attempts),
             concurrency: config.mail_concurrency,
+            writing: Arc::default(),
         };
         let listener = match listener {
             Some(l) => l,

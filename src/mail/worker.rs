@@ -34,12 +34,11 @@ use crate::{
 const LEASE_SECS: i64 = 120;
 /// PostgreSQL: at most this many mail transactions at once, each holding a pooled connection
 /// while its mail is sent (the pool has 16; the web side keeps the rest).
-const MAX_LOCKED_LANES: usize = 8;
+const MAX_LOCKED_LANES: usize = 4;
 
-/// One send in flight, with the outcome it wrote (None: nothing was due).
-type Sending<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Option<Settled>, StoreError>> + Send + 'a>,
->;
+/// One send in flight, its own task (so that it progresses while the worker claims more),
+/// with the outcome it wrote (None: nothing was due).
+type Sending = tokio::task::JoinHandle<Result<Option<Settled>, StoreError>>;
 
 #[derive(Clone)]
 pub struct MailWorker {
@@ -56,6 +55,10 @@ pub struct MailWorker {
     pub max_attempts: i64,
     /// Sends in flight at once (`mail.concurrency`, at least 1).
     pub concurrency: usize,
+    /// SQLite: the worker's claims and outcomes take one pooled connection at a time. SQLite
+    /// has one writer anyway, and sends finishing together must not take the whole pool from
+    /// the requests (which then wait out the pool's timeout: 500s in the load benchmark).
+    pub writing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What became of one claimed mail.
@@ -80,13 +83,14 @@ impl MailWorker {
     /// shutdown, what is due is still taken, and the sends in flight are finished.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let this = Arc::new(self);
         let mut in_flight = FuturesUnordered::new();
         // Nothing was due at the last look: no claiming until woken or the poll.
         let mut drained = false;
         let mut stopping = false;
         loop {
             if !drained {
-                drained = self.top_up(&mut in_flight).await;
+                drained = this.top_up(&mut in_flight).await;
             }
             if stopping {
                 break;
@@ -97,24 +101,25 @@ impl MailWorker {
                     drained = false;
                 }
                 Some(done) = in_flight.next(), if !in_flight.is_empty() => match done {
-                    Ok(Some(_)) => {}
+                    Ok(Ok(Some(_))) => {}
                     // A lane found nothing due (PostgreSQL).
-                    Ok(None) => drained = true,
-                    Err(e) => warn!(error = %e, "a mail's outcome could not be written; it is taken again later"),
+                    Ok(Ok(None)) => drained = true,
+                    Ok(Err(e)) => warn!(error = %e, "a mail's outcome could not be written; it is taken again later"),
+                    Err(e) => error!(error = %e, "a mail send task failed"),
                 },
-                _ = self.wake.notified() => drained = false,
-                _ = tokio::time::sleep(self.poll) => drained = false,
+                _ = this.wake.notified() => drained = false,
+                _ = tokio::time::sleep(this.poll) => drained = false,
             }
         }
         while let Some(done) = in_flight.next().await {
-            if let Err(e) = done {
+            if let Ok(Err(e)) = done {
                 warn!(error = %e, "a mail's outcome could not be written; it is taken again later");
             }
         }
     }
 
     /// Starts sends for the free places. Returns true when nothing more is due for now.
-    async fn top_up<'a>(&'a self, in_flight: &mut FuturesUnordered<Sending<'a>>) -> bool {
+    async fn top_up(self: &Arc<Self>, in_flight: &mut FuturesUnordered<Sending>) -> bool {
         let free = self.concurrency.max(1).saturating_sub(in_flight.len());
         if free == 0 {
             return false;
@@ -130,13 +135,13 @@ impl MailWorker {
                 };
                 let drained = claimed.len() < free;
                 for mail in claimed {
-                    in_flight.push(Box::pin(self.send_leased(mail)));
+                    in_flight.push(crate::metrics::spawn(self.clone().send_leased(mail)));
                 }
                 drained
             }
             Dialect::Postgres => {
                 for _ in 0..free.min(MAX_LOCKED_LANES.saturating_sub(in_flight.len())) {
-                    in_flight.push(Box::pin(self.send_locked()));
+                    in_flight.push(crate::metrics::spawn(self.clone().send_locked()));
                 }
                 false
             }
@@ -145,6 +150,7 @@ impl MailWorker {
 
     /// SQLite: claims up to `limit` due mails under a lease.
     async fn claim_leased(&self, limit: usize) -> Result<Vec<outbox::ClaimedMail>, StoreError> {
+        let _one = self.writing.lock().await;
         let mut conn = self.store.conn().await?;
         let limit = i64::try_from(limit).unwrap_or(1);
         outbox::claim(&mut conn, self.clock.unix(), LEASE_SECS, limit).await
@@ -152,9 +158,13 @@ impl MailWorker {
 
     /// Sends a leased mail and writes its outcome in one short transaction. An outcome that
     /// cannot be written leaves the lease to run out: the mail is claimed again then.
-    async fn send_leased(&self, mail: outbox::ClaimedMail) -> Result<Option<Settled>, StoreError> {
+    async fn send_leased(
+        self: Arc<Self>,
+        mail: outbox::ClaimedMail,
+    ) -> Result<Option<Settled>, StoreError> {
         let span = mail_span(&mail);
         let result = self.deliver(&mail).instrument(span.clone()).await;
+        let _one = self.writing.lock().await;
         let mut tx = self.store.begin().await?;
         let settled = self.settle(&mut tx, &mail, result).instrument(span).await?;
         tx.commit().await?;
@@ -171,7 +181,7 @@ impl MailWorker {
     /// outcome is visible to every instance at commit as usual; only a crash of the database
     /// server within the next fraction of a second could forget that a mail was sent, which then
     /// sends it again: the duplicate the worker already accepts over a loss.
-    async fn send_locked(&self) -> Result<Option<Settled>, StoreError> {
+    async fn send_locked(self: Arc<Self>) -> Result<Option<Settled>, StoreError> {
         let mut tx = self.store.begin().await?;
         sqlx::query("set local synchronous_commit = off")
             .execute(&mut *tx)
