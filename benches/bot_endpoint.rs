@@ -18,6 +18,9 @@
     reason = "a benchmark prints its figures"
 )]
 
+#[path = "common/stand.rs"]
+mod stand;
+
 use std::{
     process::{Child, Command, Stdio},
     sync::{
@@ -27,73 +30,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{
-    Json, Router,
-    extract::State,
-    routing::{get, post},
-};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rsa::{RsaPrivateKey, pkcs1::EncodeRsaPrivateKey, traits::PublicKeyParts};
 use serde_json::{Value, json};
-
-const APP_ID: &str = "2b3c4d5e-6f70-4182-9a3b-4c5d6e7f8091";
-const TENANT: &str = "00000000-0000-0000-0000-000000000000";
-const ISSUER: &str = "https://api.botframework.com";
-
-#[derive(Clone)]
-struct Stand {
-    base: String,
-    replies: Arc<AtomicUsize>,
-    jwks: Value,
-}
-
-async fn stand_ins() -> (Stand, EncodingKey) {
-    let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
-    let public = key.to_public_key();
-    let jwk = json!({"kty": "RSA", "use": "sig", "kid": "bench", "endorsements": ["msteams"],
-        "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()), "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be())});
-    let enc = EncodingKey::from_rsa_pem(
-        key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
-            .unwrap()
-            .as_bytes(),
-    )
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let stand = Stand {
-        base: base.clone(),
-        replies: Arc::default(),
-        jwks: json!({ "keys": [jwk] }),
-    };
-    let app = Router::new()
-        .route("/v1/.well-known/openidconfiguration", get(|State(s): State<Stand>| async move {
-            Json(json!({"issuer": ISSUER, "jwks_uri": format!("{}/v1/.well-known/keys", s.base)}))
-        }))
-        .route("/v1/.well-known/keys", get(|State(s): State<Stand>| async move { Json(s.jwks.clone()) }))
-        .route("/{tenant}/oauth2/v2.0/token", post(|| async {
-            Json(json!({"token_type": "Bearer", "expires_in": 3600, "access_token": "bench-app-token"}))
-        }))
-        .route("/amer/v3/conversations/{conv}/activities/{id}", post(|State(s): State<Stand>| async move {
-            s.replies.fetch_add(1, Ordering::SeqCst);
-            Json(json!({"id": "reply"}))
-        }))
-        .route("/amer/v3/conversations/{conv}/activities", post(|State(s): State<Stand>| async move {
-            s.replies.fetch_add(1, Ordering::SeqCst);
-            Json(json!({"id": "reply"}))
-        }))
-        .with_state(stand.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (stand, enc)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use stand::{APP_ID, ISSUER, Stand, TENANT, free_port, usage};
 
 struct Bot {
     name: &'static str,
@@ -110,38 +48,9 @@ impl Drop for Bot {
 
 fn ours(stand: &Stand, dir: &std::path::Path) -> Bot {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
-        .env("RUST_LOG", "error")
-        .env("OCTOPUS__HTTP__LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "OCTOPUS__HTTP__PUBLIC_BASE_URL",
-            format!("http://127.0.0.1:{port}"),
-        )
-        .env(
-            "OCTOPUS__DATABASE__URL",
-            format!("sqlite://{}/bench.db?mode=rwc", dir.display()),
-        )
-        .env(
-            "OCTOPUS__MAIL__TRANSPORT",
-            format!("file:{}/mail", dir.display()),
-        )
-        .env(
-            "OCTOPUS__SECURITY__SECRET_KEY",
-            octopus_teams::mail::crypto::MailKey::generate().to_base64(),
-        )
-        .env("OCTOPUS__DEMO__SEED", "false")
-        .env("OCTOPUS__BOT__APP_ID", APP_ID)
-        .env("OCTOPUS__BOT__APP_PASSWORD", "bench-secret")
-        .env("OCTOPUS__BOT__APP_TENANT_ID", TENANT)
-        .env("OCTOPUS__BOT__TOKEN_AUTHORITY", &stand.base)
-        .env(
-            "OCTOPUS__BOT__OPENID_METADATA_URL",
-            format!("{}/v1/.well-known/openidconfiguration", stand.base),
-        )
-        .env_remove("OCTOPUS_CONFIG")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start octopus-teams");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_octopus-teams"));
+    stand.service_env(&mut cmd, dir, port, &format!("file:{}/mail", dir.display()));
+    let child = cmd.spawn().expect("start octopus-teams");
     Bot {
         name: "octopus-teams (Rust)",
         child,
@@ -193,35 +102,6 @@ fn activity(stand: &Stand, n: usize) -> Value {
         "conversation": {"id": format!("a:user{}", n % 50), "conversationType": "personal", "tenantId": TENANT},
         "channelData": {"tenant": {"id": TENANT}}
     })
-}
-
-/// (user+system CPU seconds, peak RSS in MiB, current RSS in MiB) of a process.
-fn usage(pid: u32) -> (f64, f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    let cpu = (ticks(11) + ticks(12)) / 100.0; // utime, stime (clock ticks: 100 Hz)
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (cpu, kb("VmHWM:"), kb("VmRSS:"))
 }
 
 async fn run(
@@ -337,12 +217,8 @@ async fn main() {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
     let requests: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
     let concurrency: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
-    let (stand, key) = stand_ins().await;
-    let now = chrono::Utc::now().timestamp();
-    let claims = json!({"iss": ISSUER, "aud": APP_ID, "serviceurl": format!("{}/amer/", stand.base), "nbf": now - 5, "exp": now + 3600});
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some("bench".into());
-    let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+    let stand = stand::stand_ins().await;
+    let token = stand.channel_token();
     let dir = tempfile::tempdir().unwrap();
 
     println!(

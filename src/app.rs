@@ -14,6 +14,7 @@ use crate::{
     auth::{
         entra_channel::EntraChannel,
         jwks::{OpenIdKeys, TenantKeys},
+        verified::{self, VerifiedTokens},
     },
     bot::{
         self, Bot, BotCore, cards::Cards, channel_auth::ChannelAuth, connector::ConnectorClient,
@@ -149,6 +150,7 @@ impl Application {
             &config.mail,
             config.mail_timeout,
             config.mail_tls_ca.as_deref(),
+            config.mail_concurrency,
         )?;
         let wake = Arc::new(Notify::new());
         let orgs = config.organisations.clone();
@@ -188,6 +190,7 @@ impl Application {
                     app_id: a.app_id.clone(),
                     issuer: a.channel_issuer.clone(),
                     entra,
+                    verified: VerifiedTokens::new(clock.clone(), verified::DEFAULT_CAPACITY),
                 };
                 (Some(Arc::new(auth)), Some(BotAuth::clone(a)))
             }
@@ -255,6 +258,8 @@ impl Application {
             wake,
             poll: config.mail_poll_interval,
             max_attempts: i64::from(config.mail_max_attempts),
+            concurrency: config.mail_concurrency,
+            writing: Arc::default(),
         };
         let listener = match listener {
             Some(l) => l,

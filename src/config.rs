@@ -209,6 +209,10 @@ pub struct RawDatabase {
     pub url: SecretString,
 }
 
+fn default_mail_concurrency() -> u32 {
+    16
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMail {
@@ -216,6 +220,9 @@ pub struct RawMail {
     pub poll_interval_secs: u64,
     pub timeout_secs: u64,
     pub max_attempts: u32,
+    /// Mails sent at the same time (each on its own pooled relay connection).
+    #[serde(default = "default_mail_concurrency")]
+    pub concurrency: u32,
     /// A PEM file of CA certificates to trust for the relay (besides the public roots).
     #[serde(default)]
     pub tls_ca_file: Option<String>,
@@ -327,6 +334,8 @@ pub struct Config {
     pub mail_tls_ca: Option<Vec<u8>>,
     /// Attempts after which a mail that keeps failing (4xx, connection) is dead-lettered.
     pub mail_max_attempts: u32,
+    /// `mail.concurrency`: sends in flight at once (at least 1).
+    pub mail_concurrency: usize,
     pub secret_key: Option<SecretString>,
     pub password_pepper: Option<SecretString>,
     pub argon2: Argon2Params,
@@ -736,6 +745,8 @@ impl RawConfig {
                 mail_timeout: Duration::from_secs(self.mail.timeout_secs.max(1)),
                 mail_tls_ca,
                 mail_max_attempts: self.mail.max_attempts.max(1),
+                mail_concurrency: usize::try_from(self.mail.concurrency.clamp(1, 256))
+                    .unwrap_or(16),
                 secret_key: self.security.secret_key,
                 password_pepper: self.security.password_pepper,
                 argon2,

@@ -28,6 +28,8 @@ pub struct VerifiedKey {
     /// Entra keys name the issuer they sign for (`…/{tenant id}/v2.0`, or `…/{tenantid}/v2.0`
     /// as a template when the set is shared).
     pub issuer: Option<String>,
+    /// The refresh that fetched this key (see [`OpenIdKeys::fresh_generation`]).
+    pub generation: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,8 @@ struct Cache {
     keys: HashMap<String, Arc<VerifiedKey>>,
     fetched_at: Option<DateTime<Utc>>,
     last_attempt: Option<DateTime<Utc>>,
+    /// Successful refreshes so far: what was verified with an older set is not trusted anymore.
+    generation: u64,
 }
 
 pub struct OpenIdKeys {
@@ -114,6 +118,16 @@ impl OpenIdKeys {
         Ok(None)
     }
 
+    /// The generation of the key set when it is fresh (fetched, and younger than `max_age`);
+    /// None when the next lookup must refresh it first.
+    pub fn fresh_generation(&self) -> Option<u64> {
+        let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+        let fresh = cache
+            .fetched_at
+            .is_some_and(|t| self.since(t) < self.max_age);
+        fresh.then_some(cache.generation)
+    }
+
     /// (key, set is stale, an unknown-key refresh is allowed now)
     fn look(&self, kid: &str) -> (Option<Arc<VerifiedKey>>, bool, bool) {
         let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
@@ -162,7 +176,13 @@ impl OpenIdKeys {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .last_attempt = Some(self.clock.now());
-        let keys = self.fetch().await.inspect_err(|_| {
+        let generation = self
+            .cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .generation
+            + 1;
+        let keys = self.fetch(generation).await.inspect_err(|_| {
             metrics::counter!("octopus_signing_key_refreshes_total", "outcome" => "failed")
                 .increment(1);
         })?;
@@ -170,11 +190,12 @@ impl OpenIdKeys {
         info!(url = %self.metadata_url, keys = keys.len(), "signing keys refreshed");
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         cache.keys = keys;
+        cache.generation = generation;
         cache.fetched_at = Some(self.clock.now());
         Ok(())
     }
 
-    async fn fetch(&self) -> Result<HashMap<String, Arc<VerifiedKey>>, KeyError> {
+    async fn fetch(&self, generation: u64) -> Result<HashMap<String, Arc<VerifiedKey>>, KeyError> {
         let unavailable =
             |what: &str, e: &dyn std::fmt::Display| KeyError::Unavailable(format!("{what}: {e}"));
         let meta: Metadata = self
@@ -216,6 +237,7 @@ impl OpenIdKeys {
                     key,
                     endorsements: entry.endorsements,
                     issuer: entry.issuer,
+                    generation,
                 }),
             );
         }

@@ -4,3 +4,4 @@
 pub mod entra_channel;
 pub mod jwks;
 pub mod token;
+pub mod verified;

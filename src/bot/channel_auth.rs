@@ -12,8 +12,9 @@ use serde::Deserialize;
 
 use crate::auth::{
     entra_channel::{EntraChannel, EntraRefusal},
-    jwks::OpenIdKeys,
+    jwks::{OpenIdKeys, VerifiedKey},
     token::{self, Rules, TokenError},
+    verified::VerifiedTokens,
 };
 
 pub use crate::auth::token::CLOCK_SKEW_SECS;
@@ -116,6 +117,31 @@ impl AuthError {
 struct Claims {
     #[serde(default)]
     serviceurl: Option<String>,
+    exp: i64,
+}
+
+/// A channel token whose signature, issuer, audience and validity were checked: what the checks
+/// that depend on the activity still need.
+pub struct VerifiedChannelToken {
+    key: Arc<VerifiedKey>,
+    serviceurl: Option<String>,
+}
+
+impl VerifiedChannelToken {
+    /// The checks against this activity, run for every activity, cached token or not.
+    fn admits(&self, channel_id: &str, service_url: &str) -> Result<(), AuthError> {
+        if !self.key.endorsements.iter().any(|e| e == channel_id) {
+            return Err(AuthError::NotEndorsed);
+        }
+        let claimed = self
+            .serviceurl
+            .as_deref()
+            .ok_or(AuthError::ServiceUrlMissing)?;
+        if !claimed.eq_ignore_ascii_case(service_url) {
+            return Err(AuthError::ServiceUrlMismatch);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -129,6 +155,8 @@ pub struct ChannelAuth {
     pub issuer: String,
     /// Entra-issued channel tokens, when `bot.accept_entra_channel_tokens` is on.
     pub entra: Option<EntraChannel>,
+    /// Channel tokens already verified (Bot Framework issuer), until their `exp`.
+    pub verified: VerifiedTokens<VerifiedChannelToken>,
 }
 
 impl ChannelAuth {
@@ -145,6 +173,12 @@ impl ChannelAuth {
             (Some("Bearer"), Some(t), None) if !t.is_empty() => t,
             _ => return Err(AuthError::Malformed),
         };
+        // A token seen before, with keys still fresh: its signature is not checked again.
+        if let Some(generation) = self.keys.fresh_generation()
+            && let Some(seen) = self.verified.get(token, generation)
+        {
+            return seen.admits(channel_id, service_url);
+        }
         let jwt_header = token::header(token)?;
         if !ALLOWED.contains(&jwt_header.alg) {
             return Err(AuthError::Algorithm);
@@ -175,14 +209,14 @@ impl ChannelAuth {
             audiences: &[&self.app_id],
         };
         let claims: Claims = token::verify(token, &jwt_header, &key.key, &rules)?;
-
-        if !key.endorsements.iter().any(|e| e == channel_id) {
-            return Err(AuthError::NotEndorsed);
-        }
-        let claimed = claims.serviceurl.ok_or(AuthError::ServiceUrlMissing)?;
-        if !claimed.eq_ignore_ascii_case(service_url) {
-            return Err(AuthError::ServiceUrlMismatch);
-        }
-        Ok(())
+        let generation = key.generation;
+        let verified = VerifiedChannelToken {
+            key,
+            serviceurl: claims.serviceurl,
+        };
+        let admitted = verified.admits(channel_id, service_url);
+        self.verified
+            .insert(token, generation, claims.exp, verified);
+        admitted
     }
 }

@@ -1,6 +1,7 @@
 //! Mail: what to send (enqueued in the caller's transaction), how it looks, how it leaves.
 
 pub mod crypto;
+mod direct;
 pub mod render;
 pub mod transport;
 pub mod worker;

@@ -11,12 +11,13 @@ use std::{
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     transport::smtp::{
-        AsyncSmtpTransportBuilder,
+        AsyncSmtpTransportBuilder, PoolConfig,
         client::{Certificate, Tls, TlsParameters},
     },
 };
 use secrecy::ExposeSecret;
 
+use super::direct::DirectRelay;
 use crate::config::{MailTransport, redact_url};
 
 #[derive(Clone)]
@@ -27,10 +28,12 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// `connections`: at most this many pooled relay connections (one per send in flight).
     pub fn build(
         cfg: &MailTransport,
         timeout: Duration,
         tls_ca: Option<&[u8]>,
+        connections: usize,
     ) -> anyhow::Result<Self> {
         Ok(match cfg {
             MailTransport::Folder(dir) => {
@@ -46,11 +49,21 @@ impl Transport {
                 };
                 let mut builder =
                     AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| refused(&e))?;
-                if let Some(pem) = tls_ca {
-                    builder = builder.tls(with_ca(url, pem).map_err(|e| refused(&e))?);
+                let tls = tls_ca
+                    .map(|pem| with_ca(url, pem))
+                    .transpose()
+                    .map_err(|e| refused(&e))?;
+                if let Some(tls) = tls.clone() {
+                    builder = builder.tls(tls);
                 }
-                let builder = builder.timeout(Some(timeout));
+                let direct =
+                    DirectRelay::from_url(url, tls, connections).map_err(|e| refused(&e))?;
+                let max_size = u32::try_from(connections.max(1)).unwrap_or(16);
+                let builder = builder
+                    .timeout(Some(timeout))
+                    .pool_config(PoolConfig::new().max_size(max_size));
                 Transport::Smtp(Arc::new(Relay {
+                    direct,
                     pool: Mutex::new(builder.clone().build()),
                     builder,
                     timeout,
@@ -101,6 +114,9 @@ async fn write_eml(dir: &std::path::Path, message: &Message) -> Result<(), Strin
 
 /// An SMTP relay and its pooled connections.
 pub struct Relay {
+    /// `smtp://`: our own pool of no-delay connections (see `mail::direct`); `smtps://` uses
+    /// lettre's pool.
+    direct: Option<DirectRelay>,
     builder: AsyncSmtpTransportBuilder,
     pool: Mutex<AsyncSmtpTransport<Tokio1Executor>>,
     /// How long one whole send may take. lettre's own timeout covers only connecting, so a relay
@@ -110,6 +126,12 @@ pub struct Relay {
 
 impl Relay {
     async fn send(&self, message: Message) -> Result<(), SendError> {
+        if let Some(direct) = &self.direct {
+            // A send cut short here drops its connection: nothing half-done goes back to the pool.
+            return tokio::time::timeout(self.timeout, direct.send(&message))
+                .await
+                .unwrap_or_else(|_| Err(self.no_answer()));
+        }
         let pool = self.pool.lock().unwrap_or_else(|p| p.into_inner()).clone();
         match tokio::time::timeout(self.timeout, pool.send(message)).await {
             Ok(sent) => sent.map(|_| ()).map_err(SendError::smtp),
@@ -119,12 +141,16 @@ impl Relay {
                 // fresh pool is swapped in; the old one closes its connections when dropped.
                 *self.pool.lock().unwrap_or_else(|p| p.into_inner()) = self.builder.clone().build();
                 // The relay may still take the message: the retry can deliver a duplicate.
-                Err(SendError::local(format!(
-                    "no answer from the relay within {} s",
-                    self.timeout.as_secs()
-                )))
+                Err(self.no_answer())
             }
         }
+    }
+
+    fn no_answer(&self) -> SendError {
+        SendError::local(format!(
+            "no answer from the relay within {} s",
+            self.timeout.as_secs()
+        ))
     }
 }
 
@@ -153,7 +179,7 @@ pub struct SendError {
 }
 
 impl SendError {
-    fn smtp(e: lettre::transport::smtp::Error) -> Self {
+    pub(super) fn smtp(e: lettre::transport::smtp::Error) -> Self {
         use lettre::transport::smtp::response::Category;
         let status = e.status();
         let failure = match status {

@@ -10,6 +10,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use futures_util::{StreamExt, stream::FuturesUnordered};
 use lettre::{Message, message::MultiPart};
 use rand::Rng;
 use tokio::sync::Notify;
@@ -31,7 +32,13 @@ use crate::{
 };
 
 const LEASE_SECS: i64 = 120;
-const BATCH: i64 = 16;
+/// PostgreSQL: at most this many mail transactions at once, each holding a pooled connection
+/// while its mail is sent (the pool has 16; the web side keeps the rest).
+const MAX_LOCKED_LANES: usize = 4;
+
+/// One send in flight, its own task (so that it progresses while the worker claims more),
+/// with the outcome it wrote (None: nothing was due).
+type Sending = tokio::task::JoinHandle<Result<Option<Settled>, StoreError>>;
 
 #[derive(Clone)]
 pub struct MailWorker {
@@ -46,13 +53,20 @@ pub struct MailWorker {
     pub poll: Duration,
     /// Failed attempts after which a mail is dead-lettered (`mail.max_attempts`).
     pub max_attempts: i64,
+    /// Sends in flight at once (`mail.concurrency`, at least 1).
+    pub concurrency: usize,
+    /// SQLite: the worker's claims and outcomes take one pooled connection at a time. SQLite
+    /// has one writer anyway, and sends finishing together must not take the whole pool from
+    /// the requests (which then wait out the pool's timeout: 500s in the load benchmark).
+    pub writing: Arc<tokio::sync::Mutex<()>>,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct TickOutcome {
-    pub sent: usize,
-    pub failed: usize,
-    pub dead: usize,
+/// What became of one claimed mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    Sent,
+    Failed,
+    Dead,
 }
 
 /// Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min … capped at one hour, ±20 %.
@@ -64,70 +78,122 @@ pub fn backoff(attempts: i64) -> Duration {
 }
 
 impl MailWorker {
+    /// Keeps up to `concurrency` sends in flight: due mail is claimed as soon as a send ends or
+    /// mail is queued (the wake), and at least every `poll` for retries that come due. At
+    /// shutdown, what is due is still taken, and the sends in flight are finished.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let this = Arc::new(self);
+        let mut in_flight = FuturesUnordered::new();
+        // Nothing was due at the last look: no claiming until woken or the poll.
+        let mut drained = false;
+        let mut stopping = false;
         loop {
-            match self.tick().await {
-                Ok(outcome) if outcome.sent + outcome.failed + outcome.dead == BATCH as usize => {
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "mail outbox unavailable; retrying"),
+            if !drained {
+                drained = this.top_up(&mut in_flight).await;
+            }
+            if stopping {
+                break;
             }
             tokio::select! {
-                _ = &mut shutdown => break,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.poll) => {}
+                _ = &mut shutdown => {
+                    stopping = true;
+                    drained = false;
+                }
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => match done {
+                    Ok(Ok(Some(_))) => {}
+                    // A lane found nothing due (PostgreSQL).
+                    Ok(Ok(None)) => drained = true,
+                    Ok(Err(e)) => warn!(error = %e, "a mail's outcome could not be written; it is taken again later"),
+                    Err(e) => error!(error = %e, "a mail send task failed"),
+                },
+                _ = this.wake.notified() => drained = false,
+                _ = tokio::time::sleep(this.poll) => drained = false,
+            }
+        }
+        while let Some(done) = in_flight.next().await {
+            if let Ok(Err(e)) = done {
+                warn!(error = %e, "a mail's outcome could not be written; it is taken again later");
             }
         }
     }
 
-    /// One pass over the due rows: on SQLite a leased batch, on PostgreSQL one locked row per
-    /// transaction (see `store::outbox`), so that several instances never send a mail twice.
-    pub async fn tick(&self) -> Result<TickOutcome, StoreError> {
+    /// Starts sends for the free places. Returns true when nothing more is due for now.
+    async fn top_up(self: &Arc<Self>, in_flight: &mut FuturesUnordered<Sending>) -> bool {
+        let free = self.concurrency.max(1).saturating_sub(in_flight.len());
+        if free == 0 {
+            return false;
+        }
         match self.store.dialect() {
-            Dialect::Sqlite => self.tick_leased().await,
-            Dialect::Postgres => self.tick_locked().await,
+            Dialect::Sqlite => {
+                let claimed = match self.claim_leased(free).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        warn!(error = %e, "mail outbox unavailable; retrying");
+                        return true;
+                    }
+                };
+                let drained = claimed.len() < free;
+                for mail in claimed {
+                    in_flight.push(crate::metrics::spawn(self.clone().send_leased(mail)));
+                }
+                drained
+            }
+            Dialect::Postgres => {
+                for _ in 0..free.min(MAX_LOCKED_LANES.saturating_sub(in_flight.len())) {
+                    in_flight.push(crate::metrics::spawn(self.clone().send_locked()));
+                }
+                false
+            }
         }
     }
 
-    async fn tick_leased(&self) -> Result<TickOutcome, StoreError> {
-        let now = self.clock.unix();
-        let claimed = {
-            let mut conn = self.store.conn().await?;
-            outbox::claim(&mut conn, now, LEASE_SECS, BATCH).await?
+    /// SQLite: claims up to `limit` due mails under a lease.
+    async fn claim_leased(&self, limit: usize) -> Result<Vec<outbox::ClaimedMail>, StoreError> {
+        let _one = self.writing.lock().await;
+        let mut conn = self.store.conn().await?;
+        let limit = i64::try_from(limit).unwrap_or(1);
+        outbox::claim(&mut conn, self.clock.unix(), LEASE_SECS, limit).await
+    }
+
+    /// Sends a leased mail and writes its outcome in one short transaction. An outcome that
+    /// cannot be written leaves the lease to run out: the mail is claimed again then.
+    async fn send_leased(
+        self: Arc<Self>,
+        mail: outbox::ClaimedMail,
+    ) -> Result<Option<Settled>, StoreError> {
+        let span = mail_span(&mail);
+        let result = self.deliver(&mail).instrument(span.clone()).await;
+        let _one = self.writing.lock().await;
+        let mut tx = self.store.begin().await?;
+        let settled = self.settle(&mut tx, &mail, result).instrument(span).await?;
+        tx.commit().await?;
+        Ok(Some(settled))
+    }
+
+    /// PostgreSQL: one row locked (`FOR UPDATE SKIP LOCKED`) by this transaction while it is
+    /// sent, its outcome written before the lock is let go: another instance (or lane) skips it
+    /// meanwhile, and takes it over as soon as this one's session ends without committing.
+    /// None when nothing is due.
+    ///
+    /// The commit does not wait for the WAL to reach the disk (`synchronous_commit = off`, this
+    /// transaction only): one fsync per mail would cap the throughput. Locks are released and the
+    /// outcome is visible to every instance at commit as usual; only a crash of the database
+    /// server within the next fraction of a second could forget that a mail was sent, which then
+    /// sends it again: the duplicate the worker already accepts over a loss.
+    async fn send_locked(self: Arc<Self>) -> Result<Option<Settled>, StoreError> {
+        let mut tx = self.store.begin().await?;
+        sqlx::query("set local synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        let Some(mail) = outbox::claim_locked(&mut tx, self.clock.unix()).await? else {
+            return Ok(None);
         };
-        let mut outcome = TickOutcome::default();
-        for mail in claimed {
-            let span = mail_span(&mail);
-            let result = self.deliver(&mail).instrument(span.clone()).await;
-            let mut conn = self.store.conn().await?;
-            self.settle(&mut conn, &mail, result, &mut outcome)
-                .instrument(span)
-                .await?;
-        }
-        Ok(outcome)
-    }
-
-    /// The row stays locked by this transaction while it is sent, and its outcome is written
-    /// before the lock is let go: another instance skips it meanwhile, and takes it over as soon
-    /// as this one's session ends without committing. Each mail is its own transaction, so
-    /// several of these may run side by side.
-    async fn tick_locked(&self) -> Result<TickOutcome, StoreError> {
-        let mut outcome = TickOutcome::default();
-        for _ in 0..BATCH {
-            let mut tx = self.store.begin().await?;
-            let Some(mail) = outbox::claim_locked(&mut tx, self.clock.unix()).await? else {
-                break;
-            };
-            let span = mail_span(&mail);
-            let result = self.deliver(&mail).instrument(span.clone()).await;
-            self.settle(&mut tx, &mail, result, &mut outcome)
-                .instrument(span)
-                .await?;
-            tx.commit().await?;
-        }
-        Ok(outcome)
+        let span = mail_span(&mail);
+        let result = self.deliver(&mail).instrument(span.clone()).await;
+        let settled = self.settle(&mut tx, &mail, result).instrument(span).await?;
+        tx.commit().await?;
+        Ok(Some(settled))
     }
 
     /// Records the outcome of one send: sent, retried later, or dead-lettered.
@@ -136,8 +202,7 @@ impl MailWorker {
         conn: &mut AnyConnection,
         mail: &outbox::ClaimedMail,
         result: Result<(), SendError>,
-        outcome: &mut TickOutcome,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Settled, StoreError> {
         let id = mail.outbox_id.as_str();
         let now = self.clock.unix();
         let detail = format!("{} {}", mail.template, mail.message_id);
@@ -156,8 +221,7 @@ impl MailWorker {
                 .await?;
                 info!(attempt = mail.attempts, "mail sent");
                 metrics::counter!("octopus_mail_sent_total").increment(1);
-                outcome.sent += 1;
-                return Ok(());
+                return Ok(Settled::Sent);
             }
             Err(e) => e,
         };
@@ -179,8 +243,7 @@ impl MailWorker {
             .await?;
             error!(attempt = mail.attempts, failure = ?e.failure, smtp.code = code, error = cause, "mail dead-lettered: not retried again");
             metrics::counter!("octopus_mail_dead_letters_total").increment(1);
-            outcome.dead += 1;
-            return Ok(());
+            return Ok(Settled::Dead);
         }
         let delay = backoff(mail.attempts);
         let next = now + i64::try_from(delay.as_secs()).unwrap_or(3600);
@@ -202,8 +265,7 @@ impl MailWorker {
                 "mail not sent; will retry"
             );
         }
-        outcome.failed += 1;
-        Ok(())
+        Ok(Settled::Failed)
     }
 
     async fn deliver(&self, mail: &outbox::ClaimedMail) -> Result<(), SendError> {

@@ -381,3 +381,45 @@ fn local_development_mode_refuses_to_listen_beyond_loopback() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_retired_key_s_token_is_refused_after_a_refresh_even_if_it_was_accepted_before() {
+    let app = TestApp::builder()
+        .config(|c| c.bot.unknown_key_cooldown_secs = 0)
+        .spawn()
+        .await;
+    let old = app.idp.channel_token(BOT_ID, &app.connector.service_url);
+    assert_eq!(status(&app, &old).await, 200);
+    assert_eq!(status(&app, &old).await, 200, "the same token again");
+    app.idp.rotate();
+    app.idp.retire(&KEYS[0]);
+    let new_key_token = app.idp.sign(&KEYS[1], Algorithm::RS256, &claims(&app));
+    assert_eq!(
+        status(&app, &new_key_token).await,
+        200,
+        "the unknown kid refreshes the keys"
+    );
+    assert_eq!(
+        status(&app, &old).await,
+        401,
+        "its key is no longer published: the token verified before is not trusted anymore"
+    );
+}
+
+#[tokio::test]
+async fn a_token_accepted_before_is_still_checked_against_each_activity() {
+    let app = TestApp::spawn().await;
+    let token = app.idp.channel_token(BOT_ID, &app.connector.service_url);
+    assert_eq!(status(&app, &token).await, 200);
+    let mut other = app.personal("aide");
+    other["serviceUrl"] = json!("https://elsewhere.example.org/");
+    let res = app.bot_with(&other, Some(&format!("Bearer {token}"))).await;
+    assert_eq!(res.status(), 401, "serviceurl of another activity");
+    let mut webchat = app.personal("aide");
+    webchat["channelId"] = json!("emulator");
+    let res = app
+        .bot_with(&webchat, Some(&format!("Bearer {token}")))
+        .await;
+    assert_eq!(res.status(), 401, "a channel the key is not endorsed for");
+    assert_eq!(status(&app, &token).await, 200);
+}

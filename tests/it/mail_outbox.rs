@@ -223,3 +223,41 @@ async fn wait_for_attempt(app: &TestApp) -> (i64, String) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// `mail.concurrency` sends go to the relay at once: with the relay holding every sender at
+/// MAIL FROM, three mails are caught there together (one at a time, only one would be), and all
+/// five arrive once each when it lets go.
+#[tokio::test]
+async fn several_mails_are_in_flight_at_once_up_to_mail_concurrency() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.mail.concurrency = 3;
+            c.limits.requests_per_ip = 100;
+            c.limits.requests_per_account = 100;
+        })
+        .spawn()
+        .await;
+    app.smtp.hold();
+    for _ in 0..5 {
+        assert_eq!(app.request_link("reset", "trej").await.status(), 200);
+    }
+    let held = || app.smtp.commands().iter().filter(|c| *c == "HELD").count();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while held() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} send(s) reached the relay at once",
+            held()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.smtp.accept();
+    let mails = app.smtp.wait_for(5, Duration::from_secs(20)).await;
+    let mut ids: Vec<_> = mails
+        .iter()
+        .filter_map(|m| m.header("Message-ID"))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "each mail once");
+}
