@@ -32,6 +32,7 @@ mod operations;
 mod ops;
 mod page_language;
 mod playground;
+mod playground_linked;
 mod rate_limits;
 mod report;
 mod reset_link;

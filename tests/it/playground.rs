@@ -23,7 +23,7 @@ use octopus_teams::i18n::{Locale, Strings};
 
 use crate::harness::browser::{Browser, Options};
 
-const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -33,7 +33,7 @@ fn free_port() -> u16 {
 }
 
 /// A child process killed with the test.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -59,26 +59,34 @@ async fn wait_until_it_answers(url: &str, what: &str, log: &Path) {
     }
 }
 
-/// `cargo run --release` as the README says, in an empty folder: no configuration at all.
-async fn the_service_on_its_defaults(dir: &Path) -> (Running, u16) {
-    let port = free_port();
+/// The binary under test, in `dir`, with no `OCTOPUS…` variable of the test's environment, and
+/// `--config FILE` when given.
+pub(crate) fn octopus(dir: &Path, config: Option<&Path>) -> Command {
     // OCTOPUS_TEAMS_BIN: the binary under test when it is not this build's (shared target dirs).
     let bin = std::env::var("OCTOPUS_TEAMS_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_octopus-teams").to_string());
-    let log = std::fs::File::create(dir.join("service.log")).expect("log file");
     let mut cmd = Command::new(bin);
-    // Only the port differs from the README's run: 3978 may be taken on this machine.
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("OCTOPUS")) {
         cmd.env_remove(key);
     }
-    let child = cmd
-        .current_dir(dir)
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    cmd.current_dir(dir).env("NO_COLOR", "1");
+    cmd
+}
+
+/// `cargo run --release` as the README says, in `dir`: no configuration at all, or `config`.
+pub(crate) async fn the_service(dir: &Path, config: Option<&Path>) -> (Running, u16) {
+    let port = free_port();
+    let log = std::fs::File::create(dir.join("service.log")).expect("log file");
+    // Only the port differs from the README's run: 3978 may be taken on this machine.
+    let child = octopus(dir, config)
         .env("OCTOPUS__HTTP__LISTEN", format!("127.0.0.1:{port}"))
         .env(
             "OCTOPUS__HTTP__PUBLIC_BASE_URL",
             format!("http://127.0.0.1:{port}"),
         )
-        .env("NO_COLOR", "1")
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
@@ -94,7 +102,7 @@ async fn the_service_on_its_defaults(dir: &Path) -> (Running, u16) {
 }
 
 /// The README's playground command, on a free port.
-async fn the_playground(dir: &Path, service_port: u16) -> (Running, u16) {
+pub(crate) async fn the_playground(dir: &Path, service_port: u16) -> (Running, u16) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/playground");
     let cli = root.join("node_modules/@microsoft/m365agentsplayground/cli.js");
     assert!(
@@ -138,14 +146,35 @@ async fn the_playground(dir: &Path, service_port: u16) -> (Running, u16) {
     (running, port)
 }
 
-struct Page<'a> {
-    browser: &'a Browser,
-    shots: PathBuf,
-    dir: &'a Path,
+/// Headless Chromium on the playground's page, and the screenshot folder.
+pub(crate) async fn open_the_playground(port: u16) -> (Browser, PathBuf) {
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/playground-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    // Every host but loopback resolves to nothing: the page cannot reach the internet.
+    let browser = Browser::start_with(Options {
+        extra_args: vec![
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1".into(),
+            "--window-size=1400,1000".into(),
+        ],
+        ..Options::default()
+    })
+    .await;
+    browser
+        .client
+        .goto(&format!("http://127.0.0.1:{port}/"))
+        .await
+        .expect("open the playground");
+    (browser, shots)
+}
+
+pub(crate) struct Page<'a> {
+    pub(crate) browser: &'a Browser,
+    pub(crate) shots: PathBuf,
+    pub(crate) dir: &'a Path,
 }
 
 impl Page<'_> {
-    async fn text(&self) -> String {
+    pub(crate) async fn text(&self) -> String {
         self.browser
             .client
             .execute("return document.body.innerText", vec![])
@@ -156,7 +185,7 @@ impl Page<'_> {
     }
 
     /// Waits until `needle` shows `times` times on the page.
-    async fn wait_for_text(&self, needle: &str, times: usize, step: &str) {
+    pub(crate) async fn wait_for_text(&self, needle: &str, times: usize, step: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
             let text = self.text().await;
@@ -176,13 +205,13 @@ impl Page<'_> {
         }
     }
 
-    async fn shot(&self, name: &str) {
+    pub(crate) async fn shot(&self, name: &str) {
         if let Ok(png) = self.browser.client.screenshot().await {
             let _ = std::fs::write(self.shots.join(format!("{name}.png")), png);
         }
     }
 
-    async fn click_xpath(&self, xpath: &str) {
+    pub(crate) async fn click_xpath(&self, xpath: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
             let found = self.browser.client.find_all(Locator::XPath(xpath)).await;
@@ -198,13 +227,13 @@ impl Page<'_> {
         }
     }
 
-    async fn click_button(&self, label: &str) {
+    pub(crate) async fn click_button(&self, label: &str) {
         self.click_xpath(&format!("//button[normalize-space(.)={label:?}]"))
             .await;
     }
 
     /// Types into the composer (the first one: in a channel, "start a new post").
-    async fn type_in_composer(&self, text: &str) {
+    pub(crate) async fn type_in_composer(&self, text: &str) {
         let editor = self
             .browser
             .client
@@ -217,7 +246,7 @@ impl Page<'_> {
         editor.send_keys(text).await.expect("type");
     }
 
-    async fn mails(&self) -> usize {
+    pub(crate) async fn mails(&self) -> usize {
         std::fs::read_dir(self.dir.join("data/mail"))
             .map(|d| {
                 d.filter_map(Result::ok)
@@ -227,7 +256,7 @@ impl Page<'_> {
             .unwrap_or(0)
     }
 
-    async fn wait_for_mails(&self, n: usize, step: &str) -> String {
+    pub(crate) async fn wait_for_mails(&self, n: usize, step: &str) -> String {
         let deadline = Instant::now() + WAIT;
         while self.mails().await < n {
             if Instant::now() > deadline {
@@ -314,25 +343,10 @@ impl Page<'_> {
 #[tokio::test]
 async fn the_agents_playground_gets_the_whole_journey_from_the_service_on_its_defaults() {
     let dir = tempfile::tempdir().expect("working dir");
-    let (_service, service_port) = the_service_on_its_defaults(dir.path()).await;
+    let (_service, service_port) = the_service(dir.path(), None).await;
     let (_playground, port) = the_playground(dir.path(), service_port).await;
 
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/playground-screenshots");
-    std::fs::create_dir_all(&shots).expect("screenshot folder");
-    // Every host but loopback resolves to nothing: the page cannot reach the internet.
-    let browser = Browser::start_with(Options {
-        extra_args: vec![
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1".into(),
-            "--window-size=1400,1000".into(),
-        ],
-        ..Options::default()
-    })
-    .await;
-    browser
-        .client
-        .goto(&format!("http://127.0.0.1:{port}/"))
-        .await
-        .expect("open the playground");
+    let (browser, shots) = open_the_playground(port).await;
     let page = Page {
         browser: &browser,
         shots,
