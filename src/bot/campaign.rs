@@ -185,15 +185,26 @@ impl Campaigner {
             pending.iter().map(|a| a.id.0.as_str()).collect();
         let mut routes = HashMap::new();
         let mut conn = self.store.conn().await?;
-        for reference in sends::personal_conversations(&mut conn, &org.tenant_id).await? {
-            let oid = reference.aad_object_id.as_deref();
-            if let Some(acc) = accounts::by_identity(&mut conn, &org.tenant_id, oid, None).await?
-                && wanted.contains(acc.id.0.as_str())
-            {
-                routes.entry(acc.id.0).or_insert(Route::Stored(reference));
+        // The organisation's own tenant first; in local-development mode also the tenants its
+        // local test clients send (the Agents Playground files its chats under a made-up one).
+        let tenants: Vec<&str> = std::iter::once(org.tenant_id.as_str())
+            .chain(org.local_test_clients.iter().filter_map(|c| c.tenant_id()))
+            .collect();
+        let mut endpoint = None;
+        for tenant in &tenants {
+            for reference in sends::personal_conversations(&mut conn, tenant).await? {
+                let oid = reference.aad_object_id.as_deref();
+                if let Some(acc) =
+                    accounts::by_identity(&mut conn, &org.tenant_id, oid, None).await?
+                    && wanted.contains(acc.id.0.as_str())
+                {
+                    routes.entry(acc.id.0).or_insert(Route::Stored(reference));
+                }
+            }
+            if endpoint.is_none() {
+                endpoint = sends::latest_endpoint(&mut conn, tenant).await?;
             }
         }
-        let endpoint = sends::latest_endpoint(&mut conn, &org.tenant_id).await?;
         drop(conn);
         if routes.len() == wanted.len() {
             return Ok((routes, endpoint));

@@ -20,10 +20,10 @@ use crate::playground::{Page, octopus, open_the_playground, the_playground, the_
 const OBJECT_ID: &str = "3f2b8c1e-7a4d-4e6b-9c21-5d8e0f1a2b3c";
 const API_KEY: &str = "cGxheWdyb3VuZC10ZXN0LWtleS1ub3QtYS1zZWNyZXQtMDEyMzQ1Njc4OQ==";
 
-/// The playground's default configuration, the current user with a GUID for object id (its
-/// schema wants at least five other users), and the demo organisation's tenant id instead of the
-/// playground's made-up one: the service keeps conversations under the tenant the activity
-/// names, and `campaign enroll` looks only under the organisation's own tenant id.
+/// The playground's default configuration (its made-up tenant id included: the campaign finds
+/// the chats it files under it), the current user with a GUID for object id (the default one,
+/// 13 digits in its last group, is no GUID, so no account could be linked to it; the schema
+/// wants at least five other users).
 fn playground_config() -> String {
     let users: String = [
         ("Megan", "Bowen"),
@@ -46,7 +46,7 @@ fn playground_config() -> String {
     .collect();
     format!(
         r#"version: "0.1.1"
-tenantId: 00000000-0000-0000-0000-000000000000
+tenantId: 00000000-0000-0000-0000-0000000000001
 bot:
   id: 00000000-0000-0000-0000-00000000000011
   name: Test Bot
