@@ -29,7 +29,13 @@ use tokio::{
     net::TcpListener,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_octopus-teams");
+/// The binary and its clean command, shared with the integration tests.
+#[path = "../tests/it/harness/process.rs"]
+#[allow(
+    dead_code,
+    reason = "the bench starts its instances itself, with their output shown"
+)]
+mod process;
 
 /// When each recipient's mail was accepted (the relay's 250 after DATA).
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
@@ -96,18 +102,8 @@ async fn smtp_sink() -> (String, Arrivals) {
     (format!("smtp://{addr}"), arrivals)
 }
 
-fn free_port() -> std::net::SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
-
 fn octopus(db: &str, dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("OCTOPUS") || k == "DATABASE_URL" {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = process::command();
     cmd.current_dir(dir)
         .env("OCTOPUS__DATABASE__URL", db)
         .env("OCTOPUS__DEMO__SEED", "false")
@@ -116,7 +112,7 @@ fn octopus(db: &str, dir: &Path) -> Command {
 }
 
 fn serve(db: &str, dir: &Path, smtp: &str, key: &str) -> (Child, String) {
-    let addr = free_port();
+    let addr = process::free_addr();
     let child = octopus(db, dir)
         .arg("serve")
         .env("OCTOPUS__HTTP__LISTEN", addr.to_string())
@@ -131,20 +127,6 @@ fn serve(db: &str, dir: &Path, smtp: &str, key: &str) -> (Child, String) {
         .spawn()
         .expect("start the binary");
     (child, format!("http://{addr}"))
-}
-
-async fn ready(base: &str) {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(Instant::now() < deadline, "{base} not ready within 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn csrf_of(html: &str) -> String {
@@ -240,8 +222,8 @@ async fn main() {
     };
     let (mut a, base_a) = serve(&db, dir.path(), &smtp, &key);
     let (mut b, base_b) = serve(&db, dir.path(), &smtp, &key);
-    ready(&base_a).await;
-    ready(&base_b).await;
+    process::ready(&base_a, Duration::from_secs(60)).await;
+    process::ready(&base_b, Duration::from_secs(60)).await;
 
     // Requests spread over both instances, `concurrency` in flight at a time.
     let started = Instant::now();

@@ -368,7 +368,7 @@ async fn without_an_app_id_the_bot_runs_unauthenticated_for_local_tools() {
 
 #[test]
 fn local_development_mode_refuses_to_listen_beyond_loopback() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+    let out = crate::harness::process::command()
         .arg("check-config")
         .env("OCTOPUS__HTTP__LISTEN", "0.0.0.0:3978")
         .env_remove("OCTOPUS_CONFIG")

@@ -3,17 +3,16 @@
 //! answers from what was recorded, without a second link or mail), and when two deliveries of
 //! it arrive at once. The crashes are real: the real binary, SIGKILLed mid-turn.
 
-use std::{path::Path, process::Stdio, time::Duration};
+use std::{path::Path, time::Duration};
 
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::harness::{
     BOT_ID, BOT_PASSWORD, Connector, Entra, Idp, SmtpSink, TENANT, TestApp, TestDb, activity,
-    connector::Answer,
+    connector::Answer, process,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_octopus-teams");
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Julie's "submit" on the request card `card-1` of her personal chat (Action.Submit), under
@@ -118,20 +117,8 @@ impl Deployment {
 }
 
 async fn serve(d: &Deployment, dir: &Path) -> (Child, String) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("OCTOPUS") || k == "DATABASE_URL" {
-            cmd.env_remove(k);
-        }
-    }
-    let child = cmd
-        .arg("serve")
-        .current_dir(dir)
-        .env("OCTOPUS__HTTP__LISTEN", addr.to_string())
-        .env("OCTOPUS__HTTP__PUBLIC_BASE_URL", format!("http://{addr}"))
+    let mut cmd = process::command();
+    cmd.current_dir(dir)
         .env("OCTOPUS__DATABASE__URL", &d.db.url)
         .env("OCTOPUS__MAIL__TRANSPORT", d.smtp.url())
         .env("OCTOPUS__MAIL__POLL_INTERVAL_SECS", "1")
@@ -144,29 +131,8 @@ async fn serve(d: &Deployment, dir: &Path) -> (Child, String) {
         .env("OCTOPUS__BOT__TOKEN_AUTHORITY", &d.entra.base)
         .env("OCTOPUS__BOT__OPENID_METADATA_URL", d.idp.metadata_url())
         .env("OCTOPUS__TAB__ENTRA_AUTHORITY", &d.entra.base)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the binary");
-    let base = format!("http://{addr}");
-    let client = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{base} not ready within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    (child, base)
+        .env("RUST_LOG", "warn");
+    process::serve(cmd).await
 }
 
 async fn until(what: &str, mut done: impl FnMut() -> bool) {

@@ -1,7 +1,7 @@
 //! `octopus-teams campaign enroll`, run as the real binary against the local Bot Connector: one
 //! card « M'inscrire au service » to each never-enrolled person found in Teams, never twice.
 
-use std::{collections::BTreeMap, process::Command};
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
@@ -17,8 +17,8 @@ lavp,paul.laval@cegepsi.ca,Paul Laval,22222222-2222-2222-2222-222222222222,paul.
 roym,martine.roy@cegepsi.ca,Martine Roy,,martine.roy@cegepsi.ca,pt\n\
 nobn,noemie.nobert@cegepsi.ca,Noémie Nobert,,,\n";
 
-/// The binary with a configuration file pointing at the test's stand-ins; OCTOPUS_TEST_BIN
-/// points at another build of it (see tests/it/report.rs).
+/// The real binary (`harness::process::bin`) with a configuration file pointing at the test's
+/// stand-ins.
 /// Runs off the test's (single-threaded) runtime, which serves the stand-ins meanwhile.
 async fn octopus(app: &TestApp, dir: &std::path::Path, args: &[&str]) -> (i32, String) {
     let config = dir.join("octopus.toml");
@@ -58,11 +58,9 @@ team_ids = ["{TEAMEO}"]
         ),
     )
     .unwrap();
-    let bin = std::env::var("OCTOPUS_TEST_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_octopus-teams").to_string());
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(bin)
+        crate::harness::process::command()
             .arg("--config")
             .arg(&config)
             .args(args)

@@ -1,11 +1,9 @@
 //! The admin commands, run as the real binary.
 
-use std::process::Command;
-
 use crate::harness::{TestApp, TestDb};
 
 fn octopus(db: &TestDb, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+    let out = crate::harness::process::command()
         .args(args)
         .env("OCTOPUS__DATABASE__URL", &db.url)
         .env("OCTOPUS__DEMO__SEED", "false")
@@ -113,7 +111,7 @@ api_key = "a-very-long-api-key-that-is-secret-0001"
 "#,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+    let out = crate::harness::process::command()
         .args(["--config", file.to_str().unwrap(), "check-config"])
         .output()
         .unwrap();
@@ -131,7 +129,7 @@ api_key = "a-very-long-api-key-that-is-secret-0001"
     );
 
     std::fs::write(&file, "[http]\nlisten = \"nowhere\"\n[[organisations]]\ntenant_id=\"\"\nslug=\"x\"\nname=\"X\"\nportal_url=\"javascript:alert(1)\"\nsender=\"nope\"\ntime_zone=\"Mars/Base\"\ndefault_locale=\"de\"\ntoken_lifetime_minutes=0\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+    let out = crate::harness::process::command()
         .args(["--config", file.to_str().unwrap(), "check-config"])
         .output()
         .unwrap();
@@ -157,7 +155,7 @@ api_key = "a-very-long-api-key-that-is-secret-0001"
 fn the_example_configuration_is_valid() {
     let file =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/octopus-teams.example.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+    let out = crate::harness::process::command()
         .args(["--config", file.to_str().unwrap(), "check-config"])
         .output()
         .unwrap();

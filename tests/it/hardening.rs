@@ -337,11 +337,7 @@ struct Served {
 impl Served {
     fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
         use std::{io::BufRead, process::Stdio};
-        // OCTOPUS_TEST_BIN: a copy of this branch's binary, when a target folder shared by
-        // several checkouts may hold another one's build by the time the test runs.
-        let bin = std::env::var("OCTOPUS_TEST_BIN")
-            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_octopus-teams").to_string());
-        let mut cmd = std::process::Command::new(bin);
+        let mut cmd = crate::harness::process::command();
         cmd.current_dir(dir)
             .arg("serve")
             .env("OCTOPUS__HTTP__LISTEN", "127.0.0.1:0")
@@ -784,15 +780,13 @@ async fn one_account_per_entra_object_id() {
 
 #[test]
 fn check_config_warns_when_a_policy_is_weaker_than_nist() {
-    let bin = std::env::var("OCTOPUS_TEST_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_octopus-teams").to_string());
     let run = |min_length: &str| {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("octopus.toml");
         let defaults = octopus_teams::config::DEFAULTS
             .replace("min_length = 4", &format!("min_length = {min_length}"));
         std::fs::write(&file, defaults).unwrap();
-        let out = std::process::Command::new(&bin)
+        let out = crate::harness::process::command()
             .args(["--config", file.to_str().unwrap(), "check-config"])
             .env("RUST_LOG", "warn")
             .env_remove("OCTOPUS_CONFIG")

@@ -2,14 +2,12 @@
 //! instance's mail is taken over within seconds. On SQLite (one instance by design) these tests
 //! say so and pass without running.
 
-use std::{collections::HashMap, path::Path, process::Stdio, time::Duration};
+use std::{collections::HashMap, path::Path, time::Duration};
 
 use octopus_teams::mail::crypto::MailKey;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::harness::{ReceivedMail, SmtpSink, TestApp, TestDb, csrf_of};
-
-const BIN: &str = env!("CARGO_BIN_EXE_octopus-teams");
+use crate::harness::{ReceivedMail, SmtpSink, TestApp, TestDb, csrf_of, process};
 
 fn skip_on_sqlite(db: &TestDb, test: &str) -> bool {
     if !db.is_postgres() {
@@ -140,49 +138,16 @@ async fn a_slow_relay_with_two_instances_gets_no_mail_twice() {
 
 /// `octopus-teams serve` on the test database, output discarded, killed on drop.
 async fn serve(db: &TestDb, dir: &Path, smtp: &SmtpSink, key: &str) -> (Child, String) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("OCTOPUS") || k == "DATABASE_URL" {
-            cmd.env_remove(k);
-        }
-    }
-    let child = cmd
-        .arg("serve")
-        .current_dir(dir)
-        .env("OCTOPUS__HTTP__LISTEN", addr.to_string())
-        .env("OCTOPUS__HTTP__PUBLIC_BASE_URL", format!("http://{addr}"))
+    let mut cmd = process::command();
+    cmd.current_dir(dir)
         .env("OCTOPUS__DATABASE__URL", &db.url)
         .env("OCTOPUS__MAIL__TRANSPORT", smtp.url())
         .env("OCTOPUS__MAIL__POLL_INTERVAL_SECS", "1")
         .env("OCTOPUS__SECURITY__SECRET_KEY", key)
         .env("OCTOPUS__DEMO__SEED", "false")
         .env("OCTOPUS__LIMITS__REQUESTS_PER_IP", "100000")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the binary");
-    let base = format!("http://{addr}");
-    let client = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{base} not ready within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    (child, base)
+        .env("RUST_LOG", "warn");
+    process::serve(cmd).await
 }
 
 /// Concurrent `/forgot` requests for `u{i}` at each (instance, i).
@@ -226,12 +191,11 @@ async fn forgot(base: &str, username: &str) {
 fn import_with_binary(db: &TestDb, dir: &Path, n: usize) {
     let csv = dir.join("accounts.csv");
     std::fs::write(&csv, accounts_csv(n)).unwrap();
-    let out = std::process::Command::new(BIN)
+    let out = process::command()
         .args(["users", "import", csv.to_str().unwrap()])
         .env("OCTOPUS__DATABASE__URL", &db.url)
         .env("OCTOPUS__DEMO__SEED", "false")
         .env("RUST_LOG", "warn")
-        .env_remove("OCTOPUS_CONFIG")
         .output()
         .unwrap();
     assert!(
@@ -250,10 +214,9 @@ async fn a_killed_instance_s_mail_is_taken_over_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let smtp = SmtpSink::start().await;
     let key = MailKey::generate().to_base64();
-    let migrate = std::process::Command::new(BIN)
+    let migrate = process::command()
         .arg("migrate")
         .env("OCTOPUS__DATABASE__URL", &db.url)
-        .env_remove("OCTOPUS_CONFIG")
         .output()
         .unwrap();
     assert!(migrate.status.success());
@@ -367,13 +330,7 @@ async fn simultaneous_requests_for_one_account_leave_exactly_one_usable_link() {
 
 /// `octopus-teams mail …` on the test app's database, with its key and address.
 fn mail_command(app: &TestApp, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = std::process::Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("OCTOPUS") || k == "DATABASE_URL" {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
+    let out = process::command()
         .arg("mail")
         .args(args)
         .env("OCTOPUS__DATABASE__URL", &app.db.url)

@@ -318,7 +318,7 @@ async fn never_claimed_again(app: &TestApp, attempts: i64) {
 
 /// `octopus-teams mail list [--dead]`, run as the real binary on the test's database.
 async fn mail_list(app: &TestApp, args: &[&str]) -> String {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+    let out = tokio::process::Command::from(crate::harness::process::command())
         .args(["mail", "list"])
         .args(args)
         .env("OCTOPUS__DATABASE__URL", &app.db.url)

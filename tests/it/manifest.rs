@@ -5,7 +5,7 @@ use std::{path::Path, process::Command};
 const BOT: &str = "2b3c4d5e-6f70-4182-9a3b-4c5d6e7f8091";
 
 fn build(out: &Path, env: &[(&str, &str)]) -> (bool, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_octopus-teams"));
+    let mut cmd = crate::harness::process::command();
     cmd.args(["manifest", "--out", out.to_str().unwrap()])
         .env_remove("OCTOPUS_CONFIG")
         .env("RUST_LOG", "off")

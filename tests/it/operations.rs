@@ -20,9 +20,8 @@ use tokio::{
     task::AbortHandle,
 };
 
-use crate::harness::{ReceivedMail, SmtpSink, TestApp, TestDb, csrf_of};
+use crate::harness::{ReceivedMail, SmtpSink, TestApp, TestDb, csrf_of, process};
 
-const BIN: &str = env!("CARGO_BIN_EXE_octopus-teams");
 const WAIT: Duration = Duration::from_secs(30);
 /// The demo account `serve` creates on an empty directory (src/app.rs, seed_demo).
 const DEMO_EMAIL: &str = "julie.tremblay@example.org";
@@ -38,7 +37,7 @@ impl Served {
     /// Starts `octopus-teams --log-format json serve` in `dir` on a free loopback port, with
     /// nothing from the caller's OCTOPUS_* environment, and waits for its "listening" line.
     async fn start(dir: &Path, env: &[(&str, &str)]) -> Served {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::from(process::command());
         cmd.args(["--log-format", "json", "serve"])
             .current_dir(dir)
             .env("OCTOPUS__HTTP__LISTEN", "127.0.0.1:0")
@@ -47,11 +46,6 @@ impl Served {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("OCTOPUS") || k == "DATABASE_URL" {
-                cmd.env_remove(k);
-            }
-        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -390,14 +384,9 @@ async fn the_secret_key_is_created_once_and_pending_mail_survives_a_restart() {
 
 /// Runs an admin command of the real binary on `db`, with `config` as its file.
 async fn admin(db: &TestDb, config: Option<&Path>, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::from(process::command());
     if let Some(file) = config {
         cmd.arg("--config").arg(file);
-    }
-    for (k, _) in std::env::vars() {
-        if k.starts_with("OCTOPUS") {
-            cmd.env_remove(k);
-        }
     }
     let out = cmd
         .args(args)

@@ -363,7 +363,7 @@ async fn shutdown_finishes_the_bot_turns_already_acknowledged() {
 fn octopus(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+    let mut child = crate::harness::process::command()
         .args(args)
         .current_dir(dir.path())
         .env_remove("OCTOPUS_CONFIG")
@@ -464,7 +464,7 @@ async fn sigterm_stops_the_real_binary_cleanly() {
         l.local_addr().unwrap().port()
     };
     let listen = format!("127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_octopus-teams"))
+    let mut child = tokio::process::Command::from(crate::harness::process::command())
         .current_dir(dir.path())
         .env_remove("OCTOPUS_CONFIG")
         .env("OCTOPUS__HTTP__LISTEN", &listen)

@@ -62,13 +62,7 @@ async fn wait_until_it_answers(url: &str, what: &str, log: &Path) {
 /// The binary under test, in `dir`, with no `OCTOPUS…` variable of the test's environment, and
 /// `--config FILE` when given.
 pub(crate) fn octopus(dir: &Path, config: Option<&Path>) -> Command {
-    // OCTOPUS_TEAMS_BIN: the binary under test when it is not this build's (shared target dirs).
-    let bin = std::env::var("OCTOPUS_TEAMS_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_octopus-teams").to_string());
-    let mut cmd = Command::new(bin);
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("OCTOPUS")) {
-        cmd.env_remove(key);
-    }
+    let mut cmd = crate::harness::process::command();
     if let Some(config) = config {
         cmd.arg("--config").arg(config);
     }

@@ -1,18 +1,15 @@
 //! `octopus-teams report`, run as the real binary: its figures equal what the test did.
 
-use std::{collections::BTreeMap, process::Command, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use crate::harness::{TestApp, TestDb};
 
 const WAIT: Duration = Duration::from_secs(10);
 const DAY: i64 = 86_400;
 
-/// The binary; OCTOPUS_TEST_BIN points at another build of it (on a machine whose shared target
-/// directory's `octopus-teams` other checkouts overwrite).
+/// The real binary (`harness::process::bin`) on the test's database.
 fn octopus(db: &TestDb, args: &[&str]) -> (i32, String, String) {
-    let bin = std::env::var("OCTOPUS_TEST_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_octopus-teams").to_string());
-    let out = Command::new(bin)
+    let out = crate::harness::process::command()
         .args(args)
         .env("OCTOPUS__DATABASE__URL", &db.url)
         .env("OCTOPUS__DEMO__SEED", "false")

@@ -6,6 +6,7 @@ pub mod db;
 pub mod entra;
 pub mod idp;
 pub mod logs;
+pub mod process;
 pub mod smtp;
 pub mod sql;
 pub mod teams_host;

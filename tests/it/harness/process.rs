@@ -1,0 +1,68 @@
+//! The real binary, as an operator runs it: which binary, a command that carries nothing of the
+//! caller's configuration, and `serve` on a free loopback port, ready before it is returned.
+
+use std::{process::Stdio, time::Duration};
+
+use tokio::process::Child;
+
+/// The binary under test. OCTOPUS_TEST_BIN names a copy of this checkout's build, for when a
+/// target folder shared by several checkouts may hold another one's by the time a test runs.
+pub fn bin() -> String {
+    std::env::var("OCTOPUS_TEST_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_octopus-teams").to_string())
+}
+
+/// The binary with none of the caller's OCTOPUS_* variables nor DATABASE_URL: a test says
+/// everything the run depends on.
+pub fn command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OCTOPUS") || k == "DATABASE_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// A loopback address nothing listens on (the port is released before it is returned).
+pub fn free_addr() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener.local_addr().expect("its address")
+}
+
+/// `serve` from `cmd` (its configuration already set) on a free loopback port that is also its
+/// public address, output discarded, killed on drop. Returns once `/readyz` answers 200.
+pub async fn serve(mut cmd: std::process::Command) -> (Child, String) {
+    let addr = free_addr();
+    let base = format!("http://{addr}");
+    cmd.arg("serve")
+        .env("OCTOPUS__HTTP__LISTEN", addr.to_string())
+        .env("OCTOPUS__HTTP__PUBLIC_BASE_URL", &base)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let child = tokio::process::Command::from(cmd)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the binary");
+    ready(&base, Duration::from_secs(30)).await;
+    (child, base)
+}
+
+/// Waits until `{base}/readyz` answers 200, at most `wait`.
+pub async fn ready(base: &str, wait: Duration) {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while !client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{base} not ready within {wait:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
