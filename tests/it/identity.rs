@@ -399,7 +399,7 @@ async fn the_app_token_needs_the_right_secret_tenant_and_scope() {
     refused_app_token(
         TestApp::builder()
             .config(|c| {
-                c.bot.app_type = "multi_tenant".into();
+                c.bot.app_type = octopus_teams::config::AppType::MultiTenant;
                 c.bot.app_tenant_id = None;
             })
             .spawn()

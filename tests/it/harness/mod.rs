@@ -148,7 +148,7 @@ impl Builder {
     pub fn multi_tenant_bot(mut self) -> Self {
         self.multi_tenant = true;
         self.config(|c| {
-            c.bot.app_type = "multi_tenant".into();
+            c.bot.app_type = octopus_teams::config::AppType::MultiTenant;
             c.bot.app_tenant_id = None;
         })
     }
@@ -208,7 +208,7 @@ impl Builder {
         raw.organisations[0].team_ids = vec![TEAMEO.into()];
         raw.bot.app_id = BOT_ID.into();
         raw.bot.app_password = Some(SecretString::from(BOT_PASSWORD));
-        raw.bot.app_type = "single_tenant".into();
+        raw.bot.app_type = octopus_teams::config::AppType::SingleTenant;
         raw.bot.app_tenant_id = Some(TENANT.into());
         raw.bot.token_authority = entra.base.clone();
         raw.bot.openid_metadata_url = idp.metadata_url();

@@ -1,0 +1,46 @@
+//! `[database]`: SQLite or PostgreSQL, chosen by the URL's scheme.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::{Config, Description, urls::redact_url};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub url: SecretString,
+}
+
+/// The database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// `sqlite:…`
+    Sqlite,
+    /// `postgres://…` or `postgresql://…`
+    Postgres,
+}
+
+impl DatabaseKind {
+    /// `None` for a scheme the service does not speak.
+    pub fn of(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+impl RawDatabase {
+    pub(super) fn validate(&self, errs: &mut Vec<String>) {
+        if DatabaseKind::of(self.url.expose_secret()).is_none() {
+            errs.push("database.url: must start with sqlite: or postgres://".into());
+        }
+    }
+}
+
+pub(super) fn describe(cfg: &Config, out: &mut Description) {
+    out.line("database.url", redact_url(cfg.database_url.expose_secret()));
+}

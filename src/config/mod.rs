@@ -1,0 +1,292 @@
+//! One typed configuration: embedded defaults → optional TOML file → `OCTOPUS__…` environment.
+//!
+//! Loading has no side effects. [`Config::load`] deserialises the raw layers and validates them
+//! into typed values; `check-config` runs exactly the same validation. Each `[section]` has its
+//! own file holding its raw type, its validation and its lines in [`Config::describe`]; this one
+//! merges the layers, refuses unknown keys ([`explain`]) and puts the sections together.
+
+mod bot;
+mod database;
+mod demo;
+mod explain;
+mod http;
+mod limits;
+mod mail;
+mod metrics;
+mod organisations;
+mod pages;
+mod security;
+mod tab;
+mod teams_app;
+mod urls;
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+pub use self::{
+    bot::{AppType, BotAuth, BotMode, EntraChannelConfig, RawBot},
+    database::{DatabaseKind, RawDatabase},
+    demo::Demo,
+    explain::explain,
+    http::RawHttp,
+    limits::Limits,
+    mail::{MailTransport, RawMail},
+    metrics::RawMetrics,
+    organisations::RawOrganisation,
+    pages::{PageLanguage, Pages},
+    security::{Argon2Params, MIN_SECRET_LEN, RawSecurity, strong_secret},
+    tab::{RawTab, TabConfig},
+    teams_app::TeamsApp,
+    urls::redact_url,
+};
+use crate::org::Organisations;
+
+pub const DEFAULTS: &str = include_str!("../../config/defaults.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub http: RawHttp,
+    pub database: RawDatabase,
+    pub mail: RawMail,
+    pub security: RawSecurity,
+    pub limits: Limits,
+    #[serde(default)]
+    pub demo: Demo,
+    pub bot: RawBot,
+    pub teams_app: TeamsApp,
+    pub tab: RawTab,
+    #[serde(default)]
+    pub pages: Pages,
+    #[serde(default)]
+    pub organisations: Vec<RawOrganisation>,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub public_base_url: Url,
+    /// The reverse proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub trust_request_id: bool,
+    pub shutdown_grace: Duration,
+    /// `metrics.listen`: serve /metrics only there.
+    pub metrics_listen: Option<SocketAddr>,
+    pub database_url: SecretString,
+    pub mail: MailTransport,
+    pub mail_poll_interval: Duration,
+    pub mail_timeout: Duration,
+    /// PEM certificates of the private CA that signed the relay's certificate (`mail.tls_ca_file`).
+    pub mail_tls_ca: Option<Vec<u8>>,
+    /// Attempts after which a mail that keeps failing (4xx, connection) is dead-lettered.
+    pub mail_max_attempts: u32,
+    /// `mail.concurrency`: sends in flight at once (at least 1).
+    pub mail_concurrency: usize,
+    pub secret_key: Option<SecretString>,
+    pub password_pepper: Option<SecretString>,
+    pub argon2: Argon2Params,
+    pub hash_queue: usize,
+    pub limits: Limits,
+    pub demo: Demo,
+    pub bot: BotMode,
+    pub connector_retries: u32,
+    pub connector_timeout: Duration,
+    pub teams_app: TeamsApp,
+    pub tab: TabConfig,
+    pub pages: Pages,
+    pub organisations: Organisations,
+}
+
+/// Every problem found in a configuration, named.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl Config {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let raw = Self::figment(file)
+            .extract::<RawConfig>()
+            .map_err(explain)?;
+        Ok(raw.validate()?)
+    }
+
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut fig = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            // A file that sets organisations replaces the demo one rather than adding to it.
+            fig = fig.merge(Toml::file_exact(file));
+        }
+        fig.merge(Env::prefixed("OCTOPUS__").split("__"))
+    }
+
+    /// Several instances share a PostgreSQL database, and mail sealed by one is opened by another:
+    /// they must share the key, so it must come from the configuration, not from a local file.
+    pub fn missing_shared_secret(&self) -> Option<String> {
+        let postgres =
+            DatabaseKind::of(self.database_url.expose_secret()) == Some(DatabaseKind::Postgres);
+        (postgres && self.secret_key.is_none()).then(|| {
+            "security.secret_key is required with PostgreSQL (every instance must open the mail \
+             that another one sealed): set the same key on every instance, in the file or as \
+             OCTOPUS__SECURITY__SECRET_KEY; generate one with `openssl rand -base64 32`"
+                .to_string()
+        })
+    }
+
+    pub fn uses_https(&self) -> bool {
+        self.public_base_url.scheme() == "https"
+    }
+
+    /// What is allowed but weaker than a security reviewer expects, for `check-config`.
+    pub fn warnings(&self) -> Vec<String> {
+        self.organisations
+            .iter()
+            .flat_map(|org| {
+                org.policy.weaknesses().into_iter().map(move |w| {
+                    format!(
+                        "organisations[{}].policy: {w} (organisations.policy.min_length = 8)",
+                        org.slug
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// A printable view with secrets redacted, for `check-config`.
+    pub fn describe(&self) -> String {
+        let mut out = Description::default();
+        http::describe(self, &mut out);
+        database::describe(self, &mut out);
+        mail::describe(self, &mut out);
+        security::describe(self, &mut out);
+        limits::describe(self, &mut out);
+        pages::describe(self, &mut out);
+        bot::describe(self, &mut out);
+        organisations::describe(self, &mut out);
+        out.0
+    }
+}
+
+/// [`Config::describe`]'s text, one `key  value` line at a time.
+#[derive(Default)]
+struct Description(String);
+
+impl Description {
+    fn line(&mut self, key: &str, value: impl std::fmt::Display) {
+        self.0.push_str(&format!("{key:<28} {value}\n"));
+    }
+}
+
+impl RawConfig {
+    pub fn validate(self) -> Result<Config, ConfigErrors> {
+        let mut errs = Vec::new();
+        let http = self.http.validate(&mut errs);
+        let metrics_listen = self.metrics.validate(&mut errs);
+        self.database.validate(&mut errs);
+        let mail = self.mail.validate(&mut errs);
+        let argon2 = self.security.validate(&mut errs);
+        self.limits.validate(&mut errs);
+        let bot = self
+            .bot
+            .validate(http.listen)
+            .map_err(|p| errs.extend(p))
+            .ok();
+        let local_dev = matches!(bot, Some(BotMode::LocalDev));
+        let orgs = organisations::validate_all(self.organisations, local_dev, &mut errs);
+        http.check_with_bot(local_dev, &mut errs);
+        let tab = self
+            .tab
+            .validate(&self.teams_app, &self.bot)
+            .map_err(|p| errs.extend(p))
+            .ok();
+        let organisations = Organisations::new(orgs)
+            .map_err(|e| errs.push(format!("organisations: {e}")))
+            .ok();
+
+        match (
+            http.listen,
+            http.public_base_url,
+            mail.transport,
+            organisations,
+            bot,
+            tab,
+        ) {
+            (
+                Some(listen),
+                Some(public_base_url),
+                Some(transport),
+                Some(organisations),
+                Some(bot),
+                Some(tab),
+            ) if errs.is_empty() => Ok(Config {
+                listen,
+                public_base_url,
+                trusted_proxies: http.trusted_proxies,
+                trust_request_id: http.trust_request_id,
+                shutdown_grace: http.shutdown_grace,
+                metrics_listen,
+                database_url: self.database.url,
+                mail: transport,
+                mail_poll_interval: mail.poll_interval,
+                mail_timeout: mail.timeout,
+                mail_tls_ca: mail.tls_ca,
+                mail_max_attempts: mail.max_attempts,
+                mail_concurrency: mail.concurrency,
+                secret_key: self.security.secret_key,
+                password_pepper: self.security.password_pepper,
+                argon2,
+                hash_queue: self.security.hash_queue,
+                limits: self.limits,
+                demo: self.demo,
+                bot,
+                connector_retries: self.bot.connector_retries(),
+                connector_timeout: self.bot.connector_timeout(),
+                teams_app: self.teams_app,
+                tab,
+                pages: self.pages,
+                organisations,
+            }),
+            _ => Err(ConfigErrors(errs)),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The embedded defaults, deserialised (not validated).
+    pub(crate) fn defaults() -> RawConfig {
+        Config::figment(None).extract().expect("defaults parse")
+    }
+
+    #[test]
+    fn the_embedded_defaults_are_valid() {
+        let cfg = defaults().validate().expect("defaults validate");
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:3978");
+        assert_eq!(cfg.argon2, Argon2Params::OWASP);
+        assert_eq!(cfg.organisations.iter().count(), 1);
+    }
+
+    #[test]
+    fn problems_are_all_named() {
+        let mut raw = defaults();
+        raw.http.listen = "nowhere".into();
+        raw.organisations[0].time_zone = "Mars/Olympus".into();
+        raw.organisations[0].sender = "not an address".into();
+        let err = raw.validate().err().expect("invalid");
+        let text = err.to_string();
+        assert!(text.contains("http.listen"), "{text}");
+        assert!(text.contains("organisations[0].time_zone"), "{text}");
+        assert!(text.contains("organisations[0].sender"), "{text}");
+    }
+}

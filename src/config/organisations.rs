@@ -1,0 +1,277 @@
+//! `[[organisations]]`: the organisations served, each keyed by its Entra tenant.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::{Config, Description, security::strong_secret, urls::http_url};
+use crate::{
+    i18n::Locale,
+    org::{Helpdesk, LocalTestClient, LockoutPolicy, Organisation},
+    reset::policy::PasswordPolicy,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrganisation {
+    pub tenant_id: String,
+    pub slug: String,
+    pub name: String,
+    pub portal_url: String,
+    pub sender: String,
+    pub time_zone: String,
+    pub default_locale: String,
+    pub token_lifetime_minutes: u32,
+    pub api_key: Option<SecretString>,
+    #[serde(default)]
+    pub team_ids: Vec<String>,
+    /// Microsoft's local test clients this organisation serves in local-development mode
+    /// (`agents-playground`, `bot-emulator`); ignored when the bot has an app id.
+    #[serde(default)]
+    pub local_test_clients: Vec<LocalTestClient>,
+    pub policy: Option<PasswordPolicy>,
+    pub lockout: Option<LockoutPolicy>,
+    /// How long audit rows of this organisation are kept.
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u32,
+    /// The service-desk agents (`[organisations.helpdesk]`).
+    #[serde(default)]
+    pub helpdesk: Helpdesk,
+}
+
+fn default_audit_retention_days() -> u32 {
+    365
+}
+
+/// Every organisation checked, its problems named `organisations[i].key`. Made-up test tenants
+/// are served only in local-development mode (never by a bot that Azure can reach).
+pub(super) fn validate_all(
+    raw: Vec<RawOrganisation>,
+    local_dev: bool,
+    errs: &mut Vec<String>,
+) -> Vec<Organisation> {
+    let mut orgs = Vec::new();
+    if raw.is_empty() {
+        errs.push("organisations: at least one organisation is required".into());
+    }
+    for (i, raw) in raw.into_iter().enumerate() {
+        match raw.validate() {
+            Ok(mut org) => {
+                if !local_dev {
+                    org.local_test_clients.clear();
+                }
+                orgs.push(org)
+            }
+            Err(problems) => errs.extend(
+                problems
+                    .into_iter()
+                    .map(|p| format!("organisations[{i}].{p}")),
+            ),
+        }
+    }
+    orgs
+}
+
+impl RawOrganisation {
+    fn validate(self) -> Result<Organisation, Vec<String>> {
+        let mut errs = Vec::new();
+        if self.tenant_id.trim().is_empty() {
+            errs.push("tenant_id: required (the Entra tenant id)".into());
+        }
+        if self.slug.is_empty()
+            || !self
+                .slug
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            errs.push("slug: letters, digits and '-' only".into());
+        }
+        if self.name.trim().is_empty() {
+            errs.push("name: required".into());
+        }
+        let portal_url = http_url("portal_url", &self.portal_url, &mut errs);
+        let sender = self
+            .sender
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| {
+                errs.push(format!(
+                    "sender: {e} (e.g. \"Centre de services <supportTI@example.org>\")"
+                ))
+            })
+            .ok();
+        let time_zone = self
+            .time_zone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| errs.push(format!("time_zone: unknown IANA zone {:?}", self.time_zone)))
+            .ok();
+        let default_locale = Locale::from_tag(&self.default_locale)
+            .ok_or_else(|| errs.push("default_locale: one of fr-CA, en, pt".into()))
+            .ok();
+        if !(1..=24 * 60).contains(&self.token_lifetime_minutes) {
+            errs.push("token_lifetime_minutes: between 1 and 1440".into());
+        }
+        let policy = self.policy.unwrap_or_default();
+        if let Err(e) = policy.validate() {
+            errs.push(format!("policy: {e}"));
+        }
+        let lockout = self.lockout.unwrap_or_default();
+        if lockout.threshold == 0
+            || lockout.hard_limit < lockout.threshold
+            || lockout.hard_limit > 100
+        {
+            errs.push("lockout: need 1 ≤ threshold ≤ hard_limit ≤ 100".into());
+        }
+        let team_ids: Vec<String> = self.team_ids.iter().map(|t| team_id(t)).collect();
+        for (i, t) in team_ids.iter().enumerate() {
+            if !(t.starts_with("19:") && t.contains("@thread.")) {
+                errs.push(format!(
+                    "team_ids[{i}]: a team id looks like 19:…@thread.tacv2 (from the team's \"Get link to team\")"
+                ));
+            }
+        }
+        if let Some(key) = &self.api_key
+            && let Err(why) = strong_secret(key.expose_secret())
+        {
+            errs.push(format!(
+                "api_key: {why} (make one with `openssl rand -base64 32`)"
+            ));
+        }
+        if !(1..=36_500).contains(&self.audit_retention_days) {
+            errs.push("audit_retention_days: between 1 and 36500".into());
+        }
+        let helpdesk = self.helpdesk.validated().map_err(|e| errs.extend(e)).ok();
+        match (portal_url, sender, time_zone, default_locale, helpdesk) {
+            (
+                Some(portal_url),
+                Some(sender),
+                Some(time_zone),
+                Some(default_locale),
+                Some(helpdesk),
+            ) if errs.is_empty() => Ok(Organisation {
+                tenant_id: self.tenant_id.trim().to_ascii_lowercase(),
+                slug: self.slug,
+                name: self.name,
+                portal_url,
+                sender,
+                time_zone,
+                default_locale,
+                token_lifetime: Duration::from_secs(u64::from(self.token_lifetime_minutes) * 60),
+                api_key: self.api_key,
+                team_ids,
+                local_test_clients: self.local_test_clients,
+                policy,
+                lockout,
+                audit_retention: Duration::from_secs(u64::from(self.audit_retention_days) * 86_400),
+                helpdesk,
+            }),
+            _ => Err(errs),
+        }
+    }
+}
+
+/// A team id as configured: as Teams shows it (`19:…@thread.tacv2`) or as "Get link to team"
+/// copies it, URL-encoded (`19%3a…%40thread.tacv2`).
+fn team_id(raw: &str) -> String {
+    percent_encoding::percent_decode_str(raw.trim())
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+pub(super) fn describe(cfg: &Config, out: &mut Description) {
+    for org in cfg.organisations.iter() {
+        let key = format!("organisation[{}]", org.slug);
+        out.line(
+            &key,
+            format!(
+                "tenant {} · {} · portal {} · sender {} · tz {} · {} · link {} min · api key {}",
+                org.tenant_id,
+                org.name,
+                org.portal_url,
+                org.sender,
+                org.time_zone,
+                org.default_locale.tag(),
+                org.token_lifetime.as_secs() / 60,
+                if org.api_key.is_some() {
+                    "[redacted]"
+                } else {
+                    "none"
+                },
+            ),
+        );
+        if !org.local_test_clients.is_empty() {
+            let names: Vec<&str> = org.local_test_clients.iter().map(|c| c.name()).collect();
+            out.line(
+                &key,
+                format!(
+                    "also serves the local test clients {} (local-development mode only)",
+                    names.join(", ")
+                ),
+            );
+        }
+        out.line(
+            &key,
+            format!(
+                "helpdesk: {} agent(s) by Entra object id may ask the bot « statut <username> »",
+                org.helpdesk.agent_object_ids.len()
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::config::tests::defaults;
+
+    #[test]
+    fn a_team_id_is_accepted_as_shown_or_as_copied_from_its_link() {
+        let mut raw = defaults();
+        raw.organisations[0].team_ids = vec![
+            "19:abc@thread.tacv2".into(),
+            "19%3aDEF%40thread.tacv2".into(),
+        ];
+        let cfg = raw.validate().expect("valid");
+        let org = cfg.organisations.iter().next().expect("one org");
+        assert_eq!(org.team_ids, ["19:abc@thread.tacv2", "19:DEF@thread.tacv2"]);
+
+        let mut raw = defaults();
+        raw.organisations[0].team_ids = vec!["Teaméo".into()];
+        let text = raw.validate().err().expect("invalid").to_string();
+        assert!(text.contains("organisations[0].team_ids[0]"), "{text}");
+    }
+
+    #[test]
+    fn the_local_test_clients_are_served_in_local_development_mode_only() {
+        let playground = LocalTestClient::AgentsPlayground.tenant_id();
+        let cfg = defaults().validate().expect("defaults validate");
+        let demo = cfg
+            .organisations
+            .for_bot(playground)
+            .expect("playground served");
+        assert_eq!(demo.slug, "demo");
+        assert!(demo.serves_team("team-id"));
+        assert!(
+            cfg.organisations.for_bot(None).is_some(),
+            "the Emulator sends no tenant"
+        );
+        assert!(
+            cfg.organisations
+                .for_bot(Some("11111111-2222-3333-4444-555555555555"))
+                .is_none()
+        );
+
+        let mut raw = defaults();
+        raw.bot.app_id = "6f1c1a2e-0000-4000-8000-00000000b07".into();
+        raw.bot.app_password = Some(SecretString::from("secret"));
+        raw.bot.app_tenant_id = Some("00000000-0000-0000-0000-000000000000".into());
+        let cfg = raw.validate().expect("valid");
+        assert!(cfg.organisations.for_bot(playground).is_none());
+        assert!(cfg.organisations.for_bot(None).is_none());
+        let demo = cfg.organisations.default_org();
+        assert!(!demo.serves_team("team-id"));
+        assert!(cfg.organisations.for_bot(Some(&demo.tenant_id)).is_some());
+    }
+}
