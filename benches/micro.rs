@@ -17,8 +17,8 @@ use std::{hint::black_box, sync::Arc, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use octopus_teams::{
-    auth::{jwks::OpenIdKeys, verified::VerifiedTokens},
-    bot::{activity::Activity, cards::Cards, channel_auth::ChannelAuth, intent::intent},
+    auth::{channel::ChannelAuth, jwks::OpenIdKeys, verified::VerifiedTokens},
+    bot::{activity::Activity, cards::Cards, intent::intent},
     clock::SystemClock,
     i18n::{Locale, Strings},
 };

@@ -6,7 +6,7 @@ use crate::{
     i18n::Locale,
     org::Organisation,
     reset::{
-        audit::{AuditEvent, record},
+        audit::{Audit, AuditEvent},
         model::{EmailAddress, Username},
     },
     store::{Store, accounts, sessions, tokens},
@@ -194,19 +194,15 @@ pub async fn import_csv(
     for id in &email_changed {
         let links = tokens::revoke_active(&mut tx, id, now, "email_changed").await?;
         let ended = sessions::delete_for_account(&mut tx, id).await?;
-        record(
-            &mut tx,
-            now,
-            Some(&org.tenant_id),
-            Some(id),
-            AuditEvent::EmailChanged,
-            None,
-            Some(format!(
+        Audit::event(AuditEvent::EmailChanged, now)
+            .tenant(&org.tenant_id)
+            .account(id)
+            .detail(format!(
                 "links_revoked={} sessions_ended={ended}",
                 links.len()
-            )),
-        )
-        .await?;
+            ))
+            .record(&mut tx)
+            .await?;
     }
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     Ok(report)

@@ -13,13 +13,13 @@
 //! - the token's `serviceurl` must be the activity's, and without one the activity's serviceUrl
 //!   host must be a Microsoft connector host: the bot sends its own token there.
 
-use jsonwebtoken::{Algorithm, Header};
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use url::Url;
 
 use crate::auth::{
     jwks::TenantKeys,
-    token::{self, Rules, TokenError},
+    jwt::{CLOCK_SKEW_SECS, Jwt, JwtError, REGISTERED_CLAIMS, Rules},
 };
 
 const V1_ISSUER: &str = "https://sts.windows.net/";
@@ -33,14 +33,12 @@ pub enum EntraRefusal {
     Tenant,
     /// The key's issuer is not the token's tenant.
     KeyIssuer,
-    UnknownKey,
-    KeysUnavailable,
     /// `appid`/`azp` missing or not in the allow-list.
     Caller,
     ServiceUrlMismatch,
     /// No `serviceurl` claim and the activity's serviceUrl is not a Microsoft connector.
     ServiceUrlHost,
-    Token(TokenError),
+    Token(JwtError),
 }
 
 /// The Bot Service tenants' issuers and what their tokens must carry.
@@ -89,24 +87,19 @@ impl EntraChannel {
     /// Checks a token whose (unverified) issuer is `iss` for an activity from `service_url`.
     pub async fn verify(
         &self,
-        token: &str,
-        header: &Header,
+        jwt: &Jwt<'_>,
         iss: &str,
         app_id: &str,
         service_url: &str,
     ) -> Result<(), EntraRefusal> {
         let (tenant, version) = self
             .tenant_of(iss)
-            .ok_or(EntraRefusal::Token(TokenError::Issuer))?;
-        let kid = header.kid.as_deref().ok_or(EntraRefusal::UnknownKey)?;
-        let key = self
+            .ok_or(EntraRefusal::Token(JwtError::Issuer))?;
+        let keys = self
             .keys
             .of(tenant)
-            .map_err(|_| EntraRefusal::KeysUnavailable)?
-            .key(kid)
-            .await
-            .map_err(|_| EntraRefusal::KeysUnavailable)?
-            .ok_or(EntraRefusal::UnknownKey)?;
+            .map_err(|_| EntraRefusal::Token(JwtError::KeysUnavailable))?;
+        let key = jwt.key(&keys).await.map_err(EntraRefusal::Token)?;
         let tenant_issuer = self.keys.v2_issuer(tenant);
         let key_issuer = key
             .issuer
@@ -119,9 +112,10 @@ impl EntraChannel {
             algorithms: &ALGORITHMS,
             issuers: &[iss],
             audiences: &[app_id],
+            required: &REGISTERED_CLAIMS,
+            leeway: CLOCK_SKEW_SECS,
         };
-        let claims: Claims =
-            token::verify(token, header, &key.key, &rules).map_err(EntraRefusal::Token)?;
+        let claims: Claims = jwt.verify(&key.key, &rules).map_err(EntraRefusal::Token)?;
         if !claims
             .tid
             .is_some_and(|tid| tid.eq_ignore_ascii_case(tenant))

@@ -26,7 +26,7 @@ use crate::{
     clock::SharedClock,
     i18n::{Locale, Strings},
     org::Organisations,
-    reset::audit::{AuditEvent, record},
+    reset::audit::{Audit, AuditEvent},
     store::{AnyConnection, Dialect, Store, StoreError, outbox},
     templates::Templates,
 };
@@ -209,16 +209,11 @@ impl MailWorker {
         let e = match result {
             Ok(()) => {
                 outbox::mark_sent(conn, id, now).await?;
-                record(
-                    conn,
-                    now,
-                    Some(&mail.tenant_id),
-                    None,
-                    AuditEvent::MailSent,
-                    None,
-                    Some(detail),
-                )
-                .await?;
+                Audit::event(AuditEvent::MailSent, now)
+                    .tenant(&mail.tenant_id)
+                    .detail(detail)
+                    .record(conn)
+                    .await?;
                 info!(attempt = mail.attempts, "mail sent");
                 metrics::counter!("octopus_mail_sent_total").increment(1);
                 return Ok(Settled::Sent);
@@ -231,16 +226,11 @@ impl MailWorker {
         let cause = code.is_none().then_some(e.detail.as_str());
         if e.failure == Failure::Refused || mail.attempts >= self.max_attempts {
             outbox::mark_dead(conn, id, now, &e.detail).await?;
-            record(
-                conn,
-                now,
-                Some(&mail.tenant_id),
-                None,
-                AuditEvent::MailDeadLettered,
-                None,
-                Some(detail),
-            )
-            .await?;
+            Audit::event(AuditEvent::MailDeadLettered, now)
+                .tenant(&mail.tenant_id)
+                .detail(detail)
+                .record(conn)
+                .await?;
             error!(attempt = mail.attempts, failure = ?e.failure, smtp.code = code, error = cause, "mail dead-lettered: not retried again");
             metrics::counter!("octopus_mail_dead_letters_total").increment(1);
             return Ok(Settled::Dead);

@@ -95,33 +95,129 @@ impl AuditEvent {
     }
 }
 
-pub async fn record(
-    conn: &mut AnyConnection,
-    now: i64,
-    tenant_id: Option<&str>,
-    account: Option<&AccountId>,
+/// One audit row and its `octopus_events_total` count, named field by field:
+/// `Audit::event(AuditEvent::PasswordChanged, now).tenant(&org.tenant_id).account(&id)
+/// .client(&client).detail(text).record(&mut tx).await?`. What is not set stays empty.
+#[must_use = "nothing is written until `record`"]
+pub struct Audit<'a> {
     event: AuditEvent,
-    client: Option<&str>,
+    now: i64,
+    tenant_id: Option<&'a str>,
+    account: Option<&'a AccountId>,
+    client: Option<&'a str>,
     detail: Option<String>,
-) -> Result<(), StoreError> {
-    // Counted when written: a transaction rolled back later still counts (rare: a database
-    // failure). The tenant id is not personal data; the client and account are never labels.
-    metrics::counter!(
-        "octopus_events_total",
-        "event" => event.name(),
-        "tenant" => tenant_id.unwrap_or("none").to_string()
-    )
-    .increment(1);
-    audit::insert(
-        conn,
-        &audit::AuditRow {
-            occurred_at: now,
-            tenant_id: tenant_id.map(str::to_string),
-            account_id: account.map(|a| a.0.clone()),
-            event: event.name().to_string(),
-            client: client.map(str::to_string),
-            detail,
-        },
-    )
-    .await
+}
+
+/// A value or an optional value, so `tenant(&org.tenant_id)` and `tenant(maybe.as_deref())`
+/// both read naturally.
+pub trait Maybe<'a, T: ?Sized> {
+    fn maybe(self) -> Option<&'a T>;
+}
+
+impl<'a, T: ?Sized> Maybe<'a, T> for &'a T {
+    fn maybe(self) -> Option<&'a T> {
+        Some(self)
+    }
+}
+
+impl<'a, T: ?Sized> Maybe<'a, T> for Option<&'a T> {
+    fn maybe(self) -> Option<&'a T> {
+        self
+    }
+}
+
+impl<'a> Maybe<'a, str> for &'a String {
+    fn maybe(self) -> Option<&'a str> {
+        Some(self)
+    }
+}
+
+/// A detail given as text, or maybe not at all.
+pub trait IntoDetail {
+    fn into_detail(self) -> Option<String>;
+}
+
+impl IntoDetail for String {
+    fn into_detail(self) -> Option<String> {
+        Some(self)
+    }
+}
+
+impl IntoDetail for &str {
+    fn into_detail(self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
+impl IntoDetail for Option<String> {
+    fn into_detail(self) -> Option<String> {
+        self
+    }
+}
+
+impl IntoDetail for Option<&str> {
+    fn into_detail(self) -> Option<String> {
+        self.map(str::to_string)
+    }
+}
+
+impl<'a> Audit<'a> {
+    /// `event`, happened at `now` (unix seconds).
+    pub fn event(event: AuditEvent, now: i64) -> Self {
+        Self {
+            event,
+            now,
+            tenant_id: None,
+            account: None,
+            client: None,
+            detail: None,
+        }
+    }
+
+    /// The organisation's tenant id (not personal data: it also labels the counter).
+    pub fn tenant(mut self, tenant_id: impl Maybe<'a, str>) -> Self {
+        self.tenant_id = tenant_id.maybe();
+        self
+    }
+
+    pub fn account(mut self, account: impl Maybe<'a, AccountId>) -> Self {
+        self.account = account.maybe();
+        self
+    }
+
+    /// Who asked: a requester's client key (an IP, a Teams user, an agent).
+    pub fn client(mut self, client: impl Maybe<'a, str>) -> Self {
+        self.client = client.maybe();
+        self
+    }
+
+    /// What auditors need to read the event; never a secret.
+    pub fn detail(mut self, detail: impl IntoDetail) -> Self {
+        self.detail = detail.into_detail();
+        self
+    }
+
+    /// Counts the event and writes its row on `conn` (the caller's transaction, if any).
+    pub async fn record(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        // Counted when written: a transaction rolled back later still counts (rare: a database
+        // failure). The tenant id is not personal data; the client and account are never labels.
+        metrics::counter!(
+            "octopus_events_total",
+            "event" => self.event.name(),
+            "tenant" => self.tenant_id.unwrap_or("none").to_string()
+        )
+        .increment(1);
+        audit::insert(
+            conn,
+            &audit::AuditRow {
+                occurred_at: self.now,
+                tenant_id: self.tenant_id.map(str::to_string),
+                account_id: self.account.map(|a| a.0.clone()),
+                event: self.event.name().to_string(),
+                client: self.client.map(str::to_string),
+                detail: self.detail,
+            },
+        )
+        .await
+    }
 }

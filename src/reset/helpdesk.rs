@@ -7,7 +7,7 @@ use tracing::{info, instrument, warn};
 
 use super::{
     ResetError, ResetService,
-    audit::{AuditEvent, record},
+    audit::{Audit, AuditEvent},
     history::{Event, SHOWN, timeline},
     model::{EmailAddress, Purpose, Requester, Username},
     signin::lock_subject,
@@ -104,16 +104,12 @@ impl ResetService {
         let now = self.clock.unix();
         let mut conn = self.store.conn().await?;
         let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
-        record(
-            &mut conn,
-            now,
-            Some(&org.tenant_id),
-            account.as_ref().map(|a| &a.id),
-            AuditEvent::HelpdeskViewed,
-            Some(&agent.requester().key()),
-            None,
-        )
-        .await?;
+        Audit::event(AuditEvent::HelpdeskViewed, now)
+            .tenant(&org.tenant_id)
+            .account(account.as_ref().map(|a| &a.id))
+            .client(&agent.requester().key())
+            .record(&mut conn)
+            .await?;
         let Some(account) = account else {
             return Ok(None);
         };

@@ -2,7 +2,10 @@
 
 use sqlx::AnyConnection;
 
-use crate::store::{StoreError, limits};
+use crate::{
+    reset::audit::Audit,
+    store::{StoreError, limits},
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
@@ -50,16 +53,12 @@ pub async fn admit(
 ) -> Result<(), crate::reset::ResetError> {
     if let Err(refused) = hit(conn, bucket, limit, now).await? {
         if refused.first_in_window {
-            crate::reset::audit::record(
-                conn,
-                now,
-                audit.tenant_id,
-                None,
-                audit.event,
-                Some(audit.client),
-                audit.detail.map(str::to_string),
-            )
-            .await?;
+            Audit::event(audit.event, now)
+                .tenant(audit.tenant_id)
+                .client(audit.client)
+                .detail(audit.detail)
+                .record(conn)
+                .await?;
         }
         return Err(crate::reset::ResetError::RateLimited {
             retry_after_secs: refused.retry_after_secs,

@@ -7,7 +7,7 @@ use tracing::{info, instrument};
 
 use super::{
     ResetError,
-    audit::{AuditEvent, record},
+    audit::{Audit, AuditEvent},
     limits::{Limit, hit},
     model::{AccountId, EmailAddress, Requester},
     service::ResetService,
@@ -97,28 +97,21 @@ impl ResetService {
         )
         .await?;
         if found.is_empty() {
-            record(
-                &mut tx,
-                now,
-                Some(&org.tenant_id),
-                None,
-                AuditEvent::UsernameReminderRequested,
-                Some(&client),
-                Some(outcome.into()),
-            )
-            .await?;
+            Audit::event(AuditEvent::UsernameReminderRequested, now)
+                .tenant(&org.tenant_id)
+                .client(&client)
+                .detail(outcome)
+                .record(&mut tx)
+                .await?;
         }
         for a in &found {
-            record(
-                &mut tx,
-                now,
-                Some(&org.tenant_id),
-                Some(&a.id),
-                AuditEvent::UsernameReminderRequested,
-                Some(&client),
-                Some(outcome.into()),
-            )
-            .await?;
+            Audit::event(AuditEvent::UsernameReminderRequested, now)
+                .tenant(&org.tenant_id)
+                .account(&a.id)
+                .client(&client)
+                .detail(outcome)
+                .record(&mut tx)
+                .await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         if outcome == "mailed" {
@@ -161,16 +154,13 @@ impl ResetService {
         } else {
             "bot_unlinked"
         };
-        record(
-            &mut conn,
-            now,
-            Some(&org.tenant_id),
-            account,
-            AuditEvent::UsernameReminderRequested,
-            Some(&client),
-            Some(detail.into()),
-        )
-        .await?;
+        Audit::event(AuditEvent::UsernameReminderRequested, now)
+            .tenant(&org.tenant_id)
+            .account(account)
+            .client(&client)
+            .detail(detail)
+            .record(&mut conn)
+            .await?;
         Ok(())
     }
 }

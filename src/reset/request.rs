@@ -8,7 +8,7 @@ use tracing::{info, instrument};
 
 use super::{
     ResetError,
-    audit::{AuditEvent, record},
+    audit::{Audit, AuditEvent},
     events::LinkEvent,
     limits::{Limit, hit},
     model::{Purpose, Requester, Username},
@@ -134,16 +134,13 @@ impl ResetService {
         let delivery = self
             .issue(&mut tx, org, target, purpose, locale, now)
             .await?;
-        record(
-            &mut tx,
-            now,
-            Some(&org.tenant_id),
-            audited,
-            event,
-            Some(&client),
-            Some(purpose.as_str().into()),
-        )
-        .await?;
+        Audit::event(event, now)
+            .tenant(&org.tenant_id)
+            .account(audited)
+            .client(&client)
+            .detail(purpose.as_str())
+            .record(&mut tx)
+            .await?;
         let kept = match (once, &delivery) {
             (Some(once), Some(d)) => (once.keep)(d).map(Box::new),
             _ => None,

@@ -8,7 +8,7 @@ use url::Url;
 
 use super::{
     LinkProblem, ResetError,
-    audit::{AuditEvent, record},
+    audit::{Audit, AuditEvent},
     events::{LinkEvent, LinkObserver},
     hasher::Hasher,
     limits::{Limit, Refusal, admit},
@@ -161,16 +161,12 @@ impl ResetService {
             .ok_or_else(|| {
                 ResetError::Internal(anyhow::anyhow!("no link issued for the account"))
             })?;
-        record(
-            &mut tx,
-            now,
-            Some(&org.tenant_id),
-            Some(&account.id),
-            AuditEvent::MailRetriedByOperator,
-            None,
-            Some(format!("{} {outbox_id}", dead.template)),
-        )
-        .await?;
+        Audit::event(AuditEvent::MailRetriedByOperator, now)
+            .tenant(&org.tenant_id)
+            .account(&account.id)
+            .detail(format!("{} {outbox_id}", dead.template))
+            .record(&mut tx)
+            .await?;
         tx.commit().await.map_err(crate::store::StoreError::from)?;
         for old in &delivery.superseded {
             self.observer.link_event(old, LinkEvent::Superseded);
@@ -350,16 +346,12 @@ impl ResetService {
             Purpose::Reset => AuditEvent::PasswordChanged,
             Purpose::Enroll => AuditEvent::Enrolled,
         };
-        record(
-            &mut tx,
-            now,
-            Some(&org.tenant_id),
-            Some(&account_id),
-            event,
-            None,
-            Some(format!("sessions_ended={ended}")),
-        )
-        .await?;
+        Audit::event(event, now)
+            .tenant(&org.tenant_id)
+            .account(&account_id)
+            .detail(format!("sessions_ended={ended}"))
+            .record(&mut tx)
+            .await?;
         let locale = link.locale.unwrap_or(org.default_locale);
         enqueue(
             &mut tx,
@@ -404,16 +396,12 @@ impl ResetService {
         let account = tokens::revoke_one(&mut tx, &token.hash(), now, "cancelled")
             .await?
             .ok_or(ResetError::Link(LinkProblem::Revoked))?;
-        record(
-            &mut tx,
-            now,
-            Some(&link.tenant_id),
-            Some(&account),
-            AuditEvent::LinkCancelled,
-            Some(&who.key()),
-            None,
-        )
-        .await?;
+        Audit::event(AuditEvent::LinkCancelled, now)
+            .tenant(&link.tenant_id)
+            .account(&account)
+            .client(&who.key())
+            .record(&mut tx)
+            .await?;
         tx.commit().await.map_err(crate::store::StoreError::from)?;
         self.observer
             .link_event(&link.token_id, LinkEvent::Cancelled);
@@ -435,16 +423,13 @@ impl ResetService {
         let tenant = accounts::by_id(&mut tx, &account)
             .await?
             .map(|a| a.tenant_id);
-        record(
-            &mut tx,
-            now,
-            tenant.as_deref(),
-            Some(&account),
-            AuditEvent::LinkCancelled,
-            Some(&who.key()),
-            Some("teams".into()),
-        )
-        .await?;
+        Audit::event(AuditEvent::LinkCancelled, now)
+            .tenant(tenant.as_deref())
+            .account(&account)
+            .client(&who.key())
+            .detail("teams")
+            .record(&mut tx)
+            .await?;
         tx.commit().await.map_err(crate::store::StoreError::from)?;
         self.observer.link_event(token_id, LinkEvent::Cancelled);
         info!(account.id = %account, "link cancelled from Teams by its requester");

@@ -6,7 +6,7 @@ use tracing::{Instrument, info, instrument};
 
 use super::{
     ResetError,
-    audit::{AuditEvent, record},
+    audit::{Audit, AuditEvent},
     hasher::{Hasher, Verified},
     limits::{Limit, hit},
     model::{Account, AccountId, NewPassword, Requester, Username},
@@ -126,16 +126,11 @@ impl SignInService {
         };
         if let Err(refused) = hit(&mut conn, &bucket, limit, now).await? {
             if refused.first_in_window {
-                record(
-                    &mut conn,
-                    now,
-                    Some(&org.tenant_id),
-                    None,
-                    AuditEvent::SignInRateLimited,
-                    Some(&client),
-                    None,
-                )
-                .await?;
+                Audit::event(AuditEvent::SignInRateLimited, now)
+                    .tenant(&org.tenant_id)
+                    .client(&client)
+                    .record(&mut conn)
+                    .await?;
             }
             return Err(ResetError::RateLimited {
                 retry_after_secs: refused.retry_after_secs,
@@ -160,16 +155,13 @@ impl SignInService {
         .await?;
         let detail = Some(channel.audit_detail().to_string());
         if reserved.is_none() {
-            record(
-                &mut conn,
-                now,
-                Some(&org.tenant_id),
-                account.as_ref().map(|a| &a.id),
-                AuditEvent::SignInLocked,
-                Some(&client),
-                detail,
-            )
-            .await?;
+            Audit::event(AuditEvent::SignInLocked, now)
+                .tenant(&org.tenant_id)
+                .account(account.as_ref().map(|a| &a.id))
+                .client(&client)
+                .detail(detail)
+                .record(&mut conn)
+                .await?;
             return Ok(CheckOutcome::Locked);
         }
         drop(conn);
@@ -195,16 +187,13 @@ impl SignInService {
                     CheckOutcome::Valid(_) => AuditEvent::SignInOk,
                     _ => AuditEvent::SignInFailed,
                 };
-                record(
-                    &mut conn,
-                    now,
-                    Some(&tenant),
-                    account_id.as_ref(),
-                    event,
-                    Some(&client),
-                    detail,
-                )
-                .await?;
+                Audit::event(event, now)
+                    .tenant(&tenant)
+                    .account(account_id.as_ref())
+                    .client(&client)
+                    .detail(detail)
+                    .record(&mut conn)
+                    .await?;
                 Ok::<_, ResetError>(outcome)
             }
             .in_current_span(),

@@ -9,7 +9,7 @@ use tracing::{info, instrument};
 
 use super::{
     ResetError,
-    audit::{AuditEvent, record},
+    audit::{Audit, AuditEvent},
     model::{Account, AccountId},
     service::ResetService,
     signin::lock_subject,
@@ -113,16 +113,13 @@ impl ResetService {
         if !lockout::unlock(&mut tx, &org.tenant_id, &subject, now).await? {
             return Ok(Unlock::NotLocked);
         }
-        record(
-            &mut tx,
-            now,
-            Some(&org.tenant_id),
-            Some(&account.id),
-            AuditEvent::AccountUnlocked,
-            Some(&client),
-            Some(actor.detail()),
-        )
-        .await?;
+        Audit::event(AuditEvent::AccountUnlocked, now)
+            .tenant(&org.tenant_id)
+            .account(&account.id)
+            .client(&client)
+            .detail(actor.detail())
+            .record(&mut tx)
+            .await?;
         enqueue(
             &mut tx,
             &self.key,

@@ -12,13 +12,15 @@ use url::Url;
 use crate::{
     auth::{
         jwks::TenantKeys,
-        token::{self, Rules, TokenError},
+        jwt::{CLOCK_SKEW_SECS, Jwt, JwtError, REGISTERED_CLAIMS, Rules},
     },
     clock::SharedClock,
     org::Organisations,
 };
 
 pub const SCOPE: &str = "access_as_user";
+/// Entra signs with RS256 only.
+const ALGORITHMS: [Algorithm; 1] = [Algorithm::RS256];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SsoError {
@@ -55,6 +57,21 @@ pub struct SsoUser {
     pub object_id: Option<String>,
     /// preferred_username, else upn; never the `email` claim, which is not verified.
     pub sign_in_name: Option<String>,
+}
+
+impl From<JwtError> for SsoError {
+    fn from(e: JwtError) -> Self {
+        match e {
+            JwtError::Malformed | JwtError::Algorithm => SsoError::Malformed,
+            JwtError::UnknownKey => SsoError::UnknownKey,
+            JwtError::KeysUnavailable => SsoError::KeysUnavailable,
+            JwtError::BadSignature => SsoError::Signature,
+            JwtError::Expired => SsoError::Expired,
+            JwtError::NotYetValid => SsoError::NotYetValid,
+            JwtError::Audience => SsoError::Audience,
+            JwtError::Issuer => SsoError::Issuer,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -114,44 +131,31 @@ impl SsoValidator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(SsoError::Missing)?;
-        let header = token::header(token).map_err(|_| SsoError::Malformed)?;
-        if header.alg != Algorithm::RS256 {
-            return Err(SsoError::Malformed);
-        }
+        let jwt = Jwt::parse(token, &ALGORITHMS)?;
         // The tenant decides which keys may have signed: only configured tenants are looked up.
-        let unverified: Unverified = token::peek(token).map_err(|_| SsoError::Malformed)?;
-        let tenant = unverified
+        let tenant = jwt
+            .unverified_claims::<Unverified>()?
             .tid
             .map(|t| t.to_ascii_lowercase())
             .ok_or(SsoError::Tenant)?;
         let org = self.orgs.by_tenant(&tenant).ok_or(SsoError::Tenant)?;
-        let kid = header.kid.clone().ok_or(SsoError::UnknownKey)?;
-        let key = self
+        let keys = self
             .keys
             .of(&org.tenant_id)
-            .map_err(|_| SsoError::KeysUnavailable)?
-            .key(&kid)
-            .await
-            .map_err(|_| SsoError::KeysUnavailable)?
-            .ok_or(SsoError::UnknownKey)?;
+            .map_err(|_| SsoError::KeysUnavailable)?;
+        let key = jwt.key(&keys).await?;
 
         let v2 = self.keys.v2_issuer(&org.tenant_id);
         let v1 = format!("https://sts.windows.net/{}/", org.tenant_id);
         let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
         let rules = Rules {
-            algorithms: &[Algorithm::RS256],
+            algorithms: &ALGORITHMS,
             issuers: &[v2.as_str(), v1.as_str()],
             audiences: &audiences,
+            required: &REGISTERED_CLAIMS,
+            leeway: CLOCK_SKEW_SECS,
         };
-        let claims: Claims =
-            token::verify(token, &header, &key.key, &rules).map_err(|e| match e {
-                TokenError::Expired => SsoError::Expired,
-                TokenError::NotYetValid => SsoError::NotYetValid,
-                TokenError::Audience => SsoError::Audience,
-                TokenError::Issuer => SsoError::Issuer,
-                TokenError::BadSignature => SsoError::Signature,
-                TokenError::Malformed | TokenError::Algorithm => SsoError::Malformed,
-            })?;
+        let claims: Claims = jwt.verify(&key.key, &rules)?;
         if !claims.tid.eq_ignore_ascii_case(&org.tenant_id) {
             return Err(SsoError::Tenant);
         }

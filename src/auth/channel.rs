@@ -3,7 +3,8 @@
 //! endorsements include the activity's channel, for our app id, within its validity (5 minutes
 //! of clock skew), and naming the activity's `serviceUrl`. Anything else: 401, nothing processed.
 //! With `bot.accept_entra_channel_tokens`, tokens from the Bot Service tenants' Entra issuers are
-//! accepted too, under their own rules (`auth::entra_channel`).
+//! accepted too, under their own rules (`auth::entra_channel`). The axum side (the
+//! `VerifiedActivity` extractor) is in `bot`.
 
 use std::sync::Arc;
 
@@ -13,11 +14,10 @@ use serde::Deserialize;
 use crate::auth::{
     entra_channel::{EntraChannel, EntraRefusal},
     jwks::{OpenIdKeys, VerifiedKey},
-    token::{self, Rules, TokenError},
+    jwt::{CLOCK_SKEW_SECS, Jwt, JwtError, REGISTERED_CLAIMS, Rules},
     verified::VerifiedTokens,
 };
 
-pub use crate::auth::token::CLOCK_SKEW_SECS;
 const ALLOWED: [Algorithm; 3] = [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512];
 
 /// Why a request was refused. Every kind answers 401; the kind is logged at debug.
@@ -59,16 +59,18 @@ pub enum AuthError {
     ServiceUrlHost,
 }
 
-impl From<TokenError> for AuthError {
-    fn from(e: TokenError) -> Self {
+impl From<JwtError> for AuthError {
+    fn from(e: JwtError) -> Self {
         match e {
-            TokenError::Malformed => AuthError::Malformed,
-            TokenError::Algorithm => AuthError::Algorithm,
-            TokenError::BadSignature => AuthError::BadSignature,
-            TokenError::Expired => AuthError::Expired,
-            TokenError::NotYetValid => AuthError::NotYetValid,
-            TokenError::Audience => AuthError::Audience,
-            TokenError::Issuer => AuthError::Issuer,
+            JwtError::Malformed => AuthError::Malformed,
+            JwtError::Algorithm => AuthError::Algorithm,
+            JwtError::UnknownKey => AuthError::UnknownKey,
+            JwtError::KeysUnavailable => AuthError::KeysUnavailable,
+            JwtError::BadSignature => AuthError::BadSignature,
+            JwtError::Expired => AuthError::Expired,
+            JwtError::NotYetValid => AuthError::NotYetValid,
+            JwtError::Audience => AuthError::Audience,
+            JwtError::Issuer => AuthError::Issuer,
         }
     }
 }
@@ -78,8 +80,6 @@ impl From<EntraRefusal> for AuthError {
         match e {
             EntraRefusal::Tenant => AuthError::Tenant,
             EntraRefusal::KeyIssuer => AuthError::KeyIssuer,
-            EntraRefusal::UnknownKey => AuthError::UnknownKey,
-            EntraRefusal::KeysUnavailable => AuthError::KeysUnavailable,
             EntraRefusal::Caller => AuthError::Caller,
             EntraRefusal::ServiceUrlMismatch => AuthError::ServiceUrlMismatch,
             EntraRefusal::ServiceUrlHost => AuthError::ServiceUrlHost,
@@ -179,36 +179,29 @@ impl ChannelAuth {
         {
             return seen.admits(channel_id, service_url);
         }
-        let jwt_header = token::header(token)?;
-        if !ALLOWED.contains(&jwt_header.alg) {
-            return Err(AuthError::Algorithm);
-        }
+        let jwt = Jwt::parse(token, &ALLOWED)?;
         // Before fetching any key: is this even from the channel service?
-        let iss = token::peek::<UnverifiedIssuer>(token)?
+        let iss = jwt
+            .unverified_claims::<UnverifiedIssuer>()?
             .iss
             .ok_or(AuthError::Issuer)?;
         if iss != self.issuer {
             return match &self.entra {
-                Some(entra) if entra.trusts_issuer(&iss) => Ok(entra
-                    .verify(token, &jwt_header, &iss, &self.app_id, service_url)
-                    .await?),
+                Some(entra) if entra.trusts_issuer(&iss) => {
+                    Ok(entra.verify(&jwt, &iss, &self.app_id, service_url).await?)
+                }
                 _ => Err(AuthError::Issuer),
             };
         }
-        let kid = jwt_header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
-        let key = self
-            .keys
-            .key(kid)
-            .await
-            .map_err(|_| AuthError::KeysUnavailable)?
-            .ok_or(AuthError::UnknownKey)?;
-
+        let key = jwt.key(&self.keys).await?;
         let rules = Rules {
             algorithms: &ALLOWED,
             issuers: &[&self.issuer],
             audiences: &[&self.app_id],
+            required: &REGISTERED_CLAIMS,
+            leeway: CLOCK_SKEW_SECS,
         };
-        let claims: Claims = token::verify(token, &jwt_header, &key.key, &rules)?;
+        let claims: Claims = jwt.verify(&key.key, &rules)?;
         let generation = key.generation;
         let verified = VerifiedChannelToken {
             key,
