@@ -64,7 +64,7 @@ pub fn router(state: AppState) -> Router {
             csrf::ensure_cookie,
         ))
         .layer(middleware::from_fn_with_state(
-            state.tab.clone(),
+            mw::SecurityHeaders::new(&state.tab.csp),
             mw::security_headers,
         ))
         .merge(bot::router());
