@@ -10,9 +10,9 @@ use minijinja::{Value, context};
 use crate::{
     app::AppState,
     http::{
+        cookies::Cookies,
         csrf::CsrfToken,
         extract::{LANG_COOKIE, LangPref},
-        set_cookie,
     },
     i18n::Locale,
     org::Organisation,
@@ -86,22 +86,16 @@ pub fn render(
 ) -> Response {
     let ctx = context! { ..base.context(state), ..extra };
     match state.templates.render(&format!("pages/{name}.html"), ctx) {
-        Ok(html) => {
-            let mut res = (status, Html(html)).into_response();
+        Ok(html) if base.remember_lang => {
             // Only the server reads the choice: HttpOnly like every cookie of ours.
-            if base.remember_lang
-                && let Some(v) = set_cookie(
-                    LANG_COOKIE,
-                    base.locale.tag(),
-                    Some(31_536_000),
-                    true,
-                    state.config.uses_https(),
-                )
-            {
-                res.headers_mut().append(header::SET_COOKIE, v);
-            }
-            res
+            let cookies = Cookies::empty(state.config.uses_https()).set(
+                LANG_COOKIE,
+                base.locale.tag(),
+                Some(31_536_000),
+            );
+            (status, cookies, Html(html)).into_response()
         }
+        Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(
                 error = format!("{e:#}"),
