@@ -32,7 +32,7 @@ use crate::{
     store::{Store, accounts},
     tab::{self, TabState, sso::SsoValidator},
     templates::Templates,
-    web,
+    web::{self, WebState, pages::Pages},
 };
 
 /// Where `serve` keeps the mail key when the configuration gives none.
@@ -54,10 +54,37 @@ pub struct AppState {
     pub metrics: Metrics,
 }
 
+/// The surfaces take the part of the state they use. (The bot and the tab still take the whole
+/// `AppState`: issue 11, next step.)
+impl FromRef<AppState> for Pages {
+    fn from_ref(app: &AppState) -> Self {
+        Pages {
+            templates: app.templates.clone(),
+            strings: app.strings.clone(),
+            orgs: app.orgs.clone(),
+            https: app.config.uses_https(),
+        }
+    }
+}
+
+impl FromRef<AppState> for WebState {
+    fn from_ref(app: &AppState) -> Self {
+        WebState {
+            config: app.config.clone(),
+            pages: Pages::from_ref(app),
+            orgs: app.orgs.clone(),
+            reset: app.reset.clone(),
+            signin: app.signin.clone(),
+            clock: app.clock.clone(),
+            store: app.store.clone(),
+        }
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let metrics_here = state.config.metrics_listen.is_none();
     let main = Router::new()
-        .merge(web::router())
+        .merge(web::router().with_state(WebState::from_ref(&state)))
         .merge(tab::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -11,9 +11,11 @@ use axum::{
 use minijinja::context;
 use serde::Deserialize;
 
-use super::pages::{self, ErrorPage, PageBase};
+use super::{
+    WebState,
+    pages::{self, ErrorPage, PageBase},
+};
 use crate::{
-    app::AppState,
     http::{
         cookies::Cookies,
         csrf::CsrfToken,
@@ -87,7 +89,7 @@ fn remembered(cookies: &Cookies) -> (String, Remember) {
 }
 
 pub async fn show(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Query(q): Query<LoginQuery>,
     lang: LangPref,
     csrf: CsrfToken,
@@ -111,7 +113,7 @@ pub async fn show(
 }
 
 pub async fn submit(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     ClientIp(ip): ClientIp,
     lang: LangPref,
     csrf: CsrfToken,
@@ -175,7 +177,7 @@ pub async fn submit(
 
 /// After signing in: who you are and the way to the organisation's portal.
 pub async fn account(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Query(q): Query<LoginQuery>,
     lang: LangPref,
     csrf: CsrfToken,
@@ -209,7 +211,7 @@ pub struct LogoutForm {
 }
 
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     lang: LangPref,
     csrf: CsrfToken,
     cookies: Cookies,
