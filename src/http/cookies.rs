@@ -29,8 +29,8 @@ fn cookie_name(name: &str, https: bool) -> String {
 
 /// The browser's cookies of ours, and those the response sets. Extract it, read with
 /// [`Cookies::get`], write with [`Cookies::set`] or [`Cookies::forget`], and return it with
-/// the response (`(cookies, page)`).
-#[derive(Debug, Clone)]
+/// the response (`(cookies, page)`). No `Debug`: the jar holds the session token.
+#[derive(Clone)]
 pub struct Cookies {
     jar: CookieJar,
     https: bool,
