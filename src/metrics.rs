@@ -29,6 +29,8 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
+use crate::{clock::SharedClock, store::Store};
+
 /// Seconds: HTTP latency and argon2 hash time.
 const SECONDS_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -174,11 +176,15 @@ fn method_label(m: &axum::http::Method) -> &'static str {
 
 /// `GET /metrics`: the outbox gauges are read from the database at scrape time (so every
 /// instance reports the shared outbox), then everything is rendered.
-pub async fn scrape(State(state): State<crate::app::AppState>) -> Response {
-    let now = state.clock.unix();
-    match state.store.conn().await {
+pub async fn scrape(
+    State(store): State<Store>,
+    State(clock): State<SharedClock>,
+    State(figures): State<Metrics>,
+) -> Response {
+    let now = clock.unix();
+    match store.conn().await {
         Ok(mut conn) => match crate::store::outbox::pending_stats(&mut conn, now).await {
-            Ok(s) => state.metrics.with(|| {
+            Ok(s) => figures.with(|| {
                 metrics::gauge!("octopus_outbox_pending").set(s.pending as f64);
                 metrics::gauge!("octopus_outbox_oldest_pending_age_seconds")
                     .set(s.oldest_age_secs as f64);
@@ -186,16 +192,12 @@ pub async fn scrape(State(state): State<crate::app::AppState>) -> Response {
             }),
             Err(e) => {
                 tracing::warn!(error = %e, "metrics: cannot read the outbox");
-                state
-                    .metrics
-                    .with(|| metrics::gauge!("octopus_up").set(0.0));
+                figures.with(|| metrics::gauge!("octopus_up").set(0.0));
             }
         },
         Err(e) => {
             tracing::warn!(error = %e, "metrics: database unavailable");
-            state
-                .metrics
-                .with(|| metrics::gauge!("octopus_up").set(0.0));
+            figures.with(|| metrics::gauge!("octopus_up").set(0.0));
         }
     }
     (
@@ -204,7 +206,7 @@ pub async fn scrape(State(state): State<crate::app::AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        figures.render(),
     )
         .into_response()
 }

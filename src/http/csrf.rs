@@ -8,18 +8,18 @@ use std::sync::Arc;
 
 use axum::{
     extract::{FromRequestParts, Request, State},
-    http::{header, request::Parts},
+    http::request::Parts,
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
-use axum_extra::extract::{CookieJar, cookie::SameSite};
+use axum_extra::extract::cookie::SameSite;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use rand::{RngCore, rngs::OsRng};
 use sha2::Sha256;
 
-use super::{build_cookie, cookie_name};
-use crate::{app::AppState, mail::crypto::MailKey};
+use super::cookies::Cookies;
+use crate::mail::crypto::MailKey;
 
 pub const COOKIE: &str = "octo_csrf";
 
@@ -67,15 +67,14 @@ impl CsrfToken {
 
 /// Gives every request a CSRF value, setting the cookie when the browser has none.
 pub async fn ensure_cookie(
-    State(state): State<AppState>,
-    jar: CookieJar,
+    State(key): State<CsrfKey>,
+    cookies: Cookies,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let https = state.config.uses_https();
-    let existing = jar
-        .get(&cookie_name(COOKIE, https))
-        .map(|c| c.value().to_string())
+    let existing = cookies
+        .get(COOKIE)
+        .map(str::to_string)
         .filter(|v| v.len() == 43);
     let (cookie, fresh) = match existing {
         Some(v) => (v, false),
@@ -85,13 +84,15 @@ pub async fn ensure_cookie(
             (URL_SAFE_NO_PAD.encode(bytes), true)
         }
     };
-    req.extensions_mut()
-        .insert(CsrfToken(state.csrf.bind(&cookie)));
-    let mut res = next.run(req).await;
-    if fresh && let Some(v) = build_cookie(COOKIE, &cookie, None, true, https, SameSite::Strict) {
-        res.headers_mut().append(header::SET_COOKIE, v);
+    req.extensions_mut().insert(CsrfToken(key.bind(&cookie)));
+    let res = next.run(req).await;
+    if fresh {
+        let mut strict = cookies.build(COOKIE, cookie);
+        strict.set_same_site(SameSite::Strict);
+        (cookies.put(strict), res).into_response()
+    } else {
+        res
     }
-    res
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {

@@ -1,15 +1,21 @@
 //! Extractors shared by the pages and APIs.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::{
     extract::{ConnectInfo, FromRef, FromRequestParts},
     http::{header, request::Parts},
 };
-use axum_extra::extract::CookieJar;
 use ipnet::IpNet;
 
-use crate::{app::AppState, config::PageLanguage, i18n::Locale};
+use super::cookies::Cookies;
+use crate::{
+    config::{Config, PageLanguage},
+    i18n::Locale,
+};
 
 /// The client's address: the TCP peer, unless the peer is one of the configured trusted proxies;
 /// then the rightmost X-Forwarded-For entry that is not a trusted proxy (entries to its left are
@@ -19,13 +25,13 @@ pub struct ClientIp(pub IpAddr);
 
 impl<S> FromRequestParts<S> for ClientIp
 where
-    AppState: FromRef<S>,
+    Arc<Config>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
+        let config = Arc::<Config>::from_ref(state);
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -39,7 +45,7 @@ where
         Ok(ClientIp(client_address(
             peer,
             forwarded,
-            &state.config.trusted_proxies,
+            &config.trusted_proxies,
         )))
     }
 }
@@ -130,25 +136,20 @@ impl LangPref {
 
 impl<S> FromRequestParts<S> for LangPref
 where
-    AppState: FromRef<S>,
+    Arc<Config>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
-        let browser_first = app.config.pages.language == PageLanguage::Browser;
-        // Written through `set_cookie`, so `__Host-` behind https: read under the same name.
-        let cookie = super::cookie_name(LANG_COOKIE, app.config.uses_https());
+        let browser_first = Arc::<Config>::from_ref(state).pages.language == PageLanguage::Browser;
         let from_query = parts.uri.query().and_then(|q| {
             url::form_urlencoded::parse(q.as_bytes())
                 .find(|(k, _)| k == "lang")
                 .and_then(|(_, v)| Locale::from_tag(&v))
         });
-        let jar = CookieJar::from_request_parts(parts, state)
-            .await
-            .unwrap_or_default();
-        let from_cookie = jar.get(&cookie).and_then(|c| Locale::from_tag(c.value()));
+        let cookies = Cookies::from_request_parts(parts, state).await?;
+        let from_cookie = cookies.get(LANG_COOKIE).and_then(Locale::from_tag);
         let from_header = parts
             .headers
             .get(header::ACCEPT_LANGUAGE)

@@ -1,8 +1,6 @@
 //! Security headers and request tracing. Request spans name the route template, never the path:
 //! reset links carry their token in the path.
 
-use std::sync::Arc;
-
 use axum::{
     extract::{MatchedPath, Request, State},
     http::{HeaderName, HeaderValue, header},
@@ -10,11 +8,26 @@ use axum::{
     response::Response,
 };
 
+/// What [`security_headers`] is told: the tab pages' own Content-Security-Policy (the tab
+/// builds it from its configuration).
+#[derive(Clone)]
+pub struct SecurityHeaders {
+    tab_csp: Option<HeaderValue>,
+}
+
+impl SecurityHeaders {
+    pub fn new(tab_csp: &str) -> Self {
+        Self {
+            tab_csp: HeaderValue::from_str(tab_csp).ok(),
+        }
+    }
+}
+
 /// Pages refuse framing and load nothing from elsewhere; no page is cached and no Referer
 /// leaves (token pages carry their token in the URL). The tab pages alone may be framed, by
 /// Teams and Microsoft 365 hosts, and load the Teams SDK.
 pub async fn security_headers(
-    State(tab): State<Arc<crate::tab::TabState>>,
+    State(headers): State<SecurityHeaders>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -24,7 +37,7 @@ pub async fn security_headers(
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     if is_tab {
-        if let Ok(v) = HeaderValue::from_str(&tab.csp) {
+        if let Some(v) = headers.tab_csp {
             h.insert(header::CONTENT_SECURITY_POLICY, v);
         }
     } else {

@@ -12,8 +12,8 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::WebState;
 use crate::{
-    app::AppState,
     http::{error::ApiError, extract::ClientIp},
     reset::{
         model::{NewPassword, Requester},
@@ -32,7 +32,7 @@ pub struct VerifyRequest {
 }
 
 pub async fn verify(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Result<Json<VerifyRequest>, axum::extract::rejection::JsonRejection>,

@@ -8,16 +8,14 @@ use axum::{
 use minijinja::context;
 
 use super::{
+    WebState,
     pages::{self, PageBase},
     request::OrgQuery,
 };
-use crate::{
-    app::AppState,
-    http::{csrf::CsrfToken, extract::LangPref},
-};
+use crate::http::{csrf::CsrfToken, extract::LangPref};
 
 async fn page(
-    state: AppState,
+    state: WebState,
     q: OrgQuery,
     lang: LangPref,
     csrf: CsrfToken,
@@ -35,7 +33,7 @@ async fn page(
 }
 
 pub async fn privacy(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Query(q): Query<OrgQuery>,
     lang: LangPref,
     csrf: CsrfToken,
@@ -45,7 +43,7 @@ pub async fn privacy(
 }
 
 pub async fn terms(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Query(q): Query<OrgQuery>,
     lang: LangPref,
     csrf: CsrfToken,

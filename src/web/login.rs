@@ -5,21 +5,21 @@
 use axum::{
     Form,
     extract::{OriginalUri, Query, State},
-    http::{StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
-use axum_extra::extract::CookieJar;
 use minijinja::context;
 use serde::Deserialize;
 
-use super::pages::{self, ErrorPage, PageBase};
+use super::{
+    WebState,
+    pages::{self, ErrorPage, PageBase},
+};
 use crate::{
-    app::AppState,
     http::{
-        cookie_name,
+        cookies::Cookies,
         csrf::CsrfToken,
         extract::{ClientIp, LangPref},
-        set_cookie,
     },
     reset::{
         ResetError,
@@ -80,27 +80,24 @@ pub struct LoginForm {
     remember: String,
 }
 
-fn remembered(jar: &CookieJar, https: bool) -> (String, Remember) {
-    let user = jar
-        .get(&cookie_name(REMEMBERED_USER, https))
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    let choice = jar
-        .get(&cookie_name(REMEMBER_CHOICE, https))
-        .map_or(Remember::Username, |c| Remember::parse(c.value()));
+fn remembered(cookies: &Cookies) -> (String, Remember) {
+    let user = cookies.get(REMEMBERED_USER).unwrap_or_default().to_string();
+    let choice = cookies
+        .get(REMEMBER_CHOICE)
+        .map_or(Remember::Username, Remember::parse);
     (user, choice)
 }
 
 pub async fn show(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Query(q): Query<LoginQuery>,
     lang: LangPref,
     csrf: CsrfToken,
-    jar: CookieJar,
+    cookies: Cookies,
     uri: OriginalUri,
 ) -> Response {
     let base = PageBase::new(&state, q.org.as_deref(), lang, &csrf, uri.path());
-    let (username, remember) = remembered(&jar, state.config.uses_https());
+    let (username, remember) = remembered(&cookies);
     let notice = match q.changed.as_deref() {
         Some("reset") => "changed",
         Some("enroll") => "enrolled",
@@ -116,10 +113,11 @@ pub async fn show(
 }
 
 pub async fn submit(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     ClientIp(ip): ClientIp,
     lang: LangPref,
     csrf: CsrfToken,
+    cookies: Cookies,
     uri: OriginalUri,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -161,44 +159,33 @@ pub async fn submit(
         Ok(t) => t,
         Err(e) => return pages::domain_error(&state, &base, e),
     };
-    let secure = state.config.uses_https();
-    let mut res = Redirect::to(&format!("/account?org={}", base.org.slug)).into_response();
     let session_age = (remember == Remember::Me).then_some(PERSISTENT_SESSION_SECS);
-    let user_cookie = match remember {
-        Remember::Me | Remember::Username => set_cookie(
-            REMEMBERED_USER,
-            account.username.as_str(),
-            Some(YEAR),
-            true,
-            secure,
-        ),
-        Remember::Nothing => set_cookie(REMEMBERED_USER, "", Some(0), true, secure),
+    let cookies = cookies.set(SESSION, token.expose(), session_age).set(
+        REMEMBER_CHOICE,
+        remember.as_str(),
+        Some(YEAR),
+    );
+    let cookies = match remember {
+        Remember::Me | Remember::Username => {
+            cookies.set(REMEMBERED_USER, account.username.as_str(), Some(YEAR))
+        }
+        Remember::Nothing => cookies.forget(REMEMBERED_USER),
     };
-    let cookies = [
-        set_cookie(SESSION, token.expose(), session_age, true, secure),
-        user_cookie,
-        set_cookie(REMEMBER_CHOICE, remember.as_str(), Some(YEAR), true, secure),
-    ];
-    for c in cookies.into_iter().flatten() {
-        res.headers_mut().append(header::SET_COOKIE, c);
-    }
-    res
+    let to = format!("/account?org={}", base.org.slug);
+    (cookies, Redirect::to(&to)).into_response()
 }
 
 /// After signing in: who you are and the way to the organisation's portal.
 pub async fn account(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Query(q): Query<LoginQuery>,
     lang: LangPref,
     csrf: CsrfToken,
-    jar: CookieJar,
+    cookies: Cookies,
     uri: OriginalUri,
 ) -> Response {
     let base = PageBase::new(&state, q.org.as_deref(), lang, &csrf, uri.path());
-    let Some(token) = jar
-        .get(&cookie_name(SESSION, state.config.uses_https()))
-        .and_then(|c| SessionToken::parse(c.value()))
-    else {
+    let Some(token) = cookies.get(SESSION).and_then(SessionToken::parse) else {
         return Redirect::to(&format!("/login?org={}", base.org.slug)).into_response();
     };
     let account = match state.signin.session_account(&token).await {
@@ -224,10 +211,10 @@ pub struct LogoutForm {
 }
 
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     lang: LangPref,
     csrf: CsrfToken,
-    jar: CookieJar,
+    cookies: Cookies,
     uri: OriginalUri,
     Form(form): Form<LogoutForm>,
 ) -> Response {
@@ -235,16 +222,11 @@ pub async fn logout(
     if !csrf.matches(&form.csrf) {
         return pages::error(&state, &base, ErrorPage::Csrf);
     }
-    if let Some(token) = jar
-        .get(&cookie_name(SESSION, state.config.uses_https()))
-        .and_then(|c| SessionToken::parse(c.value()))
+    if let Some(token) = cookies.get(SESSION).and_then(SessionToken::parse)
         && let Err(e) = state.signin.close_session(&token).await
     {
         return pages::domain_error(&state, &base, e);
     }
-    let mut res = Redirect::to(&format!("/login?org={}", base.org.slug)).into_response();
-    if let Some(c) = set_cookie(SESSION, "", Some(0), true, state.config.uses_https()) {
-        res.headers_mut().append(header::SET_COOKIE, c);
-    }
-    res
+    let to = format!("/login?org={}", base.org.slug);
+    (cookies.forget(SESSION), Redirect::to(&to)).into_response()
 }

@@ -8,17 +8,41 @@ pub mod request;
 pub mod reset;
 pub mod username;
 
+use std::sync::Arc;
+
 use axum::{
     Router,
-    extract::State,
+    extract::{FromRef, State},
     http::{StatusCode, header},
     response::{IntoResponse, Redirect},
     routing::{get, post},
 };
 
-use crate::app::AppState;
+use crate::{
+    clock::SharedClock,
+    config::Config,
+    org::Organisations,
+    reset::{ResetService, SignInService},
+    store::Store,
+};
+use pages::Pages;
 
-pub fn router() -> Router<AppState> {
+/// What the pages and the credential API use: the state of [`router`], taken from the
+/// application's state (`FromRef`) once, when the router is built. Handlers that need one
+/// piece ask for it alone (`State<Store>`).
+#[derive(Clone, FromRef)]
+pub struct WebState {
+    pub config: Arc<Config>,
+    pub pages: Pages,
+    pub orgs: Organisations,
+    pub reset: ResetService,
+    pub signin: SignInService,
+    pub clock: SharedClock,
+    /// For `/readyz` only.
+    pub store: Store,
+}
+
+pub fn router() -> Router<WebState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/login") }))
         .route("/login", get(login::show).post(login::submit))
@@ -59,8 +83,8 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
-async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
+async fn ready(State(store): State<Store>) -> impl IntoResponse {
+    match store.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(e) => {
             tracing::warn!(error = %e, "not ready: database unreachable");

@@ -2,21 +2,33 @@
 //! the error page.
 
 use axum::{
+    extract::FromRef,
     http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
 use minijinja::{Value, context};
 
 use crate::{
-    app::AppState,
     http::{
+        cookies::Cookies,
         csrf::CsrfToken,
         extract::{LANG_COOKIE, LangPref},
-        set_cookie,
     },
-    i18n::Locale,
-    org::Organisation,
+    i18n::{Locale, Strings},
+    org::{Organisation, Organisations},
+    templates::Templates,
 };
+
+/// What rendering a page takes. The functions here accept any state that holds it
+/// (`Pages: FromRef<S>`), so every surface that shows pages can call them with its own state.
+#[derive(Clone)]
+pub struct Pages {
+    pub templates: Templates,
+    pub strings: Strings,
+    pub orgs: Organisations,
+    /// Served over https: the language cookie is then `Secure` and `__Host-`.
+    pub https: bool,
+}
 
 /// What every page needs to know about the request.
 pub struct PageBase {
@@ -29,14 +41,17 @@ pub struct PageBase {
 }
 
 impl PageBase {
-    pub fn new(
-        state: &AppState,
+    pub fn new<S>(
+        state: &S,
         org_hint: Option<&str>,
         lang: LangPref,
         csrf: &CsrfToken,
         path: &str,
-    ) -> Self {
-        let org = state.orgs.pick(org_hint).clone();
+    ) -> Self
+    where
+        Organisations: FromRef<S>,
+    {
+        let org = Organisations::from_ref(state).pick(org_hint).clone();
         Self::for_org(org, lang, csrf, path)
     }
 
@@ -50,20 +65,20 @@ impl PageBase {
         }
     }
 
-    fn context(&self, state: &AppState) -> Value {
+    fn context(&self, pages: &Pages) -> Value {
         let lang_links: Vec<Value> = Locale::ALL
             .iter()
             .filter(|l| **l != self.locale)
             .map(|l| {
                 context! {
                     code => l.tag(),
-                    label => state.strings.get(*l, "lang.self_name"),
+                    label => pages.strings.get(*l, "lang.self_name"),
                     url => format!("{}?org={}&lang={}", self.path, self.org.slug, l.tag()),
                 }
             })
             .collect();
         context! {
-            t => state.strings.table(self.locale),
+            t => pages.strings.table(self.locale),
             lang => self.locale.tag(),
             lang_links => lang_links,
             csrf => &self.csrf,
@@ -77,31 +92,26 @@ impl PageBase {
 }
 
 /// Renders `pages/{name}.html` with the base context and `extra`.
-pub fn render(
-    state: &AppState,
+pub fn render<S>(
+    state: &S,
     base: &PageBase,
     status: StatusCode,
     name: &str,
     extra: Value,
-) -> Response {
-    let ctx = context! { ..base.context(state), ..extra };
-    match state.templates.render(&format!("pages/{name}.html"), ctx) {
-        Ok(html) => {
-            let mut res = (status, Html(html)).into_response();
+) -> Response
+where
+    Pages: FromRef<S>,
+{
+    let pages = Pages::from_ref(state);
+    let ctx = context! { ..base.context(&pages), ..extra };
+    match pages.templates.render(&format!("pages/{name}.html"), ctx) {
+        Ok(html) if base.remember_lang => {
             // Only the server reads the choice: HttpOnly like every cookie of ours.
-            if base.remember_lang
-                && let Some(v) = set_cookie(
-                    LANG_COOKIE,
-                    base.locale.tag(),
-                    Some(31_536_000),
-                    true,
-                    state.config.uses_https(),
-                )
-            {
-                res.headers_mut().append(header::SET_COOKIE, v);
-            }
-            res
+            let cookies =
+                Cookies::empty(pages.https).set(LANG_COOKIE, base.locale.tag(), Some(31_536_000));
+            (status, cookies, Html(html)).into_response()
         }
+        Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(
                 error = format!("{e:#}"),
@@ -125,7 +135,10 @@ pub enum ErrorPage {
     Internal,
 }
 
-pub fn error(state: &AppState, base: &PageBase, kind: ErrorPage) -> Response {
+pub fn error<S>(state: &S, base: &PageBase, kind: ErrorPage) -> Response
+where
+    Pages: FromRef<S>,
+{
     let (status, key, minutes) = match kind {
         ErrorPage::NotFound => (StatusCode::NOT_FOUND, "not_found", 0),
         ErrorPage::Csrf => (StatusCode::FORBIDDEN, "csrf", 0),
@@ -152,7 +165,10 @@ pub fn error(state: &AppState, base: &PageBase, kind: ErrorPage) -> Response {
 }
 
 /// Maps a domain error that a page cannot show inline; internal causes are logged once here.
-pub fn domain_error(state: &AppState, base: &PageBase, e: crate::reset::ResetError) -> Response {
+pub fn domain_error<S>(state: &S, base: &PageBase, e: crate::reset::ResetError) -> Response
+where
+    Pages: FromRef<S>,
+{
     use crate::reset::ResetError;
     match e {
         ResetError::RateLimited { retry_after_secs } => {

@@ -10,9 +10,11 @@ use axum::{
 use minijinja::context;
 use serde::Deserialize;
 
-use super::pages::{self, ErrorPage, PageBase};
+use super::{
+    WebState,
+    pages::{self, ErrorPage, PageBase},
+};
 use crate::{
-    app::AppState,
     http::{
         csrf::CsrfToken,
         extract::{ClientIp, LangPref},
@@ -36,7 +38,7 @@ pub struct RequestForm {
 }
 
 pub async fn show_forgot(
-    state: State<AppState>,
+    state: State<WebState>,
     q: Query<OrgQuery>,
     lang: LangPref,
     csrf: CsrfToken,
@@ -46,7 +48,7 @@ pub async fn show_forgot(
 }
 
 pub async fn show_enroll(
-    state: State<AppState>,
+    state: State<WebState>,
     q: Query<OrgQuery>,
     lang: LangPref,
     csrf: CsrfToken,
@@ -56,7 +58,7 @@ pub async fn show_enroll(
 }
 
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Query(q): Query<OrgQuery>,
     lang: LangPref,
     csrf: CsrfToken,
@@ -74,7 +76,7 @@ async fn show(
 }
 
 pub async fn submit_forgot(
-    state: State<AppState>,
+    state: State<WebState>,
     ip: ClientIp,
     lang: LangPref,
     csrf: CsrfToken,
@@ -85,7 +87,7 @@ pub async fn submit_forgot(
 }
 
 pub async fn submit_enroll(
-    state: State<AppState>,
+    state: State<WebState>,
     ip: ClientIp,
     lang: LangPref,
     csrf: CsrfToken,
@@ -96,7 +98,7 @@ pub async fn submit_enroll(
 }
 
 async fn submit(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     ClientIp(ip): ClientIp,
     lang: LangPref,
     csrf: CsrfToken,

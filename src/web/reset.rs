@@ -11,9 +11,11 @@ use axum::{
 use minijinja::context;
 use serde::Deserialize;
 
-use super::pages::{self, ErrorPage, PageBase};
+use super::{
+    WebState,
+    pages::{self, ErrorPage, PageBase},
+};
 use crate::{
-    app::AppState,
     http::{
         csrf::CsrfToken,
         extract::{ClientIp, LangPref},
@@ -45,7 +47,7 @@ pub struct CancelForm {
 
 /// The page base for a link: its organisation, and its language unless the person chose one.
 fn base_for(
-    state: &AppState,
+    state: &WebState,
     link: Option<&LinkInfo>,
     mut lang: LangPref,
     csrf: &CsrfToken,
@@ -61,7 +63,7 @@ fn base_for(
     PageBase::for_org(org, lang, csrf, path)
 }
 
-fn invalid(state: &AppState, base: &PageBase, problem: LinkProblem) -> Response {
+fn invalid(state: &WebState, base: &PageBase, problem: LinkProblem) -> Response {
     pages::render(
         state,
         base,
@@ -71,14 +73,14 @@ fn invalid(state: &AppState, base: &PageBase, problem: LinkProblem) -> Response 
     )
 }
 
-async fn inspect(state: &AppState, raw: &str) -> Result<(ResetToken, LinkInfo), ResetError> {
+async fn inspect(state: &WebState, raw: &str) -> Result<(ResetToken, LinkInfo), ResetError> {
     let token = ResetToken::parse(raw).ok_or(ResetError::Link(LinkProblem::Unknown))?;
     let link = state.reset.inspect(&token).await?;
     Ok((token, link))
 }
 
 fn form_page(
-    state: &AppState,
+    state: &WebState,
     base: &PageBase,
     link: &LinkInfo,
     status: StatusCode,
@@ -108,7 +110,7 @@ fn form_page(
 }
 
 pub async fn show(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Path(raw): Path<String>,
     lang: LangPref,
     csrf: CsrfToken,
@@ -128,7 +130,7 @@ pub async fn show(
 }
 
 pub async fn submit(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Path(raw): Path<String>,
     lang: LangPref,
     csrf: CsrfToken,
@@ -174,7 +176,7 @@ pub async fn submit(
 }
 
 pub async fn show_cancel(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Path(raw): Path<String>,
     lang: LangPref,
     csrf: CsrfToken,
@@ -196,7 +198,7 @@ pub async fn show_cancel(
 }
 
 pub async fn submit_cancel(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Path(raw): Path<String>,
     ClientIp(ip): ClientIp,
     lang: LangPref,
@@ -218,7 +220,7 @@ pub async fn submit_cancel(
     }
 }
 
-fn link_error(state: &AppState, base: PageBase, e: ResetError) -> Response {
+fn link_error(state: &WebState, base: PageBase, e: ResetError) -> Response {
     match e {
         ResetError::Link(problem) => invalid(state, &base, problem),
         other => pages::domain_error(state, &base, other),

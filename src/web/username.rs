@@ -11,11 +11,11 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{
+    WebState,
     pages::{self, ErrorPage, PageBase},
     request::OrgQuery,
 };
 use crate::{
-    app::AppState,
     http::{
         csrf::CsrfToken,
         extract::{ClientIp, LangPref},
@@ -34,7 +34,7 @@ pub struct ReminderForm {
 }
 
 pub async fn show(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Query(q): Query<OrgQuery>,
     lang: LangPref,
     csrf: CsrfToken,
@@ -51,7 +51,7 @@ pub async fn show(
 }
 
 pub async fn submit(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     ClientIp(ip): ClientIp,
     lang: LangPref,
     csrf: CsrfToken,

@@ -23,7 +23,7 @@ use tokio::{
 use crate::harness::{ReceivedMail, SmtpSink, TestApp, TestDb, csrf_of, process};
 
 const WAIT: Duration = Duration::from_secs(30);
-/// The demo account `serve` creates on an empty directory (src/app.rs, seed_demo).
+/// The demo account `serve` creates on an empty directory (src/app/build.rs, seed_demo).
 const DEMO_EMAIL: &str = "julie.tremblay@example.org";
 
 /// The real binary running `serve` in `dir`, its standard output and error captured.

@@ -1,0 +1,273 @@
+//! Building the application from its configuration: the database, the key, the services, the
+//! listeners. Nothing is served here.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use tokio::{net::TcpListener, sync::Notify};
+use tracing::info;
+
+use super::{AppState, Application, key};
+use crate::{
+    auth::{
+        entra_channel::EntraChannel,
+        jwks::{OpenIdKeys, TenantKeys},
+        verified::{self, VerifiedTokens},
+    },
+    bot::{Bot, BotCore, cards::Cards, channel_auth::ChannelAuth, connector::ConnectorClient},
+    clock::{SharedClock, SystemClock},
+    config::{BotAuth, BotMode, Config},
+    http::csrf,
+    i18n::Strings,
+    mail::{transport::Transport, worker::MailWorker},
+    metrics::Metrics,
+    org::Organisations,
+    reset::{
+        ResetService, SignInService,
+        hasher::{Hasher, Pepper},
+    },
+    store::{Store, accounts},
+    tab::{TabState, sso::SsoValidator},
+    templates::Templates,
+};
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        Self::build_on(config, clock, None).await
+    }
+
+    /// Connects, migrates, binds (or takes `listener`, already bound); nothing is served until
+    /// [`Application::run_until`].
+    pub async fn build_on(
+        config: Config,
+        clock: SharedClock,
+        listener: Option<TcpListener>,
+    ) -> anyhow::Result<Self> {
+        if let Some(problem) = config.missing_shared_secret() {
+            anyhow::bail!(problem);
+        }
+        let store = Store::connect(&config.database_url)
+            .await
+            .context("cannot open the database")?;
+        store
+            .migrate()
+            .await
+            .context("cannot migrate the database")?;
+        let key = key::for_serve(&config)?;
+        let csrf_key = csrf::CsrfKey::derive(&key);
+        let templates = Templates::load()?;
+        let strings = Strings::load()?;
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let pepper = config
+            .password_pepper
+            .as_ref()
+            .map(|p| Pepper::new(p.expose_secret().as_bytes()));
+        let hasher =
+            Hasher::with_pepper(config.argon2, cores, pepper)?.with_queue(config.hash_queue);
+        let transport = Transport::build(
+            &config.mail,
+            config.mail_timeout,
+            config.mail_tls_ca.as_deref(),
+            config.mail_concurrency,
+        )?;
+        let wake = Arc::new(Notify::new());
+        let orgs = config.organisations.clone();
+
+        if config.demo.seed {
+            seed_demo(&store, &orgs, clock.unix()).await?;
+        }
+
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let (auth, bot_auth) = channel_auth(&config.bot, &http, &clock);
+        let core = BotCore {
+            store: store.clone(),
+            connector: ConnectorClient::new(
+                http.clone(),
+                bot_auth,
+                config.connector_retries,
+                clock.clone(),
+            )
+            .with_timeout(config.connector_timeout),
+            cards: Cards::load(strings.clone())?,
+            strings: strings.clone(),
+            orgs: orgs.clone(),
+            clock: clock.clone(),
+            saved: Arc::default(),
+        };
+        let reset = ResetService {
+            store: store.clone(),
+            clock: clock.clone(),
+            hasher: hasher.clone(),
+            orgs: orgs.clone(),
+            key: key.clone(),
+            base_url: config.public_base_url.clone(),
+            limits: config.limits.clone(),
+            mail_wake: wake.clone(),
+            observer: Arc::new(core.clone()),
+        };
+        let bot = Bot {
+            core,
+            reset: reset.clone(),
+            auth,
+            refusals: Arc::default(),
+            languages: Arc::default(),
+            turns: tokio_util::task::TaskTracker::new(),
+        };
+        let tab_state = Arc::new(TabState {
+            sso: SsoValidator::new(
+                config.tab.entra_authority.clone(),
+                http.clone(),
+                config.public_base_url.host_str().unwrap_or_default(),
+                config.tab.sso_app_id.as_deref(),
+                orgs.clone(),
+                (config.tab.key_max_age, config.tab.unknown_key_cooldown),
+                clock.clone(),
+            ),
+            csp: TabState::csp(&config.tab.teams_js_url, &config.tab.frame_ancestors),
+        });
+        let signin = SignInService {
+            store: store.clone(),
+            clock: clock.clone(),
+            hasher,
+            limits: config.limits.clone(),
+        };
+        let worker = MailWorker {
+            store: store.clone(),
+            transport,
+            key,
+            templates: templates.clone(),
+            strings: strings.clone(),
+            orgs: orgs.clone(),
+            clock: clock.clone(),
+            wake,
+            poll: config.mail_poll_interval,
+            max_attempts: i64::from(config.mail_max_attempts),
+            concurrency: config.mail_concurrency,
+            writing: Arc::default(),
+        };
+        let listener = match listener {
+            Some(l) => l,
+            None => TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.listen))?,
+        };
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?,
+            ),
+            None => None,
+        };
+        let state = AppState {
+            metrics: Metrics::new(),
+            config: Arc::new(config),
+            reset,
+            signin,
+            orgs,
+            templates,
+            strings,
+            store,
+            clock,
+            bot,
+            tab: tab_state,
+            csrf: csrf_key,
+        };
+        Ok(Self {
+            listener,
+            metrics_listener,
+            state,
+            worker,
+        })
+    }
+}
+
+/// The Bot Framework token checks, and the credentials the connector calls with; neither in
+/// local-development mode.
+fn channel_auth(
+    bot: &BotMode,
+    http: &reqwest::Client,
+    clock: &SharedClock,
+) -> (Option<Arc<ChannelAuth>>, Option<BotAuth>) {
+    match bot {
+        BotMode::LocalDev => (None, None),
+        BotMode::Authenticated(a) => {
+            let keys = OpenIdKeys::new(
+                a.openid_metadata_url.clone(),
+                http.clone(),
+                a.key_max_age,
+                a.unknown_key_cooldown,
+                clock.clone(),
+            );
+            let entra = a.entra_channel.as_ref().map(|e| EntraChannel {
+                tenants: e.tenants.clone(),
+                keys: TenantKeys::new(
+                    &e.authority,
+                    http.clone(),
+                    a.key_max_age,
+                    a.unknown_key_cooldown,
+                    clock.clone(),
+                ),
+                callers: e.callers.clone(),
+                connector_hosts: e.connector_hosts.clone(),
+            });
+            let auth = ChannelAuth {
+                keys: Arc::new(keys),
+                app_id: a.app_id.clone(),
+                issuer: a.channel_issuer.clone(),
+                entra,
+                verified: VerifiedTokens::new(clock.clone(), verified::DEFAULT_CAPACITY),
+            };
+            (Some(Arc::new(auth)), Some(BotAuth::clone(a)))
+        }
+    }
+}
+
+/// The reset domain for an admin command (`mail retry`): the same key as `serve` (configured, or
+/// its data/secret.key, never a new one: the running instances could not open what it seals),
+/// no one watching links, and the running instances' workers send what it queues.
+pub fn reset_service_for_cli(config: &Config, store: Store) -> anyhow::Result<ResetService> {
+    let key = key::for_admin(config)?;
+    Ok(ResetService {
+        store,
+        clock: Arc::new(SystemClock),
+        hasher: Hasher::new(config.argon2, 1)?,
+        orgs: config.organisations.clone(),
+        key,
+        base_url: config.public_base_url.clone(),
+        limits: config.limits.clone(),
+        mail_wake: Arc::new(Notify::new()),
+        observer: Arc::new(crate::reset::events::NoObserver),
+    })
+}
+
+/// The demo organisation's demo account, created once when the directory is empty.
+async fn seed_demo(store: &Store, orgs: &Organisations, now: i64) -> anyhow::Result<()> {
+    let mut conn = store.conn().await?;
+    if accounts::count(&mut conn).await? > 0 {
+        return Ok(());
+    }
+    let org = orgs.default_org();
+    let demo = accounts::NewAccount {
+        tenant_id: org.tenant_id.clone(),
+        username: crate::reset::model::Username::parse("trej")
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        email: crate::reset::model::EmailAddress::parse("julie.tremblay@example.org")
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        display_name: "Julie Tremblay".into(),
+        entra_object_id: None,
+        upn: Some("julie.tremblay@example.org".into()),
+        locale: None,
+    };
+    accounts::upsert(&mut conn, &demo, now).await?;
+    info!(username = "trej", organisation = %org.slug, "demo account created (not enrolled yet: use « M'inscrire au service »)");
+    Ok(())
+}
