@@ -196,7 +196,7 @@ impl Application {
             }
         };
         let core = BotCore {
-            store: store.clone(),
+            records: crate::reset::teams::TeamsRecords::new(store.clone(), clock.clone()),
             connector: ConnectorClient::new(
                 http.clone(),
                 bot_auth,

@@ -11,6 +11,7 @@ use super::{
     Bot,
     activity::{Activity, OutgoingActivity},
     cards::with_language,
+    verbs::CardVerb,
 };
 use crate::{
     i18n::Locale,
@@ -91,7 +92,7 @@ impl Bot {
         a: &Activity,
         org: &Organisation,
         locale: Locale,
-        verb: &str,
+        verb: CardVerb,
         data: &Value,
     ) -> anyhow::Result<Option<Value>> {
         let Some(agent) = self.agent(a, org) else {
@@ -107,24 +108,20 @@ impl Bot {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let notice = match (verb, Username::parse(typed)) {
-            ("helpdesk.resend", Ok(username)) => {
+            (CardVerb::HelpdeskResend, Ok(username)) => {
                 match self
                     .reset
                     .resend_for_agent(org, &agent, &username, locale)
                     .await
                 {
                     Ok(resent) => self.resent_notice(org, locale, resent),
-                    Err(ResetError::RateLimited { retry_after_secs }) => {
-                        return Ok(Some(self.trouble_card(
-                            Some(org),
-                            locale,
-                            super::handlers::Trouble::RateLimited { retry_after_secs },
-                        )));
+                    Err(e @ ResetError::RateLimited { .. }) => {
+                        return Ok(Some(self.refused_card(Some(org), locale, e)));
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            ("helpdesk.unlock", Ok(username)) => {
+            (CardVerb::HelpdeskUnlock, Ok(username)) => {
                 let name = a.from.as_ref().and_then(|f| f.name.as_deref());
                 let name = name.unwrap_or_default();
                 match self
@@ -135,17 +132,15 @@ impl Bot {
                     Ok(Unlock::Unlocked) => Notice::Text(self.hd(locale, "unlocked_notice")),
                     Ok(Unlock::NotLocked) => Notice::Text(self.hd(locale, "not_locked_notice")),
                     Ok(Unlock::NoAccount | Unlock::NotOwner) => Notice::None,
-                    Err(ResetError::RateLimited { retry_after_secs }) => {
-                        return Ok(Some(self.trouble_card(
-                            Some(org),
-                            locale,
-                            super::handlers::Trouble::RateLimited { retry_after_secs },
-                        )));
+                    Err(e @ ResetError::RateLimited { .. }) => {
+                        return Ok(Some(self.refused_card(Some(org), locale, e)));
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            ("helpdesk.status" | "helpdesk.resend" | "helpdesk.unlock", _) => Notice::None,
+            (CardVerb::HelpdeskStatus | CardVerb::HelpdeskResend | CardVerb::HelpdeskUnlock, _) => {
+                Notice::None
+            }
             _ => return Ok(None),
         };
         Ok(Some(

@@ -15,6 +15,7 @@ pub mod report;
 pub mod request;
 pub mod service;
 pub mod signin;
+pub mod teams;
 pub mod token;
 pub mod unlock;
 
