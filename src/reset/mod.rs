@@ -7,6 +7,7 @@ pub mod events;
 pub mod hasher;
 pub mod helpdesk;
 pub mod history;
+mod issue;
 pub mod limits;
 pub mod model;
 pub mod policy;
