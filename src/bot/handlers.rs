@@ -37,23 +37,7 @@ pub async fn messages(
             res
         }
         "message" | "conversationUpdate" => {
-            // Tracked, so that shutdown waits for the turns already acknowledged.
-            let turns = bot.turns.clone();
-            turns.spawn(
-                state
-                    .metrics
-                    .scope(async move {
-                        let outcome = match bot.turn(activity).await {
-                            Ok(()) => "ok",
-                            Err(e) => {
-                                warn!(error = format!("{e:#}"), "bot turn failed");
-                                "failed"
-                            }
-                        };
-                        count_activity(kind, outcome);
-                    })
-                    .in_current_span(),
-            );
+            spawn_turn(&state, bot, activity, kind);
             StatusCode::OK.into_response()
         }
         // The install carries the person's language; the welcome that follows does not.
@@ -68,6 +52,23 @@ pub async fn messages(
             StatusCode::OK.into_response()
         }
     }
+}
+
+/// Handles a message or membership update after its 200, tracked so that shutdown waits for
+/// the turns already acknowledged.
+fn spawn_turn(state: &AppState, bot: Bot, activity: Activity, kind: &'static str) {
+    let turns = bot.turns.clone();
+    let turn = async move {
+        let outcome = match bot.turn(activity).await {
+            Ok(()) => "ok",
+            Err(e) => {
+                warn!(error = format!("{e:#}"), "bot turn failed");
+                "failed"
+            }
+        };
+        count_activity(kind, outcome);
+    };
+    turns.spawn(state.metrics.scope(turn).in_current_span());
 }
 
 /// Activity types as metric labels: a closed set, since the type comes from the request.

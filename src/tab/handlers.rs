@@ -222,25 +222,22 @@ pub async fn me(
         .await;
     let org = state.orgs.by_tenant(&user.tenant_id);
     let org_name = org.map(|o| o.name.clone()).unwrap_or_default();
-    match found {
-        Ok(Some(acc)) => (
-            StatusCode::OK,
-            Json(json!({
-                "username": acc.username.as_str(),
-                "orgName": org_name,
-                "portalUrl": org.map(|o| o.portal_url.to_string()),
-                "locked": super::unlock::is_locked(&state, org, &acc).await,
-            })),
-        )
-            .into_response(),
-        Ok(None) => answer(
-            StatusCode::NOT_FOUND,
-            "no_account",
-            state.strings.get(locale, "tab.no_account"),
-            json!({"orgName": org_name}),
-        ),
-        Err(e) => domain_error(&state, locale, e),
-    }
+    let account = match found {
+        Ok(Some(acc)) => acc,
+        Ok(None) => {
+            let message = state.strings.get(locale, "tab.no_account");
+            let extra = json!({"orgName": org_name});
+            return answer(StatusCode::NOT_FOUND, "no_account", message, extra);
+        }
+        Err(e) => return domain_error(&state, locale, e),
+    };
+    let me = json!({
+        "username": account.username.as_str(),
+        "orgName": org_name,
+        "portalUrl": org.map(|o| o.portal_url.to_string()),
+        "locked": super::unlock::is_locked(&state, org, &account).await,
+    });
+    (StatusCode::OK, Json(me)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -279,18 +276,25 @@ pub async fn request(
         return request_signed_in(&state, auth, locale, purpose).await;
     }
     // Outside Teams, or without single sign-on: the username form.
+    request_by_username(&state, ip, &headers, &req, purpose).await
+}
+
+/// The link for a typed username, with the uniform answer.
+async fn request_by_username(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    headers: &HeaderMap,
+    req: &TabRequest,
+    purpose: Purpose,
+) -> Response {
     let org = state.orgs.pick(req.org.as_deref());
-    let locale = locale_of(
-        &state,
-        &headers,
-        req.locale.as_deref(),
-        Some(&org.tenant_id),
-    );
+    let locale = locale_of(state, headers, req.locale.as_deref(), Some(&org.tenant_id));
     let Ok(username) = Username::parse(req.username.as_deref().unwrap_or_default()) else {
+        let message = state.strings.get(locale, "request.error_username");
         return answer(
             StatusCode::UNPROCESSABLE_ENTITY,
             "username_invalid",
-            state.strings.get(locale, "request.error_username"),
+            message,
             json!({}),
         );
     };
@@ -303,10 +307,10 @@ pub async fn request(
         Ok(_) => answer(
             StatusCode::OK,
             "sent",
-            uniform(&state, locale, purpose),
+            uniform(state, locale, purpose),
             json!({}),
         ),
-        Err(e) => domain_error(&state, locale, e),
+        Err(e) => domain_error(state, locale, e),
     }
 }
 
