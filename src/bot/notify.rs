@@ -165,7 +165,7 @@ impl BotCore {
             Err(e) => warn!(
                 tenant.id = %tenant_id,
                 answer = %gone,
-                error = %e,
+                error = format!("{e:#}"),
                 "the conversation is closed to the bot; its reference could not be forgotten"
             ),
         }
