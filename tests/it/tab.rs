@@ -851,3 +851,24 @@ async fn a_malformed_tab_request_is_told_so() {
     assert!(message.contains("malformed"), "{message}");
     assert!(!message.contains("unavailable"), "{message}");
 }
+
+#[tokio::test]
+async fn a_tab_request_with_an_unknown_purpose_is_refused_not_taken_for_a_reset() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client
+        .post(app.url("/api/tab/request"))
+        .header("x-octopus-tab", "1")
+        .json(&json!({"purpose": "delete", "username": "trej"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "bad_request");
+    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "no link, no mail");
+}
