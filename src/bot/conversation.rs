@@ -37,14 +37,43 @@ impl Bot {
         locale: Locale,
         card: Value,
     ) -> anyhow::Result<()> {
-        let (Some(service_url), Some(from), Some(me), Some(tenant)) =
-            (&a.service_url, &a.from, &a.recipient, a.tenant_id())
-        else {
+        if a.service_url.is_none() || a.from.is_none() || a.recipient.is_none() {
+            return Ok(());
+        }
+        let Some(tenant) = a.tenant_id() else {
             return Ok(());
         };
         let notice = self.core.strings.get(locale, "bot.moved_to_private");
         self.reply(a, OutgoingActivity::text(notice)).await?;
-        // Blocked by the user: there is no 1:1 chat to open; nothing to forget either.
+        let Some(reference) = self.open_private(a, tenant).await? else {
+            return Ok(());
+        };
+        self.core.records.save_conversation(&reference).await?;
+        let mut out = OutgoingActivity::card(card);
+        out.locale = a.locale.clone();
+        let conversation = &reference.conversation_id;
+        let sent = self
+            .core
+            .connector
+            .send(&reference.service_url, conversation, &out)
+            .await;
+        self.core
+            .unless_gone(conversation, &reference.tenant_id, sent)
+            .await?;
+        Ok(())
+    }
+
+    /// The personal chat with the sender, opened (or found) through the connector. `None` when
+    /// the person blocked the bot: there is no 1:1 chat to open; nothing to forget either.
+    async fn open_private(
+        &self,
+        a: &Activity,
+        tenant: String,
+    ) -> anyhow::Result<Option<ConversationRef>> {
+        let (Some(service_url), Some(from), Some(me)) = (&a.service_url, &a.from, &a.recipient)
+        else {
+            return Ok(None);
+        };
         let conversation = match self
             .core
             .connector
@@ -53,32 +82,19 @@ impl Bot {
         {
             Err(e) if e.is_gone() => {
                 info!(tenant.id = %tenant, answer = %e, "no private chat with this person (the bot is blocked); the form is not sent");
-                return Ok(());
+                return Ok(None);
             }
             other => other?,
         };
-        let reference_tenant = tenant.clone();
-        let reference = ConversationRef {
-            conversation_id: conversation.clone(),
+        Ok(Some(ConversationRef {
+            conversation_id: conversation,
             tenant_id: tenant,
             service_url: service_url.clone(),
             bot_id: me.id.clone(),
             user_id: Some(from.id.clone()),
             aad_object_id: from.aad_object_id.clone(),
             conversation_type: Some("personal".into()),
-        };
-        self.core.records.save_conversation(&reference).await?;
-        let mut out = OutgoingActivity::card(card);
-        out.locale = a.locale.clone();
-        let sent = self
-            .core
-            .connector
-            .send(service_url, &conversation, &out)
-            .await;
-        self.core
-            .unless_gone(&conversation, &reference_tenant, sent)
-            .await?;
-        Ok(())
+        }))
     }
 
     pub(super) async fn reply(
