@@ -15,7 +15,8 @@ use crate::{
         jwks::{OpenIdKeys, TenantKeys},
         verified::{self, VerifiedTokens},
     },
-    bot::{Bot, BotCore, cards::Cards, channel_auth::ChannelAuth, connector::ConnectorClient},
+    auth::channel::ChannelAuth,
+    bot::{Bot, BotCore, cards::Cards, connector::ConnectorClient},
     clock::{SharedClock, SystemClock},
     config::{BotAuth, BotMode, Config},
     http::csrf,
@@ -88,7 +89,7 @@ impl Application {
             .build()?;
         let (auth, bot_auth) = channel_auth(&config.bot, &http, &clock);
         let core = BotCore {
-            store: store.clone(),
+            records: crate::reset::teams::TeamsRecords::new(store.clone(), clock.clone()),
             connector: ConnectorClient::new(
                 http.clone(),
                 bot_auth,

@@ -10,14 +10,13 @@ use super::{
     Bot,
     activity::{Activity, OutgoingActivity},
     cards::with_language,
-    handlers::{Trouble, teams_requester},
 };
 use crate::{
     i18n::Locale,
     org::Organisation,
     reset::{
-        ResetError,
         model::Account,
+        teams::requester,
         unlock::{Actor, Unlock},
     },
 };
@@ -65,13 +64,13 @@ impl Bot {
     ) -> anyhow::Result<()> {
         let account = self.linked_account(a, org).await?;
         let from = a.from.clone().unwrap_or_default();
-        let who = teams_requester(org, from.aad_object_id.as_deref(), &from.id);
+        let who = requester(org, from.aad_object_id.as_deref(), &from.id);
         let audited = self
             .reset
             .remind_username_in_teams(org, &who, account.as_ref().map(|acc| &acc.id))
             .await;
         let card = match (audited, account) {
-            (Err(e), _) => self.account_trouble(org, locale, e),
+            (Err(e), _) => self.refused_card(Some(org), locale, e),
             (Ok(()), Some(acc)) => {
                 let locked = self.is_locked(org, &acc).await;
                 self.account_card(org, locale, Kind::Username, acc.username.as_str(), locked)
@@ -131,7 +130,7 @@ impl Bot {
                 Ok(Unlock::NoAccount | Unlock::NotOwner) => {
                     self.account_card(org, locale, Kind::Unlinked, "", false)
                 }
-                Err(e) => self.account_trouble(org, locale, e),
+                Err(e) => self.refused_card(Some(org), locale, e),
             },
         )
     }
@@ -143,22 +142,6 @@ impl Bot {
             return Ok(());
         }
         self.move_to_private(a, locale, card).await
-    }
-
-    fn account_trouble(&self, org: &Organisation, locale: Locale, e: ResetError) -> Value {
-        let trouble = match e {
-            ResetError::RateLimited { retry_after_secs } => {
-                Trouble::RateLimited { retry_after_secs }
-            }
-            e => {
-                warn!(
-                    error = format!("{e:#}"),
-                    "account request from Teams failed"
-                );
-                Trouble::Unavailable
-            }
-        };
-        self.trouble_card(Some(org), locale, trouble)
     }
 
     fn account_card(

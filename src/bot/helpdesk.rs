@@ -11,6 +11,7 @@ use super::{
     Bot,
     activity::{Activity, OutgoingActivity},
     cards::with_language,
+    verbs::CardVerb,
 };
 use crate::{
     i18n::Locale,
@@ -91,7 +92,7 @@ impl Bot {
         a: &Activity,
         org: &Organisation,
         locale: Locale,
-        verb: &str,
+        verb: CardVerb,
         data: &Value,
     ) -> anyhow::Result<Option<Value>> {
         let Some(agent) = self.agent(a, org) else {
@@ -106,52 +107,68 @@ impl Bot {
             .get("username")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let notice = match (verb, Username::parse(typed)) {
-            ("helpdesk.resend", Ok(username)) => {
-                match self
-                    .reset
-                    .resend_for_agent(org, &agent, &username, locale)
-                    .await
-                {
-                    Ok(resent) => self.resent_notice(org, locale, resent),
-                    Err(ResetError::RateLimited { retry_after_secs }) => {
-                        return Ok(Some(self.trouble_card(
-                            Some(org),
-                            locale,
-                            super::handlers::Trouble::RateLimited { retry_after_secs },
-                        )));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+        let done = match (verb, Username::parse(typed)) {
+            (CardVerb::HelpdeskResend, Ok(username)) => {
+                self.resend(org, locale, &agent, &username).await
             }
-            ("helpdesk.unlock", Ok(username)) => {
+            (CardVerb::HelpdeskUnlock, Ok(username)) => {
                 let name = a.from.as_ref().and_then(|f| f.name.as_deref());
-                let name = name.unwrap_or_default();
-                match self
-                    .reset
-                    .unlock_for_agent(org, &agent, name, &username)
+                self.unlock_for(org, locale, &agent, name.unwrap_or_default(), &username)
                     .await
-                {
-                    Ok(Unlock::Unlocked) => Notice::Text(self.hd(locale, "unlocked_notice")),
-                    Ok(Unlock::NotLocked) => Notice::Text(self.hd(locale, "not_locked_notice")),
-                    Ok(Unlock::NoAccount | Unlock::NotOwner) => Notice::None,
-                    Err(ResetError::RateLimited { retry_after_secs }) => {
-                        return Ok(Some(self.trouble_card(
-                            Some(org),
-                            locale,
-                            super::handlers::Trouble::RateLimited { retry_after_secs },
-                        )));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
             }
-            ("helpdesk.status" | "helpdesk.resend" | "helpdesk.unlock", _) => Notice::None,
+            (CardVerb::HelpdeskStatus | CardVerb::HelpdeskResend | CardVerb::HelpdeskUnlock, _) => {
+                Ok(Notice::None)
+            }
             _ => return Ok(None),
+        };
+        let notice = match done {
+            Ok(notice) => notice,
+            Err(e @ ResetError::RateLimited { .. }) => {
+                return Ok(Some(self.refused_card(Some(org), locale, e)));
+            }
+            Err(e) => return Err(e.into()),
         };
         Ok(Some(
             self.helpdesk_card(org, locale, &agent, typed, notice)
                 .await?,
         ))
+    }
+
+    /// « Renvoyer le lien »: a fresh link to the account's address.
+    async fn resend(
+        &self,
+        org: &Organisation,
+        locale: Locale,
+        agent: &Agent,
+        username: &Username,
+    ) -> Result<Notice, ResetError> {
+        let resent = self
+            .reset
+            .resend_for_agent(org, agent, username, locale)
+            .await?;
+        Ok(self.resent_notice(org, locale, resent))
+    }
+
+    /// « Déverrouiller »: the account's sign-in lock lifted, in the agent's name.
+    async fn unlock_for(
+        &self,
+        org: &Organisation,
+        locale: Locale,
+        agent: &Agent,
+        name: &str,
+        username: &Username,
+    ) -> Result<Notice, ResetError> {
+        Ok(
+            match self
+                .reset
+                .unlock_for_agent(org, agent, name, username)
+                .await?
+            {
+                Unlock::Unlocked => Notice::Text(self.hd(locale, "unlocked_notice")),
+                Unlock::NotLocked => Notice::Text(self.hd(locale, "not_locked_notice")),
+                Unlock::NoAccount | Unlock::NotOwner => Notice::None,
+            },
+        )
     }
 
     /// The agent writing or clicking, by the Entra object id Teams gives for them.

@@ -1,11 +1,12 @@
-//! Whose account the person writing to the bot is: the one their Entra object id is bound to,
-//! else (for an account with none bound) the one whose UPN / email the connector knows for them.
-//! The same rules for the form's prefill, the username reminder and the unlock.
+//! Whose account the person writing to the bot is: the domain decides
+//! (`ResetService::account_of_identity`), from their Entra object id and, only when that finds
+//! nothing, the UPN / email the connector knows for them. The same rules for the form's
+//! prefill, the username reminder and the unlock.
 
 use tracing::debug;
 
 use super::{Bot, activity::Activity};
-use crate::{org::Organisation, reset::model::Account, store::accounts};
+use crate::{org::Organisation, reset::model::Account};
 
 impl Bot {
     /// The account the sender's Teams identity is linked to.
@@ -14,24 +15,12 @@ impl Bot {
         a: &Activity,
         org: &Organisation,
     ) -> anyhow::Result<Option<Account>> {
-        let oid = a.from.as_ref().and_then(|f| f.aad_object_id.clone());
-        {
-            let mut conn = self.core.store.conn().await?;
-            if let Some(acc) =
-                accounts::by_identity(&mut conn, &org.tenant_id, oid.as_deref(), None).await?
-            {
-                return Ok(Some(acc));
-            }
-        }
-        for upn in self.member_upns(a).await {
-            let mut conn = self.core.store.conn().await?;
-            if let Some(acc) =
-                accounts::by_identity(&mut conn, &org.tenant_id, None, Some(&upn)).await?
-            {
-                return Ok(Some(acc));
-            }
-        }
-        Ok(None)
+        let oid = a.from.as_ref().and_then(|f| f.aad_object_id.as_deref());
+        let names = self.member_upns(a);
+        Ok(self
+            .reset
+            .account_of_identity(&org.tenant_id, oid, names)
+            .await?)
     }
 
     /// The UPN and email of the sender, from the connector's member look-up.

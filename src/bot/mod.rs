@@ -3,19 +3,21 @@
 
 mod account;
 pub mod activity;
+mod admission;
 pub mod campaign;
 pub mod campaign_cli;
 pub mod cards;
-/// The channel token rules moved to `auth::channel` (the extractor stays here); this name
-/// remains for the callers not yet changed.
-pub use crate::auth::channel as channel_auth;
 pub mod connector;
+mod conversation;
 pub mod handlers;
 pub mod helpdesk;
 mod identity;
 pub mod intent;
 pub mod notify;
+mod replies;
 mod submit;
+mod turn;
+pub mod verbs;
 
 use std::sync::Arc;
 
@@ -29,8 +31,15 @@ use axum::{
 };
 
 use crate::{
-    app::AppState, auth::channel::ChannelAuth, clock::SharedClock, i18n::Strings,
-    org::Organisations, reset::ResetService, store::Store,
+    app::AppState,
+    auth::channel::ChannelAuth,
+    clock::SharedClock,
+    i18n::Strings,
+    org::Organisations,
+    reset::{
+        ResetService,
+        teams::{ConversationRef, TeamsRecords},
+    },
 };
 use activity::Activity;
 use cards::Cards;
@@ -43,7 +52,8 @@ pub fn router() -> Router<AppState> {
 /// What the bot needs to talk to Teams; also what keeps status cards up to date.
 #[derive(Clone)]
 pub struct BotCore {
-    pub store: Store,
+    /// Conversation references and the cards of requests made from Teams (the domain's).
+    pub records: TeamsRecords,
     pub connector: ConnectorClient,
     pub cards: Cards,
     pub strings: Strings,
@@ -135,14 +145,12 @@ impl RefusalReports {
 /// Conversation references this instance already saved as they are: rewriting an unchanged one
 /// on every activity would cost a database commit per turn.
 #[derive(Default)]
-pub struct SavedRefs(
-    std::sync::Mutex<std::collections::HashMap<String, crate::store::bot::ConversationRef>>,
-);
+pub struct SavedRefs(std::sync::Mutex<std::collections::HashMap<String, ConversationRef>>);
 
 impl SavedRefs {
     const MAX: usize = 10_000;
 
-    pub fn unchanged(&self, r: &crate::store::bot::ConversationRef) -> bool {
+    pub fn unchanged(&self, r: &ConversationRef) -> bool {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -157,7 +165,7 @@ impl SavedRefs {
             .remove(conversation_id);
     }
 
-    pub fn remember(&self, r: crate::store::bot::ConversationRef) {
+    pub fn remember(&self, r: ConversationRef) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= Self::MAX {
             map.clear();

@@ -10,12 +10,16 @@ use super::{
     activity::OutgoingActivity,
     cards::{with_language, with_refresh},
     connector::ConnectorError,
+    verbs::CardVerb,
 };
 use crate::{
     i18n::Locale,
     org::Organisation,
-    reset::events::{LinkEvent, LinkObserver},
-    store::bot as store,
+    reset::{
+        events::{LinkEvent, LinkObserver},
+        model::Purpose,
+        teams::{BotRequest, RequestState},
+    },
     templates::local_time,
 };
 
@@ -24,10 +28,10 @@ pub fn status_card(
     core: &BotCore,
     org: &Organisation,
     locale: Locale,
-    r: &store::BotRequest,
+    r: &BotRequest,
     now: i64,
 ) -> Value {
-    let pending = matches!(r.state.as_str(), "sent" | "opened");
+    let pending = r.state.is_pending();
     let expired = pending && !r.token_id.is_empty() && r.expires_at <= now;
     let active = pending && !expired && !r.token_id.is_empty();
     let expires = chrono::DateTime::from_timestamp(r.expires_at, 0)
@@ -37,13 +41,13 @@ pub fn status_card(
         "status",
         locale,
         json!({
-            "isEnroll": r.purpose == "enroll",
-            "isSent": r.state == "sent" && !expired,
+            "isEnroll": r.purpose == Purpose::Enroll,
+            "isSent": r.state == RequestState::Sent && !expired,
             "hasMaskedEmail": r.masked_email.is_some(),
-            "isUsed": r.state == "opened" && !expired,
-            "isChanged": r.state == "changed",
-            "isSuperseded": r.state == "superseded",
-            "isCancelled": r.state == "cancelled",
+            "isUsed": r.state == RequestState::Opened && !expired,
+            "isChanged": r.state == RequestState::Changed,
+            "isSuperseded": r.state == RequestState::Superseded,
+            "isCancelled": r.state == RequestState::Cancelled,
             "isExpired": expired,
             "linkActive": active,
             "maskedEmail": r.masked_email.clone().unwrap_or_default(),
@@ -60,12 +64,12 @@ pub fn live_status_card(
     core: &BotCore,
     org: &Organisation,
     locale: Locale,
-    r: &store::BotRequest,
+    r: &BotRequest,
     now: i64,
 ) -> Value {
     with_refresh(
         status_card(core, org, locale, r, now),
-        "refresh",
+        CardVerb::Refresh.as_str(),
         json!({"requestId": r.token_id}),
         &r.user_id,
     )
@@ -86,26 +90,20 @@ impl LinkObserver for BotCore {
 impl BotCore {
     async fn show(&self, token_id: &str, event: LinkEvent) -> anyhow::Result<()> {
         let state = match event {
-            LinkEvent::Opened => "opened",
-            LinkEvent::Completed => "changed",
-            LinkEvent::Superseded => "superseded",
-            LinkEvent::Cancelled => "cancelled",
+            LinkEvent::Opened => RequestState::Opened,
+            LinkEvent::Completed => RequestState::Changed,
+            LinkEvent::Superseded => RequestState::Superseded,
+            LinkEvent::Cancelled => RequestState::Cancelled,
         };
         let now = self.clock.unix();
-        let mut conn = self.store.conn().await?;
         // Only requests made from Teams have a card; only real changes are shown.
-        if !store::set_state(&mut conn, token_id, state, now).await? {
-            return Ok(());
-        }
-        let Some(request) = store::request(&mut conn, token_id).await? else {
+        let Some((request, reference)) = self.records.moved(token_id, state).await? else {
             return Ok(());
         };
-        let Some(reference) = store::conversation(&mut conn, &request.conversation_id).await?
-        else {
+        let Some(reference) = reference else {
             debug!("no conversation reference for the request's card");
             return Ok(());
         };
-        drop(conn);
         let Some(org) = self.orgs.by_tenant(&request.tenant_id) else {
             return Ok(());
         };
@@ -156,10 +154,7 @@ impl BotCore {
             other => return other,
         };
         self.saved.forget(conversation_id);
-        let forgotten = match self.store.conn().await {
-            Ok(mut conn) => store::forget_conversation(&mut conn, conversation_id).await,
-            Err(e) => Err(e),
-        };
+        let forgotten = self.records.forget_conversation(conversation_id).await;
         match forgotten {
             Ok(held) => info!(
                 tenant.id = %tenant_id,
@@ -170,7 +165,7 @@ impl BotCore {
             Err(e) => warn!(
                 tenant.id = %tenant_id,
                 answer = %gone,
-                error = %e,
+                error = format!("{e:#}"),
                 "the conversation is closed to the bot; its reference could not be forgotten"
             ),
         }

@@ -7,6 +7,7 @@ pub mod events;
 pub mod hasher;
 pub mod helpdesk;
 pub mod history;
+mod issue;
 pub mod limits;
 pub mod model;
 pub mod policy;
@@ -15,6 +16,7 @@ pub mod report;
 pub mod request;
 pub mod service;
 pub mod signin;
+pub mod teams;
 pub mod token;
 pub mod unlock;
 

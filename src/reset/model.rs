@@ -172,6 +172,14 @@ impl Purpose {
     }
 }
 
+impl std::str::FromStr for Purpose {
+    type Err = super::teams::UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or(super::teams::UnknownName)
+    }
+}
+
 /// Who is asking: rate limits and the audit key on it. No Teams or HTTP types.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requester {

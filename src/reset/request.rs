@@ -13,14 +13,12 @@ use super::{
     limits::{Limit, hit},
     model::{Purpose, Requester, Username},
     service::{Delivery, Requested, ResetService},
+    teams::BotRequest,
 };
 use crate::{
     i18n::Locale,
     org::Organisation,
-    store::{
-        StoreError, accounts,
-        bot::{self as handled, BotRequest},
-    },
+    store::{StoreError, accounts, bot as handled},
 };
 
 /// Makes an ask happen at most once: its key (a Teams activity) and what the surface keeps of

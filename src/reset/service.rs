@@ -12,15 +12,15 @@ use super::{
     events::{LinkEvent, LinkObserver},
     hasher::Hasher,
     limits::{Limit, Refusal, admit},
-    model::{Account, AccountId, EmailAddress, NewPassword, Purpose, Requester, Username},
+    model::{AccountId, EmailAddress, NewPassword, Purpose, Requester, Username},
     token::ResetToken,
 };
 use crate::{
     clock::SharedClock,
     config::Limits,
     i18n::Locale,
-    mail::{MailParams, MailTemplate, OutgoingMail, crypto::MailKey, enqueue, enqueue_for_account},
-    org::{Organisation, Organisations},
+    mail::{MailParams, MailTemplate, OutgoingMail, crypto::MailKey, enqueue},
+    org::Organisations,
     store::{Store, accounts, lockout, outbox, sessions, tokens},
 };
 
@@ -38,9 +38,6 @@ pub struct ResetService {
     /// Told what becomes of links (the bot's live status cards).
     pub(crate) observer: Arc<dyn LinkObserver>,
 }
-
-/// The recipient of the mail sealed (and never written) for a request that names no account.
-const NOBODY: &str = "nobody@octopus-teams.invalid";
 
 /// What a request did. Every surface shows the same answer whatever this holds; the details
 /// are for the requester's own Teams card, shown only when their identity matches the account.
@@ -174,88 +171,6 @@ impl ResetService {
         self.mail_wake.notify_one();
         info!("dead letter re-sent with a fresh link");
         Ok(Retry::Reissued(delivery))
-    }
-
-    /// Supersedes older links, stores the new one (hash only) and queues its mail, for
-    /// `account`; for `None` the same work and statements with an id that matches no account,
-    /// so nothing is written and nothing is returned.
-    pub(super) async fn issue(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        org: &Organisation,
-        account: Option<&Account>,
-        purpose: Purpose,
-        locale: Locale,
-        now: i64,
-    ) -> Result<Option<Delivery>, ResetError> {
-        let nobody = AccountId(format!("none:{}", uuid::Uuid::new_v4()));
-        let (account_id, email, name) = match account {
-            Some(a) => (&a.id, a.email.clone(), a.display_name.clone()),
-            None => (
-                &nobody,
-                EmailAddress::parse(NOBODY)
-                    .map_err(|_| ResetError::Internal(anyhow::anyhow!("decoy address")))?,
-                String::new(),
-            ),
-        };
-        // One usable link per account even under simultaneous requests: the account row is
-        // locked (PostgreSQL) until the transaction ends; SQLite serialises writers anyway.
-        accounts::lock(conn, self.store.dialect(), account_id).await?;
-        let superseded = tokens::revoke_active(conn, account_id, now, "superseded").await?;
-        let token = ResetToken::generate();
-        let token_id = uuid::Uuid::new_v4().to_string();
-        let expires_at = now + i64::try_from(org.token_lifetime.as_secs()).unwrap_or(1800);
-        let stored = tokens::insert(
-            conn,
-            &tokens::NewToken {
-                token_id: &token_id,
-                hash: &token.hash(),
-                account_id,
-                purpose,
-                locale: locale.tag(),
-                created_at: now,
-                expires_at,
-            },
-        )
-        .await?;
-        let template = match purpose {
-            Purpose::Reset => MailTemplate::Reset,
-            Purpose::Enroll => MailTemplate::Enroll,
-        };
-        let params = MailParams {
-            name,
-            link: Some(self.link(&format!("reset/{}", token.expose()))),
-            cancel_link: Some(self.link(&format!("reset/{}/cancel", token.expose()))),
-            expires_at: Some(expires_at),
-            ..MailParams::default()
-        };
-        let queued = enqueue_for_account(
-            conn,
-            &self.key,
-            OutgoingMail {
-                template,
-                to: &email,
-                locale,
-                tenant_id: &org.tenant_id,
-                params,
-            },
-            &self.message_domain(),
-            now,
-            account_id,
-        )
-        .await?;
-        let Some(account) = account.filter(|_| stored && queued.is_some()) else {
-            return Ok(None);
-        };
-        Ok(Some(Delivery {
-            account_id: account.id.clone(),
-            email: account.email.clone(),
-            entra_object_id: account.entra_object_id.clone(),
-            upn: account.upn.clone(),
-            token_id,
-            expires_at,
-            superseded,
-        }))
     }
 
     /// Read-only: may this link be used? (A GET never consumes it.)

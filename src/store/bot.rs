@@ -3,17 +3,8 @@
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use super::StoreError;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConversationRef {
-    pub conversation_id: String,
-    pub tenant_id: String,
-    pub service_url: String,
-    pub bot_id: String,
-    pub user_id: Option<String>,
-    pub aad_object_id: Option<String>,
-    pub conversation_type: Option<String>,
-}
+pub use crate::reset::teams::{BotRequest, ConversationRef};
+use crate::reset::{model::Purpose, teams::RequestState};
 
 pub async fn save_conversation(
     conn: &mut AnyConnection,
@@ -140,21 +131,6 @@ pub async fn prune_activities(conn: &mut AnyConnection, before: i64) -> Result<u
     )
 }
 
-#[derive(Debug, Clone)]
-pub struct BotRequest {
-    pub token_id: String,
-    pub tenant_id: String,
-    pub conversation_id: String,
-    pub card_activity_id: Option<String>,
-    pub user_id: String,
-    pub aad_object_id: Option<String>,
-    pub locale: String,
-    pub purpose: String,
-    pub masked_email: Option<String>,
-    pub expires_at: i64,
-    pub state: String,
-}
-
 pub async fn insert_request(
     conn: &mut AnyConnection,
     r: &BotRequest,
@@ -172,10 +148,10 @@ pub async fn insert_request(
     .bind(&r.user_id)
     .bind(&r.aad_object_id)
     .bind(&r.locale)
-    .bind(&r.purpose)
+    .bind(r.purpose.as_str())
     .bind(&r.masked_email)
     .bind(r.expires_at)
-    .bind(&r.state)
+    .bind(r.state.as_str())
     .bind(now)
     .execute(conn)
     .await?;
@@ -202,10 +178,14 @@ pub async fn request(
             user_id: r.try_get("user_id")?,
             aad_object_id: r.try_get("aad_object_id")?,
             locale: r.try_get("locale")?,
-            purpose: r.try_get("purpose")?,
+            purpose: Purpose::parse(&r.try_get::<String, _>("purpose")?)
+                .ok_or_else(|| StoreError::Corrupt("bot_request.purpose".into()))?,
             masked_email: r.try_get("masked_email")?,
             expires_at: r.try_get("expires_at")?,
-            state: r.try_get("state")?,
+            state: r
+                .try_get::<String, _>("state")?
+                .parse::<RequestState>()
+                .map_err(|_| StoreError::Corrupt("bot_request.state".into()))?,
         })
     })
     .transpose()
@@ -215,14 +195,14 @@ pub async fn request(
 pub async fn set_state(
     conn: &mut AnyConnection,
     token_id: &str,
-    state: &str,
+    state: RequestState,
     now: i64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "update bot_request set state = $1, updated_at = $2 where token_id = $3 \
          and state not in ('changed', 'superseded', 'cancelled') and state <> $1",
     )
-    .bind(state)
+    .bind(state.as_str())
     .bind(now)
     .bind(token_id)
     .execute(conn)

@@ -17,14 +17,15 @@ use crate::{
     app::AppState,
     http::{
         csrf::CsrfToken,
+        error::Refusal,
         extract::{ClientIp, LangPref},
     },
     i18n::Locale,
     reset::{
         ResetError,
         model::{Purpose, Requester, Username},
+        teams::SignedInRequest,
     },
-    store::accounts,
     templates::local_time,
     web::pages::{self, PageBase},
 };
@@ -214,47 +215,29 @@ pub async fn me(
         Ok(u) => u,
         Err(e) => return sso_refused(&state, locale, e),
     };
-    let found = match state.store.conn().await {
-        Ok(mut conn) => {
-            accounts::by_identity(
-                &mut conn,
-                &user.tenant_id,
-                user.object_id.as_deref(),
-                user.sign_in_name.as_deref(),
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
+    let names = async { user.sign_in_name.clone().into_iter().collect() };
+    let found = state
+        .reset
+        .account_of_identity(&user.tenant_id, user.object_id.as_deref(), names)
+        .await;
     let org = state.orgs.by_tenant(&user.tenant_id);
     let org_name = org.map(|o| o.name.clone()).unwrap_or_default();
-    match found {
-        Ok(Some(acc)) => (
-            StatusCode::OK,
-            Json(json!({
-                "username": acc.username.as_str(),
-                "orgName": org_name,
-                "portalUrl": org.map(|o| o.portal_url.to_string()),
-                "locked": super::unlock::is_locked(&state, org, &acc).await,
-            })),
-        )
-            .into_response(),
-        Ok(None) => answer(
-            StatusCode::NOT_FOUND,
-            "no_account",
-            state.strings.get(locale, "tab.no_account"),
-            json!({"orgName": org_name}),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "tab account look-up failed");
-            answer(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "unavailable",
-                state.strings.get(locale, "tab.unavailable"),
-                json!({}),
-            )
+    let account = match found {
+        Ok(Some(acc)) => acc,
+        Ok(None) => {
+            let message = state.strings.get(locale, "tab.no_account");
+            let extra = json!({"orgName": org_name});
+            return answer(StatusCode::NOT_FOUND, "no_account", message, extra);
         }
-    }
+        Err(e) => return domain_error(&state, locale, e),
+    };
+    let me = json!({
+        "username": account.username.as_str(),
+        "orgName": org_name,
+        "portalUrl": org.map(|o| o.portal_url.to_string()),
+        "locked": super::unlock::is_locked(&state, org, &account).await,
+    });
+    (StatusCode::OK, Json(me)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -274,25 +257,15 @@ pub async fn request(
     body: Result<Json<TabRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let fallback_locale = locale_of(&state, &headers, None, None);
-    if headers.get("x-octopus-tab").and_then(|v| v.to_str().ok()) != Some("1") {
-        return answer(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            state.strings.get(fallback_locale, "error.csrf"),
-            json!({}),
-        );
+    if let Some(refused) = not_from_the_tab(&state, &headers, fallback_locale) {
+        return refused;
     }
     let Ok(Json(req)) = body else {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            state.strings.get(fallback_locale, "tab.unavailable"),
-            json!({}),
-        );
+        return bad_request(&state, fallback_locale);
     };
-    let purpose = match req.purpose.as_str() {
-        "enroll" => Purpose::Enroll,
-        _ => Purpose::Reset,
+    let Ok(purpose) = req.purpose.parse::<Purpose>() else {
+        tracing::debug!("tab request with an unknown purpose refused");
+        return bad_request(&state, fallback_locale);
     };
     let auth = headers
         .get(header::AUTHORIZATION)
@@ -300,76 +273,118 @@ pub async fn request(
     // Signed in through Teams: the account is the one the token names.
     if auth.is_some() {
         let locale = locale_of(&state, &headers, req.locale.as_deref(), None);
-        let (org, user, account) = match super::unlock::signed_in(&state, auth, locale).await {
-            Ok(found) => found,
-            Err(refused) => return refused,
-        };
-        let who = Requester::Tab {
-            tenant_id: org.tenant_id.clone(),
-            object_id: user
-                .object_id
-                .clone()
-                .unwrap_or_else(|| account.id.to_string()),
-        };
-        return match state
-            .reset
-            .request(org, &who, &account.username, purpose, locale)
-            .await
-        {
-            Ok(done) => {
-                let extra = match done.delivery {
-                    Some(d) => {
-                        let at =
-                            chrono::DateTime::from_timestamp(d.expires_at, 0).unwrap_or_default();
-                        json!({
-                            "maskedEmail": d.email.masked(),
-                            "expiresAt": local_time(at, state.clock.now(), org.time_zone, locale),
-                        })
-                    }
-                    None => json!({}),
-                };
-                let msg = match &extra["maskedEmail"] {
-                    Value::String(m) => state
-                        .strings
-                        .get(locale, "tab.sent_to")
-                        .replace("{email}", m)
-                        .replace("{time}", extra["expiresAt"].as_str().unwrap_or_default()),
-                    _ => uniform(&state, locale, purpose),
-                };
-                answer(StatusCode::OK, "sent", msg, extra)
-            }
-            Err(e) => domain_error(&state, locale, e),
-        };
+        return request_signed_in(&state, auth, locale, purpose).await;
     }
     // Outside Teams, or without single sign-on: the username form.
+    request_by_username(&state, ip, &headers, &req, purpose).await
+}
+
+/// The link for a typed username, with the uniform answer.
+async fn request_by_username(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    headers: &HeaderMap,
+    req: &TabRequest,
+    purpose: Purpose,
+) -> Response {
     let org = state.orgs.pick(req.org.as_deref());
-    let locale = locale_of(
-        &state,
-        &headers,
-        req.locale.as_deref(),
-        Some(&org.tenant_id),
-    );
+    let locale = locale_of(state, headers, req.locale.as_deref(), Some(&org.tenant_id));
     let Ok(username) = Username::parse(req.username.as_deref().unwrap_or_default()) else {
+        let message = state.strings.get(locale, "request.error_username");
         return answer(
             StatusCode::UNPROCESSABLE_ENTITY,
             "username_invalid",
-            state.strings.get(locale, "request.error_username"),
+            message,
             json!({}),
         );
     };
+    let who = Requester::Browser { ip };
     match state
         .reset
-        .request(org, &Requester::Browser { ip }, &username, purpose, locale)
+        .request(org, &who, &username, purpose, locale)
         .await
     {
         Ok(_) => answer(
             StatusCode::OK,
             "sent",
-            uniform(&state, locale, purpose),
+            uniform(state, locale, purpose),
             json!({}),
         ),
-        Err(e) => domain_error(&state, locale, e),
+        Err(e) => domain_error(state, locale, e),
     }
+}
+
+/// The link for the account the sign-in names; its owner is told where it went.
+async fn request_signed_in(
+    state: &AppState,
+    auth: Option<&str>,
+    locale: Locale,
+    purpose: Purpose,
+) -> Response {
+    let (org, user) = match super::unlock::signed_in(state, auth, locale).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let asked = state
+        .reset
+        .request_for_identity(
+            org,
+            user.object_id.as_deref(),
+            user.sign_in_name.as_deref(),
+            purpose,
+            locale,
+        )
+        .await;
+    let delivery = match asked {
+        Ok(SignedInRequest::Requested(done)) => done.delivery,
+        Ok(SignedInRequest::NoAccount) => return super::unlock::no_account(state, locale),
+        Err(e) => return domain_error(state, locale, e),
+    };
+    let Some(d) = delivery else {
+        return answer(
+            StatusCode::OK,
+            "sent",
+            uniform(state, locale, purpose),
+            json!({}),
+        );
+    };
+    let at = chrono::DateTime::from_timestamp(d.expires_at, 0).unwrap_or_default();
+    let masked = d.email.masked();
+    let expires = local_time(at, state.clock.now(), org.time_zone, locale);
+    let msg = state
+        .strings
+        .get(locale, "tab.sent_to")
+        .replace("{email}", &masked)
+        .replace("{time}", &expires);
+    let extra = json!({"maskedEmail": masked, "expiresAt": expires});
+    answer(StatusCode::OK, "sent", msg, extra)
+}
+
+/// Without the tab's header: a cross-site form, refused.
+pub(super) fn not_from_the_tab(
+    state: &AppState,
+    headers: &HeaderMap,
+    locale: Locale,
+) -> Option<Response> {
+    let from_the_tab = headers.get("x-octopus-tab").and_then(|v| v.to_str().ok()) == Some("1");
+    (!from_the_tab).then(|| {
+        answer(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            state.strings.get(locale, "error.csrf"),
+            json!({}),
+        )
+    })
+}
+
+/// A body that is not the JSON the tab sends.
+fn bad_request(state: &AppState, locale: Locale) -> Response {
+    answer(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        state.strings.get(locale, "tab.bad_request"),
+        json!({}),
+    )
 }
 
 fn uniform(state: &AppState, locale: Locale, purpose: Purpose) -> String {
@@ -378,44 +393,20 @@ fn uniform(state: &AppState, locale: Locale, purpose: Purpose) -> String {
         .get(locale, &format!("sent.{}_body", purpose.as_str()))
 }
 
+/// A domain error as the tab answers it (`http::error` decides which).
 pub(super) fn domain_error(state: &AppState, locale: Locale, e: ResetError) -> Response {
-    match e {
-        ResetError::Busy { retry_after_secs } => {
-            let mut res = answer(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                state.strings.get(locale, "tab.unavailable"),
-                json!({}),
-            );
-            if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            res
-        }
-        ResetError::RateLimited { retry_after_secs } => {
-            let minutes = retry_after_secs.div_ceil(60).max(1).to_string();
-            let mut res = answer(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                state
-                    .strings
-                    .get(locale, "error.rate_limited")
-                    .replace("{minutes}", &minutes),
-                json!({}),
-            );
-            if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            res
-        }
-        other => {
-            tracing::error!(error = format!("{other:#}"), "tab request failed");
-            answer(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                state.strings.get(locale, "tab.unavailable"),
-                json!({}),
-            )
-        }
+    let refusal = Refusal::from(e);
+    let (status, code, key) = refusal.tab();
+    let mut message = state.strings.get(locale, key);
+    if let Refusal::RateLimited { retry_after_secs } = refusal {
+        let minutes = retry_after_secs.div_ceil(60).max(1).to_string();
+        message = message.replace("{minutes}", &minutes);
     }
+    let mut res = answer(status, code, message, json!({}));
+    if let Some(secs) = refusal.retry_after()
+        && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
+    {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
 }

@@ -12,27 +12,23 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    handlers::{answer, domain_error, locale_of, sso_refused},
+    handlers::{answer, domain_error, locale_of, not_from_the_tab, sso_refused},
     sso::{SsoError, SsoUser},
 };
 use crate::{
     app::AppState,
     i18n::Locale,
     org::Organisation,
-    reset::{
-        model::Account,
-        unlock::{Actor, Unlock},
-    },
-    store::accounts,
+    reset::{model::Account, unlock::Unlock},
 };
 
-/// The organisation, user and account behind a Teams sign-in token (`Authorization`), or the
-/// answer refusing it (401 for a token refused, 404 when the identity matches no account).
+/// The organisation and user behind a Teams sign-in token (`Authorization`), or the answer
+/// refusing it (401).
 pub(super) async fn signed_in<'s>(
     state: &'s AppState,
     auth: Option<&str>,
     locale: Locale,
-) -> Result<(&'s Organisation, SsoUser, Account), Response> {
+) -> Result<(&'s Organisation, SsoUser), Response> {
     let user = match state.tab.sso.validate(auth).await {
         Ok(u) => u,
         Err(e) => return Err(sso_refused(state, locale, e)),
@@ -40,25 +36,11 @@ pub(super) async fn signed_in<'s>(
     let Some(org) = state.orgs.by_tenant(&user.tenant_id) else {
         return Err(sso_refused(state, locale, SsoError::Tenant));
     };
-    let account = match state.store.conn().await {
-        Ok(mut conn) => accounts::by_identity(
-            &mut conn,
-            &org.tenant_id,
-            user.object_id.as_deref(),
-            user.sign_in_name.as_deref(),
-        )
-        .await
-        .ok()
-        .flatten(),
-        Err(_) => None,
-    };
-    match account {
-        Some(account) => Ok((org, user, account)),
-        None => Err(no_account(state, locale)),
-    }
+    Ok((org, user))
 }
 
-fn no_account(state: &AppState, locale: Locale) -> Response {
+/// The identity matches no account (404).
+pub(super) fn no_account(state: &AppState, locale: Locale) -> Response {
     answer(
         StatusCode::NOT_FOUND,
         "no_account",
@@ -92,27 +74,26 @@ pub async fn unlock(
     let asked = body.ok().and_then(|Json(b)| b.locale);
     let locale = locale_of(&state, &headers, asked.as_deref(), None);
     let t = |k: &str| state.strings.get(locale, k);
-    if headers.get("x-octopus-tab").and_then(|v| v.to_str().ok()) != Some("1") {
-        return answer(StatusCode::FORBIDDEN, "csrf", t("error.csrf"), json!({}));
+    if let Some(refused) = not_from_the_tab(&state, &headers, locale) {
+        return refused;
     }
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let (org, user, account) = match signed_in(&state, auth, locale).await {
+    let (org, user) = match signed_in(&state, auth, locale).await {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    let actor = Actor::SelfService {
-        aad_object_id: user
-            .object_id
-            .clone()
-            .unwrap_or_else(|| account.id.to_string()),
-    };
-    match state
+    let unlocked = state
         .reset
-        .unlock(org, &account.id, &actor, Some(locale))
-        .await
-    {
+        .unlock_for_identity(
+            org,
+            user.object_id.as_deref(),
+            user.sign_in_name.as_deref(),
+            locale,
+        )
+        .await;
+    match unlocked {
         Ok(Unlock::Unlocked) => answer(StatusCode::OK, "unlocked", t("tab.unlocked"), json!({})),
         Ok(Unlock::NotLocked) => {
             answer(StatusCode::OK, "not_locked", t("tab.not_locked"), json!({}))

@@ -164,26 +164,21 @@ where
     res
 }
 
-/// Maps a domain error that a page cannot show inline; internal causes are logged once here.
+/// A domain error that a page cannot show inline, as `http::error` says pages show it.
 pub fn domain_error<S>(state: &S, base: &PageBase, e: crate::reset::ResetError) -> Response
 where
     Pages: FromRef<S>,
 {
-    use crate::reset::ResetError;
-    match e {
-        ResetError::RateLimited { retry_after_secs } => {
-            error(state, base, ErrorPage::RateLimited { retry_after_secs })
+    use crate::http::error::{PageRefusal, Refusal};
+    let (status, page) = Refusal::from(e).page();
+    let kind = match page {
+        PageRefusal::NotFound => ErrorPage::NotFound,
+        PageRefusal::RateLimited { retry_after_secs } => {
+            ErrorPage::RateLimited { retry_after_secs }
         }
-        ResetError::Busy { retry_after_secs } => {
-            // The "try again in a minute" page, as a 503: the service is busy, not the person.
-            let mut res = error(state, base, ErrorPage::RateLimited { retry_after_secs });
-            *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-            res
-        }
-        ResetError::Internal(e) => {
-            tracing::error!(error = format!("{e:#}"), "internal error");
-            error(state, base, ErrorPage::Internal)
-        }
-        ResetError::Link(_) | ResetError::Policy(_) => error(state, base, ErrorPage::NotFound),
-    }
+        PageRefusal::Internal => ErrorPage::Internal,
+    };
+    let mut res = error(state, base, kind);
+    *res.status_mut() = status;
+    res
 }

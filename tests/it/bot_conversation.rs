@@ -626,3 +626,23 @@ async fn a_newer_request_marks_the_older_card_superseded() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_submitted_form_with_an_unknown_purpose_is_refused_not_taken_for_a_reset() {
+    let app = TestApp::spawn().await;
+    let i = invoke(
+        &app,
+        "submit",
+        json!({"purpose": "delete", "username": "trej"}),
+    );
+    let answer: Value = app.bot(&i).await.json().await.unwrap();
+    assert_eq!(
+        answer["type"], "application/vnd.microsoft.activity.message",
+        "the card stays as it is: {answer}"
+    );
+    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "no link, no mail");
+}

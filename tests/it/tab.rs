@@ -792,3 +792,83 @@ async fn a_host_that_teams_js_does_not_trust_gets_no_single_sign_on() {
     assert_eq!(calls, ["initialize"], "nothing after an untrusted answer");
     b.close().await;
 }
+
+/// POST to a tab API with the tab's header and Julie's single sign-on token.
+async fn post_signed_in(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    let res = app
+        .client
+        .post(app.url(path))
+        .header("x-octopus-tab", "1")
+        .bearer_auth(sso_token(app, &julie(app)))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_database_failure_in_the_tab_is_unavailable_not_an_unknown_account() {
+    let app = TestApp::builder()
+        .config(|c| c.teams_app.sso_app_id = Some(SSO_APP.into()))
+        .spawn()
+        .await;
+    // The account look-up now fails in the database, as when it is down.
+    sqlx::query("alter table account rename to account_gone")
+        .execute(&mut *app.store.conn().await.unwrap())
+        .await
+        .unwrap();
+
+    for path in ["/api/tab/request", "/api/tab/unlock"] {
+        let (status, body) =
+            post_signed_in(&app, path, json!({"purpose": "reset", "locale": "en"})).await;
+        assert!(status >= 500, "{path}: {status} {body}");
+        assert_eq!(body["code"], "unavailable", "{path}");
+    }
+    let (status, body) = me(&app, &sso_token(&app, &julie(&app))).await;
+    assert!(status >= 500, "me: {status} {body}");
+    assert_eq!(body["code"], "unavailable");
+}
+
+#[tokio::test]
+async fn a_malformed_tab_request_is_told_so() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client
+        .post(app.url("/api/tab/request"))
+        .header("x-octopus-tab", "1")
+        .header("content-type", "application/json")
+        .header("accept-language", "en")
+        .body("{\"purpose\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "bad_request");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("malformed"), "{message}");
+    assert!(!message.contains("unavailable"), "{message}");
+}
+
+#[tokio::test]
+async fn a_tab_request_with_an_unknown_purpose_is_refused_not_taken_for_a_reset() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client
+        .post(app.url("/api/tab/request"))
+        .header("x-octopus-tab", "1")
+        .json(&json!({"purpose": "delete", "username": "trej"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "bad_request");
+    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "no link, no mail");
+}

@@ -1,0 +1,192 @@
+//! The buttons of the bot's cards, by verb (Action.Execute) or `action` (Action.Submit): each
+//! returns the card that replaces the one clicked and, for a new request, its id.
+
+use std::str::FromStr;
+
+use serde_json::Value;
+use tracing::debug;
+
+use super::{Bot, activity::Activity, notify::live_status_card};
+use crate::{
+    i18n::Locale,
+    org::Organisation,
+    reset::{model::Purpose, teams::UnknownName},
+};
+
+/// The verbs the cards' buttons carry (adaptive-cards/*.json), as written there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardVerb {
+    Forgot,
+    Enroll,
+    Submit,
+    Cancel,
+    Unlock,
+    NotMe,
+    Refresh,
+    HelpdeskStatus,
+    HelpdeskResend,
+    HelpdeskUnlock,
+}
+
+impl CardVerb {
+    const ALL: [CardVerb; 10] = [
+        Self::Forgot,
+        Self::Enroll,
+        Self::Submit,
+        Self::Cancel,
+        Self::Unlock,
+        Self::NotMe,
+        Self::Refresh,
+        Self::HelpdeskStatus,
+        Self::HelpdeskResend,
+        Self::HelpdeskUnlock,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Forgot => "forgot",
+            Self::Enroll => "enroll",
+            Self::Submit => "submit",
+            Self::Cancel => "cancel",
+            Self::Unlock => "unlock",
+            Self::NotMe => "notme",
+            Self::Refresh => "refresh",
+            Self::HelpdeskStatus => "helpdesk.status",
+            Self::HelpdeskResend => "helpdesk.resend",
+            Self::HelpdeskUnlock => "helpdesk.unlock",
+        }
+    }
+}
+
+impl FromStr for CardVerb {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or(UnknownName)
+    }
+}
+
+impl Bot {
+    /// A card button, from Action.Execute (verb) or Action.Submit (`action`). Returns the card
+    /// that replaces the clicked one and, for a new request, its id.
+    pub(super) async fn card_action(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        locale: Locale,
+        verb: &str,
+        data: &Value,
+    ) -> anyhow::Result<(Option<Value>, Option<String>)> {
+        let Ok(verb) = verb.parse::<CardVerb>() else {
+            debug!("a card button with an unknown verb is not answered");
+            return Ok((None, None));
+        };
+        let text = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or_default();
+        let card = match verb {
+            CardVerb::Forgot => self.form(a, org, locale, Purpose::Reset).await?,
+            CardVerb::Enroll => self.form(a, org, locale, Purpose::Enroll).await?,
+            CardVerb::Submit => return self.submitted_form(a, org, locale, data).await,
+            CardVerb::Cancel => Some(self.welcome(org, locale)),
+            CardVerb::Unlock if !a.is_personal() => {
+                self.offer_unlock(a, org, locale).await?;
+                None
+            }
+            CardVerb::Unlock => Some(self.unlock_own(a, org, locale).await?),
+            CardVerb::NotMe => self.not_me(a, org, locale, text("requestId")).await?,
+            CardVerb::Refresh => self.own_status(a, org, locale, text("requestId")).await?,
+            CardVerb::HelpdeskStatus | CardVerb::HelpdeskResend | CardVerb::HelpdeskUnlock => {
+                self.helpdesk_action(a, org, locale, verb, data).await?
+            }
+        };
+        Ok((card, None))
+    }
+
+    /// « Mot de passe oublié » / « M'inscrire » on the welcome card: it turns into the form
+    /// (in a channel, the form goes to the personal chat).
+    async fn form(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        locale: Locale,
+        purpose: Purpose,
+    ) -> anyhow::Result<Option<Value>> {
+        if !a.is_personal() {
+            self.offer_request(a, org, locale, purpose).await?;
+            return Ok(None);
+        }
+        let (username, locked) = self.own_account_state(a, org).await;
+        Ok(Some(
+            self.request_card(org, locale, purpose, &username, locked),
+        ))
+    }
+
+    /// The form sent: its purpose must be one of ours (a card never sends another).
+    async fn submitted_form(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        locale: Locale,
+        data: &Value,
+    ) -> anyhow::Result<(Option<Value>, Option<String>)> {
+        let purpose = data
+            .get("purpose")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Ok(purpose) = purpose.parse::<Purpose>() else {
+            tracing::info!("a submitted form with an unknown purpose is refused");
+            return Ok((None, None));
+        };
+        let typed = data
+            .get("username")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let (card, id) = self.submit(a, org, locale, purpose, typed).await?;
+        Ok((Some(card), id))
+    }
+
+    /// "Ce n'était pas moi" on the requester's own status card.
+    async fn not_me(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        locale: Locale,
+        request_id: &str,
+    ) -> anyhow::Result<Option<Value>> {
+        let Some(from) = &a.from else { return Ok(None) };
+        match self.reset.cancel_from_card(org, request_id, &from.id).await {
+            Ok(request) => Ok(request
+                .map(|r| live_status_card(&self.core, org, locale, &r, self.core.clock.unix()))),
+            Err(e) => Ok(Some(self.refused_card(Some(org), locale, e))),
+        }
+    }
+
+    /// « Actualiser »: the requester's own status card as it stands now.
+    async fn own_status(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        locale: Locale,
+        request_id: &str,
+    ) -> anyhow::Result<Option<Value>> {
+        let Some(from) = &a.from else { return Ok(None) };
+        let request = self.core.records.own_request(request_id, &from.id).await?;
+        Ok(request.map(|r| live_status_card(&self.core, org, locale, &r, self.core.clock.unix())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_verbs_are_read_as_the_cards_write_them() {
+        for v in CardVerb::ALL {
+            assert_eq!(v.as_str().parse(), Ok(v));
+        }
+        assert_eq!("helpdesk.delete".parse::<CardVerb>(), Err(UnknownName));
+        assert_eq!("".parse::<CardVerb>(), Err(UnknownName));
+    }
+}

@@ -1,0 +1,393 @@
+//! Requests made by a known Teams identity (the bot's cards, the tab's single sign-on): which
+//! account the identity is linked to, who may see the masked address, and the records the bot
+//! keeps of its requests and conversations. The bot and the tab parse and render; the rules
+//! and the rows are here.
+
+use std::{future::Future, str::FromStr};
+
+use tracing::info;
+
+use super::{
+    ResetError,
+    model::{Account, Purpose, Requester, Username},
+    request::{Asked, Once},
+    service::{Delivery, Requested, ResetService},
+    unlock::{Actor, Unlock},
+};
+use crate::{
+    clock::SharedClock,
+    i18n::Locale,
+    org::Organisation,
+    store::{Store, accounts, bot as rows},
+};
+
+/// Where a request made from Teams stands, as its status card shows it. Stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestState {
+    Sent,
+    Opened,
+    Changed,
+    Superseded,
+    Cancelled,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Opened => "opened",
+            Self::Changed => "changed",
+            Self::Superseded => "superseded",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Waiting for its link to be used: the card may still show the address and the expiry.
+    pub fn is_pending(self) -> bool {
+        matches!(self, Self::Sent | Self::Opened)
+    }
+}
+
+impl FromStr for RequestState {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "sent" => Self::Sent,
+            "opened" => Self::Opened,
+            "changed" => Self::Changed,
+            "superseded" => Self::Superseded,
+            "cancelled" => Self::Cancelled,
+            _ => return Err(UnknownName),
+        })
+    }
+}
+
+/// A name that is not one of the enum's (the text is not kept: it came from outside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a known name")]
+pub struct UnknownName;
+
+/// A request made from a Teams card, as its status card shows it.
+#[derive(Debug, Clone)]
+pub struct BotRequest {
+    pub token_id: String,
+    pub tenant_id: String,
+    pub conversation_id: String,
+    pub card_activity_id: Option<String>,
+    pub user_id: String,
+    pub aad_object_id: Option<String>,
+    pub locale: String,
+    pub purpose: Purpose,
+    pub masked_email: Option<String>,
+    pub expires_at: i64,
+    pub state: RequestState,
+}
+
+impl BotRequest {
+    /// What a card shows when the requester is not known to own the account: no address, no
+    /// live status.
+    pub fn uniform(locale: Locale, purpose: Purpose) -> Self {
+        Self {
+            token_id: String::new(),
+            tenant_id: String::new(),
+            conversation_id: String::new(),
+            card_activity_id: None,
+            user_id: String::new(),
+            aad_object_id: None,
+            locale: locale.tag().to_string(),
+            purpose,
+            masked_email: None,
+            expires_at: 0,
+            state: RequestState::Sent,
+        }
+    }
+}
+
+/// Where the bot can write to a person or a team later (proactive messages, card updates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationRef {
+    pub conversation_id: String,
+    pub tenant_id: String,
+    pub service_url: String,
+    pub bot_id: String,
+    pub user_id: Option<String>,
+    pub aad_object_id: Option<String>,
+    pub conversation_type: Option<String>,
+}
+
+/// A Teams user as the domain's rate limits and audit know them: their Entra object id when
+/// Teams gives it (stable across bots), else their bot-scoped `29:` id.
+pub fn requester(org: &Organisation, aad_object_id: Option<&str>, user_id: &str) -> Requester {
+    Requester::Teams {
+        tenant_id: org.tenant_id.clone(),
+        user_id: aad_object_id.unwrap_or(user_id).to_string(),
+    }
+}
+
+/// A submission of the bot's request form.
+pub struct CardAsk<'a> {
+    /// The activity's key: the same for every delivery of it.
+    pub key: &'a str,
+    pub conversation_id: &'a str,
+    /// The card clicked, when Teams says which.
+    pub card_activity_id: Option<&'a str>,
+    pub user_id: &'a str,
+    pub aad_object_id: Option<&'a str>,
+    /// The UPN and email the connector knows for the sender.
+    pub names: &'a [String],
+    pub username: &'a Username,
+    pub purpose: Purpose,
+    pub locale: Locale,
+}
+
+/// What a signed-in (single sign-on) request did.
+pub enum SignedInRequest {
+    /// The identity is linked to no account of the organisation.
+    NoAccount,
+    /// The link went (or not, by the limits) to the account; the owner sees the details.
+    Requested(Requested),
+}
+
+impl ResetService {
+    /// The account a Teams identity is linked to: the one its Entra object id is bound to,
+    /// else one with no object id bound whose UPN or email is among `names`. `names` is only
+    /// awaited when the object id finds nothing (it may cost a call to Teams).
+    pub async fn account_of_identity(
+        &self,
+        tenant_id: &str,
+        object_id: Option<&str>,
+        names: impl Future<Output = Vec<String>>,
+    ) -> Result<Option<Account>, ResetError> {
+        if object_id.is_some() {
+            let mut conn = self.store.conn().await?;
+            if let Some(acc) = accounts::by_identity(&mut conn, tenant_id, object_id, None).await? {
+                return Ok(Some(acc));
+            }
+        }
+        for name in names.await {
+            let mut conn = self.store.conn().await?;
+            if let Some(acc) =
+                accounts::by_identity(&mut conn, tenant_id, None, Some(&name)).await?
+            {
+                return Ok(Some(acc));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The tab's « send me the link », for the account the sign-in names. The requester is
+    /// its owner, so the delivery's details are theirs to see.
+    pub async fn request_for_identity(
+        &self,
+        org: &Organisation,
+        object_id: Option<&str>,
+        sign_in_name: Option<&str>,
+        purpose: Purpose,
+        locale: Locale,
+    ) -> Result<SignedInRequest, ResetError> {
+        let names = async { sign_in_name.map(str::to_string).into_iter().collect() };
+        let Some(account) = self
+            .account_of_identity(&org.tenant_id, object_id, names)
+            .await?
+        else {
+            return Ok(SignedInRequest::NoAccount);
+        };
+        let who = Requester::Tab {
+            tenant_id: org.tenant_id.clone(),
+            object_id: object_id.map_or_else(|| account.id.to_string(), str::to_string),
+        };
+        let requested = self
+            .request(org, &who, &account.username, purpose, locale)
+            .await?;
+        Ok(SignedInRequest::Requested(requested))
+    }
+
+    /// The tab's « Déverrouiller mon compte »: the account the sign-in names, and only that one.
+    pub async fn unlock_for_identity(
+        &self,
+        org: &Organisation,
+        object_id: Option<&str>,
+        sign_in_name: Option<&str>,
+        locale: Locale,
+    ) -> Result<Unlock, ResetError> {
+        let names = async { sign_in_name.map(str::to_string).into_iter().collect() };
+        let Some(account) = self
+            .account_of_identity(&org.tenant_id, object_id, names)
+            .await?
+        else {
+            return Ok(Unlock::NoAccount);
+        };
+        let actor = Actor::SelfService {
+            aad_object_id: object_id.map_or_else(|| account.id.to_string(), str::to_string),
+        };
+        self.unlock(org, &account.id, &actor, Some(locale)).await
+    }
+
+    /// The bot's request form submitted: the link at most once per activity, and the request
+    /// its card shows when the sender owns the account (`None`: the uniform answer). A
+    /// redelivery is answered from what its first delivery recorded.
+    pub async fn request_from_card(
+        &self,
+        org: &Organisation,
+        ask: &CardAsk<'_>,
+    ) -> Result<Option<BotRequest>, ResetError> {
+        let who = requester(org, ask.aad_object_id, ask.user_id);
+        let keep = |d: &Delivery| {
+            is_owner(d, ask.aad_object_id, ask.names).then(|| BotRequest {
+                token_id: d.token_id.clone(),
+                tenant_id: org.tenant_id.clone(),
+                conversation_id: ask.conversation_id.to_string(),
+                card_activity_id: ask.card_activity_id.map(str::to_string),
+                user_id: ask.user_id.to_string(),
+                aad_object_id: ask.aad_object_id.map(str::to_string),
+                locale: ask.locale.tag().to_string(),
+                purpose: ask.purpose,
+                masked_email: Some(d.email.masked()),
+                expires_at: d.expires_at,
+                state: RequestState::Sent,
+            })
+        };
+        let once = Once {
+            key: ask.key,
+            keep: &keep,
+        };
+        let asked = self
+            .request_once(org, &who, ask.username, ask.purpose, ask.locale, &once)
+            .await?;
+        match asked {
+            Asked::First { kept, .. } => Ok(kept.map(|k| *k)),
+            Asked::Repeat => {
+                info!("redelivered submission answered from what its first delivery did");
+                let mut conn = self.store.conn().await?;
+                let made = rows::handled_activity(&mut conn, ask.key).await?.flatten();
+                Ok(match made {
+                    Some(id) => rows::request(&mut conn, &id).await?,
+                    None => None,
+                })
+            }
+        }
+    }
+
+    /// "Ce n'était pas moi" on the requester's own card: cancels the link and marks the card's
+    /// request cancelled. `None` when `user_id` did not make that request.
+    pub async fn cancel_from_card(
+        &self,
+        org: &Organisation,
+        request_id: &str,
+        user_id: &str,
+    ) -> Result<Option<BotRequest>, ResetError> {
+        let records = self.teams_records();
+        let Some(request) = records.own_request(request_id, user_id).await? else {
+            return Ok(None);
+        };
+        let who = requester(org, request.aad_object_id.as_deref(), &request.user_id);
+        match self.cancel_by_id(request_id, &who).await {
+            Ok(()) | Err(ResetError::Link(_)) => {}
+            Err(e) => return Err(e),
+        }
+        records
+            .set_state(request_id, RequestState::Cancelled)
+            .await?;
+        records.own_request(request_id, user_id).await
+    }
+
+    pub fn teams_records(&self) -> TeamsRecords {
+        TeamsRecords::new(self.store.clone(), self.clock.clone())
+    }
+}
+
+/// The address, and the live status, only for the account's owner: by Entra object id when the
+/// account has one bound; by UPN / email only when it has none.
+fn is_owner(d: &Delivery, aad_object_id: Option<&str>, sender_names: &[String]) -> bool {
+    match &d.entra_object_id {
+        Some(theirs) => aad_object_id.is_some_and(|mine| mine.eq_ignore_ascii_case(theirs)),
+        None => d
+            .upn
+            .iter()
+            .map(String::as_str)
+            .chain([d.email.full()])
+            .any(|known| sender_names.iter().any(|u| u.eq_ignore_ascii_case(known))),
+    }
+}
+
+/// The bot's records: conversation references and its requests' cards. Cheap to clone.
+#[derive(Clone)]
+pub struct TeamsRecords {
+    store: Store,
+    clock: SharedClock,
+}
+
+impl TeamsRecords {
+    pub fn new(store: Store, clock: SharedClock) -> Self {
+        Self { store, clock }
+    }
+
+    pub async fn save_conversation(&self, r: &ConversationRef) -> Result<(), ResetError> {
+        let mut conn = self.store.conn().await?;
+        rows::save_conversation(&mut conn, r, self.clock.unix()).await?;
+        Ok(())
+    }
+
+    /// Forgets a conversation closed to the bot; returns whether one was held.
+    pub async fn forget_conversation(&self, conversation_id: &str) -> Result<bool, ResetError> {
+        let mut conn = self.store.conn().await?;
+        Ok(rows::forget_conversation(&mut conn, conversation_id).await?)
+    }
+
+    /// Remembers which card shows a request (to update it in place later).
+    pub async fn set_card(&self, token_id: &str, card_activity_id: &str) -> Result<(), ResetError> {
+        let mut conn = self.store.conn().await?;
+        rows::set_card(&mut conn, token_id, card_activity_id).await?;
+        Ok(())
+    }
+
+    /// The request `request_id`, if `user_id` made it.
+    pub async fn own_request(
+        &self,
+        request_id: &str,
+        user_id: &str,
+    ) -> Result<Option<BotRequest>, ResetError> {
+        let mut conn = self.store.conn().await?;
+        let request = rows::request(&mut conn, request_id).await?;
+        Ok(request.filter(|r| r.user_id == user_id))
+    }
+
+    async fn set_state(&self, token_id: &str, state: RequestState) -> Result<bool, ResetError> {
+        let mut conn = self.store.conn().await?;
+        Ok(rows::set_state(&mut conn, token_id, state, self.clock.unix()).await?)
+    }
+
+    /// Moves the request made from Teams for `token_id` to `state`. `None` when nothing moved
+    /// (not a Teams request, or already there or final); else the request and where its card is.
+    pub async fn moved(
+        &self,
+        token_id: &str,
+        state: RequestState,
+    ) -> Result<Option<(BotRequest, Option<ConversationRef>)>, ResetError> {
+        let mut conn = self.store.conn().await?;
+        if !rows::set_state(&mut conn, token_id, state, self.clock.unix()).await? {
+            return Ok(None);
+        }
+        let Some(request) = rows::request(&mut conn, token_id).await? else {
+            return Ok(None);
+        };
+        let reference = rows::conversation(&mut conn, &request.conversation_id).await?;
+        Ok(Some((request, reference)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_states_are_stored_as_their_names() {
+        use RequestState::*;
+        for s in [Sent, Opened, Changed, Superseded, Cancelled] {
+            assert_eq!(s.as_str().parse(), Ok(s));
+        }
+        assert_eq!("Sent".parse::<RequestState>(), Err(UnknownName));
+        assert!(Sent.is_pending() && Opened.is_pending() && !Changed.is_pending());
+    }
+}
