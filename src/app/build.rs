@@ -10,12 +10,12 @@ use tracing::info;
 
 use super::{AppState, Application, key};
 use crate::{
+    auth::channel::ChannelAuth,
     auth::{
         entra_channel::EntraChannel,
         jwks::{OpenIdKeys, TenantKeys},
         verified::{self, VerifiedTokens},
     },
-    auth::channel::ChannelAuth,
     bot::{Bot, BotCore, cards::Cards, connector::ConnectorClient},
     clock::{SharedClock, SystemClock},
     config::{BotAuth, BotMode, Config},
