@@ -114,6 +114,7 @@ impl Application {
             mail_wake: wake.clone(),
             observer: Arc::new(core.clone()),
         };
+        let metrics = Metrics::new();
         let bot = Bot {
             core,
             reset: reset.clone(),
@@ -121,6 +122,7 @@ impl Application {
             refusals: Arc::default(),
             languages: Arc::default(),
             turns: tokio_util::task::TaskTracker::new(),
+            metrics: metrics.clone(),
         };
         let tab_state = Arc::new(TabState {
             sso: SsoValidator::new(
@@ -169,7 +171,7 @@ impl Application {
             None => None,
         };
         let state = AppState {
-            metrics: Metrics::new(),
+            metrics,
             config: Arc::new(config),
             reset,
             signin,

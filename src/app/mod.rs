@@ -26,7 +26,7 @@ use crate::{
     org::Organisations,
     reset::{ResetService, SignInService},
     store::Store,
-    tab::{self, TabState},
+    tab::{self, Tab, TabState},
     templates::Templates,
     web::{self, WebState, pages::Pages},
 };
@@ -47,8 +47,7 @@ pub struct AppState {
     pub metrics: Metrics,
 }
 
-/// The surfaces take the part of the state they use. (The bot and the tab still take the whole
-/// `AppState`: issue 11, next step.)
+/// The surfaces take the part of the state they use: none of them knows `AppState`.
 impl FromRef<AppState> for Pages {
     fn from_ref(app: &AppState) -> Self {
         Pages {
@@ -56,6 +55,20 @@ impl FromRef<AppState> for Pages {
             strings: app.strings.clone(),
             orgs: app.orgs.clone(),
             https: app.config.uses_https(),
+        }
+    }
+}
+
+impl FromRef<AppState> for Tab {
+    fn from_ref(app: &AppState) -> Self {
+        Tab {
+            config: app.config.clone(),
+            pages: Pages::from_ref(app),
+            strings: app.strings.clone(),
+            orgs: app.orgs.clone(),
+            reset: app.reset.clone(),
+            clock: app.clock.clone(),
+            tab: app.tab.clone(),
         }
     }
 }
@@ -78,7 +91,7 @@ pub fn router(state: AppState) -> Router {
     let metrics_here = state.config.metrics_listen.is_none();
     let main = Router::new()
         .merge(web::router().with_state(WebState::from_ref(&state)))
-        .merge(tab::router())
+        .merge(tab::router().with_state(Tab::from_ref(&state)))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             csrf::ensure_cookie,
@@ -87,7 +100,7 @@ pub fn router(state: AppState) -> Router {
             mw::SecurityHeaders::new(&state.tab.csp),
             mw::security_headers,
         ))
-        .merge(bot::router());
+        .merge(bot::router().with_state(state.bot.clone()));
     // With metrics.listen set, /metrics is served only on that address.
     let main = if metrics_here {
         main.route("/metrics", get(crate::metrics::scrape))

@@ -17,13 +17,11 @@ use super::{
     admission::{Admission, Trouble},
     cards::language_of,
 };
-use crate::app::AppState;
 
 pub async fn messages(
-    State(state): State<AppState>,
+    State(bot): State<Bot>,
     VerifiedActivity(activity): VerifiedActivity,
 ) -> Response {
-    let bot = state.bot.clone();
     let kind = activity_type_label(&activity.kind);
     match activity.kind.as_str() {
         "invoke" => {
@@ -37,7 +35,7 @@ pub async fn messages(
             res
         }
         "message" | "conversationUpdate" => {
-            spawn_turn(&state, bot, activity, kind);
+            spawn_turn(bot, activity, kind);
             StatusCode::OK.into_response()
         }
         // The install carries the person's language; the welcome that follows does not.
@@ -56,8 +54,9 @@ pub async fn messages(
 
 /// Handles a message or membership update after its 200, tracked so that shutdown waits for
 /// the turns already acknowledged.
-fn spawn_turn(state: &AppState, bot: Bot, activity: Activity, kind: &'static str) {
+fn spawn_turn(bot: Bot, activity: Activity, kind: &'static str) {
     let turns = bot.turns.clone();
+    let metrics = bot.metrics.clone();
     let turn = async move {
         let outcome = match bot.turn(activity).await {
             Ok(()) => "ok",
@@ -68,7 +67,7 @@ fn spawn_turn(state: &AppState, bot: Bot, activity: Activity, kind: &'static str
         };
         count_activity(kind, outcome);
     };
-    turns.spawn(state.metrics.scope(turn).in_current_span());
+    turns.spawn(metrics.scope(turn).in_current_span());
 }
 
 /// Activity types as metric labels: a closed set, since the type comes from the request.

@@ -31,10 +31,10 @@ use axum::{
 };
 
 use crate::{
-    app::AppState,
     auth::channel::ChannelAuth,
     clock::SharedClock,
     i18n::Strings,
+    metrics::Metrics,
     org::Organisations,
     reset::{
         ResetService,
@@ -45,7 +45,7 @@ use activity::Activity;
 use cards::Cards;
 use connector::ConnectorClient;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Bot> {
     Router::new().route("/api/messages", post(handlers::messages))
 }
 
@@ -74,6 +74,8 @@ pub struct Bot {
     pub refusals: Arc<RefusalReports>,
     /// The person's language per conversation, as an install told it.
     pub languages: Arc<ConversationLanguages>,
+    /// Where the turns run after their 200 count what they do.
+    pub metrics: Metrics,
 }
 
 /// Longest tenant/team/conversation id the in-memory maps keep (the body comes from outside).
@@ -177,24 +179,24 @@ impl SavedRefs {
 /// An activity whose token was checked and whose body parsed: handlers never see another.
 pub struct VerifiedActivity(pub Activity);
 
-impl FromRequest<AppState> for VerifiedActivity {
+impl FromRequest<Bot> for VerifiedActivity {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, bot: &Bot) -> Result<Self, Self::Rejection> {
         let authorization = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         // Local tools are not authenticated: at least make a cross-site form post impossible.
-        if state.bot.auth.is_none() && !is_json(req.headers()) {
+        if bot.auth.is_none() && !is_json(req.headers()) {
             return Err((
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "local-development mode accepts application/json only",
             )
                 .into_response());
         }
-        let body = Bytes::from_request(req, state)
+        let body = Bytes::from_request(req, bot)
             .await
             .map_err(|_| (StatusCode::BAD_REQUEST, "unreadable body").into_response())?;
         let activity: Activity = serde_json::from_slice(&body).map_err(|_| {
@@ -209,7 +211,7 @@ impl FromRequest<AppState> for VerifiedActivity {
         }
         let channel = activity.channel_id.as_deref().unwrap_or_default();
         let service_url = activity.service_url.as_deref().unwrap_or_default();
-        if let Some(auth) = &state.bot.auth {
+        if let Some(auth) = &bot.auth {
             if let Err(reason) = auth
                 .verify(authorization.as_deref(), channel, service_url)
                 .await
@@ -227,7 +229,7 @@ impl FromRequest<AppState> for VerifiedActivity {
             )
                 .into_response());
         }
-        if !channel_served(channel, state.bot.auth.is_some()) {
+        if !channel_served(channel, bot.auth.is_some()) {
             tracing::info!(
                 activity.channel = channel,
                 "activity from a channel that is not served refused"

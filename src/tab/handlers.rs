@@ -10,19 +10,22 @@ use axum::{
 };
 use minijinja::context;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::sso::SsoError;
+use super::{
+    Tab,
+    answers::{
+        answer, domain_error, locale_of, no_account, not_from_the_tab, signed_in, sso_refused,
+    },
+    unlock::is_locked,
+};
 use crate::{
-    app::AppState,
     http::{
         csrf::CsrfToken,
-        error::Refusal,
         extract::{ClientIp, LangPref},
     },
     i18n::Locale,
     reset::{
-        ResetError,
         model::{Purpose, Requester, Username},
         teams::SignedInRequest,
     },
@@ -52,13 +55,7 @@ fn theme(q: &TabQuery) -> &'static str {
     }
 }
 
-fn base(
-    state: &AppState,
-    q: &TabQuery,
-    mut lang: LangPref,
-    csrf: &CsrfToken,
-    path: &str,
-) -> PageBase {
+fn base(state: &Tab, q: &TabQuery, mut lang: LangPref, csrf: &CsrfToken, path: &str) -> PageBase {
     if let Some(l) = filled(&q.locale).and_then(Locale::from_tag) {
         lang.from_query = Some(l);
     }
@@ -66,7 +63,7 @@ fn base(
 }
 
 pub async fn page(
-    State(state): State<AppState>,
+    State(state): State<Tab>,
     Query(q): Query<TabQuery>,
     lang: LangPref,
     csrf: CsrfToken,
@@ -93,7 +90,7 @@ pub async fn page(
 }
 
 pub async fn config_page(
-    State(state): State<AppState>,
+    State(state): State<Tab>,
     Query(q): Query<TabQuery>,
     lang: LangPref,
     csrf: CsrfToken,
@@ -156,54 +153,8 @@ pub async fn stylesheet() -> impl IntoResponse {
     )
 }
 
-/// A JSON answer with a localized message.
-pub(super) fn answer(status: StatusCode, code: &str, message: String, extra: Value) -> Response {
-    let mut body = json!({ "code": code, "message": message });
-    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
-        b.extend(e);
-    }
-    (status, Json(body)).into_response()
-}
-
-pub(super) fn locale_of(
-    state: &AppState,
-    headers: &HeaderMap,
-    asked: Option<&str>,
-    tenant: Option<&str>,
-) -> Locale {
-    asked
-        .and_then(Locale::from_tag)
-        .or_else(|| {
-            headers
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(Locale::from_accept_language)
-        })
-        .or_else(|| {
-            tenant
-                .and_then(|t| state.orgs.by_tenant(t))
-                .map(|o| o.default_locale)
-        })
-        .unwrap_or(state.orgs.default_org().default_locale)
-}
-
-pub(super) fn sso_refused(state: &AppState, locale: Locale, e: SsoError) -> Response {
-    tracing::debug!(reason = %e, "tab SSO token refused");
-    let t = |k: &str| state.strings.get(locale, k);
-    answer(
-        StatusCode::UNAUTHORIZED,
-        "sso_invalid",
-        t("tab.sso_failed"),
-        json!({}),
-    )
-}
-
 /// `GET /api/tab/me`: the Octopus account behind the Teams sign-in.
-pub async fn me(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-) -> Response {
+pub async fn me(State(state): State<Tab>, ClientIp(ip): ClientIp, headers: HeaderMap) -> Response {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -235,7 +186,7 @@ pub async fn me(
         "username": account.username.as_str(),
         "orgName": org_name,
         "portalUrl": org.map(|o| o.portal_url.to_string()),
-        "locked": super::unlock::is_locked(&state, org, &account).await,
+        "locked": is_locked(&state, org, &account).await,
     });
     (StatusCode::OK, Json(me)).into_response()
 }
@@ -251,7 +202,7 @@ pub struct TabRequest {
 /// `POST /api/tab/request`: sends the link, for the signed-in account (SSO) or for a typed
 /// username (fallback), with the same uniform answer as everywhere else.
 pub async fn request(
-    State(state): State<AppState>,
+    State(state): State<Tab>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Result<Json<TabRequest>, axum::extract::rejection::JsonRejection>,
@@ -281,7 +232,7 @@ pub async fn request(
 
 /// The link for a typed username, with the uniform answer.
 async fn request_by_username(
-    state: &AppState,
+    state: &Tab,
     ip: std::net::IpAddr,
     headers: &HeaderMap,
     req: &TabRequest,
@@ -316,12 +267,12 @@ async fn request_by_username(
 
 /// The link for the account the sign-in names; its owner is told where it went.
 async fn request_signed_in(
-    state: &AppState,
+    state: &Tab,
     auth: Option<&str>,
     locale: Locale,
     purpose: Purpose,
 ) -> Response {
-    let (org, user) = match super::unlock::signed_in(state, auth, locale).await {
+    let (org, user) = match signed_in(state, auth, locale).await {
         Ok(found) => found,
         Err(refused) => return refused,
     };
@@ -337,7 +288,7 @@ async fn request_signed_in(
         .await;
     let delivery = match asked {
         Ok(SignedInRequest::Requested(done)) => done.delivery,
-        Ok(SignedInRequest::NoAccount) => return super::unlock::no_account(state, locale),
+        Ok(SignedInRequest::NoAccount) => return no_account(state, locale),
         Err(e) => return domain_error(state, locale, e),
     };
     let Some(d) = delivery else {
@@ -360,25 +311,8 @@ async fn request_signed_in(
     answer(StatusCode::OK, "sent", msg, extra)
 }
 
-/// Without the tab's header: a cross-site form, refused.
-pub(super) fn not_from_the_tab(
-    state: &AppState,
-    headers: &HeaderMap,
-    locale: Locale,
-) -> Option<Response> {
-    let from_the_tab = headers.get("x-octopus-tab").and_then(|v| v.to_str().ok()) == Some("1");
-    (!from_the_tab).then(|| {
-        answer(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            state.strings.get(locale, "error.csrf"),
-            json!({}),
-        )
-    })
-}
-
 /// A body that is not the JSON the tab sends.
-fn bad_request(state: &AppState, locale: Locale) -> Response {
+fn bad_request(state: &Tab, locale: Locale) -> Response {
     answer(
         StatusCode::BAD_REQUEST,
         "bad_request",
@@ -387,26 +321,8 @@ fn bad_request(state: &AppState, locale: Locale) -> Response {
     )
 }
 
-fn uniform(state: &AppState, locale: Locale, purpose: Purpose) -> String {
+fn uniform(state: &Tab, locale: Locale, purpose: Purpose) -> String {
     state
         .strings
         .get(locale, &format!("sent.{}_body", purpose.as_str()))
-}
-
-/// A domain error as the tab answers it (`http::error` decides which).
-pub(super) fn domain_error(state: &AppState, locale: Locale, e: ResetError) -> Response {
-    let refusal = Refusal::from(e);
-    let (status, code, key) = refusal.tab();
-    let mut message = state.strings.get(locale, key);
-    if let Refusal::RateLimited { retry_after_secs } = refusal {
-        let minutes = retry_after_secs.div_ceil(60).max(1).to_string();
-        message = message.replace("{minutes}", &minutes);
-    }
-    let mut res = answer(status, code, message, json!({}));
-    if let Some(secs) = refusal.retry_after()
-        && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
-    {
-        res.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    res
 }

@@ -1,16 +1,35 @@
 //! The Octopus tab in Teams: `/tab` (personal and channel), `/tab/config` (channel tab set-up),
 //! and its JSON API, authenticated by the Teams single sign-on token when there is one.
 
+mod answers;
 pub mod handlers;
 pub mod sso;
 pub mod unlock;
 
+use std::sync::Arc;
+
 use axum::{
     Router,
+    extract::FromRef,
     routing::{get, post},
 };
 
-use crate::app::AppState;
+use crate::{
+    clock::SharedClock, config::Config, i18n::Strings, org::Organisations, reset::ResetService,
+    web::pages::Pages,
+};
+
+/// What the tab's pages and API use: the part of the application's state they are given.
+#[derive(Clone, FromRef)]
+pub struct Tab {
+    pub config: Arc<Config>,
+    pub pages: Pages,
+    pub strings: Strings,
+    pub orgs: Organisations,
+    pub reset: ResetService,
+    pub clock: SharedClock,
+    pub tab: Arc<TabState>,
+}
 
 pub struct TabState {
     pub sso: sso::SsoValidator,
@@ -38,7 +57,7 @@ impl TabState {
     }
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Tab> {
     Router::new()
         .route("/tab", get(handlers::page))
         .route("/tab/config", get(handlers::config_page))

@@ -12,45 +12,16 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    handlers::{answer, domain_error, locale_of, not_from_the_tab, sso_refused},
-    sso::{SsoError, SsoUser},
+    Tab,
+    answers::{answer, domain_error, locale_of, no_account, not_from_the_tab, signed_in},
 };
 use crate::{
-    app::AppState,
-    i18n::Locale,
     org::Organisation,
     reset::{model::Account, unlock::Unlock},
 };
 
-/// The organisation and user behind a Teams sign-in token (`Authorization`), or the answer
-/// refusing it (401).
-pub(super) async fn signed_in<'s>(
-    state: &'s AppState,
-    auth: Option<&str>,
-    locale: Locale,
-) -> Result<(&'s Organisation, SsoUser), Response> {
-    let user = match state.tab.sso.validate(auth).await {
-        Ok(u) => u,
-        Err(e) => return Err(sso_refused(state, locale, e)),
-    };
-    let Some(org) = state.orgs.by_tenant(&user.tenant_id) else {
-        return Err(sso_refused(state, locale, SsoError::Tenant));
-    };
-    Ok((org, user))
-}
-
-/// The identity matches no account (404).
-pub(super) fn no_account(state: &AppState, locale: Locale) -> Response {
-    answer(
-        StatusCode::NOT_FOUND,
-        "no_account",
-        state.strings.get(locale, "tab.no_account"),
-        json!({}),
-    )
-}
-
 /// Whether the account is locked now (for `/api/tab/me`); a failed look-up says no.
-pub async fn is_locked(state: &AppState, org: Option<&Organisation>, account: &Account) -> bool {
+pub async fn is_locked(state: &Tab, org: Option<&Organisation>, account: &Account) -> bool {
     let Some(org) = org else { return false };
     match state.reset.locked_until(org, account).await {
         Ok(until) => until.is_some(),
@@ -67,7 +38,7 @@ pub struct UnlockBody {
 }
 
 pub async fn unlock(
-    State(state): State<AppState>,
+    State(state): State<Tab>,
     headers: HeaderMap,
     body: Result<Json<UnlockBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
