@@ -12,6 +12,12 @@
 //! before each one through /proc/PID/clear_refs). Figures only: nothing asserts on time.
 //!
 //!     benches/load.sh [SECONDS_PER_SCENARIO]
+//!
+//! Profiling: `LOAD_ONLY=bot` runs only our bot scenarios (no start-up, mail, password changes
+//! or botbuilder-js); `LOAD_PERF=DIR` records each bot scenario with `perf record -g` attached
+//! to the service (DIR/<scenario>.data; read it with
+//! `perf report -i DIR/invoke-32.data --no-children --percent-limit 1 --stdio`);
+//! `LOAD_SERVER=PATH` runs another build of the service (to compare two builds, alternating).
 
 #![allow(
     clippy::print_stdout,
@@ -59,8 +65,11 @@ impl Drop for Proc {
 
 fn ours(stand: &Stand, dir: &std::path::Path, smtp: u16) -> Proc {
     let port = stand::free_port();
+    // LOAD_SERVER: another build of the service, to compare two builds in alternating runs.
+    let bin = std::env::var("LOAD_SERVER")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_octopus-teams").to_string());
     let mut cmd = Command::new("taskset");
-    cmd.args(["-c", "0", env!("CARGO_BIN_EXE_octopus-teams")]);
+    cmd.args(["-c", "0", &bin]);
     stand.service_env(&mut cmd, dir, port, &format!("smtp://127.0.0.1:{smtp}"));
     Proc {
         name: "octopus-teams",
@@ -321,7 +330,15 @@ async fn bot_scenarios(bot: &Proc, stand: &Stand, token: &str, secs: f64, first:
         let stand2 = stand.clone();
         let offset = first + connections * 1_000_000 + if kind == "invoke" { 0 } else { 500_000 };
         let body = Arc::new(move |i: usize| Some(activity(&stand2, kind, offset + i).to_string()));
+        let cpu_before = stand::usage(pid).0;
+        let perf = record(pid, &format!("{kind}-{connections}"));
         let mut stats = drive(&url, Some(token), connections, secs, body).await;
+        if let Some(mut perf) = perf {
+            let _ = Command::new("kill")
+                .args(["-INT", &perf.id().to_string()])
+                .status();
+            let _ = perf.wait();
+        }
         if kind == "message" {
             // A turn is complete when the connector has its reply.
             let answered = stats.latencies.len();
@@ -334,11 +351,41 @@ async fn bot_scenarios(bot: &Proc, stand: &Stand, token: &str, secs: f64, first:
             stats.elapsed += start.elapsed();
         }
         let (peak, rss) = memory(pid);
+        // The service's CPU time per request: unlike req/s, hardly moved by other work on
+        // the machine (a busy machine takes the core away, it does not make a request cost more).
+        let cpu = stand::usage(pid).0 - cpu_before;
         println!(
-            "{}",
-            stats.line(&format!("{} {label}", bot.name), peak, rss)
+            "{}  cpu {:.0} µs/req",
+            stats.line(&format!("{} {label}", bot.name), peak, rss),
+            cpu * 1e6 / stats.latencies.len().max(1) as f64
         );
     }
+}
+
+/// `perf record -g` attached to `pid` when LOAD_PERF names a directory.
+fn record(pid: u32, name: &str) -> Option<Child> {
+    let dir = std::env::var("LOAD_PERF").ok()?;
+    std::fs::create_dir_all(&dir).ok()?;
+    Command::new("perf")
+        .args([
+            "record",
+            "-q",
+            "-F",
+            "2999",
+            "-g",
+            "-p",
+            &pid.to_string(),
+            "-o",
+        ])
+        .arg(format!("{dir}/{name}.data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
+fn only_bot() -> bool {
+    std::env::var("LOAD_ONLY").is_ok_and(|v| v == "bot")
 }
 
 // --- mail ---------------------------------------------------------------------------------
@@ -562,7 +609,7 @@ async fn service_scenarios(stand: &Stand, token: &str, secs: f64) {
 
     // Start to ready: a fresh SQLite file each time (migrations applied at start).
     let mut starts = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..if only_bot() { 0 } else { 5 } {
         let dir = tempfile::tempdir().unwrap();
         let t = Instant::now();
         let p = ours(stand, dir.path(), smtp);
@@ -587,6 +634,9 @@ async fn service_scenarios(stand: &Stand, token: &str, secs: f64) {
     wait_ready(&format!("{}/readyz", p.base), Duration::from_secs(30)).await;
     let pid = p.child.id();
     bot_scenarios(&p, stand, token, secs, 0).await;
+    if only_bot() {
+        return;
+    }
 
     // Reset request → mail accepted at 50 concurrent.
     reset_peak(pid);
@@ -703,6 +753,9 @@ async fn main() {
     );
     header();
     service_scenarios(&stand, &token, secs).await;
+    if only_bot() {
+        return;
+    }
     if let Some(node) = sdk(&stand) {
         wait_ready_post(&node, &stand, &token).await;
         bot_scenarios(&node, &stand, &token, secs, 500_000_000).await;

@@ -1,6 +1,11 @@
 use clap::Parser;
 use octopus_teams::{cli, telemetry};
 
+/// mimalloc rather than glibc's malloc: under the bot's load glibc's malloc and free were about
+/// a quarter of the service's CPU (BENCHMARKS.md, issue 12, "Profile").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();

@@ -160,22 +160,25 @@ pub fn intent_and_language(text: &str) -> (Intent, Option<Locale>) {
     let glued = norm
         .replace("m inscrire", "minscrire")
         .replace("s inscrire", "sinscrire");
-    let words: Vec<&str> = glued
+    // Each word with its length in characters, counted once (a keyword's is its byte length:
+    // the keywords are ASCII).
+    let words: Vec<(&str, usize)> = glued
         .split(' ')
         .chain(norm.split(' '))
         .filter(|w| !w.is_empty())
+        .map(|w| (w, w.chars().count()))
         .collect();
     if words.is_empty() {
         return (Intent::Help, None);
     }
     // Exact words first, so that "portal" is not taken for a typo of « portail ».
-    let exact = |w: &str, k: &str| w == k;
-    for matches in [exact, close] {
+    let exact = |w: &str, _: usize, k: &str| w == k;
+    for matches in [exact, close_counted] {
         for (intent, alternatives) in RULES {
-            if let Some((lang, _)) = alternatives
-                .iter()
-                .find(|(_, all)| all.iter().all(|k| words.iter().any(|w| matches(w, k))))
-            {
+            if let Some((lang, _)) = alternatives.iter().find(|(_, all)| {
+                all.iter()
+                    .all(|k| words.iter().any(|&(w, chars)| matches(w, chars, k)))
+            }) {
                 return (*intent, *lang);
             }
         }
@@ -184,41 +187,131 @@ pub fn intent_and_language(text: &str) -> (Intent, Option<Locale>) {
 }
 
 /// Equal, or one edit apart for words of five letters or more ("oubleé", "pasword", "esquesi").
+#[cfg(test)]
 fn close(word: &str, keyword: &str) -> bool {
+    let (a, b) = (word.chars().count(), keyword.chars().count());
+    word == keyword || (b >= 5 && a.abs_diff(b) <= 1 && one_edit_apart(word, keyword))
+}
+
+/// [`close`] for a word whose length in characters is known; `keyword` is ASCII. Allocates
+/// nothing: the lengths rule most pairs out before a character is compared.
+fn close_counted(word: &str, word_chars: usize, keyword: &str) -> bool {
     if word == keyword {
         return true;
     }
-    let (a, b): (Vec<char>, Vec<char>) = (word.chars().collect(), keyword.chars().collect());
-    if b.len() < 5 || a.len().abs_diff(b.len()) > 1 {
+    if keyword.len() < 5 || word_chars.abs_diff(keyword.len()) > 1 {
         return false;
     }
-    // Optimal-string-alignment distance ≤ 1 (substitution, insertion, deletion, transposition).
-    let (n, m) = (a.len(), b.len());
-    let mut d = vec![vec![0usize; m + 1]; n + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
+    one_edit_apart(word, keyword)
+}
+
+/// Optimal-string-alignment distance ≤ 1 (substitution, insertion, deletion or transposition of
+/// two neighbours): after the common prefix, the rests agree once that one edit is made.
+fn one_edit_apart(a: &str, b: &str) -> bool {
+    let mismatch = a
+        .char_indices()
+        .zip(b.char_indices())
+        .find(|((_, x), (_, y))| x != y);
+    let Some(((i, x), (j, y))) = mismatch else {
+        // One is a prefix of the other: they differ by what the longer one has more.
+        return a.chars().count().abs_diff(b.chars().count()) <= 1;
+    };
+    let (ra, rb) = (&a[i..], &b[j..]);
+    let (after_x, after_y) = (&ra[x.len_utf8()..], &rb[y.len_utf8()..]);
+    if after_x == after_y || after_x == rb || ra == after_y {
+        return true;
     }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=n {
-        for j in 1..=m {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[n][m] <= 1
+    // Two neighbours swapped: "xy…" against "yx…".
+    let (mut na, mut nb) = (after_x.chars(), after_y.chars());
+    matches!((na.next(), nb.next()), (Some(x2), Some(y2)) if x2 == y && y2 == x)
+        && na.as_str() == nb.as_str()
 }
 
 #[cfg(test)]
 mod tests {
     use super::{Intent::*, *};
+
+    /// The optimal-string-alignment distance ≤ 1 by the full matrix: what [`close`] must agree with.
+    fn close_by_matrix(word: &str, keyword: &str) -> bool {
+        if word == keyword {
+            return true;
+        }
+        let (a, b): (Vec<char>, Vec<char>) = (word.chars().collect(), keyword.chars().collect());
+        if b.len() < 5 || a.len().abs_diff(b.len()) > 1 {
+            return false;
+        }
+        let (n, m) = (a.len(), b.len());
+        let mut d = vec![vec![0usize; m + 1]; n + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, cell) in d[0].iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=n {
+            for j in 1..=m {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut v = (d[i - 1][j] + 1)
+                    .min(d[i][j - 1] + 1)
+                    .min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    v = v.min(d[i - 2][j - 2] + 1);
+                }
+                d[i][j] = v;
+            }
+        }
+        d[n][m] <= 1
+    }
+
+    #[test]
+    fn one_edit_agrees_with_the_full_distance() {
+        let keywords = [
+            "password",
+            "oublie",
+            "esqueci",
+            "reinitialiser",
+            "abcab",
+            "aabba",
+        ];
+        // Every word at most two edits from a keyword (on a small alphabet, with a non-ASCII
+        // letter), plus unrelated ones.
+        let alphabet = ['a', 'b', 's', 'é', 'ж'];
+        for k in keywords {
+            let chars: Vec<char> = k.chars().collect();
+            let mut words = vec![k.to_string(), String::new(), "x".into(), format!("{k}{k}")];
+            for i in 0..=chars.len() {
+                for c in alphabet {
+                    let mut ins = chars.clone();
+                    ins.insert(i, c);
+                    words.push(ins.iter().collect());
+                    if i < chars.len() {
+                        let mut sub = chars.clone();
+                        sub[i] = c;
+                        words.push(sub.iter().collect());
+                        let mut del = chars.clone();
+                        del.remove(i);
+                        words.push(del.iter().collect());
+                        // Two edits: a substitution and a deletion elsewhere.
+                        if del.len() > i + 1 {
+                            del[i + 1] = c;
+                            words.push(del.iter().collect());
+                        }
+                    }
+                    if i + 1 < chars.len() {
+                        let mut swap = chars.clone();
+                        swap.swap(i, i + 1);
+                        words.push(swap.iter().collect());
+                        swap[0] = c;
+                        words.push(swap.iter().collect());
+                    }
+                }
+            }
+            for w in &words {
+                assert_eq!(close(w, k), close_by_matrix(w, k), "{w:?} / {k:?}");
+                assert_eq!(close(k, w), close_by_matrix(k, w), "{k:?} / {w:?}");
+            }
+        }
+    }
 
     #[test]
     fn normalisation() {
