@@ -100,7 +100,7 @@ pub fn router(state: AppState) -> Router {
             mw::SecurityHeaders::new(&state.tab.csp),
             mw::security_headers,
         ))
-        .merge(bot::router().with_state(state.bot.clone()));
+        .merge(bot::router().with_state(Arc::new(state.bot.clone())));
     // With metrics.listen set, /metrics is served only on that address.
     let main = if metrics_here {
         main.route("/metrics", get(crate::metrics::scrape))

@@ -2,6 +2,8 @@
 //! handled right after (Teams redelivers what takes over 15 s); `adaptiveCard/action` invokes
 //! are answered in the HTTP response with the card that replaces the one clicked.
 
+use std::sync::Arc;
+
 use axum::{
     Json,
     extract::State,
@@ -19,7 +21,7 @@ use super::{
 };
 
 pub async fn messages(
-    State(bot): State<Bot>,
+    State(bot): State<Arc<Bot>>,
     VerifiedActivity(activity): VerifiedActivity,
 ) -> Response {
     let kind = activity_type_label(&activity.kind);
@@ -54,7 +56,7 @@ pub async fn messages(
 
 /// Handles a message or membership update after its 200, tracked so that shutdown waits for
 /// the turns already acknowledged.
-fn spawn_turn(bot: Bot, activity: Activity, kind: &'static str) {
+fn spawn_turn(bot: Arc<Bot>, activity: Activity, kind: &'static str) {
     let turns = bot.turns.clone();
     let metrics = bot.metrics.clone();
     let turn = async move {
