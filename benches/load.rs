@@ -78,13 +78,20 @@ fn ours(stand: &Stand, dir: &std::path::Path, smtp: u16) -> Proc {
     }
 }
 
-/// `users import` of `n` accounts user0…user{n-1} before the service starts.
+/// The Entra object id of the person every bot activity comes from.
+const OBJECT_ID: &str = "11111111-1111-1111-1111-111111111111";
+
+/// `users import` of `n` accounts user0…user{n-1} before the service starts, and the account
+/// linked to the Teams identity the bot scenarios' activities come from (`OBJECT_ID`): the
+/// `forgot` invoke then finds it by its object id, as for a linked member of staff, with no
+/// member look-up through the connector.
 fn import_accounts(stand: &Stand, dir: &std::path::Path, smtp: u16, n: usize) {
     let csv = dir.join("accounts.csv");
-    let mut text = String::from("username,email,display_name\n");
+    let mut text = String::from("username,email,display_name,entra_object_id\n");
     for i in 0..n {
-        text.push_str(&format!("user{i},user{i}@example.org,Usager {i}\n"));
+        text.push_str(&format!("user{i},user{i}@example.org,Usager {i},\n"));
     }
+    text.push_str(&format!("linked,linked@example.org,Julie Tremblay,{OBJECT_ID}\n"));
     std::fs::write(&csv, text).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_octopus-teams"));
     stand.service_env(&mut cmd, dir, 0, &format!("smtp://127.0.0.1:{smtp}"));
@@ -147,7 +154,7 @@ fn activity(stand: &Stand, kind: &str, n: usize) -> Value {
     let mut a = json!({
         "type": kind, "id": format!("load-{n}"), "channelId": "msteams",
         "serviceUrl": format!("{}/amer/", stand.base), "locale": "fr-CA",
-        "from": {"id": format!("29:user{}", n % 50), "aadObjectId": "11111111-1111-1111-1111-111111111111"},
+        "from": {"id": format!("29:user{}", n % 50), "aadObjectId": OBJECT_ID},
         "recipient": {"id": format!("28:{APP_ID}")},
         "conversation": {"id": format!("a:user{}", n % 50), "conversationType": "personal", "tenantId": TENANT},
         "channelData": {"tenant": {"id": TENANT}}
