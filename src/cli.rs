@@ -380,7 +380,8 @@ async fn report(
 async fn serve(cfg: Config) -> anyhow::Result<()> {
     let base = cfg.public_base_url.clone();
     let mail = format!("{:?}", cfg.mail);
-    let db = crate::config::redact_url(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
+    let db =
+        crate::mail::transport::redact_url(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
     let local_dev = matches!(cfg.bot, crate::config::BotMode::LocalDev);
     if local_dev {
         tracing::warn!(

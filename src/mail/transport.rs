@@ -15,10 +15,41 @@ use lettre::{
         client::{Certificate, Tls, TlsParameters},
     },
 };
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::direct::DirectRelay;
-use crate::config::{MailTransport, redact_url};
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum MailTransport {
+    /// Each message written as an `.eml` file in this folder (development).
+    Folder(std::path::PathBuf),
+    /// An `smtp://` or `smtps://` URL, possibly with credentials.
+    Smtp(SecretString),
+}
+
+impl std::fmt::Debug for MailTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Folder(p) => write!(f, "folder {}", p.display()),
+            Self::Smtp(url) => write!(f, "{}", redact_url(url.expose_secret())),
+        }
+    }
+}
+
+/// `scheme://user:***@host/…`: never print a password that sits in a URL (the relay's, and the
+/// database's in `check-config`).
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "[unparsable URL redacted]".into(),
+    }
+}
 
 #[derive(Clone)]
 pub enum Transport {
@@ -229,5 +260,17 @@ fn with_ca(url: &str, pem: &[u8]) -> Result<Tls, String> {
         ("smtp", Some("required")) => Ok(Tls::Required(parameters)),
         ("smtp", Some("opportunistic")) => Ok(Tls::Opportunistic(parameters)),
         _ => Err("mail.tls_ca_file needs smtps:// or ?tls=required".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        let shown = redact_url("smtps://bot:hunter2@mail.example.org:465");
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("***"));
     }
 }

@@ -11,13 +11,12 @@ use super::{
     audit::{Audit, AuditEvent},
     events::{LinkEvent, LinkObserver},
     hasher::Hasher,
-    limits::{Limit, Refusal, admit},
+    limits::{Limit, Limits, Refusal, admit},
     model::{AccountId, EmailAddress, NewPassword, Purpose, Requester, Username},
     token::ResetToken,
 };
 use crate::{
     clock::SharedClock,
-    config::Limits,
     i18n::Locale,
     mail::{MailParams, MailTemplate, OutgoingMail, crypto::MailKey, enqueue},
     org::Organisations,
