@@ -164,7 +164,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(cmd) => users(Config::load(config_path)?, cmd).await,
         Command::Mail(cmd) => mail(Config::load(config_path)?, cmd).await,
         Command::Campaign(CampaignCommand::Enroll(args)) => {
-            crate::bot::campaign_cli::enroll(Config::load(config_path)?, args).await
+            let report = crate::bot::campaign_cli::enroll(Config::load(config_path)?, args).await?;
+            say(report.trim_end());
+            Ok(())
         }
         Command::Report {
             org,
