@@ -12,8 +12,8 @@ use super::{
     events::LinkEvent,
     limits::{Limit, hit},
     model::{Purpose, Requester, Username},
+    records::BotRequest,
     service::{Delivery, Requested, ResetService},
-    teams::BotRequest,
 };
 use crate::{
     i18n::Locale,
