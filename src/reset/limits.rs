@@ -89,29 +89,3 @@ pub struct Refusal<'a> {
     pub client: &'a str,
     pub detail: Option<&'a str>,
 }
-
-impl crate::reset::ResetService {
-    /// One request of `client` against the per-client request allowance (bucket
-    /// `{kind}:{client}`); the first refusal of a window is audited with `detail`.
-    pub(crate) async fn admit_request(
-        &self,
-        conn: &mut AnyConnection,
-        tenant_id: Option<&str>,
-        kind: &str,
-        client: &str,
-        detail: Option<&str>,
-        now: i64,
-    ) -> Result<(), crate::reset::ResetError> {
-        let per_client = Limit {
-            max: self.limits.requests_per_ip,
-            window_secs: self.limits.request_window_secs,
-        };
-        let refusal = Refusal {
-            tenant_id,
-            event: crate::reset::audit::AuditEvent::RequestRateLimited,
-            client,
-            detail,
-        };
-        admit(conn, &format!("{kind}:{client}"), per_client, now, refusal).await
-    }
-}
