@@ -164,7 +164,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(cmd) => users(Config::load(config_path)?, cmd).await,
         Command::Mail(cmd) => mail(Config::load(config_path)?, cmd).await,
         Command::Campaign(CampaignCommand::Enroll(args)) => {
-            crate::bot::campaign_cli::enroll(Config::load(config_path)?, args).await
+            let report = crate::bot::campaign_cli::enroll(Config::load(config_path)?, args).await?;
+            say(report.trim_end());
+            Ok(())
         }
         Command::Report {
             org,
@@ -380,7 +382,8 @@ async fn report(
 async fn serve(cfg: Config) -> anyhow::Result<()> {
     let base = cfg.public_base_url.clone();
     let mail = format!("{:?}", cfg.mail);
-    let db = crate::config::redact_url(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
+    let db =
+        crate::mail::transport::redact_url(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
     let local_dev = matches!(cfg.bot, crate::config::BotMode::LocalDev);
     if local_dev {
         tracing::warn!(

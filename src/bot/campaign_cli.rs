@@ -10,7 +10,6 @@ use super::{
     connector::ConnectorClient,
 };
 use crate::{
-    cli::say,
     clock::SystemClock,
     config::{BotMode, Config},
     i18n::Strings,
@@ -34,7 +33,8 @@ pub struct EnrollArgs {
     pub name: Option<String>,
 }
 
-pub async fn enroll(cfg: Config, args: EnrollArgs) -> anyhow::Result<()> {
+/// Runs the campaign and returns what to print ([`render`]); the caller prints it.
+pub async fn enroll(cfg: Config, args: EnrollArgs) -> anyhow::Result<String> {
     let org = cfg
         .organisations
         .by_slug(&args.org)
@@ -72,8 +72,7 @@ pub async fn enroll(cfg: Config, args: EnrollArgs) -> anyhow::Result<()> {
     let summary = campaigner
         .enroll(&org, &name, args.dry_run, args.limit)
         .await?;
-    say(render(&summary).trim_end());
-    Ok(())
+    Ok(render(&summary))
 }
 
 /// What `campaign enroll` prints: a line per account, notes, then `name: count` lines.

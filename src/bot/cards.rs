@@ -3,11 +3,14 @@
 //! `${path}` (whole value or inside a string) and `"$when": "${flag}"` / `"${!flag}"`. It is
 //! single-pass: an inserted value (a typed username, say) is never expanded again.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, str::FromStr};
 
 use serde_json::{Map, Value, json};
 
-use crate::i18n::{Locale, Strings};
+use crate::{
+    i18n::{Locale, Strings},
+    reset::model::UnknownName,
+};
 
 const TEMPLATES: [(&str, &str); 7] = [
     ("welcome", include_str!("../../adaptive-cards/welcome.json")),
@@ -176,6 +179,62 @@ fn expand_string(s: &str, scope: &Scope<'_>) -> Value {
     Value::String(out)
 }
 
+/// The verbs the cards' buttons carry (adaptive-cards/*.json), as written there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardVerb {
+    Forgot,
+    Enroll,
+    Submit,
+    Cancel,
+    Unlock,
+    NotMe,
+    Refresh,
+    HelpdeskStatus,
+    HelpdeskResend,
+    HelpdeskUnlock,
+}
+
+impl CardVerb {
+    const ALL: [CardVerb; 10] = [
+        Self::Forgot,
+        Self::Enroll,
+        Self::Submit,
+        Self::Cancel,
+        Self::Unlock,
+        Self::NotMe,
+        Self::Refresh,
+        Self::HelpdeskStatus,
+        Self::HelpdeskResend,
+        Self::HelpdeskUnlock,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Forgot => "forgot",
+            Self::Enroll => "enroll",
+            Self::Submit => "submit",
+            Self::Cancel => "cancel",
+            Self::Unlock => "unlock",
+            Self::NotMe => "notme",
+            Self::Refresh => "refresh",
+            Self::HelpdeskStatus => "helpdesk.status",
+            Self::HelpdeskResend => "helpdesk.resend",
+            Self::HelpdeskUnlock => "helpdesk.unlock",
+        }
+    }
+}
+
+impl FromStr for CardVerb {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or(UnknownName)
+    }
+}
+
 /// Adds a refresh block so the card refreshes for `user_id` when shown (Universal Actions).
 pub fn with_refresh(mut card: Value, verb: &str, data: Value, user_id: &str) -> Value {
     if let Value::Object(m) = &mut card {
@@ -226,6 +285,15 @@ pub fn language_of(data: &Value) -> Option<Locale> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn card_verbs_are_read_as_the_cards_write_them() {
+        for v in CardVerb::ALL {
+            assert_eq!(v.as_str().parse(), Ok(v));
+        }
+        assert_eq!("helpdesk.delete".parse::<CardVerb>(), Err(UnknownName));
+        assert_eq!("".parse::<CardVerb>(), Err(UnknownName));
+    }
 
     #[test]
     fn every_button_carries_the_card_s_language() {

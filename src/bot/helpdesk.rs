@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use super::{
     Bot,
     activity::{Activity, OutgoingActivity},
-    cards::with_language,
-    verbs::CardVerb,
+    cards::{CardVerb, with_language},
 };
 use crate::{
     i18n::Locale,

@@ -8,9 +8,8 @@ use tracing::{debug, info, warn};
 use super::{
     BotCore,
     activity::OutgoingActivity,
-    cards::{with_language, with_refresh},
+    cards::{CardVerb, with_language, with_refresh},
     connector::ConnectorError,
-    verbs::CardVerb,
 };
 use crate::{
     i18n::Locale,

@@ -1,73 +1,11 @@
 //! The buttons of the bot's cards, by verb (Action.Execute) or `action` (Action.Submit): each
 //! returns the card that replaces the one clicked and, for a new request, its id.
 
-use std::str::FromStr;
-
 use serde_json::Value;
 use tracing::debug;
 
-use super::{Bot, activity::Activity, notify::live_status_card};
-use crate::{
-    i18n::Locale,
-    org::Organisation,
-    reset::{model::Purpose, teams::UnknownName},
-};
-
-/// The verbs the cards' buttons carry (adaptive-cards/*.json), as written there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CardVerb {
-    Forgot,
-    Enroll,
-    Submit,
-    Cancel,
-    Unlock,
-    NotMe,
-    Refresh,
-    HelpdeskStatus,
-    HelpdeskResend,
-    HelpdeskUnlock,
-}
-
-impl CardVerb {
-    const ALL: [CardVerb; 10] = [
-        Self::Forgot,
-        Self::Enroll,
-        Self::Submit,
-        Self::Cancel,
-        Self::Unlock,
-        Self::NotMe,
-        Self::Refresh,
-        Self::HelpdeskStatus,
-        Self::HelpdeskResend,
-        Self::HelpdeskUnlock,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Forgot => "forgot",
-            Self::Enroll => "enroll",
-            Self::Submit => "submit",
-            Self::Cancel => "cancel",
-            Self::Unlock => "unlock",
-            Self::NotMe => "notme",
-            Self::Refresh => "refresh",
-            Self::HelpdeskStatus => "helpdesk.status",
-            Self::HelpdeskResend => "helpdesk.resend",
-            Self::HelpdeskUnlock => "helpdesk.unlock",
-        }
-    }
-}
-
-impl FromStr for CardVerb {
-    type Err = UnknownName;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or(UnknownName)
-    }
-}
+use super::{Bot, activity::Activity, cards::CardVerb, notify::live_status_card};
+use crate::{i18n::Locale, org::Organisation, reset::model::Purpose};
 
 impl Bot {
     /// A card button, from Action.Execute (verb) or Action.Submit (`action`). Returns the card
@@ -174,19 +112,5 @@ impl Bot {
         let Some(from) = &a.from else { return Ok(None) };
         let request = self.core.records.own_request(request_id, &from.id).await?;
         Ok(request.map(|r| live_status_card(&self.core, org, locale, &r, self.core.clock.unix())))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn card_verbs_are_read_as_the_cards_write_them() {
-        for v in CardVerb::ALL {
-            assert_eq!(v.as_str().parse(), Ok(v));
-        }
-        assert_eq!("helpdesk.delete".parse::<CardVerb>(), Err(UnknownName));
-        assert_eq!("".parse::<CardVerb>(), Err(UnknownName));
     }
 }

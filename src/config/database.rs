@@ -3,7 +3,8 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{Config, Description, urls::redact_url};
+use super::{Config, Description};
+use crate::mail::transport::redact_url;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

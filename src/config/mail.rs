@@ -6,7 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use super::{Config, Description, urls::redact_url};
+use super::{Config, Description};
+use crate::mail::transport::MailTransport;
 
 fn default_mail_concurrency() -> u32 {
     16
@@ -25,24 +26,6 @@ pub struct RawMail {
     /// A PEM file of CA certificates to trust for the relay (besides the public roots).
     #[serde(default)]
     pub tls_ca_file: Option<String>,
-}
-
-/// Where mail goes.
-#[derive(Clone)]
-pub enum MailTransport {
-    /// Each message written as an `.eml` file in this folder (development).
-    Folder(std::path::PathBuf),
-    /// An `smtp://` or `smtps://` URL, possibly with credentials.
-    Smtp(SecretString),
-}
-
-impl std::fmt::Debug for MailTransport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Folder(p) => write!(f, "folder {}", p.display()),
-            Self::Smtp(url) => write!(f, "{}", redact_url(url.expose_secret())),
-        }
-    }
 }
 
 /// The section checked: `transport` is `None` when it did not parse (its problem is named).

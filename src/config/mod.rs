@@ -36,17 +36,19 @@ pub use self::{
     demo::Demo,
     explain::explain,
     http::RawHttp,
-    limits::Limits,
-    mail::{MailTransport, RawMail},
+    mail::RawMail,
     metrics::RawMetrics,
     organisations::RawOrganisation,
     pages::{PageLanguage, Pages},
-    security::{Argon2Params, MIN_SECRET_LEN, RawSecurity, strong_secret},
+    security::{MIN_SECRET_LEN, RawSecurity, strong_secret},
     tab::{RawTab, TabConfig},
     teams_app::TeamsApp,
-    urls::redact_url,
 };
-use crate::org::Organisations;
+use crate::{
+    mail::transport::MailTransport,
+    org::Organisations,
+    reset::{hasher::Argon2Params, limits::Limits},
+};
 
 pub const DEFAULTS: &str = include_str!("../../config/defaults.toml");
 
@@ -194,7 +196,7 @@ impl RawConfig {
         self.database.validate(&mut errs);
         let mail = self.mail.validate(&mut errs);
         let argon2 = self.security.validate(&mut errs);
-        self.limits.validate(&mut errs);
+        limits::validate(&self.limits, &mut errs);
         let bot = self
             .bot
             .validate(http.listen)

@@ -1,5 +1,4 @@
-//! The one check for the http(s) URLs of the configuration, and the one way to print a URL that
-//! may carry a password.
+//! The one check for the http(s) URLs of the configuration.
 
 use url::Url;
 
@@ -18,29 +17,9 @@ pub(super) fn http_url(key: &str, raw: &str, errs: &mut Vec<String>) -> Option<U
     }
 }
 
-/// `scheme://user:***@host/…`: never print a password that sits in a URL.
-pub fn redact_url(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        Err(_) => "[unparsable URL redacted]".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_in_urls_are_redacted() {
-        let shown = redact_url("smtps://bot:hunter2@mail.example.org:465");
-        assert!(!shown.contains("hunter2"));
-        assert!(shown.contains("***"));
-    }
 
     #[test]
     fn only_http_and_https_urls_with_a_host_pass_the_url_check() {

@@ -23,7 +23,7 @@ use lettre::{
     },
 };
 
-use super::transport::SendError;
+use super::failure::SendError;
 
 /// A pooled connection idle this long is closed rather than reused.
 const MAX_IDLE: Duration = Duration::from_secs(60);

@@ -2,6 +2,7 @@
 
 pub mod crypto;
 mod direct;
+pub mod failure;
 pub mod render;
 pub mod transport;
 pub mod worker;

@@ -15,10 +15,41 @@ use lettre::{
         client::{Certificate, Tls, TlsParameters},
     },
 };
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
-use super::direct::DirectRelay;
-use crate::config::{MailTransport, redact_url};
+use super::{direct::DirectRelay, failure::SendError};
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum MailTransport {
+    /// Each message written as an `.eml` file in this folder (development).
+    Folder(std::path::PathBuf),
+    /// An `smtp://` or `smtps://` URL, possibly with credentials.
+    Smtp(SecretString),
+}
+
+impl std::fmt::Debug for MailTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Folder(p) => write!(f, "folder {}", p.display()),
+            Self::Smtp(url) => write!(f, "{}", redact_url(url.expose_secret())),
+        }
+    }
+}
+
+/// `scheme://user:***@host/…`: never print a password that sits in a URL (the relay's, and the
+/// database's in `check-config`).
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "[unparsable URL redacted]".into(),
+    }
+}
 
 #[derive(Clone)]
 pub enum Transport {
@@ -154,64 +185,6 @@ impl Relay {
     }
 }
 
-/// What a failed send means for the mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// A 5xx refusal of this message (at MAIL, RCPT or after DATA): the relay will never take
-    /// it, so the mail is dead-lettered at once.
-    Refused,
-    /// The relay refused our credentials (5.3.x: 530, 535…): a configuration error that every
-    /// mail shares. Retried with backoff (it may be fixed, or the relay's directory may recover)
-    /// and logged as an error.
-    Credentials,
-    /// 4xx, a dropped connection, a TLS failure, a timeout: retried with backoff.
-    Transient,
-}
-
-#[derive(Debug, Clone)]
-pub struct SendError {
-    pub failure: Failure,
-    /// The SMTP reply code, when the relay answered one (e.g. "550").
-    pub code: Option<String>,
-    /// The whole error, kept on the outbox row. It may quote the relay's reply, which may name
-    /// the recipient: logs carry `code` and `failure` only.
-    pub detail: String,
-}
-
-impl SendError {
-    pub(super) fn smtp(e: lettre::transport::smtp::Error) -> Self {
-        use lettre::transport::smtp::response::Category;
-        let status = e.status();
-        let failure = match status {
-            Some(code) if e.is_permanent() && code.category == Category::Unspecified3 => {
-                Failure::Credentials
-            }
-            Some(_) if e.is_permanent() => Failure::Refused,
-            _ => Failure::Transient,
-        };
-        SendError {
-            failure,
-            code: status.map(|c| c.to_string()),
-            detail: e.to_string(),
-        }
-    }
-
-    /// For failures before anything reached the relay (the message could not be built).
-    pub fn local(detail: impl Into<String>) -> Self {
-        SendError {
-            failure: Failure::Transient,
-            code: None,
-            detail: detail.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.detail)
-    }
-}
-
 /// The same TLS mode as the URL asks for (lettre's `from_url`), trusting `pem` as well.
 fn with_ca(url: &str, pem: &[u8]) -> Result<Tls, String> {
     let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
@@ -229,5 +202,17 @@ fn with_ca(url: &str, pem: &[u8]) -> Result<Tls, String> {
         ("smtp", Some("required")) => Ok(Tls::Required(parameters)),
         ("smtp", Some("opportunistic")) => Ok(Tls::Opportunistic(parameters)),
         _ => Err("mail.tls_ca_file needs smtps:// or ?tls=required".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        let shown = redact_url("smtps://bot:hunter2@mail.example.org:465");
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("***"));
     }
 }

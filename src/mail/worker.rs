@@ -19,8 +19,9 @@ use tracing::{Instrument, error, info, warn};
 use super::{
     MailParams, MailTemplate,
     crypto::MailKey,
+    failure::{Failure, SendError},
     render,
-    transport::{Failure, SendError, Transport},
+    transport::Transport,
 };
 use crate::{
     clock::SharedClock,

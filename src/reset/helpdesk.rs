@@ -3,7 +3,7 @@
 //! Every agent action needs an [`Agent`], which only the organisation's configuration can vouch
 //! for.
 
-use tracing::{info, instrument, warn};
+use tracing::{info, instrument};
 
 use super::{
     ResetError, ResetService,
@@ -16,7 +16,7 @@ use super::{
 use crate::{
     i18n::Locale,
     org::Organisation,
-    store::{Store, accounts, history, lockout},
+    store::{accounts, history, lockout},
 };
 
 /// How many links, mails and audit rows of the account the status reads.
@@ -200,16 +200,5 @@ impl ResetService {
         };
         self.unlock(org, &account.id, &agent.actor(agent_name), None)
             .await
-    }
-}
-
-/// Notes that the page behind a link was opened. The page is shown even if this fails.
-pub(crate) async fn note_opened(store: &Store, token_id: &str, now: i64) {
-    let noted = async {
-        let mut conn = store.conn().await?;
-        history::mark_opened(&mut conn, token_id, now).await
-    };
-    if let Err(e) = noted.await {
-        warn!(error = %e, "first opening of a link not recorded");
     }
 }

@@ -1,11 +1,25 @@
 //! Rate limits: fixed windows counted in the database, so every instance shares them.
 
+use serde::Deserialize;
 use sqlx::AnyConnection;
 
 use crate::{
     reset::audit::Audit,
     store::{StoreError, limits},
 };
+
+/// The allowances of `[limits]`: per client address, account and API key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub requests_per_ip: u32,
+    pub requests_per_account: u32,
+    pub request_window_secs: u64,
+    pub signins_per_ip: u32,
+    pub signin_window_secs: u64,
+    pub verify_per_key: u32,
+    pub verify_window_secs: u64,
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
@@ -74,30 +88,4 @@ pub struct Refusal<'a> {
     pub event: crate::reset::audit::AuditEvent,
     pub client: &'a str,
     pub detail: Option<&'a str>,
-}
-
-impl crate::reset::ResetService {
-    /// One request of `client` against the per-client request allowance (bucket
-    /// `{kind}:{client}`); the first refusal of a window is audited with `detail`.
-    pub(crate) async fn admit_request(
-        &self,
-        conn: &mut AnyConnection,
-        tenant_id: Option<&str>,
-        kind: &str,
-        client: &str,
-        detail: Option<&str>,
-        now: i64,
-    ) -> Result<(), crate::reset::ResetError> {
-        let per_client = Limit {
-            max: self.limits.requests_per_ip,
-            window_secs: self.limits.request_window_secs,
-        };
-        let refusal = Refusal {
-            tenant_id,
-            event: crate::reset::audit::AuditEvent::RequestRateLimited,
-            client,
-            detail,
-        };
-        admit(conn, &format!("{kind}:{client}"), per_client, now, refusal).await
-    }
 }

@@ -11,6 +11,7 @@ mod issue;
 pub mod limits;
 pub mod model;
 pub mod policy;
+pub mod records;
 pub mod reminder;
 pub mod report;
 pub mod request;

@@ -148,6 +148,11 @@ impl fmt::Debug for NewPassword {
     }
 }
 
+/// A name that is not one of the enum's (the text is not kept: it came from outside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a known name")]
+pub struct UnknownName;
+
 /// Why a link is being sent: the same mechanism serves both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -173,10 +178,10 @@ impl Purpose {
 }
 
 impl std::str::FromStr for Purpose {
-    type Err = super::teams::UnknownName;
+    type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s).ok_or(super::teams::UnknownName)
+        Self::parse(s).ok_or(UnknownName)
     }
 }
 

@@ -4,16 +4,17 @@
 //! nothing (the redelivery does the work) and one after it leaves the record (the redelivery
 //! is answered from it, without a second link or mail).
 
+use sqlx::AnyConnection;
 use tracing::{info, instrument};
 
 use super::{
     ResetError,
     audit::{Audit, AuditEvent},
     events::LinkEvent,
-    limits::{Limit, hit},
+    limits::{Limit, Refusal, admit, hit},
     model::{Purpose, Requester, Username},
+    records::BotRequest,
     service::{Delivery, Requested, ResetService},
-    teams::BotRequest,
 };
 use crate::{
     i18n::Locale,
@@ -161,5 +162,31 @@ impl ResetService {
             requested: Requested { delivery },
             kept,
         })
+    }
+}
+
+impl ResetService {
+    /// One request of `client` against the per-client request allowance (bucket
+    /// `{kind}:{client}`); the first refusal of a window is audited with `detail`.
+    pub(crate) async fn admit_request(
+        &self,
+        conn: &mut AnyConnection,
+        tenant_id: Option<&str>,
+        kind: &str,
+        client: &str,
+        detail: Option<&str>,
+        now: i64,
+    ) -> Result<(), ResetError> {
+        let per_client = Limit {
+            max: self.limits.requests_per_ip,
+            window_secs: self.limits.request_window_secs,
+        };
+        let refusal = Refusal {
+            tenant_id,
+            event: AuditEvent::RequestRateLimited,
+            client,
+            detail,
+        };
+        admit(conn, &format!("{kind}:{client}"), per_client, now, refusal).await
     }
 }

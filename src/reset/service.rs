@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tokio::sync::Notify;
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 use url::Url;
 
 use super::{
@@ -11,17 +11,16 @@ use super::{
     audit::{Audit, AuditEvent},
     events::{LinkEvent, LinkObserver},
     hasher::Hasher,
-    limits::{Limit, Refusal, admit},
+    limits::{Limit, Limits, Refusal, admit},
     model::{AccountId, EmailAddress, NewPassword, Purpose, Requester, Username},
     token::ResetToken,
 };
 use crate::{
     clock::SharedClock,
-    config::Limits,
     i18n::Locale,
     mail::{MailParams, MailTemplate, OutgoingMail, crypto::MailKey, enqueue},
     org::Organisations,
-    store::{Store, accounts, lockout, outbox, sessions, tokens},
+    store::{Store, accounts, history, lockout, outbox, sessions, tokens},
 };
 
 #[derive(Clone)]
@@ -206,7 +205,7 @@ impl ResetService {
     /// What the page behind the link shows: `inspect`, and the link's status becomes "opened".
     pub async fn view(&self, token: &ResetToken) -> Result<LinkInfo, ResetError> {
         let link = self.inspect(token).await.inspect_err(count_refusal)?;
-        super::helpdesk::note_opened(&self.store, &link.token_id, self.clock.unix()).await;
+        note_opened(&self.store, &link.token_id, self.clock.unix()).await;
         self.observer.link_event(&link.token_id, LinkEvent::Opened);
         Ok(link)
     }
@@ -356,5 +355,16 @@ impl ResetService {
 fn count_refusal(e: &ResetError) {
     if let ResetError::Link(problem) = e {
         metrics::counter!("octopus_link_refusals_total", "reason" => problem.code()).increment(1);
+    }
+}
+
+/// Notes that the page behind a link was opened. The page is shown even if this fails.
+async fn note_opened(store: &Store, token_id: &str, now: i64) {
+    let noted = async {
+        let mut conn = store.conn().await?;
+        history::mark_opened(&mut conn, token_id, now).await
+    };
+    if let Err(e) = noted.await {
+        warn!(error = %e, "first opening of a link not recorded");
     }
 }

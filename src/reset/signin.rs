@@ -8,13 +8,12 @@ use super::{
     ResetError,
     audit::{Audit, AuditEvent},
     hasher::{Hasher, Verified},
-    limits::{Limit, hit},
+    limits::{Limit, Limits, hit},
     model::{Account, AccountId, NewPassword, Requester, Username},
     token::{ResetToken, TokenHash},
 };
 use crate::{
     clock::SharedClock,
-    config::Limits,
     org::{LockoutPolicy, Organisation},
     store::{Store, StoreError, accounts, lockout, sessions},
 };

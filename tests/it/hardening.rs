@@ -3,10 +3,9 @@
 
 use octopus_teams::clock::Clock;
 use octopus_teams::{
-    config::Argon2Params,
     directory,
     reset::{
-        hasher::{Hasher, Pepper, Verified},
+        hasher::{Argon2Params, Hasher, Pepper, Verified},
         model::NewPassword,
     },
 };

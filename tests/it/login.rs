@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use octopus_teams::{
-    config::Argon2Params,
-    reset::{hasher::Hasher, model::NewPassword},
+use octopus_teams::reset::{
+    hasher::{Argon2Params, Hasher},
+    model::NewPassword,
 };
 use serde_json::{Value, json};
 
