@@ -14,7 +14,8 @@
 //!     benches/load.sh [SECONDS_PER_SCENARIO]
 //!
 //! Profiling: `LOAD_ONLY=bot` runs only our bot scenarios (no start-up, mail, password changes
-//! or botbuilder-js); `LOAD_PERF=DIR` records each bot scenario with `perf record -g` attached
+//! or botbuilder-js); `LOAD_PERF=DIR` records each bot scenario and the sustained
+//! mail one (`mail-2000`) with `perf record -g` attached
 //! to the service (DIR/<scenario>.data; read it with
 //! `perf report -i DIR/invoke-32.data --no-children --percent-limit 1 --stdio`);
 //! `LOAD_SERVER=PATH` runs another build of the service (to compare two builds, alternating).
@@ -91,7 +92,9 @@ fn import_accounts(stand: &Stand, dir: &std::path::Path, smtp: u16, n: usize) {
     for i in 0..n {
         text.push_str(&format!("user{i},user{i}@example.org,Usager {i},\n"));
     }
-    text.push_str(&format!("linked,linked@example.org,Julie Tremblay,{OBJECT_ID}\n"));
+    text.push_str(&format!(
+        "linked,linked@example.org,Julie Tremblay,{OBJECT_ID}\n"
+    ));
     std::fs::write(&csv, text).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_octopus-teams"));
     stand.service_env(&mut cmd, dir, 0, &format!("smtp://127.0.0.1:{smtp}"));
@@ -340,12 +343,7 @@ async fn bot_scenarios(bot: &Proc, stand: &Stand, token: &str, secs: f64, first:
         let cpu_before = stand::usage(pid).0;
         let perf = record(pid, &format!("{kind}-{connections}"));
         let mut stats = drive(&url, Some(token), connections, secs, body).await;
-        if let Some(mut perf) = perf {
-            let _ = Command::new("kill")
-                .args(["-INT", &perf.id().to_string()])
-                .status();
-            let _ = perf.wait();
-        }
+        stop_recording(perf);
         if kind == "message" {
             // A turn is complete when the connector has its reply.
             let answered = stats.latencies.len();
@@ -389,6 +387,16 @@ fn record(pid: u32, name: &str) -> Option<Child> {
         .stderr(Stdio::null())
         .spawn()
         .ok()
+}
+
+/// Ends a `record` (SIGINT, so perf writes its file) and waits for it.
+fn stop_recording(perf: Option<Child>) {
+    if let Some(mut perf) = perf {
+        let _ = Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+    }
 }
 
 fn only_bot() -> bool {
@@ -663,8 +671,10 @@ async fn service_scenarios(stand: &Stand, token: &str, secs: f64) {
 
     // Sustained: 2,000 requests at 50 concurrent, mails per second at the SMTP server.
     reset_peak(pid);
+    let perf = record(pid, "mail-2000");
     let (mut http, sent) = forgot(&p.base, 200, 2200, 50).await;
     wait_mails(&sink, 2200).await;
+    stop_recording(perf);
     let mut mail = mail_latency(&sink, &sent);
     let (first, last) = {
         let arrived = sink.arrived.lock().unwrap();
