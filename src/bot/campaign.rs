@@ -15,7 +15,10 @@
 //!   limit; the connector client waits out 429 (Retry-After) and, when Teams keeps refusing,
 //!   the run stops and leaves the rest to the next one.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use serde_json::json;
 use tracing::{info, warn};
@@ -26,10 +29,12 @@ use super::{
     connector::{ConnectorClient, ConnectorError},
 };
 use crate::{
-    clock::SharedClock,
     org::Organisation,
-    reset::model::Account,
-    store::{Store, accounts, bot as conversations, campaign as sends},
+    reset::{
+        campaign::{Campaigns, Delivered, Endpoint},
+        model::Account,
+        records::ConversationRef,
+    },
 };
 
 /// Pause between two people: at most two writes each (create the chat, post), so about 20
@@ -42,7 +47,7 @@ const MAX_ROSTER_PAGES: usize = 1_000;
 #[derive(Debug, Clone)]
 pub enum Route {
     /// A 1:1 conversation the bot already has with them.
-    Stored(conversations::ConversationRef),
+    Stored(ConversationRef),
     /// A member of one of the organisation's teams: a 1:1 chat is created.
     Roster {
         user_id: String,
@@ -93,13 +98,12 @@ impl Summary {
     }
 }
 
-/// What a campaign needs: the database, the Bot Connector with the bot's app credentials, the
+/// What a campaign needs: its records, the Bot Connector with the bot's app credentials, the
 /// cards.
 pub struct Campaigner {
-    pub store: Store,
+    pub campaigns: Campaigns,
     pub connector: ConnectorClient,
     pub cards: Cards,
-    pub clock: SharedClock,
 }
 
 /// How one post ended, for the run.
@@ -119,23 +123,15 @@ impl Campaigner {
         dry_run: bool,
         limit: Option<usize>,
     ) -> anyhow::Result<Summary> {
-        let mut conn = self.store.conn().await?;
-        let all = accounts::list(&mut conn, Some(&org.tenant_id)).await?;
-        let claimed = sends::claimed(&mut conn, name).await?;
-        drop(conn);
-        let (never, enrolled): (Vec<Account>, Vec<Account>) =
-            all.into_iter().partition(|a| a.password_hash.is_none());
+        let candidates = self.campaigns.candidates(&org.tenant_id, name).await?;
+        let pending = candidates.pending;
         let mut summary = Summary {
             campaign: name.to_string(),
             dry_run,
-            never_enrolled: never.len(),
-            already_enrolled: enrolled.len(),
+            never_enrolled: candidates.never_enrolled,
+            already_enrolled: candidates.already_enrolled,
             ..Summary::default()
         };
-        let pending: Vec<Account> = never
-            .into_iter()
-            .filter(|a| !claimed.contains(&a.id.0))
-            .collect();
         summary.already_reached = summary.never_enrolled - pending.len();
         let (routes, endpoint) = self.routes(org, &pending, &mut summary.notes).await?;
 
@@ -180,36 +176,19 @@ impl Campaigner {
         org: &Organisation,
         pending: &[Account],
         notes: &mut Vec<String>,
-    ) -> anyhow::Result<(HashMap<String, Route>, Option<(String, String)>)> {
-        let wanted: std::collections::HashSet<&str> =
-            pending.iter().map(|a| a.id.0.as_str()).collect();
-        let mut routes = HashMap::new();
-        let mut conn = self.store.conn().await?;
-        // The organisation's own tenant first; in local-development mode also the tenants its
-        // local test clients send (the Agents Playground files its chats under a made-up one).
-        let tenants: Vec<&str> = std::iter::once(org.tenant_id.as_str())
-            .chain(org.local_test_clients.iter().filter_map(|c| c.tenant_id()))
+    ) -> anyhow::Result<(HashMap<String, Route>, Option<Endpoint>)> {
+        let wanted: HashSet<&str> = pending.iter().map(|a| a.id.0.as_str()).collect();
+        let known = self.campaigns.known(org, &wanted).await?;
+        let endpoint = known.endpoint;
+        let mut routes: HashMap<String, Route> = known
+            .conversations
+            .into_iter()
+            .map(|(id, r)| (id, Route::Stored(r)))
             .collect();
-        let mut endpoint = None;
-        for tenant in &tenants {
-            for reference in sends::personal_conversations(&mut conn, tenant).await? {
-                let oid = reference.aad_object_id.as_deref();
-                if let Some(acc) =
-                    accounts::by_identity(&mut conn, &org.tenant_id, oid, None).await?
-                    && wanted.contains(acc.id.0.as_str())
-                {
-                    routes.entry(acc.id.0).or_insert(Route::Stored(reference));
-                }
-            }
-            if endpoint.is_none() {
-                endpoint = sends::latest_endpoint(&mut conn, tenant).await?;
-            }
-        }
-        drop(conn);
         if routes.len() == wanted.len() {
             return Ok((routes, endpoint));
         }
-        let Some((service_url, _)) = &endpoint else {
+        let Some(Endpoint { service_url, .. }) = &endpoint else {
             notes.push(
                 "the bot has never heard from this organisation, so its Teams address \
                  (serviceUrl) is unknown: install the app in the team, or write to the bot once, \
@@ -223,7 +202,7 @@ impl Campaigner {
         }
         for team in &org.team_ids {
             let mut continuation: Option<String> = None;
-            let mut seen_tokens = std::collections::HashSet::new();
+            let mut seen_tokens = HashSet::new();
             for _ in 0..MAX_ROSTER_PAGES {
                 let page = match self
                     .connector
@@ -263,26 +242,21 @@ impl Campaigner {
         Ok((routes, endpoint))
     }
 
-    /// The account a team member owns, by the bot's rules: Entra object id, else UPN, else email
-    /// (these two only for accounts with no object id bound).
+    /// The account a team member owns, by the bot's identity rules.
     async fn owner(
         &self,
         org: &Organisation,
         m: &super::connector::TeamsMember,
     ) -> anyhow::Result<Option<Account>> {
-        let mut conn = self.store.conn().await?;
-        let t = &org.tenant_id;
-        let oid = m.object_id.as_deref();
-        let first = m.user_principal_name.as_deref().or(m.email.as_deref());
-        if let Some(acc) = accounts::by_identity(&mut conn, t, oid, first).await? {
-            return Ok(Some(acc));
-        }
-        match (&m.user_principal_name, &m.email) {
-            (Some(_), Some(email)) => {
-                Ok(accounts::by_identity(&mut conn, t, None, Some(email)).await?)
-            }
-            _ => Ok(None),
-        }
+        Ok(self
+            .campaigns
+            .owner(
+                &org.tenant_id,
+                m.object_id.as_deref(),
+                m.user_principal_name.as_deref(),
+                m.email.as_deref(),
+            )
+            .await?)
     }
 
     /// Claims the account, opens the chat if needed, posts the card, records how it ended.
@@ -292,20 +266,21 @@ impl Campaigner {
         name: &str,
         account: &Account,
         route: &Route,
-        endpoint: Option<&(String, String)>,
+        endpoint: Option<&Endpoint>,
     ) -> anyhow::Result<Sent> {
         let id = account.id.0.as_str();
-        {
-            let mut conn = self.store.conn().await?;
-            if !sends::claim(&mut conn, name, &org.tenant_id, id, self.clock.unix()).await? {
-                // Another run of the same campaign took it meanwhile, or the person enrolled.
-                return Ok(Sent::Done(Outcome::Left));
-            }
+        if !self.campaigns.claim(name, &org.tenant_id, id).await? {
+            // Another run of the same campaign took it meanwhile, or the person enrolled.
+            return Ok(Sent::Done(Outcome::Left));
         }
         let (service_url, conversation) = match route {
             Route::Stored(r) => (r.service_url.clone(), r.conversation_id.clone()),
             Route::Roster { user_id, object_id } => {
-                let Some((service_url, bot_id)) = endpoint else {
+                let Some(Endpoint {
+                    service_url,
+                    bot_id,
+                }) = endpoint
+                else {
                     return self.give_back(name, id, "no serviceUrl").await;
                 };
                 let created = self
@@ -317,7 +292,7 @@ impl Campaigner {
                     Ok(c) => c,
                     Err(e) => return self.refused(name, id, None, e).await,
                 };
-                let reference = conversations::ConversationRef {
+                let reference = ConversationRef {
                     conversation_id: conversation.clone(),
                     tenant_id: org.tenant_id.clone(),
                     service_url: service_url.clone(),
@@ -326,8 +301,7 @@ impl Campaigner {
                     aad_object_id: object_id.clone(),
                     conversation_type: Some("personal".into()),
                 };
-                let mut conn = self.store.conn().await?;
-                conversations::save_conversation(&mut conn, &reference, self.clock.unix()).await?;
+                self.campaigns.save_conversation(&reference).await?;
                 (service_url.clone(), conversation)
             }
         };
@@ -339,16 +313,9 @@ impl Campaigner {
         out.locale = Some(locale.tag().to_string());
         match self.connector.send(&service_url, &conversation, &out).await {
             Ok(_) => {
-                let mut conn = self.store.conn().await?;
-                sends::settle(
-                    &mut conn,
-                    name,
-                    id,
-                    "sent",
-                    Some(&conversation),
-                    self.clock.unix(),
-                )
-                .await?;
+                self.campaigns
+                    .settle(name, id, Delivered::Sent, &conversation)
+                    .await?;
                 info!(
                     campaign = name,
                     how = route.label(),
@@ -358,16 +325,9 @@ impl Campaigner {
             }
             Err(e) if certainly_refused(&e) => self.refused(name, id, Some(&conversation), e).await,
             Err(e) => {
-                let mut conn = self.store.conn().await?;
-                sends::settle(
-                    &mut conn,
-                    name,
-                    id,
-                    "uncertain",
-                    Some(&conversation),
-                    self.clock.unix(),
-                )
-                .await?;
+                self.campaigns
+                    .settle(name, id, Delivered::Uncertain, &conversation)
+                    .await?;
                 Ok(Sent::Done(Outcome::Uncertain(e.to_string())))
             }
         }
@@ -382,11 +342,8 @@ impl Campaigner {
         conversation: Option<&str>,
         e: ConnectorError,
     ) -> anyhow::Result<Sent> {
-        let mut conn = self.store.conn().await?;
-        sends::release(&mut conn, name, id).await?;
-        if let (true, Some(c)) = (e.is_gone(), conversation) {
-            conversations::forget_conversation(&mut conn, c).await?;
-        }
+        let closed = conversation.filter(|_| e.is_gone());
+        self.campaigns.release(name, id, closed).await?;
         match e {
             ConnectorError::Token(why) => anyhow::bail!(
                 "the bot's app token was refused ({why}): check bot.app_id, bot.app_password and \
@@ -398,8 +355,7 @@ impl Campaigner {
     }
 
     async fn give_back(&self, name: &str, id: &str, why: &str) -> anyhow::Result<Sent> {
-        let mut conn = self.store.conn().await?;
-        sends::release(&mut conn, name, id).await?;
+        self.campaigns.release(name, id, None).await?;
         Ok(Sent::Done(Outcome::Failed(why.into())))
     }
 }

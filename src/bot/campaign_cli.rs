@@ -13,7 +13,7 @@ use crate::{
     clock::SystemClock,
     config::{BotMode, Config},
     i18n::Strings,
-    store::Store,
+    reset::campaign::Campaigns,
 };
 
 #[derive(Debug, clap::Args)]
@@ -49,10 +49,8 @@ pub async fn enroll(cfg: Config, args: EnrollArgs) -> anyhow::Result<String> {
         !name.trim().is_empty() && name.len() <= 100,
         "--name: 1 to 100 characters"
     );
-    let store = Store::connect(&cfg.database_url)
-        .await
-        .context("cannot open the database")?;
-    store.migrate().await?;
+    let clock = Arc::new(SystemClock);
+    let campaigns = Campaigns::connect(&cfg.database_url, clock.clone()).await?;
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
@@ -61,13 +59,11 @@ pub async fn enroll(cfg: Config, args: EnrollArgs) -> anyhow::Result<String> {
         BotMode::LocalDev => None,
         BotMode::Authenticated(a) => Some(a.as_ref().clone()),
     };
-    let clock = Arc::new(SystemClock);
     let campaigner = Campaigner {
-        store,
+        campaigns,
         connector: ConnectorClient::new(http, auth, cfg.connector_retries, clock.clone())
             .with_timeout(cfg.connector_timeout),
         cards: Cards::load(Strings::load()?)?,
-        clock,
     };
     let summary = campaigner
         .enroll(&org, &name, args.dry_run, args.limit)

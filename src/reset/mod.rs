@@ -2,6 +2,7 @@
 //! public signatures.
 
 pub mod audit;
+pub mod campaign;
 pub mod error;
 pub mod events;
 pub mod hasher;
