@@ -17,7 +17,7 @@
 //! or botbuilder-js); `LOAD_PERF=DIR` records each bot scenario and the sustained
 //! mail one (`mail-2000`) with `perf record -g` attached
 //! to the service (DIR/<scenario>.data; read it with
-//! `perf report -i DIR/invoke-32.data --no-children --percent-limit 1 --stdio`);
+//! `perf report -i DIR/octopus-teams-invoke-32.data --no-children --percent-limit 1 --stdio`);
 //! `LOAD_SERVER=PATH` runs another build of the service (to compare two builds, alternating).
 
 #![allow(
@@ -341,7 +341,7 @@ async fn bot_scenarios(bot: &Proc, stand: &Stand, token: &str, secs: f64, first:
         let offset = first + connections * 1_000_000 + if kind == "invoke" { 0 } else { 500_000 };
         let body = Arc::new(move |i: usize| Some(activity(&stand2, kind, offset + i).to_string()));
         let cpu_before = stand::usage(pid).0;
-        let perf = record(pid, &format!("{kind}-{connections}"));
+        let perf = record(pid, &format!("{}-{kind}-{connections}", bot.name));
         let mut stats = drive(&url, Some(token), connections, secs, body).await;
         stop_recording(perf);
         if kind == "message" {

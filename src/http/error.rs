@@ -77,7 +77,15 @@ impl From<ResetError> for Refusal {
     fn from(e: ResetError) -> Self {
         match e {
             ResetError::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
-            ResetError::Busy { retry_after_secs } => Self::Busy { retry_after_secs },
+            ResetError::Busy { retry_after_secs } => {
+                // The service's capacity, not the person: operators see it here and in the metric.
+                tracing::warn!(
+                    retry_after_secs,
+                    "refused: the password-hashing queue is full"
+                );
+                metrics::counter!("octopus_argon2_queue_full_total").increment(1);
+                Self::Busy { retry_after_secs }
+            }
             ResetError::Link(p) => Self::Link(p),
             ResetError::Policy(_) => Self::Policy,
             ResetError::Internal(e) => {

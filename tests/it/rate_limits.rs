@@ -257,6 +257,24 @@ async fn past_the_hashing_queue_checks_get_503_with_retry_after() {
         "some checks found every slot taken and none free to wait for"
     );
     assert!(checked > 0);
+    // The operators see it: a warning and a counter (the person sees only the 503).
+    assert!(
+        !crate::harness::logs::warnings_with("password-hashing queue is full").is_empty(),
+        "a full queue is logged"
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("octopus_argon2_queue_full_total"),
+        "{metrics}"
+    );
     // A busy refusal releases its lockout reservation and counts no failure.
     assert_eq!(
         count(&app, "select count(*) from signin_guard where pending <> 0").await,
