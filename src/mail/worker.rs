@@ -185,7 +185,7 @@ impl MailWorker {
     async fn send_locked(self: Arc<Self>) -> Result<Option<Settled>, StoreError> {
         let mut tx = self.store.begin().await?;
         sqlx::query("set local synchronous_commit = off")
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         let Some(mail) = outbox::claim_locked(&mut tx, self.clock.unix()).await? else {
             return Ok(None);

@@ -17,7 +17,12 @@ pub mod report;
 pub mod sessions;
 pub mod tokens;
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    ops::{Deref, DerefMut},
+    str::FromStr,
+    sync::Arc,
+    time::Duration,
+};
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{
@@ -47,6 +52,40 @@ pub enum Dialect {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// SQLite's write turn: transactions take it before `BEGIN`, so they queue here in order
+    /// instead of meeting SQLite's lock and its busy handler, which sleeps 1, 2, 5 … 100 ms
+    /// between tries and made the slowest requests wait for nothing.
+    writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A transaction, holding SQLite's write turn until it ends (PostgreSQL has no turn to take).
+pub struct Tx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl Deref for Tx {
+    type Target = Transaction<'static, Any>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 impl Store {
@@ -104,7 +143,11 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, dialect })
+        Ok(Self {
+            pool,
+            dialect,
+            writer: Arc::default(),
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
@@ -127,8 +170,16 @@ impl Store {
         &self.pool
     }
 
-    pub async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(self.pool.begin().await?)
+    /// A transaction; on SQLite, once this instance's earlier transactions have ended.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let turn = match self.dialect {
+            Dialect::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Dialect::Postgres => None,
+        };
+        Ok(Tx {
+            tx: self.pool.begin().await?,
+            _turn: turn,
+        })
     }
 
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
