@@ -266,6 +266,8 @@ async fn conversations(lang: &str, locale: Locale, words: &str, kept: &mut Kept)
     stranger["channelData"]["tenant"]["id"] = json!("99999999-9999-9999-9999-999999999999");
     stranger["conversation"]["tenantId"] = json!("99999999-9999-9999-9999-999999999999");
     app.bot(&stranger).await;
+    // Turns run after their 200 and may end in any order: wait for each refusal's card.
+    wait_for_posted_card(&app, &card_str(locale, "unknownTenantTitle")).await;
     let mention = |team: &str| {
         let mut a = activity(
             &app.connector.service_url,
@@ -280,6 +282,7 @@ async fn conversations(lang: &str, locale: Locale, words: &str, kept: &mut Kept)
         a
     };
     app.bot(&mention("19:other@thread.tacv2")).await;
+    wait_for_posted_card(&app, &card_str(locale, "unknownTeamTitle")).await;
     app.bot(&mention(TEAMEO)).await;
     // A group chat is pointed to the private chat.
     let mut group = activity(
@@ -292,6 +295,7 @@ async fn conversations(lang: &str, locale: Locale, words: &str, kept: &mut Kept)
     );
     group["locale"] = json!(lang);
     app.bot(&group).await;
+    wait_for_posted_card(&app, &card_str(locale, "notAllowedTitle")).await;
     let mut added = activity(
         &app.connector.service_url,
         "conversationUpdate",
