@@ -37,6 +37,10 @@ use tokio::{
 )]
 mod process;
 
+/// « Mot de passe oublié » as a browser sends it, shared with the integration tests.
+#[path = "../tests/it/harness/forms.rs"]
+mod forms;
+
 /// When each recipient's mail was accepted (the relay's 250 after DATA).
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
@@ -129,46 +133,6 @@ fn serve(db: &str, dir: &Path, smtp: &str, key: &str) -> (Child, String) {
     (child, format!("http://{addr}"))
 }
 
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a CSRF field") + marker.len();
-    html[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// GET /forgot then POST it, as a browser; returns when the POST was sent (the request time).
-async fn forgot(base: &str, username: &str) -> Instant {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let html = client
-        .get(format!("{base}/forgot"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&html);
-    let at = Instant::now();
-    let res = client
-        .post(format!("{base}/forgot"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("org", "demo"),
-            ("username", username),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{username} via {base}");
-    at
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i]
@@ -234,7 +198,7 @@ async fn main() {
         let permit = semaphore.clone().acquire_owned().await.unwrap();
         tasks.spawn(async move {
             let user = format!("b{i:05}");
-            let at = forgot(&base, &user).await;
+            let at = forms::forgot(&base, &user).await;
             drop(permit);
             (format!("{user}@bench.example"), at)
         });

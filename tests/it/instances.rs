@@ -7,7 +7,7 @@ use std::{collections::HashMap, path::Path, time::Duration};
 use octopus_teams::mail::crypto::MailKey;
 use tokio::process::Child;
 
-use crate::harness::{ReceivedMail, SmtpSink, TestApp, TestDb, csrf_of, process};
+use crate::harness::{ReceivedMail, SmtpSink, TestApp, TestDb, forms, process};
 
 fn skip_on_sqlite(db: &TestDb, test: &str) -> bool {
     if !db.is_postgres() {
@@ -154,38 +154,11 @@ async fn serve(db: &TestDb, dir: &Path, smtp: &SmtpSink, key: &str) -> (Child, S
 async fn burst(requests: impl Iterator<Item = (String, usize)>) {
     let mut set = tokio::task::JoinSet::new();
     for (base, i) in requests {
-        set.spawn(async move { forgot(&base, &format!("u{i:03}")).await });
+        set.spawn(async move { forms::forgot(&base, &format!("u{i:03}")).await });
     }
     while let Some(done) = set.join_next().await {
         done.expect("request task");
     }
-}
-
-async fn forgot(base: &str, username: &str) {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let html = client
-        .get(format!("{base}/forgot"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&html);
-    let res = client
-        .post(format!("{base}/forgot"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("org", "demo"),
-            ("username", username),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{username} via {base}");
 }
 
 fn import_with_binary(db: &TestDb, dir: &Path, n: usize) {
@@ -299,7 +272,7 @@ async fn simultaneous_requests_for_one_account_leave_exactly_one_usable_link() {
         let mut set = tokio::task::JoinSet::new();
         for i in 0..8 {
             let base = bases[i % 2].clone();
-            set.spawn(async move { forgot(&base, "trej").await });
+            set.spawn(async move { forms::forgot(&base, "trej").await });
         }
         while let Some(done) = set.join_next().await {
             done.expect("request task");

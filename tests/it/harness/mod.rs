@@ -4,6 +4,7 @@ pub mod browser;
 pub mod connector;
 pub mod db;
 pub mod entra;
+pub mod forms;
 pub mod idp;
 pub mod logs;
 pub mod process;
@@ -30,6 +31,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 pub use connector::Connector;
 pub use db::TestDb;
 pub use entra::Entra;
+pub use forms::csrf_of;
 pub use idp::Idp;
 pub use smtp::{ReceivedMail, SmtpSink};
 
@@ -492,19 +494,6 @@ pub fn activity(
         a["text"] = serde_json::json!(text);
     }
     a
-}
-
-pub fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html
-        .find(marker)
-        .map(|i| i + marker.len())
-        .expect("page has a CSRF field");
-    html[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// The page body without the per-browser CSRF value, for comparing answers.
