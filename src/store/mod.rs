@@ -48,6 +48,9 @@ pub enum Dialect {
     Postgres,
 }
 
+/// How long a request waits for a pooled connection, or on SQLite for the write turn.
+const WAIT_FOR_TURN: Duration = Duration::from_secs(10);
+
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
@@ -117,7 +120,7 @@ impl Store {
         }
         let pool = AnyPoolOptions::new()
             .max_connections(if dialect == Dialect::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(WAIT_FOR_TURN)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
@@ -170,10 +173,17 @@ impl Store {
         &self.pool
     }
 
-    /// A transaction; on SQLite, once this instance's earlier transactions have ended.
+    /// A transaction; on SQLite, once this instance's earlier transactions have ended. The
+    /// wait for the turn is bounded like the wait for a connection (`acquire_timeout`), so a
+    /// stalled writer makes the others fail rather than queue without end. Never call it while
+    /// holding a `Tx`: the turn is not re-entrant.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let turn = match self.dialect {
-            Dialect::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Dialect::Sqlite => Some(
+                tokio::time::timeout(WAIT_FOR_TURN, self.writer.clone().lock_owned())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)?,
+            ),
             Dialect::Postgres => None,
         };
         Ok(Tx {
