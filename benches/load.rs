@@ -14,7 +14,7 @@
 //!     benches/load.sh [SECONDS_PER_SCENARIO]
 //!
 //! Profiling: `LOAD_ONLY=bot` runs only our bot scenarios (no start-up, mail, password changes
-//! or botbuilder-js); `LOAD_PERF=DIR` records each bot scenario and the sustained
+//! or botbuilder-js), `LOAD_ONLY=mail` only our mail and password-change ones; `LOAD_PERF=DIR` records each bot scenario and the sustained
 //! mail one (`mail-2000`) with `perf record -g` attached
 //! to the service (DIR/<scenario>.data; read it with
 //! `perf report -i DIR/octopus-teams-invoke-32.data --no-children --percent-limit 1 --stdio`);
@@ -399,8 +399,13 @@ fn stop_recording(perf: Option<Child>) {
     }
 }
 
+/// `LOAD_ONLY`: `bot` (our bot scenarios), `mail` (our mail scenarios), or unset (everything).
+fn only(part: &str) -> bool {
+    std::env::var("LOAD_ONLY").is_ok_and(|v| v == part)
+}
+
 fn only_bot() -> bool {
-    std::env::var("LOAD_ONLY").is_ok_and(|v| v == "bot")
+    only("bot")
 }
 
 // --- mail ---------------------------------------------------------------------------------
@@ -624,7 +629,7 @@ async fn service_scenarios(stand: &Stand, token: &str, secs: f64) {
 
     // Start to ready: a fresh SQLite file each time (migrations applied at start).
     let mut starts = Vec::new();
-    for _ in 0..if only_bot() { 0 } else { 5 } {
+    for _ in 0..if only_bot() || only("mail") { 0 } else { 5 } {
         let dir = tempfile::tempdir().unwrap();
         let t = Instant::now();
         let p = ours(stand, dir.path(), smtp);
@@ -648,7 +653,9 @@ async fn service_scenarios(stand: &Stand, token: &str, secs: f64) {
     let p = ours(stand, dir.path(), smtp);
     wait_ready(&format!("{}/readyz", p.base), Duration::from_secs(30)).await;
     let pid = p.child.id();
-    bot_scenarios(&p, stand, token, secs, 0).await;
+    if !only("mail") {
+        bot_scenarios(&p, stand, token, secs, 0).await;
+    }
     if only_bot() {
         return;
     }
@@ -770,7 +777,7 @@ async fn main() {
     );
     header();
     service_scenarios(&stand, &token, secs).await;
-    if only_bot() {
+    if only_bot() || only("mail") {
         return;
     }
     if let Some(node) = sdk(&stand) {

@@ -121,6 +121,11 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if dialect == Dialect::Sqlite { 8 } else { 16 })
             .acquire_timeout(WAIT_FOR_TURN)
+            // sqlx pings every connection it hands out. A SQLite connection is a file opened
+            // in this process: its ping finds nothing a statement would not, and costs a
+            // round trip to the connection's thread (two thread switches on a busy core) on
+            // every acquire. A PostgreSQL connection may have been cut: it keeps its ping.
+            .test_before_acquire(dialect == Dialect::Postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
