@@ -42,7 +42,7 @@ pub async fn sweep(store: &Store, now: i64) -> Result<Swept, StoreError> {
     for (job, keep) in JOBS {
         let mut total = 0;
         loop {
-            let mut conn = store.conn().await?;
+            let mut conn = store.write().await?;
             let n = jobs::prune_batch(&mut conn, *job, now - keep, BATCH).await?;
             total += n;
             if n < BATCH as u64 {
@@ -51,7 +51,7 @@ pub async fn sweep(store: &Store, now: i64) -> Result<Swept, StoreError> {
         }
         swept.push((job.name, total));
     }
-    let mut conn = store.conn().await?;
+    let mut conn = store.write().await?;
     swept.push(("rate_windows", limits::prune(&mut conn, now - DAY).await?));
     Ok(swept)
 }
@@ -72,7 +72,7 @@ pub async fn run_until(
             Ok(_) => debug!("housekeeping: nothing to delete"),
             Err(e) => warn!(error = %e, "housekeeping failed; will retry"),
         }
-        match store.conn().await {
+        match store.write().await {
             Ok(mut conn) => match crate::reset::audit::prune(&mut conn, &orgs, now).await {
                 Ok(p) => debug!(
                     audit = p.audit_rows,

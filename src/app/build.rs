@@ -154,7 +154,6 @@ impl Application {
             poll: config.mail_poll_interval,
             max_attempts: i64::from(config.mail_max_attempts),
             concurrency: config.mail_concurrency,
-            writing: Arc::default(),
         };
         let listener = match listener {
             Some(l) => l,
@@ -254,7 +253,7 @@ pub fn reset_service_for_cli(config: &Config, store: Store) -> anyhow::Result<Re
 
 /// The demo organisation's demo account, created once when the directory is empty.
 async fn seed_demo(store: &Store, orgs: &Organisations, now: i64) -> anyhow::Result<()> {
-    let mut conn = store.conn().await?;
+    let mut conn = store.write().await?;
     if accounts::count(&mut conn).await? > 0 {
         return Ok(());
     }

@@ -10,7 +10,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use futures_util::{StreamExt, stream::FuturesUnordered};
+use futures_util::{FutureExt, StreamExt, stream::FuturesUnordered};
 use lettre::{Message, message::MultiPart};
 use rand::Rng;
 use tokio::sync::Notify;
@@ -37,9 +37,33 @@ const LEASE_SECS: i64 = 120;
 /// while its mail is sent (the pool has 16; the web side keeps the rest).
 const MAX_LOCKED_LANES: usize = 4;
 
-/// One send in flight, its own task (so that it progresses while the worker claims more),
-/// with the outcome it wrote (None: nothing was due).
-type Sending = tokio::task::JoinHandle<Result<Option<Settled>, StoreError>>;
+/// One send in flight, its own task (so that it progresses while the worker claims more).
+type Sending = tokio::task::JoinHandle<Result<Done, StoreError>>;
+
+/// How a send task ended.
+enum Done {
+    /// SQLite: the relay's answer for a leased mail, its outcome still to be written.
+    Sent(Box<Sent>),
+    /// PostgreSQL: the outcome its lane wrote (None: nothing was due).
+    Locked(Option<Settled>),
+}
+
+/// SQLite: sends that have ended, their outcomes not yet written, and how many write turns in
+/// a row have failed to write them.
+#[derive(Default)]
+struct Pending {
+    sent: Vec<Sent>,
+    failed_turns: u32,
+}
+
+/// Failed write turns after which pending outcomes are let go.
+const GIVE_UP_TURNS: u32 = 3;
+
+/// A leased mail and the relay's answer, until a write turn records it.
+struct Sent {
+    mail: outbox::ClaimedMail,
+    result: Result<(), SendError>,
+}
 
 #[derive(Clone)]
 pub struct MailWorker {
@@ -56,17 +80,14 @@ pub struct MailWorker {
     pub max_attempts: i64,
     /// Sends in flight at once (`mail.concurrency`, at least 1).
     pub concurrency: usize,
-    /// SQLite: the worker's claims and outcomes take one pooled connection at a time. SQLite
-    /// has one writer anyway, and sends finishing together must not take the whole pool from
-    /// the requests (which then wait out the pool's timeout: 500s in the load benchmark).
-    pub writing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What became of one claimed mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Settled {
     Sent,
-    Failed,
+    /// Retried after this delay.
+    Failed(Duration),
     Dead,
 }
 
@@ -82,16 +103,27 @@ impl MailWorker {
     /// Keeps up to `concurrency` sends in flight: due mail is claimed as soon as a send ends or
     /// mail is queued (the wake), and at least every `poll` for retries that come due. At
     /// shutdown, what is due is still taken, and the sends in flight are finished.
+    ///
+    /// On SQLite a send frees its place as soon as the relay has answered, and the worker
+    /// writes the outcomes of every send that has ended in one transaction, which also claims
+    /// the next mails: one write turn for many mails, where each mail used to wait for a turn
+    /// of its own behind the requests (issue 12: the mails fell behind the requests that queue
+    /// them). A send whose outcome is not yet written is still leased, so it is not sent twice.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let this = Arc::new(self);
         let mut in_flight = FuturesUnordered::new();
+        let mut pending = Pending::default();
+        // Outcomes came since the last write turn (after a failed one, the next waits for news,
+        // a wake or the poll rather than trying again at once).
+        let mut fresh = false;
         // Nothing was due at the last look: no claiming until woken or the poll.
         let mut drained = false;
         let mut stopping = false;
         loop {
-            if !drained {
-                drained = this.top_up(&mut in_flight).await;
+            if !drained || fresh {
+                fresh = false;
+                drained = this.top_up(&mut in_flight, &mut pending).await;
             }
             if stopping {
                 break;
@@ -101,38 +133,44 @@ impl MailWorker {
                     stopping = true;
                     drained = false;
                 }
-                Some(done) = in_flight.next(), if !in_flight.is_empty() => match done {
-                    Ok(Ok(Some(_))) => {}
-                    // A lane found nothing due (PostgreSQL).
-                    Ok(Ok(None)) => drained = true,
-                    Ok(Err(e)) => warn!(error = %e, "a mail's outcome could not be written; it is taken again later"),
-                    Err(e) => error!(error = %e, "a mail send task failed"),
-                },
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                    let before = pending.sent.len();
+                    drained |= collect(done, &mut pending.sent);
+                    // Every send that has ended meanwhile goes into the same write turn.
+                    while let Some(Some(done)) = in_flight.next().now_or_never() {
+                        drained |= collect(done, &mut pending.sent);
+                    }
+                    fresh = pending.sent.len() > before;
+                }
                 _ = this.wake.notified() => drained = false,
                 _ = tokio::time::sleep(this.poll) => drained = false,
             }
         }
+        // The sends in flight end; each outcome is written as it comes, not after the slowest.
         while let Some(done) = in_flight.next().await {
-            if let Ok(Err(e)) = done {
-                warn!(error = %e, "a mail's outcome could not be written; it is taken again later");
+            collect(done, &mut pending.sent);
+            while let Some(Some(done)) = in_flight.next().now_or_never() {
+                collect(done, &mut pending.sent);
             }
+            this.write_outcomes(&mut pending, 0).await;
+        }
+        while !pending.sent.is_empty() {
+            this.write_outcomes(&mut pending, 0).await;
         }
     }
 
-    /// Starts sends for the free places. Returns true when nothing more is due for now.
-    async fn top_up(self: &Arc<Self>, in_flight: &mut FuturesUnordered<Sending>) -> bool {
+    /// Starts sends for the free places (on SQLite, after writing the outcomes pending).
+    /// Returns true when nothing more is due for now.
+    async fn top_up(
+        self: &Arc<Self>,
+        in_flight: &mut FuturesUnordered<Sending>,
+        pending: &mut Pending,
+    ) -> bool {
         let free = self.concurrency.max(1).saturating_sub(in_flight.len());
-        if free == 0 {
-            return false;
-        }
         match self.store.dialect() {
             Dialect::Sqlite => {
-                let claimed = match self.claim_leased(free).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        warn!(error = %e, "mail outbox unavailable; retrying");
-                        return true;
-                    }
+                let Some(claimed) = self.write_outcomes(pending, free).await else {
+                    return true;
                 };
                 let drained = claimed.len() < free;
                 for mail in claimed {
@@ -149,82 +187,122 @@ impl MailWorker {
         }
     }
 
-    /// SQLite: claims up to `limit` due mails under a lease.
-    async fn claim_leased(&self, limit: usize) -> Result<Vec<outbox::ClaimedMail>, StoreError> {
-        let _one = self.writing.lock().await;
-        let mut conn = self.store.conn().await?;
-        let limit = i64::try_from(limit).unwrap_or(1);
-        outbox::claim(&mut conn, self.clock.unix(), LEASE_SECS, limit).await
+    /// SQLite: `write_turn`, and what a failed one leaves. Its outcomes stay pending for the
+    /// next turn, up to `GIVE_UP_TURNS` failures in a row: then they are let go (so that one
+    /// outcome that cannot be written does not stop the mail), and those mails are sent again
+    /// once their lease runs out. None when the turn failed.
+    async fn write_outcomes(
+        &self,
+        pending: &mut Pending,
+        limit: usize,
+    ) -> Option<Vec<outbox::ClaimedMail>> {
+        match self.write_turn(&pending.sent, limit).await {
+            Ok(claimed) => {
+                pending.sent.clear();
+                pending.failed_turns = 0;
+                Some(claimed)
+            }
+            Err(e) => {
+                warn!(error = %e, "mail outbox unavailable; retrying");
+                if !pending.sent.is_empty() {
+                    pending.failed_turns += 1;
+                    if pending.failed_turns >= GIVE_UP_TURNS {
+                        warn!(
+                            mails = pending.sent.len(),
+                            "outcomes of sent mails could not be written; those mails are taken again when their lease runs out"
+                        );
+                        pending.sent.clear();
+                        pending.failed_turns = 0;
+                    }
+                }
+                None
+            }
+        }
     }
 
-    /// Sends a leased mail and writes its outcome in one short transaction. An outcome that
-    /// cannot be written leaves the lease to run out: the mail is claimed again then.
-    async fn send_leased(
-        self: Arc<Self>,
-        mail: outbox::ClaimedMail,
-    ) -> Result<Option<Settled>, StoreError> {
-        let span = mail_span(&mail);
-        let result = self.deliver(&mail).instrument(span.clone()).await;
-        let _one = self.writing.lock().await;
+    /// SQLite: one transaction that writes the outcome of every send in `sent`, then claims up
+    /// to `limit` due mails under a lease (their leases keep the mails in `sent` from being
+    /// claimed again meanwhile, for `LEASE_SECS`). Outcomes are logged once committed.
+    async fn write_turn(
+        &self,
+        sent: &[Sent],
+        limit: usize,
+    ) -> Result<Vec<outbox::ClaimedMail>, StoreError> {
+        if sent.is_empty() && limit == 0 {
+            return Ok(Vec::new());
+        }
         let mut tx = self.store.begin().await?;
-        let settled = self.settle(&mut tx, &mail, result).instrument(span).await?;
+        let mut settled = Vec::with_capacity(sent.len());
+        for s in sent {
+            settled.push(self.settle(&mut tx, &s.mail, &s.result).await?);
+        }
+        let claimed = if limit == 0 {
+            Vec::new()
+        } else {
+            let limit = i64::try_from(limit).unwrap_or(1);
+            outbox::claim(&mut tx, self.clock.unix(), LEASE_SECS, limit).await?
+        };
         tx.commit().await?;
-        Ok(Some(settled))
+        for (s, settled) in sent.iter().zip(settled) {
+            report(&s.mail, &s.result, settled);
+        }
+        Ok(claimed)
+    }
+
+    /// Sends a leased mail; its outcome is written by the worker's next write turn.
+    async fn send_leased(self: Arc<Self>, mail: outbox::ClaimedMail) -> Result<Done, StoreError> {
+        let result = self.deliver(&mail).instrument(mail_span(&mail)).await;
+        Ok(Done::Sent(Box::new(Sent { mail, result })))
     }
 
     /// PostgreSQL: one row locked (`FOR UPDATE SKIP LOCKED`) by this transaction while it is
     /// sent, its outcome written before the lock is let go: another instance (or lane) skips it
     /// meanwhile, and takes it over as soon as this one's session ends without committing.
-    /// None when nothing is due.
     ///
     /// The commit does not wait for the WAL to reach the disk (`synchronous_commit = off`, this
     /// transaction only): one fsync per mail would cap the throughput. Locks are released and the
     /// outcome is visible to every instance at commit as usual; only a crash of the database
     /// server within the next fraction of a second could forget that a mail was sent, which then
     /// sends it again: the duplicate the worker already accepts over a loss.
-    async fn send_locked(self: Arc<Self>) -> Result<Option<Settled>, StoreError> {
+    async fn send_locked(self: Arc<Self>) -> Result<Done, StoreError> {
         let mut tx = self.store.begin().await?;
         sqlx::query("set local synchronous_commit = off")
             .execute(&mut **tx)
             .await?;
         let Some(mail) = outbox::claim_locked(&mut tx, self.clock.unix()).await? else {
-            return Ok(None);
+            return Ok(Done::Locked(None));
         };
         let span = mail_span(&mail);
         let result = self.deliver(&mail).instrument(span.clone()).await;
-        let settled = self.settle(&mut tx, &mail, result).instrument(span).await?;
+        let settled = self
+            .settle(&mut tx, &mail, &result)
+            .instrument(span)
+            .await?;
         tx.commit().await?;
-        Ok(Some(settled))
+        report(&mail, &result, settled);
+        Ok(Done::Locked(Some(settled)))
     }
 
-    /// Records the outcome of one send: sent, retried later, or dead-lettered.
+    /// Records the outcome of one send: sent, retried later, or dead-lettered. What is logged
+    /// and counted of it waits for the commit (`report`): a turn that fails is written again.
     async fn settle(
         &self,
         conn: &mut AnyConnection,
         mail: &outbox::ClaimedMail,
-        result: Result<(), SendError>,
+        result: &Result<(), SendError>,
     ) -> Result<Settled, StoreError> {
         let id = mail.outbox_id.as_str();
         let now = self.clock.unix();
         let detail = format!("{} {}", mail.template, mail.message_id);
-        let e = match result {
-            Ok(()) => {
-                outbox::mark_sent(conn, id, now).await?;
-                Audit::event(AuditEvent::MailSent, now)
-                    .tenant(&mail.tenant_id)
-                    .detail(detail)
-                    .record(conn)
-                    .await?;
-                info!(attempt = mail.attempts, "mail sent");
-                metrics::counter!("octopus_mail_sent_total").increment(1);
-                return Ok(Settled::Sent);
-            }
-            Err(e) => e,
+        let Err(e) = result else {
+            outbox::mark_sent(conn, id, now).await?;
+            Audit::event(AuditEvent::MailSent, now)
+                .tenant(&mail.tenant_id)
+                .detail(detail)
+                .record(conn)
+                .await?;
+            return Ok(Settled::Sent);
         };
-        // The relay's own words (which may name the recipient) stay on the row; the log gets
-        // the reply code, or our side's error when there was no reply.
-        let code = e.code.as_deref();
-        let cause = code.is_none().then_some(e.detail.as_str());
         if e.failure == Failure::Refused || mail.attempts >= self.max_attempts {
             outbox::mark_dead(conn, id, now, &e.detail).await?;
             Audit::event(AuditEvent::MailDeadLettered, now)
@@ -232,31 +310,12 @@ impl MailWorker {
                 .detail(detail)
                 .record(conn)
                 .await?;
-            error!(attempt = mail.attempts, failure = ?e.failure, smtp.code = code, error = cause, "mail dead-lettered: not retried again");
-            metrics::counter!("octopus_mail_dead_letters_total").increment(1);
             return Ok(Settled::Dead);
         }
         let delay = backoff(mail.attempts);
         let next = now + i64::try_from(delay.as_secs()).unwrap_or(3600);
         outbox::mark_failed(conn, id, next, &e.detail).await?;
-        metrics::counter!("octopus_mail_failures_total").increment(1);
-        if e.failure == Failure::Credentials {
-            error!(
-                attempt = mail.attempts,
-                retry_in_secs = delay.as_secs(),
-                smtp.code = code,
-                "the relay refused our credentials (mail.transport); mail kept, will retry"
-            );
-        } else {
-            warn!(
-                attempt = mail.attempts,
-                retry_in_secs = delay.as_secs(),
-                smtp.code = code,
-                error = cause,
-                "mail not sent; will retry"
-            );
-        }
-        Ok(Settled::Failed)
+        Ok(Settled::Failed(delay))
     }
 
     async fn deliver(&self, mail: &outbox::ClaimedMail) -> Result<(), SendError> {
@@ -302,6 +361,65 @@ impl MailWorker {
                 rendered.html,
             ))
             .map_err(|e| format!("message: {e}"))
+    }
+}
+
+/// Keeps a SQLite send's outcome for the next write turn, and logs what went wrong with a task.
+/// Returns true when a PostgreSQL lane found nothing due (no more claiming until woken).
+fn collect(
+    done: Result<Result<Done, StoreError>, tokio::task::JoinError>,
+    sent: &mut Vec<Sent>,
+) -> bool {
+    match done {
+        Ok(Ok(Done::Sent(s))) => sent.push(*s),
+        Ok(Ok(Done::Locked(Some(_)))) => {}
+        Ok(Ok(Done::Locked(None))) => return true,
+        Ok(Err(e)) => {
+            warn!(error = %e, "a mail's outcome could not be written; it is taken again later");
+        }
+        Err(e) => error!(error = %e, "a mail send task failed"),
+    }
+    false
+}
+
+/// Logs and counts an outcome once it is written.
+fn report(mail: &outbox::ClaimedMail, result: &Result<(), SendError>, settled: Settled) {
+    let _span = mail_span(mail).entered();
+    let attempt = mail.attempts;
+    let Err(e) = result else {
+        info!(attempt, "mail sent");
+        metrics::counter!("octopus_mail_sent_total").increment(1);
+        return;
+    };
+    // The relay's own words (which may name the recipient) stay on the row; the log gets
+    // the reply code, or our side's error when there was no reply.
+    let code = e.code.as_deref();
+    let cause = code.is_none().then_some(e.detail.as_str());
+    match settled {
+        Settled::Dead => {
+            error!(attempt, failure = ?e.failure, smtp.code = code, error = cause, "mail dead-lettered: not retried again");
+            metrics::counter!("octopus_mail_dead_letters_total").increment(1);
+        }
+        Settled::Failed(delay) => {
+            metrics::counter!("octopus_mail_failures_total").increment(1);
+            if e.failure == Failure::Credentials {
+                error!(
+                    attempt,
+                    retry_in_secs = delay.as_secs(),
+                    smtp.code = code,
+                    "the relay refused our credentials (mail.transport); mail kept, will retry"
+                );
+            } else {
+                warn!(
+                    attempt,
+                    retry_in_secs = delay.as_secs(),
+                    smtp.code = code,
+                    error = cause,
+                    "mail not sent; will retry"
+                );
+            }
+        }
+        Settled::Sent => {}
     }
 }
 

@@ -160,7 +160,7 @@ impl Campaigns {
         tenant_id: &str,
         account_id: &str,
     ) -> Result<bool, ResetError> {
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         Ok(sends::claim(&mut conn, name, tenant_id, account_id, self.clock.unix()).await?)
     }
 
@@ -172,7 +172,7 @@ impl Campaigns {
         how: Delivered,
         conversation_id: &str,
     ) -> Result<(), ResetError> {
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         sends::settle(
             &mut conn,
             name,
@@ -193,7 +193,7 @@ impl Campaigns {
         account_id: &str,
         closed: Option<&str>,
     ) -> Result<(), ResetError> {
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         sends::release(&mut conn, name, account_id).await?;
         if let Some(c) = closed {
             conversations::forget_conversation(&mut conn, c).await?;
@@ -203,7 +203,7 @@ impl Campaigns {
 
     /// Remembers a 1:1 chat the campaign created.
     pub async fn save_conversation(&self, r: &ConversationRef) -> Result<(), ResetError> {
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         conversations::save_conversation(&mut conn, r, self.clock.unix()).await?;
         Ok(())
     }

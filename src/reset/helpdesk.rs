@@ -102,17 +102,21 @@ impl ResetService {
         username: &Username,
     ) -> Result<Option<AccountStatus>, ResetError> {
         let now = self.clock.unix();
-        let mut conn = self.store.conn().await?;
-        let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
-        Audit::event(AuditEvent::HelpdeskViewed, now)
-            .tenant(&org.tenant_id)
-            .account(account.as_ref().map(|a| &a.id))
-            .client(&agent.requester().key())
-            .record(&mut conn)
-            .await?;
+        let account = {
+            let mut conn = self.store.write().await?;
+            let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
+            Audit::event(AuditEvent::HelpdeskViewed, now)
+                .tenant(&org.tenant_id)
+                .account(account.as_ref().map(|a| &a.id))
+                .client(&agent.requester().key())
+                .record(&mut conn)
+                .await?;
+            account
+        };
         let Some(account) = account else {
             return Ok(None);
         };
+        let mut conn = self.store.conn().await?;
         let id = account.id.0.as_str();
         let links = history::links(&mut conn, id, LINKS).await?;
         let mails = history::mails(&mut conn, &org.tenant_id, account.email.full(), MAILS).await?;

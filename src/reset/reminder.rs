@@ -33,7 +33,7 @@ impl ResetService {
     ) -> Result<(), ResetError> {
         let now = self.clock.unix();
         let client = who.key();
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         let tenant = Some(org.tenant_id.as_str());
         self.admit_request(
             &mut conn,
@@ -138,7 +138,7 @@ impl ResetService {
     ) -> Result<(), ResetError> {
         let now = self.clock.unix();
         let client = who.key();
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         let tenant = Some(org.tenant_id.as_str());
         self.admit_request(
             &mut conn,

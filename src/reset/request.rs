@@ -90,7 +90,7 @@ impl ResetService {
     ) -> Result<Asked, ResetError> {
         let now = self.clock.unix();
         let client = who.key();
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         if let Some(once) = once
             && handled::handled_activity(&mut conn, once.key)
                 .await?

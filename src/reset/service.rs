@@ -112,7 +112,7 @@ impl ResetService {
             max: self.limits.signins_per_ip,
             window_secs: self.limits.signin_window_secs,
         };
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         let refusal = Refusal {
             tenant_id: None,
             event: AuditEvent::RequestRateLimited,
@@ -361,7 +361,7 @@ fn count_refusal(e: &ResetError) {
 /// Notes that the page behind a link was opened. The page is shown even if this fails.
 async fn note_opened(store: &Store, token_id: &str, now: i64) {
     let noted = async {
-        let mut conn = store.conn().await?;
+        let mut conn = store.write().await?;
         history::mark_opened(&mut conn, token_id, now).await
     };
     if let Err(e) = noted.await {

@@ -99,7 +99,7 @@ impl SignInService {
     ) -> Result<CheckOutcome, ResetError> {
         let now = self.clock.unix();
         let client = who.key();
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         let (bucket, limit) = match channel {
             Channel::LoginPage => (
                 format!("signin:{client}"),
@@ -177,11 +177,11 @@ impl SignInService {
                     .verify_reserved(&tenant, org_lockout, &subject, account, &password, now)
                     .await;
                 if outcome.is_err() {
-                    let mut conn = this.store.conn().await?;
+                    let mut conn = this.store.write().await?;
                     lockout::release(&mut conn, &tenant, &subject).await?;
                 }
                 let (outcome, account_id) = outcome?;
-                let mut conn = this.store.conn().await?;
+                let mut conn = this.store.write().await?;
                 let event = match &outcome {
                     CheckOutcome::Valid(_) => AuditEvent::SignInOk,
                     _ => AuditEvent::SignInFailed,
@@ -222,14 +222,15 @@ impl SignInService {
         let account_id = account.as_ref().map(|a| a.id.clone());
         match (verified, account) {
             (Verified::Valid { needs_rehash }, Some(account)) => {
-                let mut conn = self.store.conn().await?;
-                lockout::succeed(&mut conn, tenant, subject, now).await?;
+                lockout::succeed(&mut *self.store.write().await?, tenant, subject, now).await?;
                 if needs_rehash {
+                    // Hashed with no connection held: the write turn is not kept waiting.
                     let hash = self
                         .hasher
                         .hash(password)
                         .await
                         .map_err(ResetError::from_hashing)?;
+                    let mut conn = self.store.write().await?;
                     accounts::set_password(&mut conn, &account.id, &hash, now).await?;
                     info!(account.id = %account.id, "password hash upgraded to the current parameters");
                 }
@@ -264,7 +265,7 @@ impl SignInService {
         } else {
             BROWSER_SESSION_SECS
         };
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         sessions::insert(
             &mut conn,
             &token.hash(),
@@ -290,7 +291,7 @@ impl SignInService {
     }
 
     pub async fn close_session(&self, token: &SessionToken) -> Result<(), ResetError> {
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         sessions::delete(&mut conn, &token.hash())
             .await
             .map_err(|e: StoreError| e.into())

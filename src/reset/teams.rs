@@ -231,20 +231,20 @@ impl TeamsRecords {
     }
 
     pub async fn save_conversation(&self, r: &ConversationRef) -> Result<(), ResetError> {
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         rows::save_conversation(&mut conn, r, self.clock.unix()).await?;
         Ok(())
     }
 
     /// Forgets a conversation closed to the bot; returns whether one was held.
     pub async fn forget_conversation(&self, conversation_id: &str) -> Result<bool, ResetError> {
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         Ok(rows::forget_conversation(&mut conn, conversation_id).await?)
     }
 
     /// Remembers which card shows a request (to update it in place later).
     pub async fn set_card(&self, token_id: &str, card_activity_id: &str) -> Result<(), ResetError> {
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         rows::set_card(&mut conn, token_id, card_activity_id).await?;
         Ok(())
     }
@@ -261,7 +261,7 @@ impl TeamsRecords {
     }
 
     async fn set_state(&self, token_id: &str, state: RequestState) -> Result<bool, ResetError> {
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         Ok(rows::set_state(&mut conn, token_id, state, self.clock.unix()).await?)
     }
 
@@ -272,7 +272,7 @@ impl TeamsRecords {
         token_id: &str,
         state: RequestState,
     ) -> Result<Option<(BotRequest, Option<ConversationRef>)>, ResetError> {
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         if !rows::set_state(&mut conn, token_id, state, self.clock.unix()).await? {
             return Ok(None);
         }

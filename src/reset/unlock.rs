@@ -90,7 +90,7 @@ impl ResetService {
     ) -> Result<Unlock, ResetError> {
         let now = self.clock.unix();
         let client = actor.key(&org.tenant_id);
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         let tenant = Some(org.tenant_id.as_str());
         self.admit_request(&mut conn, tenant, "unlock", &client, Some("unlock"), now)
             .await?;

@@ -20,7 +20,6 @@ pub mod tokens;
 use std::{
     ops::{Deref, DerefMut},
     str::FromStr,
-    sync::Arc,
     time::Duration,
 };
 
@@ -55,16 +54,16 @@ const WAIT_FOR_TURN: Duration = Duration::from_secs(10);
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
-    /// SQLite's write turn: transactions take it before `BEGIN`, so they queue here in order
-    /// instead of meeting SQLite's lock and its busy handler, which sleeps 1, 2, 5 … 100 ms
-    /// between tries and made the slowest requests wait for nothing.
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Where writes go: on SQLite a pool of one connection, SQLite's one writer, whose fair
+    /// queue is the write turn. Writers queue there in order instead of meeting SQLite's lock
+    /// and its busy handler, which sleeps 1, 2, 5 … 100 ms between tries; and the writer's page
+    /// cache stays valid, since no other connection changes the file. On PostgreSQL, the pool.
+    writer: AnyPool,
 }
 
-/// A transaction, holding SQLite's write turn until it ends (PostgreSQL has no turn to take).
+/// A transaction, holding SQLite's write turn until it ends.
 pub struct Tx {
     tx: Transaction<'static, Any>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Tx {
@@ -88,6 +87,24 @@ impl Deref for Tx {
 impl DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.tx
+    }
+}
+
+/// A connection for writes that need no transaction (each statement commits on its own),
+/// holding SQLite's write turn until it is dropped.
+pub struct Writer(sqlx::pool::PoolConnection<Any>);
+
+impl Deref for Writer {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Writer {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
 }
 
@@ -118,43 +135,55 @@ impl Store {
                 .await?;
             first.close().await?;
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(if dialect == Dialect::Sqlite { 8 } else { 16 })
-            .acquire_timeout(WAIT_FOR_TURN)
-            // sqlx pings every connection it hands out. A SQLite connection is a file opened
-            // in this process: its ping finds nothing a statement would not, and costs a
-            // round trip to the connection's thread (two thread switches on a busy core) on
-            // every acquire. A PostgreSQL connection may have been cut: it keeps its ping.
-            .test_before_acquire(dialect == Dialect::Postgres)
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        sqlx::query("pragma foreign_keys = on")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("pragma journal_mode = wal")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("pragma busy_timeout = 10000")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("pragma synchronous = normal")
-                            .execute(&mut *conn)
-                            .await?;
-                        // 2 MiB per pooled connection; the default is sized for larger databases.
-                        sqlx::query("pragma cache_size = -2048")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
+        let pool_of = |connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(WAIT_FOR_TURN)
+                // sqlx pings every connection it hands out. A SQLite connection is a file
+                // opened in this process: its ping finds nothing a statement would not, and
+                // costs a round trip to the connection's thread (two thread switches on a busy
+                // core) on every acquire. A PostgreSQL connection may have been cut: it keeps
+                // its ping.
+                .test_before_acquire(dialect == Dialect::Postgres)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if dialect == Dialect::Sqlite {
+                            sqlx::query("pragma foreign_keys = on")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("pragma journal_mode = wal")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("pragma busy_timeout = 10000")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("pragma synchronous = normal")
+                                .execute(&mut *conn)
+                                .await?;
+                            // 2 MiB per pooled connection; the default is sized for larger
+                            // databases.
+                            sqlx::query("pragma cache_size = -2048")
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
-            .await?;
+        };
+        let (pool, writer) = match dialect {
+            Dialect::Sqlite => (
+                pool_of(8).connect_with(options.clone()).await?,
+                pool_of(1).connect_with(options).await?,
+            ),
+            Dialect::Postgres => {
+                let pool = pool_of(16).connect_with(options).await?;
+                (pool.clone(), pool)
+            }
+        };
         Ok(Self {
             pool,
             dialect,
-            writer: Arc::default(),
+            writer,
         })
     }
 
@@ -178,25 +207,22 @@ impl Store {
         &self.pool
     }
 
-    /// A transaction; on SQLite, once this instance's earlier transactions have ended. The
-    /// wait for the turn is bounded like the wait for a connection (`acquire_timeout`), so a
-    /// stalled writer makes the others fail rather than queue without end. Never call it while
-    /// holding a `Tx`: the turn is not re-entrant.
+    /// A transaction; on SQLite, once this instance's earlier writes have ended. The wait for
+    /// the turn is bounded like the wait for a connection (`acquire_timeout`), so a stalled
+    /// writer makes the others fail rather than queue without end. Never call it (or `write`)
+    /// while holding a `Tx` or a `Writer`: the turn is not re-entrant.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let turn = match self.dialect {
-            Dialect::Sqlite => Some(
-                tokio::time::timeout(WAIT_FOR_TURN, self.writer.clone().lock_owned())
-                    .await
-                    .map_err(|_| sqlx::Error::PoolTimedOut)?,
-            ),
-            Dialect::Postgres => None,
-        };
         Ok(Tx {
-            tx: self.pool.begin().await?,
-            _turn: turn,
+            tx: self.writer.begin().await?,
         })
     }
 
+    /// A connection for writes outside a transaction, with SQLite's write turn (see `begin`).
+    pub async fn write(&self) -> Result<Writer, StoreError> {
+        Ok(Writer(self.writer.acquire().await?))
+    }
+
+    /// A connection for reads (on SQLite, writes here meet the writer's lock: use `write`).
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
         Ok(self.pool.acquire().await?)
     }
@@ -208,6 +234,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 
