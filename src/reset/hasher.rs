@@ -1,5 +1,6 @@
 //! argon2id, computed on the blocking pool behind a concurrency bound so that a burst of
-//! sign-ins can neither starve the async workers nor exhaust memory (19 MiB per hash).
+//! sign-ins can neither starve the async workers nor exhaust memory (19 MiB per hash, handed
+//! from one hash to the next: `reset::argon`).
 //!
 //! An optional secret ("pepper", `security.password_pepper`) is mixed into every hash, so a copy
 //! of the database alone is not enough to guess passwords offline. Hashes made with it name it by
@@ -10,8 +11,7 @@
 use std::sync::Arc;
 
 use argon2::{
-    Algorithm, Argon2, KeyId, Params, ParamsBuilder, PasswordHash, PasswordHasher as _,
-    PasswordVerifier, Version,
+    KeyId, Params, ParamsBuilder, PasswordHash,
     password_hash::{SaltString, rand_core::OsRng},
 };
 use secrecy::{ExposeSecret, SecretSlice};
@@ -19,7 +19,10 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use super::model::NewPassword;
+use super::{
+    argon::{self, Memory},
+    model::NewPassword,
+};
 
 /// argon2id's cost: memory, passes, lanes (`security.argon2_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +79,10 @@ pub struct Hasher {
     params: Argon2Params,
     pepper: Option<Pepper>,
     permits: Arc<Semaphore>,
+    /// Permits in all: when all are free, no hash runs and `memory` is given back.
+    capacity: usize,
+    /// argon2's working memory, handed from one hash to the next (`reset::argon`).
+    memory: Arc<Memory>,
     /// Callers waiting for a permit, and how many may.
     waiting: Arc<std::sync::atomic::AtomicUsize>,
     max_waiting: usize,
@@ -130,6 +137,8 @@ impl Hasher {
             params,
             pepper,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            capacity: concurrency.max(1),
+            memory: Arc::default(),
             waiting: Arc::default(),
             max_waiting: usize::MAX,
             dummy_hash: dummy.into(),
@@ -140,13 +149,10 @@ impl Hasher {
         let pw = pw.clone();
         let params = self.params;
         let pepper = self.pepper.clone();
-        self.run(move || {
+        self.run(move |memory| {
             let p = argon2_params(params, pepper.as_ref())?;
             let secret = pepper.as_ref().map(|p| p.secret.expose_secret());
-            argon2(p, secret)?
-                .hash_password(pw.expose().as_bytes(), &SaltString::generate(&mut OsRng))
-                .map(|h| h.to_string())
-                .map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))
+            argon::hash(memory, p, secret, pw.expose().as_bytes())
         })
         .await
     }
@@ -159,7 +165,7 @@ impl Hasher {
         let params = self.params;
         let pepper = self.pepper.clone();
         let outcome = self
-            .run(move || {
+            .run(move |memory| {
                 let parsed =
                     PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
                 let keyid = Params::try_from(&parsed)
@@ -172,19 +178,9 @@ impl Hasher {
                     .filter(|p| !keyid.is_empty() && keyid == p.keyid)
                     .map(|p| p.secret.expose_secret());
                 let known_secret = keyid.is_empty() || secret.is_some();
-                let verifier = match secret {
-                    Some(s) => Argon2::new_with_secret(
-                        s,
-                        Algorithm::Argon2id,
-                        Version::V0x13,
-                        Params::default(),
-                    )
-                    .map_err(|e| anyhow::anyhow!("argon2 secret: {e}"))?,
-                    None => Argon2::default(),
-                };
-                let ok = verifier
-                    .verify_password(pw.expose().as_bytes(), &parsed)
-                    .is_ok()
+                // A stored hash argon2 cannot check (a bad salt or parameter) matches nothing.
+                let ok = argon::verify(memory, &parsed, secret, pw.expose().as_bytes())
+                    .unwrap_or(false)
                     && known_secret;
                 let current = matches_params(&parsed, params)
                     && keyid.as_slice() == pepper.as_ref().map_or(&[][..], |p| &p.keyid[..]);
@@ -199,9 +195,9 @@ impl Hasher {
 
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+        job: impl FnOnce(&Memory) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _permit = match self.permits.clone().try_acquire_owned() {
+        let permit = match self.permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
                 let _in_line = InLine::join(&self.waiting, self.max_waiting)?;
@@ -213,13 +209,20 @@ impl Hasher {
         };
         let span = tracing::Span::current();
         let started = std::time::Instant::now();
-        let result = tokio::task::spawn_blocking(move || span.in_scope(job))
+        let memory = self.memory.clone();
+        let result = tokio::task::spawn_blocking(move || span.in_scope(|| job(&memory)))
             .in_current_span()
             .await
-            .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"));
         metrics::histogram!("octopus_argon2_hash_duration_seconds")
             .record(started.elapsed().as_secs_f64());
-        result
+        drop(permit);
+        // The last hash of a burst gives the working memory back to the system. (One that
+        // starts meanwhile just takes a new buffer.)
+        if self.permits.available_permits() == self.capacity {
+            self.memory.release();
+        }
+        result?
     }
 }
 
@@ -253,14 +256,6 @@ fn argon2_params(p: Argon2Params, pepper: Option<&Pepper>) -> anyhow::Result<Par
     b.build().map_err(|e| anyhow::anyhow!("argon2 params: {e}"))
 }
 
-fn argon2(params: Params, secret: Option<&[u8]>) -> anyhow::Result<Argon2<'_>> {
-    match secret {
-        Some(s) => Argon2::new_with_secret(s, Algorithm::Argon2id, Version::V0x13, params)
-            .map_err(|e| anyhow::anyhow!("argon2 secret: {e}")),
-        None => Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)),
-    }
-}
-
 /// Does a stored hash use today's algorithm and parameters? If not, it is upgraded at the next
 /// successful sign-in.
 fn matches_params(h: &PasswordHash<'_>, p: Argon2Params) -> bool {
@@ -290,6 +285,8 @@ mod tests {
         let old = Hasher::new(CHEAP, 2).expect("hasher");
         let hash = old.hash(&pw).await.expect("hash");
         assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        // No hash running: the working memory went back to the system.
+        assert_eq!(old.memory.kept(), 0);
         assert_eq!(
             old.verify(&pw, Some(&hash)).await.expect("verify"),
             Verified::Valid {
