@@ -18,13 +18,28 @@ use argon2::{
     password_hash::{Output, ParamsString, SaltString, rand_core::OsRng},
 };
 
-/// Working memory kept between hashes, at most one buffer per hash running at once.
-#[derive(Debug, Default)]
+/// Working memory kept between hashes: at most one buffer per hash that may run at once, each
+/// of the configured size. Buffers are wiped before they are freed (they hold blocks derived
+/// from passwords).
+#[derive(Debug)]
 pub struct Memory {
     spare: Mutex<Vec<Vec<Block>>>,
+    /// Buffers kept at most (the hasher's permits).
+    most: usize,
+    /// The size of a buffer worth keeping (today's parameters); a larger one, for a stored
+    /// hash made with more memory, is freed after its check.
+    blocks: usize,
 }
 
 impl Memory {
+    pub fn new(most: usize, blocks: usize) -> Self {
+        Self {
+            spare: Mutex::default(),
+            most,
+            blocks,
+        }
+    }
+
     /// A buffer of `blocks` blocks: a spare one if there is one (its content does not matter:
     /// argon2's first pass writes every block before reading it), else a new one.
     fn take(&self, blocks: usize) -> Vec<Block> {
@@ -34,16 +49,23 @@ impl Memory {
         buffer
     }
 
-    fn give_back(&self, buffer: Vec<Block>) {
-        self.spare
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(buffer);
+    fn give_back(&self, mut buffer: Vec<Block>) {
+        if buffer.capacity() <= self.blocks {
+            let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+            if spare.len() < self.most {
+                spare.push(buffer);
+                return;
+            }
+        }
+        wipe(&mut buffer);
     }
 
-    /// Frees every spare buffer (when no hash is running).
+    /// Wipes and frees every spare buffer (when no hash is running).
     pub fn release(&self) {
-        self.spare.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let spare = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|p| p.into_inner()));
+        for mut buffer in spare {
+            wipe(&mut buffer);
+        }
     }
 
     /// Spare buffers kept.
@@ -131,6 +153,11 @@ pub fn verify(
     Ok(computed.is_ok_and(|computed| computed == *expected))
 }
 
+fn wipe(buffer: &mut [Block]) {
+    use zeroize::Zeroize;
+    buffer.iter_mut().for_each(Zeroize::zeroize);
+}
+
 fn with_secret<'k>(
     secret: Option<&'k [u8]>,
     algorithm: Algorithm,
@@ -154,9 +181,13 @@ mod tests {
         Params::new(1024, 1, 1, None).expect("params")
     }
 
+    fn memory() -> Memory {
+        Memory::new(1, cheap().block_count())
+    }
+
     #[test]
     fn our_hashes_are_argon2s_phc_strings_both_ways() {
-        let memory = Memory::default();
+        let memory = memory();
         let ours = hash(&memory, cheap(), None, b"abc123").expect("hash");
         assert!(ours.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{ours}");
         let parsed = PasswordHash::new(&ours).expect("parse");
@@ -175,7 +206,7 @@ mod tests {
 
     #[test]
     fn a_secret_takes_part_and_memory_is_handed_over() {
-        let memory = Memory::default();
+        let memory = memory();
         let secret = b"0123456789abcdef0123456789abcdef";
         let peppered = hash(&memory, cheap(), Some(secret), b"abc123").expect("hash");
         let parsed = PasswordHash::new(&peppered).expect("parse");
@@ -184,6 +215,16 @@ mod tests {
         // One hash at a time: one buffer, kept until released.
         assert_eq!(memory.kept(), 1);
         memory.release();
+        assert_eq!(memory.kept(), 0);
+        // A check of a hash made with more memory does not keep its larger buffer.
+        let big = Params::new(2048, 1, 1, None).expect("params");
+        let library = Argon2::new(Algorithm::Argon2id, Version::V0x13, big);
+        let theirs = library
+            .hash_password(b"abc123", &SaltString::generate(&mut OsRng))
+            .expect("hash")
+            .to_string();
+        let parsed = PasswordHash::new(&theirs).expect("parse");
+        assert!(verify(&memory, &parsed, None, b"abc123").expect("verify"));
         assert_eq!(memory.kept(), 0);
     }
 }

@@ -133,12 +133,13 @@ impl Hasher {
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, output)
         );
         PasswordHash::new(&dummy).map_err(|e| anyhow::anyhow!("dummy hash: {e}"))?;
+        let blocks = argon2_params(params, pepper.as_ref())?.block_count();
         Ok(Self {
             params,
             pepper,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             capacity: concurrency.max(1),
-            memory: Arc::default(),
+            memory: Arc::new(Memory::new(concurrency.max(1), blocks)),
             waiting: Arc::default(),
             max_waiting: usize::MAX,
             dummy_hash: dummy.into(),
@@ -209,19 +210,25 @@ impl Hasher {
         };
         let span = tracing::Span::current();
         let started = std::time::Instant::now();
-        let memory = self.memory.clone();
-        let result = tokio::task::spawn_blocking(move || span.in_scope(|| job(&memory)))
-            .in_current_span()
-            .await
-            .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"));
+        let (memory, permits, capacity) =
+            (self.memory.clone(), self.permits.clone(), self.capacity);
+        // The permit goes with the hash: a caller that goes away (a dropped connection) does not
+        // free it while the hash still runs, so the permits bound the hashes and their memory.
+        let result = tokio::task::spawn_blocking(move || {
+            let result = span.in_scope(|| job(&memory));
+            drop(permit);
+            // The last hash of a burst gives the working memory back to the system. (One that
+            // starts meanwhile just takes a new buffer.)
+            if permits.available_permits() == capacity {
+                memory.release();
+            }
+            result
+        })
+        .in_current_span()
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"));
         metrics::histogram!("octopus_argon2_hash_duration_seconds")
             .record(started.elapsed().as_secs_f64());
-        drop(permit);
-        // The last hash of a burst gives the working memory back to the system. (One that
-        // starts meanwhile just takes a new buffer.)
-        if self.permits.available_permits() == self.capacity {
-            self.memory.release();
-        }
         result?
     }
 }
