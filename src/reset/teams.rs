@@ -66,9 +66,19 @@ impl ResetService {
         object_id: Option<&str>,
         names: impl Future<Output = Vec<String>>,
     ) -> Result<Option<Account>, ResetError> {
-        if object_id.is_some() {
-            let mut conn = self.store.conn().await?;
-            if let Some(acc) = accounts::by_identity(&mut conn, tenant_id, object_id, None).await? {
+        if let Some(oid) = object_id {
+            // The form's prefill, at every click: read on this thread (`store::inline`).
+            let found = match self
+                .store
+                .read_now(|c| accounts::by_object_id_now(c, tenant_id, oid))
+            {
+                Some(found) => found,
+                None => {
+                    let mut conn = self.store.conn().await?;
+                    accounts::by_identity(&mut conn, tenant_id, object_id, None).await?
+                }
+            };
+            if let Some(acc) = found {
                 return Ok(Some(acc));
             }
         }

@@ -70,9 +70,19 @@ impl ResetService {
         account: &Account,
     ) -> Result<Option<i64>, ResetError> {
         let now = self.clock.unix();
-        let mut conn = self.store.conn().await?;
         let subject = lock_subject(account.username.as_str());
-        let until = lockout::locked_until(&mut conn, &org.tenant_id, &subject).await?;
+        let tenant = org.tenant_id.as_str();
+        // Read at every click of the bot's form: on this thread (`store::inline`).
+        let until = match self
+            .store
+            .read_now(|c| lockout::locked_until_now(c, tenant, &subject))
+        {
+            Some(until) => until,
+            None => {
+                let mut conn = self.store.conn().await?;
+                lockout::locked_until(&mut conn, tenant, &subject).await?
+            }
+        };
         Ok(until.filter(|t| *t > now))
     }
 

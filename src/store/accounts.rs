@@ -11,24 +11,51 @@ use crate::{
 const COLUMNS: &str = "account_id, tenant_id, username, email, display_name, entra_object_id, upn, \
                        locale, password_hash, failed_logins, locked_until";
 
-fn from_row(row: &AnyRow) -> Result<Account, StoreError> {
+/// A row of `COLUMNS`, from sqlx or from a read on the calling thread (`store::inline`).
+trait Columns {
+    fn text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, column: &str) -> Result<Option<i64>, StoreError>;
+}
+
+impl Columns for AnyRow {
+    fn text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.get(column)?)
+    }
+
+    fn int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(column)?)
+    }
+}
+
+fn from_row(row: &impl Columns) -> Result<Account, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("account.{what}"));
+    let text = |c: &str| row.text(c)?.ok_or_else(|| corrupt(c));
     Ok(Account {
-        id: AccountId(row.try_get("account_id")?),
-        tenant_id: row.try_get("tenant_id")?,
-        username: Username::parse(&row.try_get::<String, _>("username")?)
-            .map_err(|_| corrupt("username"))?,
-        email: EmailAddress::parse(&row.try_get::<String, _>("email")?)
-            .map_err(|_| corrupt("email"))?,
-        display_name: row.try_get("display_name")?,
-        entra_object_id: row.try_get("entra_object_id")?,
-        upn: row.try_get("upn")?,
-        locale: row
-            .try_get::<Option<String>, _>("locale")?
-            .and_then(|l| Locale::from_tag(&l)),
-        password_hash: row.try_get("password_hash")?,
-        failed_logins: u32::try_from(row.try_get::<i64, _>("failed_logins")?).unwrap_or(u32::MAX),
-        locked_until: row.try_get("locked_until")?,
+        id: AccountId(text("account_id")?),
+        tenant_id: text("tenant_id")?,
+        username: Username::parse(&text("username")?).map_err(|_| corrupt("username"))?,
+        email: EmailAddress::parse(&text("email")?).map_err(|_| corrupt("email"))?,
+        display_name: text("display_name")?,
+        entra_object_id: row.text("entra_object_id")?,
+        upn: row.text("upn")?,
+        locale: row.text("locale")?.and_then(|l| Locale::from_tag(&l)),
+        password_hash: row.text("password_hash")?,
+        failed_logins: u32::try_from(
+            row.int("failed_logins")?
+                .ok_or_else(|| corrupt("failed_logins"))?,
+        )
+        .unwrap_or(u32::MAX),
+        locked_until: row.int("locked_until")?,
     })
 }
 
@@ -90,13 +117,11 @@ pub async fn by_identity(
     upn: Option<&str>,
 ) -> Result<Option<Account>, StoreError> {
     if let Some(oid) = object_id {
-        let row = sqlx::query(&format!(
-            "select {COLUMNS} from account where tenant_id = $1 and entra_object_id = $2"
-        ))
-        .bind(tenant_id)
-        .bind(oid.to_ascii_lowercase())
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row = sqlx::query(&by_object_id_sql())
+            .bind(tenant_id)
+            .bind(oid.to_ascii_lowercase())
+            .fetch_optional(&mut *conn)
+            .await?;
         if let Some(row) = row {
             return from_row(&row).map(Some);
         }
@@ -115,6 +140,21 @@ pub async fn by_identity(
         return row.as_ref().map(from_row).transpose();
     }
     Ok(None)
+}
+
+fn by_object_id_sql() -> String {
+    format!("select {COLUMNS} from account where tenant_id = $1 and entra_object_id = $2")
+}
+
+/// `by_identity` by object id alone, on the calling thread (`store::inline`).
+pub fn by_object_id_now(
+    conn: &rusqlite::Connection,
+    tenant_id: &str,
+    object_id: &str,
+) -> Result<Option<Account>, StoreError> {
+    let mut statement = conn.prepare_cached(&by_object_id_sql())?;
+    let mut rows = statement.query((tenant_id, object_id.to_ascii_lowercase()))?;
+    rows.next()?.map(from_row).transpose()
 }
 
 pub async fn list(

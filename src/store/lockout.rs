@@ -132,20 +132,35 @@ pub async fn clear(
     Ok(())
 }
 
+const LOCKED_UNTIL: &str =
+    "select locked_until from signin_guard where tenant_id = $1 and subject = $2";
+
 /// When the subject is locked until (for the admin's listing).
 pub async fn locked_until(
     conn: &mut AnyConnection,
     tenant_id: &str,
     subject: &str,
 ) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "select locked_until from signin_guard where tenant_id = $1 and subject = $2",
-    )
-    .bind(tenant_id)
-    .bind(subject)
-    .fetch_optional(conn)
-    .await?
-    .flatten())
+    Ok(sqlx::query_scalar(LOCKED_UNTIL)
+        .bind(tenant_id)
+        .bind(subject)
+        .fetch_optional(conn)
+        .await?
+        .flatten())
+}
+
+/// `locked_until` on the calling thread (`store::inline`).
+pub fn locked_until_now(
+    conn: &rusqlite::Connection,
+    tenant_id: &str,
+    subject: &str,
+) -> Result<Option<i64>, StoreError> {
+    let mut statement = conn.prepare_cached(LOCKED_UNTIL)?;
+    let mut rows = statement.query((tenant_id, subject))?;
+    Ok(match rows.next()? {
+        Some(row) => row.get(0)?,
+        None => None,
+    })
 }
 
 /// Forgets subjects idle since `idle_before` and not locked at `now` (their failures are no

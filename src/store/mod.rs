@@ -10,6 +10,7 @@ pub mod bot;
 pub mod campaign;
 pub mod history;
 pub mod housekeeping;
+pub mod inline;
 pub mod limits;
 pub mod lockout;
 pub mod outbox;
@@ -20,6 +21,7 @@ pub mod tokens;
 use std::{
     ops::{Deref, DerefMut},
     str::FromStr,
+    sync::Arc,
     time::Duration,
 };
 
@@ -39,6 +41,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// A read on the calling thread (`inline`) failed; the caller asks the pool instead.
+    #[error("database (read on this thread): {0}")]
+    Inline(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +64,8 @@ pub struct Store {
     /// and its busy handler, which sleeps 1, 2, 5 … 100 ms between tries; and the writer's page
     /// cache stays valid, since no other connection changes the file. On PostgreSQL, the pool.
     writer: AnyPool,
+    /// SQLite in a file: point reads on the calling thread (`inline`).
+    inline: Option<Arc<inline::InlineReads>>,
 }
 
 /// A transaction, holding SQLite's write turn until it ends.
@@ -180,10 +187,15 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
+        let inline = (dialect == Dialect::Sqlite)
+            .then(|| inline_file(raw))
+            .flatten()
+            .map(|file| Arc::new(inline::InlineReads::new(file)));
         Ok(Self {
             pool,
             dialect,
             writer,
+            inline,
         })
     }
 
@@ -222,6 +234,21 @@ impl Store {
         Ok(Writer(self.writer.acquire().await?))
     }
 
+    /// `read` run on this thread (`inline`), on SQLite in a file; None elsewhere, or when it
+    /// failed (logged): then the caller reads through the pool.
+    pub fn read_now<R>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<R, StoreError>,
+    ) -> Option<R> {
+        match self.inline.as_ref()?.read(read) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::debug!(error = %e, "read on this thread failed; through the pool");
+                None
+            }
+        }
+    }
+
     /// A connection for reads (on SQLite, writes here meet the writer's lock: use `write`).
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
         Ok(self.pool.acquire().await?)
@@ -249,6 +276,20 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| path.into())
 }
 
+/// The file reads on the calling thread (`inline`) may open: the one sqlx opened, read-write
+/// on disk (no `mode=memory` or `ro`, no `vfs`, no `immutable`), as sqlx reads the URL.
+fn inline_file(url: &str) -> Option<std::path::PathBuf> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let plain = url::form_urlencoded::parse(query.as_bytes()).all(|(k, v)| match &*k {
+        "mode" => v == "rw" || v == "rwc",
+        "vfs" | "immutable" => false,
+        _ => true,
+    });
+    let file = options.get_filename();
+    (plain && file.is_file()).then(|| file.to_path_buf())
+}
+
 /// `sqlite://data/x.db?mode=rwc` creates the file but not its folder. The folder is created
 /// 0700 and the file 0600 before SQLite opens it (its WAL and shared-memory files take the
 /// database file's mode); a file that exists is made 0600.
@@ -273,4 +314,27 @@ fn prepare_sqlite_file(url: &str) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inline_file;
+
+    #[test]
+    fn reads_on_the_calling_thread_open_only_a_plain_file_on_disk() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("x.db");
+        std::fs::write(&file, b"").expect("file");
+        let url = |q: &str| format!("sqlite://{}{q}", file.display());
+        assert_eq!(inline_file(&url("")), Some(file.clone()));
+        assert_eq!(inline_file(&url("?mode=rwc")), Some(file.clone()));
+        for q in ["?mode=memory", "?mode=ro", "?vfs=unix-none", "?immutable=1"] {
+            assert_eq!(inline_file(&url(q)), None, "{q}");
+        }
+        assert_eq!(inline_file("sqlite::memory:"), None);
+        assert_eq!(
+            inline_file(&format!("sqlite://{}/missing.db", dir.path().display())),
+            None
+        );
+    }
 }

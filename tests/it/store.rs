@@ -56,3 +56,74 @@ async fn health_and_readiness() {
     assert_eq!(app.get("/healthz").await, (200, "ok".into()));
     assert_eq!(app.get("/readyz").await, (200, "ready".into()));
 }
+
+/// The bot's form reads the account and its lock on the calling thread on SQLite
+/// (`store::inline`): the same answers as through the pool, and what the writer commits is seen
+/// by the next read. PostgreSQL reads through its pool only.
+#[tokio::test]
+async fn reads_on_the_calling_thread_see_what_the_pool_sees() {
+    use octopus_teams::store::{accounts, lockout};
+
+    use crate::harness::{ACCOUNTS_CSV, JULIE_OID, TENANT};
+
+    let app = TestApp::spawn().await;
+    app.import(ACCOUNTS_CSV).await;
+    let upper = JULIE_OID.to_ascii_uppercase();
+    let now = app
+        .store
+        .read_now(|c| accounts::by_object_id_now(c, TENANT, &upper));
+    if app.db.is_postgres() {
+        assert!(
+            now.is_none(),
+            "no reads on the calling thread on PostgreSQL"
+        );
+        return;
+    }
+    let inline = now
+        .expect("SQLite in a file reads on the calling thread")
+        .expect("Julie is found by her object id, whatever its case");
+    let pooled = {
+        let mut conn = app.store.conn().await.unwrap();
+        accounts::by_identity(&mut conn, TENANT, Some(JULIE_OID), None)
+            .await
+            .unwrap()
+            .expect("Julie through the pool")
+    };
+    assert_eq!(format!("{inline:?}"), format!("{pooled:?}"));
+    let nobody = app.store.read_now(|c| {
+        accounts::by_object_id_now(c, TENANT, "22222222-2222-2222-2222-222222222222")
+    });
+    assert!(
+        matches!(nobody, Some(None)),
+        "an object id no account is bound to: {nobody:?}"
+    );
+
+    let subject = "a-subject";
+    let locked = || {
+        app.store
+            .read_now(|c| lockout::locked_until_now(c, TENANT, subject))
+            .expect("read on the calling thread")
+    };
+    assert_eq!(locked(), None);
+    {
+        let mut w = app.store.write().await.unwrap();
+        let reserved = lockout::reserve(
+            &mut w,
+            lockout::Reserve {
+                tenant_id: TENANT,
+                subject,
+                now: 1_000,
+                stale_before: 0,
+                threshold: 5,
+                hard_limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(reserved.is_some());
+        lockout::lock_until(&mut w, TENANT, subject, 9_999)
+            .await
+            .unwrap();
+    }
+    assert_eq!(locked(), Some(9_999), "the writer's commit is seen at once");
+}
