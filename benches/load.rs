@@ -14,7 +14,8 @@
 //!     benches/load.sh [SECONDS_PER_SCENARIO]
 //!
 //! Profiling: `LOAD_ONLY=bot` runs only our bot scenarios (no start-up, mail, password changes
-//! or botbuilder-js), `LOAD_ONLY=mail` only our mail and password-change ones; `LOAD_PERF=DIR` records each bot scenario and the sustained
+//! or botbuilder-js), `LOAD_ONLY=mail` only our mail and password-change ones, `LOAD_ONLY=ours`
+//! all of ours; `LOAD_PERF=DIR` records each bot scenario and the sustained
 //! mail one (`mail-2000`) with `perf record -g` attached
 //! to the service (DIR/<scenario>.data; read it with
 //! `perf report -i DIR/octopus-teams-invoke-32.data --no-children --percent-limit 1 --stdio`);
@@ -399,7 +400,8 @@ fn stop_recording(perf: Option<Child>) {
     }
 }
 
-/// `LOAD_ONLY`: `bot` (our bot scenarios), `mail` (our mail scenarios), or unset (everything).
+/// `LOAD_ONLY`: `bot` (our bot scenarios), `mail` (our mail scenarios), `ours` (all of ours, no
+/// botbuilder-js), or unset (everything).
 fn only(part: &str) -> bool {
     std::env::var("LOAD_ONLY").is_ok_and(|v| v == part)
 }
@@ -777,7 +779,7 @@ async fn main() {
     );
     header();
     service_scenarios(&stand, &token, secs).await;
-    if only_bot() || only("mail") {
+    if only_bot() || only("mail") || only("ours") {
         return;
     }
     if let Some(node) = sdk(&stand) {
