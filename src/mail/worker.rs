@@ -135,11 +135,7 @@ impl MailWorker {
                 }
                 Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                     let before = pending.sent.len();
-                    drained |= collect(done, &mut pending.sent);
-                    // Every send that has ended meanwhile goes into the same write turn.
-                    while let Some(Some(done)) = in_flight.next().now_or_never() {
-                        drained |= collect(done, &mut pending.sent);
-                    }
+                    drained |= collect_ended(done, &mut in_flight, &mut pending.sent);
                     fresh = pending.sent.len() > before;
                 }
                 _ = this.wake.notified() => drained = false,
@@ -148,10 +144,7 @@ impl MailWorker {
         }
         // The sends in flight end; each outcome is written as it comes, not after the slowest.
         while let Some(done) = in_flight.next().await {
-            collect(done, &mut pending.sent);
-            while let Some(Some(done)) = in_flight.next().now_or_never() {
-                collect(done, &mut pending.sent);
-            }
+            collect_ended(done, &mut in_flight, &mut pending.sent);
             this.write_outcomes(&mut pending, 0).await;
         }
         while !pending.sent.is_empty() {
@@ -362,6 +355,20 @@ impl MailWorker {
             ))
             .map_err(|e| format!("message: {e}"))
     }
+}
+
+/// `collect`s `done` and every other send that has ended meanwhile, so that one write turn takes
+/// them all. Returns true when a PostgreSQL lane found nothing due.
+fn collect_ended(
+    done: Result<Result<Done, StoreError>, tokio::task::JoinError>,
+    in_flight: &mut FuturesUnordered<Sending>,
+    sent: &mut Vec<Sent>,
+) -> bool {
+    let mut nothing_due = collect(done, sent);
+    while let Some(Some(done)) = in_flight.next().now_or_never() {
+        nothing_due |= collect(done, sent);
+    }
+    nothing_due
 }
 
 /// Keeps a SQLite send's outcome for the next write turn, and logs what went wrong with a task.

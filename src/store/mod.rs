@@ -52,6 +52,16 @@ pub enum Dialect {
     Postgres,
 }
 
+/// Every SQLite connection's settings. The cache: 2 MiB per pooled connection; the default is
+/// sized for larger databases.
+const SQLITE_PRAGMAS: [&str; 5] = [
+    "pragma foreign_keys = on",
+    "pragma journal_mode = wal",
+    "pragma busy_timeout = 10000",
+    "pragma synchronous = normal",
+    "pragma cache_size = -2048",
+];
+
 /// How long a request waits for a pooled connection, or on SQLite for the write turn.
 const WAIT_FOR_TURN: Duration = Duration::from_secs(10);
 
@@ -155,23 +165,9 @@ impl Store {
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         if dialect == Dialect::Sqlite {
-                            sqlx::query("pragma foreign_keys = on")
-                                .execute(&mut *conn)
-                                .await?;
-                            sqlx::query("pragma journal_mode = wal")
-                                .execute(&mut *conn)
-                                .await?;
-                            sqlx::query("pragma busy_timeout = 10000")
-                                .execute(&mut *conn)
-                                .await?;
-                            sqlx::query("pragma synchronous = normal")
-                                .execute(&mut *conn)
-                                .await?;
-                            // 2 MiB per pooled connection; the default is sized for larger
-                            // databases.
-                            sqlx::query("pragma cache_size = -2048")
-                                .execute(&mut *conn)
-                                .await?;
+                            for pragma in SQLITE_PRAGMAS {
+                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
                         }
                         Ok(())
                     })
