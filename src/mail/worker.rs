@@ -181,9 +181,8 @@ impl MailWorker {
     }
 
     /// SQLite: `write_turn`, and what a failed one leaves. Its outcomes stay pending for the
-    /// next turn, up to `GIVE_UP_TURNS` failures in a row: then they are let go (so that one
-    /// outcome that cannot be written does not stop the mail), and those mails are sent again
-    /// once their lease runs out. None when the turn failed.
+    /// next turn, up to `GIVE_UP_TURNS` failures in a row: then each is written alone
+    /// (`write_one_by_one`), and those that still fail are let go. None when the turn failed.
     async fn write_outcomes(
         &self,
         pending: &mut Pending,
@@ -200,16 +199,30 @@ impl MailWorker {
                 if !pending.sent.is_empty() {
                     pending.failed_turns += 1;
                     if pending.failed_turns >= GIVE_UP_TURNS {
-                        warn!(
-                            mails = pending.sent.len(),
-                            "outcomes of sent mails could not be written; those mails are taken again when their lease runs out"
-                        );
-                        pending.sent.clear();
-                        pending.failed_turns = 0;
+                        self.write_one_by_one(pending).await;
                     }
                 }
                 None
             }
+        }
+    }
+
+    /// SQLite, after `GIVE_UP_TURNS` failed turns: each pending outcome in a transaction of its
+    /// own, so that one that cannot be written does not take the others with it. Those that
+    /// still fail are let go: their mails are sent again once their lease runs out.
+    async fn write_one_by_one(&self, pending: &mut Pending) {
+        let mut lost = 0;
+        for s in std::mem::take(&mut pending.sent) {
+            if self.write_turn(std::slice::from_ref(&s), 0).await.is_err() {
+                lost += 1;
+            }
+        }
+        pending.failed_turns = 0;
+        if lost > 0 {
+            warn!(
+                mails = lost,
+                "outcomes of sent mails could not be written; those mails are taken again when their lease runs out"
+            );
         }
     }
 

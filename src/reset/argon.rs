@@ -44,7 +44,16 @@ impl Memory {
     /// argon2's first pass writes every block before reading it), else a new one.
     fn take(&self, blocks: usize) -> Vec<Block> {
         let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut buffer = spare.unwrap_or_default();
+        let mut buffer = match spare {
+            Some(buffer) if buffer.capacity() >= blocks => buffer,
+            // Too small for this hash (made with more memory): growing it would free the old
+            // allocation unwiped.
+            Some(mut small) => {
+                wipe(&mut small);
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         buffer.resize(blocks, Block::default());
         buffer
     }
@@ -153,9 +162,11 @@ pub fn verify(
     Ok(computed.is_ok_and(|computed| computed == *expected))
 }
 
-fn wipe(buffer: &mut [Block]) {
+/// Zeroes the whole allocation, spare capacity included (blocks past `len` are left from
+/// larger hashes).
+fn wipe(buffer: &mut Vec<Block>) {
     use zeroize::Zeroize;
-    buffer.iter_mut().for_each(Zeroize::zeroize);
+    buffer.zeroize();
 }
 
 fn with_secret<'k>(

@@ -58,8 +58,10 @@ impl ResetService {
         )
         .await?
         .is_ok();
-        let found = accounts::by_email(&mut conn, &org.tenant_id, email).await?;
+        // Read with the writer let go: the look-up by address scans the tenant's accounts.
         drop(conn);
+        let found =
+            accounts::by_email(&mut *self.store.conn().await?, &org.tenant_id, email).await?;
 
         let mut tx = self.store.begin().await?;
         // The same sealing and the same conditional insert either way: for an unknown address

@@ -15,16 +15,16 @@
 
 use std::{
     path::PathBuf,
-    sync::{
-        Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
+    sync::Mutex,
+    time::{Duration, Instant},
 };
 
 use rusqlite::{Connection, OpenFlags};
 
 use super::StoreError;
+
+/// How long reads go through the pool after the file could not be opened.
+const OFF_AFTER_FAILED_OPEN: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 pub struct InlineReads {
@@ -32,8 +32,8 @@ pub struct InlineReads {
     idle: Mutex<Vec<Connection>>,
     /// Connections kept between reads: one per async worker, since a read never waits.
     kept: usize,
-    /// The file could not be opened: every read goes through the pool.
-    unusable: AtomicBool,
+    /// The file could not be opened: reads go through the pool until then.
+    off_until: Mutex<Option<Instant>>,
 }
 
 impl InlineReads {
@@ -42,7 +42,7 @@ impl InlineReads {
             file,
             idle: Mutex::default(),
             kept: std::thread::available_parallelism().map_or(2, usize::from),
-            unusable: AtomicBool::new(false),
+            off_until: Mutex::default(),
         }
     }
 
@@ -51,15 +51,17 @@ impl InlineReads {
         &self,
         read: impl FnOnce(&Connection) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        if self.unusable.load(Ordering::Relaxed) {
+        let off = *self.off_until.lock().unwrap_or_else(|p| p.into_inner());
+        if off.is_some_and(|until| Instant::now() < until) {
             return Err(StoreError::Inline("the file could not be opened".into()));
         }
         let kept = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match kept {
             Some(c) => c,
             None => self.open().inspect_err(|e| {
-                tracing::warn!(error = %e, "SQLite reads on the calling thread are off: the database file could not be opened again; reads go through the pool");
-                self.unusable.store(true, Ordering::Relaxed);
+                tracing::warn!(error = %e, "the database file could not be opened again: reads go through the pool for a minute");
+                *self.off_until.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(Instant::now() + OFF_AFTER_FAILED_OPEN);
             })?,
         };
         let result = read(&conn);
