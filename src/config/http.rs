@@ -15,6 +15,9 @@ pub struct RawHttp {
     /// CIDR ranges of the reverse proxies in front: only their X-Forwarded-For is read.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Which header the trusted proxies write the client into.
+    #[serde(default)]
+    pub forwarded_header: ForwardedHeader,
     /// Replaced by `trusted_proxies`; kept only to refuse it with a message that says so.
     #[serde(default)]
     pub trust_forwarded_for: Option<serde::de::IgnoredAny>,
@@ -26,6 +29,27 @@ pub struct RawHttp {
     pub shutdown_grace_secs: u64,
 }
 
+/// The header a trusted proxy writes the client's address into. Only that one is read: a proxy
+/// that appends to X-Forwarded-For passes a client's own `Forwarded` header on untouched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1` (nginx, HAProxy, Azure Application Gateway, IIS ARR).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client;proto=https, for=proxy1`.
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    pub fn name(self) -> &'static str {
+        match self {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+        }
+    }
+}
+
 fn default_shutdown_grace() -> u64 {
     20
 }
@@ -35,6 +59,7 @@ pub(super) struct Http {
     pub listen: Option<SocketAddr>,
     pub public_base_url: Option<Url>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub forwarded_header: ForwardedHeader,
     pub trust_request_id: bool,
     pub shutdown_grace: Duration,
 }
@@ -79,6 +104,7 @@ impl RawHttp {
             listen,
             public_base_url,
             trusted_proxies,
+            forwarded_header: self.forwarded_header,
             trust_request_id: self.trust_request_id,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
         }
@@ -129,4 +155,5 @@ pub(super) fn describe(cfg: &Config, out: &mut Description) {
     out.line("http.listen", cfg.listen.to_string());
     out.line("http.public_base_url", cfg.public_base_url.to_string());
     out.line("http.trusted_proxies", format!("{:?}", cfg.trusted_proxies));
+    out.line("http.forwarded_header", cfg.forwarded_header.name());
 }

@@ -189,7 +189,7 @@ impl std::str::FromStr for Purpose {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requester {
     Browser {
-        ip: std::net::IpAddr,
+        ip: ClientAddr,
     },
     Teams {
         tenant_id: String,
@@ -210,7 +210,7 @@ impl Requester {
     /// The rate-limit bucket and audit `client` value.
     pub fn key(&self) -> String {
         match self {
-            Requester::Browser { ip } => format!("ip:{}", address_bucket(*ip)),
+            Requester::Browser { ip } => format!("ip:{}", ip.bucket()),
             Requester::Teams { tenant_id, user_id } => format!("teams:{tenant_id}:{user_id}"),
             Requester::Tab {
                 tenant_id,
@@ -220,6 +220,41 @@ impl Requester {
                 tenant_id,
                 object_id,
             } => format!("agent:{tenant_id}:{object_id}"),
+        }
+    }
+}
+
+/// Who a browser request came from, as the rate limits and the audit know them: an address, or
+/// the opaque name a trusted proxy gave a client it would not (or could not) reveal (RFC 7239
+/// `for=_hidden`, `for=unknown`, or an entry it wrote that is no address). Each opaque name is a
+/// client of its own: never the proxy, never another client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClientAddr {
+    Ip(std::net::IpAddr),
+    Opaque(String),
+}
+
+impl ClientAddr {
+    /// The rate-limit bucket: [`address_bucket`] for an address; the name for an opaque client.
+    pub fn bucket(&self) -> String {
+        match self {
+            ClientAddr::Ip(ip) => address_bucket(*ip),
+            ClientAddr::Opaque(name) => format!("opaque:{name}"),
+        }
+    }
+}
+
+impl From<std::net::IpAddr> for ClientAddr {
+    fn from(ip: std::net::IpAddr) -> Self {
+        ClientAddr::Ip(ip.to_canonical())
+    }
+}
+
+impl std::fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientAddr::Ip(ip) => ip.fmt(f),
+            ClientAddr::Opaque(name) => write!(f, "opaque:{name}"),
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::{
     },
     i18n::Locale,
     reset::{
-        model::{Purpose, Requester, Username},
+        model::{ClientAddr, Purpose, Requester, Username},
         teams::SignedInRequest,
     },
     templates::local_time,
@@ -233,7 +233,7 @@ pub async fn request(
 /// The link for a typed username, with the uniform answer.
 async fn request_by_username(
     state: &Tab,
-    ip: std::net::IpAddr,
+    ip: ClientAddr,
     headers: &HeaderMap,
     req: &TabRequest,
     purpose: Purpose,

@@ -16,7 +16,7 @@ use super::WebState;
 use crate::{
     http::{error::ApiError, extract::ClientIp},
     reset::{
-        model::{NewPassword, Requester},
+        model::{ClientAddr, NewPassword, Requester},
         signin::{Channel, CheckOutcome},
     },
 };
@@ -67,7 +67,7 @@ pub async fn verify(
         .check(
             org,
             &Requester::Browser {
-                ip: end_user.unwrap_or(ip),
+                ip: end_user.map_or(ip, ClientAddr::from),
             },
             &req.username,
             &NewPassword::new(req.password),

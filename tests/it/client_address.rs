@@ -11,6 +11,11 @@ use crate::{
 
 /// One `/forgot` post carrying `forwarded` as X-Forwarded-For (if any); returns the status.
 async fn forgot(app: &TestApp, forwarded: Option<&str>, username: &str) -> u16 {
+    forgot_with(app, "x-forwarded-for", forwarded, username).await
+}
+
+/// One `/forgot` post carrying `forwarded` in `header`; returns the status.
+async fn forgot_with(app: &TestApp, header: &str, forwarded: Option<&str>, username: &str) -> u16 {
     let (_, html) = app.get("/forgot").await;
     let csrf = csrf_of(&html);
     let mut req = app.client.post(app.url("/forgot")).form(&[
@@ -19,7 +24,7 @@ async fn forgot(app: &TestApp, forwarded: Option<&str>, username: &str) -> u16 {
         ("username", username),
     ]);
     if let Some(f) = forwarded {
-        req = req.header("x-forwarded-for", f);
+        req = req.header(header, f);
     }
     req.send().await.unwrap().status().as_u16()
 }
@@ -53,6 +58,109 @@ async fn a_spoofed_leftmost_forwarded_for_behind_a_trusted_proxy_still_gets_429(
         forgot(&app, Some("203.0.113.8"), "u9").await,
         200,
         "another client behind the proxy has its own allowance"
+    );
+}
+
+#[tokio::test]
+async fn addresses_written_with_a_port_are_each_their_own_client() {
+    let app = behind_loopback_proxy().await;
+    for n in 1..=3 {
+        let xff = format!("198.51.100.66:4000{n}");
+        assert_eq!(forgot(&app, Some(&xff), &format!("u{n}")).await, 200);
+    }
+    assert_eq!(
+        forgot(&app, Some("198.51.100.66:40004"), "u4").await,
+        429,
+        "the 4th request of the same client, whatever its port"
+    );
+    assert_eq!(
+        forgot(&app, Some("203.0.113.7:51515"), "u5").await,
+        200,
+        "another client is not in the first one's bucket (nor the proxy's)"
+    );
+}
+
+#[tokio::test]
+async fn bracketed_ipv6_with_a_port_is_counted_per_64() {
+    let app = behind_loopback_proxy().await;
+    for n in 1..=3 {
+        let xff = format!("[2001:db8:1::{n}]:443");
+        assert_eq!(forgot(&app, Some(&xff), &format!("u{n}")).await, 200);
+    }
+    assert_eq!(
+        forgot(&app, Some("[2001:db8:1::4]:443"), "u4").await,
+        429,
+        "a 4th address of the same /64"
+    );
+    assert_eq!(
+        forgot(&app, Some("[2001:db8:2::1]:443"), "u5").await,
+        200,
+        "another /64 is another client"
+    );
+}
+
+#[tokio::test]
+async fn the_rfc_7239_header_is_read_when_the_proxy_writes_it() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.limits.requests_per_ip = 3;
+            c.http.trusted_proxies = vec!["127.0.0.0/8".into()];
+            c.http.forwarded_header = octopus_teams::config::ForwardedHeader::Forwarded;
+        })
+        .spawn()
+        .await;
+    start_of_window(&app, 900);
+    for n in 1..=3 {
+        let fwd = format!("for=\"[2001:db8::{n}]:443\";proto=https");
+        assert_eq!(
+            forgot_with(&app, "forwarded", Some(&fwd), &format!("u{n}")).await,
+            200
+        );
+    }
+    assert_eq!(
+        forgot_with(&app, "forwarded", Some("for=\"[2001:db8::9]:443\""), "u4").await,
+        429
+    );
+    assert_eq!(
+        forgot_with(
+            &app,
+            "forwarded",
+            Some("for=198.51.100.17;proto=https"),
+            "u5"
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        forgot(&app, Some("203.0.113.99"), "u6").await,
+        200,
+        "X-Forwarded-For is not read when the proxy writes Forwarded"
+    );
+}
+
+#[tokio::test]
+async fn an_entry_that_is_no_address_never_lands_in_the_proxy_s_bucket() {
+    let app = behind_loopback_proxy().await;
+    for n in 1..=3 {
+        assert_eq!(
+            forgot(&app, Some(&format!("garbage-{n}")), &format!("u{n}")).await,
+            200,
+            "each unreadable entry is its own client"
+        );
+    }
+    // Without a forwarded header the proxy itself is the client: its bucket is still empty.
+    for n in 1..=3 {
+        assert_eq!(forgot(&app, None, &format!("p{n}")).await, 200);
+    }
+    assert_eq!(
+        forgot(&app, None, "p4").await,
+        429,
+        "the proxy's own bucket"
+    );
+    assert_eq!(
+        forgot(&app, Some("garbage-1"), "u9").await,
+        200,
+        "the unreadable client kept its own count (1 of 3)"
     );
 }
 
