@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
         octopus_teams::mail::crypto::MailKey::generate().to_base64(),
     ));
     raw.limits.requests_per_ip = u32::MAX;
+    raw.metrics.listen = "127.0.0.1:0".into();
     raw.limits.requests_per_account = u32::MAX;
     let config = raw.validate()?;
     let app = Application::build_on(config, Arc::new(SystemClock), Some(listener)).await?;

@@ -111,6 +111,7 @@ fn octopus(db: &str, dir: &Path) -> Command {
     cmd.current_dir(dir)
         .env("OCTOPUS__DATABASE__URL", db)
         .env("OCTOPUS__DEMO__SEED", "false")
+        .env("OCTOPUS__METRICS__LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn");
     cmd
 }

@@ -394,12 +394,19 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     for w in cfg.warnings() {
         tracing::warn!("{w}");
     }
+    let seeds_demo = cfg.demo_seed;
     let app = Application::build(cfg).await?;
     let addr = app.local_addr()?;
     tracing::info!(%addr, public_base_url = %base, "listening (http.listen / OCTOPUS__HTTP__LISTEN)");
     tracing::info!(database = %db, "database (database.url / OCTOPUS__DATABASE__URL)");
     tracing::info!(mail = %mail, "mail (mail.transport / OCTOPUS__MAIL__TRANSPORT)");
-    tracing::info!("open {base}login — or {base}enroll to set the demo account's first password");
+    if seeds_demo {
+        tracing::info!(
+            "open {base}login — or {base}enroll to set the demo account's (trej) first password"
+        );
+    } else {
+        tracing::info!("open {base}login — accounts come from `users import` (none is seeded)");
+    }
     if local_dev {
         tracing::info!(
             "the bot in Microsoft's local Teams client: APPLICATION_INSIGHTS_NO_STATSBEAT=true npx \

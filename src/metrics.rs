@@ -21,7 +21,7 @@ use std::{
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -29,22 +29,40 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
-use crate::{clock::SharedClock, store::Store};
+use crate::{clock::SharedClock, config::Config, store::Store};
 
 /// Seconds: HTTP latency and argon2 hash time.
 const SECONDS_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// The two recorders of one application: `live` figures are rendered as they are; `held` ones
+/// (what follows a person's request without being its answer: mail sent or failed, the outbox)
+/// are rendered from a snapshot taken at fixed boundaries of `metrics.publish_interval_secs`.
+struct Recorders {
+    live: PrometheusRecorder,
+    held: PrometheusRecorder,
+}
+
 #[derive(Clone)]
 pub struct Metrics {
-    recorder: Arc<PrometheusRecorder>,
-    handle: PrometheusHandle,
+    recorders: Arc<Recorders>,
+    live: PrometheusHandle,
+    held: PrometheusHandle,
+    published: Arc<tokio::sync::Mutex<Published>>,
+    interval_secs: i64,
+}
+
+/// The held figures as last published, and the interval they were published in.
+#[derive(Default)]
+struct Published {
+    period: Option<i64>,
+    text: String,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self::new()
+        Self::new(std::time::Duration::from_secs(300))
     }
 }
 
@@ -54,49 +72,114 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
+fn recorder() -> PrometheusRecorder {
+    let builder = PrometheusBuilder::new();
+    builder
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+        .unwrap_or_else(|_| PrometheusBuilder::new())
+        .build_recorder()
+}
+
 impl Metrics {
-    pub fn new() -> Self {
-        let builder = PrometheusBuilder::new();
-        let builder = builder
-            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
-            .unwrap_or_else(|_| PrometheusBuilder::new());
-        let recorder = builder.build_recorder();
-        let handle = recorder.handle();
-        Self {
-            recorder: Arc::new(recorder),
-            handle,
-        }
+    /// `publish_every`: how often the held figures change ([`held`]).
+    pub fn new(publish_every: std::time::Duration) -> Self {
+        let (live, held) = (recorder(), recorder());
+        let (live_handle, held_handle) = (live.handle(), held.handle());
+        let this = Self {
+            recorders: Arc::new(Recorders { live, held }),
+            live: live_handle,
+            held: held_handle,
+            published: Arc::default(),
+            interval_secs: i64::try_from(publish_every.as_secs()).unwrap_or(300).max(1),
+        };
+        // Every series an alert rule reads exists from the start, at zero.
+        this.with_held(|| {
+            for name in [
+                "octopus_mail_sent_total",
+                "octopus_mail_failures_total",
+                "octopus_mail_dead_letters_total",
+            ] {
+                metrics::counter!(name).absolute(0);
+            }
+        });
+        this
     }
 
-    /// Runs `fut` with this application's recorder as the local recorder at every poll.
+    /// Runs `fut` with this application's recorders in place at every poll.
     pub fn scope<F: Future>(&self, fut: F) -> Scoped<F> {
         Scoped {
-            recorder: self.recorder.clone(),
+            recorders: self.recorders.clone(),
             inner: Box::pin(fut),
         }
     }
 
-    /// Runs a synchronous closure with this application's recorder.
+    /// Runs a synchronous closure with this application's live recorder.
     pub fn with<T>(&self, f: impl FnOnce() -> T) -> T {
-        metrics::with_local_recorder(self.recorder.as_ref(), f)
+        metrics::with_local_recorder(&self.recorders.live, f)
     }
 
-    /// The Prometheus text exposition of everything recorded so far.
-    pub fn render(&self) -> String {
-        self.handle.run_upkeep();
-        self.handle.render()
+    fn with_held<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&self.recorders.held, f)
+    }
+
+    /// Publishes the held figures when `now` has entered a new interval since the last time
+    /// (reading the outbox gauges from the database first); else keeps what was published.
+    pub async fn publish(&self, store: &Store, now: i64) {
+        let period = now.div_euclid(self.interval_secs);
+        let mut published = self.published.lock().await;
+        if published.period == Some(period) {
+            return;
+        }
+        let stats = match store.conn().await {
+            Ok(mut conn) => crate::store::outbox::pending_stats(&mut conn, now)
+                .await
+                .map_err(|e| tracing::warn!(error = %e, "metrics: cannot read the outbox"))
+                .ok(),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: database unavailable");
+                None
+            }
+        };
+        if let Some(s) = stats {
+            self.with_held(|| {
+                metrics::gauge!("octopus_outbox_pending").set(s.pending as f64);
+                metrics::gauge!("octopus_outbox_oldest_pending_age_seconds")
+                    .set(s.oldest_age_secs as f64);
+            });
+        }
+        self.held.run_upkeep();
+        published.text = self.held.render();
+        published.period = Some(period);
+    }
+
+    /// The Prometheus text exposition: the live figures, then the held ones as last published.
+    pub async fn render(&self) -> String {
+        self.live.run_upkeep();
+        let mut text = self.live.render();
+        text.push_str(&self.published.lock().await.text);
+        text
     }
 }
 
-/// A future polled with an application's recorder in place (see [`Metrics::scope`]).
+/// Records with the held recorder of the application whose scope is being polled: figures that
+/// must not be tied to the request that caused them (a mail sent after « mot de passe oublié »
+/// tells that the username exists). They appear at the next publication boundary, summed with
+/// everything else of the interval. Outside any scope the figure is dropped.
+pub fn held(f: impl FnOnce()) {
+    if let Some(recorders) = CURRENT.with(|c| c.borrow().clone()) {
+        metrics::with_local_recorder(&recorders.held, f);
+    }
+}
+
+/// A future polled with an application's recorders in place (see [`Metrics::scope`]).
 pub struct Scoped<F> {
-    recorder: Arc<PrometheusRecorder>,
+    recorders: Arc<Recorders>,
     inner: Pin<Box<F>>,
 }
 
 thread_local! {
-    /// The recorder of the scope being polled on this thread, for [`spawn`].
-    static CURRENT: std::cell::RefCell<Option<Arc<PrometheusRecorder>>> =
+    /// The recorders of the scope being polled on this thread, for [`spawn`] and [`held`].
+    static CURRENT: std::cell::RefCell<Option<Arc<Recorders>>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -105,17 +188,17 @@ impl<F: Future> Future for Scoped<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        let recorder = this.recorder.clone();
+        let recorders = this.recorders.clone();
         /// Puts the outer scope back, also when the poll panics.
-        struct Restore(Option<Arc<PrometheusRecorder>>);
+        struct Restore(Option<Arc<Recorders>>);
         impl Drop for Restore {
             fn drop(&mut self) {
                 let outer = self.0.take();
                 CURRENT.with(|c| *c.borrow_mut() = outer);
             }
         }
-        let _restore = Restore(CURRENT.with(|c| c.replace(Some(recorder.clone()))));
-        metrics::with_local_recorder(recorder.as_ref(), || this.inner.as_mut().poll(cx))
+        let _restore = Restore(CURRENT.with(|c| c.replace(Some(recorders.clone()))));
+        metrics::with_local_recorder(&recorders.live, || this.inner.as_mut().poll(cx))
     }
 }
 
@@ -127,8 +210,8 @@ where
     F::Output: Send + 'static,
 {
     match CURRENT.with(|c| c.borrow().clone()) {
-        Some(recorder) => tokio::spawn(Scoped {
-            recorder,
+        Some(recorders) => tokio::spawn(Scoped {
+            recorders,
             inner: Box::pin(fut),
         }),
         None => tokio::spawn(fut),
@@ -174,39 +257,37 @@ fn method_label(m: &axum::http::Method) -> &'static str {
     }
 }
 
-/// `GET /metrics`: the outbox gauges are read from the database at scrape time (so every
-/// instance reports the shared outbox), then everything is rendered.
+/// `GET /metrics`, for a scraper that presents `metrics.token` when one is set (else 401, and
+/// nothing else said). Database reachability is live; the held figures are published first
+/// when a new interval has begun.
 pub async fn scrape(
     State(store): State<Store>,
     State(clock): State<SharedClock>,
     State(figures): State<Metrics>,
+    State(config): State<Arc<Config>>,
+    headers: HeaderMap,
 ) -> Response {
-    let now = clock.unix();
-    match store.conn().await {
-        Ok(mut conn) => match crate::store::outbox::pending_stats(&mut conn, now).await {
-            Ok(s) => figures.with(|| {
-                metrics::gauge!("octopus_outbox_pending").set(s.pending as f64);
-                metrics::gauge!("octopus_outbox_oldest_pending_age_seconds")
-                    .set(s.oldest_age_secs as f64);
-                metrics::gauge!("octopus_up").set(1.0);
-            }),
-            Err(e) => {
-                tracing::warn!(error = %e, "metrics: cannot read the outbox");
-                figures.with(|| metrics::gauge!("octopus_up").set(0.0));
-            }
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics: database unavailable");
-            figures.with(|| metrics::gauge!("octopus_up").set(0.0));
-        }
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !config.metrics.admits(authorization) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a valid metrics token is required (Authorization: Bearer …)\n",
+        )
+            .into_response();
     }
+    let up = store.ping().await.is_ok();
+    figures.with(|| metrics::gauge!("octopus_up").set(if up { 1.0 } else { 0.0 }));
+    figures.publish(&store, clock.unix()).await;
     (
         StatusCode::OK,
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        figures.render(),
+        figures.render().await,
     )
         .into_response()
 }
@@ -217,20 +298,13 @@ mod tests {
 
     #[tokio::test]
     async fn two_applications_count_apart() {
-        let (a, b) = (Metrics::new(), Metrics::new());
+        let (a, b) = (Metrics::default(), Metrics::default());
         a.scope(async { metrics::counter!("octopus_test_total").increment(2) })
             .await;
         b.scope(async { metrics::counter!("octopus_test_total").increment(5) })
             .await;
-        assert!(
-            a.render().contains("octopus_test_total 2"),
-            "{}",
-            a.render()
-        );
-        assert!(
-            b.render().contains("octopus_test_total 5"),
-            "{}",
-            b.render()
-        );
+        let (a, b) = (a.render().await, b.render().await);
+        assert!(a.contains("octopus_test_total 2"), "{a}");
+        assert!(b.contains("octopus_test_total 5"), "{b}");
     }
 }

@@ -13,6 +13,8 @@ pub enum Format {
 pub const DEFAULT_FILTER: &str = "octopus_teams=info,tower_http=warn";
 
 pub fn init(format: Format) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::field::MakeExt;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = fmt()
@@ -20,9 +22,43 @@ pub fn init(format: Format) {
         .with_target(false)
         .with_writer(Redacting(io::stdout));
     let _ = match format {
-        Format::Pretty => builder.try_init(),
+        Format::Pretty => builder
+            .with_ansi(io::stdout().is_terminal())
+            .fmt_fields(
+                fmt::format::debug_fn(|w, field, value| {
+                    let raw = format!("{value:?}");
+                    let text = escape_controls(&raw);
+                    match field.name() {
+                        "message" => write!(w, "{text}"),
+                        name => write!(w, "{name}={text}"),
+                    }
+                })
+                .delimited(" "),
+            )
+            .try_init(),
         Format::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// `text` with every control character (line breaks, ANSI escape sequences' ESC, C1 controls)
+/// and every bidirectional override written as a `\u{…}` escape: values that come from outside
+/// (a team's name, a tenant id from an activity) cannot start a line of their own, colour the
+/// terminal, or reorder what follows.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Query parameters whose values are secrets wherever they appear in a URL.
@@ -168,6 +204,16 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("Soutien TI"), "Soutien TI");
+        assert_eq!(
+            escape_controls("a\nb\u{1b}[31mc\r\u{202e}d"),
+            "a\\u{a}b\\u{1b}[31mc\\u{d}\\u{202e}d"
+        );
+        assert_eq!(escape_controls("Équipe « é »"), "Équipe « é »");
+    }
 
     #[test]
     fn any_text_is_redacted_without_panicking() {

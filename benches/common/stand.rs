@@ -56,6 +56,7 @@ impl Stand {
             .env("OCTOPUS__LIMITS__REQUESTS_PER_IP", "100000000")
             .env("OCTOPUS__LIMITS__REQUESTS_PER_ACCOUNT", "100000000")
             .env("OCTOPUS__DEMO__SEED", "false")
+            .env("OCTOPUS__METRICS__LISTEN", "127.0.0.1:0")
             .env("OCTOPUS__BOT__APP_ID", APP_ID)
             .env("OCTOPUS__BOT__APP_PASSWORD", "bench-secret")
             .env("OCTOPUS__BOT__APP_TENANT_ID", TENANT)

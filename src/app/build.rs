@@ -79,7 +79,7 @@ impl Application {
         let wake = Arc::new(Notify::new());
         let orgs = config.organisations.clone();
 
-        if config.demo.seed {
+        if config.demo_seed {
             seed_demo(&store, &orgs, clock.unix()).await?;
         }
 
@@ -114,7 +114,7 @@ impl Application {
             mail_wake: wake.clone(),
             observer: Arc::new(core.clone()),
         };
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(config.metrics.publish_interval);
         let bot = Bot {
             core,
             reset: reset.clone(),
@@ -161,7 +161,7 @@ impl Application {
                 .await
                 .with_context(|| format!("cannot listen on {}", config.listen))?,
         };
-        let metrics_listener = match config.metrics_listen {
+        let metrics_listener = match config.metrics.listen {
             Some(addr) => Some(
                 TcpListener::bind(addr)
                     .await
@@ -169,6 +169,8 @@ impl Application {
             ),
             None => None,
         };
+        // The held figures' first publication: the outbox as it is at start.
+        metrics.publish(&store, clock.unix()).await;
         let state = AppState {
             metrics,
             config: Arc::new(config),

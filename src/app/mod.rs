@@ -88,7 +88,7 @@ impl FromRef<AppState> for WebState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let metrics_here = state.config.metrics_listen.is_none();
+    let metrics_here = state.config.metrics.listen.is_none();
     let main = Router::new()
         .merge(web::router().with_state(WebState::from_ref(&state)))
         .merge(tab::router().with_state(Tab::from_ref(&state)))

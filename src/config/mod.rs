@@ -33,11 +33,11 @@ use url::Url;
 pub use self::{
     bot::{AppType, BotAuth, BotMode, EntraChannelConfig, RawBot},
     database::{DatabaseKind, RawDatabase},
-    demo::Demo,
+    demo::{DEMO_TENANT, Demo},
     explain::explain,
-    http::RawHttp,
+    http::{ForwardedHeader, RawHttp},
     mail::RawMail,
-    metrics::RawMetrics,
+    metrics::{MetricsConfig, RawMetrics},
     organisations::RawOrganisation,
     pages::{PageLanguage, Pages},
     security::{MIN_SECRET_LEN, RawSecurity, strong_secret},
@@ -79,10 +79,12 @@ pub struct Config {
     pub public_base_url: Url,
     /// The reverse proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header those proxies write the client into (`http.forwarded_header`).
+    pub forwarded_header: ForwardedHeader,
     pub trust_request_id: bool,
     pub shutdown_grace: Duration,
-    /// `metrics.listen`: serve /metrics only there.
-    pub metrics_listen: Option<SocketAddr>,
+    /// `[metrics]`: where /metrics is served and to whom.
+    pub metrics: MetricsConfig,
     pub database_url: SecretString,
     pub mail: MailTransport,
     pub mail_poll_interval: Duration,
@@ -99,6 +101,8 @@ pub struct Config {
     pub hash_queue: usize,
     pub limits: Limits,
     pub demo: Demo,
+    /// Whether the demo account is created ([`Demo::seeds`]).
+    pub demo_seed: bool,
     pub bot: BotMode,
     pub connector_retries: u32,
     pub connector_timeout: Duration,
@@ -150,6 +154,15 @@ impl Config {
 
     /// What is allowed but weaker than a security reviewer expects, for `check-config`.
     pub fn warnings(&self) -> Vec<String> {
+        let demo = self.demo.warning(&self.organisations);
+        let metrics = self.metrics.warning();
+        demo.into_iter()
+            .chain(metrics)
+            .chain(self.policy_warnings())
+            .collect()
+    }
+
+    fn policy_warnings(&self) -> Vec<String> {
         self.organisations
             .iter()
             .flat_map(|org| {
@@ -172,6 +185,7 @@ impl Config {
         security::describe(self, &mut out);
         limits::describe(self, &mut out);
         pages::describe(self, &mut out);
+        metrics::describe(self, &mut out);
         bot::describe(self, &mut out);
         organisations::describe(self, &mut out);
         out.0
@@ -192,7 +206,7 @@ impl RawConfig {
     pub fn validate(self) -> Result<Config, ConfigErrors> {
         let mut errs = Vec::new();
         let http = self.http.validate(&mut errs);
-        let metrics_listen = self.metrics.validate(&mut errs);
+        let metrics = self.metrics.validate(&mut errs);
         self.database.validate(&mut errs);
         let mail = self.mail.validate(&mut errs);
         let argon2 = self.security.validate(&mut errs);
@@ -233,9 +247,10 @@ impl RawConfig {
                 listen,
                 public_base_url,
                 trusted_proxies: http.trusted_proxies,
+                forwarded_header: http.forwarded_header,
                 trust_request_id: http.trust_request_id,
                 shutdown_grace: http.shutdown_grace,
-                metrics_listen,
+                metrics,
                 database_url: self.database.url,
                 mail: transport,
                 mail_poll_interval: mail.poll_interval,
@@ -248,6 +263,7 @@ impl RawConfig {
                 argon2,
                 hash_queue: self.security.hash_queue,
                 limits: self.limits,
+                demo_seed: self.demo.seeds(local_dev, &organisations),
                 demo: self.demo,
                 bot,
                 connector_retries: self.bot.connector_retries(),

@@ -408,7 +408,7 @@ fn report(mail: &outbox::ClaimedMail, result: &Result<(), SendError>, settled: S
     let attempt = mail.attempts;
     let Err(e) = result else {
         info!(attempt, "mail sent");
-        metrics::counter!("octopus_mail_sent_total").increment(1);
+        crate::metrics::held(|| metrics::counter!("octopus_mail_sent_total").increment(1));
         return;
     };
     // The relay's own words (which may name the recipient) stay on the row; the log gets
@@ -418,10 +418,12 @@ fn report(mail: &outbox::ClaimedMail, result: &Result<(), SendError>, settled: S
     match settled {
         Settled::Dead => {
             error!(attempt, failure = ?e.failure, smtp.code = code, error = cause, "mail dead-lettered: not retried again");
-            metrics::counter!("octopus_mail_dead_letters_total").increment(1);
+            crate::metrics::held(|| {
+                metrics::counter!("octopus_mail_dead_letters_total").increment(1);
+            });
         }
         Settled::Failed(delay) => {
-            metrics::counter!("octopus_mail_failures_total").increment(1);
+            crate::metrics::held(|| metrics::counter!("octopus_mail_failures_total").increment(1));
             if e.failure == Failure::Credentials {
                 error!(
                     attempt,

@@ -95,6 +95,27 @@ impl AuditEvent {
     }
 }
 
+impl AuditEvent {
+    /// The event's name in `octopus_events_total`: the same for every answer a person gets
+    /// alike. A link request is one event whether the username is an account, is not, or was
+    /// silently over its limit (the audit rows keep the difference; the metrics, which more
+    /// people read, do not).
+    pub fn counted_as(self) -> &'static str {
+        match self {
+            AuditEvent::LinkRequestedUnknownAccount | AuditEvent::LinkRateLimited => {
+                AuditEvent::LinkRequested.name()
+            }
+            other => other.name(),
+        }
+    }
+
+    /// Events that happen after the answer, only when the request named an account (a mail
+    /// sent or given up on): counted with the held figures ([`crate::metrics::held`]).
+    fn follows_a_request(self) -> bool {
+        matches!(self, AuditEvent::MailSent | AuditEvent::MailDeadLettered)
+    }
+}
+
 /// One audit row and its `octopus_events_total` count, named field by field:
 /// `Audit::event(AuditEvent::PasswordChanged, now).tenant(&org.tenant_id).account(&id)
 /// .client(&client).detail(text).record(&mut tx).await?`. What is not set stays empty.
@@ -201,12 +222,19 @@ impl<'a> Audit<'a> {
     pub async fn record(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
         // Counted when written: a transaction rolled back later still counts (rare: a database
         // failure). The tenant id is not personal data; the client and account are never labels.
-        metrics::counter!(
-            "octopus_events_total",
-            "event" => self.event.name(),
-            "tenant" => self.tenant_id.unwrap_or("none").to_string()
-        )
-        .increment(1);
+        let count = || {
+            metrics::counter!(
+                "octopus_events_total",
+                "event" => self.event.counted_as(),
+                "tenant" => self.tenant_id.unwrap_or("none").to_string()
+            )
+            .increment(1);
+        };
+        if self.event.follows_a_request() {
+            crate::metrics::held(count);
+        } else {
+            count();
+        }
         audit::insert(
             conn,
             &audit::AuditRow {

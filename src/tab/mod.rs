@@ -43,10 +43,12 @@ pub struct TabState {
 pub const TEAMS_JS_VALID_DOMAINS_ORIGIN: &str = "https://res.cdn.office.net";
 
 impl TabState {
+    /// Scripts: our own and the one TeamsJS file (its exact URL; the page also pins its
+    /// integrity hash), not everything its CDN serves.
     pub fn csp(teams_js: &url::Url, frame_ancestors: &[String]) -> String {
-        let script_origin = teams_js.origin().ascii_serialization();
+        let script = script_source(teams_js);
         format!(
-            "default-src 'none'; script-src 'self' {script_origin}; style-src 'self'; img-src 'self' data:; \
+            "default-src 'none'; script-src 'self' {script}; style-src 'self'; img-src 'self' data:; \
              connect-src 'self' {TEAMS_JS_VALID_DOMAINS_ORIGIN}; form-action 'self'; base-uri 'none'; frame-ancestors {}",
             if frame_ancestors.is_empty() {
                 "'none'".to_string()
@@ -54,6 +56,18 @@ impl TabState {
                 frame_ancestors.join(" ")
             }
         )
+    }
+}
+
+/// A CSP source expression for exactly `url` (scheme, host, port, path; no query): a path that
+/// a source expression cannot carry (`;`, `,`, spaces) falls back to the origin.
+fn script_source(url: &url::Url) -> String {
+    let origin = url.origin().ascii_serialization();
+    let path = url.path();
+    if path.len() > 1 && !path.contains([';', ',', ' ', '\'', '"']) {
+        format!("{origin}{path}")
+    } else {
+        origin
     }
 }
 

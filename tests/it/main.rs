@@ -36,6 +36,7 @@ mod playground_linked;
 mod rate_limits;
 mod report;
 mod reset_link;
+mod side_doors;
 mod store;
 mod tab;
 mod unlock;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::TestApp;
+use crate::harness::{METRICS_TOKEN, TestApp};
 
 /// The value of the sample `name{…labels…}` whose labels contain every one of `having`.
 fn sample(metrics: &str, name: &str, having: &[&str]) -> Option<f64> {
@@ -16,7 +16,13 @@ fn sample(metrics: &str, name: &str, having: &[&str]) -> Option<f64> {
 }
 
 async fn scrape(app: &TestApp) -> String {
-    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let ct = res.headers()["content-type"].to_str().unwrap().to_string();
     assert!(ct.starts_with("text/plain"), "{ct}");
@@ -42,7 +48,8 @@ async fn metrics_after_a_journey_show_requests_mail_and_sign_ins_without_persona
     // The confirmation mail of the change is sent too: wait for the outbox to drain.
     app.smtp.wait_for(2, Duration::from_secs(10)).await;
 
-    // Act
+    // Act: the mail and outbox figures are published at the next interval (5 minutes).
+    app.clock.advance(Duration::from_secs(300));
     let mut text = scrape(&app).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while sample(&text, "octopus_outbox_pending", &[]) != Some(0.0)
@@ -222,6 +229,14 @@ async fn with_a_metrics_address_metrics_are_served_only_there() {
     let res = app
         .client
         .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "a token set is asked for everywhere");
+    let res = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
         .send()
         .await
         .unwrap();

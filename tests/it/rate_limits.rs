@@ -262,7 +262,7 @@ async fn past_the_hashing_queue_checks_get_503_with_retry_after() {
         !crate::harness::logs::warnings_with("password-hashing queue is full").is_empty(),
         "a full queue is logged"
     );
-    let (_, metrics) = app.get("/metrics").await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("octopus_argon2_queue_full_total"),
         "{metrics}"

@@ -35,6 +35,8 @@ pub use forms::csrf_of;
 pub use idp::Idp;
 pub use smtp::{ReceivedMail, SmtpSink};
 
+/// The scrapers' bearer token for /metrics.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789abcdef-Pq7r";
 pub const API_KEY: &str = "test-api-key-0123456789abcdef-Zq8wLx3v";
 pub const TENANT: &str = "00000000-0000-0000-0000-000000000000";
 pub const BOT_ID: &str = "6f1c1a2e-0000-4000-8000-00000000b07";
@@ -203,7 +205,10 @@ impl Builder {
         raw.mail.transport = SecretString::from(smtp.url());
         raw.mail.tls_ca_file = smtp.ca_file().map(|f| f.display().to_string());
         raw.security.secret_key = Some(SecretString::from(key.to_base64()));
-        raw.demo.seed = false;
+        raw.demo.seed = Some(false);
+        // /metrics on the server's own address, behind the token (`TestApp::metrics`).
+        raw.metrics.listen = String::new();
+        raw.metrics.token = Some(SecretString::from(METRICS_TOKEN));
         raw.organisations[0].api_key = Some(SecretString::from(API_KEY));
         raw.organisations[0].name = "Cégep de Sept-Îles".into();
         raw.organisations[0].sender = "Soutien TI <supportTI@cegepsi.ca>".into();
@@ -311,6 +316,19 @@ impl TestApp {
     }
 
     /// GETs a page and returns (status, body); the cookie store keeps the CSRF cookie.
+    /// `GET /metrics` with the scrapers' token: the exposition text.
+    pub async fn metrics(&self) -> String {
+        let res = self
+            .client
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("GET /metrics");
+        assert_eq!(res.status(), 200, "/metrics with the token");
+        res.text().await.expect("metrics text")
+    }
+
     pub async fn get(&self, path: &str) -> (u16, String) {
         let res = self.client.get(self.url(path)).send().await.expect("GET");
         let status = res.status().as_u16();

@@ -38,6 +38,7 @@ pub async fn serve(mut cmd: std::process::Command) -> (Child, String) {
     cmd.arg("serve")
         .env("OCTOPUS__HTTP__LISTEN", addr.to_string())
         .env("OCTOPUS__HTTP__PUBLIC_BASE_URL", &base)
+        .env("OCTOPUS__METRICS__LISTEN", "127.0.0.1:0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
