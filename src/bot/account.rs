@@ -29,6 +29,10 @@ enum Kind {
     Locked,
     NotLocked,
     Unlocked,
+    /// Self-service unlock refused: too many failures, across unlocks.
+    HardLocked,
+    /// Self-service unlock refused: the day's unlocks are used up.
+    UnlockLimit,
 }
 
 impl Bot {
@@ -130,6 +134,12 @@ impl Bot {
                 Ok(Unlock::NoAccount | Unlock::NotOwner) => {
                     self.account_card(org, locale, Kind::Unlinked, "", false)
                 }
+                Ok(Unlock::HardLocked) => {
+                    self.account_card(org, locale, Kind::HardLocked, username, false)
+                }
+                Ok(Unlock::TooManyUnlocks) => {
+                    self.account_card(org, locale, Kind::UnlockLimit, username, false)
+                }
                 Err(e) => self.refused_card(Some(org), locale, e),
             },
         )
@@ -163,6 +173,8 @@ impl Bot {
                 "isLocked": locked || kind == Kind::Locked,
                 "isNotLocked": kind == Kind::NotLocked,
                 "isUnlocked": kind == Kind::Unlocked,
+                "isHardLocked": kind == Kind::HardLocked,
+                "isUnlockLimit": kind == Kind::UnlockLimit,
             }),
         );
         with_language(card, locale)

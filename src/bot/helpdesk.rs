@@ -165,7 +165,11 @@ impl Bot {
             {
                 Unlock::Unlocked => Notice::Text(self.hd(locale, "unlocked_notice")),
                 Unlock::NotLocked => Notice::Text(self.hd(locale, "not_locked_notice")),
-                Unlock::NoAccount | Unlock::NotOwner => Notice::None,
+                // An agent's unlock lifts any lock and is never counted: these are self-service's.
+                Unlock::NoAccount
+                | Unlock::NotOwner
+                | Unlock::HardLocked
+                | Unlock::TooManyUnlocks => Notice::None,
             },
         )
     }

@@ -67,6 +67,8 @@ pub enum AuditEvent {
     HelpdeskViewed,
     /// A sign-in lock lifted without a new password; detail: `self` or `agent: NAME`.
     AccountUnlocked,
+    /// A self-service unlock refused; detail: `hard_lock` or `daily_limit`.
+    UnlockRefused,
 }
 
 impl AuditEvent {
@@ -91,6 +93,7 @@ impl AuditEvent {
             AuditEvent::UsernameReminderRequested => "username_reminder_requested",
             AuditEvent::HelpdeskViewed => "helpdesk_viewed",
             AuditEvent::AccountUnlocked => "account_unlocked",
+            AuditEvent::UnlockRefused => "unlock_refused",
         }
     }
 }

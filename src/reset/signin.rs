@@ -238,13 +238,19 @@ impl SignInService {
             }
             _ => {
                 let mut tx = self.store.begin().await?;
-                let failures = lockout::fail(&mut tx, tenant, subject, now).await?;
+                let window = policy.window_start(now);
+                let failures = lockout::fail(&mut tx, tenant, subject, now, window).await?;
                 if let Some(delay) = policy.lock_for(failures) {
-                    let until = delay.map_or(i64::MAX, |d| {
+                    let until = delay.map_or(lockout::HARD_LOCK, |d| {
                         now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(3600))
                     });
                     lockout::lock_until(&mut tx, tenant, subject, until).await?;
-                    info!(failures, "sign-in locked after consecutive failures");
+                    info!(
+                        failures = failures.consecutive,
+                        in_window = failures.in_window,
+                        hard = delay.is_none(),
+                        "sign-in locked after consecutive failures"
+                    );
                 }
                 tx.commit().await.map_err(StoreError::from)?;
                 // This attempt was wrong; the lock applies from the next one.

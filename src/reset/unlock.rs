@@ -10,6 +10,7 @@ use tracing::{info, instrument};
 use super::{
     ResetError,
     audit::{Audit, AuditEvent},
+    limits::{Limit, hit},
     model::{Account, AccountId},
     service::ResetService,
     signin::lock_subject,
@@ -60,6 +61,11 @@ pub enum Unlock {
     NoAccount,
     /// A self-service unlock by an identity other than the one bound to the account.
     NotOwner,
+    /// A self-service unlock of a hard lock (too many failures, across unlocks): only a new
+    /// password or the service desk lifts it.
+    HardLocked,
+    /// A self-service unlock past `lockout.self_unlocks_per_day`.
+    TooManyUnlocks,
 }
 
 impl ResetService {
@@ -120,7 +126,35 @@ impl ResetService {
             return Ok(Unlock::NotOwner);
         }
         let subject = lock_subject(account.username.as_str());
-        if !lockout::unlock(&mut tx, &org.tenant_id, &subject, now).await? {
+        let tenant = org.tenant_id.as_str();
+        let lifted = match actor {
+            Actor::Agent { .. } => lockout::unlock_all(&mut tx, tenant, &subject, now).await?,
+            Actor::SelfService { .. } => {
+                match lockout::locked_until(&mut tx, tenant, &subject).await? {
+                    Some(lockout::HARD_LOCK) => {
+                        return self
+                            .unlock_refused(tx, org, &account, &client, "hard_lock", now)
+                            .await
+                            .map(|()| Unlock::HardLocked);
+                    }
+                    Some(until) if until > now => {}
+                    _ => return Ok(Unlock::NotLocked),
+                }
+                let per_day = Limit {
+                    max: org.lockout.self_unlocks_per_day,
+                    window_secs: 86_400,
+                };
+                let bucket = format!("self-unlock:{tenant}:{subject}");
+                if hit(&mut tx, &bucket, per_day, now).await?.is_err() {
+                    return self
+                        .unlock_refused(tx, org, &account, &client, "daily_limit", now)
+                        .await
+                        .map(|()| Unlock::TooManyUnlocks);
+                }
+                lockout::unlock_temporary(&mut tx, tenant, &subject, now).await?
+            }
+        };
+        if !lifted {
             return Ok(Unlock::NotLocked);
         }
         Audit::event(AuditEvent::AccountUnlocked, now)
@@ -158,5 +192,28 @@ impl ResetService {
         };
         info!(account.id = %account.id, by, "sign-in lock lifted");
         Ok(Unlock::Unlocked)
+    }
+
+    /// A self-service unlock refused (`why`: `hard_lock` or `daily_limit`): audited, committed
+    /// (the day's count is kept), nothing unlocked.
+    async fn unlock_refused(
+        &self,
+        mut tx: crate::store::Tx,
+        org: &Organisation,
+        account: &super::model::Account,
+        client: &str,
+        why: &str,
+        now: i64,
+    ) -> Result<(), ResetError> {
+        Audit::event(AuditEvent::UnlockRefused, now)
+            .tenant(&org.tenant_id)
+            .account(&account.id)
+            .client(client)
+            .detail(why)
+            .record(&mut tx)
+            .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        info!(account.id = %account.id, why, "self-service unlock refused");
+        Ok(())
     }
 }

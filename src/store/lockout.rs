@@ -46,24 +46,42 @@ pub async fn reserve(conn: &mut AnyConnection, r: Reserve<'_>) -> Result<Option<
 
 const RELEASE: &str = "pending = case when pending > 0 then pending - 1 else 0 end";
 
-/// A wrong password: one more consecutive failure, the reservation released. Returns the count.
-/// Run it in the transaction that also sets the lock, so no check slips in between.
+/// The counts after a wrong password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failures {
+    /// Consecutive failures since the last success or unlock (the temporary lock).
+    pub consecutive: u32,
+    /// Failures since `window_start` (the hard lock), across unlocks.
+    pub in_window: u32,
+}
+
+/// A wrong password: one more consecutive failure, one more in the hard lock's window (a new
+/// window when the last began before `window_start`), the reservation released. Run it in the
+/// transaction that also sets the lock, so no check slips in between.
 pub async fn fail(
     conn: &mut AnyConnection,
     tenant_id: &str,
     subject: &str,
     now: i64,
-) -> Result<u32, StoreError> {
-    let n: i64 = sqlx::query_scalar(&format!(
-        "update signin_guard set failures = failures + 1, {RELEASE}, updated_at = $3 \
-         where tenant_id = $1 and subject = $2 returning failures"
+    window_start: i64,
+) -> Result<Failures, StoreError> {
+    let (consecutive, in_window): (i64, i64) = sqlx::query_as(&format!(
+        "update signin_guard set failures = failures + 1, {RELEASE}, updated_at = $3, \
+           strikes = case when strikes_since < $4 then 1 else strikes + 1 end, \
+           strikes_since = case when strikes_since < $4 then $3 else strikes_since end \
+         where tenant_id = $1 and subject = $2 returning failures, strikes"
     ))
     .bind(tenant_id)
     .bind(subject)
     .bind(now)
+    .bind(window_start)
     .fetch_one(conn)
     .await?;
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(Failures {
+        consecutive: count(consecutive),
+        in_window: count(in_window),
+    })
 }
 
 pub async fn lock_until(
@@ -116,14 +134,15 @@ pub async fn release(
     Ok(())
 }
 
-/// A new password (reset or enrolment) unlocks.
+/// A new password (reset or enrolment) unlocks, and forgets every failure.
 pub async fn clear(
     conn: &mut AnyConnection,
     tenant_id: &str,
     subject: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "update signin_guard set failures = 0, locked_until = null where tenant_id = $1 and subject = $2",
+        "update signin_guard set failures = 0, strikes = 0, locked_until = null \
+         where tenant_id = $1 and subject = $2",
     )
     .bind(tenant_id)
     .bind(subject)
@@ -180,10 +199,14 @@ pub async fn prune(
     Ok(done.rows_affected())
 }
 
-/// Lifts the lock in force at `now` without a new password (an unlock by the account's owner
-/// or an agent): the failures are forgotten. `false`: the subject was not locked. Of two
-/// simultaneous unlocks only one changes the row.
-pub async fn unlock(
+/// A hard lock: only a new password or a service-desk agent lifts it.
+pub const HARD_LOCK: i64 = i64::MAX;
+
+/// Lifts the temporary lock in force at `now` (the owner's self-service unlock): the
+/// consecutive failures are forgotten, those counted toward the hard lock are not. A hard lock
+/// is left alone. `false`: the subject was not under a temporary lock. Of two simultaneous
+/// unlocks only one changes the row.
+pub async fn unlock_temporary(
     conn: &mut AnyConnection,
     tenant_id: &str,
     subject: &str,
@@ -191,6 +214,27 @@ pub async fn unlock(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "update signin_guard set failures = 0, locked_until = null, updated_at = $3 \
+         where tenant_id = $1 and subject = $2 and locked_until > $3 and locked_until < $4",
+    )
+    .bind(tenant_id)
+    .bind(subject)
+    .bind(now)
+    .bind(HARD_LOCK)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Lifts any lock in force at `now`, hard locks included, and forgets every failure (a
+/// service-desk agent's unlock). `false`: the subject was not locked.
+pub async fn unlock_all(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    subject: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "update signin_guard set failures = 0, strikes = 0, locked_until = null, updated_at = $3 \
          where tenant_id = $1 and subject = $2 and locked_until > $3",
     )
     .bind(tenant_id)

@@ -70,6 +70,18 @@ pub async fn unlock(
             answer(StatusCode::OK, "not_locked", t("tab.not_locked"), json!({}))
         }
         Ok(Unlock::NoAccount | Unlock::NotOwner) => no_account(&state, locale),
+        Ok(Unlock::HardLocked) => answer(
+            StatusCode::FORBIDDEN,
+            "hard_locked",
+            t("tab.hard_locked"),
+            json!({}),
+        ),
+        Ok(Unlock::TooManyUnlocks) => answer(
+            StatusCode::TOO_MANY_REQUESTS,
+            "unlock_limit",
+            t("tab.unlock_limit"),
+            json!({}),
+        ),
         Err(e) => domain_error(&state, locale, e),
     }
 }

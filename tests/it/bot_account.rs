@@ -314,3 +314,106 @@ async fn the_tab_offers_and_does_the_unlock_for_the_signed_in_account_only() {
         )]
     );
 }
+
+/// `n` wrong passwords for trej through the portal's credential check.
+async fn fail_times(app: &TestApp, n: u32) {
+    for i in 0..n {
+        verify(app, "trej", &format!("wrong{i}")).await;
+    }
+}
+
+/// « Déverrouiller mon compte » clicked in the bot: the card's text.
+async fn unlock_from_bot(app: &TestApp) -> String {
+    answered_card(app, &click_unlock(app, json!({})))
+        .await
+        .to_string()
+}
+
+#[tokio::test]
+async fn unlocking_does_not_restart_the_guessing_budget() {
+    let app = TestApp::builder()
+        .config(|c| {
+            let lockout = c.organisations[0].lockout.get_or_insert_default();
+            lockout.threshold = 5;
+            lockout.hard_limit = 10;
+        })
+        .spawn()
+        .await;
+    enrolled_and_locked(&app).await; // 5 failures: locked
+    assert!(unlock_from_bot(&app).await.contains(&s(Locale::FrCa, "cards.unlockedTitle")));
+
+    // 5 more: locked again, and the 10 counted across the unlock reach the hard lock.
+    fail_times(&app, 5).await;
+    assert_eq!(verify(&app, "trej", PASSWORD).await, json!({"result": "locked"}));
+    let refused = unlock_from_bot(&app).await;
+    assert!(
+        refused.contains(&s(Locale::FrCa, "cards.hardLockedTitle")),
+        "{refused}"
+    );
+    assert!(refused.contains("Mot de passe oublié"), "sent to a reset: {refused}");
+    assert!(!has_unlock_button(&serde_json::from_str(&refused).unwrap()));
+    assert_eq!(
+        verify(&app, "trej", PASSWORD).await,
+        json!({"result": "locked"}),
+        "still locked"
+    );
+    assert_eq!(
+        audited(&app, "unlock_refused").await,
+        vec![(
+            Some(format!("teams:{TENANT}:{JULIE_OID}")),
+            Some("hard_lock".into())
+        )]
+    );
+
+    // The service desk lifts it (and the budget with it); so would a new password.
+    let agent = octopus_teams::reset::unlock::Actor::Agent {
+        aad_object_id: "33333333-3333-3333-3333-333333333333".into(),
+        name: "Agent Soutien".into(),
+    };
+    let trej = crate::unlock::account_id(&app, "trej").await;
+    let done = app.reset.unlock(&app.org, &trej, &agent, None).await;
+    assert_eq!(done.unwrap(), octopus_teams::reset::unlock::Unlock::Unlocked);
+    assert_eq!(
+        verify(&app, "trej", PASSWORD).await,
+        json!({"result": "valid"})
+    );
+}
+
+#[tokio::test]
+async fn the_fourth_self_service_unlock_of_a_day_is_refused() {
+    let app = TestApp::builder()
+        .config(|c| {
+            let lockout = c.organisations[0].lockout.get_or_insert_default();
+            lockout.threshold = 1;
+            lockout.hard_limit = 100;
+        })
+        .spawn()
+        .await;
+    enrolled_and_locked(&app).await;
+    for n in 1..=3 {
+        let card = unlock_from_bot(&app).await;
+        assert!(
+            card.contains(&s(Locale::FrCa, "cards.unlockedTitle")),
+            "unlock {n}: {card}"
+        );
+        fail_times(&app, 1).await;
+        assert_eq!(verify(&app, "trej", PASSWORD).await, json!({"result": "locked"}));
+    }
+    let fourth = unlock_from_bot(&app).await;
+    assert!(
+        fourth.contains(&s(Locale::FrCa, "cards.unlockLimitTitle")),
+        "{fourth}"
+    );
+    assert_eq!(verify(&app, "trej", PASSWORD).await, json!({"result": "locked"}));
+    assert_eq!(
+        audited(&app, "unlock_refused").await,
+        vec![(
+            Some(format!("teams:{TENANT}:{JULIE_OID}")),
+            Some("daily_limit".into())
+        )]
+    );
+    // A day later, the owner may unlock again.
+    app.clock.advance(Duration::from_secs(86_400));
+    fail_times(&app, 1).await;
+    assert!(unlock_from_bot(&app).await.contains(&s(Locale::FrCa, "cards.unlockedTitle")));
+}

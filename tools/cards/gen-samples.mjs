@@ -81,7 +81,7 @@ function helpdesk(extra) {
   };
 }
 
-const ACCOUNT_FLAGS = ["isUsername", "isUnlinked", "isLocked", "isNotLocked", "isUnlocked"];
+const ACCOUNT_FLAGS = ["isUsername", "isUnlinked", "isLocked", "isNotLocked", "isUnlocked", "isHardLocked", "isUnlockLimit"];
 function account(flag, extra) {
   const flags = Object.fromEntries(ACCOUNT_FLAGS.map((f) => [f, f === flag]));
   return { ...CEGEP, username: "trej", ...flags, ...extra };
@@ -107,6 +107,8 @@ const SCENARIOS = [
   ["account", "locked", account("isLocked")],
   ["account", "not-locked", account("isNotLocked")],
   ["account", "unlocked", account("isUnlocked")],
+  ["account", "hard-locked", account("isHardLocked")],
+  ["account", "unlock-limit", account("isUnlockLimit")],
   ["error", "rate-limited", error("isRateLimited", { hasRetryAt: true })],
   ["error", "unavailable", error("isUnavailable")],
   ["error", "not-allowed", error("isNotAllowed")],
@@ -154,6 +156,8 @@ const DATA_DOC = {
   isUnlinked: "bool: account card kind: the uniform answer when the Teams identity matches no account (same whatever the reason).",
   isNotLocked: "bool: account card kind: asked to unlock, the account is not locked.",
   isUnlocked: "bool: account card kind: the lock was lifted (a mail was sent).",
+  isHardLocked: "bool: account card kind: self-service unlock refused: too many failures across unlocks (only a new password or the service desk lifts it).",
+  isUnlockLimit: "bool: account card kind: self-service unlock refused: the day's unlocks (`lockout.self_unlocks_per_day`) are used up.",
   hasRetryAt: "bool: show the « Réessayez à partir de » fact.",
   found: "bool: an account has this username (else the « Aucun compte » card).",
   displayName: "The account's display name (agents only).",
