@@ -67,7 +67,8 @@ impl LockoutPolicy {
 
     /// The start of the hard lock's window ending at `now`.
     pub fn window_start(&self, now: i64) -> i64 {
-        let secs = i64::try_from(self.hard_limit_window_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
+        let secs =
+            i64::try_from(self.hard_limit_window_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
         now.saturating_sub(secs)
     }
 }
@@ -131,6 +132,9 @@ pub struct Organisation {
     pub audit_retention: Duration,
     /// Who may ask the bot for an account's status (« statut trej »).
     pub helpdesk: Helpdesk,
+    /// Reach accounts with no Entra object id bound by the person's UPN (members of this tenant
+    /// only), binding the object id at the first match. Off: only a bound object id counts.
+    pub teams_name_fallback: bool,
 }
 
 /// `[organisations.helpdesk]`: the service-desk agents, by Entra object id. A bot activity

@@ -250,12 +250,7 @@ impl Campaigner {
     ) -> anyhow::Result<Option<Account>> {
         Ok(self
             .campaigns
-            .owner(
-                &org.tenant_id,
-                m.object_id.as_deref(),
-                m.user_principal_name.as_deref(),
-                m.email.as_deref(),
-            )
+            .owner(org, m.object_id.as_deref(), &super::identity::naming(m))
             .await?)
     }
 

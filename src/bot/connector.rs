@@ -116,6 +116,12 @@ pub struct TeamsMember {
     pub object_id: Option<String>,
     pub email: Option<String>,
     pub user_principal_name: Option<String>,
+    /// The member's home tenant (another one for a shared channel's external member).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// `user`, `guest` or `anonymous`.
+    #[serde(default)]
+    pub user_role: Option<String>,
 }
 
 /// A team member as the paged roster lists them: `id` is the bot-scoped `29:` id.

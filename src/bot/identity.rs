@@ -1,12 +1,16 @@
 //! Whose account the person writing to the bot is: the domain decides
-//! (`ResetService::account_of_identity`), from their Entra object id and, only when that finds
-//! nothing, the UPN / email the connector knows for them. The same rules for the form's
-//! prefill, the username reminder and the unlock.
+//! (`ResetService::account_of_identity`), from their Entra object id and, only where the
+//! organisation turned the name fallback on and that finds nothing, the UPN, home tenant and role
+//! the connector knows for them. The same rules for the form's prefill, the username reminder and
+//! the unlock.
 
 use tracing::debug;
 
-use super::{Bot, activity::Activity};
-use crate::{org::Organisation, reset::model::Account};
+use super::{Bot, activity::Activity, connector::TeamsMember};
+use crate::{
+    org::Organisation,
+    reset::{model::Account, teams::Naming},
+};
 
 impl Bot {
     /// The account the sender's Teams identity is linked to.
@@ -16,17 +20,14 @@ impl Bot {
         org: &Organisation,
     ) -> anyhow::Result<Option<Account>> {
         let oid = a.from.as_ref().and_then(|f| f.aad_object_id.as_deref());
-        let names = self.member_upns(a);
-        Ok(self
-            .reset
-            .account_of_identity(&org.tenant_id, oid, names)
-            .await?)
+        let naming = self.member_naming(a);
+        Ok(self.reset.account_of_identity(org, oid, naming).await?)
     }
 
-    /// The UPN and email of the sender, from the connector's member look-up.
-    pub(super) async fn member_upns(&self, a: &Activity) -> Vec<String> {
+    /// What the connector's member look-up says of the sender: UPN, home tenant, role.
+    async fn member_naming(&self, a: &Activity) -> Naming {
         let (Some(service_url), Some(from)) = (&a.service_url, &a.from) else {
-            return Vec::new();
+            return Naming::default();
         };
         let conversation = a.team_id().unwrap_or(a.conversation_id());
         match self
@@ -35,11 +36,24 @@ impl Bot {
             .member(service_url, conversation, &from.id)
             .await
         {
-            Ok(m) => m.user_principal_name.into_iter().chain(m.email).collect(),
+            Ok(m) => naming(&m),
             Err(e) => {
                 debug!(error = %e, "member look-up failed");
-                Vec::new()
+                Naming::default()
             }
         }
+    }
+}
+
+/// A member as the name fallback reads them: a role other than `user` (a guest, an anonymous
+/// participant) is never matched by name.
+pub(super) fn naming(m: &TeamsMember) -> Naming {
+    Naming {
+        upn: m.user_principal_name.clone(),
+        home_tenant: m.tenant_id.clone(),
+        guest: m
+            .user_role
+            .as_deref()
+            .is_some_and(|r| !r.eq_ignore_ascii_case("user")),
     }
 }

@@ -31,9 +31,6 @@ impl Bot {
         typed: &str,
     ) -> anyhow::Result<(Value, Option<String>)> {
         let from = a.from.clone().unwrap_or_default();
-        // Who is asking, as the connector knows them: looked up for every submission, whatever
-        // the username, so the outbound calls say nothing about which accounts exist.
-        let names = self.member_upns(a).await;
         let Ok(username) = Username::parse(typed) else {
             return Ok((self.uniform(org, locale, purpose), None));
         };
@@ -46,7 +43,6 @@ impl Bot {
             card_activity_id: a.reply_to_id.as_deref(),
             user_id: &from.id,
             aad_object_id: from.aad_object_id.as_deref(),
-            names: &names,
             username: &username,
             purpose,
             locale,

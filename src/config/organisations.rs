@@ -38,6 +38,9 @@ pub struct RawOrganisation {
     /// The service-desk agents (`[organisations.helpdesk]`).
     #[serde(default)]
     pub helpdesk: Helpdesk,
+    /// Reach accounts imported without an Entra object id by the person's UPN (binding it).
+    #[serde(default)]
+    pub teams_name_fallback: bool,
 }
 
 fn default_audit_retention_days() -> u32 {
@@ -164,6 +167,7 @@ impl RawOrganisation {
                 lockout,
                 audit_retention: Duration::from_secs(u64::from(self.audit_retention_days) * 86_400),
                 helpdesk,
+                teams_name_fallback: self.teams_name_fallback,
             }),
             _ => Err(errs),
         }

@@ -69,6 +69,8 @@ pub enum AuditEvent {
     AccountUnlocked,
     /// A self-service unlock refused; detail: `hard_lock` or `daily_limit`.
     UnlockRefused,
+    /// A Teams identity bound to the account by the name fallback (client: that identity).
+    IdentityBound,
 }
 
 impl AuditEvent {
@@ -94,6 +96,7 @@ impl AuditEvent {
             AuditEvent::HelpdeskViewed => "helpdesk_viewed",
             AuditEvent::AccountUnlocked => "account_unlocked",
             AuditEvent::UnlockRefused => "unlock_refused",
+            AuditEvent::IdentityBound => "identity_bound",
         }
     }
 }

@@ -130,26 +130,27 @@ impl Campaigns {
         Ok(found)
     }
 
-    /// The account a team member owns, by the bot's rules: Entra object id, else UPN, else email
-    /// (these two only for accounts with no object id bound).
+    /// The account a team member owns, by the bot's rules: their Entra object id; else, where
+    /// the organisation turned the name fallback on, their UPN (a member of its own tenant only,
+    /// for an account with no object id bound). Nothing is bound here: the person's first
+    /// answer to the card binds, as any activity does.
     pub async fn owner(
         &self,
-        tenant_id: &str,
+        org: &Organisation,
         object_id: Option<&str>,
-        upn: Option<&str>,
-        email: Option<&str>,
+        naming: &super::teams::Naming,
     ) -> Result<Option<Account>, ResetError> {
         let mut conn = self.store.conn().await?;
-        let first = upn.or(email);
-        if let Some(acc) = accounts::by_identity(&mut conn, tenant_id, object_id, first).await? {
+        if let Some(oid) = object_id
+            && let Some(acc) =
+                accounts::by_identity(&mut conn, &org.tenant_id, Some(oid), None).await?
+        {
             return Ok(Some(acc));
         }
-        match (upn, email) {
-            (Some(_), Some(email)) => {
-                Ok(accounts::by_identity(&mut conn, tenant_id, None, Some(email)).await?)
-            }
-            _ => Ok(None),
-        }
+        Ok(match naming.upn_for(org) {
+            Some(upn) => accounts::by_identity(&mut conn, &org.tenant_id, None, Some(upn)).await?,
+            None => None,
+        })
     }
 
     /// Claims `account_id` for campaign `name` before its card is posted: `false` when the

@@ -11,6 +11,7 @@ use tracing::info;
 pub use super::records::{BotRequest, ConversationRef, RequestState};
 use super::{
     ResetError,
+    audit::{Audit, AuditEvent},
     model::{Account, Purpose, Requester, Username},
     request::{Asked, Once},
     service::{Delivery, Requested, ResetService},
@@ -41,8 +42,6 @@ pub struct CardAsk<'a> {
     pub card_activity_id: Option<&'a str>,
     pub user_id: &'a str,
     pub aad_object_id: Option<&'a str>,
-    /// The UPN and email the connector knows for the sender.
-    pub names: &'a [String],
     pub username: &'a Username,
     pub purpose: Purpose,
     pub locale: Locale,
@@ -57,40 +56,73 @@ pub enum SignedInRequest {
 }
 
 impl ResetService {
-    /// The account a Teams identity is linked to: the one its Entra object id is bound to,
-    /// else one with no object id bound whose UPN or email is among `names`. `names` is only
-    /// awaited when the object id finds nothing (it may cost a call to Teams).
+    /// The account a Teams identity is linked to: the one its Entra object id is bound to.
+    /// Only when that finds nothing, and only where the organisation turned the name fallback
+    /// on (`teams_name_fallback`), the account with no object id bound whose UPN (else, when it
+    /// has none recorded, its address) is the person's UPN — for a member of the organisation's
+    /// own tenant, never a guest; that first match binds the object id to the account (audited,
+    /// `identity_bound`), and later matches by name find nothing more. `naming` is only awaited
+    /// when the fallback runs (it may cost a call to Teams).
     pub async fn account_of_identity(
         &self,
-        tenant_id: &str,
+        org: &Organisation,
         object_id: Option<&str>,
-        names: impl Future<Output = Vec<String>>,
+        naming: impl Future<Output = Naming>,
     ) -> Result<Option<Account>, ResetError> {
-        if let Some(oid) = object_id {
-            // The form's prefill, at every click: read on this thread (`store::inline`).
-            let found = match self
-                .store
-                .read_now(|c| accounts::by_object_id_now(c, tenant_id, oid))
-            {
-                Some(found) => found,
-                None => {
-                    let mut conn = self.store.conn().await?;
-                    accounts::by_identity(&mut conn, tenant_id, object_id, None).await?
-                }
-            };
-            if let Some(acc) = found {
-                return Ok(Some(acc));
+        let tenant_id = org.tenant_id.as_str();
+        let Some(oid) = object_id else {
+            return Ok(None);
+        };
+        // The form's prefill, at every click: read on this thread (`store::inline`).
+        let found = match self
+            .store
+            .read_now(|c| accounts::by_object_id_now(c, tenant_id, oid))
+        {
+            Some(found) => found,
+            None => {
+                let mut conn = self.store.conn().await?;
+                accounts::by_identity(&mut conn, tenant_id, Some(oid), None).await?
             }
+        };
+        if found.is_some() || !org.teams_name_fallback {
+            return Ok(found);
         }
-        for name in names.await {
-            let mut conn = self.store.conn().await?;
-            if let Some(acc) =
-                accounts::by_identity(&mut conn, tenant_id, None, Some(&name)).await?
-            {
-                return Ok(Some(acc));
-            }
+        let naming = naming.await;
+        let Some(upn) = naming.upn_for(org) else {
+            return Ok(None);
+        };
+        self.bind_by_upn(org, oid, upn).await
+    }
+
+    /// The name fallback's one match: binds `oid` to the unbound account whose UPN is `upn`.
+    async fn bind_by_upn(
+        &self,
+        org: &Organisation,
+        oid: &str,
+        upn: &str,
+    ) -> Result<Option<Account>, ResetError> {
+        let now = self.clock.unix();
+        let mut tx = self.store.begin().await?;
+        let Some(mut account) =
+            accounts::by_identity(&mut tx, &org.tenant_id, None, Some(upn)).await?
+        else {
+            return Ok(None);
+        };
+        if !accounts::bind_object_id(&mut tx, &account.id, oid).await? {
+            // Bound meanwhile (or this object id already has an account): names no longer count.
+            return Ok(None);
         }
-        Ok(None)
+        Audit::event(AuditEvent::IdentityBound, now)
+            .tenant(&org.tenant_id)
+            .account(&account.id)
+            .client(format!("teams:{}:{oid}", org.tenant_id).as_str())
+            .detail("upn")
+            .record(&mut tx)
+            .await?;
+        tx.commit().await.map_err(crate::store::StoreError::from)?;
+        info!(account.id = %account.id, "Teams identity bound to the account by its UPN (name fallback)");
+        account.entra_object_id = Some(oid.to_ascii_lowercase());
+        Ok(Some(account))
     }
 
     /// The tab's « send me the link », for the account the sign-in names. The requester is
@@ -99,13 +131,12 @@ impl ResetService {
         &self,
         org: &Organisation,
         object_id: Option<&str>,
-        sign_in_name: Option<&str>,
+        naming: Naming,
         purpose: Purpose,
         locale: Locale,
     ) -> Result<SignedInRequest, ResetError> {
-        let names = async { sign_in_name.map(str::to_string).into_iter().collect() };
         let Some(account) = self
-            .account_of_identity(&org.tenant_id, object_id, names)
+            .account_of_identity(org, object_id, async { naming })
             .await?
         else {
             return Ok(SignedInRequest::NoAccount);
@@ -125,12 +156,11 @@ impl ResetService {
         &self,
         org: &Organisation,
         object_id: Option<&str>,
-        sign_in_name: Option<&str>,
+        naming: Naming,
         locale: Locale,
     ) -> Result<Unlock, ResetError> {
-        let names = async { sign_in_name.map(str::to_string).into_iter().collect() };
         let Some(account) = self
-            .account_of_identity(&org.tenant_id, object_id, names)
+            .account_of_identity(org, object_id, async { naming })
             .await?
         else {
             return Ok(Unlock::NoAccount);
@@ -151,7 +181,7 @@ impl ResetService {
     ) -> Result<Option<BotRequest>, ResetError> {
         let who = requester(org, ask.aad_object_id, ask.user_id);
         let keep = |d: &Delivery| {
-            is_owner(d, ask.aad_object_id, ask.names).then(|| BotRequest {
+            is_owner(d, ask.aad_object_id).then(|| BotRequest {
                 token_id: d.token_id.clone(),
                 tenant_id: org.tenant_id.clone(),
                 conversation_id: ask.conversation_id.to_string(),
@@ -214,17 +244,39 @@ impl ResetService {
     }
 }
 
-/// The address, and the live status, only for the account's owner: by Entra object id when the
-/// account has one bound; by UPN / email only when it has none.
-fn is_owner(d: &Delivery, aad_object_id: Option<&str>, sender_names: &[String]) -> bool {
-    match &d.entra_object_id {
-        Some(theirs) => aad_object_id.is_some_and(|mine| mine.eq_ignore_ascii_case(theirs)),
-        None => d
-            .upn
-            .iter()
-            .map(String::as_str)
-            .chain([d.email.full()])
-            .any(|known| sender_names.iter().any(|u| u.eq_ignore_ascii_case(known))),
+/// The address, and the live status, only for the account's owner: the one whose Entra object
+/// id is bound to it.
+fn is_owner(d: &Delivery, aad_object_id: Option<&str>) -> bool {
+    d.entra_object_id
+        .as_deref()
+        .is_some_and(|theirs| aad_object_id.is_some_and(|mine| mine.eq_ignore_ascii_case(theirs)))
+}
+
+/// What Teams or Entra says of a person besides their object id: what the name fallback may
+/// use, and whether it may.
+#[derive(Debug, Clone, Default)]
+pub struct Naming {
+    /// Their user principal name. Never `mail` / `email` (Exchange admins and directory sync
+    /// set it) and never `preferred_username` (documented as mutable).
+    pub upn: Option<String>,
+    /// The tenant their account lives in: the member's `tenantId`, a member token's `tid`.
+    pub home_tenant: Option<String>,
+    /// A guest or external user (Teams `userRole`, a token's `acct` / `idp`).
+    pub guest: bool,
+}
+
+impl Naming {
+    /// The UPN, when the name fallback may use it for `org`: a member of its own tenant.
+    pub fn upn_for(&self, org: &Organisation) -> Option<&str> {
+        let own = self
+            .home_tenant
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(&org.tenant_id));
+        (own && !self.guest && org.teams_name_fallback)
+            .then_some(self.upn.as_deref())
+            .flatten()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
     }
 }
 

@@ -130,7 +130,7 @@ pub async fn by_identity(
         let upn = upn.trim().to_lowercase();
         let row = sqlx::query(&format!(
             "select {COLUMNS} from account where tenant_id = $1 and entra_object_id is null \
-             and (upn = $2 or lower(email) = $2) \
+             and (upn = $2 or (upn is null and lower(email) = $2)) \
              order by case when upn = $2 then 0 else 1 end, username limit 1"
         ))
         .bind(tenant_id)
@@ -140,6 +140,26 @@ pub async fn by_identity(
         return row.as_ref().map(from_row).transpose();
     }
     Ok(None)
+}
+
+/// Binds `object_id` to the account if it has none bound yet. `false`: it had one, or another
+/// account of the organisation has this object id.
+pub async fn bind_object_id(
+    conn: &mut AnyConnection,
+    id: &AccountId,
+    object_id: &str,
+) -> Result<bool, StoreError> {
+    let oid = object_id.to_ascii_lowercase();
+    let done = sqlx::query(
+        "update account set entra_object_id = $2 where account_id = $1 and entra_object_id is null \
+         and not exists (select 1 from account other where other.tenant_id = account.tenant_id \
+                         and other.entra_object_id = $2)",
+    )
+    .bind(&id.0)
+    .bind(&oid)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 fn by_object_id_sql() -> String {

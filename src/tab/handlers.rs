@@ -166,12 +166,15 @@ pub async fn me(State(state): State<Tab>, ClientIp(ip): ClientIp, headers: Heade
         Ok(u) => u,
         Err(e) => return sso_refused(&state, locale, e),
     };
-    let names = async { user.sign_in_name.clone().into_iter().collect() };
+    let Some(org) = state.orgs.by_tenant(&user.tenant_id) else {
+        return sso_refused(&state, locale, crate::tab::sso::SsoError::Tenant);
+    };
+    let naming = async { user.naming.clone() };
     let found = state
         .reset
-        .account_of_identity(&user.tenant_id, user.object_id.as_deref(), names)
+        .account_of_identity(org, user.object_id.as_deref(), naming)
         .await;
-    let org = state.orgs.by_tenant(&user.tenant_id);
+    let org = Some(org);
     let org_name = org.map(|o| o.name.clone()).unwrap_or_default();
     let account = match found {
         Ok(Some(acc)) => acc,
@@ -281,7 +284,7 @@ async fn request_signed_in(
         .request_for_identity(
             org,
             user.object_id.as_deref(),
-            user.sign_in_name.as_deref(),
+            user.naming.clone(),
             purpose,
             locale,
         )

@@ -16,6 +16,7 @@ use crate::{
     },
     clock::SharedClock,
     org::Organisations,
+    reset::teams::Naming,
 };
 
 pub const SCOPE: &str = "access_as_user";
@@ -55,8 +56,9 @@ pub enum SsoError {
 pub struct SsoUser {
     pub tenant_id: String,
     pub object_id: Option<String>,
-    /// preferred_username, else upn; never the `email` claim, which is not verified.
-    pub sign_in_name: Option<String>,
+    /// What the name fallback may use: the `upn` claim (never `preferred_username`, documented
+    /// as mutable, nor `email`), the tenant, and whether the user is a guest there.
+    pub naming: Naming,
 }
 
 impl From<JwtError> for SsoError {
@@ -84,8 +86,11 @@ struct Claims {
     tid: String,
     oid: Option<String>,
     scp: Option<String>,
-    preferred_username: Option<String>,
     upn: Option<String>,
+    /// 1: a guest of the tenant (optional claim).
+    acct: Option<u8>,
+    /// The identity provider, when it is not the tenant itself (a guest's home tenant).
+    idp: Option<String>,
 }
 
 pub struct SsoValidator {
@@ -167,10 +172,19 @@ impl SsoValidator {
         {
             return Err(SsoError::Scope);
         }
+        let guest = claims.acct == Some(1)
+            || claims
+                .idp
+                .as_deref()
+                .is_some_and(|idp| !idp.to_ascii_lowercase().contains(&org.tenant_id));
         Ok(SsoUser {
             tenant_id: org.tenant_id.clone(),
             object_id: claims.oid,
-            sign_in_name: claims.preferred_username.or(claims.upn),
+            naming: Naming {
+                upn: claims.upn,
+                home_tenant: Some(claims.tid),
+                guest,
+            },
         })
     }
 }

@@ -57,12 +57,7 @@ pub async fn unlock(
     };
     let unlocked = state
         .reset
-        .unlock_for_identity(
-            org,
-            user.object_id.as_deref(),
-            user.sign_in_name.as_deref(),
-            locale,
-        )
+        .unlock_for_identity(org, user.object_id.as_deref(), user.naming.clone(), locale)
         .await;
     match unlocked {
         Ok(Unlock::Unlocked) => answer(StatusCode::OK, "unlocked", t("tab.unlocked"), json!({})),

@@ -340,17 +340,27 @@ async fn unlocking_does_not_restart_the_guessing_budget() {
         .spawn()
         .await;
     enrolled_and_locked(&app).await; // 5 failures: locked
-    assert!(unlock_from_bot(&app).await.contains(&s(Locale::FrCa, "cards.unlockedTitle")));
+    assert!(
+        unlock_from_bot(&app)
+            .await
+            .contains(&s(Locale::FrCa, "cards.unlockedTitle"))
+    );
 
     // 5 more: locked again, and the 10 counted across the unlock reach the hard lock.
     fail_times(&app, 5).await;
-    assert_eq!(verify(&app, "trej", PASSWORD).await, json!({"result": "locked"}));
+    assert_eq!(
+        verify(&app, "trej", PASSWORD).await,
+        json!({"result": "locked"})
+    );
     let refused = unlock_from_bot(&app).await;
     assert!(
         refused.contains(&s(Locale::FrCa, "cards.hardLockedTitle")),
         "{refused}"
     );
-    assert!(refused.contains("Mot de passe oublié"), "sent to a reset: {refused}");
+    assert!(
+        refused.contains("Mot de passe oublié"),
+        "sent to a reset: {refused}"
+    );
     assert!(!has_unlock_button(&serde_json::from_str(&refused).unwrap()));
     assert_eq!(
         verify(&app, "trej", PASSWORD).await,
@@ -372,7 +382,10 @@ async fn unlocking_does_not_restart_the_guessing_budget() {
     };
     let trej = crate::unlock::account_id(&app, "trej").await;
     let done = app.reset.unlock(&app.org, &trej, &agent, None).await;
-    assert_eq!(done.unwrap(), octopus_teams::reset::unlock::Unlock::Unlocked);
+    assert_eq!(
+        done.unwrap(),
+        octopus_teams::reset::unlock::Unlock::Unlocked
+    );
     assert_eq!(
         verify(&app, "trej", PASSWORD).await,
         json!({"result": "valid"})
@@ -397,14 +410,20 @@ async fn the_fourth_self_service_unlock_of_a_day_is_refused() {
             "unlock {n}: {card}"
         );
         fail_times(&app, 1).await;
-        assert_eq!(verify(&app, "trej", PASSWORD).await, json!({"result": "locked"}));
+        assert_eq!(
+            verify(&app, "trej", PASSWORD).await,
+            json!({"result": "locked"})
+        );
     }
     let fourth = unlock_from_bot(&app).await;
     assert!(
         fourth.contains(&s(Locale::FrCa, "cards.unlockLimitTitle")),
         "{fourth}"
     );
-    assert_eq!(verify(&app, "trej", PASSWORD).await, json!({"result": "locked"}));
+    assert_eq!(
+        verify(&app, "trej", PASSWORD).await,
+        json!({"result": "locked"})
+    );
     assert_eq!(
         audited(&app, "unlock_refused").await,
         vec![(
@@ -415,5 +434,9 @@ async fn the_fourth_self_service_unlock_of_a_day_is_refused() {
     // A day later, the owner may unlock again.
     app.clock.advance(Duration::from_secs(86_400));
     fail_times(&app, 1).await;
-    assert!(unlock_from_bot(&app).await.contains(&s(Locale::FrCa, "cards.unlockedTitle")));
+    assert!(
+        unlock_from_bot(&app)
+            .await
+            .contains(&s(Locale::FrCa, "cards.unlockedTitle"))
+    );
 }

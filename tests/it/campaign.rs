@@ -50,6 +50,7 @@ time_zone = "America/Toronto"
 default_locale = "fr-CA"
 token_lifetime_minutes = 30
 team_ids = ["{TEAMEO}"]
+teams_name_fallback = true
 "#,
             db = app.db.url,
             key = app.key.to_base64(),
@@ -95,13 +96,18 @@ fn line<'a>(out: &'a str, username: &str) -> &'a str {
 }
 
 fn member(id: &str, oid: &str, upn: &str) -> Value {
-    json!({"id": id, "objectId": oid, "userPrincipalName": upn, "email": upn, "name": id})
+    json!({"id": id, "objectId": oid, "userPrincipalName": upn, "email": upn, "name": id,
+           "tenantId": TENANT, "userRole": "user"})
 }
 
 /// The usual accounts and those above, Marc enrolled; Julie has written to the bot (a stored
 /// conversation); the Teaméo roster lists Paul, Martine, Julie, Marc and a stranger, two a page.
+/// Martine's account has no object id: the organisation turned the name fallback on.
 async fn setup() -> TestApp {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder()
+        .config(|c| c.organisations[0].teams_name_fallback = true)
+        .spawn()
+        .await;
     app.import(MORE).await;
     let mut conn = app.store.conn().await.unwrap();
     sqlx::query("update account set password_hash = 'x' where username = 'gagm'")

@@ -340,6 +340,7 @@ impl Served {
         cmd.current_dir(dir)
             .arg("serve")
             .env("OCTOPUS__HTTP__LISTEN", "127.0.0.1:0")
+            .env("OCTOPUS__METRICS__LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "octopus_teams=info")
             .env_remove("OCTOPUS_CONFIG")
             .env_remove("OCTOPUS__DATABASE__URL")

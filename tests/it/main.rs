@@ -39,5 +39,6 @@ mod reset_link;
 mod side_doors;
 mod store;
 mod tab;
+mod teams_identity;
 mod unlock;
 mod username_reminder;

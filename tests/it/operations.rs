@@ -41,6 +41,7 @@ impl Served {
         cmd.args(["--log-format", "json", "serve"])
             .current_dir(dir)
             .env("OCTOPUS__HTTP__LISTEN", "127.0.0.1:0")
+            .env("OCTOPUS__METRICS__LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

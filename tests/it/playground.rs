@@ -77,6 +77,7 @@ pub(crate) async fn the_service(dir: &Path, config: Option<&Path>) -> (Running, 
     // Only the port differs from the README's run: 3978 may be taken on this machine.
     let child = octopus(dir, config)
         .env("OCTOPUS__HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("OCTOPUS__METRICS__LISTEN", "127.0.0.1:0")
         .env(
             "OCTOPUS__HTTP__PUBLIC_BASE_URL",
             format!("http://127.0.0.1:{port}"),

@@ -502,17 +502,19 @@ async fn the_tab_s_token_rules() {
         "unknown account"
     );
 
-    // Found by sign-in name only when the account has no object id bound (Marc's has none)…
-    let by_upn = sso_claims(
+    // Never by a sign-in name unless the organisation turned the name fallback on (Marc's
+    // account has no object id bound; teams_identity.rs has the fallback on)…
+    let mut by_upn = sso_claims(
         &app.entra.base,
         TENANT,
         SSO_APP,
         "99999999-0000-0000-0000-000000000000",
         "Marc.Gagnon@cegepsi.ca",
     );
+    by_upn["upn"] = json!("Marc.Gagnon@cegepsi.ca");
     let (status, body) = me(&app, &sso_token(&app, &by_upn)).await;
-    assert_eq!((status, body["username"].as_str()), (200, Some("gagm")));
-    // …never for an account bound to another object id (Julie's), whatever the name says.
+    assert_eq!((status, body["code"].as_str()), (404, Some("no_account")));
+    // …and never for an account bound to another object id (Julie's), whatever the name says.
     let other_oid = sso_claims(
         &app.entra.base,
         TENANT,
