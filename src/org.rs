@@ -271,6 +271,12 @@ impl Organisations {
             .map(|&i| &self.list[i])
     }
 
+    /// The organisation whose tenant id is exactly `tenant_id` (a signed token's `tid`: no
+    /// trimming, no case folding).
+    pub fn by_exact_tenant(&self, tenant_id: &str) -> Option<&Organisation> {
+        self.by_tenant.get(tenant_id).map(|&i| &self.list[i])
+    }
+
     /// The organisation a bot activity from `tenant` belongs to: the configured tenant, else the
     /// organisation that serves the local test client sending that tenant (or no tenant).
     pub fn for_bot(&self, tenant: Option<&str>) -> Option<&Organisation> {

@@ -137,13 +137,13 @@ impl SsoValidator {
             .filter(|t| !t.is_empty())
             .ok_or(SsoError::Missing)?;
         let jwt = Jwt::parse(token, &ALGORITHMS)?;
-        // The tenant decides which keys may have signed: only configured tenants are looked up.
+        // The tenant decides which keys and issuers count: only a configured tenant, written
+        // exactly as Entra writes it (a lower-case GUID, no spaces), is looked up.
         let tenant = jwt
             .unverified_claims::<Unverified>()?
             .tid
-            .map(|t| t.to_ascii_lowercase())
             .ok_or(SsoError::Tenant)?;
-        let org = self.orgs.by_tenant(&tenant).ok_or(SsoError::Tenant)?;
+        let org = self.orgs.by_exact_tenant(&tenant).ok_or(SsoError::Tenant)?;
         let keys = self
             .keys
             .of(&org.tenant_id)
@@ -161,7 +161,8 @@ impl SsoValidator {
             leeway: CLOCK_SKEW_SECS,
         };
         let claims: Claims = jwt.verify(&key.key, &rules)?;
-        if !claims.tid.eq_ignore_ascii_case(&org.tenant_id) {
+        // Checked again once verified, exactly: the organisation is the token's own tenant.
+        if claims.tid != org.tenant_id {
             return Err(SsoError::Tenant);
         }
         if !claims
