@@ -45,15 +45,15 @@ impl Bot {
     }
 }
 
-/// A member as the name fallback reads them: a role other than `user` (a guest, an anonymous
-/// participant) is never matched by name.
+/// A member as the name fallback reads them: only the role `user` is matched by name (a guest,
+/// an anonymous participant, or a member whose role Teams does not say, never).
 pub(super) fn naming(m: &TeamsMember) -> Naming {
     Naming {
         upn: m.user_principal_name.clone(),
         home_tenant: m.tenant_id.clone(),
-        guest: m
+        guest: !m
             .user_role
             .as_deref()
-            .is_some_and(|r| !r.eq_ignore_ascii_case("user")),
+            .is_some_and(|r| r.eq_ignore_ascii_case("user")),
     }
 }

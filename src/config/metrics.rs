@@ -66,6 +66,9 @@ impl MetricsConfig {
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .unwrap_or_default();
+        if presented.is_empty() {
+            return false;
+        }
         let got: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         // Compared whole, whatever the first difference.
         got.iter().zip(want).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0
@@ -98,7 +101,7 @@ impl RawMetrics {
                 .ok(),
         };
         let from_token = self.token.as_ref().and_then(|t| {
-            strong_secret(t.expose_secret())
+            strong_secret(t.expose_secret().trim())
                 .map_err(|why| {
                     errs.push(format!(
                         "metrics.token: {why} (e.g. `openssl rand -base64 32`)"
@@ -112,6 +115,14 @@ impl RawMetrics {
             if bytes.is_none() {
                 errs.push(
                     "metrics.token_sha256: must be 64 hex digits (`printf %s TOKEN | sha256sum`)"
+                        .into(),
+                );
+            }
+            let empty: [u8; 32] = Sha256::digest(b"").into();
+            if bytes.as_deref() == Some(empty.as_slice()) {
+                errs.push(
+                    "metrics.token_sha256: that is the SHA-256 of an empty token (was TOKEN set \
+                     when you ran sha256sum?)"
                         .into(),
                 );
             }
@@ -194,6 +205,24 @@ mod tests {
         assert!(errs.is_empty(), "{errs:?}");
         assert!(m.admits(Some(&format!("Bearer {token}"))));
         assert!(!m.admits(Some("Bearer a-scraper-token-of-at-least-32-chars-Zq8x")));
+        assert!(!m.admits(None));
+        assert!(!m.admits(Some("Bearer ")));
+        let (_, errs) = metrics("", Some("          short-but-padded          "));
+        assert!(!errs.is_empty(), "padding does not make a token strong");
+    }
+
+    #[test]
+    fn the_hash_of_an_empty_token_is_refused() {
+        let raw = RawMetrics {
+            listen: String::new(),
+            token_sha256: Some(
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
+            ),
+            ..RawMetrics::default()
+        };
+        let mut errs = Vec::new();
+        let m = raw.validate(&mut errs);
+        assert!(errs.iter().any(|e| e.contains("empty token")), "{errs:?}");
         assert!(!m.admits(None));
     }
 

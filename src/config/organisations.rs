@@ -125,6 +125,13 @@ impl RawOrganisation {
         {
             errs.push("lockout: need 1 ≤ threshold ≤ hard_limit ≤ 100".into());
         }
+        if lockout.hard_limit_window_hours == 0 {
+            errs.push(
+                "lockout.hard_limit_window_hours: at least 1 (failures count toward the hard \
+                 lock over this window, across self-service unlocks)"
+                    .into(),
+            );
+        }
         let team_ids: Vec<String> = self.team_ids.iter().map(|t| team_id(t)).collect();
         for (i, t) in team_ids.iter().enumerate() {
             if !(t.starts_with("19:") && t.contains("@thread.")) {

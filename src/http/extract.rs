@@ -40,11 +40,15 @@ where
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
         let header = config.forwarded_header;
-        let values = parts
+        // Bytes that are no text still make entries (unreadable ones): dropping the header line
+        // would leave the proxy as the client.
+        let values: Vec<std::borrow::Cow<'_, str>> = parts
             .headers
             .get_all(header.name())
             .iter()
-            .filter_map(|v| v.to_str().ok());
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .collect();
+        let values = values.iter().map(|v| v.as_ref());
         let hops: Vec<&str> = match header {
             ForwardedHeader::XForwardedFor => values.flat_map(|v| v.split(',')).collect(),
             ForwardedHeader::Forwarded => values.flat_map(forwarded_for).collect(),

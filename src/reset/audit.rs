@@ -133,6 +133,7 @@ pub struct Audit<'a> {
     account: Option<&'a AccountId>,
     client: Option<&'a str>,
     detail: Option<String>,
+    counted: bool,
 }
 
 /// A value or an optional value, so `tenant(&org.tenant_id)` and `tenant(maybe.as_deref())`
@@ -198,7 +199,15 @@ impl<'a> Audit<'a> {
             account: None,
             client: None,
             detail: None,
+            counted: true,
         }
+    }
+
+    /// Whether this row counts in `octopus_events_total` (default: yes). One request that
+    /// writes several rows counts once.
+    pub fn counted(mut self, counted: bool) -> Self {
+        self.counted = counted;
+        self
     }
 
     /// The organisation's tenant id (not personal data: it also labels the counter).
@@ -236,7 +245,8 @@ impl<'a> Audit<'a> {
             )
             .increment(1);
         };
-        if self.event.follows_a_request() {
+        if !self.counted {
+        } else if self.event.follows_a_request() {
             crate::metrics::held(count);
         } else {
             count();

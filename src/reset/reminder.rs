@@ -98,6 +98,8 @@ impl ResetService {
             target,
         )
         .await?;
+        // One row per account the address names (the audit trail of each), but one count per
+        // request: how many accounts share an address is not for the metrics to tell.
         if found.is_empty() {
             Audit::event(AuditEvent::UsernameReminderRequested, now)
                 .tenant(&org.tenant_id)
@@ -106,12 +108,13 @@ impl ResetService {
                 .record(&mut tx)
                 .await?;
         }
-        for a in &found {
+        for (n, a) in found.iter().enumerate() {
             Audit::event(AuditEvent::UsernameReminderRequested, now)
                 .tenant(&org.tenant_id)
                 .account(&a.id)
                 .client(&client)
                 .detail(outcome)
+                .counted(n == 0)
                 .record(&mut tx)
                 .await?;
         }

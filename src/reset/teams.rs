@@ -108,7 +108,7 @@ impl ResetService {
         else {
             return Ok(None);
         };
-        if !accounts::bind_object_id(&mut tx, &account.id, oid).await? {
+        if !accounts::bind_object_id(&mut tx, &account.id, upn, oid).await? {
             // Bound meanwhile (or this object id already has an account): names no longer count.
             return Ok(None);
         }

@@ -119,9 +119,13 @@ impl ResetService {
         else {
             return Ok(Unlock::NoAccount);
         };
-        if let (Actor::SelfService { aad_object_id }, Some(bound)) =
-            (actor, &account.entra_object_id)
-            && !aad_object_id.eq_ignore_ascii_case(bound)
+        // The owner is the identity bound to the account; an account with none bound has no
+        // owner in Teams.
+        if let Actor::SelfService { aad_object_id } = actor
+            && !account
+                .entra_object_id
+                .as_deref()
+                .is_some_and(|bound| aad_object_id.eq_ignore_ascii_case(bound))
         {
             return Ok(Unlock::NotOwner);
         }

@@ -126,37 +126,58 @@ pub async fn by_identity(
             return from_row(&row).map(Some);
         }
     }
-    if let Some(upn) = upn {
-        let upn = upn.trim().to_lowercase();
-        let row = sqlx::query(&format!(
-            "select {COLUMNS} from account where tenant_id = $1 and entra_object_id is null \
-             and (upn = $2 or (upn is null and lower(email) = $2)) \
-             order by case when upn = $2 then 0 else 1 end, username limit 1"
-        ))
-        .bind(tenant_id)
-        .bind(&upn)
-        .fetch_optional(&mut *conn)
-        .await?;
-        return row.as_ref().map(from_row).transpose();
+    match upn {
+        Some(upn) => by_unbound_upn(conn, tenant_id, upn).await,
+        None => Ok(None),
     }
-    Ok(None)
 }
 
-/// Binds `object_id` to the account if it has none bound yet. `false`: it had one, or another
-/// account of the organisation has this object id.
+/// The accounts with no object id bound that a UPN names (`upn = UPN`, or no UPN recorded and
+/// the address is that UPN).
+const BY_UNBOUND_UPN: &str = "from account where tenant_id = $1 and entra_object_id is null \
+     and (upn = $2 or (upn is null and lower(email) = $2))";
+
+/// The one account with no object id bound that `upn` names; `None` when none does, or when
+/// several do (a shared address names nobody in particular).
+pub async fn by_unbound_upn(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    upn: &str,
+) -> Result<Option<Account>, StoreError> {
+    let upn = upn.trim().to_lowercase();
+    let rows = sqlx::query(&format!(
+        "select {COLUMNS} {BY_UNBOUND_UPN} order by username limit 2"
+    ))
+    .bind(tenant_id)
+    .bind(&upn)
+    .fetch_all(&mut *conn)
+    .await?;
+    match rows.as_slice() {
+        [one] => from_row(one).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Binds `object_id` to the account if `upn` still names it and it has none bound yet.
+/// `false`: it had one, an import changed what names it meanwhile, or another account of the
+/// organisation has this object id.
 pub async fn bind_object_id(
     conn: &mut AnyConnection,
     id: &AccountId,
+    upn: &str,
     object_id: &str,
 ) -> Result<bool, StoreError> {
     let oid = object_id.to_ascii_lowercase();
+    let upn = upn.trim().to_lowercase();
     let done = sqlx::query(
         "update account set entra_object_id = $2 where account_id = $1 and entra_object_id is null \
+         and (upn = $3 or (upn is null and lower(email) = $3)) \
          and not exists (select 1 from account other where other.tenant_id = account.tenant_id \
                          and other.entra_object_id = $2)",
     )
     .bind(&id.0)
     .bind(&oid)
+    .bind(&upn)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
@@ -240,7 +261,8 @@ pub async fn upsert(conn: &mut AnyConnection, a: &NewAccount, now: i64) -> Resul
          upn, locale, failed_logins, created_at, updated_at) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9) \
          on conflict (tenant_id, username) do update set email = $4, display_name = $5, \
-         entra_object_id = $6, upn = $7, locale = $8, updated_at = $9",
+         entra_object_id = coalesce($6, account.entra_object_id), upn = $7, locale = $8, \
+         updated_at = $9",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(&a.tenant_id)

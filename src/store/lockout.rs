@@ -90,12 +90,16 @@ pub async fn lock_until(
     subject: &str,
     until: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("update signin_guard set locked_until = $3 where tenant_id = $1 and subject = $2")
-        .bind(tenant_id)
-        .bind(subject)
-        .bind(until)
-        .execute(conn)
-        .await?;
+    // A later lock never shortens one in force (a check settled late after a hard lock).
+    sqlx::query(
+        "update signin_guard set locked_until = case when locked_until > $3 then locked_until \
+         else $3 end where tenant_id = $1 and subject = $2",
+    )
+    .bind(tenant_id)
+    .bind(subject)
+    .bind(until)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

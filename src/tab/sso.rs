@@ -86,6 +86,7 @@ struct Claims {
     tid: String,
     oid: Option<String>,
     scp: Option<String>,
+    iss: String,
     upn: Option<String>,
     /// 1: a guest of the tenant (optional claim).
     acct: Option<u8>,
@@ -173,11 +174,12 @@ impl SsoValidator {
         {
             return Err(SsoError::Scope);
         }
+        // A member's token has no `idp`, or the tenant's own issuer; a guest's names their home.
         let guest = claims.acct == Some(1)
             || claims
                 .idp
                 .as_deref()
-                .is_some_and(|idp| !idp.to_ascii_lowercase().contains(&org.tenant_id));
+                .is_some_and(|idp| idp != claims.iss && idp != v1 && idp != v2);
         Ok(SsoUser {
             tenant_id: org.tenant_id.clone(),
             object_id: claims.oid,

@@ -165,6 +165,35 @@ async fn an_entry_that_is_no_address_never_lands_in_the_proxy_s_bucket() {
 }
 
 #[tokio::test]
+async fn a_header_that_is_no_text_is_not_the_proxy_s_bucket_either() {
+    let app = behind_loopback_proxy().await;
+    let raw =
+        reqwest::header::HeaderValue::from_bytes(b"203.0.113.7\xff, 198.51.100.1\xfe").unwrap();
+    for n in 1..=3 {
+        let (_, html) = app.get("/forgot").await;
+        let status = app
+            .client
+            .post(app.url("/forgot"))
+            .header("x-forwarded-for", raw.clone())
+            .form(&[
+                ("csrf", csrf_of(&html).as_str()),
+                ("org", "demo"),
+                ("username", &format!("u{n}")),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        forgot(&app, None, "p1").await,
+        200,
+        "the proxy's own bucket is untouched"
+    );
+}
+
+#[tokio::test]
 async fn an_untrusted_peer_s_forwarded_for_is_ignored() {
     let app = TestApp::builder()
         .config(|c| {

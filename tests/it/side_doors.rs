@@ -120,6 +120,33 @@ async fn metrics_do_not_tell_a_known_username_or_address_from_an_unknown_one() {
 }
 
 #[tokio::test]
+async fn an_address_shared_by_two_accounts_counts_as_one_request() {
+    let (one, two) = tokio::join!(spawn_for_metrics(), spawn_for_metrics());
+    two.import(
+        "username,email,display_name,entra_object_id,upn,locale\n\
+         gagm2,marc.gagnon@cegepsi.ca,Marc Gagnon,,,\n",
+    )
+    .await;
+    for app in [&one, &two] {
+        let res = app
+            .submit(
+                "/forgot-username?org=demo",
+                "/forgot-username",
+                &[("org", "demo"), ("email", "marc.gagnon@cegepsi.ca")],
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    let events = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("octopus_events_total"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(events(&one.metrics().await), events(&two.metrics().await));
+}
+
+#[tokio::test]
 async fn mail_figures_are_published_at_the_interval_s_boundary_summed() {
     let app = TestApp::spawn().await;
     let before = counted(&app.metrics().await);

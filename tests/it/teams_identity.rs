@@ -80,6 +80,15 @@ async fn with_the_fallback_the_upn_of_a_member_binds_once_and_for_good() {
     let other_upn = member("someone.else@cegepsi.ca", MARC, TENANT, "user");
     let card = reminder_for(&app, "29:mallory", OTHER_OID, other_upn).await;
     assert!(unlinked(&card), "email is never a match: {card}");
+    // An account with a UPN recorded is matched by that UPN only, not by its address.
+    app.import(
+        "username,email,display_name,entra_object_id,upn,locale\n\
+         roym,marc.roy@cegepsi.ca,Marc Roy,,m.roy@cegepsi.ca,\n",
+    )
+    .await;
+    let by_address = member("marc.roy@cegepsi.ca", "", TENANT, "user");
+    let card = reminder_for(&app, "29:roy", OTHER_OID, by_address).await;
+    assert!(unlinked(&card) && !card.contains("roym"), "{card}");
 
     let card = reminder_for(
         &app,
@@ -101,6 +110,12 @@ async fn with_the_fallback_the_upn_of_a_member_binds_once_and_for_good() {
         )]
     );
 
+    // A new import of the directory without object ids keeps the binding.
+    app.import(crate::harness::ACCOUNTS_CSV).await;
+    assert_eq!(
+        bound_object_id(&app, "gagm").await.as_deref(),
+        Some(NEWCOMER_OID)
+    );
     // Later, the same UPN on another identity is not Marc: the object id decides now.
     let card = reminder_for(
         &app,
@@ -196,4 +211,19 @@ async fn the_tab_matches_the_upn_claim_only_and_never_a_guest() {
         bound_object_id(&app, "gagm").await.as_deref(),
         Some(NEWCOMER_OID)
     );
+}
+
+#[tokio::test]
+async fn an_address_shared_by_two_accounts_names_nobody() {
+    let app = with_fallback(true).spawn().await;
+    app.import(
+        "username,email,display_name,entra_object_id,upn,locale\n\
+         gagm2,marc.gagnon@cegepsi.ca,Marc Gagnon (2),,,\n",
+    )
+    .await;
+    let m = member(MARC, "", TENANT, "user");
+    let card = reminder_for(&app, "29:marc", NEWCOMER_OID, m).await;
+    assert!(unlinked(&card) && !card.contains("gagm2"), "{card}");
+    assert_eq!(bound_object_id(&app, "gagm").await, None);
+    assert_eq!(bound_object_id(&app, "gagm2").await, None);
 }
