@@ -318,10 +318,11 @@ async fn mail(cfg: Config, cmd: MailCommand) -> anyhow::Result<()> {
         "id", "template", "recipient", "queued", "state", "attempts"
     ));
     for m in &list {
-        let state = match (m.sent_at, m.dead_at) {
-            (Some(_), _) => "sent",
-            (None, Some(_)) => "dead",
-            (None, None) => "pending",
+        let state = match (m.sent_at, m.dead_at, m.expired_at) {
+            (Some(_), _, _) => "sent",
+            (None, Some(_), Some(_)) => "expired",
+            (None, Some(_), None) => "dead",
+            (None, None, _) => "pending",
         };
         let error: String = m
             .last_error

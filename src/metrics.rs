@@ -98,6 +98,7 @@ impl Metrics {
                 "octopus_mail_sent_total",
                 "octopus_mail_failures_total",
                 "octopus_mail_dead_letters_total",
+                "octopus_mail_expired_total",
             ] {
                 metrics::counter!(name).absolute(0);
             }

@@ -154,6 +154,7 @@ impl Application {
             poll: config.mail_poll_interval,
             max_attempts: i64::from(config.mail_max_attempts),
             concurrency: config.mail_concurrency,
+            observer: reset.observer.clone(),
         };
         let listener = match listener {
             Some(l) => l,

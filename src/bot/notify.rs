@@ -47,6 +47,9 @@ pub fn status_card(
             "isChanged": r.state == RequestState::Changed,
             "isSuperseded": r.state == RequestState::Superseded,
             "isCancelled": r.state == RequestState::Cancelled,
+            "isUndelivered": r.state == RequestState::Undelivered,
+            "askResetAgain": r.state == RequestState::Undelivered && r.purpose == Purpose::Reset,
+            "askEnrollAgain": r.state == RequestState::Undelivered && r.purpose == Purpose::Enroll,
             "isExpired": expired,
             "linkActive": active,
             "maskedEmail": r.masked_email.clone().unwrap_or_default(),
@@ -93,6 +96,7 @@ impl BotCore {
             LinkEvent::Completed => RequestState::Changed,
             LinkEvent::Superseded => RequestState::Superseded,
             LinkEvent::Cancelled => RequestState::Cancelled,
+            LinkEvent::Undelivered => RequestState::Undelivered,
         };
         let now = self.clock.unix();
         // Only requests made from Teams have a card; only real changes are shown.

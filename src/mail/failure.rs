@@ -13,6 +13,18 @@ pub enum Failure {
     Credentials,
     /// 4xx, a dropped connection, a TLS failure, a timeout: retried with backoff.
     Transient,
+    /// Nothing was sent: the link the mail carries expired, or would have within
+    /// [`expiry_margin`], before the relay could take it (an outage outlasted it).
+    Expired,
+}
+
+/// A link mail is not sent when its link has less than this left: the person could not use it
+/// in time. Two minutes, or a quarter of the link's lifetime when that is shorter (a one-minute
+/// link must still go out at once).
+pub fn expiry_margin(lifetime: std::time::Duration) -> i64 {
+    i64::try_from(lifetime.as_secs() / 4)
+        .unwrap_or(120)
+        .min(120)
 }
 
 #[derive(Debug, Clone)]
@@ -23,6 +35,8 @@ pub struct SendError {
     /// The whole error, kept on the outbox row. It may quote the relay's reply, which may name
     /// the recipient: logs carry `code` and `failure` only.
     pub detail: String,
+    /// With [`Failure::Expired`]: the id of the link that was not sent (for its status card).
+    pub expired_link: Option<String>,
 }
 
 impl SendError {
@@ -40,6 +54,7 @@ impl SendError {
             failure,
             code: status.map(|c| c.to_string()),
             detail: e.to_string(),
+            expired_link: None,
         }
     }
 
@@ -49,6 +64,17 @@ impl SendError {
             failure: Failure::Transient,
             code: None,
             detail: detail.into(),
+            expired_link: None,
+        }
+    }
+
+    /// A link mail held back: its link `token_id` expired (or nearly) before it could be sent.
+    pub fn expired(token_id: Option<String>) -> Self {
+        SendError {
+            failure: Failure::Expired,
+            code: None,
+            detail: "not sent: the link expired before the relay could take the mail".into(),
+            expired_link: token_id,
         }
     }
 }
@@ -56,5 +82,19 @@ impl SendError {
 impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::expiry_margin;
+
+    #[test]
+    fn the_margin_is_two_minutes_or_a_quarter_of_a_short_link_s_life() {
+        assert_eq!(expiry_margin(Duration::from_secs(30 * 60)), 120);
+        assert_eq!(expiry_margin(Duration::from_secs(60)), 15);
+        assert_eq!(expiry_margin(Duration::from_secs(8 * 60)), 120);
     }
 }

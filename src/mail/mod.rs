@@ -70,6 +70,9 @@ pub struct MailParams {
     /// An unlock done by a service-desk agent (not by the person).
     #[serde(default)]
     pub by_agent: bool,
+    /// The link's id (not the link): a mail that could not be sent in time says so on its card.
+    #[serde(default)]
+    pub token_id: Option<String>,
 }
 
 pub struct OutgoingMail<'a> {

@@ -19,7 +19,7 @@ use tracing::{Instrument, error, info, warn};
 use super::{
     MailParams, MailTemplate,
     crypto::MailKey,
-    failure::{Failure, SendError},
+    failure::{Failure, SendError, expiry_margin},
     render,
     transport::Transport,
 };
@@ -27,7 +27,10 @@ use crate::{
     clock::SharedClock,
     i18n::{Locale, Strings},
     org::Organisations,
-    reset::audit::{Audit, AuditEvent},
+    reset::{
+        audit::{Audit, AuditEvent},
+        events::{LinkEvent, LinkObserver},
+    },
     store::{AnyConnection, Dialect, Store, StoreError, outbox},
     templates::Templates,
 };
@@ -80,6 +83,8 @@ pub struct MailWorker {
     pub max_attempts: i64,
     /// Sends in flight at once (`mail.concurrency`, at least 1).
     pub concurrency: usize,
+    /// Told when a link could not be sent in time (the requester's Teams card says so).
+    pub observer: Arc<dyn LinkObserver>,
 }
 
 /// What became of one claimed mail.
@@ -89,6 +94,8 @@ enum Settled {
     /// Retried after this delay.
     Failed(Duration),
     Dead,
+    /// Held back: its link expired before it could be sent.
+    Expired,
 }
 
 /// Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min … capped at one hour, ±20 %.
@@ -250,7 +257,7 @@ impl MailWorker {
         };
         tx.commit().await?;
         for (s, settled) in sent.iter().zip(settled) {
-            report(&s.mail, &s.result, settled);
+            self.report(&s.mail, &s.result, settled);
         }
         Ok(claimed)
     }
@@ -285,7 +292,7 @@ impl MailWorker {
             .instrument(span)
             .await?;
         tx.commit().await?;
-        report(&mail, &result, settled);
+        self.report(&mail, &result, settled);
         Ok(Done::Locked(Some(settled)))
     }
 
@@ -309,6 +316,15 @@ impl MailWorker {
                 .await?;
             return Ok(Settled::Sent);
         };
+        if e.failure == Failure::Expired {
+            outbox::mark_expired(conn, id, now, &e.detail).await?;
+            Audit::event(AuditEvent::MailExpired, now)
+                .tenant(&mail.tenant_id)
+                .detail(detail)
+                .record(conn)
+                .await?;
+            return Ok(Settled::Expired);
+        }
         if e.failure == Failure::Refused || mail.attempts >= self.max_attempts {
             outbox::mark_dead(conn, id, now, &e.detail).await?;
             Audit::event(AuditEvent::MailDeadLettered, now)
@@ -325,31 +341,49 @@ impl MailWorker {
     }
 
     async fn deliver(&self, mail: &outbox::ClaimedMail) -> Result<(), SendError> {
-        let message = self.build(mail).map_err(SendError::local)?;
+        let message = self.build(mail)?;
         self.transport.send(message).await
     }
 
-    fn build(&self, mail: &outbox::ClaimedMail) -> Result<Message, String> {
+    /// The message, or [`Failure::Expired`] when the link it carries would reach the person too
+    /// late to be used.
+    fn build(&self, mail: &outbox::ClaimedMail) -> Result<Message, SendError> {
+        let params = self.open(mail).map_err(SendError::local)?;
+        let margin = self
+            .orgs
+            .by_tenant(&mail.tenant_id)
+            .map_or(120, |org| expiry_margin(org.token_lifetime));
+        if let Some(expires_at) = params.expires_at
+            && expires_at - self.clock.unix() < margin
+        {
+            return Err(SendError::expired(params.token_id.clone()));
+        }
+        self.message(mail, &params).map_err(SendError::local)
+    }
+
+    fn open(&self, mail: &outbox::ClaimedMail) -> Result<MailParams, String> {
+        let sealed = mail.payload.as_deref().ok_or("payload already erased")?;
+        let plain = self
+            .key
+            .open(sealed, mail.outbox_id.as_bytes())
+            .map_err(|e| e.to_string())?;
+        serde_json::from_slice(&plain).map_err(|e| format!("payload: {e}"))
+    }
+
+    fn message(&self, mail: &outbox::ClaimedMail, params: &MailParams) -> Result<Message, String> {
         let template = MailTemplate::parse(&mail.template).ok_or("unknown template")?;
         let org = self
             .orgs
             .by_tenant(&mail.tenant_id)
             .ok_or("the organisation is no longer configured")?;
         let locale = Locale::from_tag(&mail.locale).unwrap_or(org.default_locale);
-        let sealed = mail.payload.as_deref().ok_or("payload already erased")?;
-        let plain = self
-            .key
-            .open(sealed, mail.outbox_id.as_bytes())
-            .map_err(|e| e.to_string())?;
-        let params: MailParams =
-            serde_json::from_slice(&plain).map_err(|e| format!("payload: {e}"))?;
         let rendered = render::render(
             &self.templates,
             &self.strings,
             template,
             locale,
             org,
-            &params,
+            params,
             self.clock.now(),
         )
         .map_err(|e| format!("render: {e}"))?;
@@ -402,6 +436,18 @@ fn collect(
     false
 }
 
+impl MailWorker {
+    /// Logs and counts an outcome once it is written; a link not sent in time is announced.
+    fn report(&self, mail: &outbox::ClaimedMail, result: &Result<(), SendError>, settled: Settled) {
+        if let (Settled::Expired, Err(e)) = (settled, result)
+            && let Some(token_id) = &e.expired_link
+        {
+            self.observer.link_event(token_id, LinkEvent::Undelivered);
+        }
+        report(mail, result, settled);
+    }
+}
+
 /// Logs and counts an outcome once it is written.
 fn report(mail: &outbox::ClaimedMail, result: &Result<(), SendError>, settled: Settled) {
     let _span = mail_span(mail).entered();
@@ -416,6 +462,16 @@ fn report(mail: &outbox::ClaimedMail, result: &Result<(), SendError>, settled: S
     let code = e.code.as_deref();
     let cause = code.is_none().then_some(e.detail.as_str());
     match settled {
+        Settled::Expired => {
+            error!(
+                attempt,
+                "link mail not sent: its link expired before the relay could take it (relay \
+                 outage?); the person must ask again"
+            );
+            crate::metrics::held(|| {
+                metrics::counter!("octopus_mail_expired_total").increment(1);
+            });
+        }
         Settled::Dead => {
             error!(attempt, failure = ?e.failure, smtp.code = code, error = cause, "mail dead-lettered: not retried again");
             crate::metrics::held(|| {

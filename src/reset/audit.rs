@@ -55,6 +55,8 @@ pub enum AuditEvent {
     MailSent,
     /// A mail given up on: refused for good by the relay, or out of attempts.
     MailDeadLettered,
+    /// A link mail not sent: its link expired before the relay could take it.
+    MailExpired,
     /// An operator re-sent a dead letter (`mail retry`): a fresh link was issued.
     MailRetriedByOperator,
     CredentialsChecked,
@@ -89,6 +91,7 @@ impl AuditEvent {
             AuditEvent::RequestRateLimited => "request_rate_limited",
             AuditEvent::MailSent => "mail_sent",
             AuditEvent::MailDeadLettered => "mail_dead_lettered",
+            AuditEvent::MailExpired => "mail_expired",
             AuditEvent::MailRetriedByOperator => "mail_retried_by_operator",
             AuditEvent::CredentialsChecked => "credentials_checked",
             AuditEvent::EmailChanged => "email_changed",
@@ -118,7 +121,10 @@ impl AuditEvent {
     /// Events that happen after the answer, only when the request named an account (a mail
     /// sent or given up on): counted with the held figures ([`crate::metrics::held`]).
     fn follows_a_request(self) -> bool {
-        matches!(self, AuditEvent::MailSent | AuditEvent::MailDeadLettered)
+        matches!(
+            self,
+            AuditEvent::MailSent | AuditEvent::MailDeadLettered | AuditEvent::MailExpired
+        )
     }
 }
 

@@ -12,6 +12,8 @@ pub enum LinkEvent {
     Superseded,
     /// Cancelled ("Ce n'était pas moi").
     Cancelled,
+    /// Its mail could not be sent before it expired (a relay outage): never delivered.
+    Undelivered,
 }
 
 pub trait LinkObserver: Send + Sync + 'static {

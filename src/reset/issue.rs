@@ -69,6 +69,7 @@ impl ResetService {
             link: Some(self.link(&format!("reset/{}", token.expose()))),
             cancel_link: Some(self.link(&format!("reset/{}/cancel", token.expose()))),
             expires_at: Some(expires_at),
+            token_id: Some(token_id.clone()),
             ..MailParams::default()
         };
         let queued = enqueue_for_account(

@@ -15,6 +15,8 @@ pub enum RequestState {
     Changed,
     Superseded,
     Cancelled,
+    /// The mail could not be sent before the link expired.
+    Undelivered,
 }
 
 impl RequestState {
@@ -25,6 +27,7 @@ impl RequestState {
             Self::Changed => "changed",
             Self::Superseded => "superseded",
             Self::Cancelled => "cancelled",
+            Self::Undelivered => "undelivered",
         }
     }
 
@@ -44,6 +47,7 @@ impl FromStr for RequestState {
             "changed" => Self::Changed,
             "superseded" => Self::Superseded,
             "cancelled" => Self::Cancelled,
+            "undelivered" => Self::Undelivered,
             _ => return Err(UnknownName),
         })
     }

@@ -195,6 +195,26 @@ pub async fn mark_dead(
     Ok(())
 }
 
+/// A link mail held back because its link expired first: a dead letter marked expired (its
+/// payload erased, never claimed again; `mail retry` issues a fresh link).
+pub async fn mark_expired(
+    conn: &mut AnyConnection,
+    outbox_id: &str,
+    now: i64,
+    why: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "update outbox set dead_at = $1, expired_at = $1, payload = null, lease_until = null, \
+         last_error = $2 where outbox_id = $3 and sent_at is null",
+    )
+    .bind(now)
+    .bind(why)
+    .bind(outbox_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Rows not yet sent, and the earliest next attempt among them.
 pub async fn pending(conn: &mut AnyConnection) -> Result<(i64, Option<i64>), StoreError> {
     let row = sqlx::query(
@@ -216,6 +236,8 @@ pub struct MailSummary {
     pub attempts: i64,
     pub sent_at: Option<i64>,
     pub dead_at: Option<i64>,
+    /// Held back because its link expired first (also a dead letter).
+    pub expired_at: Option<i64>,
     pub last_error: Option<String>,
 }
 
@@ -226,7 +248,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<MailSummary>, StoreError> {
     let rows = sqlx::query(
-        "select outbox_id, template, recipient, created_at, attempts, sent_at, dead_at, last_error \
+        "select outbox_id, template, recipient, created_at, attempts, sent_at, dead_at, expired_at, last_error \
          from outbox where ($1 = 0 or dead_at is not null) order by created_at desc limit $2",
     )
     .bind(i64::from(dead_only))
@@ -243,6 +265,7 @@ pub async fn list(
                 attempts: r.try_get("attempts")?,
                 sent_at: r.try_get("sent_at")?,
                 dead_at: r.try_get("dead_at")?,
+                expired_at: r.try_get("expired_at")?,
                 last_error: r.try_get("last_error")?,
             })
         })

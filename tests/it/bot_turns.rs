@@ -135,17 +135,6 @@ async fn serve(d: &Deployment, dir: &Path) -> (Child, String) {
     process::serve(cmd).await
 }
 
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: not within {WAIT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn sigkill(mut child: Child) {
     child.start_kill().unwrap();
     child.wait().await.unwrap();
@@ -160,21 +149,39 @@ async fn a_submission_whose_first_delivery_crashed_before_acting_is_done_by_the_
     else {
         return;
     };
-    // Arrange: the first instance is caught mid-turn (asking the connector who Julie is),
-    // before it has issued anything, and killed.
+    // Arrange: the first instance is caught mid-turn (waiting for Julie's account row, which
+    // the test holds locked), before it has issued anything, and killed.
     let (first, base) = d.serve().await;
     let a = submission(&d.connector);
-    d.connector.hold_member_lookups(Duration::from_secs(120));
+    let store = octopus_teams::store::Store::connect(&d.db.secret_url())
+        .await
+        .unwrap();
+    let mut blocker = store.pool().begin().await.unwrap();
+    sqlx::query("select account_id from account where username = 'trej' for update")
+        .fetch_all(&mut *blocker)
+        .await
+        .unwrap();
     d.deliver(&base, &a).await;
-    until("the turn reached the member look-up", || {
-        d.connector.member_lookups() >= 1
-    })
-    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while d
+        .count(
+            "select count(*) from pg_stat_activity \
+             where wait_event_type = 'Lock' and datname = current_database()",
+        )
+        .await
+        < 1
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the turn never waited for the account's row"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     sigkill(first).await;
+    blocker.rollback().await.unwrap();
     assert_eq!(d.count("select count(*) from reset_token").await, 0);
 
     // Act: Teams redelivers the activity to the restarted service.
-    d.connector.hold_member_lookups(Duration::ZERO);
     let (_second, base) = d.serve().await;
     d.deliver(&base, &a).await;
 
@@ -230,7 +237,7 @@ async fn a_submission_whose_first_delivery_crashed_after_acting_is_answered_with
 
 #[tokio::test]
 async fn two_deliveries_of_one_submission_at_once_issue_one_link_and_give_the_same_answer() {
-    // Arrange: both deliveries wait at the member look-up, then go on together.
+    // Arrange: both deliveries at once.
     let app = TestApp::spawn().await;
     let mut a = activity(
         &app.connector.service_url,
@@ -244,9 +251,6 @@ async fn two_deliveries_of_one_submission_at_once_issue_one_link_and_give_the_sa
     a["replyToId"] = json!("card-1");
     a["value"] = json!({"action": {"type": "Action.Execute", "verb": "submit",
         "data": {"purpose": "reset", "username": "trej"}}, "trigger": "manual"});
-    app.connector
-        .hold_member_lookups(Duration::from_millis(300));
-
     // Act
     let (one, two) = tokio::join!(app.bot(&a), app.bot(&a));
 

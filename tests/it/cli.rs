@@ -2,7 +2,7 @@
 
 use crate::harness::{TestApp, TestDb};
 
-fn octopus(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+pub fn octopus(db: &TestDb, args: &[&str]) -> (i32, String, String) {
     let out = crate::harness::process::command()
         .args(args)
         .env("OCTOPUS__DATABASE__URL", &db.url)

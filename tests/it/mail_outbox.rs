@@ -261,3 +261,119 @@ async fn several_mails_are_in_flight_at_once_up_to_mail_concurrency() {
     ids.dedup();
     assert_eq!(ids.len(), 5, "each mail once");
 }
+
+/// Waits for the one dead letter of the outbox, and returns it.
+async fn dead_letter(app: &TestApp) -> octopus_teams::store::outbox::MailSummary {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut conn = app.store.conn().await.unwrap();
+        let dead = octopus_teams::store::outbox::list(&mut conn, true, 10)
+            .await
+            .unwrap();
+        if let Some(row) = dead.into_iter().next() {
+            return row;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no dead letter within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn one_minute_links() -> TestApp {
+    TestApp::builder()
+        .config(|c| c.organisations[0].token_lifetime_minutes = 1)
+        .spawn()
+        .await
+}
+
+#[tokio::test]
+async fn a_link_that_expires_during_a_relay_outage_is_never_mailed() {
+    let app = one_minute_links().await;
+    app.smtp.refuse();
+    assert_eq!(app.request_link("reset", "trej").await.status(), 200);
+    wait_for_attempt(&app).await;
+
+    // The relay is back 75 s later: the link (1 minute) is dead by then.
+    app.smtp.accept();
+    app.advance(Duration::from_secs(75));
+    let row = dead_letter(&app).await;
+    assert!(row.expired_at.is_some(), "marked expired: {row:?}");
+    assert!(row.sent_at.is_none());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(app.smtp.received().is_empty(), "no mail with a dead link");
+    assert!(
+        app.audit_events()
+            .await
+            .contains(&"mail_expired".to_string())
+    );
+
+    // The operator sees it; the person asks again and gets a link that works.
+    let (_, listed, _) = crate::cli::octopus(&app.db, &["mail", "list"]);
+    assert!(listed.contains(" expired "), "{listed}");
+    assert_eq!(app.request_link("reset", "trej").await.status(), 200);
+    let mail = app
+        .smtp
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .remove(0);
+    let link = app.reset_link(&mail);
+    assert_eq!(
+        app.set_password(&link, "abc123", "abc123").await.status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn a_link_with_less_than_two_minutes_left_is_not_sent_either() {
+    let app = TestApp::spawn().await; // 30-minute links
+    app.smtp.refuse();
+    app.request_link("enroll", "gagm").await;
+    wait_for_attempt(&app).await;
+    app.smtp.accept();
+    app.advance(Duration::from_secs(30 * 60 - 100)); // 100 s left: under the margin
+    assert!(dead_letter(&app).await.expired_at.is_some());
+    assert!(app.smtp.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_teams_request_whose_link_could_not_be_sent_in_time_says_so_on_its_card() {
+    let app = one_minute_links().await;
+    app.smtp.refuse();
+    let mut a = crate::harness::activity(
+        &app.connector.service_url,
+        "invoke",
+        "a:julie",
+        "personal",
+        None,
+        None,
+    );
+    a["name"] = serde_json::json!("adaptiveCard/action");
+    a["replyToId"] = serde_json::json!("card-1");
+    a["value"] = serde_json::json!({"action": {"type": "Action.Execute", "verb": "submit",
+        "data": {"purpose": "reset", "username": "trej"}}, "trigger": "manual"});
+    assert_eq!(app.bot(&app.personal("bonjour")).await.status(), 200);
+    app.connector.wait_for(1).await;
+    assert_eq!(app.bot(&a).await.status(), 200);
+    wait_for_attempt(&app).await;
+    let before = app.connector.posted().len();
+
+    app.smtp.accept();
+    app.advance(Duration::from_secs(75));
+    let posted = app.connector.wait_for(before + 1).await;
+    let update = &posted[before];
+    assert_eq!(update.method, "PUT", "the status card is updated in place");
+    assert!(
+        update.path.ends_with("/activities/card-1"),
+        "{}",
+        update.path
+    );
+    let text = update.text();
+    assert!(
+        text.contains("Le lien n'a pas pu vous être envoyé à temps"),
+        "{text}"
+    );
+    assert!(text.contains("Demander un nouveau lien"), "{text}");
+    assert!(app.smtp.received().is_empty());
+}

@@ -31,7 +31,7 @@ const CISSS = {
   portalUrl: "https://monteregie.octopus-itsm.com/Web/",
 };
 
-const STATUS_FLAGS = ["isSent", "isUsed", "isChanged", "isSuperseded", "isCancelled", "isExpired"];
+const STATUS_FLAGS = ["isSent", "isUsed", "isChanged", "isSuperseded", "isCancelled", "isExpired", "isUndelivered"];
 function status(flag, extra) {
   const flags = Object.fromEntries(STATUS_FLAGS.map((f) => [f, f === flag]));
   return {
@@ -42,6 +42,8 @@ function status(flag, extra) {
     maskedEmail: "tr•••@cegepsi.ca",
     hasMaskedEmail: true,
     linkActive: false,
+    askResetAgain: false,
+    askEnrollAgain: false,
     ...flags,
     ...extra,
   };
@@ -101,6 +103,7 @@ const SCENARIOS = [
   ["status", "superseded", status("isSuperseded")],
   ["status", "cancelled", status("isCancelled", { ...CISSS, purpose: "enroll", isEnroll: true })],
   ["status", "expired", status("isExpired")],
+  ["status", "undelivered", status("isUndelivered", { askResetAgain: true })],
   ["account", "username", account("isUsername")],
   ["account", "username-locked", account("isUsername", { isLocked: true })],
   ["account", "unlinked", account("isUnlinked", { username: "" })],
@@ -140,12 +143,15 @@ const DATA_DOC = {
   hasMaskedEmail: "bool: show `maskedEmail` and `t.sentMessage`; `false` gives the uniform answer (`t.sentUniformMessage`).",
   expiresAt: "Link expiry as local time, formatted for the locale (e.g. `15 h 42`, `3:42 PM`, `15:42`).",
   linkActive: "bool: the link can still be used; shows the expiry, the warning and « Ce n'était pas moi ».",
-  isSent: "bool: state flag (exactly one of the six `is*` state flags is `true`).",
+  isSent: "bool: state flag (exactly one of the seven `is*` state flags is `true`).",
   isUsed: "bool: state flag: the link was opened.",
   isChanged: "bool: state flag: password changed (shows the portal button).",
   isSuperseded: "bool: state flag: a newer request replaced this one.",
   isCancelled: "bool: state flag: cancelled (Annuler or « Ce n'était pas moi »).",
   isExpired: "bool: state flag: the link expired unused.",
+  isUndelivered: "bool: state flag: the mail could not be sent before the link expired (a relay outage); nothing was sent.",
+  askResetAgain: "bool: an undelivered reset request: shows « Demander un nouveau lien » (Execute `forgot`).",
+  askEnrollAgain: "bool: an undelivered enrolment request: shows « Demander un nouveau lien » (Execute `enroll`).",
   isRateLimited: "bool: error kind (exactly one of the five is `true`).",
   isUnavailable: "bool: error kind: service or mail temporarily unavailable.",
   isNotAllowed: "bool: error kind: not served in this conversation (a group chat); the personal chat is.",

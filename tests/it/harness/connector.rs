@@ -100,8 +100,6 @@ struct ConnectorState {
     script: Mutex<VecDeque<Answer>>,
     next_id: AtomicUsize,
     member_lookups: AtomicUsize,
-    /// Milliseconds each member look-up waits before it is answered (held mid-turn).
-    member_delay_ms: AtomicU64,
     /// Milliseconds each write waits before it is recorded and answered (a slow connector).
     delay_ms: AtomicU64,
     /// The test that started this connector, and which of its connectors, for naming dumped cards.
@@ -208,14 +206,6 @@ impl Connector {
     /// How many roster pages the bot read.
     pub fn roster_reads(&self) -> usize {
         self.state.roster_reads.load(Ordering::SeqCst)
-    }
-
-    /// Every later member look-up waits `d` before it is answered (counted when it arrives):
-    /// a turn caught in the middle, before it has done anything.
-    pub fn hold_member_lookups(&self, d: Duration) {
-        self.state
-            .member_delay_ms
-            .store(u64::try_from(d.as_millis()).unwrap(), Ordering::SeqCst);
     }
 
     /// How many member look-ups (GET …/members/{user}) the bot made.
@@ -379,10 +369,6 @@ async fn member(
     Path((_conv, user)): Path<(String, String)>,
 ) -> impl IntoResponse {
     s.member_lookups.fetch_add(1, Ordering::SeqCst);
-    let delay = s.member_delay_ms.load(Ordering::SeqCst);
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
     match s.members.lock().unwrap().get(&user) {
         Some(m) => Json(m.clone()).into_response(),
         None => (
