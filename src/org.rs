@@ -135,6 +135,22 @@ pub struct Organisation {
     /// Reach accounts with no Entra object id bound by the person's UPN (members of this tenant
     /// only), binding the object id at the first match. Off: only a bound object id counts.
     pub teams_name_fallback: bool,
+    /// `Reply-To` of every mail (the service desk's mailbox, so that a reply reaches a person).
+    pub reply_to: Option<lettre::message::Mailbox>,
+    /// The envelope sender of every mail.
+    pub return_path: ReturnPath,
+}
+
+/// Where bounces of the service's mail go (the SMTP envelope's `MAIL FROM`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ReturnPath {
+    /// The sender's address (`sender`).
+    #[default]
+    Sender,
+    /// None: `MAIL FROM:<>`, as RFC 3834 suggests for automatic messages.
+    Empty,
+    /// A bounce-handling mailbox.
+    Address(lettre::Address),
 }
 
 /// `[organisations.helpdesk]`: the service-desk agents, by Entra object id. A bot activity

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::{Config, Description, security::strong_secret, urls::http_url};
 use crate::{
     i18n::Locale,
-    org::{Helpdesk, LocalTestClient, LockoutPolicy, Organisation},
+    org::{Helpdesk, LocalTestClient, LockoutPolicy, Organisation, ReturnPath},
     reset::policy::PasswordPolicy,
 };
 
@@ -41,6 +41,14 @@ pub struct RawOrganisation {
     /// Reach accounts imported without an Entra object id by the person's UPN (binding it).
     #[serde(default)]
     pub teams_name_fallback: bool,
+    /// Where replies to the service's mail go (e.g. the service desk's mailbox); none: nowhere
+    /// but the sender.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// The envelope sender (where bounces go): unset = the sender's address; "" = an empty
+    /// return path (`MAIL FROM:<>`, no bounce at all); an address = that address.
+    #[serde(default)]
+    pub return_path: Option<String>,
 }
 
 fn default_audit_retention_days() -> u32 {
@@ -103,6 +111,28 @@ impl RawOrganisation {
                 ))
             })
             .ok();
+        let reply_to = self.reply_to.as_deref().and_then(|r| {
+            r.parse::<lettre::message::Mailbox>()
+                .map_err(|e| {
+                    errs.push(format!(
+                        "reply_to: {e} (e.g. \"Centre de services <csti@example.org>\")"
+                    ))
+                })
+                .ok()
+        });
+        let return_path = match self.return_path.as_deref().map(str::trim) {
+            None => ReturnPath::Sender,
+            Some("") => ReturnPath::Empty,
+            Some(a) => match a.parse::<lettre::Address>() {
+                Ok(addr) => ReturnPath::Address(addr),
+                Err(e) => {
+                    errs.push(format!(
+                        "return_path: {e} (an address such as bounces@example.org, or \"\" for none)"
+                    ));
+                    ReturnPath::Sender
+                }
+            },
+        };
         let time_zone = self
             .time_zone
             .parse::<chrono_tz::Tz>()
@@ -175,6 +205,8 @@ impl RawOrganisation {
                 audit_retention: Duration::from_secs(u64::from(self.audit_retention_days) * 86_400),
                 helpdesk,
                 teams_name_fallback: self.teams_name_fallback,
+                reply_to,
+                return_path,
             }),
             _ => Err(errs),
         }

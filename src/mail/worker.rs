@@ -26,7 +26,7 @@ use super::{
 use crate::{
     clock::SharedClock,
     i18n::{Locale, Strings},
-    org::Organisations,
+    org::{Organisations, ReturnPath},
     reset::{
         audit::{Audit, AuditEvent},
         events::{LinkEvent, LinkObserver},
@@ -387,21 +387,46 @@ impl MailWorker {
             self.clock.now(),
         )
         .map_err(|e| format!("render: {e}"))?;
-        let to = mail
+        let to: lettre::message::Mailbox = mail
             .recipient
             .parse()
             .map_err(|_| "recipient address refused")?;
-        Message::builder()
+        let envelope_from = match &org.return_path {
+            ReturnPath::Sender => Some(org.sender.email.clone()),
+            ReturnPath::Empty => None,
+            ReturnPath::Address(a) => Some(a.clone()),
+        };
+        let envelope = lettre::address::Envelope::new(envelope_from, vec![to.email.clone()])
+            .map_err(|e| format!("envelope: {e}"))?;
+        let mut builder = Message::builder()
             .from(org.sender.clone())
             .to(to)
             .subject(rendered.subject)
             .message_id(Some(mail.message_id.clone()))
+            .envelope(envelope)
+            // An automatic message (RFC 3834): no out-of-office or auto-reply should answer it,
+            // so that an absent person's request does not open a ticket in the sender's mailbox.
+            .raw_header(header("Auto-Submitted", "auto-generated"))
+            .raw_header(header("X-Auto-Response-Suppress", "All"))
+            .raw_header(header("Content-Language", locale.tag()));
+        if let Some(reply_to) = &org.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
+        builder
             .multipart(MultiPart::alternative_plain_html(
                 rendered.text,
                 rendered.html,
             ))
             .map_err(|e| format!("message: {e}"))
     }
+}
+
+/// A header lettre has no type for.
+fn header(name: &'static str, value: &str) -> lettre::message::header::HeaderValue {
+    lettre::message::header::HeaderValue::new(
+        lettre::message::header::HeaderName::new_from_ascii_str(name),
+        value.to_string(),
+    )
 }
 
 /// `collect`s `done` and every other send that has ended meanwhile, so that one write turn takes

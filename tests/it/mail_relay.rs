@@ -244,8 +244,13 @@ async fn a_message_refused_after_data_is_dead_lettered_at_once() {
 
 #[tokio::test]
 async fn temporary_failures_are_dead_lettered_after_max_attempts() {
+    // Day-long links: the hours skipped below leave them usable (else the mail is held back
+    // as expired, not dead-lettered).
     let app = TestApp::builder()
-        .config(|c| c.mail.max_attempts = 3)
+        .config(|c| {
+            c.mail.max_attempts = 3;
+            c.organisations[0].token_lifetime_minutes = 24 * 60;
+        })
         .spawn()
         .await;
     app.smtp.refuse();

@@ -26,6 +26,7 @@ mod identity;
 mod instances;
 mod lockout;
 mod login;
+mod mail_headers;
 mod mail_outbox;
 mod mail_relay;
 mod manifest;
