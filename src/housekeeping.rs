@@ -33,6 +33,13 @@ pub const JOBS: &[(Job, i64)] = &[
     (jobs::ACTIVITIES, DAY),
 ];
 
+/// How many days the rows of the job named `name` are kept once they qualify.
+pub fn kept_days(name: &str) -> i64 {
+    JOBS.iter()
+        .find(|(job, _)| job.name == name)
+        .map_or(0, |(_, keep)| keep / DAY)
+}
+
 /// What one sweep deleted, by job.
 pub type Swept = Vec<(&'static str, u64)>;
 

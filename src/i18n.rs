@@ -195,6 +195,75 @@ mod tests {
         }
     }
 
+    /// Every French string as a reader sees it: no plain space before « : ; ? ! » or inside
+    /// « », « courriel » rather than « email ». Placeholders (`{email}`) are not text.
+    #[test]
+    fn french_strings_follow_the_oqlf_typography() {
+        let table: toml::Table =
+            toml::from_str(include_str!("../locales/fr-CA.toml")).expect("fr-CA parses");
+        let mut strings = Vec::new();
+        collect("", &toml::Value::Table(table), &mut strings);
+        let mut problems = Vec::new();
+        for (key, text) in &strings {
+            let prose = without_placeholders(text);
+            for (bad, why) in [
+                (" :", "plain space before « : »"),
+                (" ;", "plain space before « ; »"),
+                (" ?", "plain space before « ? »"),
+                (" !", "plain space before « ! »"),
+                ("« ", "plain space after « « »"),
+                (" »", "plain space before « » »"),
+            ] {
+                if prose.contains(bad) {
+                    problems.push(format!("{key}: {why}: {text:?}"));
+                }
+            }
+            let lower = prose.to_lowercase();
+            let words: Vec<&str> = lower
+                .split(|c: char| !c.is_alphanumeric() && c != '-')
+                .collect();
+            if words
+                .iter()
+                .any(|w| matches!(*w, "email" | "e-mail" | "emails" | "e-mails"))
+            {
+                problems.push(format!("{key}: « courriel », not « email »: {text:?}"));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    fn collect(prefix: &str, v: &toml::Value, out: &mut Vec<(String, String)>) {
+        match v {
+            toml::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    collect(&format!("{prefix}.{k}"), v, out);
+                }
+            }
+            toml::Value::Array(a) => {
+                for v in a {
+                    collect(prefix, v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `text` with `{…}` placeholders removed (they are names, not words).
+    fn without_placeholders(text: &str) -> String {
+        let mut out = String::new();
+        let mut depth = 0;
+        for c in text.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth > 0 => depth -= 1,
+                _ if depth == 0 => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    }
+
     #[test]
     fn accept_language_picks_the_best_supported() {
         assert_eq!(

@@ -87,15 +87,33 @@ fn values(cfg: &Config) -> Result<Values, PackageRefused> {
     if app.short_name == app.full_name {
         errs.push("teams_app.full_name must differ from short_name".into());
     }
+    let mut full_names = Vec::new();
     for (lang, suffix) in [
         ("en", " – password self-service"),
         ("pt", " – autoatendimento de senhas"),
     ] {
-        if len(&app.short_name) + len(suffix) > 100 {
+        let name = app
+            .full_names
+            .get(lang)
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| format!("{}{suffix}", app.short_name));
+        if !(1..=100).contains(&len(&name)) {
             errs.push(format!(
-                "teams_app.short_name makes the {lang} full name longer than 100 characters"
+                "teams_app.full_names.{lang} is {} characters; 1 to 100 allowed",
+                len(&name)
             ));
         }
+        full_names.push(name);
+    }
+    for lang in app
+        .full_names
+        .keys()
+        .filter(|l| !["en", "pt"].contains(&l.as_str()))
+    {
+        errs.push(format!(
+            "teams_app.full_names.{lang}: only en and pt (full_name is the French one)"
+        ));
     }
     if !(1..=32).contains(&len(&app.developer_name)) {
         errs.push(format!(
@@ -145,6 +163,8 @@ fn values(cfg: &Config) -> Result<Values, PackageRefused> {
         ("VERSION", app.version.clone()),
         ("SHORT_NAME", app.short_name.clone()),
         ("FULL_NAME", app.full_name.clone()),
+        ("FULL_NAME_EN", full_names[0].clone()),
+        ("FULL_NAME_PT", full_names[1].clone()),
         ("DEVELOPER_NAME", app.developer_name.clone()),
         ("DEVELOPER_URL", developer_url),
         ("ACCENT_COLOR", color.clone()),

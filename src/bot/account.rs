@@ -162,10 +162,17 @@ impl Bot {
         username: &str,
         locked: bool,
     ) -> Value {
+        // Where self-service ends, how to reach a person.
+        let needs_a_person = matches!(kind, Kind::Unlinked | Kind::HardLocked | Kind::UnlockLimit);
+        let contact = org
+            .words_in(locale, &self.core.strings)
+            .contact
+            .filter(|_| needs_a_person);
         let card = self.core.cards.render(
             "account",
             locale,
             json!({
+                "hasContact": contact.is_some(), "contact": contact.unwrap_or_default(),
                 "orgName": org.name, "portalUrl": org.portal_url.as_str(),
                 "username": username,
                 "isUsername": kind == Kind::Username,

@@ -20,12 +20,14 @@ impl Bot {
         username: &str,
         locked: bool,
     ) -> Value {
+        let hint = org.words_in(locale, &self.core.strings).username_hint;
         let card = self.core.cards.render(
             "request",
             locale,
             json!({
                 "orgName": org.name, "isEnroll": purpose == Purpose::Enroll,
                 "username": username, "purpose": purpose.as_str(), "isLocked": locked,
+                "hasUsernameHint": hint.is_some(), "usernameHint": hint.unwrap_or_default(),
             }),
         );
         with_language(card, locale)

@@ -8,7 +8,10 @@ use serde::Deserialize;
 use super::{Config, Description, security::strong_secret, urls::http_url};
 use crate::{
     i18n::Locale,
-    org::{Helpdesk, LocalTestClient, LockoutPolicy, Organisation, ReturnPath},
+    org::{
+        Helpdesk, LocalTestClient, LockoutPolicy, Organisation, Privacy, ReturnPath, ServiceDesk,
+        Words,
+    },
     reset::policy::PasswordPolicy,
 };
 
@@ -49,6 +52,12 @@ pub struct RawOrganisation {
     /// return path (`MAIL FROM:<>`, no bounce at all); an address = that address.
     #[serde(default)]
     pub return_path: Option<String>,
+    #[serde(default)]
+    pub words: Words,
+    #[serde(default)]
+    pub service_desk: ServiceDesk,
+    #[serde(default)]
+    pub privacy: Privacy,
 }
 
 fn default_audit_retention_days() -> u32 {
@@ -162,6 +171,16 @@ impl RawOrganisation {
                     .into(),
             );
         }
+        for (key, text) in [
+            ("words.username_hint", &self.words.username_hint),
+            ("words.account_term", &self.words.account_term),
+            ("words.name_in_sentence", &self.words.name_in_sentence),
+            ("service_desk.hours", &self.service_desk.hours),
+        ] {
+            for lang in text.unknown_languages() {
+                errs.push(format!("{key}: {lang:?} is not one of fr-CA, en, pt"));
+            }
+        }
         let team_ids: Vec<String> = self.team_ids.iter().map(|t| team_id(t)).collect();
         for (i, t) in team_ids.iter().enumerate() {
             if !(t.starts_with("19:") && t.contains("@thread.")) {
@@ -207,6 +226,9 @@ impl RawOrganisation {
                 teams_name_fallback: self.teams_name_fallback,
                 reply_to,
                 return_path,
+                words: self.words,
+                service_desk: self.service_desk,
+                privacy: self.privacy,
             }),
             _ => Err(errs),
         }

@@ -16,6 +16,10 @@ pub struct TeamsApp {
     pub developer_url: Option<String>,
     pub accent_color: String,
     pub sso_app_id: Option<String>,
+    /// The full name in the package's other languages: `{ en = "…", pt = "…" }` (`full_name` is
+    /// the French one). Unset: `short_name` and the service's own words.
+    #[serde(default)]
+    pub full_names: std::collections::BTreeMap<String, String>,
 }
 
 fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -36,6 +36,7 @@ pub fn render(
         t => strings.table(locale),
         lang => locale.tag(),
         org => context! { name => &org.name, portal_url => url(Some(org.portal_url.as_str())) },
+        contact => org.words_in(locale, strings).contact,
         name => &params.name,
         link => url(params.link.as_deref()),
         cancel_link => url(params.cancel_link.as_deref()),

@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// Unlocked sign-in lock states untouched for this long are forgotten.
-const LOCK_STATE_IDLE_SECS: i64 = 30 * 86_400;
+pub const LOCK_STATE_IDLE_SECS: i64 = 30 * 86_400;
 
 /// What one pruning pass deleted.
 #[derive(Debug, Default, Clone, Copy)]

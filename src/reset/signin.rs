@@ -82,7 +82,7 @@ impl SessionToken {
 
 /// Persistent sessions last this long; others until the browser closes (and at most a day).
 pub const PERSISTENT_SESSION_SECS: i64 = 30 * 24 * 3600;
-const BROWSER_SESSION_SECS: i64 = 24 * 3600;
+pub const BROWSER_SESSION_SECS: i64 = 24 * 3600;
 
 impl SignInService {
     /// Checks a username and password. Each check is reserved against the lockout before any

@@ -79,7 +79,7 @@ pub async fn page(
         js => json!({
             "lang": base.locale.tag(),
             "t": state.strings.section(base.locale, "tab"),
-            "hint": state.strings.get(base.locale, "request.hint"),
+            "hint": base.org.words_in(base.locale, &state.strings).username_hint,
             "uniform": {
                 "reset": state.strings.get(base.locale, "sent.reset_body"),
                 "enroll": state.strings.get(base.locale, "sent.enroll_body"),

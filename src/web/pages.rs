@@ -87,6 +87,7 @@ impl PageBase {
                 slug => &self.org.slug,
                 portal_url => self.org.portal_url.as_str(),
             },
+            words => self.org.words_in(self.locale, &pages.strings),
         }
     }
 }

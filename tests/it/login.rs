@@ -33,7 +33,7 @@ async fn the_login_page_has_the_seed_s_words() {
         "Nom d&#x27;utilisateur",
         "Mot de passe",
         "SOUMETTRE",
-        "Mot de passe oublié ?",
+        "Mot de passe oublié\u{202f}?",
         "M&#x27;inscrire au service",
         "Se souvenir de moi",
         "Se souvenir uniquement de mon nom",

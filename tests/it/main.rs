@@ -32,6 +32,7 @@ mod mail_relay;
 mod manifest;
 mod operations;
 mod ops;
+mod org_words;
 mod page_language;
 mod playground;
 mod playground_linked;

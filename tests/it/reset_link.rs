@@ -94,7 +94,7 @@ async fn enrolment_uses_the_same_mechanism_with_its_own_words() {
     let app = TestApp::spawn().await;
     let (_, page) = app.get("/enroll?org=demo").await;
     assert!(page.contains("M&#x27;inscrire au service"), "{page}");
-    assert!(page.contains("3 premières lettres du nom et la première lettre du prénom"));
+    assert!(page.contains("3 premières lettres du nom et à la première lettre du prénom"));
 
     let mail = app.link_mail("enroll", "gagm", 1).await;
     // Marc's account prefers English, but the request was made in French: the requester's language wins.

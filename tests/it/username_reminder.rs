@@ -192,8 +192,8 @@ async fn the_login_and_request_pages_link_to_the_reminder() {
     }
     let (_, login) = app.get("/login?org=demo").await;
     assert!(
-        login.contains("Nom d&#x27;utilisateur oublié ?")
-            || login.contains("Nom d'utilisateur oublié ?")
+        login.contains("Nom d&#x27;utilisateur oublié\u{202f}?")
+            || login.contains("Nom d'utilisateur oublié\u{202f}?")
     );
     let (status, html) = app.get("/forgot-username?org=demo").await;
     assert_eq!(status, 200);

@@ -84,18 +84,21 @@ function helpdesk(extra) {
 }
 
 const ACCOUNT_FLAGS = ["isUsername", "isUnlinked", "isLocked", "isNotLocked", "isUnlocked", "isHardLocked", "isUnlockLimit"];
+const CONTACT = "Centre de services\u00a0: 418 962-9848, poste 2300 (du lundi au vendredi, de 8\u00a0h à 16\u00a0h 30) https://cegepsi.ca/soutien";
 function account(flag, extra) {
   const flags = Object.fromEntries(ACCOUNT_FLAGS.map((f) => [f, f === flag]));
-  return { ...CEGEP, username: "trej", ...flags, ...extra };
+  const person = ["isUnlinked", "isHardLocked", "isUnlockLimit"].includes(flag);
+  return { ...CEGEP, username: "trej", hasContact: person, contact: person ? CONTACT : "", ...flags, ...extra };
 }
+const HINT = "Le nom d'utilisateur correspond (sauf exception) aux 3 premières lettres du nom et à la première lettre du prénom.";
 
 // [card, variant | null, data (without locale values and t)]
 const SCENARIOS = [
   ["welcome", null, { ...CEGEP }],
   ["invite", null, { orgName: CEGEP.orgName }],
-  ["request", "reset", { ...CEGEP, purpose: "reset", isEnroll: false, username: "", isLocked: false }],
-  ["request", "enroll", { ...CISSS, purpose: "enroll", isEnroll: true, username: "trej", isLocked: false }],
-  ["request", "reset-locked", { ...CEGEP, purpose: "reset", isEnroll: false, username: "trej", isLocked: true }],
+  ["request", "reset", { ...CEGEP, purpose: "reset", isEnroll: false, username: "", isLocked: false, hasUsernameHint: true, usernameHint: HINT }],
+  ["request", "enroll", { ...CISSS, purpose: "enroll", isEnroll: true, username: "trej", isLocked: false, hasUsernameHint: false, usernameHint: "" }],
+  ["request", "reset-locked", { ...CEGEP, purpose: "reset", isEnroll: false, username: "trej", isLocked: true, hasUsernameHint: true, usernameHint: HINT }],
   ["status", "sent", status("isSent", { linkActive: true })],
   ["status", "sent-uniform", status("isSent", { linkActive: true, hasMaskedEmail: false, maskedEmail: "" })],
   ["status", "used", status("isUsed", { linkActive: true })],
@@ -162,6 +165,10 @@ const DATA_DOC = {
   isUnlinked: "bool: account card kind: the uniform answer when the Teams identity matches no account (same whatever the reason).",
   isNotLocked: "bool: account card kind: asked to unlock, the account is not locked.",
   isUnlocked: "bool: account card kind: the lock was lifted (a mail was sent).",
+  hasContact: "bool: show `contact` (the organisation gave a service desk contact, and the card is where self-service ends: unlinked, hard lock, unlock limit).",
+  contact: "The service desk's contact in one line, in the card's language (`[organisations.service_desk]`); `\"\"` otherwise.",
+  hasUsernameHint: "bool: the organisation wrote its username rule in this language (`[organisations.words] username_hint`).",
+  usernameHint: "The organisation's username rule, in the card's language; `\"\"` otherwise.",
   isHardLocked: "bool: account card kind: self-service unlock refused: too many failures across unlocks (only a new password or the service desk lifts it).",
   isUnlockLimit: "bool: account card kind: self-service unlock refused: the day's unlocks (`lockout.self_unlocks_per_day`) are used up.",
   hasRetryAt: "bool: show the « Réessayez à partir de » fact.",

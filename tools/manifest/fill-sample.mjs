@@ -35,6 +35,8 @@ export function sampleValues() {
     VERSION: "1.0.0",
     SHORT_NAME: "Octopus",
     FULL_NAME: "Octopus – mot de passe en libre-service",
+    FULL_NAME_EN: "Octopus – password self-service",
+    FULL_NAME_PT: "Octopus – autoatendimento de senhas",
     DEVELOPER_NAME: "Centre de services informatiques",
     DEVELOPER_URL: "https://www.example.org/centre-de-services",
     ACCENT_COLOR: "#0E5A8A",

@@ -35,6 +35,12 @@ pub use forms::csrf_of;
 pub use idp::Idp;
 pub use smtp::{ReceivedMail, SmtpSink};
 
+/// The Cégep de Sept-Îles's own words (`[organisations.words]`), as its configuration has them.
+pub const CEGEP_WORDS: &str = r#"
+username_hint = { fr-CA = "Le nom d'utilisateur correspond (sauf exception) aux 3 premières lettres du nom et à la première lettre du prénom.", en = "The username is (with some exceptions) the first 3 letters of your last name followed by the first letter of your first name.", pt = "O nome de usuário corresponde (salvo exceções) às 3 primeiras letras do sobrenome seguidas da primeira letra do nome." }
+name_in_sentence = { fr-CA = "du Cégep de Sept-Îles", en = "the Cégep de Sept-Îles", pt = "do Cégep de Sept-Îles" }
+"#;
+
 /// The scrapers' bearer token for /metrics.
 pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789abcdef-Pq7r";
 pub const API_KEY: &str = "test-api-key-0123456789abcdef-Zq8wLx3v";
@@ -213,6 +219,7 @@ impl Builder {
         raw.organisations[0].name = "Cégep de Sept-Îles".into();
         raw.organisations[0].sender = "Soutien TI <supportTI@cegepsi.ca>".into();
         raw.organisations[0].team_ids = vec![TEAMEO.into()];
+        raw.organisations[0].words = toml::from_str(CEGEP_WORDS).expect("the Cégep's words");
         raw.bot.app_id = BOT_ID.into();
         raw.bot.app_password = Some(SecretString::from(BOT_PASSWORD));
         raw.bot.app_type = octopus_teams::config::AppType::SingleTenant;
