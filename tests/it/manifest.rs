@@ -146,3 +146,36 @@ fn each_refusal_gives_its_reason() {
         assert!(!out.exists(), "nothing written when refused");
     }
 }
+
+#[test]
+fn the_english_and_portuguese_full_names_come_from_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("octopus-teams.zip");
+    let (ok, out) = build(
+        &zip_path,
+        &[
+            (
+                "OCTOPUS__TEAMS_APP__FULL_NAMES__EN",
+                "CISSS passwords – self-service",
+            ),
+            (
+                "OCTOPUS__TEAMS_APP__FULL_NAMES__PT",
+                "Senhas do CISSS – autoatendimento",
+            ),
+        ],
+    );
+    assert!(ok, "{out}");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    for (file, name) in [
+        ("en.json", "CISSS passwords – self-service"),
+        ("pt.json", "Senhas do CISSS – autoatendimento"),
+    ] {
+        let loc: serde_json::Value = serde_json::from_reader(zip.by_name(file).unwrap()).unwrap();
+        assert_eq!(loc["name.full"], name, "{file}");
+    }
+    let (ok, out) = build(
+        &zip_path,
+        &[("OCTOPUS__TEAMS_APP__FULL_NAMES__DE", "Passwörter")],
+    );
+    assert!(!ok && out.contains("teams_app.full_names.de"), "{out}");
+}

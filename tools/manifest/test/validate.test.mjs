@@ -16,7 +16,8 @@ const OUT = fs.mkdtempSync(path.join(os.tmpdir(), "octopus-teams-validate-test-"
 /** The placeholders `octopus-teams manifest` fills (keep in sync with manifest/README.md). */
 const PLACEHOLDERS = [
   "APP_ID", "BOT_ID", "HOST", "BASE_URL", "SSO_APP_ID", "SSO_RESOURCE", "VERSION",
-  "SHORT_NAME", "FULL_NAME", "DEVELOPER_NAME", "DEVELOPER_URL", "ACCENT_COLOR",
+  "SHORT_NAME", "FULL_NAME", "FULL_NAME_EN", "FULL_NAME_PT", "DEVELOPER_NAME", "DEVELOPER_URL",
+  "ACCENT_COLOR",
 ];
 
 function validate(target) {
