@@ -218,6 +218,20 @@ mod tests {
                     problems.push(format!("{key}: {why}: {text:?}"));
                 }
             }
+            // « : » right after a word, with no space at all (`Lien: …`).
+            let chars: Vec<char> = prose.chars().collect();
+            for w in chars.windows(3) {
+                if w[0].is_alphanumeric() && w[1] == ':' && (w[2] == ' ' || w[2] == '\n') {
+                    problems.push(format!("{key}: no space before « : »: {text:?}"));
+                    break;
+                }
+            }
+            if chars.len() >= 2
+                && chars[chars.len() - 1] == ':'
+                && chars[chars.len() - 2].is_alphanumeric()
+            {
+                problems.push(format!("{key}: no space before « : »: {text:?}"));
+            }
             let lower = prose.to_lowercase();
             let words: Vec<&str> = lower
                 .split(|c: char| !c.is_alphanumeric() && c != '-')

@@ -179,11 +179,12 @@ pub struct Words {
     /// How its usernames are made, shown as the hint under every username field.
     #[serde(default)]
     pub username_hint: Localized,
-    /// Its term for the account people type (« compte unifié », « matricule »…).
+    /// Its term for the account people type (« compte unifié », « matricule »…; in Portuguese
+    /// with its possessive: « sua conta unificada »).
     #[serde(default)]
     pub account_term: Localized,
     /// Its name as a sentence carries it, with its article (« du CISSS de Lanaudière »,
-    /// « de la Cité », « du Cégep de Sept-Îles »; "of the CISSS de Lanaudière").
+    /// « de la Cité », « du Cégep de Sept-Îles »; "the CISSS de Lanaudière"; « do CISSS »).
     #[serde(default)]
     pub name_in_sentence: Localized,
 }
@@ -221,7 +222,8 @@ pub enum ReturnPath {
     /// The sender's address (`sender`).
     #[default]
     Sender,
-    /// None: `MAIL FROM:<>`, as RFC 3834 suggests for automatic messages.
+    /// None: `MAIL FROM:<>`. No bounce comes back, and SPF then checks the HELO name: use it
+    /// only with a relay that signs with DKIM (DMARC alignment).
     Empty,
     /// A bounce-handling mailbox.
     Address(lettre::Address),

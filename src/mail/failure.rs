@@ -77,6 +77,19 @@ impl SendError {
             expired_link: token_id,
         }
     }
+
+    /// A link mail held back because its link was replaced, cancelled or used meanwhile (a
+    /// newer request during an outage): nothing to tell the requester, their card already says.
+    pub fn link_gone() -> Self {
+        SendError {
+            failure: Failure::Expired,
+            code: None,
+            detail: "not sent: its link was replaced, cancelled or used before the relay could \
+                     take the mail"
+                .into(),
+            expired_link: None,
+        }
+    }
 }
 
 impl std::fmt::Display for SendError {

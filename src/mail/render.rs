@@ -37,6 +37,7 @@ pub fn render(
         lang => locale.tag(),
         org => context! { name => &org.name, portal_url => url(Some(org.portal_url.as_str())) },
         contact => org.words_in(locale, strings).contact,
+        replies_reach_a_person => org.reply_to.is_some(),
         name => &params.name,
         link => url(params.link.as_deref()),
         cancel_link => url(params.cancel_link.as_deref()),

@@ -31,7 +31,7 @@ use crate::{
         audit::{Audit, AuditEvent},
         events::{LinkEvent, LinkObserver},
     },
-    store::{AnyConnection, Dialect, Store, StoreError, outbox},
+    store::{AnyConnection, Dialect, Store, StoreError, outbox, tokens},
     templates::Templates,
 };
 
@@ -94,8 +94,11 @@ enum Settled {
     /// Retried after this delay.
     Failed(Duration),
     Dead,
-    /// Held back: its link expired before it could be sent.
-    Expired,
+    /// Held back: its link expired (or was replaced) before it could be sent. `tell`: the
+    /// link was still active and is now revoked, its requester's card says so.
+    Expired {
+        tell: bool,
+    },
 }
 
 /// Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min … capped at one hour, ±20 %.
@@ -317,13 +320,21 @@ impl MailWorker {
             return Ok(Settled::Sent);
         };
         if e.failure == Failure::Expired {
-            outbox::mark_expired(conn, id, now, &e.detail).await?;
+            if !outbox::mark_expired(conn, id, now, &e.detail).await? {
+                // Settled meanwhile (a lease that ran out): nothing more to say.
+                return Ok(Settled::Expired { tell: false });
+            }
+            // Nobody got the link, and nobody will: it is revoked, not left to expire.
+            let revoked = match &e.expired_link {
+                Some(token_id) => tokens::revoke_undelivered(conn, token_id, now).await?,
+                None => false,
+            };
             Audit::event(AuditEvent::MailExpired, now)
                 .tenant(&mail.tenant_id)
                 .detail(detail)
                 .record(conn)
                 .await?;
-            return Ok(Settled::Expired);
+            return Ok(Settled::Expired { tell: revoked });
         }
         if e.failure == Failure::Refused || mail.attempts >= self.max_attempts {
             outbox::mark_dead(conn, id, now, &e.detail).await?;
@@ -341,13 +352,25 @@ impl MailWorker {
     }
 
     async fn deliver(&self, mail: &outbox::ClaimedMail) -> Result<(), SendError> {
-        let message = self.build(mail)?;
+        let (message, token_id) = self.build(mail)?;
+        // A link replaced, cancelled or used while its mail waited (an outage) is not sent.
+        if let Some(token_id) = token_id {
+            let usable = async {
+                let mut conn = self.store.conn().await?;
+                tokens::is_usable(&mut conn, &token_id, self.clock.unix()).await
+            };
+            match usable.await {
+                Ok(true) => {}
+                Ok(false) => return Err(SendError::link_gone()),
+                Err(e) => return Err(SendError::local(format!("link state: {e}"))),
+            }
+        }
         self.transport.send(message).await
     }
 
     /// The message, or [`Failure::Expired`] when the link it carries would reach the person too
     /// late to be used.
-    fn build(&self, mail: &outbox::ClaimedMail) -> Result<Message, SendError> {
+    fn build(&self, mail: &outbox::ClaimedMail) -> Result<(Message, Option<String>), SendError> {
         let params = self.open(mail).map_err(SendError::local)?;
         let margin = self
             .orgs
@@ -358,7 +381,8 @@ impl MailWorker {
         {
             return Err(SendError::expired(params.token_id.clone()));
         }
-        self.message(mail, &params).map_err(SendError::local)
+        let message = self.message(mail, &params).map_err(SendError::local)?;
+        Ok((message, params.token_id))
     }
 
     fn open(&self, mail: &outbox::ClaimedMail) -> Result<MailParams, String> {
@@ -464,7 +488,7 @@ fn collect(
 impl MailWorker {
     /// Logs and counts an outcome once it is written; a link not sent in time is announced.
     fn report(&self, mail: &outbox::ClaimedMail, result: &Result<(), SendError>, settled: Settled) {
-        if let (Settled::Expired, Err(e)) = (settled, result)
+        if let (Settled::Expired { tell: true }, Err(e)) = (settled, result)
             && let Some(token_id) = &e.expired_link
         {
             self.observer.link_event(token_id, LinkEvent::Undelivered);
@@ -487,11 +511,11 @@ fn report(mail: &outbox::ClaimedMail, result: &Result<(), SendError>, settled: S
     let code = e.code.as_deref();
     let cause = code.is_none().then_some(e.detail.as_str());
     match settled {
-        Settled::Expired => {
+        Settled::Expired { .. } => {
             error!(
                 attempt,
-                "link mail not sent: its link expired before the relay could take it (relay \
-                 outage?); the person must ask again"
+                "link mail not sent: its link expired, or was replaced, before the relay could \
+                 take it (relay outage?)"
             );
             crate::metrics::held(|| {
                 metrics::counter!("octopus_mail_expired_total").increment(1);

@@ -200,7 +200,8 @@ pub async fn set_state(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "update bot_request set state = $1, updated_at = $2 where token_id = $3 \
-         and state not in ('changed', 'superseded', 'cancelled', 'undelivered') and state <> $1",
+         and state not in ('changed', 'superseded', 'cancelled', 'undelivered') and state <> $1 \
+         and ($1 <> 'undelivered' or state = 'sent')",
     )
     .bind(state.as_str())
     .bind(now)

@@ -202,17 +202,17 @@ pub async fn mark_expired(
     outbox_id: &str,
     now: i64,
     why: &str,
-) -> Result<(), StoreError> {
-    sqlx::query(
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
         "update outbox set dead_at = $1, expired_at = $1, payload = null, lease_until = null, \
-         last_error = $2 where outbox_id = $3 and sent_at is null",
+         last_error = $2 where outbox_id = $3 and sent_at is null and dead_at is null",
     )
     .bind(now)
     .bind(why)
     .bind(outbox_id)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Rows not yet sent, and the earliest next attempt among them.

@@ -135,6 +135,41 @@ pub async fn revoke_by_id(
     Ok(done.rows_affected() == 1)
 }
 
+/// Revokes the link `token_id` whose mail could not be sent in time (`undelivered`), if it is
+/// still active: nobody has it, and nobody should get it later. `false`: it was not active.
+pub async fn revoke_undelivered(
+    conn: &mut AnyConnection,
+    token_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "update reset_token set revoked_at = $1, revoked_reason = 'undelivered' \
+         where token_id = $2 and used_at is null and revoked_at is null",
+    )
+    .bind(now)
+    .bind(token_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether the link `token_id` can still be used at `now` (not used, revoked, nor expired).
+pub async fn is_usable(
+    conn: &mut AnyConnection,
+    token_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "select count(*) from reset_token where token_id = $1 and used_at is null \
+         and revoked_at is null and expires_at > $2",
+    )
+    .bind(token_id)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
 /// The account and tenant of a token id (for a cancel from Teams).
 pub async fn account_of(
     conn: &mut AnyConnection,

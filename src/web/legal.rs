@@ -38,7 +38,11 @@ async fn page(
 fn privacy_facts(state: &WebState, base: &PageBase) -> minijinja::Value {
     use crate::{
         housekeeping::kept_days,
-        reset::{audit::LOCK_STATE_IDLE_SECS, signin::PERSISTENT_SESSION_SECS},
+        reset::{
+            audit::LOCK_STATE_IDLE_SECS,
+            signin::{BROWSER_SESSION_SECS, PERSISTENT_SESSION_SECS},
+        },
+        store::housekeeping::{DEAD_MAIL, SENT_MAIL, TOKENS},
     };
     let t = |key: &str| {
         state
@@ -64,11 +68,13 @@ fn privacy_facts(state: &WebState, base: &PageBase) -> minijinja::Value {
                 "{minutes}",
                 &(org.token_lifetime.as_secs() / 60).to_string(),
             )
-            .replace("{days}", &kept_days("tokens").to_string()),
-        t("retention_sessions").replace("{days}", &(PERSISTENT_SESSION_SECS / day).to_string()),
+            .replace("{days}", &kept_days(TOKENS.name).to_string()),
+        t("retention_sessions")
+            .replace("{days}", &(PERSISTENT_SESSION_SECS / day).to_string())
+            .replace("{hours}", &(BROWSER_SESSION_SECS / 3600).to_string()),
         t("retention_mail")
-            .replace("{sent}", &kept_days("sent_mail").to_string())
-            .replace("{dead}", &kept_days("dead_mail").to_string()),
+            .replace("{sent}", &kept_days(SENT_MAIL.name).to_string())
+            .replace("{dead}", &kept_days(DEAD_MAIL.name).to_string()),
         t("retention_audit").replace(
             "{days}",
             &(org.audit_retention.as_secs() / 86_400).to_string(),

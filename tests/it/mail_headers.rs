@@ -71,10 +71,11 @@ async fn every_mail_says_it_is_automatic_in_its_language_with_the_footer_in_both
                 .contains("csti@cegepsi.ca"),
             "{subject}"
         );
+        // Replies reach the service desk (reply_to): the footer says so, not « n'y répondez pas ».
         let footer = if language == "en" {
-            "do not reply"
+            "reply to it"
         } else {
-            "n'y répondez pas"
+            "répondez-y"
         };
         assert!(
             mail.text().contains(footer),
@@ -111,6 +112,11 @@ async fn the_return_path_is_empty_or_the_bounce_mailbox_when_the_organisation_sa
         let mail = app.link_mail("reset", "trej", 1).await;
         assert_eq!(mail.from, expected);
         assert!(mail.header("Reply-To").is_none(), "none unless configured");
+        assert!(
+            mail.text().contains("Veuillez ne pas y répondre"),
+            "{}",
+            mail.text()
+        );
         assert!(
             mail.header("From")
                 .unwrap_or_default()

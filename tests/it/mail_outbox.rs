@@ -237,9 +237,16 @@ async fn several_mails_are_in_flight_at_once_up_to_mail_concurrency() {
         })
         .spawn()
         .await;
+    // Five people (one person's newer request replaces their older link, which is then not
+    // mailed).
+    app.import(
+        "username,email,display_name\n\
+         ppa,p.a@cegepsi.ca,P A\nppb,p.b@cegepsi.ca,P B\nppc,p.c@cegepsi.ca,P C\n",
+    )
+    .await;
     app.smtp.hold();
-    for _ in 0..5 {
-        assert_eq!(app.request_link("reset", "trej").await.status(), 200);
+    for who in ["trej", "gagm", "ppa", "ppb", "ppc"] {
+        assert_eq!(app.request_link("reset", who).await.status(), 200);
     }
     let held = || app.smtp.commands().iter().filter(|c| *c == "HELD").count();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -376,4 +383,53 @@ async fn a_teams_request_whose_link_could_not_be_sent_in_time_says_so_on_its_car
     );
     assert!(text.contains("Demander un nouveau lien"), "{text}");
     assert!(app.smtp.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_link_replaced_during_an_outage_is_not_mailed_its_successor_is() {
+    let app = TestApp::spawn().await;
+    app.smtp.refuse();
+    app.request_link("reset", "trej").await;
+    wait_for_attempt(&app).await;
+    // A second request during the outage replaces the first link.
+    app.request_link("reset", "trej").await;
+    app.smtp.accept();
+    app.advance(Duration::from_secs(60)); // past the first backoff
+    let mail = app
+        .smtp
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .remove(0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.smtp.received().len(),
+        1,
+        "only the link that works was mailed"
+    );
+    let link = app.reset_link(&mail);
+    assert_eq!(
+        app.set_password(&link, "abc123", "abc123").await.status(),
+        303
+    );
+    let row = dead_letter(&app).await;
+    assert!(
+        row.expired_at.is_some(),
+        "the replaced one is held back: {row:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_link_of_a_mail_held_back_is_revoked() {
+    let app = one_minute_links().await;
+    app.smtp.refuse();
+    app.request_link("reset", "trej").await;
+    wait_for_attempt(&app).await;
+    app.smtp.accept();
+    app.advance(Duration::from_secs(75));
+    dead_letter(&app).await;
+    let revoked: Option<String> = sqlx::query_scalar("select revoked_reason from reset_token")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(revoked.as_deref(), Some("undelivered"));
 }

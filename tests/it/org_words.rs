@@ -175,8 +175,8 @@ async fn the_privacy_page_names_its_officer_and_the_retention_the_configuration_
         "its article"
     );
     for line in [
-        "valides 20 minutes",
-        "supprimée 7 jours après leur fin",
+        "valides pendant 20 minutes",
+        "supprimée 7 jours après leur utilisation ou leur expiration",
         "au plus 30 jours",
         "30 jours; courriels non remis : 90 jours",
         "Journal d'audit : 180 jours",
