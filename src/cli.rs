@@ -76,13 +76,19 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
-    /// Import or update accounts from a CSV file: username,email,display_name[,entra_object_id,upn,locale].
-    /// Nothing is imported when any row is bad.
+    /// Import or update accounts from a CSV file, as Excel writes it: separated by commas,
+    /// semicolons or tabs; UTF-8 (with or without BOM) or Windows-1252; columns in English or
+    /// French: username (Nom d'utilisateur, Utilisateur), email (Courriel, Adresse courriel),
+    /// display_name (Nom complet, Nom affiché), and optionally entra_object_id (ID d'objet), upn,
+    /// locale (Langue: fr-CA, en, pt). Nothing is imported when any row is bad.
     Import {
         file: PathBuf,
         /// Organisation slug or tenant id (default: the first organisation).
         #[arg(long)]
         org: Option<String>,
+        /// Check the file and say what would be created, changed or left unchanged; write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List the accounts.
     List {
@@ -210,21 +216,38 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
         }
     };
     match cmd {
-        UsersCommand::Import { file, org } => {
+        UsersCommand::Import { file, org, dry_run } => {
             let org = pick(&org)?;
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?;
-            match directory::import_csv(&store, &org, f, SystemClock.unix()).await {
+            let db = crate::mail::transport::redact_url(secrecy::ExposeSecret::expose_secret(
+                &cfg.database_url,
+            ));
+            let options = directory::ImportOptions { dry_run };
+            match directory::import_csv_with(&store, &org, f, SystemClock.unix(), options).await {
                 Ok(r) => {
+                    let verb = if r.dry_run { "would be" } else { "" };
                     say(format!(
-                        "{}: {} created, {} updated",
-                        org.slug, r.created, r.updated
-                    ));
+                        "{} ({}) in {db}, from {} ({}): {} {verb} created, {} {verb} updated, {} unchanged{}",
+                        org.slug,
+                        org.name,
+                        file.display(),
+                        r.read_as,
+                        r.created,
+                        r.updated,
+                        r.unchanged,
+                        if r.dry_run { " (dry run: nothing written)" } else { "" }
+                    )
+                    .replace("  ", " "));
                     Ok(())
                 }
                 Err(ImportError::BadRows(rows)) => {
-                    for r in &rows {
+                    const SHOWN: usize = 20;
+                    for r in rows.iter().take(SHOWN) {
                         say(format!("{}:{}: {}", file.display(), r.line, r.reason));
+                    }
+                    if rows.len() > SHOWN {
+                        say(format!("… and {} more bad row(s)", rows.len() - SHOWN));
                     }
                     anyhow::bail!("nothing imported: {} bad row(s)", rows.len())
                 }

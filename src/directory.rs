@@ -29,13 +29,135 @@ pub enum ImportError {
     Store(#[from] crate::store::StoreError),
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
+    /// Rows identical to the account they name: nothing written.
+    pub unchanged: usize,
+    /// How the file was read: its encoding and separator, for the summary.
+    pub read_as: String,
+    /// Nothing was written (`--dry-run`).
+    pub dry_run: bool,
 }
 
 const REQUIRED: [&str; 3] = ["username", "email", "display_name"];
+
+/// How an import runs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Read and check everything, say what would change, write nothing.
+    pub dry_run: bool,
+}
+
+/// The columns, by the names a spreadsheet may give them (English or French, any case, with or
+/// without accents, spaces, underscores or apostrophes).
+const COLUMNS: [(&str, &[&str]); 6] = [
+    (
+        "username",
+        &[
+            "username",
+            "nomdutilisateur",
+            "utilisateur",
+            "nomutilisateur",
+        ],
+    ),
+    (
+        "email",
+        &[
+            "email",
+            "courriel",
+            "adressecourriel",
+            "adressedecourriel",
+            "mail",
+        ],
+    ),
+    (
+        "display_name",
+        &["displayname", "nomcomplet", "nomaffiche", "nom"],
+    ),
+    (
+        "entra_object_id",
+        &["entraobjectid", "objectid", "iddobjet", "identifiantdobjet"],
+    ),
+    (
+        "upn",
+        &["upn", "userprincipalname", "nomdutilisateurprincipal"],
+    ),
+    ("locale", &["locale", "langue", "language"]),
+];
+
+/// A header as compared: lower case, accents and everything but letters and digits dropped.
+fn header_key(h: &str) -> String {
+    h.trim()
+        .chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'à' | 'â' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'î' | 'ï' => 'i',
+            'ô' | 'ö' => 'o',
+            'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            other => other,
+        })
+        .filter(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+/// The file as text: UTF-8 (a byte-order mark dropped), else Windows-1252 (what Excel's plain
+/// "CSV" writes in a French locale), and which it was.
+fn decode(bytes: &[u8]) -> (String, &'static str) {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_string(), "UTF-8"),
+        Err(_) => {
+            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
+            (text.into_owned(), "Windows-1252")
+        }
+    }
+}
+
+/// The separator of the header line: the most frequent of `,` `;` and tab outside quotes.
+fn separator(text: &str) -> u8 {
+    let header = text.lines().next().unwrap_or_default();
+    let mut quoted = false;
+    let mut counts = [(b',', 0), (b';', 0), (b'\t', 0)];
+    for c in header.bytes() {
+        if c == b'"' {
+            quoted = !quoted;
+        }
+        if !quoted && let Some(n) = counts.iter_mut().find(|(s, _)| *s == c) {
+            n.1 += 1;
+        }
+    }
+    counts
+        .iter()
+        .max_by_key(|(_, n)| *n)
+        .map_or(b',', |(s, _)| *s)
+}
+
+fn separator_name(sep: u8) -> &'static str {
+    match sep {
+        b';' => "semicolons",
+        b'\t' => "tabs",
+        _ => "commas",
+    }
+}
+
+/// Whether the row says nothing new about the account (an object id the row leaves out is
+/// kept, so it counts as the same).
+fn same(existing: &crate::reset::model::Account, row: &accounts::NewAccount) -> bool {
+    existing.email.full().eq_ignore_ascii_case(row.email.full())
+        && existing.display_name == row.display_name
+        && existing.upn.as_deref().map(str::to_lowercase)
+            == row.upn.as_deref().map(str::to_lowercase)
+        && existing.locale == row.locale
+        && row
+            .entra_object_id
+            .as_deref()
+            .is_none_or(|o| existing.entra_object_id.as_deref() == Some(o))
+}
 
 /// Reads every row first; imports only when all are good, in one transaction.
 pub async fn import_csv(
@@ -44,27 +166,64 @@ pub async fn import_csv(
     input: impl Read,
     now: i64,
 ) -> Result<ImportReport, ImportError> {
+    import_csv_with(store, org, input, now, ImportOptions::default()).await
+}
+
+/// [`import_csv`], with its options.
+pub async fn import_csv_with(
+    store: &Store,
+    org: &Organisation,
+    mut input: impl Read,
+    now: i64,
+    options: ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|e| ImportError::Csv(e.to_string()))?;
+    let (text, encoding) = decode(&bytes);
+    let sep = separator(&text);
+    // The line a record starting at this byte offset is on, CRLF or LF alike (the reader may
+    // place a record's start on the end of the previous line).
+    let line_at = |byte: u64| {
+        let bytes = text.as_bytes();
+        let mut start = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
+        while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        1 + bytes[..start].iter().filter(|b| **b == b'\n').count() as u64
+    };
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(sep)
         .trim(csv::Trim::All)
         .flexible(false)
-        .from_reader(input);
+        .from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .map_err(|e| ImportError::Csv(e.to_string()))?
         .clone();
     let col = |name: &str| {
+        let aliases = COLUMNS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&[][..], |(_, a)| *a);
         headers
             .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
+            .position(|h| aliases.contains(&header_key(h).as_str()))
     };
     let missing: Vec<_> = REQUIRED.iter().filter(|c| col(c).is_none()).collect();
     if !missing.is_empty() {
         return Err(ImportError::Csv(format!(
-            "line 1: missing column(s) {missing:?}; expected username,email,display_name[,entra_object_id,upn,locale]"
+            "line 1: missing column(s) {missing:?} (read as {encoding} with {}; found {:?}); \
+             expected username,email,display_name[,entra_object_id,upn,locale] or in French \
+             « Nom d'utilisateur;Courriel;Nom complet »",
+            separator_name(sep),
+            headers.iter().collect::<Vec<_>>()
         )));
     }
     let (c_user, c_mail, c_name) = (col("username"), col("email"), col("display_name"));
     let (c_oid, c_upn, c_locale) = (col("entra_object_id"), col("upn"), col("locale"));
+    let read_as = format!("{encoding}, {}", separator_name(sep));
 
     let mut rows = Vec::new();
     let mut bad = Vec::new();
@@ -75,7 +234,7 @@ pub async fn import_csv(
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| line_at(p.byte()));
                 bad.push(BadRow {
                     line,
                     reason: format!("unreadable row ({e})"),
@@ -83,7 +242,7 @@ pub async fn import_csv(
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| line_at(p.byte()));
         let get = |c: Option<usize>| {
             c.and_then(|i| record.get(i))
                 .map(str::trim)
@@ -93,9 +252,15 @@ pub async fn import_csv(
         let username = Username::parse(get(c_user).unwrap_or_default())
             .map_err(|e| reasons.push(format!("username {e}")))
             .ok();
-        let email = EmailAddress::parse(get(c_mail).unwrap_or_default())
-            .map_err(|_| reasons.push("email is not a valid address".to_string()))
-            .ok();
+        let email = match get(c_mail) {
+            None => {
+                reasons.push("courriel manquant / email missing".to_string());
+                None
+            }
+            Some(raw) => EmailAddress::parse(&raw.to_lowercase())
+                .map_err(|_| reasons.push("email is not a valid address".to_string()))
+                .ok(),
+        };
         let display_name = get(c_name).map(str::to_string);
         if display_name.is_none() {
             reasons.push("display_name is empty".into());
@@ -157,19 +322,29 @@ pub async fn import_csv(
     }
     // Everything is read before the transaction, which then only writes (on SQLite a
     // transaction that reads first may have to upgrade its lock and fail).
-    let mut report = ImportReport::default();
+    let mut report = ImportReport {
+        read_as,
+        dry_run: options.dry_run,
+        ..ImportReport::default()
+    };
     let mut email_changed = Vec::new();
+    let mut changed = Vec::new();
     {
         let mut conn = store.conn().await?;
         for (row, line) in rows.iter().zip(&lines) {
             match accounts::by_username(&mut conn, &row.tenant_id, &row.username).await? {
+                Some(existing) if same(&existing, row) => report.unchanged += 1,
                 Some(existing) => {
                     report.updated += 1;
+                    changed.push(row);
                     if !existing.email.full().eq_ignore_ascii_case(row.email.full()) {
                         email_changed.push(existing.id);
                     }
                 }
-                None => report.created += 1,
+                None => {
+                    report.created += 1;
+                    changed.push(row);
+                }
             }
             if let Some(oid) = &row.entra_object_id
                 && let Some(holder) =
@@ -186,8 +361,11 @@ pub async fn import_csv(
     if !bad.is_empty() {
         return Err(ImportError::BadRows(bad));
     }
+    if options.dry_run || changed.is_empty() {
+        return Ok(report);
+    }
     let mut tx = store.begin().await?;
-    for row in &rows {
+    for row in changed {
         accounts::upsert(&mut tx, row, now).await?;
     }
     // A new address: links mailed to the old one and sessions opened before stop working.

@@ -175,3 +175,102 @@ fn the_example_configuration_is_valid() {
         "only the placeholders are refused: {stderr}{stdout}"
     );
 }
+
+/// The file an admin in a French-Canadian Excel gets with « Enregistrer sous → CSV »: Windows-1252,
+/// semicolons, CRLF, French headers.
+fn excel_fr(rows: &[&str]) -> Vec<u8> {
+    let mut text = String::from("Nom d'utilisateur;Courriel;Nom complet\r\n");
+    for r in rows {
+        text.push_str(r);
+        text.push_str("\r\n");
+    }
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&text);
+    assert!(!unmappable);
+    bytes.into_owned()
+}
+
+const FRENCH_ROWS: [&str; 4] = [
+    "belm;Marie.Belanger@cegepsi.ca;Marie Bélanger",
+    "cotj;jean.cote@cegepsi.ca;Jean Côté",
+    "gagl;luc.gagne@cegepsi.ca;Luc Gagné",
+    "noea;anne.noel@cegepsi.ca;Anne Noël",
+];
+
+#[tokio::test]
+async fn excel_s_french_csv_imports_with_its_accents_and_says_how_it_was_read() {
+    let db = TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("employes.csv");
+    std::fs::write(&file, excel_fr(&FRENCH_ROWS)).unwrap();
+
+    let (code, out, err) = octopus(
+        &db,
+        &["users", "import", "--dry-run", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("4 would be created"), "{out}");
+    assert!(out.contains("dry run: nothing written"), "{out}");
+    let (_, list, _) = octopus(&db, &["users", "list"]);
+    assert!(
+        list.contains("0 account(s)"),
+        "a dry run writes nothing: {list}"
+    );
+
+    let (code, out, err) = octopus(&db, &["users", "import", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Windows-1252, semicolons"), "{out}");
+    assert!(out.contains("4 created, 0 updated, 0 unchanged"), "{out}");
+    assert!(out.contains("demo ("), "names the organisation: {out}");
+    let (_, list, _) = octopus(&db, &["users", "list"]);
+    for name in ["Marie Bélanger", "Jean Côté", "Luc Gagné", "Anne Noël"] {
+        assert!(list.contains(name), "{name} intact: {list}");
+    }
+    assert!(
+        list.contains("marie.belanger@cegepsi.ca"),
+        "addresses in lower case: {list}"
+    );
+
+    // The same directory again: nothing changes, and it says so.
+    let (_, out, _) = octopus(&db, &["users", "import", file.to_str().unwrap()]);
+    assert!(out.contains("0 created, 0 updated, 4 unchanged"), "{out}");
+
+    // English headers, UTF-8 with a byte-order mark, commas: the same accounts.
+    let english = dir.path().join("staff.csv");
+    let mut bytes = b"\xef\xbb\xbfUsername,Email,Display Name\n".to_vec();
+    bytes.extend_from_slice("belm,marie.belanger@cegepsi.ca,Marie Bélanger-Roy\n".as_bytes());
+    std::fs::write(&english, bytes).unwrap();
+    let (code, out, err) = octopus(&db, &["users", "import", english.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("UTF-8, commas") && out.contains("0 created, 1 updated"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn bad_rows_are_named_at_their_true_line_twenty_at_most() {
+    let db = TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("employes.csv");
+    let mut rows: Vec<&str> = FRENCH_ROWS.to_vec();
+    rows.push("belm;autre@cegepsi.ca;Marie Bis"); // line 6 repeats line 2
+    rows.push("vide;;Sans Courriel"); // line 7
+    std::fs::write(&file, excel_fr(&rows)).unwrap();
+    let (code, out, _) = octopus(&db, &["users", "import", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("employes.csv:6: username repeats line 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("employes.csv:7: courriel manquant / email missing"),
+        "{out}"
+    );
+
+    let many: Vec<String> = (0..30).map(|i| format!("bad user {i};x@y.ca;X")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    std::fs::write(&file, excel_fr(&many)).unwrap();
+    let (_, out, _) = octopus(&db, &["users", "import", file.to_str().unwrap()]);
+    assert_eq!(out.matches("employes.csv:").count(), 20, "{out}");
+    assert!(out.contains("… and 10 more bad row(s)"), "{out}");
+}
