@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::{
     harness::{
-        BOT_ID, JULIE_OID, TEAMEO, TENANT, TestApp, activity,
+        BOT_ID, JULIE_OID, TEAMEO, TENANT, TestApp, activity, card_action,
         entra::{ENTRA_KEYS, sso_claims},
     },
     unlock::{PASSWORD, audited, enrolled_and_locked, verify},
@@ -31,18 +31,7 @@ fn from_stranger(mut a: Value) -> Value {
 
 /// The button `unlock` clicked (Universal Action), with whatever data the card carried.
 fn click_unlock(app: &TestApp, data: Value) -> Value {
-    let mut a = activity(
-        &app.connector.service_url,
-        "invoke",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
-    a["name"] = json!("adaptiveCard/action");
-    a["replyToId"] = json!("card-1");
-    a["value"] = json!({"action": {"type": "Action.Execute", "verb": "unlock", "data": data}, "trigger": "manual"});
-    a
+    card_action(&app.connector.service_url, "unlock", data)
 }
 
 async fn answered_card(app: &TestApp, a: &Value) -> Value {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{API_KEY, TestApp, activity, sql::statements_of, without_csrf};
+use crate::harness::{API_KEY, TestApp, card_action, sql::statements_of, without_csrf};
 
 const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -61,19 +61,11 @@ async fn a_wrong_password_costs_the_same_statements_for_known_and_unknown_userna
 }
 
 fn submit(app: &TestApp, username: &str) -> Value {
-    let mut a = activity(
+    card_action(
         &app.connector.service_url,
-        "invoke",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
-    a["name"] = json!("adaptiveCard/action");
-    a["replyToId"] = json!("card-1");
-    a["value"] = json!({"action": {"type": "Action.Execute", "verb": "submit",
-        "data": {"purpose": "reset", "username": username}}, "trigger": "manual"});
-    a
+        "submit",
+        json!({"purpose": "reset", "username": username}),
+    )
 }
 
 /// What the connector and the token endpoint saw.

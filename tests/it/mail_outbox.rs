@@ -348,18 +348,11 @@ async fn a_link_with_less_than_two_minutes_left_is_not_sent_either() {
 async fn a_teams_request_whose_link_could_not_be_sent_in_time_says_so_on_its_card() {
     let app = one_minute_links().await;
     app.smtp.refuse();
-    let mut a = crate::harness::activity(
+    let a = crate::harness::card_action(
         &app.connector.service_url,
-        "invoke",
-        "a:julie",
-        "personal",
-        None,
-        None,
+        "submit",
+        serde_json::json!({"purpose": "reset", "username": "trej"}),
     );
-    a["name"] = serde_json::json!("adaptiveCard/action");
-    a["replyToId"] = serde_json::json!("card-1");
-    a["value"] = serde_json::json!({"action": {"type": "Action.Execute", "verb": "submit",
-        "data": {"purpose": "reset", "username": "trej"}}, "trigger": "manual"});
     assert_eq!(app.bot(&app.personal("bonjour")).await.status(), 200);
     app.connector.wait_for(1).await;
     assert_eq!(app.bot(&a).await.status(), 200);

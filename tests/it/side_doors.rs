@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, process::Stdio, time::Duration};
 
 use serde_json::{Value, json};
 
-use crate::harness::{METRICS_TOKEN, TestApp, TestDb, activity, process};
+use crate::harness::{METRICS_TOKEN, TestApp, TestDb, activity, card_action, process};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -26,19 +26,11 @@ fn counted(text: &str) -> BTreeMap<String, String> {
 
 /// The bot's request form submitted by Julie for `username` (not necessarily hers).
 fn bot_form(app: &TestApp, username: &str) -> Value {
-    let mut a = activity(
+    card_action(
         &app.connector.service_url,
-        "invoke",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
-    a["name"] = json!("adaptiveCard/action");
-    a["replyToId"] = json!("card-1");
-    a["value"] = json!({"action": {"type": "Action.Execute", "verb": "submit",
-        "data": {"purpose": "reset", "username": username}}, "trigger": "manual"});
-    a
+        "submit",
+        json!({"purpose": "reset", "username": username}),
+    )
 }
 
 /// One person's whole journey through every surface that takes a username or an address:

@@ -521,6 +521,17 @@ pub fn activity(
     a
 }
 
+/// Julie clicking `verb` (Universal Action) on the card `card-1` of her personal chat, with `data`:
+/// `card_action(url, "submit", json!({"purpose": "reset", "username": "trej"}))`.
+pub fn card_action(service_url: &str, verb: &str, data: serde_json::Value) -> serde_json::Value {
+    let mut a = activity(service_url, "invoke", "a:julie", "personal", None, None);
+    a["name"] = serde_json::json!("adaptiveCard/action");
+    a["replyToId"] = serde_json::json!("card-1");
+    a["value"] = serde_json::json!({"action": {"type": "Action.Execute", "verb": verb,
+        "data": data}, "trigger": "manual"});
+    a
+}
+
 /// The page body without the per-browser CSRF value, for comparing answers.
 pub fn without_csrf(html: &str) -> String {
     match html.find("name=\"csrf\" value=\"") {
