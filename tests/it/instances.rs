@@ -103,13 +103,19 @@ async fn two_instances_send_each_of_200_mails_exactly_once() {
 
 #[tokio::test]
 async fn a_slow_relay_with_two_instances_gets_no_mail_twice() {
-    let a = TestApp::builder().config(generous_limits).spawn().await;
+    // Day-long links: the hour skipped below must leave them usable (a link mail whose link
+    // expired while it waited is held back, which is another test's business).
+    let day_long = |c: &mut octopus_teams::config::RawConfig| {
+        generous_limits(c);
+        c.organisations[0].token_lifetime_minutes = 24 * 60;
+    };
+    let a = TestApp::builder().config(day_long).spawn().await;
     if skip_on_sqlite(&a.db, "a_slow_relay_with_two_instances_gets_no_mail_twice") {
         return;
     }
     let b = TestApp::builder()
         .sibling_of(&a)
-        .config(generous_limits)
+        .config(day_long)
         .spawn()
         .await;
     a.import(&accounts_csv(6)).await;
