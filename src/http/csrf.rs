@@ -86,7 +86,13 @@ pub async fn ensure_cookie(
     };
     req.extensions_mut().insert(CsrfToken(key.bind(&cookie)));
     let res = next.run(req).await;
-    if fresh {
+    // Only a page can carry a form: probes, scripts and JSON answers set no cookie.
+    let page = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if fresh && page {
         let mut strict = cookies.build(COOKIE, cookie);
         strict.set_same_site(SameSite::Strict);
         (cookies.put(strict), res).into_response()

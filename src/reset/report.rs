@@ -53,6 +53,7 @@ const FROM_AUDIT: &[(&str, Count)] = &[
     ),
     ("mails_sent", Count::Rows(&["mail_sent"])),
     ("mails_failed", Count::Rows(&["mail_dead_lettered"])),
+    ("mails_expired", Count::Rows(&["mail_expired"])),
     ("links_cancelled", Count::Rows(&["link_cancelled"])),
     ("password_changes", Count::Rows(&["password_changed"])),
     ("enrolments", Count::Rows(&["enrolled"])),

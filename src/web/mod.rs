@@ -60,6 +60,8 @@ pub fn router() -> Router<WebState> {
             "/enroll",
             get(request::show_enroll).post(request::submit_enroll),
         )
+        .route("/reset", get(reset::show_truncated))
+        .route("/reset/", get(reset::show_truncated))
         .route("/reset/{token}", get(reset::show).post(reset::submit))
         .route(
             "/reset/{token}/cancel",

@@ -140,6 +140,20 @@ pub fn error<S>(state: &S, base: &PageBase, kind: ErrorPage) -> Response
 where
     Pages: FromRef<S>,
 {
+    if matches!(kind, ErrorPage::Csrf) {
+        // The route, never the path: a link's path is its token.
+        let route = if base.path.starts_with("/reset/") {
+            "/reset/{token}"
+        } else {
+            base.path.as_str()
+        };
+        tracing::info!(
+            route = %crate::telemetry::escape_controls(route),
+            "form refused: its CSRF value does not match this browser's cookie (a form older than \
+             the cookie, cookies blocked, or an http:// test of an https:// public_base_url whose \
+             cookie is Secure)"
+        );
+    }
     let (status, key, minutes) = match kind {
         ErrorPage::NotFound => (StatusCode::NOT_FOUND, "not_found", 0),
         ErrorPage::Csrf => (StatusCode::FORBIDDEN, "csrf", 0),

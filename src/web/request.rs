@@ -110,15 +110,31 @@ async fn submit(
     if !csrf.matches(&form.csrf) {
         return pages::error(&state, &base, ErrorPage::Csrf);
     }
-    let Ok(username) = Username::parse(&form.username) else {
-        let ctx = context! { purpose => purpose.as_str(), username => form.username.trim(), error => "username_invalid" };
-        return pages::render(
-            &state,
-            &base,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "request",
-            ctx,
-        );
+    let username = match Username::parse(&form.username) {
+        Ok(u) => u,
+        Err(e) => {
+            // What was typed is shown back only when it fits the field.
+            let long = matches!(e, crate::reset::model::InvalidInput::TooLong);
+            let shown: String = form
+                .username
+                .trim()
+                .chars()
+                .take(Username::MAX_LEN)
+                .collect();
+            let error = if long {
+                "username_long"
+            } else {
+                "username_invalid"
+            };
+            let ctx = context! { purpose => purpose.as_str(), username => shown, error => error };
+            return pages::render(
+                &state,
+                &base,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "request",
+                ctx,
+            );
+        }
     };
     match state
         .reset

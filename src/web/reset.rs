@@ -4,6 +4,7 @@
 
 use axum::{
     Form,
+    extract::rejection::PathRejection,
     extract::{OriginalUri, Path, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
@@ -111,11 +112,13 @@ fn form_page(
 
 pub async fn show(
     State(state): State<WebState>,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
     lang: LangPref,
     csrf: CsrfToken,
     uri: OriginalUri,
 ) -> Response {
+    // A link cut or mangled by a mail client (not UTF-8) is just an unknown link.
+    let raw = raw.map(|Path(r)| r).unwrap_or_default();
     let viewed = match ResetToken::parse(&raw) {
         Some(token) => state.reset.view(&token).await,
         None => Err(ResetError::Link(LinkProblem::Unknown)),
@@ -131,12 +134,14 @@ pub async fn show(
 
 pub async fn submit(
     State(state): State<WebState>,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
     lang: LangPref,
     csrf: CsrfToken,
     uri: OriginalUri,
     Form(form): Form<NewPasswordForm>,
 ) -> Response {
+    // A link cut or mangled by a mail client (not UTF-8) is just an unknown link.
+    let raw = raw.map(|Path(r)| r).unwrap_or_default();
     let (token, link) = match inspect(&state, &raw).await {
         Ok(found) => found,
         Err(e) => return link_error(&state, base_for(&state, None, lang, &csrf, uri.path()), e),
@@ -177,11 +182,13 @@ pub async fn submit(
 
 pub async fn show_cancel(
     State(state): State<WebState>,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
     lang: LangPref,
     csrf: CsrfToken,
     uri: OriginalUri,
 ) -> Response {
+    // A link cut or mangled by a mail client (not UTF-8) is just an unknown link.
+    let raw = raw.map(|Path(r)| r).unwrap_or_default();
     match inspect(&state, &raw).await {
         Ok((_, link)) => {
             let base = base_for(&state, Some(&link), lang, &csrf, uri.path());
@@ -199,13 +206,15 @@ pub async fn show_cancel(
 
 pub async fn submit_cancel(
     State(state): State<WebState>,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
     ClientIp(ip): ClientIp,
     lang: LangPref,
     csrf: CsrfToken,
     uri: OriginalUri,
     Form(form): Form<CancelForm>,
 ) -> Response {
+    // A link cut or mangled by a mail client (not UTF-8) is just an unknown link.
+    let raw = raw.map(|Path(r)| r).unwrap_or_default();
     let (token, link) = match inspect(&state, &raw).await {
         Ok(found) => found,
         Err(e) => return link_error(&state, base_for(&state, None, lang, &csrf, uri.path()), e),
@@ -225,4 +234,16 @@ fn link_error(state: &WebState, base: PageBase, e: ResetError) -> Response {
         ResetError::Link(problem) => invalid(state, &base, problem),
         other => pages::domain_error(state, &base, other),
     }
+}
+
+/// `/reset/` or `/reset` with the token cut off (a link wrapped by a mail client): the « lien
+/// invalide » page, in the page's language.
+pub async fn show_truncated(
+    State(state): State<WebState>,
+    lang: LangPref,
+    csrf: CsrfToken,
+    uri: OriginalUri,
+) -> Response {
+    let base = base_for(&state, None, lang, &csrf, uri.path());
+    link_error(&state, base, ResetError::Link(LinkProblem::Unknown))
 }

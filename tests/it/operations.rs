@@ -272,6 +272,18 @@ async fn request_logs_name_the_route_never_the_token() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // A form whose CSRF value is not this browser's: refused, and logged once with its route.
+    let forged = client
+        .post(format!("{}{path}", served.base))
+        .form(&[
+            ("csrf", "forged"),
+            ("password", "abc123"),
+            ("confirmation", "abc123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
     assert_eq!(
         submit(
             &client,
@@ -304,6 +316,12 @@ async fn request_logs_name_the_route_never_the_token() {
         !logs.contains(&token),
         "the token appears in the logs (debug level, JSON):\n{logs}"
     );
+    let refused: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("form refused") && l.contains("/reset/{token}"))
+        .collect();
+    assert_eq!(refused.len(), 1, "one line for the CSRF refusal:\n{logs}");
+    assert!(refused[0].contains("\"INFO\""), "{}", refused[0]);
 }
 
 #[tokio::test]

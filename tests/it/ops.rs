@@ -527,3 +527,21 @@ async fn sigterm_stops_the_real_binary_cleanly() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn probes_and_json_answers_set_no_cookie_pages_do() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/readyz", "/static/app.css"] {
+        let res = app.client.get(app.url(path)).send().await.unwrap();
+        assert!(res.status().is_success(), "{path}");
+        assert!(
+            !res.headers().contains_key("set-cookie"),
+            "{path} sets a cookie"
+        );
+    }
+    let login = app.client.get(app.url("/login")).send().await.unwrap();
+    assert!(
+        login.headers().contains_key("set-cookie"),
+        "a page with a form does"
+    );
+}

@@ -148,6 +148,7 @@ async fn the_report_counts_what_happened_in_its_window_in_csv_and_markdown() {
         ("username_reminders", 1),
         ("mails_sent", 3),
         ("mails_failed", 1),
+        ("mails_expired", 0),
         ("links_used", 1),
         ("links_expired", 1),
         ("links_cancelled", 0),

@@ -593,3 +593,33 @@ async fn a_malformed_username_is_explained_without_echoing_markup() {
     assert!(!page.contains("<script>alert"), "escaped");
     assert!(page.contains("id=\"error\""));
 }
+
+#[tokio::test]
+async fn a_mangled_or_truncated_link_gets_the_link_page_in_the_page_s_language() {
+    let app = TestApp::spawn().await;
+    for path in ["/reset/%00%ff", "/reset/", "/reset", "/reset/%ff/cancel"] {
+        let res = app.client.get(app.url(path)).send().await.unwrap();
+        let status = res.status().as_u16();
+        let page = res.text().await.unwrap();
+        assert!(status == 404 || status == 410, "{path}: {status}");
+        assert!(
+            page.contains("<html lang=\"fr-CA\""),
+            "{path}: the service's own page"
+        );
+        assert!(
+            page.contains("lien"),
+            "{path}: says it is about the link:\n{page}"
+        );
+        assert!(!page.contains("Invalid URL"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_username_too_long_is_called_too_long() {
+    let app = TestApp::spawn().await;
+    let res = app.request_link("reset", &"a".repeat(10_000)).await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap().replace("&#x27;", "'");
+    assert!(page.contains("trop long"), "{page}");
+    assert!(!page.contains(&"a".repeat(65)), "not echoed whole");
+}
