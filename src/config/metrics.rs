@@ -132,11 +132,8 @@ impl RawMetrics {
             errs.push("metrics: set token or token_sha256, not both".into());
         }
         let token_sha256 = from_token.or(from_hash);
-        if self.listen.trim().is_empty()
-            && token_sha256.is_none()
-            && self.token.is_none()
-            && self.token_sha256.is_none()
-        {
+        // A token that was given but refused is already named above.
+        if self.listen.trim().is_empty() && self.token.is_none() && self.token_sha256.is_none() {
             errs.push(
                 "metrics.listen is empty (serve /metrics on http.listen) but no metrics.token is \
                  set: the public listener would tell anyone the service's figures; set \

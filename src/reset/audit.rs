@@ -251,11 +251,10 @@ impl<'a> Audit<'a> {
             )
             .increment(1);
         };
-        if !self.counted {
-        } else if self.event.follows_a_request() {
-            crate::metrics::held(count);
-        } else {
-            count();
+        match (self.counted, self.event.follows_a_request()) {
+            (false, _) => {}
+            (true, true) => crate::metrics::held(count),
+            (true, false) => count(),
         }
         audit::insert(
             conn,

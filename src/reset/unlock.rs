@@ -132,7 +132,9 @@ impl ResetService {
         let subject = lock_subject(account.username.as_str());
         let tenant = org.tenant_id.as_str();
         let lifted = match actor {
-            Actor::Agent { .. } => lockout::unlock_all(&mut tx, tenant, &subject, now).await?,
+            Actor::Agent { .. } => {
+                lockout::unlock(&mut tx, tenant, &subject, now, lockout::Lift::Any).await?
+            }
             Actor::SelfService { .. } => {
                 match lockout::locked_until(&mut tx, tenant, &subject).await? {
                     Some(lockout::HARD_LOCK) => {
@@ -155,7 +157,7 @@ impl ResetService {
                         .await
                         .map(|()| Unlock::TooManyUnlocks);
                 }
-                lockout::unlock_temporary(&mut tx, tenant, &subject, now).await?
+                lockout::unlock(&mut tx, tenant, &subject, now, lockout::Lift::Temporary).await?
             }
         };
         if !lifted {

@@ -206,45 +206,38 @@ pub async fn prune(
 /// A hard lock: only a new password or a service-desk agent lifts it.
 pub const HARD_LOCK: i64 = i64::MAX;
 
-/// Lifts the temporary lock in force at `now` (the owner's self-service unlock): the
-/// consecutive failures are forgotten, those counted toward the hard lock are not. A hard lock
-/// is left alone. `false`: the subject was not under a temporary lock. Of two simultaneous
-/// unlocks only one changes the row.
-pub async fn unlock_temporary(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    subject: &str,
-    now: i64,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "update signin_guard set failures = 0, locked_until = null, updated_at = $3 \
-         where tenant_id = $1 and subject = $2 and locked_until > $3 and locked_until < $4",
-    )
-    .bind(tenant_id)
-    .bind(subject)
-    .bind(now)
-    .bind(HARD_LOCK)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
+/// Which locks an unlock lifts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lift {
+    /// A temporary lock only (the owner's self-service unlock): the consecutive failures are
+    /// forgotten, those counted toward the hard lock are not; a hard lock is left alone.
+    Temporary,
+    /// Any lock, hard locks included, and every failure (a service-desk agent's unlock).
+    Any,
 }
 
-/// Lifts any lock in force at `now`, hard locks included, and forgets every failure (a
-/// service-desk agent's unlock). `false`: the subject was not locked.
-pub async fn unlock_all(
+/// Lifts the lock in force at `now` as `lift` says. `false`: no such lock was in force. Of two
+/// simultaneous unlocks only one changes the row.
+pub async fn unlock(
     conn: &mut AnyConnection,
     tenant_id: &str,
     subject: &str,
     now: i64,
+    lift: Lift,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "update signin_guard set failures = 0, strikes = 0, locked_until = null, updated_at = $3 \
-         where tenant_id = $1 and subject = $2 and locked_until > $3",
-    )
-    .bind(tenant_id)
-    .bind(subject)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    let (forget, only) = match lift {
+        Lift::Temporary => ("", " and locked_until < $4"),
+        Lift::Any => (", strikes = 0", ""),
+    };
+    let sql = format!(
+        "update signin_guard set failures = 0{forget}, locked_until = null, updated_at = $3 \
+         where tenant_id = $1 and subject = $2 and locked_until > $3{only}"
+    );
+    let query = sqlx::query(&sql).bind(tenant_id).bind(subject).bind(now);
+    let query = match lift {
+        Lift::Temporary => query.bind(HARD_LOCK),
+        Lift::Any => query,
+    };
+    let done = query.execute(conn).await?;
     Ok(done.rows_affected() > 0)
 }

@@ -59,25 +59,7 @@ teams_name_fallback = true
         ),
     )
     .unwrap();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        crate::harness::process::command()
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .env_remove("OCTOPUS_CONFIG")
-            .output()
-            .expect("run the binary")
-    })
-    .await
-    .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    crate::harness::process::run_with_config(&config, args, "warn").await
 }
 
 /// The summary's figures (`name: n` lines).

@@ -415,7 +415,7 @@ async fn outside_teams_the_same_page_is_the_username_form() {
     b.close().await;
 }
 
-async fn me(app: &TestApp, token: &str) -> (u16, Value) {
+pub async fn me(app: &TestApp, token: &str) -> (u16, Value) {
     let res = app
         .client
         .get(app.url("/api/tab/me"))

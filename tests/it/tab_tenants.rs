@@ -54,14 +54,7 @@ fn v1_issuer(tenant: &str) -> Value {
 }
 
 async fn me(app: &TestApp, token: &str) -> u16 {
-    app.client
-        .get(app.url("/api/tab/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    crate::tab::me(app, token).await.0
 }
 
 #[tokio::test]

@@ -171,18 +171,7 @@ async fn tab_me(app: &TestApp, edit: impl FnOnce(&mut Value)) -> (u16, Value) {
         MARC,
     );
     edit(&mut claims);
-    let token = app.entra.sign(&ENTRA_KEYS[0], &claims);
-    let res = app
-        .client
-        .get(app.url("/api/tab/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
+    crate::tab::me(app, &app.entra.sign(&ENTRA_KEYS[0], &claims)).await
 }
 
 #[tokio::test]

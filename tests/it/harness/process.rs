@@ -67,3 +67,26 @@ pub async fn ready(base: &str, wait: Duration) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The binary with `--config config` and `args`, run off the test's runtime (which keeps serving
+/// the stand-ins meanwhile): its exit code and what it printed, standard output then error.
+pub async fn run_with_config(
+    config: &std::path::Path,
+    args: &[&str],
+    rust_log: &str,
+) -> (i32, String) {
+    let mut cmd = command();
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", rust_log);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run the binary"))
+        .await
+        .expect("the binary's task");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
