@@ -27,13 +27,7 @@ async fn every_kind_of_mail(app: &TestApp) -> Vec<ReceivedMail> {
     assert_eq!(done.unwrap(), Unlock::Unlocked);
     app.smtp.wait_for(3, WAIT).await;
     app.link_mail("reset", "gagm", 1).await;
-    let reminded = app
-        .submit(
-            "/forgot-username?org=demo",
-            "/forgot-username",
-            &[("org", "demo"), ("email", "marc.gagnon@cegepsi.ca")],
-        )
-        .await;
+    let reminded = crate::username_reminder::remind(app, "marc.gagnon@cegepsi.ca", "fr-CA").await;
     assert_eq!(reminded.status(), 200);
     app.smtp.wait_for(5, WAIT).await
 }

@@ -6,7 +6,10 @@ use std::{collections::BTreeMap, process::Stdio, time::Duration};
 
 use serde_json::{Value, json};
 
-use crate::harness::{METRICS_TOKEN, TestApp, TestDb, activity, card_action, process};
+use crate::{
+    harness::{METRICS_TOKEN, TestApp, TestDb, activity, card_action, process},
+    username_reminder::remind,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -39,14 +42,7 @@ fn bot_form(app: &TestApp, username: &str) -> Value {
 async fn journey(app: &TestApp, username: &str, email: &str) {
     assert_eq!(app.request_link("reset", username).await.status(), 200);
     assert_eq!(app.request_link("enroll", username).await.status(), 200);
-    let reminded = app
-        .submit(
-            "/forgot-username?org=demo",
-            "/forgot-username",
-            &[("org", "demo"), ("email", email)],
-        )
-        .await;
-    assert_eq!(reminded.status(), 200);
+    assert_eq!(remind(app, email, "fr-CA").await.status(), 200);
     assert_eq!(app.bot(&bot_form(app, username)).await.status(), 200);
     let tab = app
         .client
@@ -127,13 +123,7 @@ async fn an_address_shared_by_two_accounts_counts_as_one_request() {
     )
     .await;
     for app in [&one, &two] {
-        let res = app
-            .submit(
-                "/forgot-username?org=demo",
-                "/forgot-username",
-                &[("org", "demo"), ("email", "marc.gagnon@cegepsi.ca")],
-            )
-            .await;
+        let res = remind(app, "marc.gagnon@cegepsi.ca", "fr-CA").await;
         assert_eq!(res.status(), 200);
     }
     let events = |text: &str| -> Vec<String> {

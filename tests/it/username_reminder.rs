@@ -7,7 +7,7 @@ use crate::harness::{TestApp, without_csrf};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn remind(app: &TestApp, email: &str, lang: &str) -> reqwest::Response {
+pub async fn remind(app: &TestApp, email: &str, lang: &str) -> reqwest::Response {
     let page = format!("/forgot-username?org=demo&lang={lang}");
     app.submit(
         &page,
