@@ -220,9 +220,7 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
             let org = pick(&org)?;
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?;
-            let db = crate::mail::transport::redact_url(secrecy::ExposeSecret::expose_secret(
-                &cfg.database_url,
-            ));
+            let db = database_label(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
             let options = directory::ImportOptions { dry_run };
             match directory::import_csv_with(&store, &org, f, SystemClock.unix(), options).await {
                 Ok(r) => {
@@ -401,6 +399,20 @@ async fn report(
     }
     .trim_end());
     Ok(())
+}
+
+/// The database a command wrote to, as a person names it: scheme, host and database (or file),
+/// never a user, a password or the URL's parameters.
+fn database_label(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or_default(),
+            u.path()
+        ),
+        Err(_) => "the configured database".into(),
+    }
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {

@@ -72,10 +72,7 @@ const COLUMNS: [(&str, &[&str]); 6] = [
             "mail",
         ],
     ),
-    (
-        "display_name",
-        &["displayname", "nomcomplet", "nomaffiche", "nom"],
-    ),
+    ("display_name", &["displayname", "nomcomplet", "nomaffiche"]),
     (
         "entra_object_id",
         &["entraobjectid", "objectid", "iddobjet", "identifiantdobjet"],
@@ -107,13 +104,20 @@ fn header_key(h: &str) -> String {
 
 /// The file as text: UTF-8 (a byte-order mark dropped), else Windows-1252 (what Excel's plain
 /// "CSV" writes in a French locale), and which it was.
-fn decode(bytes: &[u8]) -> (String, &'static str) {
+fn decode(bytes: &[u8]) -> Result<(String, &'static str), ImportError> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
-        Ok(text) => (text.to_string(), "UTF-8"),
+        Ok(text) => Ok((text.to_string(), "UTF-8")),
+        // UTF-8 up to a bad byte (non-ASCII text before it): a damaged UTF-8 file, not
+        // Windows-1252, whose reading would turn every accent into two wrong characters.
+        Err(e) if !bytes[..e.valid_up_to()].is_ascii() => Err(ImportError::Csv(format!(
+            "byte {}: not UTF-8, although the text before it is; save the file again as \
+             « CSV UTF-8 »",
+            e.valid_up_to()
+        ))),
         Err(_) => {
             let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
-            (text.into_owned(), "Windows-1252")
+            Ok((text.into_owned(), "Windows-1252"))
         }
     }
 }
@@ -142,6 +146,35 @@ fn separator_name(sep: u8) -> &'static str {
         b';' => "semicolons",
         b'\t' => "tabs",
         _ => "commas",
+    }
+}
+
+/// How an import row changes whom the account belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnerChange {
+    /// A new address; the Teams identity stays (the row names the same one, or none while the
+    /// UPN stays).
+    Email,
+    /// Another Teams identity (a different object id) for the account.
+    Identity,
+    /// A new address or UPN and no object id in the row: the bound identity was the former
+    /// owner's and is dropped.
+    Reassigned,
+}
+
+/// Whom the account belongs to after the row, if that changes.
+fn owner_change(
+    existing: &crate::reset::model::Account,
+    row: &accounts::NewAccount,
+) -> Option<OwnerChange> {
+    let email = !existing.email.full().eq_ignore_ascii_case(row.email.full());
+    let upn =
+        existing.upn.as_deref().map(str::to_lowercase) != row.upn.as_deref().map(str::to_lowercase);
+    match (&row.entra_object_id, &existing.entra_object_id) {
+        (Some(new), Some(old)) if !new.eq_ignore_ascii_case(old) => Some(OwnerChange::Identity),
+        (None, Some(_)) if email || upn => Some(OwnerChange::Reassigned),
+        _ if email => Some(OwnerChange::Email),
+        _ => None,
     }
 }
 
@@ -181,7 +214,7 @@ pub async fn import_csv_with(
     input
         .read_to_end(&mut bytes)
         .map_err(|e| ImportError::Csv(e.to_string()))?;
-    let (text, encoding) = decode(&bytes);
+    let (text, encoding) = decode(&bytes)?;
     let sep = separator(&text);
     // The line a record starting at this byte offset is on, CRLF or LF alike (the reader may
     // place a record's start on the end of the previous line).
@@ -202,15 +235,36 @@ pub async fn import_csv_with(
         .headers()
         .map_err(|e| ImportError::Csv(e.to_string()))?
         .clone();
-    let col = |name: &str| {
+    let matching = |name: &str| -> Vec<usize> {
         let aliases = COLUMNS
             .iter()
             .find(|(n, _)| *n == name)
             .map_or(&[][..], |(_, a)| *a);
         headers
             .iter()
-            .position(|h| aliases.contains(&header_key(h).as_str()))
+            .enumerate()
+            .filter(|(_, h)| aliases.contains(&header_key(h).as_str()))
+            .map(|(i, _)| i)
+            .collect()
     };
+    let twice: Vec<String> = COLUMNS
+        .iter()
+        .filter(|(name, _)| matching(name).len() > 1)
+        .map(|(name, _)| {
+            let found: Vec<&str> = matching(name)
+                .iter()
+                .filter_map(|i| headers.get(*i))
+                .collect();
+            format!("{name} ({})", found.join(", "))
+        })
+        .collect();
+    if !twice.is_empty() {
+        return Err(ImportError::Csv(format!(
+            "line 1: more than one column for {}; keep one",
+            twice.join(", ")
+        )));
+    }
+    let col = |name: &str| matching(name).first().copied();
     let missing: Vec<_> = REQUIRED.iter().filter(|c| col(c).is_none()).collect();
     if !missing.is_empty() {
         return Err(ImportError::Csv(format!(
@@ -264,6 +318,12 @@ pub async fn import_csv_with(
         let display_name = get(c_name).map(str::to_string);
         if display_name.is_none() {
             reasons.push("display_name is empty".into());
+        }
+        if display_name
+            .as_deref()
+            .is_some_and(|n| n.chars().any(char::is_control))
+        {
+            reasons.push("display_name has control characters".into());
         }
         let oid = get(c_oid).map(str::to_string);
         if let Some(o) = &oid
@@ -327,7 +387,8 @@ pub async fn import_csv_with(
         dry_run: options.dry_run,
         ..ImportReport::default()
     };
-    let mut email_changed = Vec::new();
+    let mut ended = Vec::new();
+    let mut unbind = Vec::new();
     let mut changed = Vec::new();
     {
         let mut conn = store.conn().await?;
@@ -337,8 +398,11 @@ pub async fn import_csv_with(
                 Some(existing) => {
                     report.updated += 1;
                     changed.push(row);
-                    if !existing.email.full().eq_ignore_ascii_case(row.email.full()) {
-                        email_changed.push(existing.id);
+                    if let Some(change) = owner_change(&existing, row) {
+                        if change == OwnerChange::Reassigned {
+                            unbind.push(existing.id.clone());
+                        }
+                        ended.push((existing.id, change));
                     }
                 }
                 None => {
@@ -368,15 +432,26 @@ pub async fn import_csv_with(
     for row in changed {
         accounts::upsert(&mut tx, row, now).await?;
     }
-    // A new address: links mailed to the old one and sessions opened before stop working.
-    for id in &email_changed {
-        let links = tokens::revoke_active(&mut tx, id, now, "email_changed").await?;
-        let ended = sessions::delete_for_account(&mut tx, id).await?;
-        Audit::event(AuditEvent::EmailChanged, now)
+    // The account now belongs to someone else (a new address, another Teams identity): links
+    // mailed before, sessions opened before and the former identity's binding stop working.
+    for id in &unbind {
+        accounts::clear_object_id(&mut tx, id).await?;
+    }
+    for (id, change) in &ended {
+        let (event, reason) = match change {
+            OwnerChange::Email | OwnerChange::Reassigned => {
+                (AuditEvent::EmailChanged, "email_changed")
+            }
+            OwnerChange::Identity => (AuditEvent::IdentityChanged, "identity_changed"),
+        };
+        let links = tokens::revoke_active(&mut tx, id, now, reason).await?;
+        let sessions_ended = sessions::delete_for_account(&mut tx, id).await?;
+        Audit::event(event, now)
             .tenant(&org.tenant_id)
             .account(id)
+            .client("import")
             .detail(format!(
-                "links_revoked={} sessions_ended={ended}",
+                "links_revoked={} sessions_ended={sessions_ended}",
                 links.len()
             ))
             .record(&mut tx)

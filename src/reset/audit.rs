@@ -73,6 +73,8 @@ pub enum AuditEvent {
     UnlockRefused,
     /// A Teams identity bound to the account by the name fallback (client: that identity).
     IdentityBound,
+    /// An import gave the account another Entra object id: its links and sessions were ended.
+    IdentityChanged,
 }
 
 impl AuditEvent {
@@ -100,6 +102,7 @@ impl AuditEvent {
             AuditEvent::AccountUnlocked => "account_unlocked",
             AuditEvent::UnlockRefused => "unlock_refused",
             AuditEvent::IdentityBound => "identity_bound",
+            AuditEvent::IdentityChanged => "identity_changed",
         }
     }
 }

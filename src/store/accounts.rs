@@ -223,6 +223,15 @@ pub struct NewAccount {
     pub locale: Option<Locale>,
 }
 
+/// Unbinds the account's Entra object id (an import gave the account to someone else).
+pub async fn clear_object_id(conn: &mut AnyConnection, id: &AccountId) -> Result<(), StoreError> {
+    sqlx::query("update account set entra_object_id = null where account_id = $1")
+        .bind(&id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The username of the account bound to an Entra object id, if any.
 pub async fn holder_of_object_id(
     conn: &mut AnyConnection,

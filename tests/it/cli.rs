@@ -274,3 +274,61 @@ async fn bad_rows_are_named_at_their_true_line_twenty_at_most() {
     assert_eq!(out.matches("employes.csv:").count(), 20, "{out}");
     assert!(out.contains("… and 10 more bad row(s)"), "{out}");
 }
+
+#[tokio::test]
+async fn an_ambiguous_or_damaged_file_is_refused_with_what_to_fix() {
+    let db = TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.csv");
+    std::fs::write(
+        &file,
+        "Nom d'utilisateur;Courriel;Nom complet;Nom affiché\nbelm;m@cegepsi.ca;Marie;Marie B\n",
+    )
+    .unwrap();
+    let (code, out, err) = octopus(&db, &["users", "import", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("more than one column for display_name (Nom complet, Nom affiché)"),
+        "{out}{err}"
+    );
+
+    let mut damaged = "username,email,display_name\nbelm,m@cegepsi.ca,Marie Bélanger\n"
+        .as_bytes()
+        .to_vec();
+    damaged.extend_from_slice(b"cotj,j@cegepsi.ca,Jean C\xf4t\xe9\n");
+    std::fs::write(&file, damaged).unwrap();
+    let (code, out, err) = octopus(&db, &["users", "import", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("CSV UTF-8"), "{out}{err}");
+    let (_, list, _) = octopus(&db, &["users", "list"]);
+    assert!(list.contains("0 account(s)"), "{list}");
+}
+
+#[tokio::test]
+async fn the_import_summary_names_the_database_without_its_credentials() {
+    let db = TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.csv");
+    std::fs::write(
+        &file,
+        "username,email,display_name\nbelm,m@cegepsi.ca,Marie\n",
+    )
+    .unwrap();
+    // PostgreSQL takes a password as a URL parameter; SQLite takes none, but its URL has
+    // parameters too (`mode=rwc`): the summary shows neither.
+    let (url, hidden) = if db.is_postgres() {
+        (format!("{}?password=s3cret-in-query", db.url), "s3cret")
+    } else {
+        (db.url.clone(), "mode=rwc")
+    };
+    let out = crate::harness::process::command()
+        .args(["users", "import", file.to_str().unwrap()])
+        .env("OCTOPUS__DATABASE__URL", &url)
+        .env("OCTOPUS__DEMO__SEED", "false")
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 created"), "{text}");
+    assert!(!text.contains(hidden), "{text}");
+}

@@ -802,3 +802,51 @@ fn check_config_warns_when_a_policy_is_weaker_than_nist() {
     );
     assert!(!run("8").contains("NIST"));
 }
+
+#[tokio::test]
+async fn an_import_that_gives_the_account_to_someone_else_ends_what_the_former_owner_had() {
+    let app = TestApp::spawn().await;
+    set_julies_password(&app, "abc123").await;
+    let link = app.path_of(&app.reset_link(&app.link_mail("reset", "trej", 1).await));
+    assert_eq!(app.sign_in("trej", "abc123", "me").await.status(), 303);
+
+    // Another Teams identity for trej, the address unchanged.
+    import(
+        &app,
+        "username,email,display_name,entra_object_id\n\
+         trej,julie.tremblay@cegepsi.ca,Julie Tremblay,99999999-9999-4999-8999-999999999999\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.get(&link).await.0, 410, "the link is revoked");
+    let res = app
+        .client
+        .get(app.url("/account?org=demo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the session ended");
+    assert!(
+        app.audit_events()
+            .await
+            .contains(&"identity_changed".to_string())
+    );
+
+    // A new address and no object id: the former identity's binding goes too.
+    import(
+        &app,
+        "username,email,display_name\ntrej,nouvelle.personne@cegepsi.ca,Nouvelle Personne\n",
+    )
+    .await
+    .unwrap();
+    let mut conn = app.store.conn().await.unwrap();
+    let trej = octopus_teams::store::accounts::by_username(
+        &mut conn,
+        &app.org.tenant_id,
+        &octopus_teams::reset::model::Username::parse("trej").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(trej.entra_object_id, None);
+}
