@@ -1,5 +1,5 @@
 //! The command line: `serve` (default) | `migrate` | `check-config` | `users import|list` |
-//! `mail list|retry` | `report` | `campaign enroll` | `manifest`.
+//! `mail list|retry` | `report` | `campaign enroll` | `scim token` | `manifest`.
 
 use std::{io::Write, path::PathBuf};
 
@@ -12,7 +12,7 @@ use crate::{
     config::Config,
     directory::{self, ImportError},
     reset::service::Retry,
-    store::{Store, accounts, lockout, outbox},
+    store::{self, Store, lockout, outbox},
     telemetry,
 };
 
@@ -66,6 +66,9 @@ pub enum Command {
     /// Campaigns in Teams.
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// SCIM provisioning from Entra ID (the enterprise application's "Provisioning").
+    #[command(subcommand)]
+    Scim(ScimCommand),
     /// Build the Teams app package (manifest, icons, translations) to upload or sideload.
     Manifest {
         /// Where to write the zip.
@@ -86,14 +89,45 @@ pub enum UsersCommand {
         /// Organisation slug or tenant id (default: the first organisation).
         #[arg(long)]
         org: Option<String>,
-        /// Check the file and say what would be created, changed or left unchanged; write nothing.
+        /// Check the file and say what would be created, changed, left unchanged or disabled;
+        /// write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The file is the whole directory: disable the accounts it does not list (leavers).
+        /// Their links and sessions end; they keep their history, and a later import that lists
+        /// them enables them again. Refused when that would disable more than half of the
+        /// enabled accounts (an empty or cut file) unless --force.
+        #[arg(long)]
+        disable_missing: bool,
+        /// With --disable-missing: disable them even when they are more than half.
+        #[arg(long, requires = "disable_missing")]
+        force: bool,
     },
     /// List the accounts.
     List {
         #[arg(long)]
         org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScimCommand {
+    /// Makes the organisation's provisioning token and prints it once (only its hash is kept):
+    /// paste it into Entra ID as the "Secret Token", with <public URL>/scim/v2 as the "Tenant
+    /// URL".
+    Token {
+        /// Organisation slug or tenant id.
+        #[arg(long)]
+        org: String,
+        /// Replace the current token: it keeps working for --grace-hours, while the new one is
+        /// pasted into Entra ID.
+        #[arg(long, conflicts_with = "revoke")]
+        rotate: bool,
+        #[arg(long, default_value_t = 24, requires = "rotate")]
+        grace_hours: u64,
+        /// End every token of the organisation now (provisioning stops).
+        #[arg(long)]
+        revoke: bool,
     },
 }
 
@@ -168,6 +202,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Users(cmd) => users(Config::load(config_path)?, cmd).await,
+        Command::Scim(ScimCommand::Token {
+            org,
+            rotate,
+            grace_hours,
+            revoke,
+        }) => {
+            let grace = rotate.then(|| std::time::Duration::from_secs(grace_hours * 3600));
+            scim_token(Config::load(config_path)?, &org, grace, revoke).await
+        }
         Command::Mail(cmd) => mail(Config::load(config_path)?, cmd).await,
         Command::Campaign(CampaignCommand::Enroll(args)) => {
             let report = crate::bot::campaign_cli::enroll(Config::load(config_path)?, args).await?;
@@ -216,17 +259,28 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
         }
     };
     match cmd {
-        UsersCommand::Import { file, org, dry_run } => {
+        UsersCommand::Import {
+            file,
+            org,
+            dry_run,
+            disable_missing,
+            force,
+        } => {
             let org = pick(&org)?;
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?;
             let db = database_label(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
-            let options = directory::ImportOptions { dry_run };
+            let options = directory::ImportOptions {
+                dry_run,
+                disable_missing,
+                force,
+            };
             match directory::import_csv_with(&store, &org, f, SystemClock.unix(), options).await {
                 Ok(r) => {
                     let verb = if r.dry_run { "would be" } else { "" };
                     say(format!(
-                        "{} ({}) in {db}, from {} ({}): {} {verb} created, {} {verb} updated, {} unchanged{}",
+                        "{} ({}) in {db}, from {} ({}): {} {verb} created, {} {verb} updated, \
+                         {} unchanged, {} {verb} enabled again, {} {verb} disabled{}",
                         org.slug,
                         org.name,
                         file.display(),
@@ -234,7 +288,13 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
                         r.created,
                         r.updated,
                         r.unchanged,
-                        if r.dry_run { " (dry run: nothing written)" } else { "" }
+                        r.enabled,
+                        r.disabled,
+                        if r.dry_run {
+                            " (dry run: nothing written)"
+                        } else {
+                            ""
+                        }
                     )
                     .replace("  ", " "));
                     Ok(())
@@ -253,42 +313,87 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
             }
         }
         UsersCommand::List { org } => {
-            let tenant = org
-                .as_ref()
-                .map(|_| pick(&org))
-                .transpose()?
-                .map(|o| o.tenant_id);
+            let orgs: Vec<_> = match &org {
+                Some(_) => vec![pick(&org)?],
+                None => cfg.organisations.iter().cloned().collect(),
+            };
             let mut conn = store.conn().await?;
-            let list = accounts::list(&mut conn, tenant.as_deref()).await?;
+            let now = SystemClock.unix();
             say(format!(
                 "{:<20} {:<32} {:<28} {:<9} {}",
                 "username", "email", "display name", "enrolled", "state"
             ));
-            for a in &list {
-                let subject = crate::reset::signin::lock_subject(a.username.as_str());
-                let locked = lockout::locked_until(&mut conn, &a.tenant_id, &subject).await?;
-                let state = if locked.is_some_and(|t| t > SystemClock.unix()) {
-                    "locked"
-                } else {
-                    "ok"
-                };
-                say(format!(
-                    "{:<20} {:<32} {:<28} {:<9} {}",
-                    a.username,
-                    a.email.full(),
-                    a.display_name,
-                    if a.password_hash.is_some() {
+            let mut count = 0;
+            for org in &orgs {
+                for e in store::directory::all(&mut conn, &org.tenant_id).await? {
+                    let a = &e.account;
+                    let subject = crate::reset::signin::lock_subject(a.username.as_str());
+                    let locked = lockout::locked_until(&mut conn, &a.tenant_id, &subject).await?;
+                    let state = match (&e.disabled_by, e.disabled_at) {
+                        (by, Some(_)) => format!("disabled ({})", by.as_deref().unwrap_or("?")),
+                        _ if locked.is_some_and(|t| t > now) => "locked".into(),
+                        _ => "ok".into(),
+                    };
+                    let enrolled = if a.password_hash.is_some() {
                         "yes"
                     } else {
                         "no"
-                    },
-                    state
-                ));
+                    };
+                    say(format!(
+                        "{:<20} {:<32} {:<28} {:<9} {state}",
+                        a.username,
+                        a.email.full(),
+                        a.display_name,
+                        enrolled
+                    ));
+                    count += 1;
+                }
             }
-            say(format!("{} account(s)", list.len()));
+            say(format!("{count} account(s)"));
             Ok(())
         }
     }
+}
+
+async fn scim_token(
+    cfg: Config,
+    hint: &str,
+    rotate: Option<std::time::Duration>,
+    revoke: bool,
+) -> anyhow::Result<()> {
+    let org = cfg
+        .organisations
+        .by_slug(hint)
+        .or_else(|| cfg.organisations.by_tenant(hint))
+        .cloned()
+        .with_context(|| format!("no organisation {hint:?} in the configuration"))?;
+    let store = Store::connect(&cfg.database_url)
+        .await
+        .context("cannot open the database")?;
+    store.migrate().await?;
+    let now = SystemClock.unix();
+    if revoke {
+        crate::scim::token::revoke(&store, &org, now).await?;
+        say(format!(
+            "{}: every provisioning token ended; provisioning stops",
+            org.slug
+        ));
+        return Ok(());
+    }
+    let token = crate::scim::token::issue(&store, &org, rotate, now).await?;
+    let base = cfg.public_base_url.as_str().trim_end_matches('/');
+    say(format!("Tenant URL:   {base}/scim/v2"));
+    say(format!("Secret Token: {}", token.expose()));
+    say(match rotate {
+        Some(grace) => format!(
+            "{}: the previous token keeps working for {} h; paste this one into Entra ID now. \
+             It is shown only once.",
+            org.slug,
+            grace.as_secs() / 3600
+        ),
+        None => format!("{}: shown only once; only its hash is kept.", org.slug),
+    });
+    Ok(())
 }
 
 async fn retry(cfg: Config, store: Store, id: &str) -> anyhow::Result<()> {

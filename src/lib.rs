@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod org;
 pub mod reset;
+pub mod scim;
 pub mod store;
 pub mod tab;
 pub mod telemetry;

@@ -145,6 +145,8 @@ pub struct Organisation {
     pub service_desk: ServiceDesk,
     /// The person responsible for the protection of personal information (`[organisations.privacy]`).
     pub privacy: Privacy,
+    /// How SCIM provisioning maps onto the accounts (`[organisations.scim]`).
+    pub provisioning: Provisioning,
 }
 
 /// Text an organisation writes in each of its languages: `{ fr-CA = "…", en = "…", pt = "…" }`.
@@ -214,6 +216,40 @@ pub struct Privacy {
     pub officer: Option<String>,
     /// How to reach them: an address, a phone number, a web page.
     pub contact: Option<String>,
+}
+
+/// `[organisations.scim]`: how Entra ID's provisioning (SCIM) maps onto the accounts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Provisioning {
+    /// Where the Octopus username comes from.
+    pub username: UsernameFrom,
+    /// A GUID in `externalId` is the person's Entra object id (map `objectId` → `externalId` in
+    /// Entra): it is bound to the account, which Teams and the tab then recognise.
+    pub object_id_from_external_id: bool,
+}
+
+impl Default for Provisioning {
+    fn default() -> Self {
+        Self {
+            username: UsernameFrom::UpnLocalPart,
+            object_id_from_external_id: true,
+        }
+    }
+}
+
+/// The SCIM attribute an account's username is taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsernameFrom {
+    /// `userName` before its `@` (Entra sends the UPN there: `julie.tremblay@…` →
+    /// `julie.tremblay`); the whole UPN is kept to recognise the person.
+    UpnLocalPart,
+    /// `userName` as sent (map the attribute that holds the Octopus username, e.g.
+    /// `mailNickname`, onto `userName` in Entra).
+    UserName,
+    /// The enterprise extension's `employeeNumber` (Entra's `employeeId` by default).
+    EmployeeNumber,
 }
 
 /// Where bounces of the service's mail go (the SMTP envelope's `MAIL FROM`).

@@ -25,6 +25,7 @@ use crate::{
     metrics::Metrics,
     org::Organisations,
     reset::{ResetService, SignInService},
+    scim::{self, ScimState},
     store::Store,
     tab::{self, Tab, TabState},
     templates::Templates,
@@ -87,6 +88,17 @@ impl FromRef<AppState> for WebState {
     }
 }
 
+impl FromRef<AppState> for ScimState {
+    fn from_ref(app: &AppState) -> Self {
+        ScimState {
+            config: app.config.clone(),
+            store: app.store.clone(),
+            orgs: app.orgs.clone(),
+            clock: app.clock.clone(),
+        }
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let metrics_here = state.config.metrics.listen.is_none();
     let main = Router::new()
@@ -100,7 +112,8 @@ pub fn router(state: AppState) -> Router {
             mw::SecurityHeaders::new(&state.tab.csp),
             mw::security_headers,
         ))
-        .merge(bot::router().with_state(Arc::new(state.bot.clone())));
+        .merge(bot::router().with_state(Arc::new(state.bot.clone())))
+        .merge(scim::router().with_state(ScimState::from_ref(&state)));
     // With metrics.listen set, /metrics is served only on that address.
     let main = if metrics_here {
         main.route("/metrics", get(crate::metrics::scrape))

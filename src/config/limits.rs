@@ -9,6 +9,7 @@ pub(super) fn validate(limits: &Limits, errs: &mut Vec<String>) {
     if limits.request_window_secs == 0
         || limits.signin_window_secs == 0
         || limits.verify_window_secs == 0
+        || limits.scim_window_secs == 0
     {
         errs.push("limits: windows must be at least one second".into());
     }

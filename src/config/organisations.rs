@@ -9,8 +9,8 @@ use super::{Config, Description, security::strong_secret, urls::http_url};
 use crate::{
     i18n::Locale,
     org::{
-        Helpdesk, LocalTestClient, LockoutPolicy, Organisation, Privacy, ReturnPath, ServiceDesk,
-        Words,
+        Helpdesk, LocalTestClient, LockoutPolicy, Organisation, Privacy, Provisioning, ReturnPath,
+        ServiceDesk, Words,
     },
     reset::policy::PasswordPolicy,
 };
@@ -58,6 +58,8 @@ pub struct RawOrganisation {
     pub service_desk: ServiceDesk,
     #[serde(default)]
     pub privacy: Privacy,
+    #[serde(default)]
+    pub scim: Provisioning,
 }
 
 fn default_audit_retention_days() -> u32 {
@@ -229,6 +231,7 @@ impl RawOrganisation {
                 words: self.words,
                 service_desk: self.service_desk,
                 privacy: self.privacy,
+                provisioning: self.scim,
             }),
             _ => Err(errs),
         }

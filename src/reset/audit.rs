@@ -75,6 +75,12 @@ pub enum AuditEvent {
     IdentityBound,
     /// An import gave the account another Entra object id: its links and sessions were ended.
     IdentityChanged,
+    /// The account left the directory (client: `scim` or `import`): links revoked, sessions
+    /// ended, every self-service path answers « not found »; detail says how (`inactive`,
+    /// `deleted`, `missing_from_import`).
+    AccountDisabled,
+    /// A disabled account is back in the directory (client: `scim` or `import`).
+    AccountEnabled,
 }
 
 impl AuditEvent {
@@ -103,6 +109,8 @@ impl AuditEvent {
             AuditEvent::UnlockRefused => "unlock_refused",
             AuditEvent::IdentityBound => "identity_bound",
             AuditEvent::IdentityChanged => "identity_changed",
+            AuditEvent::AccountDisabled => "account_disabled",
+            AuditEvent::AccountEnabled => "account_enabled",
         }
     }
 }

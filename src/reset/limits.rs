@@ -19,6 +19,9 @@ pub struct Limits {
     pub signin_window_secs: u64,
     pub verify_per_key: u32,
     pub verify_window_secs: u64,
+    pub scim_per_org: u32,
+    pub scim_failures_per_ip: u32,
+    pub scim_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy)]

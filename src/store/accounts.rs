@@ -8,11 +8,16 @@ use crate::{
     reset::model::{Account, AccountId, EmailAddress, Username},
 };
 
-const COLUMNS: &str = "account_id, tenant_id, username, email, display_name, entra_object_id, upn, \
+pub(super) const COLUMNS: &str = "account_id, tenant_id, username, email, display_name, entra_object_id, upn, \
                        locale, password_hash, failed_logins, locked_until";
 
+/// Every self-service lookup below sees only enabled accounts: a disabled one (it left the
+/// directory) is « not found » to the pages, the bot, the tab and the credential check. The
+/// directory's own reads (`store::directory`) see them all.
+const ENABLED: &str = "and disabled_at is null";
+
 /// A row of `COLUMNS`, from sqlx or from a read on the calling thread (`store::inline`).
-trait Columns {
+pub(super) trait Columns {
     fn text(&self, column: &str) -> Result<Option<String>, StoreError>;
     fn int(&self, column: &str) -> Result<Option<i64>, StoreError>;
 }
@@ -37,7 +42,7 @@ impl Columns for rusqlite::Row<'_> {
     }
 }
 
-fn from_row(row: &impl Columns) -> Result<Account, StoreError> {
+pub(super) fn from_row(row: &impl Columns) -> Result<Account, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("account.{what}"));
     let text = |c: &str| row.text(c)?.ok_or_else(|| corrupt(c));
     Ok(Account {
@@ -65,7 +70,7 @@ pub async fn by_username(
     username: &Username,
 ) -> Result<Option<Account>, StoreError> {
     let row = sqlx::query(&format!(
-        "select {COLUMNS} from account where tenant_id = $1 and username = $2"
+        "select {COLUMNS} from account where tenant_id = $1 and username = $2 {ENABLED}"
     ))
     .bind(tenant_id)
     .bind(username.as_str())
@@ -100,7 +105,7 @@ pub async fn by_id(
     id: &AccountId,
 ) -> Result<Option<Account>, StoreError> {
     let row = sqlx::query(&format!(
-        "select {COLUMNS} from account where account_id = $1"
+        "select {COLUMNS} from account where account_id = $1 {ENABLED}"
     ))
     .bind(&id.0)
     .fetch_optional(conn)
@@ -135,7 +140,7 @@ pub async fn by_identity(
 /// The accounts with no object id bound that a UPN names (`upn = UPN`, or no UPN recorded and
 /// the address is that UPN).
 const BY_UNBOUND_UPN: &str = "from account where tenant_id = $1 and entra_object_id is null \
-     and (upn = $2 or (upn is null and lower(email) = $2))";
+     and (upn = $2 or (upn is null and lower(email) = $2)) and disabled_at is null";
 
 /// The one account with no object id bound that `upn` names; `None` when none does, or when
 /// several do (a shared address names nobody in particular).
@@ -184,7 +189,7 @@ pub async fn bind_object_id(
 }
 
 fn by_object_id_sql() -> String {
-    format!("select {COLUMNS} from account where tenant_id = $1 and entra_object_id = $2")
+    format!("select {COLUMNS} from account where tenant_id = $1 and entra_object_id = $2 {ENABLED}")
 }
 
 /// `by_identity` by object id alone, on the calling thread (`store::inline`).
@@ -203,7 +208,8 @@ pub async fn list(
     tenant_id: Option<&str>,
 ) -> Result<Vec<Account>, StoreError> {
     let rows = sqlx::query(&format!(
-        "select {COLUMNS} from account where ($1 = '' or tenant_id = $1) order by tenant_id, username"
+        "select {COLUMNS} from account where ($1 = '' or tenant_id = $1) {ENABLED} \
+         order by tenant_id, username"
     ))
     .bind(tenant_id.unwrap_or(""))
     .fetch_all(conn)
@@ -253,12 +259,14 @@ pub async fn exists(
     tenant_id: &str,
     username: &Username,
 ) -> Result<bool, StoreError> {
-    let found: Option<String> =
-        sqlx::query_scalar("select account_id from account where tenant_id = $1 and username = $2")
-            .bind(tenant_id)
-            .bind(username.as_str())
-            .fetch_optional(conn)
-            .await?;
+    let found: Option<String> = sqlx::query_scalar(
+        "select account_id from account where tenant_id = $1 and username = $2 \
+             and disabled_at is null",
+    )
+    .bind(tenant_id)
+    .bind(username.as_str())
+    .fetch_optional(conn)
+    .await?;
     Ok(found.is_some())
 }
 
@@ -352,7 +360,8 @@ pub async fn by_email(
     email: &EmailAddress,
 ) -> Result<Vec<Account>, StoreError> {
     let rows = sqlx::query(&format!(
-        "select {COLUMNS} from account where tenant_id = $1 and lower(email) = $2 order by username"
+        "select {COLUMNS} from account where tenant_id = $1 and lower(email) = $2 {ENABLED} \
+         order by username"
     ))
     .bind(tenant_id)
     .bind(email.full().to_lowercase())

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod bot;
 pub mod campaign;
+pub mod directory;
 pub mod history;
 pub mod housekeeping;
 pub mod inline;
@@ -15,6 +16,7 @@ pub mod limits;
 pub mod lockout;
 pub mod outbox;
 pub mod report;
+pub mod scim_tokens;
 pub mod sessions;
 pub mod tokens;
 

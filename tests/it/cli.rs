@@ -332,3 +332,139 @@ async fn the_import_summary_names_the_database_without_its_credentials() {
     assert!(text.contains("1 created"), "{text}");
     assert!(!text.contains(hidden), "{text}");
 }
+
+#[tokio::test]
+async fn disable_missing_disables_exactly_the_leavers_and_refuses_an_empty_file() {
+    let db = TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("employes.csv");
+    std::fs::write(&file, excel_fr(&FRENCH_ROWS)).unwrap();
+    let path = file.to_str().unwrap();
+    assert_eq!(octopus(&db, &["users", "import", path]).0, 0);
+
+    // Luc Gagné left: the file no longer lists him.
+    let stayers = [FRENCH_ROWS[0], FRENCH_ROWS[1], FRENCH_ROWS[3]];
+    std::fs::write(&file, excel_fr(&stayers)).unwrap();
+    let (code, out, err) = octopus(
+        &db,
+        &["users", "import", "--disable-missing", "--dry-run", path],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 would be disabled"), "{out}");
+    let (_, list, _) = octopus(&db, &["users", "list"]);
+    assert!(
+        !list.contains("disabled"),
+        "a dry run writes nothing: {list}"
+    );
+
+    let (code, out, err) = octopus(&db, &["users", "import", "--disable-missing", path]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("3 unchanged, 0 enabled again, 1 disabled"),
+        "{out}"
+    );
+    let (_, list, _) = octopus(&db, &["users", "list"]);
+    let gagl = list.lines().find(|l| l.starts_with("gagl")).unwrap();
+    assert!(gagl.ends_with("disabled (import)"), "{list}");
+    assert_eq!(
+        list.matches("disabled").count(),
+        1,
+        "only the leaver: {list}"
+    );
+
+    // An empty file (or a cut one) would disable most of the directory: refused.
+    std::fs::write(&file, excel_fr(&[])).unwrap();
+    let (code, out, err) = octopus(&db, &["users", "import", "--disable-missing", path]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("3 of the 3 enabled accounts are not in the file") && err.contains("--force"),
+        "{err}"
+    );
+    let (_, list, _) = octopus(&db, &["users", "list"]);
+    assert_eq!(
+        list.matches("disabled").count(),
+        1,
+        "nothing written: {list}"
+    );
+
+    // Luc is back: listing him enables his account again.
+    std::fs::write(&file, excel_fr(&FRENCH_ROWS)).unwrap();
+    let (_, out, _) = octopus(&db, &["users", "import", path]);
+    assert!(out.contains("1 enabled again"), "{out}");
+    let (_, list, _) = octopus(&db, &["users", "list"]);
+    assert!(!list.contains("disabled"), "{list}");
+}
+
+#[tokio::test]
+async fn an_account_disabled_by_an_import_gets_no_link_and_cannot_sign_in() {
+    let app = TestApp::builder().spawn().await;
+    let link = app.reset_link(&app.link_mail("enroll", "gagm", 1).await);
+    assert_eq!(
+        app.set_password(&link, "abc123", "abc123").await.status(),
+        303
+    );
+    // Mail 2 says the password changed; mail 3 carries a reset link.
+    let pending = app.reset_link(&app.link_mail("reset", "gagm", 3).await);
+
+    let report = octopus_teams::directory::import_csv_with(
+        &app.store,
+        &app.org,
+        "username,email,display_name\ntrej,julie.tremblay@cegepsi.ca,Julie Tremblay\n".as_bytes(),
+        octopus_teams::clock::Clock::unix(&app.clock),
+        octopus_teams::directory::ImportOptions {
+            disable_missing: true,
+            force: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.disabled, 1);
+
+    // The link mailed before no longer works; no new one is mailed; the password is refused.
+    assert_eq!(app.get(&app.path_of(&pending)).await.0, 410);
+    assert_eq!(app.request_link("reset", "gagm").await.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(app.smtp.received().len(), 3);
+    let res = app.sign_in("gagm", "abc123", "").await;
+    assert_ne!(res.status(), 303, "no sign-in for a disabled account");
+    let rows = crate::unlock::audited(&app, "account_disabled").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0.as_deref(), Some("import"));
+    assert!(
+        rows[0]
+            .1
+            .as_deref()
+            .unwrap()
+            .starts_with("missing_from_import links_revoked=1")
+    );
+}
+
+#[tokio::test]
+async fn scim_token_prints_the_tenant_url_and_a_token_once() {
+    let db = TestDb::create().await;
+    let (code, out, err) = octopus(&db, &["scim", "token", "--org", "demo"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Tenant URL:   http://127.0.0.1:3978/scim/v2"),
+        "{out}"
+    );
+    let token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Secret Token: "))
+        .expect("the token");
+    assert!(token.starts_with("octscim_") && token.len() > 40);
+    let (code, _, err) = octopus(&db, &["scim", "token", "--org", "demo"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--rotate"), "{err}");
+    let (code, out, _) = octopus(&db, &["scim", "token", "--org", "demo", "--rotate"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("the previous token keeps working for 24 h"),
+        "{out}"
+    );
+    assert!(!out.contains(token), "a new token");
+    let (code, out, _) = octopus(&db, &["scim", "token", "--org", "demo", "--revoke"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("every provisioning token ended"), "{out}");
+}

@@ -231,6 +231,21 @@ async fn refused_and_unchanged(route: &str, forgery: Forgery) {
             tokio::time::sleep(Duration::from_millis(200)).await;
             assert!(app.connector.posted().is_empty(), "{why}: no answer posted");
         }
+        "/scim/v2/Users" | "/scim/v2/Users/.search" | "/scim/v2/.search" => {
+            let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "mallory@cegepsi.ca", "active": true, "displayName": "Mallory",
+                "emails": [{"type": "work", "value": "mallory@cegepsi.ca"}]});
+            let mut req = app.client.post(app.url(route)).json(&body);
+            if forgery == Forgery::Forged {
+                req = req.bearer_auth(format!("octscim_{}", "A".repeat(43)));
+            }
+            assert_eq!(req.send().await.unwrap().status(), 401, "{why}");
+            let mut conn = app.store.conn().await.unwrap();
+            let all = octopus_teams::store::directory::all(&mut conn, &app.org.tenant_id)
+                .await
+                .unwrap();
+            assert_eq!(all.len(), 2, "{why}: no account created");
+        }
         other => panic!(
             "POST {other} has no row in tests/it/forged_requests.rs: add one that sends it \
              without its proof of origin and checks that nothing changed"

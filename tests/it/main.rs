@@ -39,6 +39,8 @@ mod playground_linked;
 mod rate_limits;
 mod report;
 mod reset_link;
+mod scim;
+mod scim_checker;
 mod side_doors;
 mod store;
 mod tab;

@@ -13,20 +13,7 @@ const TENANT_B: &str = "7b3d9e21-4c6a-4f8b-9d0e-1a2b3c4d5e6f";
 async fn two_organisations() -> TestApp {
     TestApp::builder()
         .config(|c| {
-            let b: octopus_teams::config::RawOrganisation = toml::from_str(&format!(
-                r#"
-tenant_id = "{TENANT_B}"
-slug = "cisss"
-name = "CISSS de Lanaudière"
-portal_url = "https://cissslanaudiere.octopus-itsm.com/Web/Login.aspx"
-sender = "Centre de services <csti@cisss-lanaudiere.example>"
-time_zone = "America/Toronto"
-default_locale = "fr-CA"
-token_lifetime_minutes = 30
-"#
-            ))
-            .unwrap();
-            c.organisations.push(b);
+            c.organisations.push(crate::harness::cisss(TENANT_B));
         })
         .spawn()
         .await

@@ -41,6 +41,23 @@ username_hint = { fr-CA = "Le nom d'utilisateur correspond (sauf exception) aux 
 name_in_sentence = { fr-CA = "du Cégep de Sept-Îles", en = "the Cégep de Sept-Îles", pt = "do Cégep de Sept-Îles" }
 "#;
 
+/// A second organisation (the CISSS de Lanaudière) beside the Cégep, under `tenant_id`.
+pub fn cisss(tenant_id: &str) -> octopus_teams::config::RawOrganisation {
+    toml::from_str(&format!(
+        r#"
+tenant_id = "{tenant_id}"
+slug = "cisss"
+name = "CISSS de Lanaudière"
+portal_url = "https://cissslanaudiere.octopus-itsm.com/Web/Login.aspx"
+sender = "Centre de services <csti@cisss-lanaudiere.example>"
+time_zone = "America/Toronto"
+default_locale = "fr-CA"
+token_lifetime_minutes = 30
+"#
+    ))
+    .expect("the CISSS's block")
+}
+
 /// The scrapers' bearer token for /metrics.
 pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789abcdef-Pq7r";
 pub const API_KEY: &str = "test-api-key-0123456789abcdef-Zq8wLx3v";

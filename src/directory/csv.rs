@@ -1,15 +1,19 @@
-//! The account directory as the admin handles it: CSV import (all rows or none) and listing.
+//! `users import`: a CSV file as Excel writes it, all rows or none.
 
 use std::io::Read;
 
+use std::collections::{HashMap, HashSet};
+
+use super::{Leaving, Source};
 use crate::{
     i18n::Locale,
     org::Organisation,
-    reset::{
-        audit::{Audit, AuditEvent},
-        model::{EmailAddress, Username},
+    reset::model::{Account, AccountId, EmailAddress, Username},
+    store::{
+        Store, StoreError,
+        accounts::NewAccount,
+        directory::{self, Entry},
     },
-    store::{Store, accounts, sessions, tokens},
 };
 
 /// One refused row: its line in the file and why.
@@ -25,8 +29,13 @@ pub enum ImportError {
     BadRows(Vec<BadRow>),
     #[error("the file is not readable CSV: {0}")]
     Csv(String),
+    #[error(
+        "nothing imported: {leaving} of the {enabled} enabled accounts are not in the file and \
+         would be disabled; check the file is the whole directory, or add --force"
+    )]
+    TooManyLeaving { leaving: usize, enabled: usize },
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] StoreError),
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -35,6 +44,10 @@ pub struct ImportReport {
     pub updated: usize,
     /// Rows identical to the account they name: nothing written.
     pub unchanged: usize,
+    /// Disabled accounts the file lists again: enabled.
+    pub enabled: usize,
+    /// Enabled accounts the file leaves out (`--disable-missing`): disabled.
+    pub disabled: usize,
     /// How the file was read: its encoding and separator, for the summary.
     pub read_as: String,
     /// Nothing was written (`--dry-run`).
@@ -48,6 +61,10 @@ const REQUIRED: [&str; 3] = ["username", "email", "display_name"];
 pub struct ImportOptions {
     /// Read and check everything, say what would change, write nothing.
     pub dry_run: bool,
+    /// The file is the whole directory: enabled accounts it leaves out are disabled.
+    pub disable_missing: bool,
+    /// Disable them even when they are more than half of the enabled accounts.
+    pub force: bool,
 }
 
 /// The columns, by the names a spreadsheet may give them (English or French, any case, with or
@@ -147,49 +164,6 @@ fn separator_name(sep: u8) -> &'static str {
         b'\t' => "tabs",
         _ => "commas",
     }
-}
-
-/// How an import row changes whom the account belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OwnerChange {
-    /// A new address; the Teams identity stays (the row names the same one, or none while the
-    /// UPN stays).
-    Email,
-    /// Another Teams identity (a different object id) for the account.
-    Identity,
-    /// A new address or UPN and no object id in the row: the bound identity was the former
-    /// owner's and is dropped.
-    Reassigned,
-}
-
-/// Whom the account belongs to after the row, if that changes.
-fn owner_change(
-    existing: &crate::reset::model::Account,
-    row: &accounts::NewAccount,
-) -> Option<OwnerChange> {
-    let email = !existing.email.full().eq_ignore_ascii_case(row.email.full());
-    let upn =
-        existing.upn.as_deref().map(str::to_lowercase) != row.upn.as_deref().map(str::to_lowercase);
-    match (&row.entra_object_id, &existing.entra_object_id) {
-        (Some(new), Some(old)) if !new.eq_ignore_ascii_case(old) => Some(OwnerChange::Identity),
-        (None, Some(_)) if email || upn => Some(OwnerChange::Reassigned),
-        _ if email => Some(OwnerChange::Email),
-        _ => None,
-    }
-}
-
-/// Whether the row says nothing new about the account (an object id the row leaves out is
-/// kept, so it counts as the same).
-fn same(existing: &crate::reset::model::Account, row: &accounts::NewAccount) -> bool {
-    existing.email.full().eq_ignore_ascii_case(row.email.full())
-        && existing.display_name == row.display_name
-        && existing.upn.as_deref().map(str::to_lowercase)
-            == row.upn.as_deref().map(str::to_lowercase)
-        && existing.locale == row.locale
-        && row
-            .entra_object_id
-            .as_deref()
-            .is_none_or(|o| existing.entra_object_id.as_deref() == Some(o))
 }
 
 /// Reads every row first; imports only when all are good, in one transaction.
@@ -361,7 +335,7 @@ pub async fn import_csv_with(
         match (username, email, display_name) {
             (Some(username), Some(email), Some(display_name)) if reasons.is_empty() => {
                 lines.push(line);
-                rows.push(accounts::NewAccount {
+                rows.push(NewAccount {
                     tenant_id: org.tenant_id.clone(),
                     username,
                     email,
@@ -381,82 +355,138 @@ pub async fn import_csv_with(
         return Err(ImportError::BadRows(bad));
     }
     // Everything is read before the transaction, which then only writes (on SQLite a
-    // transaction that reads first may have to upgrade its lock and fail).
-    let mut report = ImportReport {
+    // transaction that reads first may have to upgrade its lock and fail, should another
+    // process write meanwhile).
+    let entries = directory::all(&mut *store.conn().await?, &org.tenant_id).await?;
+    let plan = plan(&entries, &rows, &lines, options)?;
+    let report = ImportReport {
         read_as,
         dry_run: options.dry_run,
-        ..ImportReport::default()
+        created: plan.created.len(),
+        updated: plan.updated.len(),
+        unchanged: plan.unchanged,
+        enabled: plan.enabled.len(),
+        disabled: plan.disabled.len(),
     };
-    let mut ended = Vec::new();
-    let mut unbind = Vec::new();
-    let mut changed = Vec::new();
-    {
-        let mut conn = store.conn().await?;
-        for (row, line) in rows.iter().zip(&lines) {
-            match accounts::by_username(&mut conn, &row.tenant_id, &row.username).await? {
-                Some(existing) if same(&existing, row) => report.unchanged += 1,
-                Some(existing) => {
-                    report.updated += 1;
-                    changed.push(row);
-                    if let Some(change) = owner_change(&existing, row) {
-                        if change == OwnerChange::Reassigned {
-                            unbind.push(existing.id.clone());
-                        }
-                        ended.push((existing.id, change));
-                    }
+    if options.dry_run || plan.is_empty() {
+        return Ok(report);
+    }
+    let mut tx = store.begin().await?;
+    for row in &plan.created {
+        directory::insert(&mut tx, row, None, now).await?;
+    }
+    for (existing, row) in &plan.updated {
+        super::update(&mut tx, org, existing, row, None, Source::Import, now).await?;
+    }
+    for id in &plan.enabled {
+        super::enable(&mut tx, org, id, Source::Import, now).await?;
+    }
+    for id in &plan.disabled {
+        super::disable(
+            &mut tx,
+            org,
+            id,
+            Source::Import,
+            Leaving::MissingFromImport,
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(report)
+}
+
+/// What an import writes.
+struct Plan<'a> {
+    created: Vec<&'a NewAccount>,
+    updated: Vec<(&'a Account, &'a NewAccount)>,
+    unchanged: usize,
+    /// Listed accounts that were disabled.
+    enabled: Vec<AccountId>,
+    /// Enabled accounts the file leaves out (`disable_missing`).
+    disabled: Vec<AccountId>,
+}
+
+impl Plan<'_> {
+    fn is_empty(&self) -> bool {
+        self.created.is_empty()
+            && self.updated.is_empty()
+            && self.enabled.is_empty()
+            && self.disabled.is_empty()
+    }
+}
+
+/// Compares the good rows with the directory: what each row creates or changes, and which
+/// accounts leave. Refuses an object id another account holds, and a `disable_missing` that
+/// would disable more than half of the enabled accounts (an empty or truncated file) unless
+/// forced.
+fn plan<'a>(
+    entries: &'a [Entry],
+    rows: &'a [NewAccount],
+    lines: &[u64],
+    options: ImportOptions,
+) -> Result<Plan<'a>, ImportError> {
+    let by_username: HashMap<&str, &Entry> = entries
+        .iter()
+        .map(|e| (e.account.username.as_str(), e))
+        .collect();
+    let holder: HashMap<&str, &str> = entries
+        .iter()
+        .filter_map(|e| {
+            let oid = e.account.entra_object_id.as_deref()?;
+            Some((oid, e.account.username.as_str()))
+        })
+        .collect();
+    let mut plan = Plan {
+        created: Vec::new(),
+        updated: Vec::new(),
+        unchanged: 0,
+        enabled: Vec::new(),
+        disabled: Vec::new(),
+    };
+    let mut bad = Vec::new();
+    for (row, line) in rows.iter().zip(lines) {
+        match by_username.get(row.username.as_str()) {
+            Some(entry) => {
+                if super::same(&entry.account, row) {
+                    plan.unchanged += 1;
+                } else {
+                    plan.updated.push((&entry.account, row));
                 }
-                None => {
-                    report.created += 1;
-                    changed.push(row);
+                if !entry.enabled() {
+                    plan.enabled.push(entry.account.id.clone());
                 }
             }
-            if let Some(oid) = &row.entra_object_id
-                && let Some(holder) =
-                    accounts::holder_of_object_id(&mut conn, &row.tenant_id, oid).await?
-                && holder != row.username.as_str()
-            {
-                bad.push(BadRow {
-                    line: *line,
-                    reason: "entra_object_id already belongs to another account".into(),
-                });
-            }
+            None => plan.created.push(row),
+        }
+        if let Some(oid) = &row.entra_object_id
+            && holder
+                .get(oid.as_str())
+                .is_some_and(|h| *h != row.username.as_str())
+        {
+            bad.push(BadRow {
+                line: *line,
+                reason: "entra_object_id already belongs to another account".into(),
+            });
         }
     }
     if !bad.is_empty() {
         return Err(ImportError::BadRows(bad));
     }
-    if options.dry_run || changed.is_empty() {
-        return Ok(report);
+    if options.disable_missing {
+        let listed: HashSet<&str> = rows.iter().map(|r| r.username.as_str()).collect();
+        let enabled = entries.iter().filter(|e| e.enabled()).count();
+        plan.disabled = entries
+            .iter()
+            .filter(|e| e.enabled() && !listed.contains(e.account.username.as_str()))
+            .map(|e| e.account.id.clone())
+            .collect();
+        if plan.disabled.len() * 2 > enabled && !options.force {
+            return Err(ImportError::TooManyLeaving {
+                leaving: plan.disabled.len(),
+                enabled,
+            });
+        }
     }
-    let mut tx = store.begin().await?;
-    for row in changed {
-        accounts::upsert(&mut tx, row, now).await?;
-    }
-    // The account now belongs to someone else (a new address, another Teams identity): links
-    // mailed before, sessions opened before and the former identity's binding stop working.
-    for id in &unbind {
-        accounts::clear_object_id(&mut tx, id).await?;
-    }
-    for (id, change) in &ended {
-        let (event, reason) = match change {
-            OwnerChange::Email | OwnerChange::Reassigned => {
-                (AuditEvent::EmailChanged, "email_changed")
-            }
-            OwnerChange::Identity => (AuditEvent::IdentityChanged, "identity_changed"),
-        };
-        let links = tokens::revoke_active(&mut tx, id, now, reason).await?;
-        let sessions_ended = sessions::delete_for_account(&mut tx, id).await?;
-        Audit::event(event, now)
-            .tenant(&org.tenant_id)
-            .account(id)
-            .client("import")
-            .detail(format!(
-                "links_revoked={} sessions_ended={sessions_ended}",
-                links.len()
-            ))
-            .record(&mut tx)
-            .await?;
-    }
-    tx.commit().await.map_err(crate::store::StoreError::from)?;
-    Ok(report)
+    Ok(plan)
 }

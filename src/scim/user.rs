@@ -1,0 +1,516 @@
+//! The SCIM `User` resource (RFC 7643 §4.1) as the accounts carry it: rendering an account,
+//! reading a resource into one, and PATCH operations (RFC 7644 §3.5.2) as Entra ID sends them.
+
+use serde_json::{Map, Value, json};
+
+use super::error::ScimError;
+use crate::{
+    i18n::Locale,
+    org::{Organisation, UsernameFrom},
+    reset::model::{EmailAddress, Username},
+    store::{accounts::NewAccount, directory::Entry},
+};
+
+pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// Core User attributes (RFC 7643 §4.1) that are accepted and not kept: Entra's default
+/// mappings send some of them (title, addresses, phone numbers).
+const IGNORED: [&str; 15] = [
+    "nickname",
+    "profileurl",
+    "title",
+    "usertype",
+    "locale",
+    "timezone",
+    "password",
+    "phonenumbers",
+    "ims",
+    "photos",
+    "addresses",
+    "groups",
+    "entitlements",
+    "roles",
+    "x509certificates",
+];
+
+/// The resource of an account. `userName` is what the source sent (the UPN when one is kept).
+pub fn render(entry: &Entry, org: &Organisation, location: &str) -> Value {
+    let a = &entry.account;
+    let mut user = json!({
+        "schemas": [USER],
+        "id": a.id.0,
+        "userName": a.upn.as_deref().unwrap_or(a.username.as_str()),
+        "displayName": a.display_name,
+        "active": entry.enabled(),
+        "emails": [{ "value": a.email.full(), "type": "work", "primary": true }],
+        "meta": {
+            "resourceType": "User",
+            "created": instant(entry.created_at),
+            "lastModified": instant(entry.updated_at),
+            "location": location,
+        },
+    });
+    if let Some(external_id) = &entry.external_id {
+        user["externalId"] = json!(external_id);
+    }
+    if let Some(locale) = a.locale {
+        user["preferredLanguage"] = json!(locale.tag());
+    }
+    if org.provisioning.username == UsernameFrom::EmployeeNumber {
+        user["schemas"] = json!([USER, ENTERPRISE]);
+        user[ENTERPRISE] = json!({ "employeeNumber": a.username.as_str() });
+    }
+    user
+}
+
+/// The attributes a query asks for (`attributes`) or leaves out (`excludedAttributes`), as
+/// comma-separated paths; `id` and `schemas` are always returned.
+pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<&str>) {
+    let Some(user) = resource.as_object_mut() else {
+        return;
+    };
+    let paths = |list: Option<&str>| -> Vec<(String, Option<String>)> {
+        list.unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let lower = p.to_ascii_lowercase();
+                let core = format!("{}:", USER.to_ascii_lowercase());
+                let p = lower.strip_prefix(&core).unwrap_or(&lower).to_string();
+                match p.split_once('.') {
+                    Some((top, sub)) if !p.starts_with("urn:") => {
+                        (top.to_string(), Some(sub.to_string()))
+                    }
+                    _ => (p, None),
+                }
+            })
+            .collect()
+    };
+    let always = |k: &str| k.eq_ignore_ascii_case("id") || k.eq_ignore_ascii_case("schemas");
+    let wanted = paths(attributes);
+    if !wanted.is_empty() {
+        user.retain(|k, _| always(k) || wanted.iter().any(|(top, _)| k.eq_ignore_ascii_case(top)));
+    }
+    for (top, sub) in paths(excluded) {
+        match sub {
+            None => user.retain(|k, _| always(k) || !k.eq_ignore_ascii_case(&top)),
+            Some(sub) => {
+                let parent = user.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&top));
+                if let Some((_, Value::Object(inner))) = parent {
+                    inner.retain(|k, _| !k.eq_ignore_ascii_case(&sub));
+                }
+            }
+        }
+    }
+}
+
+fn instant(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A resource read into an account, with what SCIM keeps beside it.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub account: NewAccount,
+    pub external_id: Option<String>,
+    pub active: bool,
+    /// The attribute the username comes from, as sent (to tell whether it changed).
+    pub username_source: String,
+}
+
+/// Reads a whole resource (POST, PUT, or a PATCH's result).
+pub fn read(org: &Organisation, resource: &Value) -> Result<Incoming, ScimError> {
+    let user = resource
+        .as_object()
+        .ok_or_else(|| ScimError::syntax("the body is not a JSON object"))?;
+    let text = |key: &str| -> Result<Option<String>, ScimError> {
+        match get(user, key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+            Some(_) => Err(ScimError::value(format!("{key} must be a string"))),
+        }
+    };
+    for key in user.keys() {
+        check_known(key)?;
+    }
+    let user_name = text("userName")?.ok_or_else(|| ScimError::value("userName is required"))?;
+    let external_id = text("externalId")?;
+    let employee_number = match get(user, ENTERPRISE) {
+        Some(Value::Object(ext)) => match get(ext, "employeeNumber") {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let username_source = match org.provisioning.username {
+        UsernameFrom::UpnLocalPart | UsernameFrom::UserName => user_name.clone(),
+        UsernameFrom::EmployeeNumber => employee_number.ok_or_else(|| {
+            ScimError::value(format!(
+                "{ENTERPRISE}:employeeNumber is required (it is the Octopus username)"
+            ))
+        })?,
+    };
+    let username_text = match org.provisioning.username {
+        UsernameFrom::UpnLocalPart => user_name.split('@').next().unwrap_or_default(),
+        _ => username_source.as_str(),
+    };
+    let username = Username::parse(username_text)
+        .map_err(|e| ScimError::value(format!("the username {username_text:?}: {e}")))?;
+    let upn = user_name.contains('@').then(|| user_name.to_lowercase());
+    let email = work_email(user)?;
+    let display_name = display_name(user, &text)?.unwrap_or_else(|| username.to_string());
+    if display_name.chars().any(char::is_control) {
+        return Err(ScimError::value("displayName has control characters"));
+    }
+    let locale = text("preferredLanguage")?.and_then(|l| Locale::from_tag(&l));
+    let entra_object_id = external_id
+        .as_deref()
+        .filter(|_| org.provisioning.object_id_from_external_id)
+        .and_then(|e| uuid::Uuid::parse_str(e).ok())
+        .map(|u| u.to_string());
+    Ok(Incoming {
+        account: NewAccount {
+            tenant_id: org.tenant_id.clone(),
+            username,
+            email,
+            display_name,
+            entra_object_id,
+            upn,
+            locale,
+        },
+        external_id,
+        active: match get(user, "active") {
+            None | Some(Value::Null) => true,
+            Some(v) => {
+                boolean(v).ok_or_else(|| ScimError::value("active must be true or false"))?
+            }
+        },
+        username_source,
+    })
+}
+
+/// A value by its attribute name, compared without case (RFC 7643 §2.1).
+fn get<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    object
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+/// `true`, `false`, or Entra's strings `"True"` / `"False"`.
+fn boolean(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// The address to mail: the `work` one, else the primary one, else the only one.
+fn work_email(user: &Map<String, Value>) -> Result<EmailAddress, ScimError> {
+    let emails = match get(user, "emails") {
+        Some(Value::Array(list)) => list.as_slice(),
+        None | Some(Value::Null) => &[],
+        Some(_) => return Err(ScimError::value("emails must be a list")),
+    };
+    let field = |e: &Value, k: &str| e.as_object().and_then(|o| get(o, k)).cloned();
+    let is_type = |e: &Value, t: &str| {
+        field(e, "type")
+            .and_then(|v| v.as_str().map(|s| s.eq_ignore_ascii_case(t)))
+            .unwrap_or(false)
+    };
+    let chosen = emails
+        .iter()
+        .find(|e| is_type(e, "work"))
+        .or_else(|| {
+            emails
+                .iter()
+                .find(|e| field(e, "primary").as_ref().and_then(boolean) == Some(true))
+        })
+        .or(if emails.len() == 1 {
+            emails.first()
+        } else {
+            None
+        });
+    let value = chosen
+        .and_then(|e| field(e, "value"))
+        .and_then(|v| v.as_str().map(str::to_string))
+        .ok_or_else(|| {
+            ScimError::value("emails: a work address is required (it receives the reset links)")
+        })?;
+    EmailAddress::parse(&value.to_lowercase())
+        .map_err(|_| ScimError::value(format!("emails: {value:?} is not an address")))
+}
+
+fn display_name(
+    user: &Map<String, Value>,
+    text: &impl Fn(&str) -> Result<Option<String>, ScimError>,
+) -> Result<Option<String>, ScimError> {
+    if let Some(d) = text("displayName")? {
+        return Ok(Some(d));
+    }
+    let Some(Value::Object(name)) = get(user, "name") else {
+        return Ok(None);
+    };
+    let part = |k: &str| get(name, k).and_then(Value::as_str).map(str::trim);
+    if let Some(f) = part("formatted").filter(|f| !f.is_empty()) {
+        return Ok(Some(f.to_string()));
+    }
+    let joined = [part("givenName"), part("familyName")]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok((!joined.is_empty()).then_some(joined))
+}
+
+/// A top-level attribute of a User: known (kept or ignored) or refused.
+fn check_known(key: &str) -> Result<(), ScimError> {
+    let lower = key.to_ascii_lowercase();
+    let known = [
+        "schemas",
+        "id",
+        "externalid",
+        "meta",
+        "username",
+        "name",
+        "displayname",
+        "active",
+        "emails",
+        "preferredlanguage",
+    ];
+    if known.contains(&lower.as_str())
+        || IGNORED.contains(&lower.as_str())
+        || lower == ENTERPRISE.to_ascii_lowercase()
+    {
+        Ok(())
+    } else {
+        Err(ScimError::path(format!(
+            "no attribute {key:?} in the User schema"
+        )))
+    }
+}
+
+/// Applies a PATCH request's operations to a rendered resource.
+pub fn patch(resource: &mut Value, body: &Value) -> Result<(), ScimError> {
+    let schemas = body.as_object().and_then(|b| get(b, "schemas"));
+    if let Some(schemas) = schemas
+        && !schemas
+            .as_array()
+            .is_some_and(|list| list.iter().any(|s| s.as_str() == Some(PATCH_OP)))
+    {
+        return Err(ScimError::syntax(format!(
+            "a PATCH body has the schema {PATCH_OP}"
+        )));
+    }
+    let ops = body
+        .as_object()
+        .and_then(|b| get(b, "Operations"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| ScimError::syntax("a PatchOp needs an Operations list"))?;
+    for op in ops {
+        let op = op
+            .as_object()
+            .ok_or_else(|| ScimError::syntax("each operation is an object"))?;
+        let kind = get(op, "op")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .ok_or_else(|| ScimError::syntax("an operation has no op"))?;
+        let path = get(op, "path").and_then(Value::as_str).map(str::trim);
+        let value = get(op, "value").cloned().unwrap_or(Value::Null);
+        let user = resource
+            .as_object_mut()
+            .ok_or_else(|| ScimError::syntax("the resource is not an object"))?;
+        match (kind.as_str(), path) {
+            ("add" | "replace", None) => {
+                let Value::Object(values) = value else {
+                    return Err(ScimError::value(
+                        "an operation without path takes an object",
+                    ));
+                };
+                for (key, v) in values {
+                    set(user, &key, v)?;
+                }
+            }
+            ("add" | "replace", Some(path)) => set(user, path, value)?,
+            ("remove", Some(path)) => remove(user, path)?,
+            ("remove", None) => return Err(ScimError::no_target("remove needs a path")),
+            (other, _) => {
+                return Err(ScimError::syntax(format!(
+                    "op {other:?}: only add, replace and remove"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A path without the core schema's URN, and which part it names.
+enum Target {
+    /// A top-level attribute.
+    Attribute(String),
+    /// `name.givenName` and the like.
+    Name(String),
+    /// The work address: `emails[type eq "work"].value`, `emails.value`.
+    WorkEmail,
+    /// An attribute of the enterprise extension (`…:enterprise:2.0:User:employeeNumber`), or
+    /// the whole extension (`None`).
+    Enterprise(Option<String>),
+}
+
+fn target(path: &str) -> Result<Target, ScimError> {
+    let lower = path.to_ascii_lowercase();
+    let enterprise = ENTERPRISE.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix(&enterprise) {
+        let attribute = rest
+            .strip_prefix(':')
+            .map(|_| path[ENTERPRISE.len() + 1..].to_string());
+        return Ok(Target::Enterprise(attribute));
+    }
+    let core = format!("{}:", USER.to_ascii_lowercase());
+    let path = if lower.starts_with(&core) {
+        &path[core.len()..]
+    } else {
+        path
+    };
+    let lower = path.to_ascii_lowercase();
+    let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.starts_with("emails") {
+        return match compact.as_str() {
+            "emails[type eq\"work\"].value"
+            | "emails[typeeq\"work\"].value"
+            | "emails[primaryeqtrue].value"
+            | "emails.value"
+            | "emails" => Ok(Target::WorkEmail),
+            _ => Err(ScimError::path(format!(
+                "{path:?}: only the work address is kept"
+            ))),
+        };
+    }
+    if lower.starts_with("name.") {
+        return Ok(Target::Name(path["name.".len()..].to_string()));
+    }
+    check_known(path)?;
+    Ok(Target::Attribute(path.to_string()))
+}
+
+fn set(user: &mut Map<String, Value>, path: &str, value: Value) -> Result<(), ScimError> {
+    match target(path)? {
+        Target::Attribute(a) if matches!(a.to_ascii_lowercase().as_str(), "id" | "meta") => {
+            Err(ScimError::mutability(format!("{a} is set by the service")))
+        }
+        Target::Attribute(a) if a.eq_ignore_ascii_case("active") => {
+            let b =
+                boolean(&value).ok_or_else(|| ScimError::value("active must be true or false"))?;
+            put(user, "active", Value::Bool(b));
+            Ok(())
+        }
+        Target::Attribute(a) => {
+            put(user, &a, value);
+            Ok(())
+        }
+        Target::Name(part) => {
+            let name = object_at(user, "name");
+            put(name, &part, value);
+            Ok(())
+        }
+        Target::WorkEmail => {
+            let address = match value {
+                Value::Array(list) => {
+                    let mut only = Map::new();
+                    only.insert("emails".into(), Value::Array(list));
+                    work_email(&only)?.full().to_string()
+                }
+                Value::String(s) => s,
+                _ => return Err(ScimError::value("an email address is a string")),
+            };
+            put(
+                user,
+                "emails",
+                json!([{ "value": address, "type": "work", "primary": true }]),
+            );
+            Ok(())
+        }
+        Target::Enterprise(None) => {
+            let Value::Object(values) = value else {
+                return Err(ScimError::value("the enterprise extension takes an object"));
+            };
+            let ext = object_at(user, ENTERPRISE);
+            for (k, v) in values {
+                put(ext, &k, v);
+            }
+            Ok(())
+        }
+        Target::Enterprise(Some(attribute)) => {
+            put(object_at(user, ENTERPRISE), &attribute, value);
+            Ok(())
+        }
+    }
+}
+
+fn remove(user: &mut Map<String, Value>, path: &str) -> Result<(), ScimError> {
+    match target(path)? {
+        Target::Attribute(a)
+            if matches!(
+                a.to_ascii_lowercase().as_str(),
+                "id" | "meta" | "username" | "schemas"
+            ) =>
+        {
+            Err(ScimError::mutability(format!("{a} cannot be removed")))
+        }
+        Target::WorkEmail => Err(ScimError::mutability(
+            "the work address cannot be removed: it receives the reset links",
+        )),
+        Target::Attribute(a) => {
+            user.retain(|k, _| !k.eq_ignore_ascii_case(&a));
+            Ok(())
+        }
+        Target::Name(part) => {
+            if let Some(Value::Object(name)) = user.get_mut("name") {
+                name.retain(|k, _| !k.eq_ignore_ascii_case(&part));
+            }
+            Ok(())
+        }
+        Target::Enterprise(None) => {
+            user.retain(|k, _| !k.eq_ignore_ascii_case(ENTERPRISE));
+            Ok(())
+        }
+        Target::Enterprise(Some(attribute)) => {
+            if let Some(Value::Object(ext)) = user.get_mut(ENTERPRISE) {
+                ext.retain(|k, _| !k.eq_ignore_ascii_case(&attribute));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Sets `key`, replacing a key that differs only by case.
+fn put(object: &mut Map<String, Value>, key: &str, value: Value) {
+    object.retain(|k, _| !k.eq_ignore_ascii_case(key));
+    object.insert(key.to_string(), value);
+}
+
+/// The object at `key`, made when absent or not an object.
+fn object_at<'a>(object: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+    let key = object
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(key))
+        .cloned()
+        .unwrap_or_else(|| key.to_string());
+    let slot = object.entry(key).or_insert_with(|| json!({}));
+    if !slot.is_object() {
+        *slot = json!({});
+    }
+    match slot {
+        Value::Object(map) => map,
+        _ => unreachable!("an object was just put there"),
+    }
+}
