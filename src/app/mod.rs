@@ -95,6 +95,7 @@ impl FromRef<AppState> for ScimState {
             store: app.store.clone(),
             orgs: app.orgs.clone(),
             clock: app.clock.clone(),
+            failures: Default::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use super::{Leaving, Source};
 use crate::{
     i18n::Locale,
     org::Organisation,
-    reset::model::{Account, AccountId, EmailAddress, Username},
+    reset::model::{AccountId, EmailAddress, Username},
     store::{
         Store, StoreError,
         accounts::NewAccount,
@@ -192,13 +192,19 @@ pub async fn import_csv_with(
     let sep = separator(&text);
     // The line a record starting at this byte offset is on, CRLF or LF alike (the reader may
     // place a record's start on the end of the previous line).
+    let newlines: Vec<usize> = text
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
     let line_at = |byte: u64| {
         let bytes = text.as_bytes();
         let mut start = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
         while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
             start += 1;
         }
-        1 + bytes[..start].iter().filter(|b| **b == b'\n').count() as u64
+        1 + newlines.partition_point(|n| *n < start) as u64
     };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(sep)
@@ -376,7 +382,17 @@ pub async fn import_csv_with(
         directory::insert(&mut tx, row, None, now).await?;
     }
     for (existing, row) in &plan.updated {
-        super::update(&mut tx, org, existing, row, None, Source::Import, now).await?;
+        let external_id = existing.external_id.as_deref();
+        super::update(
+            &mut tx,
+            org,
+            &existing.account,
+            row,
+            external_id,
+            Source::Import,
+            now,
+        )
+        .await?;
     }
     for id in &plan.enabled {
         super::enable(&mut tx, org, id, Source::Import, now).await?;
@@ -399,11 +415,11 @@ pub async fn import_csv_with(
 /// What an import writes.
 struct Plan<'a> {
     created: Vec<&'a NewAccount>,
-    updated: Vec<(&'a Account, &'a NewAccount)>,
+    updated: Vec<(&'a Entry, &'a NewAccount)>,
     unchanged: usize,
-    /// Listed accounts that were disabled.
+    /// Listed accounts that a `disable_missing` import had disabled.
     enabled: Vec<AccountId>,
-    /// Enabled accounts the file leaves out (`disable_missing`).
+    /// Enabled accounts the file leaves out (`disable_missing`), provisioned ones aside.
     disabled: Vec<AccountId>,
 }
 
@@ -417,9 +433,11 @@ impl Plan<'_> {
 }
 
 /// Compares the good rows with the directory: what each row creates or changes, and which
-/// accounts leave. Refuses an object id another account holds, and a `disable_missing` that
-/// would disable more than half of the enabled accounts (an empty or truncated file) unless
-/// forced.
+/// accounts leave. With `disable_missing` the file is the whole directory: the accounts it leaves
+/// out are disabled and those it lists that an import disabled come back; accounts that SCIM
+/// provisions (they have an `externalId`) or disabled are Entra's to decide. Refuses an object id
+/// another account holds, and a `disable_missing` that would disable more than half of the
+/// enabled accounts (an empty or truncated file) unless forced.
 fn plan<'a>(
     entries: &'a [Entry],
     rows: &'a [NewAccount],
@@ -451,9 +469,12 @@ fn plan<'a>(
                 if super::same(&entry.account, row) {
                     plan.unchanged += 1;
                 } else {
-                    plan.updated.push((&entry.account, row));
+                    plan.updated.push((entry, row));
                 }
-                if !entry.enabled() {
+                if options.disable_missing
+                    && entry.disabled_by.as_deref() == Some(Source::Import.as_str())
+                    && entry.deleted_at.is_none()
+                {
                     plan.enabled.push(entry.account.id.clone());
                 }
             }
@@ -475,10 +496,12 @@ fn plan<'a>(
     }
     if options.disable_missing {
         let listed: HashSet<&str> = rows.iter().map(|r| r.username.as_str()).collect();
-        let enabled = entries.iter().filter(|e| e.enabled()).count();
+        let imported = |e: &&Entry| e.enabled() && e.external_id.is_none();
+        let enabled = entries.iter().filter(imported).count();
         plan.disabled = entries
             .iter()
-            .filter(|e| e.enabled() && !listed.contains(e.account.username.as_str()))
+            .filter(imported)
+            .filter(|e| !listed.contains(e.account.username.as_str()))
             .map(|e| e.account.id.clone())
             .collect();
         if plan.disabled.len() * 2 > enabled && !options.force {

@@ -76,7 +76,9 @@ pub fn same(existing: &Account, row: &NewAccount) -> bool {
 
 /// Writes a source's view of an existing account. When it now belongs to someone else (a new
 /// address, another Teams identity), the links mailed before, the sessions opened before and the
-/// former identity's binding stop working, audited with the source.
+/// former identity's binding stop working, audited with the source; when another person holds it
+/// (another object id, or a new address or UPN replacing a bound identity), the former owner's
+/// password goes too: the new one enrols.
 pub async fn update(
     tx: &mut AnyConnection,
     org: &Organisation,
@@ -104,6 +106,9 @@ pub async fn update(
         OwnerChange::Identity => (AuditEvent::IdentityChanged, "identity_changed"),
     };
     let (links, sessions_ended) = end_access(tx, &existing.id, reason, now).await?;
+    if matches!(change, OwnerChange::Identity | OwnerChange::Reassigned) {
+        directory::clear_password(tx, &existing.id).await?;
+    }
     Audit::event(event, now)
         .tenant(&org.tenant_id)
         .account(&existing.id)

@@ -10,12 +10,12 @@ pub mod token;
 mod user;
 mod users;
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Router,
     body::Bytes,
-    extract::{FromRef, FromRequestParts, State},
+    extract::{FromRef, FromRequestParts, State, rejection::BytesRejection},
     http::{HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -46,6 +46,37 @@ pub struct ScimState {
     pub store: Store,
     pub orgs: Organisations,
     pub clock: SharedClock,
+    pub failures: Arc<Failures>,
+}
+
+/// Failed authentications per client address, counted in memory (per instance): a flood of
+/// requests without a valid token costs no database work at all.
+#[derive(Default)]
+pub struct Failures(std::sync::Mutex<HashMap<String, (i64, u32)>>);
+
+impl Failures {
+    /// Counts one failure of `client`; `Err(retry after, in seconds)` past `limit`.
+    fn hit(&self, client: String, limit: Limit, now: i64) -> Result<(), u64> {
+        let window = i64::try_from(limit.window_secs.max(1)).unwrap_or(i64::MAX);
+        let start = now - now.rem_euclid(window);
+        let mut counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Past windows are of no use: dropped whenever the map grows large.
+        if counts.len() > 10_000 {
+            counts.retain(|_, (since, _)| *since == start);
+        }
+        let count = counts.entry(client).or_insert((start, 0));
+        if count.0 != start {
+            *count = (start, 0);
+        }
+        count.1 = count.1.saturating_add(1);
+        if count.1 > limit.max {
+            return Err(u64::try_from(start + window - now).unwrap_or(1).max(1));
+        }
+        Ok(())
+    }
 }
 
 impl FromRef<ScimState> for Arc<Config> {
@@ -112,14 +143,14 @@ impl FromRequestParts<ScimState> for Provisioner {
                     .map(|_| v[7..].trim())
             })
             .and_then(token::ProvisioningToken::parse);
-        let mut conn = state.store.conn().await?;
         let tenant = match &presented {
-            Some(t) => scim_tokens::tenant_of(&mut conn, &t.hash(), now).await?,
+            Some(t) => {
+                let mut conn = state.store.conn().await?;
+                scim_tokens::tenant_of(&mut conn, &t.hash(), now).await?
+            }
             None => None,
         };
-        drop(conn);
         let org = tenant.and_then(|t| state.orgs.by_exact_tenant(&t).cloned());
-        let mut writer = state.store.write().await?;
         let Some(org) = org else {
             let ClientIp(ip) = ClientIp::from_request_parts(parts, state)
                 .await
@@ -128,13 +159,13 @@ impl FromRequestParts<ScimState> for Provisioner {
                 max: limits.scim_failures_per_ip,
                 window_secs: window,
             };
-            let bucket = format!("scim-auth:{}", ip.bucket());
-            if let Err(refused) = hit(&mut writer, &bucket, limit, now).await? {
-                return Err(ScimError::too_many(refused.retry_after_secs));
+            if let Err(retry_after) = state.failures.hit(ip.bucket(), limit, now) {
+                return Err(ScimError::too_many(retry_after));
             }
             tracing::info!("SCIM request refused: no valid provisioning token");
             return Err(ScimError::unauthorized());
         };
+        let mut writer = state.store.write().await?;
         let limit = Limit {
             max: limits.scim_per_org,
             window_secs: window,
@@ -148,15 +179,32 @@ impl FromRequestParts<ScimState> for Provisioner {
     }
 }
 
-/// A JSON body, `application/scim+json` (or `application/json`), read as SCIM asks.
+/// A JSON body, `application/scim+json` (or `application/json`), read as SCIM asks: one that
+/// cannot be read (over the size limit, cut) is a SCIM error too.
 pub struct ScimJson(pub Value);
 
 impl ScimJson {
-    fn from_bytes(bytes: &Bytes) -> Result<Self, ScimError> {
-        serde_json::from_slice(bytes)
+    fn read(body: Result<Bytes, BytesRejection>) -> Result<Self, ScimError> {
+        let bytes = body.map_err(|e| {
+            let status = e.status();
+            let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!("the body is over {} kB", BODY_LIMIT / 1024)
+            } else {
+                e.body_text()
+            };
+            ScimError::new(status, None, detail)
+        })?;
+        serde_json::from_slice(&bytes)
             .map(Self)
             .map_err(|e| ScimError::syntax(format!("the body is not JSON: {e}")))
     }
+}
+
+/// The query string's parameters (a malformed one reads as what it can).
+pub fn parameters(query: Option<&str>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// A SCIM answer: `application/scim+json`.

@@ -118,7 +118,8 @@ fn instant(unix: i64) -> String {
 pub struct Incoming {
     pub account: NewAccount,
     pub external_id: Option<String>,
-    pub active: bool,
+    /// `None` when the resource leaves it out: enabled on creation, unchanged on replacement.
+    pub active: Option<bool>,
     /// The attribute the username comes from, as sent (to tell whether it changed).
     pub username_source: String,
 }
@@ -186,9 +187,9 @@ pub fn read(org: &Organisation, resource: &Value) -> Result<Incoming, ScimError>
         },
         external_id,
         active: match get(user, "active") {
-            None | Some(Value::Null) => true,
+            None | Some(Value::Null) => None,
             Some(v) => {
-                boolean(v).ok_or_else(|| ScimError::value("active must be true or false"))?
+                Some(boolean(v).ok_or_else(|| ScimError::value("active must be true or false"))?)
             }
         },
         username_source,
@@ -364,6 +365,8 @@ enum Target {
     /// An attribute of the enterprise extension (`…:enterprise:2.0:User:employeeNumber`), or
     /// the whole extension (`None`).
     Enterprise(Option<String>),
+    /// A core attribute accepted and not kept (`phoneNumbers[type eq "work"].value`, `title`).
+    Ignored,
 }
 
 fn target(path: &str) -> Result<Target, ScimError> {
@@ -382,11 +385,14 @@ fn target(path: &str) -> Result<Target, ScimError> {
         path
     };
     let lower = path.to_ascii_lowercase();
+    let top = lower.split(['[', '.']).next().unwrap_or_default();
+    if IGNORED.contains(&top) {
+        return Ok(Target::Ignored);
+    }
     let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
     if compact.starts_with("emails") {
         return match compact.as_str() {
-            "emails[type eq\"work\"].value"
-            | "emails[typeeq\"work\"].value"
+            "emails[typeeq\"work\"].value"
             | "emails[primaryeqtrue].value"
             | "emails.value"
             | "emails" => Ok(Target::WorkEmail),
@@ -404,6 +410,7 @@ fn target(path: &str) -> Result<Target, ScimError> {
 
 fn set(user: &mut Map<String, Value>, path: &str, value: Value) -> Result<(), ScimError> {
     match target(path)? {
+        Target::Ignored => Ok(()),
         Target::Attribute(a) if matches!(a.to_ascii_lowercase().as_str(), "id" | "meta") => {
             Err(ScimError::mutability(format!("{a} is set by the service")))
         }
@@ -458,6 +465,7 @@ fn set(user: &mut Map<String, Value>, path: &str, value: Value) -> Result<(), Sc
 
 fn remove(user: &mut Map<String, Value>, path: &str) -> Result<(), ScimError> {
     match target(path)? {
+        Target::Ignored => Ok(()),
         Target::Attribute(a)
             if matches!(
                 a.to_ascii_lowercase().as_str(),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::{
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Path, RawQuery, State, rejection::BytesRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -137,17 +137,19 @@ impl Search {
 pub async fn list(
     State(state): State<ScimState>,
     Provisioner(org): Provisioner,
-    Query(params): Query<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
 ) -> Result<Scim, ScimError> {
-    Search::from_params(&params)?.run(&state, &org).await
+    Search::from_params(&super::parameters(query.as_deref()))?
+        .run(&state, &org)
+        .await
 }
 
 pub async fn search(
     State(state): State<ScimState>,
     Provisioner(org): Provisioner,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Scim, ScimError> {
-    let ScimJson(body) = ScimJson::from_bytes(&body)?;
+    let ScimJson(body) = ScimJson::read(body)?;
     Search::from_body(&body)?.run(&state, &org).await
 }
 
@@ -155,8 +157,9 @@ pub async fn get(
     State(state): State<ScimState>,
     Provisioner(org): Provisioner,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
 ) -> Result<Scim, ScimError> {
+    let params = super::parameters(query.as_deref());
     let mut conn = state.store.conn().await?;
     let entry = visible(&mut conn, &org, &id).await?;
     let mut resource = state.render(&entry, &org);
@@ -186,9 +189,9 @@ async fn visible(
 pub async fn create(
     State(state): State<ScimState>,
     Provisioner(org): Provisioner,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
-    let ScimJson(resource) = ScimJson::from_bytes(&body)?;
+    let ScimJson(resource) = ScimJson::read(body)?;
     let incoming = user::read(&org, &resource)?;
     let now = state.clock.unix();
     let mut tx = state.store.begin().await?;
@@ -215,9 +218,13 @@ pub async fn create(
         }
     };
     let id = match existing {
-        // Deleted before, or imported from a file before provisioning took the directory over:
-        // the same account, its username kept.
-        Some(entry) if entry.deleted_at.is_some() || entry.external_id.is_none() => {
+        // Deleted before, or imported from a file before provisioning took the directory over,
+        // and the same person (object id, else UPN, else address): the same account, its
+        // username kept.
+        Some(entry)
+            if (entry.deleted_at.is_some() || entry.external_id.is_none())
+                && same_person(&entry, &incoming) =>
+        {
             if entry.deleted_at.is_some() {
                 entries::set_deleted(&mut tx, &entry.account.id, None).await?;
             }
@@ -241,7 +248,7 @@ pub async fn create(
                 now,
             )
             .await?;
-            if !incoming.active {
+            if incoming.active == Some(false) {
                 directory::disable(&mut tx, &org, &id, Source::Scim, Leaving::Inactive, now)
                     .await?;
             }
@@ -263,9 +270,9 @@ pub async fn replace(
     State(state): State<ScimState>,
     Provisioner(org): Provisioner,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Scim, ScimError> {
-    let ScimJson(resource) = ScimJson::from_bytes(&body)?;
+    let ScimJson(resource) = ScimJson::read(body)?;
     update(&state, &org, &id, |_| Ok(resource)).await
 }
 
@@ -273,9 +280,9 @@ pub async fn patch(
     State(state): State<ScimState>,
     Provisioner(org): Provisioner,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Scim, ScimError> {
-    let ScimJson(ops) = ScimJson::from_bytes(&body)?;
+    let ScimJson(ops) = ScimJson::read(body)?;
     update(&state, &org, &id, |mut current| {
         user::patch(&mut current, &ops)?;
         Ok(current)
@@ -338,7 +345,8 @@ async fn write(
     )
     .await?;
     let id = &entry.account.id;
-    match (entry.enabled(), incoming.active) {
+    // No `active` (a PUT that leaves it out): the account stays as it is.
+    match (entry.enabled(), incoming.active.unwrap_or(entry.enabled())) {
         (true, false) => {
             directory::disable(tx, org, id, Source::Scim, Leaving::Inactive, now).await?;
             tracing::info!(org = %org.slug, account = %id, "SCIM: account disabled");
@@ -350,6 +358,23 @@ async fn write(
         _ => {}
     }
     Ok(())
+}
+
+/// Whether an account that provisioning does not hold yet is the person the client sent: the
+/// same Entra object id; else, with none to compare, the same UPN, or the same address where the
+/// account has no UPN. A username alone (the part of a UPN before its @) never is.
+fn same_person(entry: &Entry, incoming: &Incoming) -> bool {
+    let (had, sent) = (&entry.account, &incoming.account);
+    if let (Some(a), Some(b)) = (&had.entra_object_id, &sent.entra_object_id) {
+        return a.eq_ignore_ascii_case(b);
+    }
+    match &had.upn {
+        Some(upn) => sent
+            .upn
+            .as_deref()
+            .is_some_and(|u| u.eq_ignore_ascii_case(upn)),
+        None => had.email.full().eq_ignore_ascii_case(sent.email.full()),
+    }
 }
 
 /// The object id the client sent is no other account's.

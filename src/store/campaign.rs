@@ -22,7 +22,8 @@ pub async fn claim(
     let done = sqlx::query(
         "insert into campaign_send (campaign, tenant_id, account_id, state, created_at, updated_at) \
          select $1, $2, $3, 'sending', $4, $4 \
-         where exists (select 1 from account where account_id = $3 and password_hash is null) \
+         where exists (select 1 from account where account_id = $3 and password_hash is null \
+         and disabled_at is null) \
          on conflict (campaign, account_id) do nothing",
     )
     .bind(campaign)

@@ -7,7 +7,7 @@ use super::{
     StoreError,
     accounts::{COLUMNS, NewAccount, from_row},
 };
-use crate::reset::model::{Account, AccountId};
+use crate::reset::model::{Account, AccountId, Username};
 
 /// An account as the directory holds it.
 #[derive(Debug, Clone)]
@@ -122,11 +122,11 @@ impl Query {
             clauses.push(bind("account_id = ?", v.clone(), &mut binds));
         }
         if let Some(v) = &self.user_name {
-            clauses.push(bind(
-                "coalesce(upn, username) = ?",
-                v.to_lowercase(),
-                &mut binds,
-            ));
+            // A UPN in lower case; a username folded as usernames are stored.
+            let folded = Username::parse(v).map_or_else(|_| v.to_lowercase(), |u| u.to_string());
+            let upn = bind("upn = ?", v.to_lowercase(), &mut binds);
+            let username = bind("(upn is null and username = ?)", folded, &mut binds);
+            clauses.push(format!("({upn} or {username})"));
         }
         if let Some(v) = &self.external_id {
             clauses.push(bind("external_id = ?", v.clone(), &mut binds));
@@ -246,6 +246,18 @@ pub async fn set_disabled(
     .bind(disabled.map(|_| now))
     .bind(disabled.map(str::to_string))
     .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the account's password and lock state: it belongs to someone else now.
+pub async fn clear_password(conn: &mut AnyConnection, id: &AccountId) -> Result<(), StoreError> {
+    sqlx::query(
+        "update account set password_hash = null, failed_logins = 0, locked_until = null \
+         where account_id = $1",
+    )
+    .bind(&id.0)
     .execute(conn)
     .await?;
     Ok(())

@@ -62,7 +62,7 @@ pub async fn insert_for_account(
     let done = sqlx::query(
         "insert into outbox (outbox_id, template, recipient, locale, tenant_id, payload, message_id, \
          created_at, next_attempt_at, attempts) select $1, $2, $3, $4, $5, $6, $7, $8, $8, 0 \
-         where exists (select 1 from account where account_id = $9)",
+         where exists (select 1 from account where account_id = $9 and disabled_at is null)",
     )
     .bind(m.outbox_id)
     .bind(m.template)

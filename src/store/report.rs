@@ -81,7 +81,8 @@ pub async fn never_enrolled(
     tenant_id: &str,
 ) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(
-        "select username from account where tenant_id = $1 and password_hash is null order by username",
+        "select username from account where tenant_id = $1 and password_hash is null \
+         and disabled_at is null order by username",
     )
     .bind(tenant_id)
     .fetch_all(conn)

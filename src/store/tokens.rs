@@ -36,7 +36,8 @@ pub struct NewToken<'a> {
 pub async fn insert(conn: &mut AnyConnection, t: &NewToken<'_>) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "insert into reset_token (token_id, token_hash, account_id, purpose, locale, created_at, expires_at) \
-         select $1, $2, $3, $4, $5, $6, $7 where exists (select 1 from account where account_id = $3)",
+         select $1, $2, $3, $4, $5, $6, $7 where exists (select 1 from account where account_id = $3 \
+         and disabled_at is null)",
     )
     .bind(t.token_id)
     .bind(t.hash.0.to_vec())

@@ -387,10 +387,13 @@ async fn disable_missing_disables_exactly_the_leavers_and_refuses_an_empty_file(
         "nothing written: {list}"
     );
 
-    // Luc is back: listing him enables his account again.
+    // Without --disable-missing the file is not the whole directory: Luc stays disabled.
     std::fs::write(&file, excel_fr(&FRENCH_ROWS)).unwrap();
     let (_, out, _) = octopus(&db, &["users", "import", path]);
-    assert!(out.contains("1 enabled again"), "{out}");
+    assert!(out.contains("4 unchanged, 0 enabled again"), "{out}");
+    // Luc is back in the whole directory: his account is enabled again.
+    let (_, out, _) = octopus(&db, &["users", "import", "--disable-missing", path]);
+    assert!(out.contains("1 enabled again, 0 disabled"), "{out}");
     let (_, list, _) = octopus(&db, &["users", "list"]);
     assert!(!list.contains("disabled"), "{list}");
 }

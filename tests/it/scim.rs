@@ -673,3 +673,89 @@ async fn accounts_imported_from_a_file_are_taken_over_not_duplicated() {
         scim(&upn_app, Some(&token), Method::POST, "/Users", Some(&other)).await;
     assert_eq!((status, &body["scimType"]), (409, &json!("uniqueness")));
 }
+
+#[tokio::test]
+async fn a_username_alone_never_takes_over_someone_elses_account() {
+    let app = TestApp::spawn().await;
+    app.import("username,email,display_name\nlea.cote,lea.cote@cegepsi.ca,Léa Côté\n")
+        .await;
+    let token = token_of(&app, &app.org).await;
+    // Another Léa Côté, of another domain, comes first in Entra's cycle.
+    let mut other = lea();
+    other["userName"] = json!("lea.cote@autre.example");
+    other["externalId"] = json!(uuid::Uuid::new_v4().to_string());
+    other["emails"] = json!([{"type": "work", "value": "lea.cote@autre.example"}]);
+    let (status, _, body) = scim(&app, Some(&token), Method::POST, "/Users", Some(&other)).await;
+    assert_eq!((status, &body["scimType"]), (409, &json!("uniqueness")));
+    let kept = entry(&app, "lea.cote").await;
+    assert_eq!(kept.account.email.full(), "lea.cote@cegepsi.ca");
+    assert_eq!(kept.account.entra_object_id, None);
+    // The real one is recognised by her address and takes it over.
+    let (status, _, _) = scim(&app, Some(&token), Method::POST, "/Users", Some(&lea())).await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn what_entra_s_default_mappings_send_is_taken_and_what_it_leaves_out_stays() {
+    let app = TestApp::spawn().await;
+    let token = token_of(&app, &app.org).await;
+    let t = Some(token.as_str());
+    let (_, _, created) = scim(&app, t, Method::POST, "/Users", Some(&lea())).await;
+    let path = format!("/Users/{}", created["id"].as_str().unwrap());
+    // Attributes that are accepted and not kept, beside the one that matters.
+    let ops = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "Add", "path": "phoneNumbers[type eq \"work\"].value", "value": "418-962-9848"},
+        {"op": "Replace", "path": "addresses[type eq \"work\"].locality", "value": "Sept-Îles"},
+        {"op": "Replace", "path": "title", "value": "Coordonnatrice"},
+        {"op": "Remove", "path": "phoneNumbers[type eq \"mobile\"].value"},
+        {"op": "Replace", "path": "active", "value": "False"},
+    ]});
+    let (status, _, body) = scim(&app, t, Method::PATCH, &path, Some(&ops)).await;
+    assert_eq!((status, &body["active"]), (200, &json!(false)), "{body}");
+    // A PUT that leaves `active` out does not enable her.
+    let mut put = lea();
+    put.as_object_mut().unwrap().remove("active");
+    let (status, _, body) = scim(&app, t, Method::PUT, &path, Some(&put)).await;
+    assert_eq!((status, &body["active"]), (200, &json!(false)), "{body}");
+    // Nor does a file that lists her: provisioning decides for the accounts it holds.
+    app.import("username,email,display_name\nlea.cote,lea.cote@cegepsi.ca,Léa Côté\n")
+        .await;
+    let (_, _, body) = scim(&app, t, Method::GET, &path, None).await;
+    assert_eq!(
+        (&body["active"], &body["externalId"]),
+        (&json!(false), &json!(LEA_OID))
+    );
+}
+
+#[tokio::test]
+async fn another_person_on_an_account_does_not_inherit_its_password() {
+    let app = TestApp::spawn().await;
+    let token = token_of(&app, &app.org).await;
+    let t = Some(token.as_str());
+    let (_, _, created) = scim(&app, t, Method::POST, "/Users", Some(&lea())).await;
+    let path = format!("/Users/{}", created["id"].as_str().unwrap());
+    let link = app.reset_link(&app.link_mail("enroll", "lea.cote", 1).await);
+    assert_eq!(
+        app.set_password(&link, "abc123", "abc123").await.status(),
+        303
+    );
+    assert_eq!(app.sign_in("lea.cote", "abc123", "").await.status(), 303);
+    // Entra now says the account is another person's (another object id).
+    let other = uuid::Uuid::new_v4().to_string();
+    let (status, _, _) = scim(
+        &app,
+        t,
+        Method::PATCH,
+        &path,
+        Some(&replace("externalId", json!(other))),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_ne!(
+        app.sign_in("lea.cote", "abc123", "").await.status(),
+        303,
+        "the former owner's password no longer opens it"
+    );
+    let rows = crate::unlock::audited(&app, "identity_changed").await;
+    assert_eq!(rows[0].0.as_deref(), Some("scim"));
+}
