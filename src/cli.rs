@@ -1,5 +1,6 @@
 //! The command line: `serve` (default) | `migrate` | `check-config` | `users import|list` |
-//! `mail list|retry` | `report` | `campaign enroll` | `scim token` | `manifest`.
+//! `mail list|retry` | `report` | `campaign enroll` | `scim token` | `healthcheck` | `backup` |
+//! `manifest`.
 
 use std::{io::Write, path::PathBuf};
 
@@ -19,11 +20,12 @@ use crate::{
 #[derive(Debug, Parser)]
 #[command(
     name = "octopus-teams",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("OCTOPUS_COMMIT"), ")"),
     about = "Octopus password self-service for Microsoft Teams"
 )]
 pub struct Cli {
     /// Configuration file (TOML); environment variables OCTOPUS__SECTION__KEY override it.
+    /// Without one, /etc/octopus-teams/config.toml when it exists, else the embedded defaults.
     #[arg(long, global = true, env = "OCTOPUS_CONFIG")]
     pub config: Option<PathBuf>,
     /// Log format.
@@ -69,6 +71,17 @@ pub enum Command {
     /// SCIM provisioning from Entra ID (the enterprise application's "Provisioning").
     #[command(subcommand)]
     Scim(ScimCommand),
+    /// Exit 0 when the running service answers /readyz on its address (the image's health
+    /// check; no curl needed).
+    Healthcheck,
+    /// A consistent copy of the SQLite database, taken while the service serves (VACUUM INTO),
+    /// private to its owner; restore: stop the service, put the copy in place of the database
+    /// file (and remove its -wal and -shm files), start it.
+    Backup {
+        /// The new file to write (never overwritten).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Build the Teams app package (manifest, icons, translations) to upload or sideload.
     Manifest {
         /// Where to write the zip.
@@ -162,6 +175,9 @@ pub enum ReportFormat {
     Md,
 }
 
+/// The configuration file read when neither --config nor OCTOPUS_CONFIG names one.
+pub const SYSTEM_CONFIG: &str = "/etc/octopus-teams/config.toml";
+
 /// Prints to standard output: the CLI's one way to talk to the admin.
 pub fn say(text: impl AsRef<str>) {
     let mut out = std::io::stdout().lock();
@@ -169,7 +185,11 @@ pub fn say(text: impl AsRef<str>) {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config_path = cli.config.as_deref();
+    let system_config = PathBuf::from(SYSTEM_CONFIG);
+    let config_path = cli
+        .config
+        .as_deref()
+        .or_else(|| system_config.is_file().then_some(system_config.as_path()));
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => {
             let raw = Config::figment(config_path).extract::<crate::config::RawConfig>();
@@ -237,6 +257,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 zip.len()
             ));
             Ok(())
+        }
+        Command::Healthcheck => crate::maintenance::healthcheck(&Config::load(config_path)?).await,
+        Command::Backup { to } => {
+            crate::maintenance::backup(&Config::load(config_path)?, &to).await
         }
         Command::Serve => serve(Config::load(config_path)?).await,
     }
@@ -508,7 +532,7 @@ async fn report(
 
 /// The database a command wrote to, as a person names it: scheme, host and database (or file),
 /// never a user, a password or the URL's parameters.
-fn database_label(url: &str) -> String {
+pub(crate) fn database_label(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(u) => format!(
             "{}://{}{}",

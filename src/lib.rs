@@ -13,6 +13,7 @@ pub mod housekeeping;
 pub mod http;
 pub mod i18n;
 pub mod mail;
+pub mod maintenance;
 pub mod manifest;
 pub mod metrics;
 pub mod org;

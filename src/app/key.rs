@@ -1,5 +1,5 @@
 //! The service key (it seals pending mail and derives the CSRF key): configured, or kept in
-//! [`DEFAULT_KEY_FILE`], private to the account that runs the service.
+//! [`KEY_FILE`] in the data directory, private to the account that runs the service.
 
 use std::path::Path;
 
@@ -9,15 +9,14 @@ use tracing::warn;
 
 use crate::{config::Config, mail::crypto::MailKey};
 
-/// Where `serve` keeps the mail key when the configuration gives none.
-pub const DEFAULT_KEY_FILE: &str = "data/secret.key";
+/// The file in `data_dir` where `serve` keeps the key when the configuration gives none.
+pub const KEY_FILE: &str = "secret.key";
 
-/// The key `serve` uses: the configured one, or that of [`DEFAULT_KEY_FILE`], created the first
-/// time.
+/// The key `serve` uses: the configured one, or that of [`KEY_FILE`], created the first time.
 pub(super) fn for_serve(config: &Config) -> anyhow::Result<MailKey> {
     match &config.secret_key {
         Some(k) => Ok(MailKey::from_base64(k.expose_secret())?),
-        None => load_or_create_key(Path::new(DEFAULT_KEY_FILE)),
+        None => load_or_create_key(&config.data_dir.join(KEY_FILE)),
     }
 }
 
@@ -27,11 +26,15 @@ pub(super) fn for_admin(config: &Config) -> anyhow::Result<MailKey> {
     match &config.secret_key {
         Some(k) => Ok(MailKey::from_base64(k.expose_secret())?),
         None => {
-            let text = std::fs::read_to_string(DEFAULT_KEY_FILE).with_context(|| {
-                format!("no security.secret_key configured and no {DEFAULT_KEY_FILE} here")
+            let file = config.data_dir.join(KEY_FILE);
+            let text = std::fs::read_to_string(&file).with_context(|| {
+                format!(
+                    "no security.secret_key configured and no {} here",
+                    file.display()
+                )
             })?;
             MailKey::from_base64(&text)
-                .with_context(|| format!("{DEFAULT_KEY_FILE} is not a valid key"))
+                .with_context(|| format!("{} is not a valid key", file.display()))
         }
     }
 }

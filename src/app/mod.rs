@@ -13,7 +13,7 @@ use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 use tracing::{info, warn};
 
 pub use build::reset_service_for_cli;
-pub use key::DEFAULT_KEY_FILE;
+pub use key::KEY_FILE;
 
 use crate::{
     bot::{self, Bot},

@@ -55,6 +55,9 @@ pub const DEFAULTS: &str = include_str!("../../config/defaults.toml");
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// Where the service keeps its files: `{data_dir}` in `database.url` and `mail.transport`
+    /// stands for it, and the service key is kept there when none is configured.
+    pub data_dir: String,
     pub http: RawHttp,
     pub database: RawDatabase,
     pub mail: RawMail,
@@ -75,6 +78,8 @@ pub struct RawConfig {
 
 #[derive(Clone)]
 pub struct Config {
+    /// `data_dir`: the service key file's folder, and what `{data_dir}` stood for.
+    pub data_dir: std::path::PathBuf,
     pub listen: SocketAddr,
     pub public_base_url: Url,
     /// The reverse proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client).
@@ -179,6 +184,7 @@ impl Config {
     /// A printable view with secrets redacted, for `check-config`.
     pub fn describe(&self) -> String {
         let mut out = Description::default();
+        out.line("data_dir", self.data_dir.display());
         http::describe(self, &mut out);
         database::describe(self, &mut out);
         mail::describe(self, &mut out);
@@ -203,8 +209,17 @@ impl Description {
 }
 
 impl RawConfig {
-    pub fn validate(self) -> Result<Config, ConfigErrors> {
+    pub fn validate(mut self) -> Result<Config, ConfigErrors> {
         let mut errs = Vec::new();
+        let data_dir = self.data_dir.trim().to_string();
+        if data_dir.is_empty() {
+            errs.push("data_dir: a folder is required (e.g. /var/lib/octopus-teams)".into());
+        }
+        let placed = |s: &SecretString| {
+            SecretString::from(s.expose_secret().replace("{data_dir}", &data_dir))
+        };
+        self.database.url = placed(&self.database.url);
+        self.mail.transport = placed(&self.mail.transport);
         let http = self.http.validate(&mut errs);
         let metrics = self.metrics.validate(&mut errs);
         self.database.validate(&mut errs);
@@ -244,6 +259,7 @@ impl RawConfig {
                 Some(bot),
                 Some(tab),
             ) if errs.is_empty() => Ok(Config {
+                data_dir: data_dir.into(),
                 listen,
                 public_base_url,
                 trusted_proxies: http.trusted_proxies,

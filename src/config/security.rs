@@ -102,7 +102,7 @@ pub(super) fn describe(cfg: &Config, out: &mut Description) {
         "security.secret_key",
         match cfg.secret_key {
             Some(_) => "[redacted]",
-            None => "(none: serve keeps one in data/secret.key)",
+            None => "(none: serve keeps one in {data_dir}/secret.key)",
         },
     );
     out.line(

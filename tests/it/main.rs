@@ -16,6 +16,7 @@ mod channels;
 mod cli;
 mod client_address;
 mod connector;
+mod deploy;
 mod entra_channel;
 mod enumeration;
 mod forged_requests;

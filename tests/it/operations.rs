@@ -124,7 +124,12 @@ fn browser() -> reqwest::Client {
 }
 
 /// GETs `page` for its CSRF value, then POSTs the form to the same path.
-async fn submit(client: &reqwest::Client, base: &str, path: &str, fields: &[(&str, &str)]) -> u16 {
+pub async fn submit(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> u16 {
     let html = client
         .get(format!("{base}{path}"))
         .send()

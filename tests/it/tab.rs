@@ -22,7 +22,7 @@ use crate::harness::{
     },
 };
 
-const SSO_APP: &str = "8d7f3c2a-1b4e-4c5d-9e6f-0a1b2c3d4e5f";
+pub const SSO_APP: &str = "8d7f3c2a-1b4e-4c5d-9e6f-0a1b2c3d4e5f";
 const WAIT: Duration = Duration::from_secs(10);
 
 /// The production TeamsJS URL and integrity: config/defaults.toml, read as the file says.
