@@ -28,9 +28,9 @@ pub struct Cli {
     /// Without one, /etc/octopus-teams/config.toml when it exists, else the embedded defaults.
     #[arg(long, global = true, env = "OCTOPUS_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Log format.
-    #[arg(long, global = true, value_enum, default_value = "pretty")]
-    pub log_format: telemetry::Format,
+    /// Log format (default: `[log] format` of the configuration, else pretty).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<telemetry::Format>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -178,6 +178,31 @@ pub enum ReportFormat {
 /// The configuration file read when neither --config nor OCTOPUS_CONFIG names one.
 pub const SYSTEM_CONFIG: &str = "/etc/octopus-teams/config.toml";
 
+impl Cli {
+    /// The configuration file: `--config`, `OCTOPUS_CONFIG`, else [`SYSTEM_CONFIG`] when it
+    /// exists.
+    pub fn config_path(&self) -> Option<PathBuf> {
+        self.config.clone().or_else(|| {
+            let system = PathBuf::from(SYSTEM_CONFIG);
+            system.is_file().then_some(system)
+        })
+    }
+
+    /// `[log]` as the configuration has it (its defaults when the configuration cannot be read:
+    /// the command then says why, in the log it starts).
+    pub fn log_settings(&self) -> telemetry::LogSettings {
+        Config::figment(self.config_path().as_deref())
+            .extract_inner("log")
+            .unwrap_or_default()
+    }
+
+    /// Whether the command is the service itself, whose failure is logged (to the journal, the
+    /// collector) rather than only printed for a person at a terminal.
+    pub fn serves(&self) -> bool {
+        matches!(self.command, None | Some(Command::Serve))
+    }
+}
+
 /// Prints to standard output: the CLI's one way to talk to the admin.
 pub fn say(text: impl AsRef<str>) {
     let mut out = std::io::stdout().lock();
@@ -185,11 +210,8 @@ pub fn say(text: impl AsRef<str>) {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let system_config = PathBuf::from(SYSTEM_CONFIG);
-    let config_path = cli
-        .config
-        .as_deref()
-        .or_else(|| system_config.is_file().then_some(system_config.as_path()));
+    let config_path = cli.config_path();
+    let config_path = config_path.as_deref();
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => {
             let raw = Config::figment(config_path).extract::<crate::config::RawConfig>();

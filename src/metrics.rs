@@ -92,7 +92,18 @@ impl Metrics {
             published: Arc::default(),
             interval_secs: i64::try_from(publish_every.as_secs()).unwrap_or(300).max(1),
         };
-        // Every series an alert rule reads exists from the start, at zero.
+        // Every series an alert rule (deploy/prometheus/rules.yml) reads exists from the start,
+        // at zero: `rate` of an absent series is nothing, and the rule stays silent.
+        this.with(|| {
+            for name in [
+                "octopus_bot_token_rejections_total",
+                "octopus_bot_activities_total",
+                "octopus_link_refusals_total",
+                "octopus_signing_key_refreshes_total",
+            ] {
+                metrics::counter!(name).absolute(0);
+            }
+        });
         this.with_held(|| {
             for name in [
                 "octopus_mail_sent_total",

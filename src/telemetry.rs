@@ -4,26 +4,54 @@ use std::{borrow::Cow, io};
 
 use tracing_subscriber::{EnvFilter, fmt, fmt::MakeWriter};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     Pretty,
     Json,
 }
 
+/// `[log]`: how the service logs (the command line's `--log-format` and `RUST_LOG` win).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` (default) or `json`.
+    pub format: Option<Format>,
+    /// The service's own level (`info`, `debug`, `warn`…), or a whole filter
+    /// (`octopus_teams=debug,sqlx=warn`).
+    pub level: Option<String>,
+}
+
+impl LogSettings {
+    fn filter(&self) -> String {
+        match self.level.as_deref().map(str::trim) {
+            Some(l) if l.contains('=') || l.contains(',') => l.to_string(),
+            Some(l) if !l.is_empty() => format!("octopus_teams={l},tower_http=warn"),
+            _ => DEFAULT_FILTER.to_string(),
+        }
+    }
+}
+
 pub const DEFAULT_FILTER: &str = "octopus_teams=info,tower_http=warn";
 
-pub fn init(format: Format) {
+/// Starts logging: `format` from the command line, else `[log]`; `RUST_LOG`, else `[log] level`.
+pub fn init(format: Option<Format>, settings: &LogSettings) {
     use std::io::IsTerminal;
     use tracing_subscriber::field::MakeExt;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let format = format.or(settings.format).unwrap_or(Format::Pretty);
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(settings.filter()))
+        .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    // Colours only for a person at a terminal who has not asked for none (no-color.org).
+    let colours =
+        io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = fmt()
         .with_env_filter(filter)
         .with_target(false)
         .with_writer(Redacting(io::stdout));
     let _ = match format {
         Format::Pretty => builder
-            .with_ansi(io::stdout().is_terminal())
+            .with_ansi(colours)
             .fmt_fields(
                 fmt::format::debug_fn(|w, field, value| {
                     let raw = format!("{value:?}");

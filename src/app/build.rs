@@ -52,7 +52,7 @@ impl Application {
         if let Some(problem) = config.missing_shared_secret() {
             anyhow::bail!(problem);
         }
-        let store = Store::connect(&config.database_url)
+        let store = Store::connect_waiting(&config.database_url, config.database_startup_wait)
             .await
             .context("cannot open the database")?;
         store

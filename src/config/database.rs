@@ -10,6 +10,9 @@ use crate::mail::transport::redact_url;
 #[serde(deny_unknown_fields)]
 pub struct RawDatabase {
     pub url: SecretString,
+    /// How long `serve` waits for a PostgreSQL that does not answer yet (started before it, as
+    /// after a host's reboot), trying again with a growing pause, before it gives up.
+    pub startup_wait_secs: u64,
 }
 
 /// The database a URL names.
@@ -44,4 +47,8 @@ impl RawDatabase {
 
 pub(super) fn describe(cfg: &Config, out: &mut Description) {
     out.line("database.url", redact_url(cfg.database_url.expose_secret()));
+    out.line(
+        "database.startup_wait_secs",
+        cfg.database_startup_wait.as_secs(),
+    );
 }

@@ -49,7 +49,23 @@ impl RawMail {
             Some(MailTransport::Folder(dir.into()))
         } else if raw.starts_with("smtp://") || raw.starts_with("smtps://") {
             match Url::parse(raw) {
-                Ok(u) if u.host().is_some() => Some(MailTransport::Smtp(self.transport.clone())),
+                Ok(u) if u.host().is_some() => {
+                    for (key, value) in u.query_pairs() {
+                        match (key.as_ref(), value.as_ref()) {
+                            ("tls", "required" | "opportunistic") | ("ehlo_domain", _) => {}
+                            ("tls", other) => errs.push(format!(
+                                "mail.transport: tls={other:?} is not a TLS mode: tls=required \
+                                 (STARTTLS, refused without it) or tls=opportunistic; smtps:// \
+                                 for implicit TLS"
+                            )),
+                            (other, _) => errs.push(format!(
+                                "mail.transport: unknown parameter {other:?} (known: tls, \
+                                 ehlo_domain)"
+                            )),
+                        }
+                    }
+                    Some(MailTransport::Smtp(self.transport.clone()))
+                }
                 _ => {
                     errs.push("mail.transport: not a valid smtp:// or smtps:// URL".into());
                     None

@@ -74,6 +74,9 @@ pub struct RawConfig {
     pub organisations: Vec<RawOrganisation>,
     #[serde(default)]
     pub metrics: RawMetrics,
+    /// `[log]`: read before the rest (logging starts first); here so that it is checked.
+    #[serde(default)]
+    pub log: crate::telemetry::LogSettings,
 }
 
 #[derive(Clone)]
@@ -91,6 +94,8 @@ pub struct Config {
     /// `[metrics]`: where /metrics is served and to whom.
     pub metrics: MetricsConfig,
     pub database_url: SecretString,
+    /// `database.startup_wait_secs`.
+    pub database_startup_wait: Duration,
     pub mail: MailTransport,
     pub mail_poll_interval: Duration,
     pub mail_timeout: Duration,
@@ -239,8 +244,14 @@ impl RawConfig {
             .validate(&self.teams_app, &self.bot)
             .map_err(|p| errs.extend(p))
             .ok();
+        // An organisation refused above is already named: an empty list is no second problem.
+        let refused = orgs.is_empty() && !errs.is_empty();
         let organisations = Organisations::new(orgs)
-            .map_err(|e| errs.push(format!("organisations: {e}")))
+            .map_err(|e| {
+                if !refused {
+                    errs.push(format!("organisations: {e}"));
+                }
+            })
             .ok();
 
         match (
@@ -268,6 +279,7 @@ impl RawConfig {
                 shutdown_grace: http.shutdown_grace,
                 metrics,
                 database_url: self.database.url,
+                database_startup_wait: Duration::from_secs(self.database.startup_wait_secs),
                 mail: transport,
                 mail_poll_interval: mail.poll_interval,
                 mail_timeout: mail.timeout,

@@ -100,6 +100,12 @@ impl RawOrganisation {
         let mut errs = Vec::new();
         if self.tenant_id.trim().is_empty() {
             errs.push("tenant_id: required (the Entra tenant id)".into());
+        } else if uuid::Uuid::parse_str(self.tenant_id.trim()).is_err() {
+            errs.push(format!(
+                "tenant_id: {:?} is not a GUID; the tenant id is the GUID that Entra admin center \
+                 → Overview shows as « Tenant ID » (not the domain name)",
+                self.tenant_id.trim()
+            ));
         }
         if self.slug.is_empty()
             || !self

@@ -43,6 +43,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The database did not answer for as long as the service waits for it.
+    #[error("the database does not answer: {0}")]
+    Unreachable(String),
     /// A read on the calling thread (`inline`) failed; the caller asks the pool instead.
     #[error("database (read on this thread): {0}")]
     Inline(String),
@@ -128,6 +131,44 @@ impl DerefMut for Writer {
 }
 
 impl Store {
+    /// [`Store::connect`], after waiting up to `wait` for a PostgreSQL that does not answer yet
+    /// (a service started before its database): one connection is tried, then again after 1,
+    /// 2, 4… (at most 15) seconds, each failure logged with its cause. SQLite is a file: no wait.
+    pub async fn connect_waiting(url: &SecretString, wait: Duration) -> Result<Self, StoreError> {
+        let raw = url.expose_secret();
+        if !raw.starts_with("sqlite:") {
+            sqlx::any::install_default_drivers();
+            let options = AnyConnectOptions::from_str(raw)?;
+            let deadline = tokio::time::Instant::now() + wait;
+            let mut pause = Duration::from_secs(1);
+            loop {
+                use sqlx::ConnectOptions;
+                let tried = tokio::time::timeout(Duration::from_secs(10), options.connect()).await;
+                let cause = match tried {
+                    Ok(Ok(conn)) => {
+                        let _ = sqlx::Connection::close(conn).await;
+                        break;
+                    }
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => "no answer within 10 s".to_string(),
+                };
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    return Err(StoreError::Unreachable(cause));
+                }
+                let pause_now = pause.min(deadline - now);
+                tracing::warn!(
+                    cause = %cause,
+                    "the database does not answer; trying again in {} s",
+                    pause_now.as_secs().max(1)
+                );
+                tokio::time::sleep(pause_now).await;
+                pause = (pause * 2).min(Duration::from_secs(15));
+            }
+        }
+        Self::connect(url).await
+    }
+
     pub async fn connect(url: &SecretString) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let raw = url.expose_secret();

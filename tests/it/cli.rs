@@ -471,3 +471,48 @@ async fn scim_token_prints_the_tenant_url_and_a_token_once() {
     assert_eq!(code, 0);
     assert!(out.contains("every provisioning token ended"), "{out}");
 }
+
+#[test]
+fn check_config_names_what_serve_would_refuse_and_no_false_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("octopus.toml");
+    std::fs::write(
+        &file,
+        r#"
+[mail]
+transport = "smtp://relay.cisss.example:587?tls=requierd&helo=x"
+[[organisations]]
+tenant_id = "cisss.onmicrosoft.com"
+slug = "cisss"
+name = "CISSS de Lanaudière"
+portal_url = "https://cissslanaudiere.octopus-itsm.com/Web/Login.aspx"
+sender = "Centre de services <csti@cisss-lanaudiere.example>"
+time_zone = "Eastern"
+default_locale = "fr-CA"
+token_lifetime_minutes = 30
+"#,
+    )
+    .unwrap();
+    let out = crate::harness::process::command()
+        .args(["--config", file.to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    for named in [
+        "tls=\"requierd\" is not a TLS mode",
+        "unknown parameter \"helo\"",
+        "\"cisss.onmicrosoft.com\" is not a GUID",
+        "time_zone: unknown IANA zone \"Eastern\"",
+    ] {
+        assert!(text.contains(named), "{named}: {text}");
+    }
+    assert!(
+        !text.contains("none configured"),
+        "no cascading error: {text}"
+    );
+}

@@ -393,3 +393,51 @@ async fn a_backup_taken_while_serving_holds_every_committed_account_and_restores
     }
     assert!(found, "the mail lands in {}", mail_dir.display());
 }
+
+#[tokio::test]
+async fn serve_started_before_its_postgresql_waits_for_it() {
+    if std::env::var("DATABASE_URL").is_err() {
+        eprintln!("skipped on SQLite: a file needs no waiting for");
+        return;
+    }
+    let db = crate::harness::TestDb::create().await;
+    // PostgreSQL appears on this port 3 s after the service started: a forwarder to the real one.
+    let late = process::free_addr();
+    let real = db
+        .url
+        .split('@')
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_string();
+    let late_url = db.url.replacen(&real, &late.to_string(), 1);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let listener = tokio::net::TcpListener::bind(late).await.unwrap();
+        loop {
+            let (mut inbound, _) = listener.accept().await.unwrap();
+            let real = real.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&real).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    let mut cmd = process::command();
+    cmd.env("OCTOPUS__DATABASE__URL", &late_url)
+        .env(
+            "OCTOPUS__SECURITY__SECRET_KEY",
+            octopus_teams::mail::crypto::MailKey::generate().to_base64(),
+        )
+        .env("OCTOPUS__DEMO__SEED", "false")
+        .env("RUST_LOG", "warn");
+    let started = std::time::Instant::now();
+    let (_child, base) = process::serve(cmd).await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "it waited for the database"
+    );
+    let res = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(res.status(), 200);
+}

@@ -545,3 +545,76 @@ async fn probes_and_json_answers_set_no_cookie_pages_do() {
         "a page with a form does"
     );
 }
+
+#[tokio::test]
+async fn every_series_an_alert_rule_reads_is_there_from_the_start() {
+    let rules = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/rules.yml"),
+    )
+    .unwrap();
+    let names: std::collections::BTreeSet<&str> = rules
+        .lines()
+        .filter(|l| l.trim_start().starts_with("expr:"))
+        .flat_map(|l| {
+            l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("octopus_"))
+        })
+        .collect();
+    assert!(names.len() >= 6, "{names:?}");
+    let app = TestApp::spawn().await;
+    let metrics = scrape(&app).await;
+    for name in names {
+        assert!(
+            metrics.lines().any(|l| l.starts_with(name)),
+            "{name} is not published at start:\n{metrics}"
+        );
+    }
+}
+
+#[test]
+fn logs_are_json_when_the_configuration_says_so_and_a_command_s_error_is_said_once() {
+    // The service's own failure, as JSON lines, from the environment and from the file.
+    let refused = [
+        (
+            "OCTOPUS__DATABASE__URL",
+            "postgres://nobody@127.0.0.1:9/none",
+        ),
+        ("OCTOPUS__LOG__FORMAT", "json"),
+    ];
+    let (code, out, _) = octopus(&["serve"], &refused);
+    assert_ne!(code, 0);
+    let line = out
+        .lines()
+        .find(|l| l.contains("ERROR"))
+        .expect("an error line");
+    let json: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+    assert!(
+        json["message"].as_str().unwrap().contains("secret_key"),
+        "{json}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, "[log]\nformat = \"json\"\n").unwrap();
+    let (_, out, _) = octopus(
+        &["--config", file.to_str().unwrap(), "serve"],
+        &refused[..1],
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("ERROR"))
+        .expect("an error line");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(line).is_ok(),
+        "{line}"
+    );
+
+    // A command's error: once, on standard error, for the person who typed it.
+    let (code, out, err) = octopus(&["scim", "token", "--org", "nosuch"], &[]);
+    assert_eq!(code, 1);
+    assert!(!out.contains("nosuch"), "not logged as well: {out}");
+    assert_eq!(
+        err.matches("no organisation \"nosuch\"").count(),
+        1,
+        "{err}"
+    );
+}
