@@ -84,6 +84,7 @@ impl FromRef<AppState> for WebState {
             signin: app.signin.clone(),
             clock: app.clock.clone(),
             store: app.store.clone(),
+            ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }
     }
 }

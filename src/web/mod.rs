@@ -40,6 +40,8 @@ pub struct WebState {
     pub clock: SharedClock,
     /// For `/readyz` only.
     pub store: Store,
+    /// What `/readyz` answered last (`true`: ready), so that a change is logged once.
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub fn router() -> Router<WebState> {
@@ -85,11 +87,23 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
-async fn ready(State(store): State<Store>) -> impl IntoResponse {
-    match store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
+/// Ready when the database answers. A change is logged once (a probe every few seconds during an
+/// outage says nothing new): WARN when it stops answering, INFO when it is back.
+async fn ready(State(state): State<WebState>) -> impl IntoResponse {
+    use std::sync::atomic::Ordering;
+    let answer = state.store.ping().await;
+    let was = state.ready.swap(answer.is_ok(), Ordering::SeqCst);
+    match answer {
+        Ok(()) => {
+            if !was {
+                tracing::info!("ready again: the database answers");
+            }
+            (StatusCode::OK, "ready")
+        }
         Err(e) => {
-            tracing::warn!(error = %e, "not ready: database unreachable");
+            if was {
+                tracing::warn!(error = %e, "not ready: the database does not answer");
+            }
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
     }

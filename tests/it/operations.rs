@@ -749,6 +749,14 @@ async fn readyz_fails_while_the_database_is_down_and_recovers() {
     proxy.cut();
     assert_eq!(wait_for_readyz(&app, 503).await, "database unreachable");
     assert_eq!(app.get("/healthz").await.0, 200, "the process still runs");
+    // Probes keep coming during the outage: the change is logged once.
+    for _ in 0..3 {
+        assert_eq!(app.get("/readyz").await.0, 503);
+    }
+    assert_eq!(
+        crate::harness::logs::warnings_with("not ready: the database does not answer").len(),
+        1
+    );
 
     proxy.restore();
     assert_eq!(wait_for_readyz(&app, 200).await, "ready");
