@@ -42,7 +42,12 @@ pub enum Command {
     /// Create or update the database schema, then exit.
     Migrate,
     /// Print the effective configuration (secrets redacted) and name every problem.
-    CheckConfig,
+    CheckConfig {
+        /// Also try what it names: the database and its schema, the mail relay (TLS, AUTH;
+        /// nothing is sent), the bot's OpenID metadata and app token. Fails if any fails.
+        #[arg(long)]
+        connect: bool,
+    },
     /// The account directory.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -213,7 +218,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config_path = cli.config_path();
     let config_path = config_path.as_deref();
     match cli.command.unwrap_or(Command::Serve) {
-        Command::CheckConfig => {
+        Command::CheckConfig { connect } => {
             let raw = Config::figment(config_path).extract::<crate::config::RawConfig>();
             match raw
                 .map_err(|e| anyhow::Error::from(crate::config::explain(e)))
@@ -229,6 +234,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         say(format!("warning: {w}"));
                     }
                     say("configuration OK");
+                    if connect {
+                        let mut failed = 0;
+                        for r in crate::maintenance::reach(&cfg).await {
+                            let (mark, text) = match r.outcome {
+                                Ok(t) => ("ok  ", t),
+                                Err(e) => {
+                                    failed += 1;
+                                    ("FAIL", e)
+                                }
+                            };
+                            say(crate::telemetry::redact_secrets(&format!(
+                                "{mark} {:<17} {text}",
+                                r.what
+                            )));
+                        }
+                        anyhow::ensure!(failed == 0, "{failed} check(s) failed");
+                    }
                     Ok(())
                 }
                 Err(e) => Err(e),

@@ -1,5 +1,6 @@
 //! What an operator runs beside the service: `healthcheck` (the image's health check, which
-//! needs no curl) and `backup` (a consistent copy of a SQLite database while it serves).
+//! needs no curl), `backup` (a consistent copy of a SQLite database while it serves) and
+//! `check-config --connect` (what the configuration names, tried).
 
 use std::{path::Path, time::Duration};
 
@@ -80,4 +81,115 @@ pub async fn backup(cfg: &Config, to: &Path) -> anyhow::Result<()> {
         crate::cli::database_label(cfg.database_url.expose_secret())
     ));
     Ok(())
+}
+
+/// One thing `check-config --connect` tried: what, and what came of it.
+pub struct Reached {
+    pub what: &'static str,
+    pub outcome: Result<String, String>,
+}
+
+/// Tries what the configuration names, writing nothing anywhere: the database (and whether its
+/// schema is up to date), the mail relay (connection, TLS, AUTH; nothing sent), and for a
+/// registered bot its OpenID metadata and a client-credentials token (thrown away).
+pub async fn reach(cfg: &Config) -> Vec<Reached> {
+    let mut out = vec![Reached {
+        what: "database",
+        outcome: database(cfg).await,
+    }];
+    let mail = match crate::mail::transport::Transport::build(
+        &cfg.mail,
+        cfg.mail_timeout,
+        cfg.mail_tls_ca.as_deref(),
+        1,
+    ) {
+        Ok(t) => t.check().await,
+        Err(e) => Err(format!("{e:#}")),
+    };
+    out.push(Reached {
+        what: "mail relay",
+        outcome: mail,
+    });
+    if let crate::config::BotMode::Authenticated(auth) = &cfg.bot {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        out.push(Reached {
+            what: "bot channel keys",
+            outcome: metadata(&http, auth.openid_metadata_url.as_str()).await,
+        });
+        out.push(Reached {
+            what: "bot app token",
+            outcome: app_token(&http, auth).await,
+        });
+    }
+    out
+}
+
+async fn database(cfg: &Config) -> Result<String, String> {
+    Store::probe(&cfg.database_url).await?;
+    let store = tokio::time::timeout(Duration::from_secs(15), Store::connect(&cfg.database_url))
+        .await
+        .map_err(|_| "no answer within 15 s".to_string())?
+        .map_err(|e| e.to_string())?;
+    let (applied, known) = store.schema_state().await.map_err(|e| e.to_string())?;
+    store.close().await;
+    let label = crate::cli::database_label(cfg.database_url.expose_secret());
+    if applied < known {
+        Err(format!(
+            "{label}: {applied} of {known} migrations applied; run `octopus-teams migrate` (serve \
+             also does)"
+        ))
+    } else {
+        Ok(format!(
+            "{label}: reachable, schema up to date ({known} migrations)"
+        ))
+    }
+}
+
+async fn metadata(http: &reqwest::Client, url: &str) -> Result<String, String> {
+    let res = http.get(url).send().await.map_err(|e| e.to_string())?;
+    let status = res.status();
+    if !status.is_success() {
+        return Err(format!("{url}: {status}"));
+    }
+    let doc: serde_json::Value = res.json().await.map_err(|e| format!("{url}: {e}"))?;
+    doc.get("jwks_uri")
+        .and_then(serde_json::Value::as_str)
+        .map(|jwks| format!("{url}: keys at {jwks}"))
+        .ok_or_else(|| format!("{url}: no jwks_uri"))
+}
+
+async fn app_token(
+    http: &reqwest::Client,
+    auth: &crate::config::BotAuth,
+) -> Result<String, String> {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", auth.app_id.as_str()),
+        ("client_secret", auth.app_password.expose_secret()),
+        ("scope", auth.token_scope.as_str()),
+    ];
+    let res = http
+        .post(auth.token_url.clone())
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = res.status();
+    let body: serde_json::Value = res.json().await.unwrap_or_default();
+    if status.is_success() && body.get("access_token").is_some() {
+        return Ok(format!(
+            "{}: a token for {} was granted",
+            auth.token_url, auth.app_id
+        ));
+    }
+    // Entra's error says why (AADSTS7000215: invalid client secret, …); its first line is enough.
+    let why = body
+        .get("error_description")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|d| d.lines().next())
+        .unwrap_or("no reason given");
+    Err(format!("{}: {status}: {why}", auth.token_url))
 }

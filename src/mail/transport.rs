@@ -103,6 +103,31 @@ impl Transport {
         })
     }
 
+    /// Connects to the relay as a send would (TLS and AUTH as configured), says EHLO and leaves:
+    /// nothing is sent. For a folder: whether a file can be written in it.
+    pub async fn check(&self) -> Result<String, String> {
+        match self {
+            Transport::Smtp(relay) => {
+                let probe: AsyncSmtpTransport<Tokio1Executor> = relay.builder.clone().build();
+                match tokio::time::timeout(relay.timeout, probe.test_connection()).await {
+                    Ok(Ok(true)) => {
+                        Ok("the relay accepts a connection (TLS and AUTH as configured)".into())
+                    }
+                    Ok(Ok(false)) => Err("the relay did not answer NOOP".into()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no answer within {} s", relay.timeout.as_secs())),
+                }
+            }
+            Transport::Folder(dir) => {
+                let probe = dir.join(".write-check");
+                std::fs::write(&probe, b"")
+                    .and_then(|()| std::fs::remove_file(&probe))
+                    .map(|()| format!("mail is written to {}", dir.display()))
+                    .map_err(|e| format!("{}: {e}", dir.display()))
+            }
+        }
+    }
+
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
             Transport::Smtp(relay) => relay.send(message).await,

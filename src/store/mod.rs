@@ -137,21 +137,9 @@ impl Store {
     pub async fn connect_waiting(url: &SecretString, wait: Duration) -> Result<Self, StoreError> {
         let raw = url.expose_secret();
         if !raw.starts_with("sqlite:") {
-            sqlx::any::install_default_drivers();
-            let options = AnyConnectOptions::from_str(raw)?;
             let deadline = tokio::time::Instant::now() + wait;
             let mut pause = Duration::from_secs(1);
-            loop {
-                use sqlx::ConnectOptions;
-                let tried = tokio::time::timeout(Duration::from_secs(10), options.connect()).await;
-                let cause = match tried {
-                    Ok(Ok(conn)) => {
-                        let _ = sqlx::Connection::close(conn).await;
-                        break;
-                    }
-                    Ok(Err(e)) => e.to_string(),
-                    Err(_) => "no answer within 10 s".to_string(),
-                };
+            while let Err(cause) = Self::probe(url).await {
                 let now = tokio::time::Instant::now();
                 if now >= deadline {
                     return Err(StoreError::Unreachable(cause));
@@ -167,6 +155,23 @@ impl Store {
             }
         }
         Self::connect(url).await
+    }
+
+    /// One connection, opened and closed: `Err` says why it could not be (connection refused,
+    /// password authentication failed…), which a pool's "timed out" does not.
+    pub async fn probe(url: &SecretString) -> Result<(), String> {
+        use sqlx::{ConnectOptions, Connection};
+        sqlx::any::install_default_drivers();
+        let options =
+            AnyConnectOptions::from_str(url.expose_secret()).map_err(|e| e.to_string())?;
+        match tokio::time::timeout(Duration::from_secs(10), options.connect()).await {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("no answer within 10 s".into()),
+        }
     }
 
     pub async fn connect(url: &SecretString) -> Result<Self, StoreError> {
@@ -236,6 +241,20 @@ impl Store {
             writer,
             inline,
         })
+    }
+
+    /// How many of the service's migrations the database has, of how many there are.
+    pub async fn schema_state(&self) -> Result<(usize, usize), StoreError> {
+        let known = match self.dialect {
+            Dialect::Sqlite => sqlx::migrate!("migrations/sqlite").iter().count(),
+            Dialect::Postgres => sqlx::migrate!("migrations/postgres").iter().count(),
+        };
+        let applied: i64 =
+            sqlx::query_scalar("select count(*) from _sqlx_migrations where success")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap_or(0);
+        Ok((usize::try_from(applied).unwrap_or(0), known))
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

@@ -516,3 +516,131 @@ token_lifetime_minutes = 30
         "no cascading error: {text}"
     );
 }
+
+/// A configuration file for `check-config --connect` against the given parts.
+fn reachable_config(
+    db: &str,
+    mail: &str,
+    ca: Option<&std::path::Path>,
+    idp: &str,
+    entra: &str,
+    secret: &str,
+) -> String {
+    let ca = ca.map_or(String::new(), |f| {
+        format!("tls_ca_file = {:?}\n", f.display().to_string())
+    });
+    format!(
+        r#"
+[database]
+url = "{db}"
+[mail]
+transport = "{mail}"
+{ca}
+[security]
+secret_key = "{key}"
+[bot]
+app_id = "{app}"
+app_password = "{secret}"
+app_type = "single_tenant"
+app_tenant_id = "{tenant}"
+token_authority = "{entra}"
+openid_metadata_url = "{idp}"
+[[organisations]]
+tenant_id = "{tenant}"
+slug = "cegep"
+name = "Cégep de Sept-Îles"
+portal_url = "https://cegepdeseptiles.octopus-itsm.com/Web/Login.aspx"
+sender = "Soutien TI <supportTI@cegepsi.ca>"
+time_zone = "America/Toronto"
+default_locale = "fr-CA"
+token_lifetime_minutes = 30
+"#,
+        key = octopus_teams::mail::crypto::MailKey::generate().to_base64(),
+        app = crate::harness::BOT_ID,
+        tenant = crate::harness::TENANT,
+    )
+}
+
+#[tokio::test]
+async fn check_config_connect_tries_the_database_the_relay_and_the_bot_and_names_each_cause() {
+    use crate::harness::{
+        BOT_ID, BOT_PASSWORD, Entra, Idp, SmtpSink, TENANT, entra::Registration, process,
+    };
+    let db = TestDb::create().await;
+    let relay = SmtpSink::builder()
+        .starttls()
+        .auth("octopus", "relay-password-1")
+        .start()
+        .await;
+    let idp = Idp::start().await;
+    let entra = Entra::start(Registration {
+        client_id: BOT_ID.into(),
+        secret: BOT_PASSWORD.into(),
+        home_tenant: TENANT.into(),
+        multi_tenant: false,
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("octopus.toml");
+    let check = |text: String| {
+        std::fs::write(&file, text).unwrap();
+        let file = file.clone();
+        async move { process::run_with_config(&file, &["check-config", "--connect"], "warn").await }
+    };
+    let metadata = idp.metadata_url();
+    let good = reachable_config(
+        &db.url,
+        &relay.url(),
+        relay.ca_file().as_deref(),
+        &metadata,
+        &entra.base,
+        BOT_PASSWORD,
+    );
+    std::fs::write(&file, &good).unwrap();
+    assert_eq!(
+        process::run_with_config(&file, &["migrate"], "warn")
+            .await
+            .0,
+        0
+    );
+    let (code, out) = check(good).await;
+    assert_eq!(code, 0, "{out}");
+    for line in [
+        "ok   database",
+        "schema up to date",
+        "ok   mail relay",
+        "ok   bot channel keys",
+        "ok   bot app token",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    assert!(
+        !out.contains(BOT_PASSWORD) && !out.contains("relay-password-1"),
+        "{out}"
+    );
+    assert!(relay.received().is_empty(), "nothing is sent");
+
+    // A relay that refuses the password, a wrong client secret, a database nobody listens on.
+    let wrong_relay = relay.url().replace("relay-password-1", "not-the-password");
+    let closed = process::free_addr();
+    let (code, out) = check(reachable_config(
+        &format!("postgres://octopus@{closed}/none"),
+        &wrong_relay,
+        relay.ca_file().as_deref(),
+        &metadata,
+        &entra.base,
+        "not-the-bot-secret",
+    ))
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL database") && out.to_lowercase().contains("connection refused"),
+        "{out}"
+    );
+    assert!(out.contains("FAIL mail relay"), "{out}");
+    assert!(
+        out.contains("FAIL bot app token") && out.contains("AADSTS7000215"),
+        "{out}"
+    );
+    assert!(out.contains("3 check(s) failed"), "{out}");
+}
