@@ -180,6 +180,20 @@ pub enum ReportFormat {
     Md,
 }
 
+impl Command {
+    /// Whether the command changes the database (or the mail it sends).
+    fn writes(&self) -> bool {
+        matches!(
+            self,
+            Command::Migrate
+                | Command::Users(UsersCommand::Import { .. })
+                | Command::Mail(MailCommand::Retry { .. })
+                | Command::Campaign(_)
+                | Command::Scim(_)
+        )
+    }
+}
+
 /// The configuration file read when neither --config nor OCTOPUS_CONFIG names one.
 pub const SYSTEM_CONFIG: &str = "/etc/octopus-teams/config.toml";
 
@@ -217,15 +231,40 @@ pub fn say(text: impl AsRef<str>) {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config_path = cli.config_path();
     let config_path = config_path.as_deref();
+    if config_path.is_none()
+        && std::env::var_os("OCTOPUS__DATABASE__URL").is_none()
+        && cli.command.as_ref().is_some_and(Command::writes)
+    {
+        // Forgetting --config must not look like success against the real directory.
+        let url = Config::load(None)
+            .map(|c| database_label(secrecy::ExposeSecret::expose_secret(&c.database_url)));
+        eprintln!(
+            "warning: no configuration file (--config, OCTOPUS_CONFIG, {SYSTEM_CONFIG}): this \
+             writes to the development database {}",
+            url.unwrap_or_else(|_| "of the embedded defaults".into())
+        );
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig { connect } => {
             let raw = Config::figment(config_path).extract::<crate::config::RawConfig>();
             match raw
                 .map_err(|e| anyhow::Error::from(crate::config::explain(e)))
                 .and_then(|r| Ok(r.validate()?))
-                .and_then(|cfg| match cfg.missing_shared_secret() {
-                    Some(problem) => Err(anyhow::anyhow!("invalid configuration:\n  - {problem}")),
-                    None => Ok(cfg),
+                .and_then(|cfg| {
+                    let mut problems: Vec<String> =
+                        cfg.missing_shared_secret().into_iter().collect();
+                    // A registered bot is a production install: its app package must build.
+                    if matches!(cfg.bot, crate::config::BotMode::Authenticated(_)) {
+                        problems.extend(crate::manifest::problems(&cfg));
+                    }
+                    if problems.is_empty() {
+                        Ok(cfg)
+                    } else {
+                        Err(anyhow::anyhow!(
+                            "invalid configuration:\n  - {}",
+                            problems.join("\n  - ")
+                        ))
+                    }
                 }) {
                 Ok(cfg) => {
                     // URLs in the configuration may carry credentials (metadata, token URLs).

@@ -228,6 +228,15 @@ fn add_valid_domains(manifest: &mut Value, domains: &[String]) -> Result<(), Pac
 }
 
 /// The package as zip bytes: manifest.json, the localization files and the icons, at the root.
+/// What `manifest` would refuse in this configuration (nothing when it would build): for
+/// `check-config`, so that a bad name or URL is found before the package is wanted.
+pub fn problems(cfg: &Config) -> Vec<String> {
+    values(cfg)
+        .err()
+        .map(|PackageRefused(errs)| errs)
+        .unwrap_or_default()
+}
+
 pub fn build(cfg: &Config) -> Result<Vec<u8>, PackageRefused> {
     let values = values(cfg)?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();

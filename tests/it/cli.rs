@@ -517,6 +517,9 @@ token_lifetime_minutes = 30
     );
 }
 
+/// The bot's app id in a production-like configuration (its app package must build: a GUID).
+const BOT_GUID: &str = "6f1c1a2e-0000-4000-8000-000000000b07";
+
 /// A configuration file for `check-config --connect` against the given parts.
 fn reachable_config(
     db: &str,
@@ -531,6 +534,8 @@ fn reachable_config(
     });
     format!(
         r#"
+[http]
+public_base_url = "https://octopus.cegepsi.ca"
 [database]
 url = "{db}"
 [mail]
@@ -556,7 +561,7 @@ default_locale = "fr-CA"
 token_lifetime_minutes = 30
 "#,
         key = octopus_teams::mail::crypto::MailKey::generate().to_base64(),
-        app = crate::harness::BOT_ID,
+        app = BOT_GUID,
         tenant = crate::harness::TENANT,
     )
 }
@@ -564,7 +569,7 @@ token_lifetime_minutes = 30
 #[tokio::test]
 async fn check_config_connect_tries_the_database_the_relay_and_the_bot_and_names_each_cause() {
     use crate::harness::{
-        BOT_ID, BOT_PASSWORD, Entra, Idp, SmtpSink, TENANT, entra::Registration, process,
+        BOT_PASSWORD, Entra, Idp, SmtpSink, TENANT, entra::Registration, process,
     };
     let db = TestDb::create().await;
     let relay = SmtpSink::builder()
@@ -574,7 +579,7 @@ async fn check_config_connect_tries_the_database_the_relay_and_the_bot_and_names
         .await;
     let idp = Idp::start().await;
     let entra = Entra::start(Registration {
-        client_id: BOT_ID.into(),
+        client_id: BOT_GUID.into(),
         secret: BOT_PASSWORD.into(),
         home_tenant: TENANT.into(),
         multi_tenant: false,

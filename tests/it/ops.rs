@@ -618,3 +618,24 @@ fn logs_are_json_when_the_configuration_says_so_and_a_command_s_error_is_said_on
         "{err}"
     );
 }
+
+#[test]
+fn a_command_that_writes_without_a_configuration_says_which_database_it_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("accounts.csv");
+    std::fs::write(
+        &file,
+        "username,email,display_name\nbelm,m@cegepsi.ca,Marie\n",
+    )
+    .unwrap();
+    let (code, out, err) = octopus(&["users", "import", file.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("warning: no configuration file")
+            && err.contains("development database sqlite://data/octopus-teams.db"),
+        "{err}"
+    );
+    // Reading is harmless: no warning.
+    let (_, _, err) = octopus(&["users", "list"], &[]);
+    assert!(!err.contains("no configuration file"), "{err}");
+}
