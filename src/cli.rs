@@ -300,8 +300,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = Store::connect(&cfg.database_url)
                 .await
                 .context("cannot open the database")?;
+            let (before, known) = store.schema_state().await?;
             store.migrate().await?;
-            say("database schema up to date");
+            let (after, _) = store.schema_state().await?;
+            let label = database_label(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
+            say(if after > before {
+                format!(
+                    "{label}: applied {} migration(s); the schema is up to date ({known})",
+                    after - before
+                )
+            } else {
+                format!("{label}: the schema was already up to date ({known} migrations)")
+            });
             Ok(())
         }
         Command::Users(cmd) => users(Config::load(config_path)?, cmd).await,
@@ -541,10 +551,18 @@ async fn mail(cfg: Config, cmd: MailCommand) -> anyhow::Result<()> {
     };
     let mut conn = store.conn().await?;
     let list = outbox::list(&mut conn, dead, limit.max(1)).await?;
-    let when = |t: i64| {
-        chrono::DateTime::from_timestamp(t, 0)
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_default()
+    // In the organisation's own time, its zone shown (people at the desk work in it).
+    let when = |t: i64, tenant: &str| {
+        let Some(utc) = chrono::DateTime::from_timestamp(t, 0) else {
+            return String::new();
+        };
+        match cfg.organisations.by_exact_tenant(tenant) {
+            Some(org) => utc
+                .with_timezone(&org.time_zone)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string(),
+            None => utc.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
     };
     say(format!(
         "{:<36} {:<8} {:<32} {:<20} {:<7} {:>8}  last error",
@@ -569,7 +587,7 @@ async fn mail(cfg: Config, cmd: MailCommand) -> anyhow::Result<()> {
             m.outbox_id,
             m.template,
             m.recipient,
-            when(m.created_at),
+            when(m.created_at, &m.tenant_id),
             state,
             m.attempts
         ));

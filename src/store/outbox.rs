@@ -232,6 +232,8 @@ pub struct MailSummary {
     pub outbox_id: String,
     pub template: String,
     pub recipient: String,
+    /// Whose mail: its time is shown in that organisation's zone.
+    pub tenant_id: String,
     pub created_at: i64,
     pub attempts: i64,
     pub sent_at: Option<i64>,
@@ -248,7 +250,8 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<MailSummary>, StoreError> {
     let rows = sqlx::query(
-        "select outbox_id, template, recipient, created_at, attempts, sent_at, dead_at, expired_at, last_error \
+        "select outbox_id, template, recipient, tenant_id, created_at, attempts, sent_at, dead_at, \
+         expired_at, last_error \
          from outbox where ($1 = 0 or dead_at is not null) order by created_at desc limit $2",
     )
     .bind(i64::from(dead_only))
@@ -261,6 +264,7 @@ pub async fn list(
                 outbox_id: r.try_get("outbox_id")?,
                 template: r.try_get("template")?,
                 recipient: r.try_get("recipient")?,
+                tenant_id: r.try_get("tenant_id")?,
                 created_at: r.try_get("created_at")?,
                 attempts: r.try_get("attempts")?,
                 sent_at: r.try_get("sent_at")?,

@@ -319,6 +319,10 @@ async fn a_link_that_expires_during_a_relay_outage_is_never_mailed() {
     // The operator sees it; the person asks again and gets a link that works.
     let (_, listed, _) = crate::cli::octopus(&app.db, &["mail", "list"]);
     assert!(listed.contains(" expired "), "{listed}");
+    assert!(
+        listed.contains(" EST ") || listed.contains(" EDT "),
+        "in the organisation's time (America/Toronto): {listed}"
+    );
     let link = app.reset_link(&app.link_mail("reset", "trej", 1).await);
     assert_eq!(
         app.set_password(&link, "abc123", "abc123").await.status(),

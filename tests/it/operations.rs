@@ -464,7 +464,12 @@ async fn migrate_creates_the_schema_on_an_empty_database_and_is_idempotent() {
 
     let (code, out, err) = admin(&db, None, &["migrate"]).await;
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("database schema up to date"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "applied {files} migration(s); the schema is up to date ({files})"
+        )),
+        "{out}"
+    );
     assert_eq!(
         scalar(&db, "select count(*) from _sqlx_migrations where success")
             .await
@@ -493,6 +498,7 @@ async fn migrate_creates_the_schema_on_an_empty_database_and_is_idempotent() {
 
     let (code, out, err) = admin(&db, None, &["migrate"]).await;
     assert_eq!(code, 0, "a second run changes nothing: {out}{err}");
+    assert!(out.contains("the schema was already up to date"), "{out}");
     assert_eq!(
         scalar(&db, "select count(*) from _sqlx_migrations")
             .await
