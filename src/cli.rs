@@ -1,4 +1,4 @@
-//! The command line: `serve` (default) | `migrate` | `check-config` | `users import|list` |
+//! The command line: `serve` (default) | `init` | `migrate` | `check-config` | `users import|list` |
 //! `mail list|retry` | `report` | `campaign enroll` | `scim token` | `healthcheck` | `backup` |
 //! `manifest`.
 
@@ -36,11 +36,18 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per run: the size of `init`'s flags costs nothing"
+)]
 pub enum Command {
     /// Run the service (the default).
     Serve,
     /// Create or update the database schema, then exit.
     Migrate,
+    /// Write a first install's configuration file (asks what it needs on a terminal, or takes
+    /// flags), with a generated service key, mode 0600, checked before it is written.
+    Init(crate::init::InitArgs),
     /// Print the effective configuration (secrets redacted) and name every problem.
     CheckConfig {
         /// Also try what it names: the database and its schema, the mail relay (TLS, AUTH;
@@ -245,6 +252,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Init(args) => crate::init::init(args),
         Command::CheckConfig { connect } => {
             let raw = Config::figment(config_path).extract::<crate::config::RawConfig>();
             match raw

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod housekeeping;
 pub mod http;
 pub mod i18n;
+pub mod init;
 pub mod mail;
 pub mod maintenance;
 pub mod manifest;

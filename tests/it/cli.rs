@@ -649,3 +649,82 @@ async fn check_config_connect_tries_the_database_the_relay_and_the_bot_and_names
     );
     assert!(out.contains("3 check(s) failed"), "{out}");
 }
+
+#[test]
+fn init_writes_a_private_configuration_that_passes_check_config_and_names_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("etc/config.toml");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["init", "--out", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = crate::harness::process::command()
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, err) = run(&["--name", "Cégep de Sept-Îles", "--slug", "cegepsi"]);
+    assert!(!ok);
+    assert!(err.contains("missing: --tenant-id, --portal-url, --sender, --relay, --public-url, --bot-app-id, --bot-password"), "{err}");
+    assert!(!file.exists());
+
+    let data = dir.path().join("data");
+    let everything = [
+        "--name",
+        "Cégep de Sept-Îles",
+        "--slug",
+        "cegepsi",
+        "--tenant-id",
+        "11111111-2222-3333-4444-555555555555",
+        "--portal-url",
+        "https://cegepdeseptiles.octopus-itsm.com/Web/Login.aspx",
+        "--sender",
+        "Soutien TI <supportTI@cegepsi.ca>",
+        "--relay",
+        "smtp://relay.cegepsi.ca:25",
+        "--public-url",
+        "https://octopus.cegepsi.ca",
+        "--bot-app-id",
+        BOT_GUID,
+        "--bot-password",
+        "a-long-bot-secret-value-0123456789",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    let (ok, out, err) = run(&everything);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("check-config --connect") && out.contains("scim token --org cegepsi"),
+        "{out}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("secret_key = \"") && text.contains("Cégep de Sept-Îles"),
+        "{text}"
+    );
+    let check = crate::harness::process::command()
+        .args(["--config", file.to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && said.contains("configuration OK"),
+        "{said}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(!said.contains("a-long-bot-secret-value"), "{said}");
+
+    // Never over an existing configuration.
+    let (ok, _, err) = run(&everything);
+    assert!(!ok && err.contains("init never overwrites"), "{err}");
+}
