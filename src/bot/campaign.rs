@@ -134,14 +134,25 @@ impl Campaigner {
         };
         summary.already_reached = summary.never_enrolled - pending.len();
         let (routes, endpoint) = self.routes(org, &pending, &mut summary.notes).await?;
+        anyhow::ensure!(
+            pending.is_empty() || endpoint.is_some() || !routes.is_empty(),
+            "nobody can be reached: the bot has never heard from this organisation, so its Teams \
+             address (serviceUrl) is unknown; install the app in the team, or write to the bot \
+             once, then run again"
+        );
 
         let mut sent = 0usize;
+        let mut would = 0usize;
         let mut stopped = false;
         for account in &pending {
             let route = routes.get(&account.id.0);
             let outcome = match route {
                 None => Outcome::NotFound,
-                Some(r) if dry_run => Outcome::WouldReach(r.label()),
+                Some(_) if dry_run && limit.is_some_and(|n| would >= n) => Outcome::Left,
+                Some(r) if dry_run => {
+                    would += 1;
+                    Outcome::WouldReach(r.label())
+                }
                 Some(_) if stopped || limit.is_some_and(|n| sent >= n) => Outcome::Left,
                 Some(r) => {
                     if sent > 0 {

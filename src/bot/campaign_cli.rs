@@ -71,7 +71,8 @@ pub async fn enroll(cfg: Config, args: EnrollArgs) -> anyhow::Result<String> {
     Ok(render(&summary))
 }
 
-/// What `campaign enroll` prints: a line per account, notes, then `name: count` lines.
+/// What `campaign enroll` prints: the notes and `name: count` lines first (what a person reads
+/// before thousands of lines), then a line per account.
 pub fn render(summary: &Summary) -> String {
     let mut out = format!(
         "campaign {}{}\n",
@@ -82,19 +83,6 @@ pub fn render(summary: &Summary) -> String {
             ""
         }
     );
-    for (username, outcome) in &summary.accounts {
-        let what = match outcome {
-            Outcome::Reached(how) => format!("reached ({how})"),
-            Outcome::WouldReach(how) => format!("would be reached ({how})"),
-            Outcome::NotFound => "not found in Teams".into(),
-            Outcome::Failed(why) => format!("failed, will be retried: {why}"),
-            Outcome::Uncertain(why) => {
-                format!("failed, perhaps delivered, not retried: {why}")
-            }
-            Outcome::Left => "left for the next run".into(),
-        };
-        out.push_str(&format!("  {username:<20} {what}\n"));
-    }
     for note in &summary.notes {
         out.push_str(&format!("note: {note}\n"));
     }
@@ -128,6 +116,19 @@ pub fn render(summary: &Summary) -> String {
             continue;
         }
         out.push_str(&format!("{name}: {n}\n"));
+    }
+    for (username, outcome) in &summary.accounts {
+        let what = match outcome {
+            Outcome::Reached(how) => format!("reached ({how})"),
+            Outcome::WouldReach(how) => format!("would be reached ({how})"),
+            Outcome::NotFound => "not found in Teams".into(),
+            Outcome::Failed(why) => format!("failed, will be retried: {why}"),
+            Outcome::Uncertain(why) => {
+                format!("failed, perhaps delivered, not retried: {why}")
+            }
+            Outcome::Left => "left for the next run".into(),
+        };
+        out.push_str(&format!("  {username:<20} {what}\n"));
     }
     out
 }

@@ -363,3 +363,58 @@ async fn refusals_are_retried_by_the_next_run_and_teams_throttling_stops_the_run
     assert_eq!(count_to(&cards, "a%3Ajulie"), 0);
     assert_eq!(count_to(&cards, "a%3Apersonal-29%3Aroym"), 1);
 }
+
+#[tokio::test]
+async fn a_dry_run_says_the_figures_first_and_honours_the_limit() {
+    let app = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = octopus(
+        &app,
+        dir.path(),
+        &[
+            "campaign",
+            "enroll",
+            "--org",
+            "demo",
+            "--dry-run",
+            "--limit",
+            "1",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let first_account = out
+        .lines()
+        .position(|l| l.starts_with("  "))
+        .expect("account lines");
+    let figures_at = out
+        .lines()
+        .position(|l| l.starts_with("would be reached: "))
+        .unwrap();
+    assert!(figures_at < first_account, "the figures come first:\n{out}");
+    assert_eq!(figures(&out)["would be reached"], 1, "{out}");
+    assert_eq!(figures(&out)["left for the next run"], 2, "{out}");
+    assert!(invitations(&app).is_empty(), "a dry run sends nothing");
+}
+
+#[tokio::test]
+async fn a_campaign_for_an_organisation_the_bot_never_heard_from_says_so_and_fails() {
+    // Nobody ever wrote to the bot and no roster is known: no Teams address at all.
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = octopus(
+        &app,
+        dir.path(),
+        &["campaign", "enroll", "--org", "demo", "--dry-run"],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the bot has never heard from this organisation"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("not found in Teams"),
+        "no line per person first: {out}"
+    );
+}
