@@ -229,6 +229,25 @@ impl Cli {
     }
 }
 
+/// A table for people: columns as wide as what they hold (accents and all), no borders.
+fn table<const N: usize>(header: [&str; N]) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header);
+    t
+}
+
+/// Prints a [`table`] flush left, without trailing spaces.
+fn say_table(table: &comfy_table::Table) {
+    let text = table.to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end())
+        .collect();
+    say(lines.join("\n"));
+}
+
 /// Prints to standard output: the CLI's one way to talk to the admin.
 pub fn say(text: impl AsRef<str>) {
     let mut out = std::io::stdout().lock();
@@ -444,10 +463,7 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
             };
             let mut conn = store.conn().await?;
             let now = SystemClock.unix();
-            say(format!(
-                "{:<20} {:<32} {:<28} {:<9} {}",
-                "username", "email", "display name", "enrolled", "state"
-            ));
+            let mut table = table(["username", "email", "display name", "enrolled", "state"]);
             let mut count = 0;
             for org in &orgs {
                 for e in store::directory::all(&mut conn, &org.tenant_id).await? {
@@ -464,16 +480,17 @@ async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
                     } else {
                         "no"
                     };
-                    say(format!(
-                        "{:<20} {:<32} {:<28} {:<9} {state}",
-                        a.username,
-                        a.email.full(),
-                        a.display_name,
-                        enrolled
-                    ));
+                    table.add_row([
+                        a.username.to_string(),
+                        a.email.full().to_string(),
+                        a.display_name.clone(),
+                        enrolled.to_string(),
+                        state,
+                    ]);
                     count += 1;
                 }
             }
+            say_table(&table);
             say(format!("{count} account(s)"));
             Ok(())
         }
@@ -572,10 +589,15 @@ async fn mail(cfg: Config, cmd: MailCommand) -> anyhow::Result<()> {
             None => utc.format("%Y-%m-%d %H:%M UTC").to_string(),
         }
     };
-    say(format!(
-        "{:<36} {:<8} {:<32} {:<20} {:<7} {:>8}  last error",
-        "id", "template", "recipient", "queued", "state", "attempts"
-    ));
+    let mut table = table([
+        "id",
+        "template",
+        "recipient",
+        "queued",
+        "state",
+        "attempts",
+        "last error",
+    ]);
     for m in &list {
         let state = match (m.sent_at, m.dead_at, m.expired_at) {
             (Some(_), _, _) => "sent",
@@ -590,16 +612,17 @@ async fn mail(cfg: Config, cmd: MailCommand) -> anyhow::Result<()> {
             .chars()
             .take(80)
             .collect();
-        say(format!(
-            "{:<36} {:<8} {:<32} {:<20} {:<7} {:>8}  {error}",
-            m.outbox_id,
-            m.template,
-            m.recipient,
+        table.add_row([
+            m.outbox_id.clone(),
+            m.template.clone(),
+            m.recipient.clone(),
             when(m.created_at, &m.tenant_id),
-            state,
-            m.attempts
-        ));
+            state.to_string(),
+            m.attempts.to_string(),
+            error,
+        ]);
     }
+    say_table(&table);
     say(format!(
         "{} mail(s){}",
         list.len(),
