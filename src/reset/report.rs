@@ -21,6 +21,8 @@ pub struct Metric {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub org: String,
+    /// The organisation's time zone: the window is shown in it.
+    pub time_zone: chrono_tz::Tz,
     pub since: i64,
     pub until: i64,
     pub detail: bool,
@@ -126,6 +128,7 @@ pub async fn build(
     });
     Ok(Report {
         org: org.slug.clone(),
+        time_zone: org.time_zone,
         since,
         until,
         detail,
@@ -148,9 +151,14 @@ pub fn parse_window(raw: &str) -> Option<i64> {
     (n > 0).then(|| n.checked_mul(secs)).flatten()
 }
 
-fn day(t: i64) -> String {
+/// `t` in the organisation's zone, the zone written (`2026-12-05 08:30 EST`).
+fn day(t: i64, zone: chrono_tz::Tz) -> String {
     chrono::DateTime::from_timestamp(t, 0)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .map(|t| {
+            t.with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -178,8 +186,8 @@ impl Report {
         let mut out = format!(
             "# Report for {}: {} to {}\n\n",
             self.org,
-            day(self.since),
-            day(self.until)
+            day(self.since, self.time_zone),
+            day(self.until, self.time_zone)
         );
         if self.detail {
             out.push_str("| metric | count | usernames |\n|---|---:|---|\n");
@@ -230,6 +238,7 @@ mod tests {
     fn csv_and_markdown_show_usernames_only_in_detail() {
         let mut r = Report {
             org: "demo".into(),
+            time_zone: chrono_tz::America::Toronto,
             since: 0,
             until: 86_400,
             detail: false,

@@ -182,6 +182,10 @@ async fn the_report_counts_what_happened_in_its_window_in_csv_and_markdown() {
         md.contains("\n# Report for demo: ") || md.starts_with("# Report for demo: "),
         "{md}"
     );
+    assert!(
+        md.contains(" EST to ") || md.contains(" EDT to "),
+        "the window in the organisation's time: {md}"
+    );
     let table = parse_md(&md);
     for (name, count) in expected {
         assert_eq!(table.get(name), Some(&count), "{name} in:\n{md}");
