@@ -692,7 +692,24 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         tracing::warn!("{w}");
     }
     let seeds_demo = cfg.demo_seed;
-    let app = Application::build(cfg).await?;
+    // The address answers from the start: while the database is waited for, /healthz says the
+    // process lives and everything else 503 (so a load balancer or orchestrator sees "not ready",
+    // not "connection refused").
+    let listener = std::net::TcpListener::bind(cfg.listen)
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    listener.set_nonblocking(true)?;
+    let (stop, starting) =
+        starting_answers(tokio::net::TcpListener::from_std(listener.try_clone()?)?);
+    let clock: crate::clock::SharedClock = std::sync::Arc::new(SystemClock);
+    let built = Application::build_on(
+        cfg,
+        clock,
+        Some(tokio::net::TcpListener::from_std(listener)?),
+    )
+    .await;
+    let _ = stop.send(());
+    let _ = starting.await;
+    let app = built?;
     let addr = app.local_addr()?;
     tracing::info!(%addr, public_base_url = %base, "listening (http.listen / OCTOPUS__HTTP__LISTEN)");
     tracing::info!(database = %db, "database (database.url / OCTOPUS__DATABASE__URL)");
@@ -711,6 +728,33 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         );
     }
     app.run_until(shutdown_signal()).await
+}
+
+/// Serves the not-yet-ready answers on `listener` until told to stop.
+fn starting_answers(
+    listener: tokio::net::TcpListener,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    use axum::{http::StatusCode, routing::get};
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "starting: waiting for the database",
+            )
+        });
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (stop, task)
 }
 
 async fn shutdown_signal() {
