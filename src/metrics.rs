@@ -117,6 +117,31 @@ impl Metrics {
         this
     }
 
+    /// Every organisation's event series that dashboards and alerts read, at zero from the
+    /// start (a family that appears only after its first event cannot be alerted on).
+    pub fn start_at_zero(&self, tenants: impl IntoIterator<Item = String>) {
+        const EVENTS: [&str; 9] = [
+            "link_requested",
+            "password_changed",
+            "enrolled",
+            "signin_ok",
+            "signin_failed",
+            "signin_locked",
+            "signin_rate_limited",
+            "request_rate_limited",
+            "account_unlocked",
+        ];
+        self.with(|| {
+            for tenant in tenants {
+                for event in EVENTS {
+                    metrics::counter!("octopus_events_total", "event" => event, "tenant" => tenant.clone())
+                        .absolute(0);
+                }
+            }
+            metrics::counter!("octopus_connector_retries_total").absolute(0);
+        });
+    }
+
     /// Runs `fut` with this application's recorders in place at every poll.
     pub fn scope<F: Future>(&self, fut: F) -> Scoped<F> {
         Scoped {

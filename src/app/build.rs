@@ -115,6 +115,7 @@ impl Application {
             observer: Arc::new(core.clone()),
         };
         let metrics = Metrics::new(config.metrics.publish_interval);
+        metrics.start_at_zero(config.organisations.iter().map(|o| o.tenant_id.clone()));
         let bot = Bot {
             core,
             reset: reset.clone(),

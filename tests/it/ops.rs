@@ -569,6 +569,22 @@ async fn every_series_an_alert_rule_reads_is_there_from_the_start() {
             "{name} is not published at start:\n{metrics}"
         );
     }
+    // And the families dashboards read: sign-ins, rate limits, changes, per organisation.
+    for event in [
+        "signin_failed",
+        "signin_locked",
+        "request_rate_limited",
+        "password_changed",
+    ] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("octopus_events_total")
+                    && l.contains(&format!("event=\"{event}\""))
+                    && l.ends_with(" 0")),
+            "{event} at zero:\n{metrics}"
+        );
+    }
 }
 
 #[test]
