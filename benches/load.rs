@@ -1,4 +1,4 @@
-//! Issue 12's load benchmark, in one command (`benches/load.sh`): the release service pinned to
+//! The load benchmark, in one command (`benches/load.sh`): the release service pinned to
 //! core 0 (`taskset -c 0`), this driver and its stand-ins on core 1, and the same activities sent
 //! to botbuilder-js 4.23.3 (benches/botbuilder-baseline) pinned the same way.
 //!
@@ -769,7 +769,7 @@ async fn main() {
     let stand = stand::stand_ins().await;
     let token = stand.channel_token();
     println!(
-        "issue 12 load benchmark: server on core 0, this driver on core {}, {secs} s per scenario",
+        "load benchmark: server on core 0, this driver on core {}, {secs} s per scenario",
         std::fs::read_to_string("/proc/self/status")
             .unwrap_or_default()
             .lines()

@@ -1,4 +1,4 @@
-//! Criterion micro-benchmarks of the bot's hot path (issue 12): channel-token validation cold
+//! Criterion micro-benchmarks of the bot's hot path: channel-token validation cold
 //! (signature checked) and cached (seen before), activity parsing, intent matching, and card
 //! expansion. Figures only.
 //!

@@ -2,7 +2,7 @@ use clap::Parser;
 use octopus_teams::{cli, telemetry};
 
 /// mimalloc rather than glibc's malloc: under the bot's load glibc's malloc and free were about
-/// a quarter of the service's CPU (BENCHMARKS.md, issue 12, "Profile").
+/// a quarter of the service's CPU (the profile in BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

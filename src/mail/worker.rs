@@ -116,9 +116,9 @@ impl MailWorker {
     ///
     /// On SQLite a send frees its place as soon as the relay has answered, and the worker
     /// writes the outcomes of every send that has ended in one transaction, which also claims
-    /// the next mails: one write turn for many mails, where each mail used to wait for a turn
-    /// of its own behind the requests (issue 12: the mails fell behind the requests that queue
-    /// them). A send whose outcome is not yet written is still leased, so it is not sent twice.
+    /// the next mails: one write turn for many mails, rather than a turn for each behind the
+    /// requests that queue them (under load the mails fell behind; BENCHMARKS.md). A send whose
+    /// outcome is not yet written is still leased, so it is not sent twice.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let this = Arc::new(self);

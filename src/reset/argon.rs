@@ -4,8 +4,8 @@
 //! Why: with OWASP parameters each hash needs 19 MiB. Allocated per hash, that memory goes back
 //! to the allocator, which returns it to the system only after a delay: in a burst the next hash
 //! (on another blocking thread) allocated its own 19 MiB before the last was returned, and 100
-//! simultaneous password changes on one core peaked at 52–72 MiB where one hash at a time needs
-//! 45–50 (issue 12, `benches/load.sh`). Handed over, memory is bounded by the hashes running at
+//! simultaneous password changes on one core peaked well above what one hash at a time needs
+//! (`benches/load.sh`, BENCHMARKS.md). Handed over, memory is bounded by the hashes running at
 //! once (the hasher's permits), and given back to the system when none is running.
 //!
 //! The PHC strings are the ones `argon2`'s `PasswordHasher` writes and reads (the tests check
