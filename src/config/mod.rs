@@ -83,6 +83,8 @@ pub struct RawConfig {
 pub struct Config {
     /// `data_dir`: the service key file's folder, and what `{data_dir}` stood for.
     pub data_dir: std::path::PathBuf,
+    /// `[log]` (read before the rest at start-up; kept here for check-config's description).
+    pub log: crate::telemetry::LogSettings,
     pub listen: SocketAddr,
     pub public_base_url: Url,
     /// The reverse proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client).
@@ -190,6 +192,7 @@ impl Config {
     pub fn describe(&self) -> String {
         let mut out = Description::default();
         out.line("data_dir", self.data_dir.display());
+        out.line("log", format!("{:?}", self.log));
         http::describe(self, &mut out);
         database::describe(self, &mut out);
         mail::describe(self, &mut out);
@@ -271,6 +274,7 @@ impl RawConfig {
                 Some(tab),
             ) if errs.is_empty() => Ok(Config {
                 data_dir: data_dir.into(),
+                log: self.log,
                 listen,
                 public_base_url,
                 trusted_proxies: http.trusted_proxies,

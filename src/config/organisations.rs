@@ -256,6 +256,13 @@ pub(super) fn describe(cfg: &Config, out: &mut Description) {
     for org in cfg.organisations.iter() {
         let key = format!("organisation[{}]", org.slug);
         out.line(
+            &format!("{key}.scim"),
+            format!(
+                "username from {:?} · object id from a GUID externalId: {}",
+                org.provisioning.username, org.provisioning.object_id_from_external_id
+            ),
+        );
+        out.line(
             &key,
             format!(
                 "tenant {} · {} · portal {} · sender {} · tz {} · {} · link {} min · api key {}",
