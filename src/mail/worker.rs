@@ -36,9 +36,10 @@ use crate::{
 };
 
 const LEASE_SECS: i64 = 120;
-/// PostgreSQL: at most this many mail transactions at once, each holding a pooled connection
-/// while its mail is sent (the pool has 16; the web side keeps the rest).
-const MAX_LOCKED_LANES: usize = 4;
+/// PostgreSQL: this many mail transactions at once, each holding a pooled connection while its
+/// batch is sent (the pool has 16; the web side keeps the rest). `mail.concurrency` is shared
+/// among them.
+const LOCKED_LANES: usize = 4;
 
 /// One send in flight, its own task (so that it progresses while the worker claims more).
 type Sending = tokio::task::JoinHandle<Result<Done, StoreError>>;
@@ -47,8 +48,8 @@ type Sending = tokio::task::JoinHandle<Result<Done, StoreError>>;
 enum Done {
     /// SQLite: the relay's answer for a leased mail, its outcome still to be written.
     Sent(Box<Sent>),
-    /// PostgreSQL: the outcome its lane wrote (None: nothing was due).
-    Locked(Option<Settled>),
+    /// PostgreSQL: how many outcomes its lane wrote (0: nothing was due).
+    Locked(usize),
 }
 
 /// SQLite: sends that have ended, their outcomes not yet written, and how many write turns in
@@ -182,8 +183,9 @@ impl MailWorker {
                 drained
             }
             Dialect::Postgres => {
-                for _ in 0..free.min(MAX_LOCKED_LANES.saturating_sub(in_flight.len())) {
-                    in_flight.push(crate::metrics::spawn(self.clone().send_locked()));
+                let batch = self.concurrency.max(1).div_ceil(LOCKED_LANES);
+                for _ in 0..LOCKED_LANES.saturating_sub(in_flight.len()) {
+                    in_flight.push(crate::metrics::spawn(self.clone().send_locked(batch)));
                 }
                 false
             }
@@ -248,10 +250,9 @@ impl MailWorker {
             return Ok(Vec::new());
         }
         let mut tx = self.store.begin().await?;
-        let mut settled = Vec::with_capacity(sent.len());
-        for s in sent {
-            settled.push(self.settle(&mut tx, &s.mail, &s.result).await?);
-        }
+        let settled = self
+            .settle_all(&mut tx, sent.iter().map(|s| (&s.mail, &s.result)))
+            .await?;
         let claimed = if limit == 0 {
             Vec::new()
         } else {
@@ -271,54 +272,89 @@ impl MailWorker {
         Ok(Done::Sent(Box::new(Sent { mail, result })))
     }
 
-    /// PostgreSQL: one row locked (`FOR UPDATE SKIP LOCKED`) by this transaction while it is
-    /// sent, its outcome written before the lock is let go: another instance (or lane) skips it
-    /// meanwhile, and takes it over as soon as this one's session ends without committing.
+    /// PostgreSQL: up to `batch` due rows locked (`FOR UPDATE SKIP LOCKED`) by this transaction
+    /// while they are sent, together, and their outcomes written before the locks are let go:
+    /// another instance (or lane) skips them meanwhile, and takes them over as soon as this one's
+    /// session ends without committing (a crash). One claim and one commit for the batch, not for
+    /// each mail: every statement is a round trip to the database.
     ///
     /// The commit does not wait for the WAL to reach the disk (`synchronous_commit = off`, this
-    /// transaction only): one fsync per mail would cap the throughput. Locks are released and the
-    /// outcome is visible to every instance at commit as usual; only a crash of the database
-    /// server within the next fraction of a second could forget that a mail was sent, which then
-    /// sends it again: the duplicate the worker already accepts over a loss.
-    async fn send_locked(self: Arc<Self>) -> Result<Done, StoreError> {
+    /// transaction only). Locks are released and the outcomes are visible to every instance at
+    /// commit as usual; only a crash of the database server within the next fraction of a second
+    /// could forget that the mails were sent, which then sends them again: the duplicate the
+    /// worker already accepts over a loss.
+    async fn send_locked(self: Arc<Self>, batch: usize) -> Result<Done, StoreError> {
         let mut tx = self.store.begin().await?;
         sqlx::query("set local synchronous_commit = off")
             .execute(&mut **tx)
             .await?;
-        let Some(mail) = outbox::claim_locked(&mut tx, self.clock.unix()).await? else {
-            return Ok(Done::Locked(None));
-        };
-        let span = mail_span(&mail);
-        let result = self.deliver(&mail).instrument(span.clone()).await;
-        let settled = self
-            .settle(&mut tx, &mail, &result)
-            .instrument(span)
-            .await?;
+        let limit = i64::try_from(batch.max(1)).unwrap_or(1);
+        let mails = outbox::claim_locked(&mut tx, self.clock.unix(), limit).await?;
+        if mails.is_empty() {
+            return Ok(Done::Locked(0));
+        }
+        let results = futures_util::future::join_all(
+            mails
+                .iter()
+                .map(|mail| self.deliver(mail).instrument(mail_span(mail))),
+        )
+        .await;
+        let settled = self.settle_all(&mut tx, mails.iter().zip(&results)).await?;
         tx.commit().await?;
-        self.report(&mail, &result, settled);
-        Ok(Done::Locked(Some(settled)))
+        for ((mail, result), settled) in mails.iter().zip(&results).zip(settled) {
+            self.report(mail, result, settled);
+        }
+        Ok(Done::Locked(mails.len()))
     }
 
-    /// Records the outcome of one send: sent, retried later, or dead-lettered. What is logged
-    /// and counted of it waits for the commit (`report`): a turn that fails is written again.
-    async fn settle(
+    /// Records the outcome of each send: sent, retried later, or dead-lettered. The sent ones
+    /// (nearly all) are written together: one statement marks them, one audits them. What is
+    /// logged and counted of them waits for the commit (`report`): a turn that fails is written
+    /// again.
+    async fn settle_all<'m>(
+        &self,
+        conn: &mut AnyConnection,
+        outcomes: impl Iterator<Item = (&'m outbox::ClaimedMail, &'m Result<(), SendError>)>,
+    ) -> Result<Vec<Settled>, StoreError> {
+        let now = self.clock.unix();
+        let mut settled = Vec::new();
+        let mut sent = Vec::new();
+        let mut audits = Vec::new();
+        for (mail, result) in outcomes {
+            match result {
+                Ok(()) => {
+                    sent.push(mail.outbox_id.as_str());
+                    audits.push(
+                        Audit::event(AuditEvent::MailSent, now)
+                            .tenant(&mail.tenant_id)
+                            .detail(format!("{} {}", mail.template, mail.message_id)),
+                    );
+                    settled.push(Settled::Sent);
+                }
+                Err(e) => {
+                    let outcome = self
+                        .settle_failure(conn, mail, e)
+                        .instrument(mail_span(mail))
+                        .await?;
+                    settled.push(outcome);
+                }
+            }
+        }
+        outbox::mark_all_sent(conn, &sent, now).await?;
+        Audit::record_all(audits, conn).await?;
+        Ok(settled)
+    }
+
+    /// Records a failed send: retried later, held back (its link expired), or dead-lettered.
+    async fn settle_failure(
         &self,
         conn: &mut AnyConnection,
         mail: &outbox::ClaimedMail,
-        result: &Result<(), SendError>,
+        e: &SendError,
     ) -> Result<Settled, StoreError> {
         let id = mail.outbox_id.as_str();
         let now = self.clock.unix();
         let detail = format!("{} {}", mail.template, mail.message_id);
-        let Err(e) = result else {
-            outbox::mark_sent(conn, id, now).await?;
-            Audit::event(AuditEvent::MailSent, now)
-                .tenant(&mail.tenant_id)
-                .detail(detail)
-                .record(conn)
-                .await?;
-            return Ok(Settled::Sent);
-        };
         if e.failure == Failure::Expired {
             if !outbox::mark_expired(conn, id, now, &e.detail).await? {
                 // Settled meanwhile (a lease that ran out): nothing more to say.
@@ -475,8 +511,8 @@ fn collect(
 ) -> bool {
     match done {
         Ok(Ok(Done::Sent(s))) => sent.push(*s),
-        Ok(Ok(Done::Locked(Some(_)))) => {}
-        Ok(Ok(Done::Locked(None))) => return true,
+        Ok(Ok(Done::Locked(0))) => return true,
+        Ok(Ok(Done::Locked(_))) => {}
         Ok(Err(e)) => {
             warn!(error = %e, "a mail's outcome could not be written; it is taken again later");
         }

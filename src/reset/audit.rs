@@ -252,6 +252,20 @@ impl<'a> Audit<'a> {
 
     /// Counts the event and writes its row on `conn` (the caller's transaction, if any).
     pub async fn record(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        audit::insert(conn, &self.counted_row()).await
+    }
+
+    /// `record` for several rows, in one statement.
+    pub async fn record_all(
+        audits: impl IntoIterator<Item = Self>,
+        conn: &mut AnyConnection,
+    ) -> Result<(), StoreError> {
+        let rows: Vec<audit::AuditRow> = audits.into_iter().map(Self::counted_row).collect();
+        audit::insert_many(conn, &rows).await
+    }
+
+    /// The row, counted in `octopus_events_total` as it is written.
+    fn counted_row(self) -> audit::AuditRow {
         // Counted when written: a transaction rolled back later still counts (rare: a database
         // failure). The tenant id is not personal data; the client and account are never labels.
         let count = || {
@@ -267,17 +281,13 @@ impl<'a> Audit<'a> {
             (true, true) => crate::metrics::held(count),
             (true, false) => count(),
         }
-        audit::insert(
-            conn,
-            &audit::AuditRow {
-                occurred_at: self.now,
-                tenant_id: self.tenant_id.map(str::to_string),
-                account_id: self.account.map(|a| a.0.clone()),
-                event: self.event.name().to_string(),
-                client: self.client.map(str::to_string),
-                detail: self.detail,
-            },
-        )
-        .await
+        audit::AuditRow {
+            occurred_at: self.now,
+            tenant_id: self.tenant_id.map(str::to_string),
+            account_id: self.account.map(|a| a.0.clone()),
+            event: self.event.name().to_string(),
+            client: self.client.map(str::to_string),
+            detail: self.detail,
+        }
     }
 }

@@ -39,6 +39,31 @@ pub struct Refused {
     pub first_in_window: bool,
 }
 
+impl Limit {
+    fn window(self) -> i64 {
+        i64::try_from(self.window_secs.max(1)).unwrap_or(i64::MAX)
+    }
+
+    /// The start of the window `now` falls in.
+    fn start(self, now: i64) -> i64 {
+        now - now.rem_euclid(self.window())
+    }
+
+    /// `hits` in the window of `now`, against the allowance.
+    fn judge(self, hits: u32, now: i64) -> Result<(), Refused> {
+        if hits <= self.max {
+            return Ok(());
+        }
+        let retry = u64::try_from(self.start(now) + self.window() - now)
+            .unwrap_or(1)
+            .max(1);
+        Err(Refused {
+            retry_after_secs: retry,
+            first_in_window: hits == self.max.saturating_add(1),
+        })
+    }
+}
+
 /// Counts a hit; `Err(Refused)` when the bucket is over its limit.
 pub async fn hit(
     conn: &mut AnyConnection,
@@ -46,17 +71,25 @@ pub async fn hit(
     limit: Limit,
     now: i64,
 ) -> Result<Result<(), Refused>, StoreError> {
-    let window = i64::try_from(limit.window_secs.max(1)).unwrap_or(i64::MAX);
-    let start = now - now.rem_euclid(window);
-    let hits = limits::hit(conn, bucket, start).await?;
-    if hits > limit.max {
-        let retry = u64::try_from(start + window - now).unwrap_or(1).max(1);
-        return Ok(Err(Refused {
-            retry_after_secs: retry,
-            first_in_window: hits == limit.max.saturating_add(1),
-        }));
-    }
-    Ok(Ok(()))
+    let hits = limits::hit(conn, bucket, limit.start(now)).await?;
+    Ok(limit.judge(hits, now))
+}
+
+/// `hit` for two buckets, in one round trip to the database: both are counted, whatever the
+/// first's answer.
+pub async fn hit_two(
+    conn: &mut AnyConnection,
+    (first, first_limit): (&str, Limit),
+    (second, second_limit): (&str, Limit),
+    now: i64,
+) -> Result<(Result<(), Refused>, Result<(), Refused>), StoreError> {
+    let (a, b) = limits::hit_two(
+        conn,
+        (first, first_limit.start(now)),
+        (second, second_limit.start(now)),
+    )
+    .await?;
+    Ok((first_limit.judge(a, now), second_limit.judge(b, now)))
 }
 
 /// Counts a hit of `who`'s bucket; over the limit, the first refusal of the window is audited
@@ -68,7 +101,19 @@ pub async fn admit(
     now: i64,
     audit: Refusal<'_>,
 ) -> Result<(), crate::reset::ResetError> {
-    if let Err(refused) = hit(conn, bucket, limit, now).await? {
+    let answer = hit(conn, bucket, limit, now).await?;
+    refuse(conn, answer, now, audit).await
+}
+
+/// What `admit` does with a hit's answer: the first refusal of a window is audited, and the
+/// caller gets `RateLimited`.
+pub async fn refuse(
+    conn: &mut AnyConnection,
+    answer: Result<(), Refused>,
+    now: i64,
+    audit: Refusal<'_>,
+) -> Result<(), crate::reset::ResetError> {
+    if let Err(refused) = answer {
         if refused.first_in_window {
             Audit::event(audit.event, now)
                 .tenant(audit.tenant_id)

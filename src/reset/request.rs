@@ -11,7 +11,7 @@ use super::{
     ResetError,
     audit::{Audit, AuditEvent},
     events::LinkEvent,
-    limits::{Limit, Refusal, admit, hit},
+    limits::{Limit, Refusal, admit, hit_two, refuse},
     model::{Purpose, Requester, Username},
     records::BotRequest,
     service::{Delivery, Requested, ResetService},
@@ -99,17 +99,28 @@ impl ResetService {
             return Ok(Asked::Repeat);
         }
         let tenant = Some(org.tenant_id.as_str());
-        self.admit_request(&mut conn, tenant, "request", &client, None, now)
-            .await?;
-        // Per account: silent, or the answer would tell which usernames exist.
+        // Per client, then per account, counted together. Per account is silent, or the answer
+        // would tell which usernames exist.
         let per_account = Limit {
             max: self.limits.requests_per_account,
             window_secs: self.limits.request_window_secs,
         };
         let account_bucket = format!("request-account:{}:{}", org.tenant_id, username.as_str());
-        let account_allowed = hit(&mut conn, &account_bucket, per_account, now)
-            .await?
-            .is_ok();
+        let (per_client, per_account) = hit_two(
+            &mut conn,
+            (&format!("request:{client}"), self.per_client()),
+            (&account_bucket, per_account),
+            now,
+        )
+        .await?;
+        let refusal = Refusal {
+            tenant_id: tenant,
+            event: AuditEvent::RequestRateLimited,
+            client: &client,
+            detail: None,
+        };
+        refuse(&mut conn, per_client, now, refusal).await?;
+        let account_allowed = per_account.is_ok();
         let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
         drop(conn);
 
@@ -177,16 +188,27 @@ impl ResetService {
         detail: Option<&str>,
         now: i64,
     ) -> Result<(), ResetError> {
-        let per_client = Limit {
-            max: self.limits.requests_per_ip,
-            window_secs: self.limits.request_window_secs,
-        };
         let refusal = Refusal {
             tenant_id,
             event: AuditEvent::RequestRateLimited,
             client,
             detail,
         };
-        admit(conn, &format!("{kind}:{client}"), per_client, now, refusal).await
+        admit(
+            conn,
+            &format!("{kind}:{client}"),
+            self.per_client(),
+            now,
+            refusal,
+        )
+        .await
+    }
+
+    /// The per-client request allowance.
+    fn per_client(&self) -> Limit {
+        Limit {
+            max: self.limits.requests_per_ip,
+            window_secs: self.limits.request_window_secs,
+        }
     }
 }

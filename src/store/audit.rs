@@ -30,6 +30,44 @@ pub async fn insert(conn: &mut AnyConnection, row: &AuditRow) -> Result<(), Stor
     Ok(())
 }
 
+/// `insert` for several rows, in one statement.
+pub async fn insert_many(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let p = i * 6;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6
+            )
+        })
+        .collect();
+    let sql = format!(
+        "insert into audit_event (occurred_at, tenant_id, account_id, event, client, detail) \
+         values {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for row in rows {
+        query = query
+            .bind(row.occurred_at)
+            .bind(&row.tenant_id)
+            .bind(&row.account_id)
+            .bind(&row.event)
+            .bind(&row.client)
+            .bind(&row.detail);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
 /// The most recent events first, optionally for one account.
 pub async fn recent(
     conn: &mut AnyConnection,

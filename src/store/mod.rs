@@ -67,6 +67,10 @@ const SQLITE_PRAGMAS: [&str; 5] = [
     "pragma cache_size = -2048",
 ];
 
+/// A pooled PostgreSQL connection idle this long is pinged before it is handed out (a dead one is
+/// closed and another taken).
+const PING_AFTER_IDLE: Duration = Duration::from_secs(2);
+
 /// How long a request waits for a pooled connection, or on SQLite for the write turn.
 const WAIT_FOR_TURN: Duration = Duration::from_secs(10);
 
@@ -204,12 +208,22 @@ impl Store {
             AnyPoolOptions::new()
                 .max_connections(connections)
                 .acquire_timeout(WAIT_FOR_TURN)
-                // sqlx pings every connection it hands out. A SQLite connection is a file
-                // opened in this process: its ping finds nothing a statement would not, and
-                // costs a round trip to the connection's thread (two thread switches on a busy
-                // core) on every acquire. A PostgreSQL connection may have been cut: it keeps
-                // its ping.
-                .test_before_acquire(dialect == Dialect::Postgres)
+                // sqlx would ping every connection it hands out: on PostgreSQL a network round
+                // trip on every acquire (as many as the statements of a short read), on SQLite
+                // a hand-off to the connection's thread. A SQLite connection is a file opened
+                // in this process: its ping finds nothing a statement would not. A PostgreSQL
+                // connection may have been cut (a restart, a proxy's idle timeout): one idle
+                // for more than `PING_AFTER_IDLE` is pinged first; one used just now is not.
+                .test_before_acquire(false)
+                .before_acquire(move |conn, meta| {
+                    Box::pin(async move {
+                        if dialect == Dialect::Postgres && meta.idle_for >= PING_AFTER_IDLE {
+                            use sqlx::Connection;
+                            return Ok(conn.ping().await.is_ok());
+                        }
+                        Ok(true)
+                    })
+                })
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         if dialect == Dialect::Sqlite {

@@ -99,64 +99,66 @@ pub async fn claim(
     .bind(limit)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ClaimedMail {
-                outbox_id: r.try_get("outbox_id")?,
-                template: r.try_get("template")?,
-                recipient: r.try_get("recipient")?,
-                locale: r.try_get("locale")?,
-                tenant_id: r.try_get("tenant_id")?,
-                payload: r.try_get("payload")?,
-                message_id: r.try_get("message_id")?,
-                attempts: r.try_get("attempts")?,
-            })
-        })
-        .collect()
+    rows.iter().map(claimed).collect()
 }
 
-/// PostgreSQL: locks the next due row for the caller's transaction and counts the attempt.
-/// Rows locked by another instance's open transaction are passed over, not waited for; the lock
-/// holds until the caller commits (with the outcome) or its session ends (a crash).
+/// PostgreSQL: locks up to `limit` due rows for the caller's transaction and counts their
+/// attempt. Rows locked by another instance's open transaction are passed over, not waited for;
+/// the locks hold until the caller commits (with the outcomes) or its session ends (a crash).
 pub async fn claim_locked(
     conn: &mut AnyConnection,
     now: i64,
-) -> Result<Option<ClaimedMail>, StoreError> {
-    let row = sqlx::query(
+    limit: i64,
+) -> Result<Vec<ClaimedMail>, StoreError> {
+    let rows = sqlx::query(
         "update outbox set attempts = attempts + 1 \
-         where outbox_id = (select outbox_id from outbox where sent_at is null and dead_at is null \
-                            and next_attempt_at <= $1 order by next_attempt_at limit 1 \
-                            for update skip locked) \
+         where outbox_id in (select outbox_id from outbox where sent_at is null and dead_at is null \
+                             and next_attempt_at <= $1 order by next_attempt_at limit $2 \
+                             for update skip locked) \
          returning outbox_id, template, recipient, locale, tenant_id, payload, message_id, attempts",
     )
     .bind(now)
-    .fetch_optional(conn)
+    .bind(limit)
+    .fetch_all(conn)
     .await?;
-    row.map(|r| {
-        Ok(ClaimedMail {
-            outbox_id: r.try_get("outbox_id")?,
-            template: r.try_get("template")?,
-            recipient: r.try_get("recipient")?,
-            locale: r.try_get("locale")?,
-            tenant_id: r.try_get("tenant_id")?,
-            payload: r.try_get("payload")?,
-            message_id: r.try_get("message_id")?,
-            attempts: r.try_get("attempts")?,
-        })
-    })
-    .transpose()
+    rows.iter().map(claimed).collect()
 }
 
-pub async fn mark_sent(
+fn claimed(r: &sqlx::any::AnyRow) -> Result<ClaimedMail, StoreError> {
+    Ok(ClaimedMail {
+        outbox_id: r.try_get("outbox_id")?,
+        template: r.try_get("template")?,
+        recipient: r.try_get("recipient")?,
+        locale: r.try_get("locale")?,
+        tenant_id: r.try_get("tenant_id")?,
+        payload: r.try_get("payload")?,
+        message_id: r.try_get("message_id")?,
+        attempts: r.try_get("attempts")?,
+    })
+}
+
+/// Marks rows sent (their payload, the sealed link, erased), in one statement.
+pub async fn mark_all_sent(
     conn: &mut AnyConnection,
-    outbox_id: &str,
+    outbox_ids: &[&str],
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("update outbox set sent_at = $1, payload = null, lease_until = null, last_error = null where outbox_id = $2")
-        .bind(now)
-        .bind(outbox_id)
-        .execute(conn)
-        .await?;
+    if outbox_ids.is_empty() {
+        return Ok(());
+    }
+    let params: Vec<String> = (0..outbox_ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect();
+    let sql = format!(
+        "update outbox set sent_at = $1, payload = null, lease_until = null, last_error = null \
+         where outbox_id in ({})",
+        params.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(now);
+    for id in outbox_ids {
+        query = query.bind(*id);
+    }
+    query.execute(conn).await?;
     Ok(())
 }
 
