@@ -135,6 +135,8 @@ pub struct Organisation {
     /// Reach accounts with no Entra object id bound by the person's UPN (members of this tenant
     /// only), binding the object id at the first match. Off: only a bound object id counts.
     pub teams_name_fallback: bool,
+    /// The Bot Connector's allowance for this app in this tenant, requests per second.
+    pub teams_requests_per_second: f64,
     /// `Reply-To` of every mail (the service desk's mailbox, so that a reply reaches a person).
     pub reply_to: Option<lettre::message::Mailbox>,
     /// The envelope sender of every mail.

@@ -11,15 +11,26 @@
 //! - Never twice: the account is claimed in `campaign_send` before the card is posted. A post
 //!   the connector certainly refused gives the claim back (the next run tries again); one that
 //!   may have arrived (timeout, 500/502/504) keeps it, so at worst a person gets no card.
-//! - Rate limits: people are written to one at a time, paced well under Teams' per-tenant
-//!   limit; the connector client waits out 429 (Retry-After) and, when Teams keeps refusing,
-//!   the run stops and leaves the rest to the next one.
+//! - Rate limits: every request to the connector (create the chat, post the card) waits its turn
+//!   at a pacer (`super::pace`) set just under the organisation's `teams_requests_per_second`
+//!   (Teams' limit per app per tenant). Each person has a conversation of their own and gets
+//!   one post in it, far under Teams' per-conversation limits (7 a second, 1,800 an hour), so
+//!   the run spreads over people: as many in progress at once as the rate needs given the
+//!   connector's answer time. A 429 holds every request for its Retry-After and lowers the
+//!   rate; when Teams keeps refusing, the run stops and leaves the rest to the next one.
+//! - Stopping: `stop` (Ctrl-C) ends the run after the people in progress; a crash leaves
+//!   their claims, so nobody is written to twice, and the next run continues.
 
 use std::{
     collections::{HashMap, HashSet},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
+use futures_util::{StreamExt, stream::FuturesUnordered};
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -27,6 +38,7 @@ use super::{
     activity::OutgoingActivity,
     cards::{Cards, with_language},
     connector::{ConnectorClient, ConnectorError},
+    pace::Pacer,
 };
 use crate::{
     org::Organisation,
@@ -37,9 +49,11 @@ use crate::{
     },
 };
 
-/// Pause between two people: at most two writes each (create the chat, post), so about 20
-/// writes a second, under the 30 a second Teams allows an app per tenant.
-const PACE: Duration = Duration::from_millis(100);
+/// The share of `teams_requests_per_second` a campaign takes: the rest is the margin that keeps
+/// an evenly paced run clear of Teams' counting window.
+pub const SHARE: f64 = 0.95;
+/// People in progress at once, at most.
+const MAX_IN_PROGRESS: usize = 64;
 /// Pages of a team's roster read at most (Teams serves up to 500 members a page).
 const MAX_ROSTER_PAGES: usize = 1_000;
 
@@ -61,6 +75,32 @@ impl Route {
             Route::Stored(_) => "stored conversation",
             Route::Roster { .. } => "team roster",
         }
+    }
+
+    /// Requests to the connector: the post, after creating the chat for a roster member.
+    pub fn requests(&self) -> usize {
+        match self {
+            Route::Stored(_) => 1,
+            Route::Roster { .. } => 2,
+        }
+    }
+}
+
+/// Where a run stands, told after each person.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+    /// Requests still to make for the people not yet done.
+    pub requests_left: usize,
+    /// The pace now, requests per second.
+    pub per_second: f64,
+}
+
+impl Progress {
+    /// How long the rest should take at the current pace.
+    pub fn remaining(&self) -> Duration {
+        Duration::from_secs_f64(self.requests_left as f64 / self.per_second.max(0.1))
     }
 }
 
@@ -90,6 +130,10 @@ pub struct Summary {
     pub accounts: Vec<(String, Outcome)>,
     /// What the admin should know (no roster, roster refused, run stopped).
     pub notes: Vec<String>,
+    /// Requests made to the connector, 429s met, and the pace at the end (requests per second).
+    pub requests: u64,
+    pub throttled: u32,
+    pub per_second: f64,
 }
 
 impl Summary {
@@ -98,12 +142,17 @@ impl Summary {
     }
 }
 
-/// What a campaign needs: its records, the Bot Connector with the bot's app credentials, the
-/// cards.
+/// What a campaign needs: its records, the Bot Connector with the bot's app credentials (paced
+/// by `pacer`), the cards; what to tell of the progress, and when to stop.
 pub struct Campaigner {
     pub campaigns: Campaigns,
     pub connector: ConnectorClient,
     pub cards: Cards,
+    pub pacer: Arc<Pacer>,
+    /// Told before the first person (done 0) and after each.
+    pub progress: Box<dyn Fn(Progress) + Send + Sync>,
+    /// Set: no one more is started; the people in progress end.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// How one post ended, for the run.
@@ -141,43 +190,118 @@ impl Campaigner {
              once, then run again"
         );
 
-        let mut sent = 0usize;
-        let mut would = 0usize;
-        let mut stopped = false;
+        // Who this run writes to, in username order; the others' outcomes are known now.
+        let mut outcomes: HashMap<&str, Outcome> = HashMap::new();
+        let mut to_write: Vec<(&Account, &Route)> = Vec::new();
         for account in &pending {
-            let route = routes.get(&account.id.0);
-            let outcome = match route {
-                None => Outcome::NotFound,
-                Some(_) if dry_run && limit.is_some_and(|n| would >= n) => Outcome::Left,
+            let id = account.id.0.as_str();
+            match routes.get(id) {
+                None => {
+                    outcomes.insert(id, Outcome::NotFound);
+                }
+                Some(_) if limit.is_some_and(|n| to_write.len() >= n) => {
+                    outcomes.insert(id, Outcome::Left);
+                }
                 Some(r) if dry_run => {
-                    would += 1;
-                    Outcome::WouldReach(r.label())
+                    to_write.push((account, r));
+                    outcomes.insert(id, Outcome::WouldReach(r.label()));
                 }
-                Some(_) if stopped || limit.is_some_and(|n| sent >= n) => Outcome::Left,
-                Some(r) => {
-                    if sent > 0 {
-                        tokio::time::sleep(PACE).await;
-                    }
-                    sent += 1;
-                    match self.send(org, name, account, r, endpoint.as_ref()).await? {
-                        Sent::Done(o) => o,
-                        Sent::Stop(o) => {
-                            stopped = true;
-                            summary.notes.push(
-                                "Teams kept refusing (rate limited or unavailable): the run \
-                                 stopped; run the same command later to continue"
-                                    .into(),
-                            );
-                            o
-                        }
-                    }
-                }
-            };
+                Some(r) => to_write.push((account, r)),
+            }
+        }
+        if !dry_run {
+            self.write_to(
+                org,
+                name,
+                &to_write,
+                endpoint.as_ref(),
+                &mut outcomes,
+                &mut summary.notes,
+            )
+            .await?;
+        }
+        for account in &pending {
+            let outcome = outcomes
+                .remove(account.id.0.as_str())
+                .unwrap_or(Outcome::Left);
             summary
                 .accounts
                 .push((account.username.to_string(), outcome));
         }
+        summary.requests = self.pacer.requests();
+        summary.throttled = self.pacer.throttled_count();
+        summary.per_second = self.pacer.per_second();
         Ok(summary)
+    }
+
+    /// Writes to each of `people`, as many in progress at once as the pace needs, until all are
+    /// done, Teams keeps refusing, or `stop` is set.
+    async fn write_to<'a>(
+        &self,
+        org: &Organisation,
+        name: &str,
+        people: &[(&'a Account, &Route)],
+        endpoint: Option<&Endpoint>,
+        outcomes: &mut HashMap<&'a str, Outcome>,
+        notes: &mut Vec<String>,
+    ) -> anyhow::Result<()> {
+        let mut requests_left: usize = people.iter().map(|(_, r)| r.requests()).sum();
+        let total = people.len();
+        let tell = |done: usize, requests_left: usize| {
+            (self.progress)(Progress {
+                done,
+                total,
+                requests_left,
+                per_second: self.pacer.per_second(),
+            });
+        };
+        tell(0, requests_left);
+        let mut queue = people.iter();
+        let mut in_progress = FuturesUnordered::new();
+        let mut done = 0;
+        let mut teams_refusing = false;
+        loop {
+            while !teams_refusing
+                && !self.stop.load(Ordering::SeqCst)
+                && in_progress.len() < self.pacer.parallelism(MAX_IN_PROGRESS)
+            {
+                let Some(&(account, route)) = queue.next() else {
+                    break;
+                };
+                in_progress.push(async move {
+                    let sent = self.send(org, name, account, route, endpoint).await;
+                    (account, route, sent)
+                });
+            }
+            let Some((account, route, sent)) = in_progress.next().await else {
+                break;
+            };
+            let outcome = match sent? {
+                Sent::Done(o) => o,
+                Sent::Stop(o) => {
+                    if !teams_refusing {
+                        notes.push(
+                            "Teams kept refusing (rate limited or unavailable): the run \
+                             stopped; run the same command later to continue"
+                                .into(),
+                        );
+                    }
+                    teams_refusing = true;
+                    o
+                }
+            };
+            outcomes.insert(account.id.0.as_str(), outcome);
+            done += 1;
+            requests_left = requests_left.saturating_sub(route.requests());
+            tell(done, requests_left);
+        }
+        if self.stop.load(Ordering::SeqCst) && done < total {
+            notes.push(
+                "stopped (Ctrl-C) after the people in progress: run the same command to continue"
+                    .into(),
+            );
+        }
+        Ok(())
     }
 
     /// Where each pending account can be reached, and the organisation's connector endpoint

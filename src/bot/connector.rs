@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tracing::{debug, warn};
 
-use super::activity::OutgoingActivity;
+use super::{activity::OutgoingActivity, pace::Pacer};
 use crate::{clock::SharedClock, config::BotAuth};
 
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +148,8 @@ pub struct ConnectorClient {
     token: Option<Arc<AppToken>>,
     retries: u32,
     timeout: Duration,
+    /// A run that writes to many people paces every request, and every retry (`super::pace`).
+    pacer: Option<Arc<Pacer>>,
 }
 
 #[derive(Deserialize)]
@@ -177,12 +179,19 @@ impl ConnectorClient {
             token,
             retries,
             timeout: DEFAULT_TIMEOUT,
+            pacer: None,
         }
     }
 
     /// Each call (one attempt) gives up after `timeout`.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Every request waits for its turn at `pacer`, and a 429 holds them all.
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = Some(pacer);
         self
     }
 
@@ -344,7 +353,12 @@ impl ConnectorClient {
             if let Some(b) = body {
                 req = req.json(b);
             }
+            let turn = match &self.pacer {
+                Some(p) => Some(p.turn().await),
+                None => None,
+            };
             let outcome = req.send().await;
+            drop(turn);
             let (status, retry_after) = match outcome {
                 Ok(res) if res.status().is_success() => {
                     let text = res
@@ -388,6 +402,11 @@ impl ConnectorClient {
             attempt += 1;
             metrics::counter!("octopus_connector_retries_total").increment(1);
             let wait = retry_after.unwrap_or_else(|| backoff(attempt));
+            if status == Some(StatusCode::TOO_MANY_REQUESTS)
+                && let Some(p) = &self.pacer
+            {
+                p.throttled(wait);
+            }
             warn!(
                 status = status.map(|s| s.as_u16()),
                 attempt,

@@ -14,6 +14,7 @@ pub mod helpdesk;
 mod identity;
 pub mod intent;
 pub mod notify;
+pub mod pace;
 mod replies;
 mod submit;
 mod turn;

@@ -44,6 +44,10 @@ pub struct RawOrganisation {
     /// Reach accounts imported without an Entra object id by the person's UPN (binding it).
     #[serde(default)]
     pub teams_name_fallback: bool,
+    /// Requests per second Teams allows this app in this tenant (the Bot Connector's limit per
+    /// app per tenant; Microsoft's page says about 30). A campaign keeps under it.
+    #[serde(default = "default_teams_requests_per_second")]
+    pub teams_requests_per_second: f64,
     /// Where replies to the service's mail go (e.g. the service desk's mailbox); none: nowhere
     /// but the sender.
     #[serde(default)]
@@ -64,6 +68,10 @@ pub struct RawOrganisation {
 
 fn default_audit_retention_days() -> u32 {
     365
+}
+
+fn default_teams_requests_per_second() -> f64 {
+    30.0
 }
 
 /// Every organisation checked, its problems named `organisations[i].key`. Made-up test tenants
@@ -204,6 +212,9 @@ impl RawOrganisation {
                 "api_key: {why} (make one with `openssl rand -base64 32`)"
             ));
         }
+        if !(1.0..=1000.0).contains(&self.teams_requests_per_second) {
+            errs.push("teams_requests_per_second: between 1 and 1000".into());
+        }
         if !(1..=36_500).contains(&self.audit_retention_days) {
             errs.push("audit_retention_days: between 1 and 36500".into());
         }
@@ -232,6 +243,7 @@ impl RawOrganisation {
                 audit_retention: Duration::from_secs(u64::from(self.audit_retention_days) * 86_400),
                 helpdesk,
                 teams_name_fallback: self.teams_name_fallback,
+                teams_requests_per_second: self.teams_requests_per_second,
                 reply_to,
                 return_path,
                 words: self.words,

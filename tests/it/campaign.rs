@@ -21,6 +21,12 @@ nobn,noemie.nobert@cegepsi.ca,Noémie Nobert,,,\n";
 /// stand-ins.
 /// Runs off the test's (single-threaded) runtime, which serves the stand-ins meanwhile.
 async fn octopus(app: &TestApp, dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let config = write_config(app, dir);
+    crate::harness::process::run_with_config(&config, args, "warn").await
+}
+
+/// The configuration file of `octopus`, in `dir`.
+fn write_config(app: &TestApp, dir: &std::path::Path) -> std::path::PathBuf {
     let config = dir.join("octopus.toml");
     std::fs::write(
         &config,
@@ -59,7 +65,7 @@ teams_name_fallback = true
         ),
     )
     .unwrap();
-    crate::harness::process::run_with_config(&config, args, "warn").await
+    config
 }
 
 /// The summary's figures (`name: n` lines).
@@ -417,4 +423,112 @@ async fn a_campaign_for_an_organisation_the_bot_never_heard_from_says_so_and_fai
         !out.contains("not found in Teams"),
         "no line per person first: {out}"
     );
+}
+
+#[tokio::test]
+async fn a_run_says_how_far_it_is_and_honours_retry_after_for_every_request() {
+    let app = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let writes_before = app.connector.attempts().len();
+
+    // Teams asks to wait once (Retry-After: 1 s): the run waits, lowers its pace, goes on.
+    app.connector.script(Answer::status(429).retry_after(1));
+    let (code, out) = octopus(&app, dir.path(), &["campaign", "enroll", "--org", "demo"]).await;
+    assert_eq!(code, 0, "{out}");
+    let f = figures(&out);
+    assert_eq!((f["reached"], f["failed"]), (3, 0), "{out}");
+    assert!(
+        out.contains(
+            "Teams asked to slow down 1 times (429): the pace was lowered to 22.8 requests/s"
+        ),
+        "30 × 95 % × 80 %: {out}"
+    );
+    let attempts = app.connector.attempts();
+    let after_429 = &attempts[writes_before + 1];
+    assert!(
+        after_429.at.duration_since(attempts[writes_before].at)
+            >= std::time::Duration::from_secs(1),
+        "the next request waited for Retry-After"
+    );
+    assert_eq!(
+        attempts.len(),
+        writes_before + 6,
+        "two chats created, three cards posted, one request made again"
+    );
+    // Not a terminal: a line at the start and one per person (3 people: every 5 % is each one),
+    // with the pace and the expected end in the organisation's time.
+    for done in 0..=3 {
+        assert!(
+            out.contains(&format!(
+                "campaign enroll-demo, {done} of 3 people written to"
+            )),
+            "{out}"
+        );
+    }
+    assert!(out.contains("(America/Toronto)"), "{out}");
+}
+
+#[tokio::test]
+async fn ctrl_c_ends_the_run_after_the_people_in_progress_and_the_next_run_continues() {
+    let app = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path());
+
+    // One request a second: the interruption comes while others are still to do.
+    let mut cmd = crate::harness::process::command();
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["campaign", "enroll", "--org", "demo", "--rate", "1"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = tokio::process::Command::from(cmd).spawn().unwrap();
+    let posts_before = invitations(&app).len();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while invitations(&app).len() == posts_before {
+        assert!(tokio::time::Instant::now() < deadline, "no card posted");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().await.unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("stopped (Ctrl-C) after the people in progress"),
+        "{text}"
+    );
+    let f = figures(&text);
+    let (reached, left) = (f["reached"], f["left for the next run"]);
+    assert!(reached >= 1 && left >= 1 && reached + left == 3, "{text}");
+
+    // The next run writes to those left, and to nobody twice.
+    let (code, out) = octopus(&app, dir.path(), &["campaign", "enroll", "--org", "demo"]).await;
+    assert_eq!(code, 0, "{out}");
+    let f = figures(&out);
+    assert_eq!(
+        (f["already reached by this campaign"], f["reached"]),
+        (reached, left),
+        "{out}"
+    );
+    let cards = invitations(&app);
+    for conversation in [
+        "a%3Ajulie",
+        "a%3Apersonal-29%3Alavp",
+        "a%3Apersonal-29%3Aroym",
+    ] {
+        assert_eq!(
+            count_to(&cards, conversation),
+            1,
+            "{conversation}: {cards:#?}"
+        );
+    }
 }
