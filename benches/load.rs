@@ -19,6 +19,8 @@
 //! mail one (`mail-2000`) with `perf record -g` attached
 //! to the service (DIR/<scenario>.data; read it with
 //! `perf report -i DIR/octopus-teams-invoke-32.data --no-children --percent-limit 1 --stdio`);
+//! `LOAD_ONLY=scale` compares one instance on SQLite with instances on PostgreSQL
+//! (`DATABASE_URL`, load/scale.rs);
 //! `LOAD_SERVER=PATH` runs another build of the service (to compare two builds, alternating).
 
 #![allow(
@@ -28,6 +30,8 @@
     reason = "a benchmark prints its figures"
 )]
 
+#[path = "load/scale.rs"]
+mod scale;
 #[path = "common/stand.rs"]
 mod stand;
 
@@ -66,13 +70,22 @@ impl Drop for Proc {
 }
 
 fn ours(stand: &Stand, dir: &std::path::Path, smtp: u16) -> Proc {
+    ours_on(stand, dir, smtp, None, "0")
+}
+
+/// The service on the CPUs `cores` (a `taskset -c` list), its data in `db` (a database URL) or,
+/// without one, in a SQLite file in `dir`.
+fn ours_on(stand: &Stand, dir: &std::path::Path, smtp: u16, db: Option<&str>, cores: &str) -> Proc {
     let port = stand::free_port();
     // LOAD_SERVER: another build of the service, to compare two builds in alternating runs.
     let bin = std::env::var("LOAD_SERVER")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_octopus-teams").to_string());
     let mut cmd = Command::new("taskset");
-    cmd.args(["-c", "0", &bin]);
+    cmd.args(["-c", cores, &bin]);
     stand.service_env(&mut cmd, dir, port, &format!("smtp://127.0.0.1:{smtp}"));
+    if let Some(db) = db {
+        cmd.env("OCTOPUS__DATABASE__URL", db);
+    }
     Proc {
         name: "octopus-teams",
         child: cmd.spawn().expect("start octopus-teams"),
@@ -87,7 +100,7 @@ const OBJECT_ID: &str = "11111111-1111-1111-1111-111111111111";
 /// linked to the Teams identity the bot scenarios' activities come from (`OBJECT_ID`): the
 /// `forgot` invoke then finds it by its object id, as for a linked member of staff, with no
 /// member look-up through the connector.
-fn import_accounts(stand: &Stand, dir: &std::path::Path, smtp: u16, n: usize) {
+fn import_accounts(stand: &Stand, dir: &std::path::Path, smtp: u16, n: usize, db: Option<&str>) {
     let csv = dir.join("accounts.csv");
     let mut text = String::from("username,email,display_name,entra_object_id\n");
     for i in 0..n {
@@ -99,6 +112,9 @@ fn import_accounts(stand: &Stand, dir: &std::path::Path, smtp: u16, n: usize) {
     std::fs::write(&csv, text).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_octopus-teams"));
     stand.service_env(&mut cmd, dir, 0, &format!("smtp://127.0.0.1:{smtp}"));
+    if let Some(db) = db {
+        cmd.env("OCTOPUS__DATABASE__URL", db);
+    }
     let status = cmd
         .args(["users", "import", "--org", "demo"])
         .arg(&csv)
@@ -484,10 +500,11 @@ impl Sink {
     }
 }
 
-/// `/forgot` for user{from}…user{to-1}, `concurrency` at a time. Returns the HTTP stats and,
+/// `/forgot` for user{from}…user{to-1}, `concurrency` at a time, spread over `bases` (instances
+/// sharing one key, so the form's CSRF cookie is good on each). Returns the HTTP stats and,
 /// per username, when its request was sent.
 async fn forgot(
-    base: &str,
+    bases: &[&str],
     from: usize,
     to: usize,
     concurrency: usize,
@@ -499,7 +516,7 @@ async fn forgot(
         .build()
         .unwrap();
     let page = http
-        .get(format!("{base}/forgot"))
+        .get(format!("{}/forgot", bases[0]))
         .send()
         .await
         .unwrap()
@@ -512,13 +529,8 @@ async fn forgot(
     let start = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (http, next, sent, csrf, url) = (
-            http.clone(),
-            next.clone(),
-            sent.clone(),
-            csrf.clone(),
-            format!("{base}/forgot"),
-        );
+        let (http, next, sent, csrf) = (http.clone(), next.clone(), sent.clone(), csrf.clone());
+        let urls: Vec<String> = bases.iter().map(|b| format!("{b}/forgot")).collect();
         workers.push(tokio::spawn(async move {
             let mut stats = Stats::default();
             loop {
@@ -532,7 +544,7 @@ async fn forgot(
                     .unwrap()
                     .insert(format!("{user}@example.org"), t);
                 let res = http
-                    .post(&url)
+                    .post(&urls[i % urls.len()])
                     .form(&[
                         ("csrf", csrf.as_str()),
                         ("org", "demo"),
@@ -651,7 +663,7 @@ async fn service_scenarios(stand: &Stand, token: &str, secs: f64) {
 
     let dir = tempfile::tempdir().unwrap();
     let accounts = 2400;
-    import_accounts(stand, dir.path(), smtp, accounts);
+    import_accounts(stand, dir.path(), smtp, accounts, None);
     let p = ours(stand, dir.path(), smtp);
     wait_ready(&format!("{}/readyz", p.base), Duration::from_secs(30)).await;
     let pid = p.child.id();
@@ -664,7 +676,7 @@ async fn service_scenarios(stand: &Stand, token: &str, secs: f64) {
 
     // Reset request → mail accepted at 50 concurrent.
     reset_peak(pid);
-    let (mut http, sent) = forgot(&p.base, 0, 200, 50).await;
+    let (mut http, sent) = forgot(&[&p.base], 0, 200, 50).await;
     let (peak, rss) = memory(pid);
     println!(
         "{}",
@@ -681,7 +693,7 @@ async fn service_scenarios(stand: &Stand, token: &str, secs: f64) {
     // Sustained: 2,000 requests at 50 concurrent, mails per second at the SMTP server.
     reset_peak(pid);
     let perf = record(pid, "mail-2000");
-    let (mut http, sent) = forgot(&p.base, 200, 2200, 50).await;
+    let (mut http, sent) = forgot(&[&p.base], 200, 2200, 50).await;
     wait_mails(&sink, 2200).await;
     stop_recording(perf);
     let mut mail = mail_latency(&sink, &sent);
@@ -777,6 +789,10 @@ async fn main() {
             .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
             .unwrap_or_else(|| "?".into())
     );
+    if only("scale") {
+        scale::scale_out(&stand, &token, secs).await;
+        return;
+    }
     header();
     service_scenarios(&stand, &token, secs).await;
     if only_bot() || only("mail") || only("ours") {
