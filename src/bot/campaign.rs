@@ -18,8 +18,10 @@
 //!   the run spreads over people: as many in progress at once as the rate needs given the
 //!   connector's answer time. A 429 holds every request for its Retry-After and lowers the
 //!   rate; when Teams keeps refusing, the run stops and leaves the rest to the next one.
-//! - Stopping: `stop` (Ctrl-C) ends the run after the people in progress; a crash leaves
-//!   their claims, so nobody is written to twice, and the next run continues.
+//! - Stopping: `stop` (Ctrl-C) ends the run after the people in progress, as does an error
+//!   (reported once they have ended). A crash, or a second Ctrl-C, leaves the claims of the
+//!   people in progress: nobody is written to twice, and the next run continues without them
+//!   (they may have got their card; `campaign_send` shows them in state `sending`).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -260,8 +262,12 @@ impl Campaigner {
         let mut in_progress = FuturesUnordered::new();
         let mut done = 0;
         let mut teams_refusing = false;
+        // The first error (the app token refused, the database gone): nobody more is started,
+        // the people in progress end and their outcomes are recorded, then it is returned.
+        let mut failed: Option<anyhow::Error> = None;
         loop {
             while !teams_refusing
+                && failed.is_none()
                 && !self.stop.load(Ordering::SeqCst)
                 && in_progress.len() < self.pacer.parallelism(MAX_IN_PROGRESS)
             {
@@ -276,9 +282,13 @@ impl Campaigner {
             let Some((account, route, sent)) = in_progress.next().await else {
                 break;
             };
-            let outcome = match sent? {
-                Sent::Done(o) => o,
-                Sent::Stop(o) => {
+            let outcome = match sent {
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    continue;
+                }
+                Ok(Sent::Done(o)) => o,
+                Ok(Sent::Stop(o)) => {
                     if !teams_refusing {
                         notes.push(
                             "Teams kept refusing (rate limited or unavailable): the run \
@@ -294,6 +304,9 @@ impl Campaigner {
             done += 1;
             requests_left = requests_left.saturating_sub(route.requests());
             tell(done, requests_left);
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         if self.stop.load(Ordering::SeqCst) && done < total {
             notes.push(

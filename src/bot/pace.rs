@@ -27,6 +27,8 @@ struct State {
     per_second: f64,
     /// When the next request may go.
     next: Instant,
+    /// No request before this: Teams said to wait (429, Retry-After).
+    hold_until: Instant,
     /// Running average of a request's duration, seconds (None until the first ends).
     latency: Option<f64>,
     /// 429s met.
@@ -59,6 +61,7 @@ impl Pacer {
             state: Mutex::new(State {
                 per_second: per_second.max(FLOOR),
                 next: Instant::now(),
+                hold_until: Instant::now(),
                 latency: None,
                 throttled: 0,
                 requests: 0,
@@ -71,29 +74,41 @@ impl Pacer {
     }
 
     /// Waits for this request's slot: `1 / rate` after the previous one's, and not before a
-    /// hold (`throttled`) has ended.
+    /// hold (`throttled`) has ended. A hold that starts while a request waits for its slot
+    /// sends it back to take a new one after the hold.
     pub async fn turn(&self) -> Turn<'_> {
-        let at = {
-            let mut s = self.lock();
-            let at = s.next.max(Instant::now());
-            s.next = at + Duration::from_secs_f64(1.0 / s.per_second);
-            s.requests += 1;
-            at
-        };
-        tokio::time::sleep_until(at).await;
-        Turn {
-            pacer: self,
-            started: Instant::now(),
+        let mut counted = false;
+        loop {
+            let at = {
+                let mut s = self.lock();
+                let at = s.next.max(s.hold_until).max(Instant::now());
+                s.next = at + Duration::from_secs_f64(1.0 / s.per_second);
+                if !counted {
+                    s.requests += 1;
+                    counted = true;
+                }
+                at
+            };
+            tokio::time::sleep_until(at).await;
+            if Instant::now() >= self.lock().hold_until {
+                return Turn {
+                    pacer: self,
+                    started: Instant::now(),
+                };
+            }
         }
     }
 
-    /// Teams answered 429: no request before `wait` has passed, and a lower rate from then on.
+    /// Teams answered 429: no request before `wait` has passed. The first 429 of a hold also
+    /// lowers the rate from then on; those of requests already under way when it came do not.
     pub fn throttled(&self, wait: Duration) {
         let mut s = self.lock();
-        let resume = Instant::now() + wait;
-        s.next = s.next.max(resume);
-        s.per_second = (s.per_second * SLOW_DOWN).max(FLOOR);
-        s.throttled += 1;
+        let now = Instant::now();
+        if now >= s.hold_until {
+            s.per_second = (s.per_second * SLOW_DOWN).max(FLOOR);
+            s.throttled += 1;
+        }
+        s.hold_until = s.hold_until.max(now + wait);
     }
 
     /// The rate kept now, requests per second.
@@ -101,7 +116,7 @@ impl Pacer {
         self.lock().per_second
     }
 
-    /// How many 429s the run met.
+    /// How many times Teams asked the run to slow down (429s in separate holds).
     pub fn throttled_count(&self) -> u32 {
         self.lock().throttled
     }
@@ -155,6 +170,32 @@ mod tests {
         let before = Instant::now();
         drop(pacer.turn().await);
         assert_eq!(before.elapsed(), Duration::from_millis(125), "1 / 8 s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_already_waiting_for_their_slot_are_held_too() {
+        let pacer = std::sync::Arc::new(Pacer::new(10.0));
+        drop(pacer.turn().await);
+        let start = Instant::now();
+        let mut waiting = Vec::new();
+        for _ in 0..4 {
+            let pacer = pacer.clone();
+            waiting.push(tokio::spawn(async move {
+                drop(pacer.turn().await);
+                Instant::now()
+            }));
+        }
+        // Their slots are 100, 200, 300 and 400 ms away; a 429 comes at 50 ms.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        pacer.throttled(Duration::from_secs(2));
+        // Another request under way when the 429 came gets one too: no second slow-down.
+        pacer.throttled(Duration::from_secs(2));
+        for w in waiting {
+            let went = w.await.expect("a waiting request");
+            assert!(went.duration_since(start) >= Duration::from_millis(2050));
+        }
+        assert_eq!(pacer.throttled_count(), 1);
+        assert!((pacer.per_second() - 8.0).abs() < 1e-9);
     }
 
     #[tokio::test(start_paused = true)]
