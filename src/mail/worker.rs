@@ -36,9 +36,9 @@ use crate::{
 };
 
 const LEASE_SECS: i64 = 120;
-/// PostgreSQL: this many mail transactions at once, each holding a pooled connection while its
-/// batch is sent (the pool has 16; the web side keeps the rest). `mail.concurrency` is shared
-/// among them.
+/// PostgreSQL: at most this many mail transactions at once, each holding a pooled connection
+/// while its batch is sent (the pool has 16; the web side keeps the rest). `mail.concurrency` is
+/// shared among them.
 const LOCKED_LANES: usize = 4;
 
 /// One send in flight, its own task (so that it progresses while the worker claims more).
@@ -183,8 +183,11 @@ impl MailWorker {
                 drained
             }
             Dialect::Postgres => {
-                let batch = self.concurrency.max(1).div_ceil(LOCKED_LANES);
-                for _ in 0..LOCKED_LANES.saturating_sub(in_flight.len()) {
+                // Lanes × batch never above `mail.concurrency`.
+                let concurrency = self.concurrency.max(1);
+                let lanes = LOCKED_LANES.min(concurrency);
+                let batch = concurrency / lanes;
+                for _ in 0..lanes.saturating_sub(in_flight.len()) {
                     in_flight.push(crate::metrics::spawn(self.clone().send_locked(batch)));
                 }
                 false
@@ -276,7 +279,9 @@ impl MailWorker {
     /// while they are sent, together, and their outcomes written before the locks are let go:
     /// another instance (or lane) skips them meanwhile, and takes them over as soon as this one's
     /// session ends without committing (a crash). One claim and one commit for the batch, not for
-    /// each mail: every statement is a round trip to the database.
+    /// each mail: every statement is a round trip to the database. A transaction that cannot be
+    /// committed (the database lost mid-batch) leaves every mail of its batch to be sent again:
+    /// at least once, as for a crash.
     ///
     /// The commit does not wait for the WAL to reach the disk (`synchronous_commit = off`, this
     /// transaction only). Locks are released and the outcomes are visible to every instance at
