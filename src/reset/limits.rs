@@ -75,21 +75,26 @@ pub async fn hit(
     Ok(limit.judge(hits, now))
 }
 
-/// `hit` for two buckets, in one round trip to the database: both are counted, whatever the
-/// first's answer.
-pub async fn hit_two(
+/// `hit` of `first`, then of `second` only when `first` is within its limit (a client refused
+/// does not use up the second's allowance), in one round trip on PostgreSQL. `None`: `second`
+/// was not counted.
+pub async fn hit_then(
     conn: &mut AnyConnection,
     (first, first_limit): (&str, Limit),
     (second, second_limit): (&str, Limit),
     now: i64,
-) -> Result<(Result<(), Refused>, Result<(), Refused>), StoreError> {
-    let (a, b) = limits::hit_two(
+) -> Result<(Result<(), Refused>, Option<Result<(), Refused>>), StoreError> {
+    let (a, b) = limits::hit_then(
         conn,
         (first, first_limit.start(now)),
+        first_limit.max,
         (second, second_limit.start(now)),
     )
     .await?;
-    Ok((first_limit.judge(a, now), second_limit.judge(b, now)))
+    Ok((
+        first_limit.judge(a, now),
+        b.map(|b| second_limit.judge(b, now)),
+    ))
 }
 
 /// Counts a hit of `who`'s bucket; over the limit, the first refusal of the window is audited

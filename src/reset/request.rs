@@ -11,7 +11,7 @@ use super::{
     ResetError,
     audit::{Audit, AuditEvent},
     events::LinkEvent,
-    limits::{Limit, Refusal, admit, hit_two, refuse},
+    limits::{Limit, Refusal, admit, hit_then, refuse},
     model::{Purpose, Requester, Username},
     records::BotRequest,
     service::{Delivery, Requested, ResetService},
@@ -99,14 +99,14 @@ impl ResetService {
             return Ok(Asked::Repeat);
         }
         let tenant = Some(org.tenant_id.as_str());
-        // Per client, then per account, counted together. Per account is silent, or the answer
-        // would tell which usernames exist.
+        // Per client, then (if the client is allowed) per account, in one round trip. Per
+        // account is silent, or the answer would tell which usernames exist.
         let per_account = Limit {
             max: self.limits.requests_per_account,
             window_secs: self.limits.request_window_secs,
         };
         let account_bucket = format!("request-account:{}:{}", org.tenant_id, username.as_str());
-        let (per_client, per_account) = hit_two(
+        let (per_client, per_account) = hit_then(
             &mut conn,
             (&format!("request:{client}"), self.per_client()),
             (&account_bucket, per_account),
@@ -120,7 +120,7 @@ impl ResetService {
             detail: None,
         };
         refuse(&mut conn, per_client, now, refusal).await?;
-        let account_allowed = per_account.is_ok();
+        let account_allowed = per_account.is_some_and(|answer| answer.is_ok());
         let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
         drop(conn);
 

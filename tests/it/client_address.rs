@@ -280,3 +280,32 @@ fn local_development_mode_refuses_a_public_base_url_or_proxies() {
         "the embedded defaults are local-development mode and valid: {err}"
     );
 }
+
+#[tokio::test]
+async fn a_client_refused_does_not_use_up_the_account_s_allowance() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.limits.requests_per_ip = 2;
+            c.limits.requests_per_account = 3;
+            c.http.trusted_proxies = vec!["127.0.0.0/8".into()];
+        })
+        .spawn()
+        .await;
+    start_of_window(&app, 900);
+    // One client asks for Julie's link five times: two pass, three are refused.
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(forgot(&app, Some("198.51.100.20"), "trej").await);
+    }
+    assert_eq!(statuses, [200, 200, 429, 429, 429]);
+    // Julie herself, from elsewhere: her account has used 2 of its 3, so her link is mailed.
+    assert_eq!(forgot(&app, Some("203.0.113.50"), "trej").await, 200);
+    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        queued, 3,
+        "the refused requests did not count against the account"
+    );
+}
