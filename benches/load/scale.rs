@@ -1,6 +1,6 @@
-//! Scaling out (`LOAD_ONLY=scale`): the same burst of reset requests and the same bot invokes
-//! against one instance on SQLite, one instance on PostgreSQL and two instances on one
-//! PostgreSQL database, in one run with one client, then the ratios.
+//! Scaling out (`LOAD_ONLY=scale`): the same burst of reset requests against one instance on
+//! SQLite and two instances on one PostgreSQL database, then the same bot invokes against one
+//! instance of each, in one run with one client, then the ratios.
 //!
 //! The burst: each of `SCALE_ACCOUNTS` accounts (600) asks for a link once through `/forgot`,
 //! `SCALE_CLIENTS` (32) in flight, spread over the instances; it is done when the SMTP stand-in
