@@ -298,12 +298,28 @@ impl MailWorker {
         if mails.is_empty() {
             return Ok(Done::Locked(0));
         }
-        let results = futures_util::future::join_all(
-            mails
-                .iter()
-                .map(|mail| self.deliver(mail).instrument(mail_span(mail))),
-        )
-        .await;
+        // The links' state for the whole batch in one statement, on this transaction's own
+        // connection (not one pooled connection per mail), then the sends together.
+        let built: Vec<_> = mails.iter().map(|mail| self.build(mail)).collect();
+        let links: Vec<&str> = built
+            .iter()
+            .filter_map(|b| b.as_ref().ok()?.1.as_deref())
+            .collect();
+        let usable = tokens::usable_among(&mut tx, &links, self.clock.unix()).await?;
+        let results =
+            futures_util::future::join_all(mails.iter().zip(built).map(|(mail, built)| {
+                let (usable, transport) = (&usable, &self.transport);
+                async move {
+                    let (message, link) = built?;
+                    // A link replaced, cancelled or used while its mail waited is not sent.
+                    if link.is_some_and(|id| !usable.contains(&id)) {
+                        return Err(SendError::link_gone());
+                    }
+                    transport.send(message).await
+                }
+                .instrument(mail_span(mail))
+            }))
+            .await;
         let settled = self.settle_all(&mut tx, mails.iter().zip(&results)).await?;
         tx.commit().await?;
         for ((mail, result), settled) in mails.iter().zip(&results).zip(settled) {

@@ -171,6 +171,30 @@ pub async fn is_usable(
     Ok(n > 0)
 }
 
+/// Those of `token_ids` that `is_usable`, in one statement.
+pub async fn usable_among(
+    conn: &mut AnyConnection,
+    token_ids: &[&str],
+    now: i64,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    if token_ids.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let params: Vec<String> = (0..token_ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect();
+    let sql = format!(
+        "select token_id from reset_token where used_at is null and revoked_at is null \
+         and expires_at > $1 and token_id in ({})",
+        params.join(", ")
+    );
+    let mut query = sqlx::query_scalar::<_, String>(&sql).bind(now);
+    for id in token_ids {
+        query = query.bind(*id);
+    }
+    Ok(query.fetch_all(conn).await?.into_iter().collect())
+}
+
 /// The account and tenant of a token id (for a cancel from Teams).
 pub async fn account_of(
     conn: &mut AnyConnection,
