@@ -36,18 +36,7 @@ pub async fn insert_many(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result<
         return Ok(());
     }
     let values: Vec<String> = (0..rows.len())
-        .map(|i| {
-            let p = i * 6;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6
-            )
-        })
+        .map(|i| format!("({})", super::placeholders(i * 6 + 1, 6)))
         .collect();
     let sql = format!(
         "insert into audit_event (occurred_at, tenant_id, account_id, event, client, detail) \

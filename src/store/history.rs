@@ -110,10 +110,7 @@ pub async fn events(
 ) -> Result<Vec<EventRow>, StoreError> {
     // One placeholder per event name: the list is ours, the values are bound. Numbered in the
     // order they appear (SQLite numbers named parameters that way).
-    let names = (0..events.len())
-        .map(|i| format!("${}", i + 2))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = super::placeholders(2, events.len());
     let sql = format!(
         "select occurred_at, event, client, detail from audit_event \
          where account_id = $1 and event in ({names}) order by audit_id desc limit ${}",

@@ -338,6 +338,15 @@ impl Store {
 }
 
 /// The file of a `sqlite:` URL, if it names one.
+/// `n` numbered placeholders from `$first`: `$2, $3, $4` for a list of values bound after `$1`
+/// (SQLite numbers parameters in the order they appear, so the list follows the others).
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let path = url
         .trim_start_matches("sqlite:")

@@ -146,13 +146,10 @@ pub async fn mark_all_sent(
     if outbox_ids.is_empty() {
         return Ok(());
     }
-    let params: Vec<String> = (0..outbox_ids.len())
-        .map(|i| format!("${}", i + 2))
-        .collect();
     let sql = format!(
         "update outbox set sent_at = $1, payload = null, lease_until = null, last_error = null \
          where outbox_id in ({})",
-        params.join(", ")
+        super::placeholders(2, outbox_ids.len())
     );
     let mut query = sqlx::query(&sql).bind(now);
     for id in outbox_ids {

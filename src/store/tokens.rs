@@ -180,13 +180,10 @@ pub async fn usable_among(
     if token_ids.is_empty() {
         return Ok(std::collections::HashSet::new());
     }
-    let params: Vec<String> = (0..token_ids.len())
-        .map(|i| format!("${}", i + 2))
-        .collect();
     let sql = format!(
         "select token_id from reset_token where used_at is null and revoked_at is null \
          and expires_at > $1 and token_id in ({})",
-        params.join(", ")
+        super::placeholders(2, token_ids.len())
     );
     let mut query = sqlx::query_scalar::<_, String>(&sql).bind(now);
     for id in token_ids {
