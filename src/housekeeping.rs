@@ -31,6 +31,7 @@ pub const JOBS: &[(Job, i64)] = &[
     // Dead letters wait for an operator (`mail retry`) for 90 days.
     (jobs::DEAD_MAIL, 90 * DAY),
     (jobs::ACTIVITIES, DAY),
+    (jobs::CALLER_CHECKS, DAY),
 ];
 
 /// How many days the rows of the job named `name` are kept once they qualify.

@@ -308,6 +308,14 @@ impl Helpdesk {
 }
 
 impl Organisation {
+    /// The tenants whose Teams chats are this organisation's: its own, and in local development
+    /// the made-up one a test client files its chats under.
+    pub fn chat_tenants(&self) -> Vec<&str> {
+        std::iter::once(self.tenant_id.as_str())
+            .chain(self.local_test_clients.iter().filter_map(|c| c.tenant_id()))
+            .collect()
+    }
+
     /// Whether the bot serves this team's channels: a configured team, or a local test client's.
     pub fn serves_team(&self, team_id: &str) -> bool {
         self.team_ids.iter().any(|t| t == team_id)

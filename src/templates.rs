@@ -44,6 +44,9 @@ const FILES: &[(&str, &str)] = embedded![
     "mail/unlocked/subject.txt",
     "mail/unlocked/body.txt",
     "mail/unlocked/body.html",
+    "mail/caller_code/subject.txt",
+    "mail/caller_code/body.txt",
+    "mail/caller_code/body.html",
     "pages/forgot_username.html",
     "pages/username_sent.html",
 ];

@@ -12,7 +12,7 @@ use crate::{
     reset::model::UnknownName,
 };
 
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 8] = [
     ("welcome", include_str!("../../adaptive-cards/welcome.json")),
     ("invite", include_str!("../../adaptive-cards/invite.json")),
     ("request", include_str!("../../adaptive-cards/request.json")),
@@ -23,6 +23,10 @@ const TEMPLATES: [(&str, &str); 7] = [
         include_str!("../../adaptive-cards/helpdesk.json"),
     ),
     ("account", include_str!("../../adaptive-cards/account.json")),
+    (
+        "caller-code",
+        include_str!("../../adaptive-cards/caller-code.json"),
+    ),
 ];
 
 #[derive(Clone, Debug)]
@@ -192,10 +196,13 @@ pub enum CardVerb {
     HelpdeskStatus,
     HelpdeskResend,
     HelpdeskUnlock,
+    HelpdeskVerify,
+    HelpdeskConfirm,
+    CallerDenied,
 }
 
 impl CardVerb {
-    const ALL: [CardVerb; 10] = [
+    const ALL: [CardVerb; 13] = [
         Self::Forgot,
         Self::Enroll,
         Self::Submit,
@@ -206,6 +213,9 @@ impl CardVerb {
         Self::HelpdeskStatus,
         Self::HelpdeskResend,
         Self::HelpdeskUnlock,
+        Self::HelpdeskVerify,
+        Self::HelpdeskConfirm,
+        Self::CallerDenied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -220,6 +230,9 @@ impl CardVerb {
             Self::HelpdeskStatus => "helpdesk.status",
             Self::HelpdeskResend => "helpdesk.resend",
             Self::HelpdeskUnlock => "helpdesk.unlock",
+            Self::HelpdeskVerify => "helpdesk.verify",
+            Self::HelpdeskConfirm => "helpdesk.confirm",
+            Self::CallerDenied => "caller.denied",
         }
     }
 }

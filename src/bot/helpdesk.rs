@@ -25,9 +25,19 @@ use crate::{
     templates::local_time,
 };
 
-/// `statut trej` / `status trej` / `estado trej`: the username typed, and the language of the
-/// command word. Exactly two words; the username is kept as typed (it may hold `.`, `-`, `@`).
-pub fn status_command(text: &str) -> Option<(String, Locale)> {
+/// What an agent's command asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentAsk {
+    /// « statut trej »: the account's status card.
+    Status,
+    /// « vérifier trej »: a one-time code for the account's owner, then the status card.
+    Verify,
+}
+
+/// `statut trej` / `status trej` / `estado trej`, `vérifier trej` / `verify trej` /
+/// `verificar trej`: what is asked, the username typed, and the language of the command word.
+/// Exactly two words; the username is kept as typed (it may hold `.`, `-`, `@`).
+pub fn agent_command(text: &str) -> Option<(AgentAsk, String, Locale)> {
     // Other mentions and Teams' non-breaking spaces are not words.
     let mut plain = String::with_capacity(text.len());
     let mut rest = text;
@@ -43,19 +53,25 @@ pub fn status_command(text: &str) -> Option<(String, Locale)> {
     let (verb, username, None) = (words.next()?, words.next()?, words.next()) else {
         return None;
     };
-    let locale = match super::intent::normalise(verb).as_str() {
-        "statut" => Locale::FrCa,
-        "status" => Locale::En,
-        "estado" => Locale::Pt,
+    let (ask, locale) = match super::intent::normalise(verb).as_str() {
+        "statut" => (AgentAsk::Status, Locale::FrCa),
+        "status" => (AgentAsk::Status, Locale::En),
+        "estado" => (AgentAsk::Status, Locale::Pt),
+        "verifier" => (AgentAsk::Verify, Locale::FrCa),
+        "verify" => (AgentAsk::Verify, Locale::En),
+        "verificar" => (AgentAsk::Verify, Locale::Pt),
         _ => return None,
     };
-    Some((username.to_string(), locale))
+    Some((ask, username.to_string(), locale))
 }
 
 /// What the card says above the account, after a button.
-enum Notice {
+pub(super) enum Notice {
     None,
+    /// Done as asked.
     Text(String),
+    /// Not done, or a warning for the agent.
+    Warning(String),
 }
 
 impl Bot {
@@ -67,14 +83,18 @@ impl Bot {
         org: &Organisation,
         text: &str,
     ) -> anyhow::Result<bool> {
-        let Some((typed, locale)) = status_command(text) else {
+        let Some((ask, typed, locale)) = agent_command(text) else {
             return Ok(false);
         };
         let Some(agent) = self.agent(a, org) else {
             return Ok(false);
         };
+        let notice = match ask {
+            AgentAsk::Status => Notice::None,
+            AgentAsk::Verify => self.verify_caller(a, org, locale, &agent, &typed).await?,
+        };
         let card = self
-            .helpdesk_card(org, locale, &agent, &typed, Notice::None)
+            .helpdesk_card(org, locale, &agent, &typed, notice)
             .await?;
         if a.is_personal() {
             self.reply(a, OutgoingActivity::card(card)).await?;
@@ -115,9 +135,31 @@ impl Bot {
                 self.unlock_for(org, locale, &agent, name.unwrap_or_default(), &username)
                     .await
             }
-            (CardVerb::HelpdeskStatus | CardVerb::HelpdeskResend | CardVerb::HelpdeskUnlock, _) => {
-                Ok(Notice::None)
+            (CardVerb::HelpdeskVerify, Ok(_)) => {
+                return Ok(Some(
+                    self.helpdesk_card(
+                        org,
+                        locale,
+                        &agent,
+                        typed,
+                        self.verify_caller(a, org, locale, &agent, typed).await?,
+                    )
+                    .await?,
+                ));
             }
+            (CardVerb::HelpdeskConfirm, Ok(username)) => {
+                let code = data.get("code").and_then(Value::as_str).unwrap_or_default();
+                self.confirm_caller(org, locale, &agent, &username, code)
+                    .await
+            }
+            (
+                CardVerb::HelpdeskStatus
+                | CardVerb::HelpdeskResend
+                | CardVerb::HelpdeskUnlock
+                | CardVerb::HelpdeskVerify
+                | CardVerb::HelpdeskConfirm,
+                _,
+            ) => Ok(Notice::None),
             _ => return Ok(None),
         };
         let notice = match done {
@@ -165,17 +207,15 @@ impl Bot {
             {
                 Unlock::Unlocked => Notice::Text(self.hd(locale, "unlocked_notice")),
                 Unlock::NotLocked => Notice::Text(self.hd(locale, "not_locked_notice")),
-                // An agent's unlock lifts any lock and is never counted: these are self-service's.
-                Unlock::NoAccount
-                | Unlock::NotOwner
-                | Unlock::HardLocked
-                | Unlock::TooManyUnlocks => Notice::None,
+                Unlock::HardLocked => Notice::Warning(self.hd(locale, "hard_lock_needs_caller")),
+                // An agent's unlock is never counted: these are self-service's.
+                Unlock::NoAccount | Unlock::NotOwner | Unlock::TooManyUnlocks => Notice::None,
             },
         )
     }
 
     /// The agent writing or clicking, by the Entra object id Teams gives for them.
-    fn agent(&self, a: &Activity, org: &Organisation) -> Option<Agent> {
+    pub(super) fn agent(&self, a: &Activity, org: &Organisation) -> Option<Agent> {
         Agent::of(
             org,
             a.from.as_ref().and_then(|f| f.aad_object_id.as_deref()),
@@ -206,9 +246,10 @@ impl Bot {
             Ok(username) => self.reset.account_status(org, agent, &username).await?,
             Err(_) => None,
         };
-        let notice = match notice {
-            Notice::Text(t) => t,
-            Notice::None => String::new(),
+        let (notice, warning) = match notice {
+            Notice::Text(t) => (t, String::new()),
+            Notice::Warning(w) => (String::new(), w),
+            Notice::None => (String::new(), String::new()),
         };
         // Every name the template binds, even those a `$when` hides.
         let mut data = json!({
@@ -217,6 +258,9 @@ impl Bot {
             "lastSignin": "", "activeLink": "", "hasEvents": false, "events": [],
             "asOf": self.hd(locale, "as_of").replace("{time}", &self.at(org, locale, self.core.clock.unix())),
             "hasNotice": !notice.is_empty(), "notice": notice,
+            "hasWarning": !warning.is_empty(), "warning": warning,
+            "canUnlock": false, "hardLockHint": false, "canVerify": false,
+            "callerPending": false, "callerVerified": false, "callerDenied": false, "callerText": "",
         });
         if let Some(s) = status {
             self.fill_status(&mut data, org, locale, &s);
@@ -258,6 +302,7 @@ impl Bot {
             "hasEvents": !events.is_empty(),
             "events": events,
         });
+        let extra = self.with_caller(extra, org, locale, s);
         if let (Value::Object(d), Value::Object(x)) = (data, extra) {
             d.extend(x);
         }
@@ -317,12 +362,12 @@ impl Bot {
         }
     }
 
-    fn hd(&self, locale: Locale, key: &str) -> String {
+    pub(super) fn hd(&self, locale: Locale, key: &str) -> String {
         self.core.strings.get(locale, &format!("helpdesk.{key}"))
     }
 
     /// A moment in the organisation's time zone, as its people read it.
-    fn at(&self, org: &Organisation, locale: Locale, unix: i64) -> String {
+    pub(super) fn at(&self, org: &Organisation, locale: Locale, unix: i64) -> String {
         let at = DateTime::<Utc>::from_timestamp(unix, 0).unwrap_or_default();
         local_time(at, self.core.clock.now(), org.time_zone, locale)
     }
@@ -334,7 +379,11 @@ mod tests {
 
     #[test]
     fn the_status_command_in_three_languages() {
-        let got = |t: &str| status_command(t).map(|(u, l)| (u, l.tag()));
+        let got = |t: &str| {
+            agent_command(t)
+                .filter(|(ask, ..)| *ask == AgentAsk::Status)
+                .map(|(_, u, l)| (u, l.tag()))
+        };
         assert_eq!(got("statut trej"), Some(("trej".into(), "fr-CA")));
         assert_eq!(got("  Statut   TreJ "), Some(("TreJ".into(), "fr-CA")));
         assert_eq!(
@@ -346,8 +395,21 @@ mod tests {
             got("<at>Octopus</at>&nbsp;statut&nbsp;trej"),
             Some(("trej".into(), "fr-CA"))
         );
-        assert_eq!(status_command("statut"), None);
-        assert_eq!(status_command("statut de trej"), None);
-        assert_eq!(status_command("mot de passe oublié"), None);
+        assert_eq!(agent_command("statut"), None);
+        assert_eq!(agent_command("statut de trej"), None);
+        assert_eq!(agent_command("mot de passe oublié"), None);
+        let verify = |t: &str| agent_command(t).map(|(ask, u, l)| (ask, u, l.tag()));
+        for (text, lang) in [
+            ("vérifier trej", "fr-CA"),
+            ("Verifier trej", "fr-CA"),
+            ("verify trej", "en"),
+            ("verificar trej", "pt"),
+        ] {
+            assert_eq!(
+                verify(text),
+                Some((AgentAsk::Verify, "trej".into(), lang)),
+                "{text}"
+            );
+        }
     }
 }

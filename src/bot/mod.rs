@@ -4,6 +4,7 @@
 mod account;
 pub mod activity;
 mod admission;
+mod caller;
 pub mod campaign;
 pub mod campaign_cli;
 pub mod cards;

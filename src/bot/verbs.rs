@@ -35,9 +35,12 @@ impl Bot {
             CardVerb::Unlock => Some(self.unlock_own(a, org, locale).await?),
             CardVerb::NotMe => self.not_me(a, org, locale, text("requestId")).await?,
             CardVerb::Refresh => self.own_status(a, org, locale, text("requestId")).await?,
-            CardVerb::HelpdeskStatus | CardVerb::HelpdeskResend | CardVerb::HelpdeskUnlock => {
-                self.helpdesk_action(a, org, locale, verb, data).await?
-            }
+            CardVerb::HelpdeskStatus
+            | CardVerb::HelpdeskResend
+            | CardVerb::HelpdeskUnlock
+            | CardVerb::HelpdeskVerify
+            | CardVerb::HelpdeskConfirm => self.helpdesk_action(a, org, locale, verb, data).await?,
+            CardVerb::CallerDenied => self.caller_denied(a, org, locale, text("check")).await?,
         };
         Ok((card, None))
     }

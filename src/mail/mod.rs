@@ -30,6 +30,9 @@ pub enum MailTemplate {
     Username,
     /// « Votre compte a été déverrouillé »: a sign-in lock lifted without a new password.
     Unlocked,
+    /// « Votre code pour le Centre de services »: a caller-verification code, when the owner has
+    /// no Teams chat with the bot.
+    CallerCode,
 }
 
 impl MailTemplate {
@@ -40,6 +43,7 @@ impl MailTemplate {
             MailTemplate::Changed => "changed",
             MailTemplate::Username => "username",
             MailTemplate::Unlocked => "unlocked",
+            MailTemplate::CallerCode => "caller_code",
         }
     }
 
@@ -50,6 +54,7 @@ impl MailTemplate {
             "changed" => Some(MailTemplate::Changed),
             "username" => Some(MailTemplate::Username),
             "unlocked" => Some(MailTemplate::Unlocked),
+            "caller_code" => Some(MailTemplate::CallerCode),
             _ => None,
         }
     }
@@ -73,6 +78,12 @@ pub struct MailParams {
     /// The link's id (not the link): a mail that could not be sent in time says so on its card.
     #[serde(default)]
     pub token_id: Option<String>,
+    /// A caller-verification code, as read out (`123 456`).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The service-desk agent who asked for the code, as Teams names them.
+    #[serde(default)]
+    pub agent_name: Option<String>,
 }
 
 pub struct OutgoingMail<'a> {

@@ -46,6 +46,8 @@ pub fn render(
         login_url => url(params.login_url.as_deref()),
         usernames => &params.usernames,
         by_agent => params.by_agent,
+        code => params.code.as_deref().unwrap_or_default(),
+        agent_name => params.agent_name.as_deref().unwrap_or_default(),
     };
     let name = template.name();
     let subject = templates.render(&format!("mail/{name}/subject.txt"), ctx.clone())?;

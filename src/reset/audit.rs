@@ -69,7 +69,8 @@ pub enum AuditEvent {
     HelpdeskViewed,
     /// A sign-in lock lifted without a new password; detail: `self` or `agent: NAME`.
     AccountUnlocked,
-    /// A self-service unlock refused; detail: `hard_lock` or `daily_limit`.
+    /// An unlock refused; detail: `hard_lock` or `daily_limit` (self-service), or
+    /// `caller_not_verified` (an agent, at a hard lock, before the caller was confirmed).
     UnlockRefused,
     /// A Teams identity bound to the account by the name fallback (client: that identity).
     IdentityBound,
@@ -81,6 +82,15 @@ pub enum AuditEvent {
     AccountDisabled,
     /// A disabled account is back in the directory (client: `scim` or `import`).
     AccountEnabled,
+    /// A service-desk agent had a one-time code sent to the account's owner (client: the agent;
+    /// detail: `teams` or `mail`, how it went).
+    CallerCodeSent,
+    /// The code the caller read back was the right one (client: the agent).
+    CallerConfirmed,
+    /// A wrong code typed by the agent; detail: the tries so far.
+    CallerCodeWrong,
+    /// The owner answered « Je n'ai pas appelé » on the code (client: the agent who asked).
+    CallerDenied,
 }
 
 impl AuditEvent {
@@ -111,6 +121,10 @@ impl AuditEvent {
             AuditEvent::IdentityChanged => "identity_changed",
             AuditEvent::AccountDisabled => "account_disabled",
             AuditEvent::AccountEnabled => "account_enabled",
+            AuditEvent::CallerCodeSent => "caller_code_sent",
+            AuditEvent::CallerConfirmed => "caller_confirmed",
+            AuditEvent::CallerCodeWrong => "caller_code_wrong",
+            AuditEvent::CallerDenied => "caller_denied",
         }
     }
 }

@@ -105,10 +105,7 @@ impl Campaigns {
     ) -> Result<Known, ResetError> {
         let mut found = Known::default();
         let mut conn = self.store.conn().await?;
-        let tenants: Vec<&str> = std::iter::once(org.tenant_id.as_str())
-            .chain(org.local_test_clients.iter().filter_map(|c| c.tenant_id()))
-            .collect();
-        for tenant in &tenants {
+        for tenant in &org.chat_tenants() {
             for reference in sends::personal_conversations(&mut conn, tenant).await? {
                 let oid = reference.aad_object_id.as_deref();
                 if let Some(acc) =

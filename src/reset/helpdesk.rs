@@ -8,6 +8,7 @@ use tracing::{info, instrument};
 use super::{
     ResetError, ResetService,
     audit::{Audit, AuditEvent},
+    caller::CallerState,
     history::{Event, SHOWN, timeline},
     model::{EmailAddress, Purpose, Requester, Username},
     signin::lock_subject,
@@ -76,6 +77,8 @@ pub struct AccountStatus {
     pub active_link_until: Option<i64>,
     /// Newest first.
     pub events: Vec<Event>,
+    /// Where this agent's check of the caller stands.
+    pub caller: CallerState,
 }
 
 /// What "resend the link" did.
@@ -132,6 +135,9 @@ impl ResetService {
         let locked_until = lockout::locked_until(&mut conn, &org.tenant_id, &subject)
             .await?
             .filter(|&until| until > now);
+        let caller = self
+            .caller_state(&mut conn, org, agent, &account.id)
+            .await?;
         let active_link_until = links
             .iter()
             .find(|l| l.used_at.is_none() && l.revoked_at.is_none() && l.expires_at > now)
@@ -145,6 +151,7 @@ impl ResetService {
             locked_until,
             last_signin,
             active_link_until,
+            caller,
         }))
     }
 
@@ -202,6 +209,28 @@ impl ResetService {
         let Some(account) = account else {
             return Ok(Unlock::NoAccount);
         };
+        // A hard lock is lifted only for a caller confirmed by their one-time code: it follows
+        // too many wrong passwords, which is what someone else trying the account looks like.
+        let subject = lock_subject(account.username.as_str());
+        let mut conn = self.store.write().await?;
+        if lockout::locked_until(&mut conn, &org.tenant_id, &subject).await?
+            == Some(lockout::HARD_LOCK)
+            && !matches!(
+                self.caller_state(&mut conn, org, agent, &account.id)
+                    .await?,
+                CallerState::Verified { .. }
+            )
+        {
+            Audit::event(AuditEvent::UnlockRefused, self.clock.unix())
+                .tenant(&org.tenant_id)
+                .account(&account.id)
+                .client(&agent.requester().key())
+                .detail("caller_not_verified")
+                .record(&mut conn)
+                .await?;
+            return Ok(Unlock::HardLocked);
+        }
+        drop(conn);
         self.unlock(org, &account.id, &agent.actor(agent_name), None)
             .await
     }

@@ -3,6 +3,7 @@
 
 pub mod argon;
 pub mod audit;
+pub mod caller;
 pub mod campaign;
 pub mod error;
 pub mod events;

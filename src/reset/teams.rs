@@ -304,6 +304,16 @@ impl TeamsRecords {
         Ok(rows::forget_conversation(&mut conn, conversation_id).await?)
     }
 
+    /// The newest personal chat of this Entra identity with the bot, if it has one.
+    pub async fn personal_conversation(
+        &self,
+        org: &Organisation,
+        aad_object_id: &str,
+    ) -> Result<Option<ConversationRef>, ResetError> {
+        let mut conn = self.store.conn().await?;
+        Ok(rows::personal_conversation(&mut conn, &org.chat_tenants(), aad_object_id).await?)
+    }
+
     /// Remembers which card shows a request (to update it in place later).
     pub async fn set_card(&self, token_id: &str, card_activity_id: &str) -> Result<(), ResetError> {
         let mut conn = self.store.write().await?;

@@ -60,6 +60,28 @@ pub(super) fn conversation_from_row(r: &AnyRow) -> Result<ConversationRef, Store
     })
 }
 
+/// The newest personal (1:1) conversation of this Entra identity with the bot in one of
+/// `tenants`, if it has one.
+pub async fn personal_conversation(
+    conn: &mut AnyConnection,
+    tenants: &[&str],
+    aad_object_id: &str,
+) -> Result<Option<ConversationRef>, StoreError> {
+    let sql = format!(
+        "select {CONVERSATION_COLUMNS} from bot_conversation where tenant_id in ({}) \
+         and lower(aad_object_id) = lower(${}) and conversation_type = 'personal' \
+         order by updated_at desc limit 1",
+        super::placeholders(1, tenants.len()),
+        tenants.len() + 1
+    );
+    let mut query = sqlx::query(&sql);
+    for t in tenants {
+        query = query.bind(*t);
+    }
+    let row = query.bind(aad_object_id).fetch_optional(conn).await?;
+    row.as_ref().map(conversation_from_row).transpose()
+}
+
 /// Forgets a conversation reference (the bot was removed or blocked, or the conversation is
 /// gone); the next activity in that conversation stores it again. Returns whether one was held.
 pub async fn forget_conversation(conn: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {

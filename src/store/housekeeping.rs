@@ -49,6 +49,13 @@ pub const ACTIVITIES: Job = Job {
     key: "activity_key",
     condition: "created_at < $1",
 };
+/// The service desk's caller checks (codes live 10 minutes, the hourly cap reads an hour).
+pub const CALLER_CHECKS: Job = Job {
+    name: "caller_checks",
+    table: "caller_check",
+    key: "id",
+    condition: "created_at < $1",
+};
 /// Deletes up to `batch` rows of `job` older than `cutoff`; returns how many went.
 pub async fn prune_batch(
     conn: &mut AnyConnection,

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod bot;
+pub mod caller;
 pub mod campaign;
 pub mod directory;
 pub mod history;

@@ -12,13 +12,13 @@ use crate::harness::{BOT_ID, TEAMEO, TENANT, TestApp, activity};
 
 const WAIT: Duration = Duration::from_secs(10);
 /// The service-desk agent's Entra object id (configured in upper case: ids compare as GUIDs).
-const AGENT_OID: &str = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+pub(crate) const AGENT_OID: &str = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
 
-fn s(key: &str) -> String {
+pub(crate) fn s(key: &str) -> String {
     Strings::load().unwrap().get(Locale::FrCa, key)
 }
 
-async fn app_with_an_agent() -> TestApp {
+pub(crate) async fn app_with_an_agent() -> TestApp {
     TestApp::builder()
         .config(|c| {
             c.organisations[0].helpdesk.agent_object_ids = vec![AGENT_OID.to_uppercase()];
@@ -27,13 +27,13 @@ async fn app_with_an_agent() -> TestApp {
         .await
 }
 
-fn as_agent(mut a: Value) -> Value {
+pub(crate) fn as_agent(mut a: Value) -> Value {
     a["from"] = json!({"id": "29:agent", "name": "Agent du CSI", "aadObjectId": AGENT_OID});
     a
 }
 
 /// A message from the agent in their personal chat with the bot.
-fn agent_says(app: &TestApp, text: &str) -> Value {
+pub(crate) fn agent_says(app: &TestApp, text: &str) -> Value {
     as_agent(activity(
         &app.connector.service_url,
         "message",
@@ -65,14 +65,14 @@ fn click(app: &TestApp, by_agent: bool, verb: &str, username: &str) -> Value {
 }
 
 /// The invoke's answer body.
-async fn answer(app: &TestApp, invoke: &Value) -> Value {
+pub(crate) async fn answer(app: &TestApp, invoke: &Value) -> Value {
     let res = app.bot(invoke).await;
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
 }
 
 /// The card answered to a helpdesk button.
-async fn card_of(app: &TestApp, invoke: &Value) -> Value {
+pub(crate) async fn card_of(app: &TestApp, invoke: &Value) -> Value {
     let body = answer(app, invoke).await;
     assert_eq!(
         body["type"], "application/vnd.microsoft.card.adaptive",
@@ -83,7 +83,7 @@ async fn card_of(app: &TestApp, invoke: &Value) -> Value {
 
 /// Asks for the agent's status card until it shows every text of `want` (the outbox marks a
 /// mail sent just after the relay accepted it).
-async fn status_showing(app: &TestApp, username: &str, want: &[String]) -> Value {
+pub(crate) async fn status_showing(app: &TestApp, username: &str, want: &[String]) -> Value {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let card = card_of(app, &click(app, true, "helpdesk.status", username)).await;
@@ -100,14 +100,17 @@ async fn status_showing(app: &TestApp, username: &str, want: &[String]) -> Value
 }
 
 /// The card of the `n`th activity the connector received (from 1).
-async fn posted_card(app: &TestApp, n: usize) -> Value {
+pub(crate) async fn posted_card(app: &TestApp, n: usize) -> Value {
     app.connector.wait_for(n).await[n - 1]
         .card()
         .unwrap_or_else(|| panic!("activity {n} carries a card"))
         .clone()
 }
 
-async fn audit_rows(app: &TestApp, event: &str) -> Vec<octopus_teams::store::audit::AuditRow> {
+pub(crate) async fn audit_rows(
+    app: &TestApp,
+    event: &str,
+) -> Vec<octopus_teams::store::audit::AuditRow> {
     let mut conn = app.store.conn().await.unwrap();
     octopus_teams::store::audit::recent(&mut conn, None, 1000)
         .await
@@ -117,12 +120,12 @@ async fn audit_rows(app: &TestApp, event: &str) -> Vec<octopus_teams::store::aud
         .collect()
 }
 
-fn agent_key() -> String {
+pub(crate) fn agent_key() -> String {
     format!("agent:{TENANT}:{AGENT_OID}")
 }
 
 /// Cards kept for the schema check (tools/cards/validate.mjs), one file each.
-fn validate(cards: &[(&str, &Value)]) {
+pub(crate) fn validate(cards: &[(&str, &Value)]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root
         .join("target/cards-helpdesk")

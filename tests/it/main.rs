@@ -10,6 +10,7 @@ mod bot_cards;
 mod bot_conversation;
 mod bot_turns;
 mod browser_journey;
+mod caller_check;
 mod campaign;
 mod cards;
 mod channels;

@@ -2,7 +2,8 @@
 //! that has imported its directory would run it: the demo account `trej` linked to the
 //! playground user's Entra object id, that user listed as a service-desk agent, and the credential
 //! API on. In French, the username reminder, the enrolment campaign's card, « Déverrouiller mon
-//! compte » and the helpdesk's « statut trej » with « Renvoyer le lien ».
+//! compte », the helpdesk's « statut trej » with « Renvoyer le lien », and « vérifier trej »
+//! (the code card, the code typed on the agent's card, « Identité confirmée »).
 //!
 //! The playground's built-in user, Alex Wilber, has the object id
 //! `00000000-0000-0000-0000-0000000000020` (a last group of 13 digits: not a GUID, so the
@@ -215,6 +216,46 @@ async fn the_agents_playground_user_linked_to_trej_gets_the_reminder_the_campaig
     page.wait_for_text("Lien renvoyé à", 1, "resend").await;
     page.shot("linked-6-resent").await;
     page.wait_for_mails(mails_before + 2, "resent link").await;
+
+    // 5. « vérifier trej »: the code card reaches the account owner's chat (here the agent's own,
+    // one person plays both), and the code read from it is typed on the agent's card.
+    page.type_in_composer("vérifier trej\u{E007}").await;
+    page.wait_for_text(&fr("cards.callerCodeHeading"), 1, "verify")
+        .await;
+    page.wait_for_text(&fr("cards.helpdeskConfirmButton"), 1, "verify")
+        .await;
+    page.shot("linked-7-caller-code").await;
+    let text = page.text().await;
+    let intro = fr("helpdesk.code_intro").replace("{agent}", "Alex Wilber");
+    let code = text
+        .lines()
+        .skip_while(|l| !l.contains(intro.trim()))
+        .skip(1)
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_else(|| panic!("the code under {intro:?} in:\n{text}"))
+        .to_string();
+    assert!(
+        code.len() == 7 && code.chars().filter(char::is_ascii_digit).count() == 6,
+        "{code:?}"
+    );
+    let input = page
+        .browser
+        .client
+        .find_all(fantoccini::Locator::Css(
+            "input[placeholder='123 456'], input[aria-label*='Code']",
+        ))
+        .await
+        .expect("inputs")
+        .into_iter()
+        .last()
+        .expect("the code input of the agent's card");
+    input.send_keys(&code).await.expect("type the code");
+    page.click_button(&fr("cards.helpdeskConfirmButton")).await;
+    let confirmed = fr("helpdesk.identity_confirmed");
+    page.wait_for_text(confirmed.split('{').next().unwrap(), 1, "confirmed")
+        .await;
+    page.shot("linked-8-identity-confirmed").await;
 
     let playground_log = std::fs::read_to_string(d.join("playground.log")).unwrap();
     assert!(

@@ -79,6 +79,27 @@ function helpdesk(extra) {
     asOf: "État à 14 h 10",
     hasNotice: false,
     notice: "",
+    hasWarning: false,
+    warning: "",
+    canUnlock: false,
+    hardLockHint: false,
+    canVerify: true,
+    callerPending: false,
+    callerVerified: false,
+    callerDenied: false,
+    callerText: "",
+    ...extra,
+  };
+}
+
+// The card the account's owner receives when an agent verifies a caller (« vérifier trej »).
+function callerCode(extra) {
+  return {
+    isDenied: false,
+    intro: "Agent du CSI, du Centre de services, vous demande de lui lire ce code :",
+    code: "482 913",
+    validity: "Valide jusqu'à 15 h 42, une seule fois.",
+    checkId: "6b0e4a52-3c1f-4d8e-9f27-5a1c0d93e7b4",
     ...extra,
   };
 }
@@ -123,6 +144,7 @@ const SCENARIOS = [
   ["helpdesk", "found", helpdesk({})],
   ["helpdesk", "locked-resent", helpdesk({
     isLocked: true,
+    canUnlock: true,
     locked: "Jusqu'à 15 h 42",
     hasNotice: true,
     notice: "Lien renvoyé à j***@c***.ca, valide jusqu'à 15 h 42.",
@@ -130,8 +152,39 @@ const SCENARIOS = [
   })],
   ["helpdesk", "no-account", helpdesk({
     found: false, username: "trje", displayName: "", maskedEmail: "", enrolled: "", locked: "",
-    lastSignin: "", activeLink: "", hasEvents: false, events: [],
+    lastSignin: "", activeLink: "", hasEvents: false, events: [], canVerify: false,
   })],
+  ["helpdesk", "caller-pending", helpdesk({
+    canVerify: false,
+    callerPending: true,
+    callerText: "Code envoyé à Julie Tremblay dans Teams, valide jusqu'à 15 h 42. Demandez à l'appelant de vous le lire. Essais restants : 3.",
+  })],
+  ["helpdesk", "caller-wrong-code", helpdesk({
+    canVerify: false,
+    callerPending: true,
+    hasWarning: true,
+    warning: "Code incorrect. Essais restants : 2.",
+    callerText: "Code envoyé à Julie Tremblay dans Teams, valide jusqu'à 15 h 42. Demandez à l'appelant de vous le lire. Essais restants : 2.",
+  })],
+  ["helpdesk", "hard-locked", helpdesk({
+    isLocked: true,
+    locked: "Jusqu'au prochain changement de mot de passe",
+    hardLockHint: true,
+  })],
+  ["helpdesk", "caller-verified", helpdesk({
+    isLocked: true,
+    locked: "Jusqu'au prochain changement de mot de passe",
+    canUnlock: true,
+    canVerify: false,
+    callerVerified: true,
+    callerText: "Identité confirmée : actions réservées possibles jusqu'à 15 h 57.",
+  })],
+  ["helpdesk", "caller-denied", helpdesk({
+    callerDenied: true,
+    callerText: "Julie Tremblay dit ne pas avoir appelé le Centre de services : ne faites aucune action pour l'appelant.",
+  })],
+  ["caller-code", null, callerCode({})],
+  ["caller-code", "denied", callerCode({ isDenied: true, intro: "", code: "", validity: "", checkId: "" })],
 ];
 
 // What each data name means (for strings.md).
@@ -183,6 +236,20 @@ const DATA_DOC = {
   asOf: "When the card was built (« État à 14 h 10 »).",
   hasNotice: "bool: show `notice`.",
   notice: "What the last button did (« Lien renvoyé à j***@c***.ca… »); `\"\"` otherwise.",
+  hasWarning: "bool: show `warning`.",
+  warning: "What the last button could not do, or a warning for the agent (« Code incorrect. Essais restants : 2. »); `\"\"` otherwise.",
+  canUnlock: "bool: helpdesk card: shows « Déverrouiller » (Execute `helpdesk.unlock`): the account is locked, and a hard lock only once the caller is confirmed.",
+  hardLockHint: "bool: helpdesk card: a hard lock, the caller not confirmed: says to verify the caller first.",
+  canVerify: "bool: helpdesk card: shows « Vérifier l'appelant » (Execute `helpdesk.verify` with `{username}`): no code pending, caller not confirmed.",
+  callerPending: "bool: a code went to the account's owner: shows `callerText`, the `code` input and « Confirmer le code » (Execute `helpdesk.confirm` with `{username}` and the input `code`).",
+  callerVerified: "bool: the caller read the right code: `callerText` says until when the restricted actions are open.",
+  callerDenied: "bool: the account's owner answered « Je n'ai pas appelé »: `callerText` warns the agent.",
+  callerText: "Where the caller check stands, in the card's language (built by the bot from the [helpdesk] table); `\"\"` when no check.",
+  isDenied: "bool: caller-code card: the owner answered « Je n'ai pas appelé »: the code is no longer shown.",
+  intro: "Who asks for the code and why (« Agent du CSI, du Centre de services, vous demande de lui lire ce code : »).",
+  code: "The one-time code, six digits in two groups (`482 913`); `\"\"` once denied.",
+  validity: "Until when the code works (« Valide jusqu'à 15 h 42, une seule fois. »).",
+  checkId: "Opaque id of the check (not the code); sent back by « Je n'ai pas appelé ».",
   retryAt: "Local time from which a new request is accepted, formatted for the locale; `\"\"` when `hasRetryAt` is false.",
 };
 
@@ -191,7 +258,8 @@ const CARD_DOC = {
   invite: "Enrolment campaign card (`octopus-teams campaign enroll`), posted once to each person who never set a password. Button: « M'inscrire au service » (Execute `enroll`, as on the welcome card).",
   request: "Reset or enrolment form. Input `username`; Execute `submit` with `{purpose}`, Execute `cancel` with `{purpose}` (cancel does not validate or send the input).",
   status: "Live status; replaces the request card. Execute `notme` with `{requestId}` while `linkActive`.",
-  helpdesk: "Service desk's account status (« statut trej »), for the organisation's agents only. Execute `helpdesk.resend`, `helpdesk.unlock` (while `isLocked`) and `helpdesk.status` with `{username}`; the bot checks at each click that the clicker is an agent.",
+  helpdesk: "Service desk's account status (« statut trej », « vérifier trej »), for the organisation's agents only. Execute `helpdesk.resend`, `helpdesk.unlock` (while `canUnlock`), `helpdesk.verify`, `helpdesk.confirm` (with the input `code`) and `helpdesk.status` with `{username}`; the bot checks at each click that the clicker is an agent.",
+  "caller-code": "Posted in the account owner's personal chat when an agent verifies a caller: the one-time code to read out. Execute `caller.denied` with `{check}` (« Je n'ai pas appelé »): only the account's owner can; the check ends and the agent is warned.",
   account: "The person's own account, by their Teams identity: username reminder, locked / unlocked; « Déverrouiller mon compte » (Execute `unlock`) while `isLocked`.",
   error: "Error card: rate limited, unavailable, not served in this conversation, organisation or team not set up; optional retry time.",
 };

@@ -1,0 +1,522 @@
+//! Caller verification for the service desk: an agent has a one-time code sent to the owner of
+//! an account (in their Teams chat with the bot, else by mail); the caller reads it back; a right
+//! code opens the agent's verified actions for a while. The code is kept only as an HMAC under a
+//! key derived from the service key, works once, expires, and allows a few wrong tries. The
+//! owner may answer « Je n'ai pas appelé », which ends the check and warns the agent.
+
+use std::fmt;
+
+use hmac::Mac;
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use tracing::{info, instrument};
+
+use super::{
+    ResetError, ResetService,
+    audit::{Audit, AuditEvent},
+    helpdesk::Agent,
+    model::{Account, AccountId, Username},
+    records::ConversationRef,
+};
+use crate::{
+    i18n::Locale,
+    mail::{MailParams, MailTemplate, OutgoingMail, enqueue},
+    org::Organisation,
+    store::{AnyConnection, StoreError, accounts, caller as rows, caller::CheckRow},
+};
+
+/// How long a code can be read back.
+pub const CODE_LIFETIME: i64 = 600;
+/// How long a confirmed caller's actions stay open to the agent.
+pub const VERIFIED_FOR: i64 = 900;
+/// Wrong codes allowed per check; then a new code is needed.
+pub const MAX_TRIES: i64 = 3;
+/// Codes sent to one account within an hour, by all agents: the owner is not to be flooded.
+pub const CODES_PER_HOUR: i64 = 5;
+
+/// A six-digit one-time code. Shown only to its owner; never logged.
+pub struct CallerCode(SecretString);
+
+impl fmt::Debug for CallerCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CallerCode([redacted])")
+    }
+}
+
+impl CallerCode {
+    fn generate() -> Self {
+        let n: u32 = rand::rngs::OsRng.gen_range(0..1_000_000);
+        Self(SecretString::from(format!("{n:06}")))
+    }
+
+    /// The code as the owner reads it out: `123 456`.
+    pub fn spaced(&self) -> String {
+        let digits = self.0.expose_secret();
+        format!("{} {}", &digits[..3], &digits[3..])
+    }
+}
+
+/// What asking for a code did.
+#[derive(Debug)]
+pub enum Started {
+    NoAccount,
+    /// `CODES_PER_HOUR` codes already went to this account within the hour.
+    TooMany,
+    /// The code is to be posted in the owner's chat with the bot (the caller posts it; when
+    /// that fails, [`ResetService::mail_caller_code`] mails it instead).
+    Teams {
+        check: SentCheck,
+        code: CallerCode,
+        to: ConversationRef,
+    },
+    /// The owner has no chat with the bot: the code is on its way by mail.
+    Mailed {
+        check: SentCheck,
+    },
+}
+
+/// A check just opened.
+#[derive(Debug, Clone)]
+pub struct SentCheck {
+    pub id: String,
+    /// The owner's language, when the directory gives one.
+    pub locale: Option<Locale>,
+    pub expires_at: i64,
+}
+
+/// The agent's check of a caller, as the agent's card shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerState {
+    /// No check, or one whose verified time is over: « Vérifier l'appelant ».
+    None,
+    /// A code is out, waiting to be read back.
+    Pending {
+        expires_at: i64,
+        by_mail: bool,
+        tries_left: i64,
+    },
+    /// The caller read the right code: verified actions until then.
+    Verified { until: i64 },
+    /// The code expired or ran out of tries: a new one is needed.
+    Spent,
+    /// The owner said they did not call.
+    Denied,
+}
+
+/// What a code typed by the agent did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    Confirmed {
+        until: i64,
+    },
+    Wrong {
+        tries_left: i64,
+    },
+    /// Out of tries now, or expired, used or absent: ask for a new code.
+    NeedNewCode,
+    /// The owner said they did not call.
+    Denied,
+}
+
+/// The owner's « Je n'ai pas appelé », for warning the agent.
+#[derive(Debug, Clone)]
+pub struct DeniedCall {
+    pub agent_object_id: String,
+    pub agent_name: String,
+    pub username: Username,
+    pub display_name: String,
+    pub at: i64,
+}
+
+/// What the owner's answer did.
+#[derive(Debug, Clone)]
+pub enum Denial {
+    Done(DeniedCall),
+    /// Already answered: nothing more.
+    Already,
+    /// No such check for this person's account.
+    NotTheirs,
+}
+
+impl CallerState {
+    fn of(row: Option<&CheckRow>, now: i64) -> Self {
+        let Some(r) = row else { return Self::None };
+        if r.denied_at.is_some() {
+            return Self::Denied;
+        }
+        match r.confirmed_at {
+            Some(at) if at + VERIFIED_FOR > now => Self::Verified {
+                until: at + VERIFIED_FOR,
+            },
+            Some(_) => Self::None,
+            None if r.tries >= MAX_TRIES || r.expires_at <= now => Self::Spent,
+            None => Self::Pending {
+                expires_at: r.expires_at,
+                by_mail: r.sent_by == "mail",
+                tries_left: MAX_TRIES - r.tries,
+            },
+        }
+    }
+}
+
+impl ResetService {
+    /// Opens a check of the caller for `agent`: a new code for the account's owner, sent in their
+    /// Teams chat with the bot when they have one, else queued by mail. Audited with the agent.
+    #[instrument(skip_all, fields(tenant.id = %org.tenant_id))]
+    pub async fn start_caller_check(
+        &self,
+        org: &Organisation,
+        agent: &Agent,
+        agent_name: &str,
+        username: &Username,
+    ) -> Result<Started, ResetError> {
+        let now = self.clock.unix();
+        let mut tx = self.store.begin().await?;
+        let Some(account) = accounts::by_username(&mut tx, &org.tenant_id, username).await? else {
+            return Ok(Started::NoAccount);
+        };
+        let recent = rows::sent_since(&mut tx, &org.tenant_id, &account.id.0, now - 3600).await?;
+        if recent >= CODES_PER_HOUR {
+            return Ok(Started::TooMany);
+        }
+        let to = match account.entra_object_id.as_deref() {
+            Some(oid) => {
+                crate::store::bot::personal_conversation(&mut tx, &org.chat_tenants(), oid).await?
+            }
+            None => None,
+        };
+        rows::retire(
+            &mut tx,
+            &org.tenant_id,
+            &account.id.0,
+            agent.object_id(),
+            now,
+        )
+        .await?;
+        let code = CallerCode::generate();
+        let id = uuid::Uuid::new_v4().to_string();
+        let sent_by = if to.is_some() { "teams" } else { "mail" };
+        rows::insert(
+            &mut tx,
+            &CheckRow {
+                id: id.clone(),
+                tenant_id: org.tenant_id.clone(),
+                account_id: account.id.0.clone(),
+                agent_object_id: agent.object_id().to_string(),
+                agent_name: agent_name.to_string(),
+                code_hash: self.code_hash(&id, &code),
+                sent_by: sent_by.to_string(),
+                created_at: now,
+                expires_at: now + CODE_LIFETIME,
+                tries: 0,
+                confirmed_at: None,
+                denied_at: None,
+            },
+        )
+        .await?;
+        Audit::event(AuditEvent::CallerCodeSent, now)
+            .tenant(&org.tenant_id)
+            .account(&account.id)
+            .client(&agent.requester().key())
+            .detail(sent_by)
+            .record(&mut tx)
+            .await?;
+        let check = SentCheck {
+            id,
+            locale: account.locale,
+            expires_at: now + CODE_LIFETIME,
+        };
+        if to.is_none() {
+            self.queue_code_mail(&mut tx, org, &account, &check, &code, agent_name, now)
+                .await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        info!(account.id = %account.id, sent_by, "caller code sent for a service-desk agent");
+        Ok(match to {
+            Some(to) => Started::Teams { check, code, to },
+            None => {
+                self.mail_wake.notify_one();
+                Started::Mailed { check }
+            }
+        })
+    }
+
+    /// The code of a check that could not be posted in Teams, mailed instead.
+    pub async fn mail_caller_code(
+        &self,
+        org: &Organisation,
+        check: &SentCheck,
+        code: &CallerCode,
+    ) -> Result<(), ResetError> {
+        let now = self.clock.unix();
+        let mut tx = self.store.begin().await?;
+        let Some(row) = rows::by_id(&mut tx, &check.id).await? else {
+            return Ok(());
+        };
+        let Some(account) = accounts::by_id(&mut tx, &AccountId(row.account_id.clone())).await?
+        else {
+            return Ok(());
+        };
+        self.queue_code_mail(&mut tx, org, &account, check, code, &row.agent_name, now)
+            .await?;
+        rows::set_sent_by(&mut tx, &check.id, "mail").await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.mail_wake.notify_one();
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn queue_code_mail(
+        &self,
+        tx: &mut AnyConnection,
+        org: &Organisation,
+        account: &Account,
+        check: &SentCheck,
+        code: &CallerCode,
+        agent_name: &str,
+        now: i64,
+    ) -> Result<(), ResetError> {
+        enqueue(
+            tx,
+            &self.key,
+            OutgoingMail {
+                template: MailTemplate::CallerCode,
+                to: &account.email,
+                locale: account.locale.unwrap_or(org.default_locale),
+                tenant_id: &org.tenant_id,
+                params: MailParams {
+                    name: account.display_name.clone(),
+                    expires_at: Some(check.expires_at),
+                    code: Some(code.spaced()),
+                    agent_name: Some(agent_name.to_string()),
+                    ..MailParams::default()
+                },
+            },
+            &self.message_domain(),
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The code the agent typed, as the caller read it (spaces and dashes ignored), checked
+    /// against the agent's newest check of the account. Audited either way.
+    #[instrument(skip_all, fields(tenant.id = %org.tenant_id))]
+    pub async fn confirm_caller(
+        &self,
+        org: &Organisation,
+        agent: &Agent,
+        username: &Username,
+        typed: &str,
+    ) -> Result<Confirmation, ResetError> {
+        let now = self.clock.unix();
+        let typed: String = typed.chars().filter(char::is_ascii_digit).collect();
+        let mut conn = self.store.write().await?;
+        let Some(account) = accounts::by_username(&mut conn, &org.tenant_id, username).await?
+        else {
+            return Ok(Confirmation::NeedNewCode);
+        };
+        let Some(check) =
+            rows::latest(&mut conn, &org.tenant_id, &account.id.0, agent.object_id()).await?
+        else {
+            return Ok(Confirmation::NeedNewCode);
+        };
+        match CallerState::of(Some(&check), now) {
+            CallerState::Denied => return Ok(Confirmation::Denied),
+            CallerState::Pending { .. } => {}
+            _ => return Ok(Confirmation::NeedNewCode),
+        }
+        let agent_key = agent.requester().key();
+        if typed.len() == 6 && self.code_matches(&check, &typed) {
+            if !rows::confirm(&mut conn, &check.id, now, MAX_TRIES).await? {
+                return Ok(Confirmation::NeedNewCode);
+            }
+            Audit::event(AuditEvent::CallerConfirmed, now)
+                .tenant(&org.tenant_id)
+                .account(&account.id)
+                .client(&agent_key)
+                .record(&mut conn)
+                .await?;
+            info!(account.id = %account.id, "caller confirmed by their one-time code");
+            return Ok(Confirmation::Confirmed {
+                until: now + VERIFIED_FOR,
+            });
+        }
+        let Some(tries) = rows::wrong_try(&mut conn, &check.id, now).await? else {
+            return Ok(Confirmation::NeedNewCode);
+        };
+        Audit::event(AuditEvent::CallerCodeWrong, now)
+            .tenant(&org.tenant_id)
+            .account(&account.id)
+            .client(&agent_key)
+            .detail(format!("tries: {tries}"))
+            .record(&mut conn)
+            .await?;
+        Ok(if tries >= MAX_TRIES {
+            Confirmation::NeedNewCode
+        } else {
+            Confirmation::Wrong {
+                tries_left: MAX_TRIES - tries,
+            }
+        })
+    }
+
+    /// Where the agent's check of the account stands.
+    pub(super) async fn caller_state(
+        &self,
+        conn: &mut AnyConnection,
+        org: &Organisation,
+        agent: &Agent,
+        account: &AccountId,
+    ) -> Result<CallerState, ResetError> {
+        let now = self.clock.unix();
+        let row = rows::latest(conn, &org.tenant_id, &account.0, agent.object_id()).await?;
+        Ok(CallerState::of(row.as_ref(), now))
+    }
+
+    /// The owner's « Je n'ai pas appelé » on the code card: only the identity bound to the
+    /// account may give it. The check ends (a code not yet read back no longer works; a caller
+    /// already confirmed loses the verified actions), audited with the agent who asked.
+    #[instrument(skip_all, fields(tenant.id = %org.tenant_id))]
+    pub async fn deny_caller(
+        &self,
+        org: &Organisation,
+        owner_object_id: Option<&str>,
+        check_id: &str,
+    ) -> Result<Denial, ResetError> {
+        let now = self.clock.unix();
+        let Some(owner) = owner_object_id else {
+            return Ok(Denial::NotTheirs);
+        };
+        let mut tx = self.store.begin().await?;
+        let Some(check) = rows::by_id(&mut tx, check_id)
+            .await?
+            .filter(|c| c.tenant_id == org.tenant_id)
+        else {
+            return Ok(Denial::NotTheirs);
+        };
+        let account = accounts::by_id(&mut tx, &AccountId(check.account_id.clone())).await?;
+        let Some(account) = account.filter(|a| {
+            a.entra_object_id
+                .as_deref()
+                .is_some_and(|bound| bound.eq_ignore_ascii_case(owner))
+        }) else {
+            return Ok(Denial::NotTheirs);
+        };
+        if !rows::deny(&mut tx, &check.id, now).await? {
+            return Ok(Denial::Already);
+        }
+        let agent_key = format!("agent:{}:{}", org.tenant_id, check.agent_object_id);
+        Audit::event(AuditEvent::CallerDenied, now)
+            .tenant(&org.tenant_id)
+            .account(&account.id)
+            .client(&agent_key)
+            .record(&mut tx)
+            .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        info!(account.id = %account.id, "the owner says they did not call the service desk");
+        Ok(Denial::Done(DeniedCall {
+            agent_object_id: check.agent_object_id,
+            agent_name: check.agent_name,
+            username: account.username,
+            display_name: account.display_name,
+            at: now,
+        }))
+    }
+
+    /// The HMAC of the code, bound to its check: a code copied to another row does not match.
+    fn code_hash(&self, check_id: &str, code: &CallerCode) -> String {
+        use base64::Engine;
+        let mac = self.code_mac(check_id, code.0.expose_secret());
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    }
+
+    fn code_matches(&self, check: &CheckRow, typed: &str) -> bool {
+        use base64::Engine;
+        let Ok(stored) = base64::engine::general_purpose::STANDARD.decode(&check.code_hash) else {
+            return false;
+        };
+        self.code_mac(&check.id, typed)
+            .verify_slice(&stored)
+            .is_ok()
+    }
+
+    fn code_mac(&self, check_id: &str, digits: &str) -> hmac::Hmac<sha2::Sha256> {
+        let key = self.key.derive("caller-code");
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new_from_slice(&key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(check_id.as_bytes());
+        mac.update(b":");
+        mac.update(digits.as_bytes());
+        mac
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(now: i64) -> CheckRow {
+        CheckRow {
+            id: "c".into(),
+            tenant_id: "t".into(),
+            account_id: "a".into(),
+            agent_object_id: "o".into(),
+            agent_name: "Agent".into(),
+            code_hash: String::new(),
+            sent_by: "teams".into(),
+            created_at: now,
+            expires_at: now + CODE_LIFETIME,
+            tries: 0,
+            confirmed_at: None,
+            denied_at: None,
+        }
+    }
+
+    #[test]
+    fn a_check_moves_from_pending_to_verified_and_lapses() {
+        let now = 1_000;
+        let mut r = row(now);
+        assert_eq!(
+            CallerState::of(Some(&r), now),
+            CallerState::Pending {
+                expires_at: now + CODE_LIFETIME,
+                by_mail: false,
+                tries_left: 3
+            }
+        );
+        assert_eq!(
+            CallerState::of(Some(&r), now + CODE_LIFETIME),
+            CallerState::Spent
+        );
+        r.tries = MAX_TRIES;
+        assert_eq!(CallerState::of(Some(&r), now), CallerState::Spent);
+        r.tries = 1;
+        r.confirmed_at = Some(now + 60);
+        assert_eq!(
+            CallerState::of(Some(&r), now + 60),
+            CallerState::Verified {
+                until: now + 60 + VERIFIED_FOR
+            }
+        );
+        assert_eq!(
+            CallerState::of(Some(&r), now + 60 + VERIFIED_FOR),
+            CallerState::None
+        );
+        r.denied_at = Some(now + 61);
+        assert_eq!(CallerState::of(Some(&r), now + 62), CallerState::Denied);
+        assert_eq!(CallerState::of(None, now), CallerState::None);
+    }
+
+    #[test]
+    fn codes_are_six_digits_read_in_two_groups() {
+        for _ in 0..100 {
+            let c = CallerCode::generate();
+            let s = c.spaced();
+            assert_eq!(s.len(), 7);
+            assert!(s[..3].chars().all(|c| c.is_ascii_digit()));
+            assert_eq!(&s[3..4], " ");
+            assert!(!format!("{c:?}").contains(&s[..3]));
+        }
+    }
+}
