@@ -145,6 +145,8 @@ pub struct Organisation {
     pub words: Words,
     /// How a person reaches the service desk (`[organisations.service_desk]`).
     pub service_desk: ServiceDesk,
+    /// Requests opened in Octopus by mail (`[organisations.octopus_requests]`); none when unset.
+    pub octopus_requests: Option<OctopusRequests>,
     /// The person responsible for the protection of personal information (`[organisations.privacy]`).
     pub privacy: Privacy,
     /// How SCIM provisioning maps onto the accounts (`[organisations.scim]`).
@@ -207,6 +209,71 @@ pub struct ServiceDesk {
 impl ServiceDesk {
     pub fn is_set(&self) -> bool {
         self.phone.is_some() || self.url.is_some()
+    }
+}
+
+/// `[organisations.octopus_requests]`: where self-service ends, the person may open a request at
+/// the service desk: a mail to the mailbox Octopus's MailIntegration reads, which it turns into an
+/// incident, or a service request when the body is enclosed in its `NewSRBodyEnclosingToken`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OctopusRequests {
+    /// The mailbox MailIntegration reads.
+    pub mailbox: String,
+    #[serde(default)]
+    pub mode: RequestMode,
+    /// MailIntegration's `NewSRBodyEnclosingToken` (`CreateSR` in Octopus's example); required
+    /// in `service_request` mode.
+    #[serde(default)]
+    pub enclosing_token: Option<String>,
+    /// Lines written first in the body, as they are (the service-request form's fields,
+    /// `Catégorie: Accès`…).
+    #[serde(default)]
+    pub field_lines: Vec<String>,
+    /// The same event of the same person opens one request per window.
+    #[serde(default = "default_request_window_hours")]
+    pub window_hours: u32,
+}
+
+fn default_request_window_hours() -> u32 {
+    24
+}
+
+/// What MailIntegration makes of the mail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestMode {
+    #[default]
+    Incident,
+    ServiceRequest,
+}
+
+impl OctopusRequests {
+    /// The problems, named by key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        if crate::reset::model::EmailAddress::parse(&self.mailbox).is_err() {
+            errs.push("octopus_requests.mailbox: the address MailIntegration reads".into());
+        }
+        let token = self.enclosing_token.as_deref().map(str::trim);
+        match (self.mode, token) {
+            (RequestMode::ServiceRequest, None | Some("")) => errs.push(
+                "octopus_requests.enclosing_token: required in service_request mode \
+                 (MailIntegration's NewSRBodyEnclosingToken, e.g. CreateSR)"
+                    .into(),
+            ),
+            (_, Some(t)) if t.chars().any(char::is_whitespace) => errs.push(
+                "octopus_requests.enclosing_token: one word, as MailIntegration has it".into(),
+            ),
+            _ => {}
+        }
+        if self.field_lines.iter().any(|l| l.contains(['\r', '\n'])) {
+            errs.push("octopus_requests.field_lines: one line each".into());
+        }
+        if !(1..=24).contains(&self.window_hours) {
+            errs.push("octopus_requests.window_hours: between 1 and 24".into());
+        }
+        errs
     }
 }
 

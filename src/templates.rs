@@ -47,6 +47,8 @@ const FILES: &[(&str, &str)] = embedded![
     "mail/caller_code/subject.txt",
     "mail/caller_code/body.txt",
     "mail/caller_code/body.html",
+    "mail/desk_request/subject.txt",
+    "mail/desk_request/body.txt",
     "pages/forgot_username.html",
     "pages/username_sent.html",
 ];
@@ -122,24 +124,35 @@ pub fn local_time(
 ) -> String {
     let local = tz.from_utc_datetime(&at.naive_utc());
     let today = tz.from_utc_datetime(&now.naive_utc()).date_naive() == local.date_naive();
+    if today {
+        clock_time(&local, locale)
+    } else {
+        local_date_time(at, tz, locale)
+    }
+}
+
+/// A moment with its date always, for what is read later (a request in the desk's queue).
+pub fn local_date_time(at: DateTime<Utc>, tz: chrono_tz::Tz, locale: Locale) -> String {
+    use chrono::Datelike;
+    let local = tz.from_utc_datetime(&at.naive_utc());
+    let time = clock_time(&local, locale);
+    let d = local.date_naive();
+    match locale {
+        Locale::FrCa => format!("{time} le {}", d.format("%Y-%m-%d")),
+        Locale::Pt => format!("{time} de {:02}/{:02}/{}", d.day(), d.month(), d.year()),
+        Locale::En => format!("{time} on {}", d.format("%Y-%m-%d")),
+    }
+}
+
+fn clock_time(local: &DateTime<chrono_tz::Tz>, locale: Locale) -> String {
     let (h, m) = (local.hour(), local.minute());
-    let time = match locale {
+    match locale {
         Locale::FrCa => format!("{h} h {m:02}"),
         Locale::Pt => format!("{h}h{m:02}"),
         Locale::En => {
             let (pm, h12) = local.hour12();
             format!("{h12}:{m:02} {}", if pm { "PM" } else { "AM" })
         }
-    };
-    if today {
-        return time;
-    }
-    let d = local.date_naive();
-    use chrono::Datelike;
-    match locale {
-        Locale::FrCa => format!("{time} le {}", d.format("%Y-%m-%d")),
-        Locale::Pt => format!("{time} de {:02}/{:02}/{}", d.day(), d.month(), d.year()),
-        Locale::En => format!("{time} on {}", d.format("%Y-%m-%d")),
     }
 }
 

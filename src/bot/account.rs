@@ -15,6 +15,7 @@ use crate::{
     i18n::Locale,
     org::Organisation,
     reset::{
+        desk_request::DeskReason,
         model::Account,
         teams::requester,
         unlock::{Actor, Unlock},
@@ -168,11 +169,20 @@ impl Bot {
             .words_in(locale, &self.core.strings)
             .contact
             .filter(|_| needs_a_person);
+        let desk = super::desk::desk_offer(
+            org,
+            match kind {
+                Kind::Unlinked => Some(DeskReason::Unlinked),
+                Kind::HardLocked => Some(DeskReason::HardLock),
+                _ => None,
+            },
+        );
         let card = self.core.cards.render(
             "account",
             locale,
             json!({
                 "hasContact": contact.is_some(), "contact": contact.unwrap_or_default(),
+                "canAskDesk": desk.0, "deskReason": desk.1,
                 "orgName": org.name, "portalUrl": org.portal_url.as_str(),
                 "username": username,
                 "isUsername": kind == Kind::Username,

@@ -18,6 +18,7 @@ use crate::{
     reset::{
         ResetError,
         caller::{CallerCode, CallerState, Confirmation, Denial, DeniedCall, SentCheck, Started},
+        desk_request::DeskReason,
         helpdesk::{AccountStatus, Agent},
         model::Username,
     },
@@ -122,7 +123,7 @@ impl Bot {
         if let Some(d) = denied {
             self.warn_agent(org, &d).await;
         }
-        Ok(Some(self.denied_card(locale)))
+        Ok(Some(self.denied_card(org, locale)))
     }
 
     /// Tells the agent who asked for the code, in their personal chat with the bot. A failure
@@ -185,6 +186,7 @@ impl Bot {
                 "validity": self.hd(locale, "code_valid")
                     .replace("{time}", &self.at(org, locale, check.expires_at)),
                 "checkId": check.id,
+                "canAskDesk": false, "deskReason": "",
             }),
         );
         let mut out = OutgoingActivity::card(with_language(card, locale));
@@ -192,11 +194,13 @@ impl Bot {
         out
     }
 
-    fn denied_card(&self, locale: Locale) -> Value {
+    fn denied_card(&self, org: &Organisation, locale: Locale) -> Value {
+        let desk = super::desk::desk_offer(org, Some(DeskReason::DidNotCall));
         let card = self.core.cards.render(
             "caller-code",
             locale,
-            json!({"isDenied": true, "intro": "", "code": "", "validity": "", "checkId": ""}),
+            json!({"isDenied": true, "intro": "", "code": "", "validity": "", "checkId": "",
+                "canAskDesk": desk.0, "deskReason": desk.1}),
         );
         with_language(card, locale)
     }

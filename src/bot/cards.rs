@@ -12,7 +12,7 @@ use crate::{
     reset::model::UnknownName,
 };
 
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 9] = [
     ("welcome", include_str!("../../adaptive-cards/welcome.json")),
     ("invite", include_str!("../../adaptive-cards/invite.json")),
     ("request", include_str!("../../adaptive-cards/request.json")),
@@ -26,6 +26,10 @@ const TEMPLATES: [(&str, &str); 8] = [
     (
         "caller-code",
         include_str!("../../adaptive-cards/caller-code.json"),
+    ),
+    (
+        "desk-request",
+        include_str!("../../adaptive-cards/desk-request.json"),
     ),
 ];
 
@@ -199,10 +203,11 @@ pub enum CardVerb {
     HelpdeskVerify,
     HelpdeskConfirm,
     CallerDenied,
+    DeskRequest,
 }
 
 impl CardVerb {
-    const ALL: [CardVerb; 13] = [
+    const ALL: [CardVerb; 14] = [
         Self::Forgot,
         Self::Enroll,
         Self::Submit,
@@ -216,6 +221,7 @@ impl CardVerb {
         Self::HelpdeskVerify,
         Self::HelpdeskConfirm,
         Self::CallerDenied,
+        Self::DeskRequest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -233,6 +239,7 @@ impl CardVerb {
             Self::HelpdeskVerify => "helpdesk.verify",
             Self::HelpdeskConfirm => "helpdesk.confirm",
             Self::CallerDenied => "caller.denied",
+            Self::DeskRequest => "desk.request",
         }
     }
 }

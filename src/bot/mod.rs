@@ -10,6 +10,7 @@ pub mod campaign_cli;
 pub mod cards;
 pub mod connector;
 mod conversation;
+mod desk;
 pub mod handlers;
 pub mod helpdesk;
 mod identity;

@@ -15,6 +15,7 @@ use crate::{
     i18n::Locale,
     org::Organisation,
     reset::{
+        desk_request::DeskReason,
         events::{LinkEvent, LinkObserver},
         model::Purpose,
         teams::{BotRequest, RequestState},
@@ -36,10 +37,19 @@ pub fn status_card(
     let expires = chrono::DateTime::from_timestamp(r.expires_at, 0)
         .map(|t| local_time(t, core.clock.now(), org.time_zone, locale))
         .unwrap_or_default();
+    let desk = super::desk::desk_offer(
+        org,
+        match r.state {
+            RequestState::Undelivered => Some(DeskReason::Undelivered),
+            RequestState::Cancelled => Some(DeskReason::NotMe),
+            _ => None,
+        },
+    );
     let card = core.cards.render(
         "status",
         locale,
         json!({
+            "canAskDesk": desk.0, "deskReason": desk.1,
             "isEnroll": r.purpose == Purpose::Enroll,
             "isSent": r.state == RequestState::Sent && !expired,
             "hasMaskedEmail": r.masked_email.is_some(),

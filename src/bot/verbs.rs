@@ -41,6 +41,7 @@ impl Bot {
             | CardVerb::HelpdeskVerify
             | CardVerb::HelpdeskConfirm => self.helpdesk_action(a, org, locale, verb, data).await?,
             CardVerb::CallerDenied => self.caller_denied(a, org, locale, text("check")).await?,
+            CardVerb::DeskRequest => self.desk_request(a, org, locale, text("reason")).await?,
         };
         Ok((card, None))
     }

@@ -9,8 +9,8 @@ use super::{Config, Description, security::strong_secret, urls::http_url};
 use crate::{
     i18n::Locale,
     org::{
-        Helpdesk, LocalTestClient, LockoutPolicy, Organisation, Privacy, Provisioning, ReturnPath,
-        ServiceDesk, Words,
+        Helpdesk, LocalTestClient, LockoutPolicy, OctopusRequests, Organisation, Privacy,
+        Provisioning, ReturnPath, ServiceDesk, Words,
     },
     reset::policy::PasswordPolicy,
 };
@@ -60,6 +60,8 @@ pub struct RawOrganisation {
     pub words: Words,
     #[serde(default)]
     pub service_desk: ServiceDesk,
+    #[serde(default)]
+    pub octopus_requests: Option<OctopusRequests>,
     #[serde(default)]
     pub privacy: Privacy,
     #[serde(default)]
@@ -218,6 +220,9 @@ impl RawOrganisation {
         if !(1..=36_500).contains(&self.audit_retention_days) {
             errs.push("audit_retention_days: between 1 and 36500".into());
         }
+        if let Some(r) = &self.octopus_requests {
+            errs.extend(r.problems());
+        }
         let helpdesk = self.helpdesk.validated().map_err(|e| errs.extend(e)).ok();
         match (portal_url, sender, time_zone, default_locale, helpdesk) {
             (
@@ -248,6 +253,7 @@ impl RawOrganisation {
                 return_path,
                 words: self.words,
                 service_desk: self.service_desk,
+                octopus_requests: self.octopus_requests,
                 privacy: self.privacy,
                 provisioning: self.scim,
             }),

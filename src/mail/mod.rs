@@ -33,6 +33,8 @@ pub enum MailTemplate {
     /// « Votre code pour le Centre de services »: a caller-verification code, when the owner has
     /// no Teams chat with the bot.
     CallerCode,
+    /// A request for the service desk, to the organisation's Octopus MailIntegration mailbox.
+    DeskRequest,
 }
 
 impl MailTemplate {
@@ -44,7 +46,14 @@ impl MailTemplate {
             MailTemplate::Username => "username",
             MailTemplate::Unlocked => "unlocked",
             MailTemplate::CallerCode => "caller_code",
+            MailTemplate::DeskRequest => "desk_request",
         }
+    }
+
+    /// Plain text only: read by a program (Octopus's MailIntegration), which takes the body as
+    /// it is.
+    pub fn is_plain(self) -> bool {
+        self == MailTemplate::DeskRequest
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -55,6 +64,7 @@ impl MailTemplate {
             "username" => Some(MailTemplate::Username),
             "unlocked" => Some(MailTemplate::Unlocked),
             "caller_code" => Some(MailTemplate::CallerCode),
+            "desk_request" => Some(MailTemplate::DeskRequest),
             _ => None,
         }
     }
@@ -84,6 +94,27 @@ pub struct MailParams {
     /// The service-desk agent who asked for the code, as Teams names them.
     #[serde(default)]
     pub agent_name: Option<String>,
+    /// A request for the service desk (`DeskRequest`).
+    #[serde(default)]
+    pub desk: Option<DeskMail>,
+}
+
+/// What a request to the service desk's Octopus mailbox says besides the person's name and
+/// when: facts only, never a link, a token, a code or a password.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeskMail {
+    /// Where self-service ended (`reset::desk_request::DeskReason`).
+    pub reason: String,
+    pub upn: Option<String>,
+    pub username: Option<String>,
+    pub object_id: Option<String>,
+    /// The account's recent audit rows: (when, event), newest first.
+    pub references: Vec<(i64, String)>,
+    /// The organisation's lines, written first.
+    pub field_lines: Vec<String>,
+    /// MailIntegration's `NewSRBodyEnclosingToken`: the body is enclosed in it (a service
+    /// request); `None`: an incident.
+    pub enclosing_token: Option<String>,
 }
 
 pub struct OutgoingMail<'a> {

@@ -7,14 +7,15 @@ use super::{MailParams, MailTemplate};
 use crate::{
     i18n::{Locale, Strings},
     org::Organisation,
-    templates::{Templates, local_time},
+    templates::{Templates, local_date_time, local_time},
 };
 
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub subject: String,
     pub text: String,
-    pub html: String,
+    /// `None` for a mail that a program reads (`MailTemplate::is_plain`).
+    pub html: Option<String>,
 }
 
 pub fn render(
@@ -32,6 +33,25 @@ pub fn render(
             .unwrap_or_default()
     };
     let url = |s: Option<&str>| s.unwrap_or_default().to_string();
+    let dated = |t: i64| {
+        DateTime::from_timestamp(t, 0)
+            .map(|t| local_date_time(t, org.time_zone, locale))
+            .unwrap_or_default()
+    };
+    let desk = params.desk.as_ref().map(|d| {
+        context! {
+            reason => &d.reason,
+            upn => d.upn.as_deref().unwrap_or_default(),
+            username => d.username.as_deref().unwrap_or_default(),
+            object_id => d.object_id.as_deref().unwrap_or_default(),
+            references => d.references.iter()
+                .map(|(t, event)| context! { at => dated(*t), event => event })
+                .collect::<Vec<_>>(),
+            field_lines => &d.field_lines,
+            token => d.enclosing_token.as_deref().unwrap_or_default(),
+            occurred => params.occurred_at.map(dated).unwrap_or_default(),
+        }
+    });
     let ctx = context! {
         t => strings.table(locale),
         lang => locale.tag(),
@@ -48,12 +68,18 @@ pub fn render(
         by_agent => params.by_agent,
         code => params.code.as_deref().unwrap_or_default(),
         agent_name => params.agent_name.as_deref().unwrap_or_default(),
+        desk => desk,
+        time_zone => org.time_zone.name(),
     };
     let name = template.name();
     let subject = templates.render(&format!("mail/{name}/subject.txt"), ctx.clone())?;
     Ok(Rendered {
         subject: subject.trim().to_string(),
         text: templates.render(&format!("mail/{name}/body.txt"), ctx.clone())?,
-        html: templates.render(&format!("mail/{name}/body.html"), ctx)?,
+        html: if template.is_plain() {
+            None
+        } else {
+            Some(templates.render(&format!("mail/{name}/body.html"), ctx)?)
+        },
     })
 }

@@ -493,12 +493,11 @@ impl MailWorker {
         if let Some(reply_to) = &org.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }
-        builder
-            .multipart(MultiPart::alternative_plain_html(
-                rendered.text,
-                rendered.html,
-            ))
-            .map_err(|e| format!("message: {e}"))
+        match rendered.html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(rendered.text, html)),
+            None => builder.singlepart(lettre::message::SinglePart::plain(rendered.text)),
+        }
+        .map_err(|e| format!("message: {e}"))
     }
 }
 

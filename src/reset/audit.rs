@@ -91,6 +91,9 @@ pub enum AuditEvent {
     CallerCodeWrong,
     /// The owner answered « Je n'ai pas appelé » on the code (client: the agent who asked).
     CallerDenied,
+    /// A request mailed to the service desk's Octopus mailbox (client: the person; detail: the
+    /// reason, where self-service ended).
+    DeskRequestSent,
 }
 
 impl AuditEvent {
@@ -125,6 +128,7 @@ impl AuditEvent {
             AuditEvent::CallerConfirmed => "caller_confirmed",
             AuditEvent::CallerCodeWrong => "caller_code_wrong",
             AuditEvent::CallerDenied => "caller_denied",
+            AuditEvent::DeskRequestSent => "desk_request_sent",
         }
     }
 }

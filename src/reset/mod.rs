@@ -5,6 +5,7 @@ pub mod argon;
 pub mod audit;
 pub mod caller;
 pub mod campaign;
+pub mod desk_request;
 pub mod error;
 pub mod events;
 pub mod hasher;

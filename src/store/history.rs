@@ -93,12 +93,28 @@ pub async fn mails(
 }
 
 /// An audit row of the account: when, what, and who asked (the client key).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
     pub occurred_at: i64,
     pub event: String,
     pub client: Option<String>,
     pub detail: Option<String>,
+}
+
+/// The account's newest `limit` audit rows, newest first.
+pub async fn recent(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    limit: i64,
+) -> Result<Vec<EventRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "select occurred_at, event, client, detail from audit_event \
+         where account_id = $1 order by audit_id desc limit $2",
+    )
+    .bind(account_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// The account's newest `limit` audit rows among `events`, newest first.
@@ -116,22 +132,11 @@ pub async fn events(
          where account_id = $1 and event in ({names}) order by audit_id desc limit ${}",
         events.len() + 2
     );
-    let mut query = sqlx::query(&sql).bind(account_id);
+    let mut query = sqlx::query_as(&sql).bind(account_id);
     for e in events {
         query = query.bind(*e);
     }
-    let query = query.bind(limit);
-    let rows = query.fetch_all(conn).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(EventRow {
-                occurred_at: r.try_get("occurred_at")?,
-                event: r.try_get("event")?,
-                client: r.try_get("client")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
+    Ok(query.bind(limit).fetch_all(conn).await?)
 }
 
 /// When `event` last happened to the account.

@@ -420,9 +420,7 @@ async fn a_hard_lock_is_lifted_only_for_a_confirmed_caller() {
     let app = TestApp::builder()
         .config(|c| {
             c.organisations[0].helpdesk.agent_object_ids = vec![AGENT_OID.into()];
-            let lockout = c.organisations[0].lockout.get_or_insert_default();
-            lockout.threshold = 5;
-            lockout.hard_limit = 5;
+            crate::unlock::hard_at_the_first_lock(c);
         })
         .spawn()
         .await;

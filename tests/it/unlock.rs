@@ -27,6 +27,13 @@ pub async fn verify(app: &TestApp, username: &str, password: &str) -> Value {
     res.json().await.unwrap()
 }
 
+/// The organisation's first lock a hard lock: 5 wrong passwords reach both limits.
+pub fn hard_at_the_first_lock(c: &mut octopus_teams::config::RawConfig) {
+    let lockout = c.organisations[0].lockout.get_or_insert_default();
+    lockout.threshold = 5;
+    lockout.hard_limit = 5;
+}
+
 /// Enrols trej with PASSWORD (one mail), then locks her sign-in with wrong guesses.
 pub async fn enrolled_and_locked(app: &TestApp) {
     let link = app.reset_link(&app.link_mail("enroll", "trej", 1).await);

@@ -44,6 +44,8 @@ function status(flag, extra) {
     linkActive: false,
     askResetAgain: false,
     askEnrollAgain: false,
+    canAskDesk: false,
+    deskReason: "",
     ...flags,
     ...extra,
   };
@@ -100,6 +102,8 @@ function callerCode(extra) {
     code: "482 913",
     validity: "Valide jusqu'à 15 h 42, une seule fois.",
     checkId: "6b0e4a52-3c1f-4d8e-9f27-5a1c0d93e7b4",
+    canAskDesk: false,
+    deskReason: "",
     ...extra,
   };
 }
@@ -109,7 +113,11 @@ const CONTACT = "Centre de services\u00a0: 418 962-9848, poste 2300 (du lundi au
 function account(flag, extra) {
   const flags = Object.fromEntries(ACCOUNT_FLAGS.map((f) => [f, f === flag]));
   const person = ["isUnlinked", "isHardLocked", "isUnlockLimit"].includes(flag);
-  return { ...CEGEP, username: "trej", hasContact: person, contact: person ? CONTACT : "", ...flags, ...extra };
+  const desk = { isUnlinked: "unlinked", isHardLocked: "hard_lock" }[flag];
+  return {
+    ...CEGEP, username: "trej", hasContact: person, contact: person ? CONTACT : "",
+    canAskDesk: Boolean(desk), deskReason: desk ?? "", ...flags, ...extra,
+  };
 }
 const HINT = "Le nom d'utilisateur correspond (sauf exception) aux 3 premières lettres du nom et à la première lettre du prénom.";
 
@@ -125,9 +133,9 @@ const SCENARIOS = [
   ["status", "used", status("isUsed", { linkActive: true })],
   ["status", "changed", status("isChanged")],
   ["status", "superseded", status("isSuperseded")],
-  ["status", "cancelled", status("isCancelled", { ...CISSS, purpose: "enroll", isEnroll: true })],
+  ["status", "cancelled", status("isCancelled", { ...CISSS, purpose: "enroll", isEnroll: true, canAskDesk: true, deskReason: "not_me" })],
   ["status", "expired", status("isExpired")],
-  ["status", "undelivered", status("isUndelivered", { askResetAgain: true })],
+  ["status", "undelivered", status("isUndelivered", { askResetAgain: true, canAskDesk: true, deskReason: "undelivered" })],
   ["account", "username", account("isUsername")],
   ["account", "username-locked", account("isUsername", { isLocked: true })],
   ["account", "unlinked", account("isUnlinked", { username: "" })],
@@ -184,7 +192,9 @@ const SCENARIOS = [
     callerText: "Julie Tremblay dit ne pas avoir appelé le Centre de services : ne faites aucune action pour l'appelant.",
   })],
   ["caller-code", null, callerCode({})],
-  ["caller-code", "denied", callerCode({ isDenied: true, intro: "", code: "", validity: "", checkId: "" })],
+  ["caller-code", "denied", callerCode({ isDenied: true, intro: "", code: "", validity: "", checkId: "", canAskDesk: true, deskReason: "did_not_call" })],
+  ["desk-request", "sent", { isSent: true, isAlready: false, hasContact: true, contact: CONTACT }],
+  ["desk-request", "already", { isSent: false, isAlready: true, hasContact: false, contact: "" }],
 ];
 
 // What each data name means (for strings.md).
@@ -199,7 +209,7 @@ const DATA_DOC = {
   hasMaskedEmail: "bool: show `maskedEmail` and `t.sentMessage`; `false` gives the uniform answer (`t.sentUniformMessage`).",
   expiresAt: "Link expiry as local time, formatted for the locale (e.g. `15 h 42`, `3:42 PM`, `15:42`).",
   linkActive: "bool: the link can still be used; shows the expiry, the warning and « Ce n'était pas moi ».",
-  isSent: "bool: state flag (exactly one of the seven `is*` state flags is `true`).",
+  isSent: "bool: status card: state flag (exactly one of the seven `is*` state flags is `true`). Desk-request card: the request was mailed to the service desk's Octopus mailbox.",
   isUsed: "bool: state flag: the link was opened.",
   isChanged: "bool: state flag: password changed (shows the portal button).",
   isSuperseded: "bool: state flag: a newer request replaced this one.",
@@ -250,6 +260,9 @@ const DATA_DOC = {
   code: "The one-time code, six digits in two groups (`482 913`); `\"\"` once denied.",
   validity: "Until when the code works (« Valide jusqu'à 15 h 42, une seule fois. »).",
   checkId: "Opaque id of the check (not the code); sent back by « Je n'ai pas appelé ».",
+  canAskDesk: "bool: where self-service ends (no linked account, hard lock, mail not delivered, « Ce n'était pas moi », « Je n'ai pas appelé ») and the organisation takes requests by mail (`[organisations.octopus_requests]`): shows the consent line and « Ouvrir une demande au Centre de services » (Execute `desk.request` with `{reason}`).",
+  deskReason: "Where self-service ended: `unlinked`, `hard_lock`, `undelivered`, `not_me` or `did_not_call`; `\"\"` when `canAskDesk` is false.",
+  isAlready: "bool: desk-request card: the same request went within the organisation's window: nothing more was sent.",
   retryAt: "Local time from which a new request is accepted, formatted for the locale; `\"\"` when `hasRetryAt` is false.",
 };
 
@@ -259,6 +272,7 @@ const CARD_DOC = {
   request: "Reset or enrolment form. Input `username`; Execute `submit` with `{purpose}`, Execute `cancel` with `{purpose}` (cancel does not validate or send the input).",
   status: "Live status; replaces the request card. Execute `notme` with `{requestId}` while `linkActive`.",
   helpdesk: "Service desk's account status (« statut trej », « vérifier trej »), for the organisation's agents only. Execute `helpdesk.resend`, `helpdesk.unlock` (while `canUnlock`), `helpdesk.verify`, `helpdesk.confirm` (with the input `code`) and `helpdesk.status` with `{username}`; the bot checks at each click that the clicker is an agent.",
+  "desk-request": "Replaces the card clicked after « Ouvrir une demande au Centre de services »: the request was sent, or already was (one per person and reason per window). No buttons.",
   "caller-code": "Posted in the account owner's personal chat when an agent verifies a caller: the one-time code to read out. Execute `caller.denied` with `{check}` (« Je n'ai pas appelé »): only the account's owner can; the check ends and the agent is warned.",
   account: "The person's own account, by their Teams identity: username reminder, locked / unlocked; « Déverrouiller mon compte » (Execute `unlock`) while `isLocked`.",
   error: "Error card: rate limited, unavailable, not served in this conversation, organisation or team not set up; optional retry time.",

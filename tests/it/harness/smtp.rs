@@ -46,8 +46,12 @@ impl ReceivedMail {
         self.parsed().headers.get_first_value(name)
     }
 
+    /// The body of the `mime` part: of the mail itself when it has a single part of that type.
     fn part(&self, mime: &str) -> String {
         let parsed = self.parsed();
+        if parsed.subparts.is_empty() && parsed.ctype.mimetype == mime {
+            return parsed.get_body().expect("decodable body");
+        }
         let found = parsed
             .subparts
             .iter()

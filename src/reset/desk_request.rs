@@ -1,0 +1,193 @@
+//! « Ouvrir une demande au Centre de services »: where self-service ends, the person asks for
+//! the desk, and the service mails the organisation's Octopus MailIntegration mailbox a request
+//! that says who, what happened and when — never a link, a token, a code or a password. One
+//! request per person, reason and window; through the outbox like every mail.
+
+use std::str::FromStr;
+
+use tracing::{info, instrument};
+
+use super::{
+    ResetError, ResetService,
+    audit::{Audit, AuditEvent},
+    limits::{Limit, hit},
+    model::{EmailAddress, Requester, UnknownName},
+};
+use crate::{
+    mail::{DeskMail, MailParams, MailTemplate, OutgoingMail, enqueue},
+    org::{Organisation, RequestMode},
+    store::{StoreError, accounts, history},
+};
+
+/// Audit rows named in the request, newest first.
+const REFERENCES: i64 = 8;
+
+/// Where self-service ended for the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeskReason {
+    /// Their Teams identity is linked to no account.
+    Unlinked,
+    /// A hard lock: self-service cannot lift it.
+    HardLock,
+    /// The link's mail could not be delivered in time.
+    Undelivered,
+    /// They cancelled a link they did not ask for (« Ce n'était pas moi »).
+    NotMe,
+    /// Someone called the desk in their name (« Je n'ai pas appelé »).
+    DidNotCall,
+}
+
+impl DeskReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unlinked => "unlinked",
+            Self::HardLock => "hard_lock",
+            Self::Undelivered => "undelivered",
+            Self::NotMe => "not_me",
+            Self::DidNotCall => "did_not_call",
+        }
+    }
+}
+
+impl FromStr for DeskReason {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Unlinked,
+            Self::HardLock,
+            Self::Undelivered,
+            Self::NotMe,
+            Self::DidNotCall,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or(UnknownName)
+    }
+}
+
+/// The person asking, as Teams names them.
+#[derive(Debug, Clone)]
+pub struct Asker {
+    pub requester: Requester,
+    pub aad_object_id: Option<String>,
+    pub display_name: String,
+    /// Their UPN, when Teams gave it.
+    pub upn: Option<String>,
+}
+
+/// What the click did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeskRequest {
+    /// The mail to the desk's mailbox is queued.
+    Sent,
+    /// The same request went within the window: nothing more.
+    AlreadySent,
+    /// The organisation has no mailbox for requests.
+    NotOffered,
+}
+
+impl ResetService {
+    /// Queues the request mail to the organisation's MailIntegration mailbox, in the
+    /// organisation's language, and audits it (`desk_request_sent`, detail: the reason).
+    #[instrument(skip_all, fields(tenant.id = %org.tenant_id, reason = reason.as_str()))]
+    pub async fn open_desk_request(
+        &self,
+        org: &Organisation,
+        asker: &Asker,
+        reason: DeskReason,
+    ) -> Result<DeskRequest, ResetError> {
+        let Some(cfg) = &org.octopus_requests else {
+            return Ok(DeskRequest::NotOffered);
+        };
+        let Ok(mailbox) = EmailAddress::parse(&cfg.mailbox) else {
+            return Ok(DeskRequest::NotOffered);
+        };
+        let now = self.clock.unix();
+        let client = asker.requester.key();
+        let mut tx = self.store.begin().await?;
+        let once = Limit {
+            max: 1,
+            window_secs: u64::from(cfg.window_hours) * 3600,
+        };
+        let bucket = format!("desk-request:{client}:{}", reason.as_str());
+        if hit(&mut tx, &bucket, once, now).await?.is_err() {
+            return Ok(DeskRequest::AlreadySent);
+        }
+        let account = match asker.aad_object_id.as_deref() {
+            Some(oid) => accounts::by_identity(&mut tx, &org.tenant_id, Some(oid), None).await?,
+            None => None,
+        };
+        let references = match &account {
+            Some(a) => history::recent(&mut tx, &a.id.0, REFERENCES).await?,
+            None => Vec::new(),
+        };
+        let desk = DeskMail {
+            reason: reason.as_str().to_string(),
+            upn: asker
+                .upn
+                .clone()
+                .or_else(|| account.as_ref().and_then(|a| a.upn.clone())),
+            username: account.as_ref().map(|a| a.username.as_str().to_string()),
+            object_id: asker.aad_object_id.clone(),
+            references: references
+                .into_iter()
+                .map(|r| (r.occurred_at, r.event))
+                .collect(),
+            field_lines: cfg.field_lines.clone(),
+            enclosing_token: match cfg.mode {
+                RequestMode::Incident => None,
+                RequestMode::ServiceRequest => cfg.enclosing_token.clone(),
+            },
+        };
+        enqueue(
+            &mut tx,
+            &self.key,
+            OutgoingMail {
+                template: MailTemplate::DeskRequest,
+                to: &mailbox,
+                locale: org.default_locale,
+                tenant_id: &org.tenant_id,
+                params: MailParams {
+                    name: asker.display_name.clone(),
+                    occurred_at: Some(now),
+                    desk: Some(desk),
+                    ..MailParams::default()
+                },
+            },
+            &self.message_domain(),
+            now,
+        )
+        .await?;
+        Audit::event(AuditEvent::DeskRequestSent, now)
+            .tenant(&org.tenant_id)
+            .account(account.as_ref().map(|a| &a.id))
+            .client(&client)
+            .detail(reason.as_str())
+            .record(&mut tx)
+            .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.mail_wake.notify_one();
+        info!("request mailed to the service desk's Octopus mailbox");
+        Ok(DeskRequest::Sent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_read_back_as_written() {
+        for r in [
+            DeskReason::Unlinked,
+            DeskReason::HardLock,
+            DeskReason::Undelivered,
+            DeskReason::NotMe,
+            DeskReason::DidNotCall,
+        ] {
+            assert_eq!(r.as_str().parse::<DeskReason>(), Ok(r));
+        }
+        assert_eq!("password".parse::<DeskReason>(), Err(UnknownName));
+    }
+}
