@@ -49,7 +49,7 @@
   function say(message) { show('problem', false); $('status').textContent = message; show('status', true); }
   function complain(message) { show('status', false); $('problem').textContent = message; show('problem', true); }
   function busy(on) {
-    ['send-reset', 'send-enroll', 'unlock', 'fallback-reset', 'fallback-enroll'].forEach(function (id) { $(id).disabled = on; });
+    ['send-reset', 'send-enroll', 'unlock', 'fallback-reset', 'fallback-enroll', 'desk-request'].forEach(function (id) { $(id).disabled = on; });
   }
 
   function fallback(reason) {
@@ -93,10 +93,24 @@
     busy(true);
     api('POST', '/api/tab/unlock', { locale: data.lang }, token).then(function (res) {
       if (res.status === 200) { show('locked', false); say(res.body.message); }
-      else { complain(res.body.message || t.unavailable); }
+      else {
+        complain(res.body.message || t.unavailable);
+        if (res.body.canAskDesk === true) { offerDesk('hard_lock', token); }
+      }
     }).catch(function () { complain(t.unavailable); }).then(function () { busy(false); });
   }
   $('unlock').addEventListener('click', unlock);
+
+  // Where self-service ends: a request to the service desk, for the signed-in identity only.
+  var desk = { reason: null, token: null };
+  function offerDesk(reason, bearer) { desk.reason = reason; desk.token = bearer; show('desk', true); }
+  $('desk-request').addEventListener('click', function () {
+    busy(true);
+    api('POST', '/api/tab/desk-request', { reason: desk.reason, locale: data.lang }, desk.token).then(function (res) {
+      if (res.status === 200) { show('desk', false); say(res.body.message); }
+      else { complain(res.body.message || t.unavailable); }
+    }).catch(function () { complain(t.unavailable); }).then(function () { busy(false); });
+  });
   $('send-reset').addEventListener('click', function () { send('reset'); });
   $('send-enroll').addEventListener('click', function () { send('enroll'); });
 
@@ -115,7 +129,12 @@
       return api('GET', '/api/tab/me', null, token);
     })
     .then(function (me) {
-      if (me.status !== 200) { fallback(me.body.message || t.sso_failed); return; }
+      if (me.status !== 200) {
+        var signedIn = token;
+        fallback(me.body.message || t.sso_failed);
+        if (me.status === 404 && me.body.canAskDesk === true) { offerDesk('unlinked', signedIn); }
+        return;
+      }
       $('username').textContent = me.body.username;
       if (me.body.orgName) { $('org-name').textContent = me.body.orgName; }
       show('locked', me.body.locked === true);

@@ -180,7 +180,10 @@ pub async fn me(State(state): State<Tab>, ClientIp(ip): ClientIp, headers: Heade
         Ok(Some(acc)) => acc,
         Ok(None) => {
             let message = state.strings.get(locale, "tab.no_account");
-            let extra = json!({"orgName": org_name});
+            let extra = json!({
+                "orgName": org_name,
+                "canAskDesk": org.is_some_and(|o| o.octopus_requests.is_some()),
+            });
             return answer(StatusCode::NOT_FOUND, "no_account", message, extra);
         }
         Err(e) => return domain_error(&state, locale, e),

@@ -2,6 +2,7 @@
 //! and its JSON API, authenticated by the Teams single sign-on token when there is one.
 
 mod answers;
+mod desk;
 pub mod handlers;
 pub mod sso;
 pub mod unlock;
@@ -80,4 +81,5 @@ pub fn router() -> Router<Tab> {
         .route("/api/tab/me", get(handlers::me))
         .route("/api/tab/request", post(handlers::request))
         .route("/api/tab/unlock", post(unlock::unlock))
+        .route("/api/tab/desk-request", post(desk::desk_request))
 }

@@ -59,6 +59,8 @@ pub struct SsoUser {
     /// What the name fallback may use: the `upn` claim (never `preferred_username`, documented
     /// as mutable, nor `email`), the tenant, and whether the user is a guest there.
     pub naming: Naming,
+    /// Their display name, when the token carries one.
+    pub name: Option<String>,
 }
 
 impl From<JwtError> for SsoError {
@@ -88,6 +90,8 @@ struct Claims {
     scp: Option<String>,
     iss: String,
     upn: Option<String>,
+    /// The person's display name (Entra's `name` claim), for what a person reads.
+    name: Option<String>,
     /// 1: a guest of the tenant (optional claim).
     acct: Option<u8>,
     /// The identity provider, when it is not the tenant itself (a guest's home tenant).
@@ -183,6 +187,7 @@ impl SsoValidator {
         Ok(SsoUser {
             tenant_id: org.tenant_id.clone(),
             object_id: claims.oid,
+            name: claims.name,
             naming: Naming {
                 upn: claims.upn,
                 home_tenant: Some(claims.tid),

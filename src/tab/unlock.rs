@@ -69,7 +69,7 @@ pub async fn unlock(
             StatusCode::FORBIDDEN,
             "hard_locked",
             t("tab.hard_locked"),
-            json!({}),
+            json!({"canAskDesk": org.octopus_requests.is_some()}),
         ),
         Ok(Unlock::TooManyUnlocks) => answer(
             StatusCode::TOO_MANY_REQUESTS,

@@ -279,6 +279,70 @@ async fn an_unknown_teams_account_gets_the_form_too() {
 }
 
 #[tokio::test]
+async fn an_unknown_teams_account_may_open_a_request_at_the_service_desk_from_the_tab() {
+    let (app, _host, b) = spawn_in_teams_with(
+        |c| {
+            c.organisations[0].octopus_requests = Some(octopus_teams::org::OctopusRequests {
+                mailbox: "octopus-demandes@cegepsi.ca".into(),
+                mode: octopus_teams::org::RequestMode::Incident,
+                enclosing_token: None,
+                field_lines: Vec::new(),
+                window_hours: 24,
+            });
+        },
+        Options::default(),
+    )
+    .await;
+    let mut stranger = sso_claims(
+        &app.entra.base,
+        TENANT,
+        SSO_APP,
+        "99999999-0000-4000-8000-000000000000",
+        "someone@cegepsi.ca",
+    );
+    stranger["upn"] = json!("someone@cegepsi.ca");
+    stranger["name"] = json!("Sophie Nouvelle");
+    open_in_teams(&b, &app, &sso_token(&app, &stranger), "fr-CA", "default").await;
+    visible(&b, "#desk").await;
+    assert_eq!(b.text("#desk-request").await, "Ouvrir une demande");
+    accessible(&b).await;
+    b.click("#desk-request").await;
+    visible(&b, "#status").await;
+    assert!(
+        b.text("#status")
+            .await
+            .contains("transmise au Centre de services"),
+        "{}",
+        b.text("#status").await
+    );
+    b.screenshot("tab-desk-request-fr").await;
+    let mail = app.smtp.wait_for(1, WAIT).await[0].clone();
+    assert_eq!(mail.to, ["<octopus-demandes@cegepsi.ca>"]);
+    let body = mail.text();
+    assert!(body.contains("someone@cegepsi.ca"), "{body}");
+    assert!(body.contains("Sophie Nouvelle"), "{body}");
+    assert!(body.contains("aucun compte lié"), "{body}");
+    assert!(!body.contains("http"), "{body}");
+
+    // The API takes no other reason than where the tab's self-service ends, and no second one.
+    let token = sso_token(&app, &stranger);
+    let post = |reason: &'static str| {
+        app.client
+            .post(app.url("/api/tab/desk-request"))
+            .header("x-octopus-tab", "1")
+            .bearer_auth(&token)
+            .json(&json!({"reason": reason}))
+            .send()
+    };
+    assert_eq!(post("did_not_call").await.unwrap().status(), 400);
+    let again: Value = post("unlinked").await.unwrap().json().await.unwrap();
+    assert_eq!(again["code"], "desk_request_already");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.smtp.received().len(), 1);
+    b.close().await;
+}
+
+#[tokio::test]
 async fn dark_theme_and_the_three_languages() {
     let (app, _host, b) = spawn_in_teams().await;
     for (locale, theme, expected) in [
