@@ -147,6 +147,8 @@ pub struct Organisation {
     pub service_desk: ServiceDesk,
     /// Requests opened in Octopus by mail (`[organisations.octopus_requests]`); none when unset.
     pub octopus_requests: Option<OctopusRequests>,
+    /// The service desk's Teams channel for alerts (`[organisations.desk_channel]`).
+    pub desk_channel: Option<DeskChannel>,
     /// The person responsible for the protection of personal information (`[organisations.privacy]`).
     pub privacy: Privacy,
     /// How SCIM provisioning maps onto the accounts (`[organisations.scim]`).
@@ -272,6 +274,47 @@ impl OctopusRequests {
         }
         if !(1..=24).contains(&self.window_hours) {
             errs.push("octopus_requests.window_hours: between 1 and 24".into());
+        }
+        errs
+    }
+}
+
+/// `[organisations.desk_channel]`: a Teams channel of the service desk where the bot posts
+/// what the desk should know at once (a mail given up on, a hard lock, a caller who says they did
+/// not call, the relay or the database down and back). The bot must be installed in that team.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeskChannel {
+    /// The team's id (`19:…@thread.tacv2`), as "Get link to team" gives it.
+    pub team_id: String,
+    /// The channel's id (`19:…@thread.tacv2`; the General channel's is the team's).
+    pub channel_id: String,
+    /// Where the Bot Connector serves the tenant (`https://smba.trafficmanager.net/amer/`…);
+    /// unset, the one of the organisation's latest activity, which needs the database.
+    #[serde(default)]
+    pub service_url: Option<Url>,
+    /// At most one card per this many seconds: what happens meanwhile is grouped in the next.
+    #[serde(default = "default_desk_interval")]
+    pub min_interval_secs: u64,
+}
+
+fn default_desk_interval() -> u64 {
+    60
+}
+
+impl DeskChannel {
+    /// The problems, named by key.
+    pub fn problems(&self) -> Vec<String> {
+        let thread = |id: &str| id.starts_with("19:") && id.contains("@thread.");
+        let mut errs = Vec::new();
+        if !thread(&self.team_id) {
+            errs.push("desk_channel.team_id: a team id looks like 19:…@thread.tacv2".into());
+        }
+        if !thread(&self.channel_id) {
+            errs.push("desk_channel.channel_id: a channel id looks like 19:…@thread.tacv2".into());
+        }
+        if !(1..=3600).contains(&self.min_interval_secs) {
+            errs.push("desk_channel.min_interval_secs: between 1 and 3600".into());
         }
         errs
     }

@@ -102,6 +102,7 @@ impl Application {
             orgs: orgs.clone(),
             clock: clock.clone(),
             saved: Arc::default(),
+            desk: Default::default(),
         };
         let reset = ResetService {
             store: store.clone(),
@@ -137,11 +138,13 @@ impl Application {
             ),
             csp: TabState::csp(&config.tab.teams_js_url, &config.tab.frame_ancestors),
         });
+        let desk: Arc<dyn crate::reset::events::DeskObserver> = Arc::new(bot.core.clone());
         let signin = SignInService {
             store: store.clone(),
             clock: clock.clone(),
             hasher,
             limits: config.limits.clone(),
+            desk: desk.clone(),
         };
         let worker = MailWorker {
             store: store.clone(),
@@ -156,6 +159,8 @@ impl Application {
             max_attempts: i64::from(config.mail_max_attempts),
             concurrency: config.mail_concurrency,
             observer: reset.observer.clone(),
+            desk: desk.clone(),
+            relay: Arc::default(),
         };
         let listener = match listener {
             Some(l) => l,

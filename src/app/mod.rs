@@ -85,6 +85,7 @@ impl FromRef<AppState> for WebState {
             clock: app.clock.clone(),
             store: app.store.clone(),
             ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            desk: Arc::new(app.bot.core.clone()),
         }
     }
 }

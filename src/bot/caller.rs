@@ -19,6 +19,7 @@ use crate::{
         ResetError,
         caller::{CallerCode, CallerState, Confirmation, Denial, DeniedCall, SentCheck, Started},
         desk_request::DeskReason,
+        events::{DeskEvent, DeskObserver},
         helpdesk::{AccountStatus, Agent},
         model::Username,
     },
@@ -122,6 +123,14 @@ impl Bot {
         };
         if let Some(d) = denied {
             self.warn_agent(org, &d).await;
+            self.core.desk_event(
+                Some(&org.tenant_id),
+                DeskEvent::CallerDenied {
+                    display_name: d.display_name.clone(),
+                    username: d.username.as_str().to_string(),
+                    agent_name: d.agent_name.clone(),
+                },
+            );
         }
         Ok(Some(self.denied_card(org, locale)))
     }

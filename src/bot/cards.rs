@@ -12,7 +12,7 @@ use crate::{
     reset::model::UnknownName,
 };
 
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 10] = [
     ("welcome", include_str!("../../adaptive-cards/welcome.json")),
     ("invite", include_str!("../../adaptive-cards/invite.json")),
     ("request", include_str!("../../adaptive-cards/request.json")),
@@ -30,6 +30,10 @@ const TEMPLATES: [(&str, &str); 9] = [
     (
         "desk-request",
         include_str!("../../adaptive-cards/desk-request.json"),
+    ),
+    (
+        "desk-alert",
+        include_str!("../../adaptive-cards/desk-alert.json"),
     ),
 ];
 

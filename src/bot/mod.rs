@@ -11,6 +11,7 @@ pub mod cards;
 pub mod connector;
 mod conversation;
 mod desk;
+pub mod desk_channel;
 pub mod handlers;
 pub mod helpdesk;
 mod identity;
@@ -65,6 +66,8 @@ pub struct BotCore {
     pub orgs: Organisations,
     pub clock: SharedClock,
     pub saved: Arc<SavedRefs>,
+    /// What waits for each organisation's desk channel card.
+    pub desk: desk_channel::DeskAlerts,
 }
 
 #[derive(Clone)]

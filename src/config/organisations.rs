@@ -9,8 +9,8 @@ use super::{Config, Description, security::strong_secret, urls::http_url};
 use crate::{
     i18n::Locale,
     org::{
-        Helpdesk, LocalTestClient, LockoutPolicy, OctopusRequests, Organisation, Privacy,
-        Provisioning, ReturnPath, ServiceDesk, Words,
+        DeskChannel, Helpdesk, LocalTestClient, LockoutPolicy, OctopusRequests, Organisation,
+        Privacy, Provisioning, ReturnPath, ServiceDesk, Words,
     },
     reset::policy::PasswordPolicy,
 };
@@ -62,6 +62,8 @@ pub struct RawOrganisation {
     pub service_desk: ServiceDesk,
     #[serde(default)]
     pub octopus_requests: Option<OctopusRequests>,
+    #[serde(default)]
+    pub desk_channel: Option<DeskChannel>,
     #[serde(default)]
     pub privacy: Privacy,
     #[serde(default)]
@@ -223,6 +225,12 @@ impl RawOrganisation {
         if let Some(r) = &self.octopus_requests {
             errs.extend(r.problems());
         }
+        let desk_channel = self.desk_channel.map(|mut d| {
+            d.team_id = team_id(&d.team_id);
+            d.channel_id = team_id(&d.channel_id);
+            errs.extend(d.problems());
+            d
+        });
         let helpdesk = self.helpdesk.validated().map_err(|e| errs.extend(e)).ok();
         match (portal_url, sender, time_zone, default_locale, helpdesk) {
             (
@@ -254,6 +262,7 @@ impl RawOrganisation {
                 words: self.words,
                 service_desk: self.service_desk,
                 octopus_requests: self.octopus_requests,
+                desk_channel,
                 privacy: self.privacy,
                 provisioning: self.scim,
             }),

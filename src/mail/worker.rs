@@ -29,7 +29,8 @@ use crate::{
     org::{Organisations, ReturnPath},
     reset::{
         audit::{Audit, AuditEvent},
-        events::{LinkEvent, LinkObserver},
+        events::{DeskEvent, DeskObserver, LinkEvent, LinkObserver},
+        model::EmailAddress,
     },
     store::{AnyConnection, Dialect, Store, StoreError, outbox, tokens},
     templates::Templates,
@@ -86,6 +87,40 @@ pub struct MailWorker {
     pub concurrency: usize,
     /// Told when a link could not be sent in time (the requester's Teams card says so).
     pub observer: Arc<dyn LinkObserver>,
+    /// Told of a mail given up on, and of the relay down and back (the desk's channel).
+    pub desk: Arc<dyn DeskObserver>,
+    /// Whether the relay takes mail, from the sends' outcomes.
+    pub relay: Arc<RelayWatch>,
+}
+
+/// Sends failing in a row (no answer, 4xx, credentials refused) after which the relay is said
+/// to be down; the next mail it takes says it is back.
+const RELAY_DOWN_AFTER: u32 = 3;
+
+/// The relay's state as the sends see it.
+#[derive(Debug, Default)]
+pub struct RelayWatch {
+    failing: std::sync::atomic::AtomicU32,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl RelayWatch {
+    /// One send's outcome; `Some(true)`: the relay just went down, `Some(false)`: just came back.
+    fn saw(&self, result: &Result<(), SendError>) -> Option<bool> {
+        use std::sync::atomic::Ordering::SeqCst;
+        match result {
+            Ok(()) => {
+                self.failing.store(0, SeqCst);
+                self.down.swap(false, SeqCst).then_some(false)
+            }
+            Err(e) if matches!(e.failure, Failure::Transient | Failure::Credentials) => {
+                let failing = self.failing.fetch_add(1, SeqCst) + 1;
+                (failing >= RELAY_DOWN_AFTER && !self.down.swap(true, SeqCst)).then_some(true)
+            }
+            // A refusal of one message, or a link that expired, says nothing of the relay.
+            Err(_) => None,
+        }
+    }
 }
 
 /// What became of one claimed mail.
@@ -548,6 +583,23 @@ impl MailWorker {
             && let Some(token_id) = &e.expired_link
         {
             self.observer.link_event(token_id, LinkEvent::Undelivered);
+        }
+        if settled == Settled::Dead {
+            let to =
+                EmailAddress::parse(&mail.recipient).map_or_else(|_| String::new(), |a| a.masked());
+            self.desk.desk_event(
+                Some(&mail.tenant_id),
+                DeskEvent::MailDead {
+                    template: mail.template.clone(),
+                    to,
+                    queued_at: mail.created_at,
+                },
+            );
+        }
+        match self.relay.saw(result) {
+            Some(true) => self.desk.desk_event(None, DeskEvent::RelayDown),
+            Some(false) => self.desk.desk_event(None, DeskEvent::RelayUp),
+            None => {}
         }
         report(mail, result, settled);
     }

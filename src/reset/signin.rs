@@ -24,6 +24,8 @@ pub struct SignInService {
     pub(crate) clock: SharedClock,
     pub(crate) hasher: Hasher,
     pub(crate) limits: Limits,
+    /// Told of a hard lock (the service desk's channel).
+    pub(crate) desk: std::sync::Arc<dyn super::events::DeskObserver>,
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +222,7 @@ impl SignInService {
             .await
             .map_err(ResetError::from_hashing)?;
         let account_id = account.as_ref().map(|a| a.id.clone());
+        let username = account.as_ref().map(|a| a.username.as_str().to_string());
         match (verified, account) {
             (Verified::Valid { needs_rehash }, Some(account)) => {
                 lockout::succeed(&mut *self.store.write().await?, tenant, subject, now).await?;
@@ -253,6 +256,13 @@ impl SignInService {
                     );
                 }
                 tx.commit().await.map_err(StoreError::from)?;
+                // A hard lock of an account (not of a username nobody has) goes to the desk.
+                if let (Some(None), Some(username)) = (policy.lock_for(failures), username) {
+                    self.desk.desk_event(
+                        Some(tenant),
+                        super::events::DeskEvent::HardLock { username },
+                    );
+                }
                 // This attempt was wrong; the lock applies from the next one.
                 Ok((CheckOutcome::Invalid, account_id))
             }

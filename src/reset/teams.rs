@@ -314,6 +314,22 @@ impl TeamsRecords {
         Ok(rows::personal_conversation(&mut conn, &org.chat_tenants(), aad_object_id).await?)
     }
 
+    /// Where the Bot Connector serves the organisation: the serviceUrl of its latest activity.
+    pub async fn latest_service_url(
+        &self,
+        org: &Organisation,
+    ) -> Result<Option<String>, ResetError> {
+        let mut conn = self.store.conn().await?;
+        for tenant in org.chat_tenants() {
+            if let Some((url, _)) =
+                crate::store::campaign::latest_endpoint(&mut conn, tenant).await?
+            {
+                return Ok(Some(url));
+            }
+        }
+        Ok(None)
+    }
+
     /// Remembers which card shows a request (to update it in place later).
     pub async fn set_card(&self, token_id: &str, card_activity_id: &str) -> Result<(), ResetError> {
         let mut conn = self.store.write().await?;

@@ -32,6 +32,8 @@ pub struct ClaimedMail {
     pub payload: Option<Vec<u8>>,
     pub message_id: String,
     pub attempts: i64,
+    /// When it was queued.
+    pub created_at: i64,
 }
 
 pub async fn insert(conn: &mut AnyConnection, m: &NewMail<'_>) -> Result<(), StoreError> {
@@ -92,7 +94,7 @@ pub async fn claim(
                              and next_attempt_at <= $2 \
                              and (lease_until is null or lease_until < $2) order by next_attempt_at limit $3) \
          and sent_at is null and dead_at is null and (lease_until is null or lease_until < $2) \
-         returning outbox_id, template, recipient, locale, tenant_id, payload, message_id, attempts",
+         returning outbox_id, template, recipient, locale, tenant_id, payload, message_id, attempts, created_at",
     )
     .bind(now + lease_secs)
     .bind(now)
@@ -115,7 +117,7 @@ pub async fn claim_locked(
          where outbox_id in (select outbox_id from outbox where sent_at is null and dead_at is null \
                              and next_attempt_at <= $1 order by next_attempt_at limit $2 \
                              for update skip locked) \
-         returning outbox_id, template, recipient, locale, tenant_id, payload, message_id, attempts",
+         returning outbox_id, template, recipient, locale, tenant_id, payload, message_id, attempts, created_at",
     )
     .bind(now)
     .bind(limit)
@@ -134,6 +136,7 @@ fn claimed(r: &sqlx::any::AnyRow) -> Result<ClaimedMail, StoreError> {
         payload: r.try_get("payload")?,
         message_id: r.try_get("message_id")?,
         attempts: r.try_get("attempts")?,
+        created_at: r.try_get("created_at")?,
     })
 }
 

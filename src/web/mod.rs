@@ -42,6 +42,8 @@ pub struct WebState {
     pub store: Store,
     /// What `/readyz` answered last (`true`: ready), so that a change is logged once.
     pub ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Told when the database stops answering and when it is back (the desk's channel).
+    pub desk: Arc<dyn crate::reset::events::DeskObserver>,
 }
 
 pub fn router() -> Router<WebState> {
@@ -88,21 +90,26 @@ async fn stylesheet() -> impl IntoResponse {
 }
 
 /// Ready when the database answers. A change is logged once (a probe every few seconds during an
-/// outage says nothing new): WARN when it stops answering, INFO when it is back.
+/// outage says nothing new): WARN when it stops answering, INFO when it is back; the service
+/// desk's channel is told of both.
 async fn ready(State(state): State<WebState>) -> impl IntoResponse {
     use std::sync::atomic::Ordering;
+
+    use crate::reset::events::DeskEvent;
     let answer = state.store.ping().await;
     let was = state.ready.swap(answer.is_ok(), Ordering::SeqCst);
     match answer {
         Ok(()) => {
             if !was {
                 tracing::info!("ready again: the database answers");
+                state.desk.desk_event(None, DeskEvent::DatabaseUp);
             }
             (StatusCode::OK, "ready")
         }
         Err(e) => {
             if was {
                 tracing::warn!(error = %e, "not ready: the database does not answer");
+                state.desk.desk_event(None, DeskEvent::DatabaseDown);
             }
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }

@@ -285,8 +285,14 @@ async fn anyone_but_an_agent_asking_to_verify_gets_the_answer_to_unknown_text() 
 }
 
 #[tokio::test]
-async fn the_owner_who_did_not_call_ends_the_code_and_the_agent_is_warned() {
-    let app = app_with_an_agent().await;
+async fn the_owner_who_did_not_call_ends_the_code_and_the_agent_and_the_desk_are_warned() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.organisations[0].helpdesk.agent_object_ids = vec![AGENT_OID.into()];
+            crate::desk_channel::desk_channel(c);
+        })
+        .spawn()
+        .await;
     julie_has_a_chat(&app).await;
     app.bot(&agent_says(&app, "vérifier trej")).await;
     app.connector.wait_for(3).await;
@@ -340,10 +346,25 @@ async fn the_owner_who_did_not_call_ends_the_code_and_the_agent_is_warned() {
     assert!(!text.contains(&lead("helpdesk.identity_confirmed")));
     assert!(audit_rows(&app, "caller_confirmed").await.is_empty());
 
+    // And the desk, in its channel.
+    let desk = crate::desk_channel::wait_for_desk_cards(&app, 1)
+        .await
+        .remove(0);
+    assert!(
+        desk.to_string().contains(
+            &s("desk.caller_denied")
+                .replace("{name}", "Julie Tremblay")
+                .replace("{username}", "trej")
+                .replace("{agent}", "Agent du CSI")
+        ),
+        "{desk:#}"
+    );
+
     // A second click tells nobody twice.
     card_of(&app, &julie_denies(&app, &check)).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(app.connector.posted().len(), 4);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(app.connector.posted().len(), 5);
+    assert_eq!(crate::desk_channel::desk_cards(&app).len(), 1);
     validate(&[("denied", &done), ("agent-denied", &refused)]);
 }
 

@@ -18,6 +18,7 @@ mod cli;
 mod client_address;
 mod connector;
 mod deploy;
+mod desk_channel;
 mod desk_request;
 mod entra_channel;
 mod enumeration;

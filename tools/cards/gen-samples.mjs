@@ -193,6 +193,19 @@ const SCENARIOS = [
   })],
   ["caller-code", null, callerCode({})],
   ["caller-code", "denied", callerCode({ isDenied: true, intro: "", code: "", validity: "", checkId: "", canAskDesk: true, deskReason: "did_not_call" })],
+  ["desk-alert", "single", {
+    isGrouped: false, summary: [], hasMore: false, more: "",
+    events: [{ title: "14 h 05", value: "Compte trej verrouillé définitivement après trop de mots de passe erronés : seul un nouveau mot de passe ou un agent le débloque" }],
+  }],
+  ["desk-alert", "grouped", {
+    isGrouped: true,
+    summary: [{ title: "Courriels abandonnés", value: "50" }, { title: "Relais de courriel", value: "1" }],
+    events: [
+      { title: "14 h 05", value: "Le relais de courriel ne prend plus les courriels : ils attendent et partiront dès son retour" },
+      { title: "14 h 05", value: "Courriel abandonné (lien de réinitialisation) pour j***@c***.ca, en attente depuis 13 h 58 : refusé par le relais ou trop d'échecs" },
+    ],
+    hasMore: true, more: "… et 41 autre(s)",
+  }],
   ["desk-request", "sent", { isSent: true, isAlready: false, hasContact: true, contact: CONTACT }],
   ["desk-request", "already", { isSent: false, isAlready: true, hasContact: false, contact: "" }],
 ];
@@ -242,7 +255,7 @@ const DATA_DOC = {
   lastSignin: "Last successful sign-in as local time, or « Aucune ».",
   activeLink: "A usable link and until when, or « Aucun ».",
   hasEvents: "bool: `events` is not empty.",
-  events: "Timeline, newest first: an array of `{title: local time, value: what happened}` (a FactSet's facts, bound whole).",
+  events: "Helpdesk card: the timeline, newest first; desk-alert card: the events, oldest first (ten at most). An array of `{title: local time, value: what happened}` (a FactSet's facts, bound whole).",
   asOf: "When the card was built (« État à 14 h 10 »).",
   hasNotice: "bool: show `notice`.",
   notice: "What the last button did (« Lien renvoyé à j***@c***.ca… »); `\"\"` otherwise.",
@@ -262,6 +275,10 @@ const DATA_DOC = {
   checkId: "Opaque id of the check (not the code); sent back by « Je n'ai pas appelé ».",
   canAskDesk: "bool: where self-service ends (no linked account, hard lock, mail not delivered, « Ce n'était pas moi », « Je n'ai pas appelé ») and the organisation takes requests by mail (`[organisations.octopus_requests]`): shows the consent line and « Ouvrir une demande au Centre de services » (Execute `desk.request` with `{reason}`).",
   deskReason: "Where self-service ended: `unlinked`, `hard_lock`, `undelivered`, `not_me` or `did_not_call`; `\"\"` when `canAskDesk` is false.",
+  isGrouped: "bool: desk-alert card: several events at once: `summary` counts them by kind.",
+  summary: "Desk-alert card: an array of `{title: kind, value: count}` (a FactSet's facts, bound whole).",
+  more: "Desk-alert card: how many events are not listed (« … et 41 autre(s) »); `\"\"` when `hasMore` is false.",
+  hasMore: "bool: desk-alert card: more events than the ten listed.",
   isAlready: "bool: desk-request card: the same request went within the organisation's window: nothing more was sent.",
   retryAt: "Local time from which a new request is accepted, formatted for the locale; `\"\"` when `hasRetryAt` is false.",
 };
@@ -272,6 +289,7 @@ const CARD_DOC = {
   request: "Reset or enrolment form. Input `username`; Execute `submit` with `{purpose}`, Execute `cancel` with `{purpose}` (cancel does not validate or send the input).",
   status: "Live status; replaces the request card. Execute `notme` with `{requestId}` while `linkActive`.",
   helpdesk: "Service desk's account status (« statut trej », « vérifier trej »), for the organisation's agents only. Execute `helpdesk.resend`, `helpdesk.unlock` (while `canUnlock`), `helpdesk.verify`, `helpdesk.confirm` (with the input `code`) and `helpdesk.status` with `{username}`; the bot checks at each click that the clicker is an agent.",
+  "desk-alert": "Posted in the service desk's Teams channel (`[organisations.desk_channel]`): a mail given up on, a hard lock, « Je n'ai pas appelé », the relay or the database down and back; grouped, at most one card per `min_interval_secs`. No buttons; nothing secret.",
   "desk-request": "Replaces the card clicked after « Ouvrir une demande au Centre de services »: the request was sent, or already was (one per person and reason per window). No buttons.",
   "caller-code": "Posted in the account owner's personal chat when an agent verifies a caller: the one-time code to read out. Execute `caller.denied` with `{check}` (« Je n'ai pas appelé »): only the account's owner can; the check ends and the agent is warned.",
   account: "The person's own account, by their Teams identity: username reminder, locked / unlocked; « Déverrouiller mon compte » (Execute `unlock`) while `isLocked`.",

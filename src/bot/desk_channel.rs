@@ -1,0 +1,248 @@
+//! The service desk's Teams channel (`[organisations.desk_channel]`): what the desk should know
+//! at once is posted there as a card, in the organisation's language. What happens together is
+//! grouped: a card waits until nothing new came for `QUIET` (at most `MAX_WAIT`), and an
+//! organisation gets at most one card per `min_interval_secs`. A burst of 50 dead letters is one
+//! card that counts them and lists the first ten. Each instance posts what it saw. Nothing
+//! secret: masked addresses, usernames.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use super::{BotCore, activity::OutgoingActivity, cards::with_language};
+use crate::{
+    i18n::Locale,
+    org::Organisation,
+    reset::events::{DeskEvent, DeskObserver},
+    templates::local_time,
+};
+
+/// A card waits until no event came for this long…
+const QUIET: Duration = Duration::from_secs(2);
+/// …but not longer than this after its first event.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Events listed one by one on a card; the rest are counted.
+const LISTED: usize = 10;
+
+/// The events waiting for each organisation's next card. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct DeskAlerts(Arc<Mutex<HashMap<String, Pending>>>);
+
+#[derive(Default)]
+struct Pending {
+    events: Vec<(i64, DeskEvent)>,
+    scheduled: bool,
+    first_event: Option<tokio::time::Instant>,
+    last_event: Option<tokio::time::Instant>,
+    last_post: Option<tokio::time::Instant>,
+    /// The serviceUrl last found for the organisation: a database outage is still told.
+    service_url: Option<String>,
+}
+
+impl DeskObserver for BotCore {
+    fn desk_event(&self, tenant_id: Option<&str>, event: DeskEvent) {
+        let now = self.clock.unix();
+        let orgs: Vec<&Organisation> = match tenant_id {
+            Some(t) => self.orgs.by_tenant(t).into_iter().collect(),
+            None => self.orgs.iter().collect(),
+        };
+        for org in orgs {
+            let Some(channel) = &org.desk_channel else {
+                continue;
+            };
+            {
+                let mut all = self.desk.0.lock().unwrap_or_else(|p| p.into_inner());
+                let p = all.entry(org.tenant_id.clone()).or_default();
+                let at = tokio::time::Instant::now();
+                p.events.push((now, event.clone()));
+                p.last_event = Some(at);
+                if p.scheduled {
+                    continue;
+                }
+                p.scheduled = true;
+                p.first_event = Some(at);
+            }
+            let core = self.clone();
+            let tenant = org.tenant_id.clone();
+            let interval = Duration::from_secs(channel.min_interval_secs);
+            crate::metrics::spawn(async move {
+                while let Some(wait) = core.desk_wait(&tenant, interval) {
+                    tokio::time::sleep(wait).await;
+                }
+                core.post_desk_card(&tenant).await;
+            });
+        }
+    }
+}
+
+impl BotCore {
+    /// How much longer the organisation's next card waits; `None`: post it now.
+    fn desk_wait(&self, tenant_id: &str, interval: Duration) -> Option<Duration> {
+        let all = self.desk.0.lock().unwrap_or_else(|p| p.into_inner());
+        let p = all.get(tenant_id)?;
+        let (first, last) = (p.first_event?, p.last_event?);
+        let grouped = (last + QUIET).min(first + MAX_WAIT);
+        let allowed = p.last_post.map_or(grouped, |at| at + interval);
+        let due = grouped.max(allowed);
+        due.checked_duration_since(tokio::time::Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+
+    /// Posts what waited for the organisation, as one card.
+    async fn post_desk_card(&self, tenant_id: &str) {
+        let (Some(org), events, cached) = ({
+            let mut all = self.desk.0.lock().unwrap_or_else(|p| p.into_inner());
+            let p = all.entry(tenant_id.to_string()).or_default();
+            p.scheduled = false;
+            p.last_post = Some(tokio::time::Instant::now());
+            (
+                self.orgs.by_tenant(tenant_id),
+                std::mem::take(&mut p.events),
+                p.service_url.clone(),
+            )
+        }) else {
+            return;
+        };
+        let Some(channel) = &org.desk_channel else {
+            return;
+        };
+        if events.is_empty() {
+            return;
+        }
+        let service_url = match &channel.service_url {
+            Some(url) => Some(url.to_string()),
+            None => match self.records.latest_service_url(org).await {
+                Ok(Some(url)) => {
+                    let mut all = self.desk.0.lock().unwrap_or_else(|p| p.into_inner());
+                    all.entry(tenant_id.to_string()).or_default().service_url = Some(url.clone());
+                    Some(url)
+                }
+                Ok(None) | Err(_) => cached,
+            },
+        };
+        let Some(service_url) = service_url else {
+            warn!(
+                tenant.id = %tenant_id,
+                events = events.len(),
+                "no serviceUrl for the desk channel yet (set desk_channel.service_url): not posted"
+            );
+            return;
+        };
+        let locale = org.default_locale;
+        let card = self.desk_card(org, locale, &events);
+        let mut out = OutgoingActivity::card(card);
+        out.locale = Some(locale.tag().to_string());
+        match self
+            .connector
+            .send(&service_url, &channel.channel_id, &out)
+            .await
+        {
+            Ok(_) => info!(tenant.id = %tenant_id, events = events.len(), "desk channel told"),
+            Err(e) => warn!(
+                tenant.id = %tenant_id,
+                events = events.len(),
+                error = %e,
+                "the desk channel could not be told (is the bot installed in its team?)"
+            ),
+        }
+    }
+
+    fn desk_card(&self, org: &Organisation, locale: Locale, events: &[(i64, DeskEvent)]) -> Value {
+        let now = self.clock.now();
+        let at = |t: i64| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .map(|t| local_time(t, now, org.time_zone, locale))
+                .unwrap_or_default()
+        };
+        let mut counts: Vec<(&'static str, usize)> = Vec::new();
+        for (_, e) in events {
+            let kind = kind_of(e);
+            match counts.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((kind, 1)),
+            }
+        }
+        let listed: Vec<Value> = events
+            .iter()
+            .take(LISTED)
+            .map(|(t, e)| json!({"title": at(*t), "value": self.desk_line(org, locale, e)}))
+            .collect();
+        let summary: Vec<Value> = counts
+            .iter()
+            .map(|(kind, n)| json!({"title": self.ds(locale, &format!("kind_{kind}")), "value": n.to_string()}))
+            .collect();
+        let more = events.len().saturating_sub(LISTED);
+        let card = self.cards.render(
+            "desk-alert",
+            locale,
+            json!({
+                "isGrouped": events.len() > 1,
+                "summary": summary,
+                "events": listed,
+                "hasMore": more > 0,
+                "more": self.ds(locale, "more").replace("{n}", &more.to_string()),
+            }),
+        );
+        with_language(card, locale)
+    }
+
+    fn desk_line(&self, org: &Organisation, locale: Locale, e: &DeskEvent) -> String {
+        let now = self.clock.now();
+        match e {
+            DeskEvent::MailDead {
+                template,
+                to,
+                queued_at,
+            } => {
+                let kind = match template.as_str() {
+                    "reset" | "enroll" | "changed" | "unlocked" => {
+                        format!("helpdesk.mail_{template}")
+                    }
+                    _ => "helpdesk.mail_other".to_string(),
+                };
+                let since = chrono::DateTime::from_timestamp(*queued_at, 0)
+                    .map(|t| local_time(t, now, org.time_zone, locale))
+                    .unwrap_or_default();
+                self.ds(locale, "mail_dead")
+                    .replace("{mail}", &self.strings.get(locale, &kind))
+                    .replace("{to}", to)
+                    .replace("{since}", &since)
+            }
+            DeskEvent::HardLock { username } => {
+                self.ds(locale, "hard_lock").replace("{username}", username)
+            }
+            DeskEvent::CallerDenied {
+                display_name,
+                username,
+                agent_name,
+            } => self
+                .ds(locale, "caller_denied")
+                .replace("{name}", display_name)
+                .replace("{username}", username)
+                .replace("{agent}", agent_name),
+            DeskEvent::RelayDown => self.ds(locale, "relay_down"),
+            DeskEvent::RelayUp => self.ds(locale, "relay_up"),
+            DeskEvent::DatabaseDown => self.ds(locale, "database_down"),
+            DeskEvent::DatabaseUp => self.ds(locale, "database_up"),
+        }
+    }
+
+    fn ds(&self, locale: Locale, key: &str) -> String {
+        self.strings.get(locale, &format!("desk.{key}"))
+    }
+}
+
+fn kind_of(e: &DeskEvent) -> &'static str {
+    match e {
+        DeskEvent::MailDead { .. } => "mail_dead",
+        DeskEvent::HardLock { .. } => "hard_lock",
+        DeskEvent::CallerDenied { .. } => "caller_denied",
+        DeskEvent::RelayDown | DeskEvent::RelayUp => "relay",
+        DeskEvent::DatabaseDown | DeskEvent::DatabaseUp => "database",
+    }
+}

@@ -1,0 +1,230 @@
+//! The service desk's Teams channel (`[organisations.desk_channel]`): a mail given up on, a hard
+//! lock, a caller who says they did not call, and the relay down and back each post a card there
+//! through the Bot Connector, in the organisation's language and with nothing secret; a burst of
+//! 50 dead letters is one grouped card.
+
+use std::time::Duration;
+
+use octopus_teams::{
+    i18n::{Locale, Strings},
+    org::DeskChannel,
+};
+use serde_json::Value;
+
+use crate::{
+    harness::{TestApp, connector::Recorded},
+    unlock::{enrolled_and_locked, hard_at_the_first_lock},
+};
+
+const CHANNEL: &str = "19:centre-de-services@thread.tacv2";
+const WAIT: Duration = Duration::from_secs(40);
+
+fn s(key: &str) -> String {
+    Strings::load().unwrap().get(Locale::FrCa, key)
+}
+
+pub(crate) fn desk_channel(c: &mut octopus_teams::config::RawConfig) {
+    c.organisations[0].desk_channel = Some(DeskChannel {
+        team_id: crate::harness::TEAMEO.into(),
+        channel_id: CHANNEL.into(),
+        // Unset: the serviceUrl of the organisation's latest activity.
+        service_url: None,
+        min_interval_secs: 1,
+    });
+}
+
+fn in_the_channel(r: &Recorded) -> bool {
+    r.path.contains(CHANNEL)
+        || r.path
+            .contains(&CHANNEL.replace(':', "%3A").replace('@', "%40"))
+}
+
+/// The cards posted in the desk channel so far.
+pub(crate) fn desk_cards(app: &TestApp) -> Vec<Value> {
+    app.connector
+        .posted()
+        .iter()
+        .filter(|r| in_the_channel(r))
+        .filter_map(|r| r.card().cloned())
+        .collect()
+}
+
+pub(crate) async fn wait_for_desk_cards(app: &TestApp, n: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let cards = desk_cards(app);
+        if cards.len() >= n {
+            return cards;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} desk card(s) expected, {} posted",
+            cards.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Someone talks to the bot once: the organisation's serviceUrl is known.
+async fn the_bot_was_used(app: &TestApp) {
+    app.bot(&app.personal("bonjour")).await;
+    app.connector.wait_for(1).await;
+}
+
+/// Nothing secret on a card in a channel everyone of the team reads.
+fn nothing_secret(card: &Value) {
+    let text = card["body"].to_string();
+    for secret in [
+        "julie.tremblay@cegepsi.ca",
+        "/reset/",
+        "http://",
+        "https://",
+    ] {
+        assert!(!text.contains(secret), "{secret:?} on {card:#}");
+    }
+}
+
+#[tokio::test]
+async fn a_hard_lock_posts_one_card_in_the_desk_channel() {
+    let app = TestApp::builder()
+        .config(|c| {
+            desk_channel(c);
+            hard_at_the_first_lock(c);
+        })
+        .spawn()
+        .await;
+    the_bot_was_used(&app).await;
+    enrolled_and_locked(&app).await;
+    let cards = wait_for_desk_cards(&app, 1).await;
+    let text = cards[0].to_string();
+    let line = s("desk.hard_lock").replace("{username}", "trej");
+    assert!(text.contains(&line), "{:#}", cards[0]);
+    assert!(text.contains(&s("cards.deskAlertHeading")));
+    nothing_secret(&cards[0]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(desk_cards(&app).len(), 1, "one card for one lock");
+    crate::helpdesk::validate(&[("desk-hard-lock", &cards[0])]);
+}
+
+#[tokio::test]
+async fn a_dead_letter_posts_one_card_and_a_burst_of_fifty_one_grouped_card() {
+    let app = TestApp::builder()
+        .config(|c| {
+            desk_channel(c);
+            c.limits.requests_per_ip = 1000;
+        })
+        .spawn()
+        .await;
+    the_bot_was_used(&app).await;
+    let mut csv = String::from("username,email,display_name\n");
+    for i in 0..50 {
+        csv.push_str(&format!("user{i:02},user{i:02}@cegepsi.ca,Personne {i}\n"));
+    }
+    app.import(&csv).await;
+    app.smtp.refuse_recipients();
+
+    // One dead letter: one card, with whose address (masked), what and since when.
+    app.request_link("enroll", "trej").await;
+    let cards = wait_for_desk_cards(&app, 1).await;
+    let text = cards[0].to_string();
+    let line = s("desk.mail_dead")
+        .replace("{mail}", &s("helpdesk.mail_enroll"))
+        .replace("{to}", "j***@c***.ca");
+    let line = line.split("{since}").next().unwrap();
+    assert!(text.contains(line), "{:#}", cards[0]);
+    nothing_secret(&cards[0]);
+
+    // Fifty in a burst: one card that counts them.
+    for i in 0..50 {
+        app.request_link("enroll", &format!("user{i:02}")).await;
+    }
+    let cards = wait_for_desk_cards(&app, 2).await;
+    let grouped = &cards[1];
+    let text = grouped.to_string();
+    assert!(
+        text.contains(&format!(
+            "{{\"title\":\"{}\",\"value\":\"50\"}}",
+            s("desk.kind_mail_dead")
+        )),
+        "{grouped:#}"
+    );
+    assert!(
+        text.contains(&s("desk.more").replace("{n}", "40")),
+        "ten listed, the rest counted: {grouped:#}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(desk_cards(&app).len(), 2, "one card for the burst");
+    crate::helpdesk::validate(&[("desk-dead", &cards[0]), ("desk-grouped", grouped)]);
+}
+
+#[tokio::test]
+async fn a_relay_outage_posts_a_card_when_it_starts_and_one_when_it_ends() {
+    let app = TestApp::builder()
+        .config(|c| {
+            desk_channel(c);
+            // Retried, never given up on, never expired, however long the outage lasts here.
+            c.organisations[0].token_lifetime_minutes = 24 * 60;
+            c.mail.max_attempts = 1000;
+        })
+        .spawn()
+        .await;
+    the_bot_was_used(&app).await;
+    app.smtp.refuse(); // 451 to everything: the relay does not take mail
+    app.request_link("reset", "trej").await;
+    app.request_link("enroll", "gagm").await;
+    // Each mail is tried again after its backoff: three failures in a row make an outage.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while desk_cards(&app).is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no outage card");
+        app.advance(Duration::from_secs(600));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let down = wait_for_desk_cards(&app, 1).await.remove(0);
+    assert!(down.to_string().contains(&s("desk.relay_down")), "{down:#}");
+    app.smtp.accept();
+    app.advance(Duration::from_secs(3600)); // past any backoff
+    app.smtp.wait_for(1, WAIT).await;
+    let cards = wait_for_desk_cards(&app, 2).await;
+    assert!(
+        cards[1].to_string().contains(&s("desk.relay_up")),
+        "{:#}",
+        cards[1]
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        desk_cards(&app).len(),
+        2,
+        "once when it starts, once when it ends"
+    );
+}
+
+#[tokio::test]
+async fn a_database_that_stops_answering_is_told_in_the_desk_channel() {
+    let app = TestApp::builder()
+        .config(|c| {
+            desk_channel(c);
+            hard_at_the_first_lock(c);
+        })
+        .spawn()
+        .await;
+    the_bot_was_used(&app).await;
+    // A first card: the channel's serviceUrl is now known without the database.
+    enrolled_and_locked(&app).await;
+    wait_for_desk_cards(&app, 1).await;
+
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    app.store.pool().close().await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    // Probes during the outage say nothing new.
+    app.client.get(app.url("/readyz")).send().await.unwrap();
+    let cards = wait_for_desk_cards(&app, 2).await;
+    assert!(
+        cards[1].to_string().contains(&s("desk.database_down")),
+        "{:#}",
+        cards[1]
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(desk_cards(&app).len(), 2);
+}
