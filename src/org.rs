@@ -296,6 +296,13 @@ pub struct DeskChannel {
     /// At most one card per this many seconds: what happens meanwhile is grouped in the next.
     #[serde(default = "default_desk_interval")]
     pub min_interval_secs: u64,
+    /// Requests refused by the rate limits within 10 minutes that make a card (0: never).
+    #[serde(default = "default_refusal_burst")]
+    pub refusal_burst: u32,
+}
+
+fn default_refusal_burst() -> u32 {
+    100
 }
 
 fn default_desk_interval() -> u64 {

@@ -114,6 +114,8 @@ impl Application {
             limits: config.limits.clone(),
             mail_wake: wake.clone(),
             observer: Arc::new(core.clone()),
+            desk: Arc::new(core.clone()),
+            refusals: Arc::default(),
         };
         let metrics = Metrics::new(config.metrics.publish_interval);
         metrics.start_at_zero(config.organisations.iter().map(|o| o.tenant_id.clone()));
@@ -257,6 +259,8 @@ pub fn reset_service_for_cli(config: &Config, store: Store) -> anyhow::Result<Re
         limits: config.limits.clone(),
         mail_wake: Arc::new(Notify::new()),
         observer: Arc::new(crate::reset::events::NoObserver),
+        desk: Arc::new(crate::reset::events::NoObserver),
+        refusals: Arc::default(),
     })
 }
 

@@ -225,6 +225,10 @@ impl BotCore {
                 .replace("{name}", display_name)
                 .replace("{username}", username)
                 .replace("{agent}", agent_name),
+            DeskEvent::RefusalBurst { refusals, minutes } => self
+                .ds(locale, "refusal_burst")
+                .replace("{n}", &refusals.to_string())
+                .replace("{minutes}", &minutes.to_string()),
             DeskEvent::RelayDown => self.ds(locale, "relay_down"),
             DeskEvent::RelayUp => self.ds(locale, "relay_up"),
             DeskEvent::DatabaseDown => self.ds(locale, "database_down"),
@@ -242,6 +246,7 @@ fn kind_of(e: &DeskEvent) -> &'static str {
         DeskEvent::MailDead { .. } => "mail_dead",
         DeskEvent::HardLock { .. } => "hard_lock",
         DeskEvent::CallerDenied { .. } => "caller_denied",
+        DeskEvent::RefusalBurst { .. } => "refusals",
         DeskEvent::RelayDown | DeskEvent::RelayUp => "relay",
         DeskEvent::DatabaseDown | DeskEvent::DatabaseUp => "database",
     }

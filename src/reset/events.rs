@@ -55,6 +55,12 @@ pub enum DeskEvent {
     /// The mail relay stopped taking mail (several sends in a row failed), or took it again.
     RelayDown,
     RelayUp,
+    /// Requests refused by the rate limits reached the organisation's threshold within
+    /// `minutes` (a script, an attack, or limits set too low).
+    RefusalBurst {
+        refusals: u32,
+        minutes: u32,
+    },
     /// The database stopped answering the readiness probe, or answers again.
     DatabaseDown,
     DatabaseUp,
@@ -68,4 +74,60 @@ pub trait DeskObserver: Send + Sync + 'static {
 
 impl DeskObserver for NoObserver {
     fn desk_event(&self, _: Option<&str>, _: DeskEvent) {}
+}
+
+/// Refused requests per organisation over fixed windows, to tell the desk once per window when
+/// they reach its threshold.
+#[derive(Debug, Default)]
+pub struct RefusalWatch(std::sync::Mutex<std::collections::HashMap<String, RefusalWindow>>);
+
+#[derive(Debug, Default, Clone, Copy)]
+struct RefusalWindow {
+    start: i64,
+    refusals: u32,
+    told: bool,
+}
+
+/// The window refusals are counted over.
+pub const REFUSAL_WINDOW_SECS: i64 = 600;
+
+impl RefusalWatch {
+    /// One refusal for `tenant_id` at `now`; the count when it just reached `threshold` (once
+    /// per window), else `None`. A threshold of 0 never tells.
+    pub fn refused(&self, tenant_id: &str, now: i64, threshold: u32) -> Option<u32> {
+        if threshold == 0 {
+            return None;
+        }
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let w = all.entry(tenant_id.to_string()).or_default();
+        if now - w.start >= REFUSAL_WINDOW_SECS {
+            *w = RefusalWindow {
+                start: now,
+                ..RefusalWindow::default()
+            };
+        }
+        w.refusals = w.refusals.saturating_add(1);
+        if w.refusals >= threshold && !w.told {
+            w.told = true;
+            return Some(w.refusals);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_told_once_per_window() {
+        let watch = RefusalWatch::default();
+        let told: Vec<Option<u32>> = (0..5).map(|i| watch.refused("t", 100 + i, 3)).collect();
+        assert_eq!(told, [None, None, Some(3), None, None]);
+        assert_eq!(watch.refused("other", 100, 3), None, "per organisation");
+        let later = 100 + REFUSAL_WINDOW_SECS;
+        let told: Vec<Option<u32>> = (0..3).map(|i| watch.refused("t", later + i, 3)).collect();
+        assert_eq!(told, [None, None, Some(3)], "a new window");
+        assert_eq!(watch.refused("t", later, 0), None, "off");
+    }
 }

@@ -119,7 +119,8 @@ impl ResetService {
             client: &client,
             detail: None,
         };
-        refuse(&mut conn, per_client, now, refusal).await?;
+        let answer = refuse(&mut conn, per_client, now, refusal).await;
+        self.counting_refusals(tenant, answer)?;
         let account_allowed = per_account.is_some_and(|answer| answer.is_ok());
         let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
         drop(conn);
@@ -194,14 +195,15 @@ impl ResetService {
             client,
             detail,
         };
-        admit(
+        let answer = admit(
             conn,
             &format!("{kind}:{client}"),
             self.per_client(),
             now,
             refusal,
         )
-        .await
+        .await;
+        self.counting_refusals(tenant_id, answer)
     }
 
     /// The per-client request allowance.

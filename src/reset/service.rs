@@ -36,6 +36,9 @@ pub struct ResetService {
     pub(crate) mail_wake: Arc<Notify>,
     /// Told what becomes of links (the bot's live status cards).
     pub(crate) observer: Arc<dyn LinkObserver>,
+    /// Told of what the service desk should know at once (a refusal burst).
+    pub(crate) desk: Arc<dyn super::events::DeskObserver>,
+    pub(crate) refusals: Arc<super::events::RefusalWatch>,
 }
 
 /// What a request did. Every surface shows the same answer whatever this holds; the details
@@ -90,6 +93,30 @@ pub struct Completed {
 }
 
 impl ResetService {
+    /// Passes `answer` through; a rate-limit refusal of a request made to `tenant_id` is
+    /// counted, and the desk told when the organisation's threshold is reached.
+    pub(crate) fn counting_refusals<T>(
+        &self,
+        tenant_id: Option<&str>,
+        answer: Result<T, ResetError>,
+    ) -> Result<T, ResetError> {
+        if let (Err(ResetError::RateLimited { .. }), Some(tenant)) = (&answer, tenant_id) {
+            let threshold = self
+                .orgs
+                .by_tenant(tenant)
+                .and_then(|o| o.desk_channel.as_ref())
+                .map_or(0, |d| d.refusal_burst);
+            if let Some(refusals) = self.refusals.refused(tenant, self.clock.unix(), threshold) {
+                let minutes = u32::try_from(super::events::REFUSAL_WINDOW_SECS / 60).unwrap_or(10);
+                self.desk.desk_event(
+                    Some(tenant),
+                    super::events::DeskEvent::RefusalBurst { refusals, minutes },
+                );
+            }
+        }
+        answer
+    }
+
     pub(crate) fn link(&self, path: &str) -> String {
         format!("{}/{}", self.base_url.as_str().trim_end_matches('/'), path)
     }

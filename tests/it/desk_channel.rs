@@ -30,6 +30,7 @@ pub(crate) fn desk_channel(c: &mut octopus_teams::config::RawConfig) {
         // Unset: the serviceUrl of the organisation's latest activity.
         service_url: None,
         min_interval_secs: 1,
+        refusal_burst: 100,
     });
 }
 
@@ -227,4 +228,30 @@ async fn a_database_that_stops_answering_is_told_in_the_desk_channel() {
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(desk_cards(&app).len(), 2);
+}
+
+#[tokio::test]
+async fn a_burst_of_refused_requests_is_told_once() {
+    let app = TestApp::builder()
+        .config(|c| {
+            desk_channel(c);
+            if let Some(d) = c.organisations[0].desk_channel.as_mut() {
+                d.refusal_burst = 5;
+            }
+            c.limits.requests_per_ip = 1;
+        })
+        .spawn()
+        .await;
+    the_bot_was_used(&app).await;
+    // One request allowed, then ten refused: the fifth refusal makes the card, once.
+    for _ in 0..11 {
+        app.request_link("reset", "trej").await;
+    }
+    let cards = wait_for_desk_cards(&app, 1).await;
+    let line = s("desk.refusal_burst")
+        .replace("{n}", "5")
+        .replace("{minutes}", "10");
+    assert!(cards[0].to_string().contains(&line), "{:#}", cards[0]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(desk_cards(&app).len(), 1);
 }

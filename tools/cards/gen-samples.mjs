@@ -199,7 +199,7 @@ const SCENARIOS = [
   }],
   ["desk-alert", "grouped", {
     isGrouped: true,
-    summary: [{ title: "Courriels abandonnés", value: "50" }, { title: "Relais de courriel", value: "1" }],
+    summary: [{ title: "Courriels abandonnés", value: "50" }, { title: "Relais de courriel", value: "1" }, { title: "Refus en rafale", value: "1" }],
     events: [
       { title: "14 h 05", value: "Le relais de courriel ne prend plus les courriels : ils attendent et partiront dès son retour" },
       { title: "14 h 05", value: "Courriel abandonné (lien de réinitialisation) pour j***@c***.ca, en attente depuis 13 h 58 : refusé par le relais ou trop d'échecs" },
