@@ -540,7 +540,7 @@ async fn scim_token(
 
 async fn retry(cfg: Config, store: Store, id: &str) -> anyhow::Result<()> {
     let reset = crate::app::reset_service_for_cli(&cfg, store)?;
-    match reset.retry_dead_letter(id).await? {
+    match reset.retry_dead_letter(id, None).await? {
         Retry::Reissued(d) => {
             say(format!(
                 "{id}: a fresh link for {} (valid until {}) is queued; older links no longer work",

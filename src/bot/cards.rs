@@ -208,10 +208,11 @@ pub enum CardVerb {
     HelpdeskConfirm,
     CallerDenied,
     DeskRequest,
+    DeskResend,
 }
 
 impl CardVerb {
-    const ALL: [CardVerb; 14] = [
+    const ALL: [CardVerb; 15] = [
         Self::Forgot,
         Self::Enroll,
         Self::Submit,
@@ -226,6 +227,7 @@ impl CardVerb {
         Self::HelpdeskConfirm,
         Self::CallerDenied,
         Self::DeskRequest,
+        Self::DeskResend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -244,6 +246,7 @@ impl CardVerb {
             Self::HelpdeskConfirm => "helpdesk.confirm",
             Self::CallerDenied => "caller.denied",
             Self::DeskRequest => "desk.request",
+            Self::DeskResend => "desk.resend",
         }
     }
 }

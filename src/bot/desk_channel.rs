@@ -14,11 +14,18 @@ use std::{
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use super::{BotCore, activity::OutgoingActivity, cards::with_language};
+use super::{
+    Bot, BotCore,
+    activity::{Activity, OutgoingActivity},
+    cards::with_language,
+};
 use crate::{
     i18n::Locale,
     org::Organisation,
-    reset::events::{DeskEvent, DeskObserver},
+    reset::{
+        events::{DeskEvent, DeskObserver},
+        service::Retry,
+    },
     templates::local_time,
 };
 
@@ -77,6 +84,52 @@ impl DeskObserver for BotCore {
                 core.post_desk_card(&tenant).await;
             });
         }
+    }
+}
+
+impl Bot {
+    /// « Renvoyer » on a dead letter's card in the desk's channel: for the organisation's agents
+    /// only (anyone else gets what an unknown button gets); the card becomes what was done.
+    pub(super) async fn desk_resend(
+        &self,
+        a: &Activity,
+        org: &Organisation,
+        outbox_id: &str,
+    ) -> anyhow::Result<Option<Value>> {
+        let Some(agent) = self.agent(a, org) else {
+            return Ok(None);
+        };
+        let locale = org.default_locale;
+        let now = self.core.clock.unix();
+        let name = a
+            .from
+            .as_ref()
+            .and_then(|f| f.name.clone())
+            .unwrap_or_default();
+        let line = match self
+            .reset
+            .retry_dead_letter(outbox_id, Some(&agent))
+            .await?
+        {
+            Retry::Reissued(d) => self
+                .core
+                .ds(locale, "resent")
+                .replace("{agent}", &name)
+                .replace("{to}", &d.email.masked())
+                .replace("{time}", &self.at(org, locale, d.expires_at)),
+            Retry::NotDead => self.core.ds(locale, "not_dead"),
+            Retry::NothingToResend(_) | Retry::NoAccount => {
+                self.core.ds(locale, "nothing_to_resend")
+            }
+        };
+        Ok(Some(self.core.alert_card(
+            locale,
+            json!({
+                "isGrouped": false, "summary": [], "hasMore": false, "more": "",
+                "events": [{"title": self.at(org, locale, now), "value": line}],
+                "canResend": false, "mailId": "",
+            }),
+        )))
     }
 }
 
@@ -177,8 +230,12 @@ impl BotCore {
             .map(|(kind, n)| json!({"title": self.ds(locale, &format!("kind_{kind}")), "value": n.to_string()}))
             .collect();
         let more = events.len().saturating_sub(LISTED);
-        let card = self.cards.render(
-            "desk-alert",
+        // A dead letter alone on its card can be re-sent from it.
+        let resend = match events {
+            [(_, DeskEvent::MailDead { outbox_id, .. })] => Some(outbox_id.as_str()),
+            _ => None,
+        };
+        self.alert_card(
             locale,
             json!({
                 "isGrouped": events.len() > 1,
@@ -186,9 +243,14 @@ impl BotCore {
                 "events": listed,
                 "hasMore": more > 0,
                 "more": self.ds(locale, "more").replace("{n}", &more.to_string()),
+                "canResend": resend.is_some(),
+                "mailId": resend.unwrap_or_default(),
             }),
-        );
-        with_language(card, locale)
+        )
+    }
+
+    fn alert_card(&self, locale: Locale, data: Value) -> Value {
+        with_language(self.cards.render("desk-alert", locale, data), locale)
     }
 
     fn desk_line(&self, org: &Organisation, locale: Locale, e: &DeskEvent) -> String {
@@ -198,6 +260,7 @@ impl BotCore {
                 template,
                 to,
                 queued_at,
+                ..
             } => {
                 let kind = match template.as_str() {
                     "reset" | "enroll" | "changed" | "unlocked" => {

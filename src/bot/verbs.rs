@@ -42,6 +42,7 @@ impl Bot {
             | CardVerb::HelpdeskConfirm => self.helpdesk_action(a, org, locale, verb, data).await?,
             CardVerb::CallerDenied => self.caller_denied(a, org, locale, text("check")).await?,
             CardVerb::DeskRequest => self.desk_request(a, org, locale, text("reason")).await?,
+            CardVerb::DeskResend => self.desk_resend(a, org, text("mail")).await?,
         };
         Ok((card, None))
     }

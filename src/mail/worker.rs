@@ -590,6 +590,7 @@ impl MailWorker {
             self.desk.desk_event(
                 Some(&mail.tenant_id),
                 DeskEvent::MailDead {
+                    outbox_id: mail.outbox_id.clone(),
                     template: mail.template.clone(),
                     to,
                     queued_at: mail.created_at,

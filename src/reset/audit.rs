@@ -57,7 +57,8 @@ pub enum AuditEvent {
     MailDeadLettered,
     /// A link mail not sent: its link expired before the relay could take it.
     MailExpired,
-    /// An operator re-sent a dead letter (`mail retry`): a fresh link was issued.
+    /// An operator (`mail retry`) or an agent (« Renvoyer » in the desk's channel; client: the
+    /// agent) re-sent a dead letter: a fresh link was issued.
     MailRetriedByOperator,
     CredentialsChecked,
     /// An import changed the account's email: its links and sessions were ended.

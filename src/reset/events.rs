@@ -34,6 +34,8 @@ impl LinkObserver for NoObserver {
 pub enum DeskEvent {
     /// A mail given up on: refused by the relay, or failing past `mail.max_attempts`.
     MailDead {
+        /// The outbox row, for « Renvoyer ».
+        outbox_id: String,
         /// The mail's kind (`reset`, `enroll`…).
         template: String,
         /// The recipient, masked (`j***@c***.ca`).

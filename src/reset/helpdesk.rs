@@ -46,6 +46,10 @@ impl Agent {
         &self.object_id
     }
 
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
     /// The agent as the unlock audits them: object id, and the name Teams shows for them.
     pub fn actor(&self, name: &str) -> Actor {
         Actor::Agent {

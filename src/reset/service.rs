@@ -154,11 +154,20 @@ impl ResetService {
     /// enrolment mail is re-sent by issuing a fresh link for the account it went to (superseding
     /// older ones) and queueing a new mail, audited as an operator action. A "password changed"
     /// notice is not re-sent: it carried no link, its content is erased, and the change it
-    /// reported is history. The dead letter itself stays as it is, for tracing.
-    pub async fn retry_dead_letter(&self, outbox_id: &str) -> Result<Retry, ResetError> {
+    /// reported is history. The dead letter itself stays as it is, for tracing. `by`: a
+    /// service-desk agent (« Renvoyer » in the desk's channel), audited as the client, and only
+    /// for their organisation's mail.
+    pub async fn retry_dead_letter(
+        &self,
+        outbox_id: &str,
+        by: Option<&super::helpdesk::Agent>,
+    ) -> Result<Retry, ResetError> {
         let now = self.clock.unix();
         let mut tx = self.store.begin().await?;
-        let Some(dead) = outbox::dead_letter(&mut tx, outbox_id).await? else {
+        let Some(dead) = outbox::dead_letter(&mut tx, outbox_id)
+            .await?
+            .filter(|d| by.is_none_or(|agent| agent.tenant_id() == d.tenant_id))
+        else {
             return Ok(Retry::NotDead);
         };
         let purpose = match MailTemplate::parse(&dead.template) {
@@ -184,9 +193,11 @@ impl ResetService {
             .ok_or_else(|| {
                 ResetError::Internal(anyhow::anyhow!("no link issued for the account"))
             })?;
+        let agent_key = by.map(|agent| agent.requester().key());
         Audit::event(AuditEvent::MailRetriedByOperator, now)
             .tenant(&org.tenant_id)
             .account(&account.id)
+            .client(agent_key.as_deref())
             .detail(format!("{} {outbox_id}", dead.template))
             .record(&mut tx)
             .await?;

@@ -9,10 +9,10 @@ use octopus_teams::{
     i18n::{Locale, Strings},
     org::DeskChannel,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::{
-    harness::{TestApp, connector::Recorded},
+    harness::{TestApp, card_action, connector::Recorded},
     unlock::{enrolled_and_locked, hard_at_the_first_lock},
 };
 
@@ -113,6 +113,7 @@ async fn a_dead_letter_posts_one_card_and_a_burst_of_fifty_one_grouped_card() {
         .config(|c| {
             desk_channel(c);
             c.limits.requests_per_ip = 1000;
+            c.organisations[0].helpdesk.agent_object_ids = vec![crate::helpdesk::AGENT_OID.into()];
         })
         .spawn()
         .await;
@@ -134,6 +135,52 @@ async fn a_dead_letter_posts_one_card_and_a_burst_of_fifty_one_grouped_card() {
     let line = line.split("{since}").next().unwrap();
     assert!(text.contains(line), "{:#}", cards[0]);
     nothing_secret(&cards[0]);
+    assert!(
+        text.contains(&s("cards.deskResendButton")),
+        "{:#}",
+        cards[0]
+    );
+    crate::helpdesk::validate(&[("desk-dead", &cards[0])]);
+    let mail_id = find_resend_id(&cards[0]);
+
+    // « Renvoyer », in the channel: not for anyone, but an agent gets a fresh link mailed.
+    let click = |by_agent: bool| {
+        let mut a = card_action(
+            &app.connector.service_url,
+            "desk.resend",
+            json!({"mail": mail_id}),
+        );
+        a["conversation"] = json!({"id": CHANNEL, "conversationType": "channel",
+            "tenantId": crate::harness::TENANT, "isGroup": true});
+        a["channelData"]["team"] = json!({"id": crate::harness::TEAMEO});
+        a["channelData"]["channel"] = json!({"id": CHANNEL});
+        if by_agent {
+            a = crate::helpdesk::as_agent(a);
+        }
+        a
+    };
+    let refused = crate::helpdesk::answer(&app, &click(false)).await;
+    assert_ne!(refused["type"], "application/vnd.microsoft.card.adaptive");
+    app.smtp.accept();
+    let done = crate::helpdesk::card_of(&app, &click(true)).await;
+    let resent = s("desk.resent")
+        .replace("{agent}", "Agent du CSI")
+        .replace("{to}", "j***@c***.ca");
+    assert!(
+        done.to_string()
+            .contains(resent.split("{time}").next().unwrap()),
+        "{done:#}"
+    );
+    let mail = app.smtp.wait_for(1, WAIT).await.remove(0);
+    assert_eq!(mail.to, ["<julie.tremblay@cegepsi.ca>"]);
+    let retried: Vec<String> = app
+        .audit_events()
+        .await
+        .into_iter()
+        .filter(|e| e == "mail_retried_by_operator")
+        .collect();
+    assert_eq!(retried.len(), 1);
+    app.smtp.refuse_recipients();
 
     // Fifty in a burst: one card that counts them.
     for i in 0..50 {
@@ -155,7 +202,7 @@ async fn a_dead_letter_posts_one_card_and_a_burst_of_fifty_one_grouped_card() {
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(desk_cards(&app).len(), 2, "one card for the burst");
-    crate::helpdesk::validate(&[("desk-dead", &cards[0]), ("desk-grouped", grouped)]);
+    crate::helpdesk::validate(&[("desk-grouped", grouped), ("desk-resent", &done)]);
 }
 
 #[tokio::test]
@@ -254,4 +301,19 @@ async fn a_burst_of_refused_requests_is_told_once() {
     assert!(cards[0].to_string().contains(&line), "{:#}", cards[0]);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(desk_cards(&app).len(), 1);
+}
+
+/// The outbox id a dead letter's « Renvoyer » carries.
+fn find_resend_id(card: &Value) -> String {
+    fn walk(v: &Value) -> Option<String> {
+        if v["verb"] == "desk.resend" {
+            return v["data"]["mail"].as_str().map(str::to_string);
+        }
+        match v {
+            Value::Array(a) => a.iter().find_map(walk),
+            Value::Object(m) => m.values().find_map(walk),
+            _ => None,
+        }
+    }
+    walk(card).expect("a « Renvoyer » button")
 }
