@@ -434,8 +434,14 @@ impl Organisation {
     }
 
     /// Whether the bot serves this team's channels: a configured team, or a local test client's.
+    /// The teams listed in `team_ids`, the desk channel's team (its cards' buttons are clicked
+    /// there), and a local test client's.
     pub fn serves_team(&self, team_id: &str) -> bool {
         self.team_ids.iter().any(|t| t == team_id)
+            || self
+                .desk_channel
+                .as_ref()
+                .is_some_and(|d| d.team_id == team_id)
             || self
                 .local_test_clients
                 .iter()

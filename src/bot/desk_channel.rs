@@ -42,7 +42,10 @@ pub struct DeskAlerts(Arc<Mutex<HashMap<String, Pending>>>);
 
 #[derive(Default)]
 struct Pending {
+    /// The first `LISTED` events since the last card; the rest are only counted.
     events: Vec<(i64, DeskEvent)>,
+    /// Every event since the last card, by kind.
+    counts: Vec<(&'static str, usize)>,
     scheduled: bool,
     first_event: Option<tokio::time::Instant>,
     last_event: Option<tokio::time::Instant>,
@@ -66,7 +69,14 @@ impl DeskObserver for BotCore {
                 let mut all = self.desk.0.lock().unwrap_or_else(|p| p.into_inner());
                 let p = all.entry(org.tenant_id.clone()).or_default();
                 let at = tokio::time::Instant::now();
-                p.events.push((now, event.clone()));
+                if p.events.len() < LISTED {
+                    p.events.push((now, event.clone()));
+                }
+                let kind = kind_of(&event);
+                match p.counts.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, n)) => *n += 1,
+                    None => p.counts.push((kind, 1)),
+                }
                 p.last_event = Some(at);
                 if p.scheduled {
                     continue;
@@ -148,7 +158,7 @@ impl BotCore {
 
     /// Posts what waited for the organisation, as one card.
     async fn post_desk_card(&self, tenant_id: &str) {
-        let (Some(org), events, cached) = ({
+        let (Some(org), events, counts, cached) = ({
             let mut all = self.desk.0.lock().unwrap_or_else(|p| p.into_inner());
             let p = all.entry(tenant_id.to_string()).or_default();
             p.scheduled = false;
@@ -156,6 +166,7 @@ impl BotCore {
             (
                 self.orgs.by_tenant(tenant_id),
                 std::mem::take(&mut p.events),
+                std::mem::take(&mut p.counts),
                 p.service_url.clone(),
             )
         }) else {
@@ -181,13 +192,13 @@ impl BotCore {
         let Some(service_url) = service_url else {
             warn!(
                 tenant.id = %tenant_id,
-                events = events.len(),
+                events = total(&counts),
                 "no serviceUrl for the desk channel yet (set desk_channel.service_url): not posted"
             );
             return;
         };
         let locale = org.default_locale;
-        let card = self.desk_card(org, locale, &events);
+        let card = self.desk_card(org, locale, &events, &counts);
         let mut out = OutgoingActivity::card(card);
         out.locale = Some(locale.tag().to_string());
         match self
@@ -195,50 +206,48 @@ impl BotCore {
             .send(&service_url, &channel.channel_id, &out)
             .await
         {
-            Ok(_) => info!(tenant.id = %tenant_id, events = events.len(), "desk channel told"),
+            Ok(_) => info!(tenant.id = %tenant_id, events = total(&counts), "desk channel told"),
             Err(e) => warn!(
                 tenant.id = %tenant_id,
-                events = events.len(),
+                events = total(&counts),
                 error = %e,
                 "the desk channel could not be told (is the bot installed in its team?)"
             ),
         }
     }
 
-    fn desk_card(&self, org: &Organisation, locale: Locale, events: &[(i64, DeskEvent)]) -> Value {
+    fn desk_card(
+        &self,
+        org: &Organisation,
+        locale: Locale,
+        events: &[(i64, DeskEvent)],
+        counts: &[(&'static str, usize)],
+    ) -> Value {
         let now = self.clock.now();
         let at = |t: i64| {
             chrono::DateTime::from_timestamp(t, 0)
                 .map(|t| local_time(t, now, org.time_zone, locale))
                 .unwrap_or_default()
         };
-        let mut counts: Vec<(&'static str, usize)> = Vec::new();
-        for (_, e) in events {
-            let kind = kind_of(e);
-            match counts.iter_mut().find(|(k, _)| *k == kind) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((kind, 1)),
-            }
-        }
         let listed: Vec<Value> = events
             .iter()
-            .take(LISTED)
             .map(|(t, e)| json!({"title": at(*t), "value": self.desk_line(org, locale, e)}))
             .collect();
         let summary: Vec<Value> = counts
             .iter()
             .map(|(kind, n)| json!({"title": self.ds(locale, &format!("kind_{kind}")), "value": n.to_string()}))
             .collect();
-        let more = events.len().saturating_sub(LISTED);
+        let all = total(counts);
+        let more = all.saturating_sub(events.len());
         // A dead letter alone on its card can be re-sent from it.
         let resend = match events {
-            [(_, DeskEvent::MailDead { outbox_id, .. })] => Some(outbox_id.as_str()),
+            [(_, DeskEvent::MailDead { outbox_id, .. })] if all == 1 => Some(outbox_id.as_str()),
             _ => None,
         };
         self.alert_card(
             locale,
             json!({
-                "isGrouped": events.len() > 1,
+                "isGrouped": all > 1,
                 "summary": summary,
                 "events": listed,
                 "hasMore": more > 0,
@@ -302,6 +311,10 @@ impl BotCore {
     fn ds(&self, locale: Locale, key: &str) -> String {
         self.strings.get(locale, &format!("desk.{key}"))
     }
+}
+
+fn total(counts: &[(&'static str, usize)]) -> usize {
+    counts.iter().map(|(_, n)| n).sum()
 }
 
 fn kind_of(e: &DeskEvent) -> &'static str {

@@ -15,6 +15,7 @@ use super::{
     ResetError, ResetService,
     audit::{Audit, AuditEvent},
     helpdesk::Agent,
+    limits::{Limit, hit},
     model::{Account, AccountId, Username},
     records::ConversationRef,
 };
@@ -32,7 +33,7 @@ pub const VERIFIED_FOR: i64 = 900;
 /// Wrong codes allowed per check; then a new code is needed.
 pub const MAX_TRIES: i64 = 3;
 /// Codes sent to one account within an hour, by all agents: the owner is not to be flooded.
-pub const CODES_PER_HOUR: i64 = 5;
+pub const CODES_PER_HOUR: u32 = 5;
 
 /// A six-digit one-time code. Shown only to its owner; never logged.
 pub struct CallerCode(SecretString);
@@ -175,8 +176,13 @@ impl ResetService {
         let Some(account) = accounts::by_username(&mut tx, &org.tenant_id, username).await? else {
             return Ok(Started::NoAccount);
         };
-        let recent = rows::sent_since(&mut tx, &org.tenant_id, &account.id.0, now - 3600).await?;
-        if recent >= CODES_PER_HOUR {
+        // One atomic count, so that concurrent asks cannot pass the cap together.
+        let per_hour = Limit {
+            max: CODES_PER_HOUR,
+            window_secs: 3600,
+        };
+        let bucket = format!("caller-code:{}:{}", org.tenant_id, account.id);
+        if hit(&mut tx, &bucket, per_hour, now).await?.is_err() {
             return Ok(Started::TooMany);
         }
         let to = match account.entra_object_id.as_deref() {
@@ -327,8 +333,18 @@ impl ResetService {
             _ => return Ok(Confirmation::NeedNewCode),
         }
         let agent_key = agent.requester().key();
-        if typed.len() == 6 && self.code_matches(&check, &typed) {
-            if !rows::confirm(&mut conn, &check.id, now, MAX_TRIES).await? {
+        // Not six digits: not a guess, no try used.
+        if typed.len() != 6 {
+            return Ok(Confirmation::Wrong {
+                tries_left: MAX_TRIES - check.tries,
+            });
+        }
+        // The try is taken before the code is compared: concurrent guesses each use one.
+        let Some(tries) = rows::take_try(&mut conn, &check.id, now, MAX_TRIES).await? else {
+            return Ok(Confirmation::NeedNewCode);
+        };
+        if self.code_matches(&check, &typed) {
+            if !rows::confirm(&mut conn, &check.id, now).await? {
                 return Ok(Confirmation::NeedNewCode);
             }
             Audit::event(AuditEvent::CallerConfirmed, now)
@@ -342,9 +358,6 @@ impl ResetService {
                 until: now + VERIFIED_FOR,
             });
         }
-        let Some(tries) = rows::wrong_try(&mut conn, &check.id, now).await? else {
-            return Ok(Confirmation::NeedNewCode);
-        };
         Audit::event(AuditEvent::CallerCodeWrong, now)
             .tenant(&org.tenant_id)
             .account(&account.id)

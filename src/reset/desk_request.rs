@@ -12,11 +12,12 @@ use super::{
     audit::{Audit, AuditEvent},
     limits::{Limit, hit},
     model::{EmailAddress, Requester, UnknownName},
+    signin::lock_subject,
 };
 use crate::{
     mail::{DeskMail, MailParams, MailTemplate, OutgoingMail, enqueue},
     org::{Organisation, RequestMode},
-    store::{StoreError, accounts, history},
+    store::{StoreError, accounts, history, lockout},
 };
 
 /// Audit rows named in the request, newest first.
@@ -106,17 +107,43 @@ impl ResetService {
         let now = self.clock.unix();
         let client = asker.requester.key();
         let mut tx = self.store.begin().await?;
+        let account = match asker.aad_object_id.as_deref() {
+            Some(oid) => accounts::by_identity(&mut tx, &org.tenant_id, Some(oid), None).await?,
+            None => None,
+        };
+        // What the server can check, it checks: no account, or a hard lock indeed. The other
+        // reasons come from a card the person was shown; the account's audit rows in the mail
+        // tell the desk what really happened.
+        let holds = match (reason, &account) {
+            (DeskReason::Unlinked, found) => found.is_none(),
+            (DeskReason::HardLock, Some(a)) => {
+                let subject = lock_subject(a.username.as_str());
+                lockout::locked_until(&mut tx, &org.tenant_id, &subject).await?
+                    == Some(lockout::HARD_LOCK)
+            }
+            (DeskReason::HardLock, None) => false,
+            (DeskReason::Undelivered | DeskReason::NotMe | DeskReason::DidNotCall, _) => true,
+        };
+        if !holds {
+            return Ok(DeskRequest::NotOffered);
+        }
+        // One per person (the bot and the tab alike) and reason per window.
         let once = Limit {
             max: 1,
             window_secs: u64::from(cfg.window_hours) * 3600,
         };
-        let bucket = format!("desk-request:{client}:{}", reason.as_str());
+        let person = asker.aad_object_id.as_deref().unwrap_or(&client);
+        let bucket = format!(
+            "desk-request:{}:{person}:{}",
+            org.tenant_id,
+            reason.as_str()
+        );
         if hit(&mut tx, &bucket, once, now).await?.is_err() {
             return Ok(DeskRequest::AlreadySent);
         }
-        let account = match asker.aad_object_id.as_deref() {
-            Some(oid) => accounts::by_identity(&mut tx, &org.tenant_id, Some(oid), None).await?,
-            None => None,
+        let token = match cfg.mode {
+            RequestMode::Incident => None,
+            RequestMode::ServiceRequest => cfg.enclosing_token.as_deref(),
         };
         let references = match &account {
             Some(a) => history::recent(&mut tx, &a.id.0, REFERENCES).await?,
@@ -126,7 +153,8 @@ impl ResetService {
             reason: reason.as_str().to_string(),
             upn: asker
                 .upn
-                .clone()
+                .as_deref()
+                .map(|u| one_line(u, token))
                 .or_else(|| account.as_ref().and_then(|a| a.upn.clone())),
             username: account.as_ref().map(|a| a.username.as_str().to_string()),
             object_id: asker.aad_object_id.clone(),
@@ -135,10 +163,7 @@ impl ResetService {
                 .map(|r| (r.occurred_at, r.event))
                 .collect(),
             field_lines: cfg.field_lines.clone(),
-            enclosing_token: match cfg.mode {
-                RequestMode::Incident => None,
-                RequestMode::ServiceRequest => cfg.enclosing_token.clone(),
-            },
+            enclosing_token: token.map(str::to_string),
         };
         enqueue(
             &mut tx,
@@ -149,7 +174,7 @@ impl ResetService {
                 locale: org.default_locale,
                 tenant_id: &org.tenant_id,
                 params: MailParams {
-                    name: asker.display_name.clone(),
+                    name: one_line(&asker.display_name, token),
                     occurred_at: Some(now),
                     desk: Some(desk),
                     ..MailParams::default()
@@ -173,9 +198,48 @@ impl ResetService {
     }
 }
 
+/// Longest name or UPN written in a request.
+const MAX_FIELD: usize = 200;
+
+/// A name as Teams or a token gives it, made one plain line of the request: control characters
+/// (newlines that would add lines MailIntegration reads) become spaces, runs of spaces one, at
+/// most `MAX_FIELD` characters, and never the enclosing token (which would cut the body).
+fn one_line(raw: &str, token: Option<&str>) -> String {
+    let mut line: String = raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if let Some(token) = token.filter(|t| !t.is_empty() && t.is_ascii()) {
+        // ASCII lower-casing keeps every byte offset, so a match found in the lower-cased copy
+        // is the same range of the line.
+        while let Some(at) = line.to_ascii_lowercase().find(&token.to_ascii_lowercase()) {
+            line.replace_range(at..at + token.len(), " ");
+        }
+    }
+    line.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(MAX_FIELD)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_one_plain_line_without_the_token() {
+        assert_eq!(
+            one_line("Julie\r\nNom d'utilisateur : admin\tx", None),
+            "Julie Nom d'utilisateur : admin x"
+        );
+        assert_eq!(
+            one_line("Marc createsr Gagnon CreateSRCreateSR", Some("CreateSR")),
+            "Marc Gagnon"
+        );
+        assert_eq!(one_line(&"é".repeat(500), None).chars().count(), MAX_FIELD);
+    }
 
     #[test]
     fn reasons_read_back_as_written() {

@@ -217,13 +217,14 @@ impl ResetService {
         // too many wrong passwords, which is what someone else trying the account looks like.
         let subject = lock_subject(account.username.as_str());
         let mut conn = self.store.write().await?;
-        if lockout::locked_until(&mut conn, &org.tenant_id, &subject).await?
-            == Some(lockout::HARD_LOCK)
-            && !matches!(
-                self.caller_state(&mut conn, org, agent, &account.id)
-                    .await?,
-                CallerState::Verified { .. }
-            )
+        let verified = matches!(
+            self.caller_state(&mut conn, org, agent, &account.id)
+                .await?,
+            CallerState::Verified { .. }
+        );
+        if !verified
+            && lockout::locked_until(&mut conn, &org.tenant_id, &subject).await?
+                == Some(lockout::HARD_LOCK)
         {
             Audit::event(AuditEvent::UnlockRefused, self.clock.unix())
                 .tenant(&org.tenant_id)
@@ -235,7 +236,8 @@ impl ResetService {
             return Ok(Unlock::HardLocked);
         }
         drop(conn);
-        self.unlock(org, &account.id, &agent.actor(agent_name), None)
+        // Decided again in the unlock's transaction: a lock that turned hard meanwhile stays.
+        self.unlock_with(org, &account.id, &agent.actor(agent_name), None, verified)
             .await
     }
 }

@@ -170,6 +170,21 @@ impl ResetService {
         else {
             return Ok(Retry::NotDead);
         };
+        // From the desk's channel, once a day per dead letter (a card clicked twice, a forged
+        // click): each retry mails a fresh link.
+        if by.is_some() {
+            let once = super::limits::Limit {
+                max: 1,
+                window_secs: 86_400,
+            };
+            let bucket = format!("dead-retry:{outbox_id}");
+            if super::limits::hit(&mut tx, &bucket, once, now)
+                .await?
+                .is_err()
+            {
+                return Ok(Retry::NotDead);
+            }
+        }
         let purpose = match MailTemplate::parse(&dead.template) {
             Some(MailTemplate::Reset) => Purpose::Reset,
             Some(MailTemplate::Enroll) => Purpose::Enroll,

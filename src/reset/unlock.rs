@@ -104,6 +104,19 @@ impl ResetService {
         actor: &Actor,
         locale: Option<Locale>,
     ) -> Result<Unlock, ResetError> {
+        self.unlock_with(org, account, actor, locale, true).await
+    }
+
+    /// `unlock`; an agent lifts a hard lock only with `hard_locks` (a confirmed caller), decided
+    /// in the same transaction as the lift.
+    pub(super) async fn unlock_with(
+        &self,
+        org: &Organisation,
+        account: &AccountId,
+        actor: &Actor,
+        locale: Option<Locale>,
+        hard_locks: bool,
+    ) -> Result<Unlock, ResetError> {
         let now = self.clock.unix();
         let client = actor.key(&org.tenant_id);
         let mut conn = self.store.write().await?;
@@ -133,7 +146,12 @@ impl ResetService {
         let tenant = org.tenant_id.as_str();
         let lifted = match actor {
             Actor::Agent { .. } => {
-                lockout::unlock(&mut tx, tenant, &subject, now, lockout::Lift::Any).await?
+                let lift = if hard_locks {
+                    lockout::Lift::Any
+                } else {
+                    lockout::Lift::Temporary
+                };
+                lockout::unlock(&mut tx, tenant, &subject, now, lift).await?
             }
             Actor::SelfService { .. } => {
                 match lockout::locked_until(&mut tx, tenant, &subject).await? {

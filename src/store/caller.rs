@@ -96,54 +96,34 @@ pub async fn latest(
     .await?)
 }
 
-/// Codes sent to the account's owner since `since`, by any agent.
-pub async fn sent_since(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    account_id: &str,
-    since: i64,
-) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
-        "select count(*) from caller_check where tenant_id = $1 and account_id = $2 and created_at >= $3",
-    )
-    .bind(tenant_id)
-    .bind(account_id)
-    .bind(since)
-    .fetch_one(conn)
-    .await?)
-}
-
-/// One more wrong code on an open check; the tries now, `None` if the check is no longer open.
-pub async fn wrong_try(
-    conn: &mut AnyConnection,
-    id: &str,
-    now: i64,
-) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "update caller_check set tries = tries + 1 where id = $1 and confirmed_at is null \
-         and denied_at is null and expires_at > $2 returning tries",
-    )
-    .bind(id)
-    .bind(now)
-    .fetch_optional(conn)
-    .await?)
-}
-
-/// Confirms an open check with fewer than `max_tries` wrong codes; false when it was not open
-/// (already used, denied, expired or out of tries): a code works once.
-pub async fn confirm(
+/// Takes one try of an open check before its code is compared: the tries now, `None` if the
+/// check is not open or out of tries. One statement, so concurrent guesses each use a try.
+pub async fn take_try(
     conn: &mut AnyConnection,
     id: &str,
     now: i64,
     max_tries: i64,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "update caller_check set confirmed_at = $2 where id = $1 and confirmed_at is null \
-         and denied_at is null and expires_at > $2 and tries < $3",
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "update caller_check set tries = tries + 1 where id = $1 and confirmed_at is null \
+         and denied_at is null and expires_at > $2 and tries < $3 returning tries",
     )
     .bind(id)
     .bind(now)
     .bind(max_tries)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Confirms a check whose try was taken with the right code; false when it was confirmed or
+/// denied meanwhile: a code works once.
+pub async fn confirm(conn: &mut AnyConnection, id: &str, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "update caller_check set confirmed_at = $2 where id = $1 and confirmed_at is null \
+         and denied_at is null",
+    )
+    .bind(id)
+    .bind(now)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

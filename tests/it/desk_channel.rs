@@ -16,6 +16,8 @@ use crate::{
     unlock::{enrolled_and_locked, hard_at_the_first_lock},
 };
 
+/// The service desk's own team (not among the organisation's `team_ids`) and channel.
+const DESK_TEAM: &str = "19:equipe-centre-de-services@thread.tacv2";
 const CHANNEL: &str = "19:centre-de-services@thread.tacv2";
 const WAIT: Duration = Duration::from_secs(40);
 
@@ -25,7 +27,7 @@ fn s(key: &str) -> String {
 
 pub(crate) fn desk_channel(c: &mut octopus_teams::config::RawConfig) {
     c.organisations[0].desk_channel = Some(DeskChannel {
-        team_id: crate::harness::TEAMEO.into(),
+        team_id: DESK_TEAM.into(),
         channel_id: CHANNEL.into(),
         // Unset: the serviceUrl of the organisation's latest activity.
         service_url: None,
@@ -152,7 +154,7 @@ async fn a_dead_letter_posts_one_card_and_a_burst_of_fifty_one_grouped_card() {
         );
         a["conversation"] = json!({"id": CHANNEL, "conversationType": "channel",
             "tenantId": crate::harness::TENANT, "isGroup": true});
-        a["channelData"]["team"] = json!({"id": crate::harness::TEAMEO});
+        a["channelData"]["team"] = json!({"id": DESK_TEAM});
         a["channelData"]["channel"] = json!({"id": CHANNEL});
         if by_agent {
             a = crate::helpdesk::as_agent(a);
@@ -173,6 +175,9 @@ async fn a_dead_letter_posts_one_card_and_a_burst_of_fifty_one_grouped_card() {
     );
     let mail = app.smtp.wait_for(1, WAIT).await.remove(0);
     assert_eq!(mail.to, ["<julie.tremblay@cegepsi.ca>"]);
+    // The card clicked again (or a forged click): nothing more is sent.
+    let again = crate::helpdesk::card_of(&app, &click(true)).await;
+    assert!(again.to_string().contains(&s("desk.not_dead")), "{again:#}");
     let retried: Vec<String> = app
         .audit_events()
         .await

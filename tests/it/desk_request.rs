@@ -242,18 +242,19 @@ async fn without_a_mailbox_nothing_is_offered_and_a_click_does_nothing() {
         .await
         .unwrap();
     assert_ne!(body["type"], "application/vnd.microsoft.card.adaptive");
-    // A made-up reason, with a mailbox, does nothing either.
+    // With a mailbox: a made-up reason, or one the server can see is not so (Julie has an
+    // account, and it is not locked), does nothing either.
     let app = TestApp::builder()
         .config(|c| c.organisations[0].octopus_requests = Some(requests(RequestMode::Incident)))
         .spawn()
         .await;
-    let body: Value = app
-        .bot(&ask_desk(&app, "password_please"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_ne!(body["type"], "application/vnd.microsoft.card.adaptive");
+    for reason in ["password_please", "unlinked", "hard_lock"] {
+        let body: Value = app.bot(&ask_desk(&app, reason)).await.json().await.unwrap();
+        assert_ne!(
+            body["type"], "application/vnd.microsoft.card.adaptive",
+            "{reason}"
+        );
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(app.smtp.received().is_empty());
 }

@@ -204,6 +204,22 @@ async fn refused_and_unchanged(route: &str, forgery: Forgery) {
             assert_eq!(req.send().await.unwrap().status(), 403, "{why}");
             assert_eq!(queued(&app).await, 0, "{why}: nothing queued");
         }
+        "/api/tab/desk-request" => {
+            let mut req = app
+                .client
+                .post(app.url(route))
+                .bearer_auth("not-a-token")
+                .json(&json!({"reason": "unlinked"}));
+            if forgery == Forgery::Forged {
+                req = req.header("x-octopus-tab", "0");
+            }
+            assert_eq!(req.send().await.unwrap().status(), 403, "{why}");
+            assert_eq!(queued(&app).await, 0, "{why}: nothing queued");
+            assert!(
+                !app.audit_events().await.iter().any(|e| e == "desk_request_sent"),
+                "{why}"
+            );
+        }
         "/api/tab/unlock" => {
             enrolled_and_locked(&app).await;
             let mut req = app
