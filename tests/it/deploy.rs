@@ -147,6 +147,16 @@ async fn behind_the_shipped_nginx_the_pages_bot_and_tab_work_and_clients_keep_th
         .await;
     let upstream = app.base.trim_start_matches("http://").to_string();
     let _nginx = Nginx::start(port, &upstream, &cert, &key).await;
+    // Accepting TCP is not yet serving TLS on a loaded machine: wait for an answer through it.
+    let probe = client_from(&ca, Ipv4Addr::new(127, 0, 0, 9));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while probe.get(format!("{public}/healthz")).send().await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nginx never answered on {public}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // The web journey through TLS: the form, the mail, the link, the new password.
     let alice = client_from(&ca, Ipv4Addr::new(127, 0, 0, 2));

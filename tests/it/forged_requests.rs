@@ -216,7 +216,10 @@ async fn refused_and_unchanged(route: &str, forgery: Forgery) {
             assert_eq!(req.send().await.unwrap().status(), 403, "{why}");
             assert_eq!(queued(&app).await, 0, "{why}: nothing queued");
             assert!(
-                !app.audit_events().await.iter().any(|e| e == "desk_request_sent"),
+                !app.audit_events()
+                    .await
+                    .iter()
+                    .any(|e| e == "desk_request_sent"),
                 "{why}"
             );
         }
