@@ -320,10 +320,47 @@ pub(super) fn describe(cfg: &Config, out: &mut Description) {
         out.line(
             &key,
             format!(
-                "helpdesk: {} agent(s) by Entra object id may ask the bot « statut <username> »",
+                "helpdesk: {} agent(s) by Entra object id may ask the bot « statut <username> » \
+                 and « vérifier <username> »",
                 org.helpdesk.agent_object_ids.len()
             ),
         );
+        if let Some(r) = &org.octopus_requests {
+            let mode = match (r.mode, r.enclosing_token.as_deref()) {
+                (crate::org::RequestMode::ServiceRequest, Some(token)) => {
+                    format!("service requests (body enclosed in {token})")
+                }
+                _ => "incidents".to_string(),
+            };
+            out.line(
+                &format!("{key}.octopus_requests"),
+                format!(
+                    "« Ouvrir une demande » mails {} as {mode}, {} field line(s), one per person and situation per {} h",
+                    r.mailbox,
+                    r.field_lines.len(),
+                    r.window_hours
+                ),
+            );
+        }
+        if let Some(d) = &org.desk_channel {
+            out.line(
+                &format!("{key}.desk_channel"),
+                format!(
+                    "alerts to channel {} of team {} (served like team_ids) via {} · a card at most every {} s · refusal burst {}",
+                    d.channel_id,
+                    d.team_id,
+                    d.service_url
+                        .as_ref()
+                        .map_or("the latest activity's serviceUrl".to_string(), |u| u.to_string()),
+                    d.min_interval_secs,
+                    if d.refusal_burst == 0 {
+                        "off".to_string()
+                    } else {
+                        format!("{} per 10 min", d.refusal_burst)
+                    },
+                ),
+            );
+        }
     }
 }
 

@@ -176,6 +176,83 @@ fn the_example_configuration_is_valid() {
     );
 }
 
+#[test]
+fn check_config_tells_and_checks_the_service_desk_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("octopus.toml");
+    let org = r#"
+[[organisations]]
+tenant_id = "11111111-2222-3333-4444-555555555555"
+slug = "cegep"
+name = "Cégep de Sept-Îles"
+portal_url = "https://cegepdeseptiles.octopus-itsm.com/Web/Login.aspx"
+sender = "Soutien TI <supportTI@cegepsi.ca>"
+time_zone = "America/Toronto"
+default_locale = "fr-CA"
+token_lifetime_minutes = 30
+"#;
+    let check = |sections: &str| {
+        std::fs::write(&file, format!("{org}{sections}")).unwrap();
+        let out = crate::harness::process::command()
+            .args(["--config", file.to_str().unwrap(), "check-config"])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, stdout, stderr) = check(
+        r#"
+[organisations.octopus_requests]
+mailbox = "octopus-demandes@cegepsi.ca"
+mode = "service_request"
+enclosing_token = "CreateSR"
+[organisations.desk_channel]
+team_id = "19%3aequipe%40thread.tacv2"
+channel_id = "19:canal@thread.tacv2"
+"#,
+    );
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "octopus-demandes@cegepsi.ca as service requests (body enclosed in CreateSR)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("alerts to channel 19:canal@thread.tacv2 of team 19:equipe@thread.tacv2"),
+        "{stdout}"
+    );
+
+    let (ok, _, stderr) = check(
+        r#"
+[organisations.octopus_requests]
+mailbox = "nope"
+mode = "service_request"
+window_hours = 48
+[organisations.desk_channel]
+team_id = "General"
+channel_id = "19:canal@thread.tacv2"
+min_interval_secs = 0
+"#,
+    );
+    assert!(!ok);
+    for problem in [
+        "octopus_requests.mailbox",
+        "octopus_requests.enclosing_token",
+        "octopus_requests.window_hours",
+        "desk_channel.team_id",
+        "desk_channel.min_interval_secs",
+    ] {
+        assert!(
+            stderr.contains(problem),
+            "{problem} not named in:\n{stderr}"
+        );
+    }
+}
+
 /// The file an admin in a French-Canadian Excel gets with « Enregistrer sous → CSV »: Windows-1252,
 /// semicolons, CRLF, French headers.
 fn excel_fr(rows: &[&str]) -> Vec<u8> {
