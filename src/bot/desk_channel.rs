@@ -26,7 +26,6 @@ use crate::{
         events::{DeskEvent, DeskObserver},
         service::Retry,
     },
-    templates::local_time,
 };
 
 /// A card waits until no event came for this long…
@@ -46,7 +45,7 @@ struct Pending {
     events: Vec<(i64, DeskEvent)>,
     /// Every event since the last card, by kind.
     counts: Vec<(&'static str, usize)>,
-    scheduled: bool,
+    /// The first event waiting for a card (a card is then on its way); `None`: none waits.
     first_event: Option<tokio::time::Instant>,
     last_event: Option<tokio::time::Instant>,
     last_post: Option<tokio::time::Instant>,
@@ -78,10 +77,9 @@ impl DeskObserver for BotCore {
                     None => p.counts.push((kind, 1)),
                 }
                 p.last_event = Some(at);
-                if p.scheduled {
+                if p.first_event.is_some() {
                     continue;
                 }
-                p.scheduled = true;
                 p.first_event = Some(at);
             }
             let core = self.clone();
@@ -161,7 +159,7 @@ impl BotCore {
         let (Some(org), events, counts, cached) = ({
             let mut all = self.desk.0.lock().unwrap_or_else(|p| p.into_inner());
             let p = all.entry(tenant_id.to_string()).or_default();
-            p.scheduled = false;
+            p.first_event = None;
             p.last_post = Some(tokio::time::Instant::now());
             (
                 self.orgs.by_tenant(tenant_id),
@@ -223,15 +221,9 @@ impl BotCore {
         events: &[(i64, DeskEvent)],
         counts: &[(&'static str, usize)],
     ) -> Value {
-        let now = self.clock.now();
-        let at = |t: i64| {
-            chrono::DateTime::from_timestamp(t, 0)
-                .map(|t| local_time(t, now, org.time_zone, locale))
-                .unwrap_or_default()
-        };
         let listed: Vec<Value> = events
             .iter()
-            .map(|(t, e)| json!({"title": at(*t), "value": self.desk_line(org, locale, e)}))
+            .map(|(t, e)| json!({"title": self.local_at(org, locale, *t), "value": self.desk_line(org, locale, e)}))
             .collect();
         let summary: Vec<Value> = counts
             .iter()
@@ -263,7 +255,6 @@ impl BotCore {
     }
 
     fn desk_line(&self, org: &Organisation, locale: Locale, e: &DeskEvent) -> String {
-        let now = self.clock.now();
         match e {
             DeskEvent::MailDead {
                 template,
@@ -277,9 +268,7 @@ impl BotCore {
                     }
                     _ => "helpdesk.mail_other".to_string(),
                 };
-                let since = chrono::DateTime::from_timestamp(*queued_at, 0)
-                    .map(|t| local_time(t, now, org.time_zone, locale))
-                    .unwrap_or_default();
+                let since = self.local_at(org, locale, *queued_at);
                 self.ds(locale, "mail_dead")
                     .replace("{mail}", &self.strings.get(locale, &kind))
                     .replace("{to}", to)

@@ -4,7 +4,6 @@
 //! at each click, that the person clicking is an agent; the card's data names the account only.
 //! In a channel the card goes to the agent's personal chat: the team would see it otherwise.
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{
@@ -22,7 +21,6 @@ use crate::{
         model::{Purpose, Username},
         unlock::Unlock,
     },
-    templates::local_time,
 };
 
 /// What an agent's command asks for.
@@ -368,8 +366,7 @@ impl Bot {
 
     /// A moment in the organisation's time zone, as its people read it.
     pub(super) fn at(&self, org: &Organisation, locale: Locale, unix: i64) -> String {
-        let at = DateTime::<Utc>::from_timestamp(unix, 0).unwrap_or_default();
-        local_time(at, self.core.clock.now(), org.time_zone, locale)
+        self.core.local_at(org, locale, unix)
     }
 }
 

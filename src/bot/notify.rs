@@ -20,7 +20,6 @@ use crate::{
         model::Purpose,
         teams::{BotRequest, RequestState},
     },
-    templates::local_time,
 };
 
 /// The status card for a request as it stands at `now`.
@@ -34,9 +33,7 @@ pub fn status_card(
     let pending = r.state.is_pending();
     let expired = pending && !r.token_id.is_empty() && r.expires_at <= now;
     let active = pending && !expired && !r.token_id.is_empty();
-    let expires = chrono::DateTime::from_timestamp(r.expires_at, 0)
-        .map(|t| local_time(t, core.clock.now(), org.time_zone, locale))
-        .unwrap_or_default();
+    let expires = core.local_at(org, locale, r.expires_at);
     let desk = super::desk::desk_offer(
         org,
         match r.state {

@@ -73,6 +73,13 @@ pub(super) fn not_from_the_tab(
     })
 }
 
+/// The request's `Authorization` header, as text.
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
 /// The organisation and user behind a Teams sign-in token (`Authorization`), or the answer
 /// refusing it (401).
 pub(super) async fn signed_in<'s>(

@@ -15,7 +15,8 @@ use serde_json::json;
 use super::{
     Tab,
     answers::{
-        answer, domain_error, locale_of, no_account, not_from_the_tab, signed_in, sso_refused,
+        answer, bearer, domain_error, locale_of, no_account, not_from_the_tab, signed_in,
+        sso_refused,
     },
     unlock::is_locked,
 };
@@ -155,9 +156,7 @@ pub async fn stylesheet() -> impl IntoResponse {
 
 /// `GET /api/tab/me`: the Octopus account behind the Teams sign-in.
 pub async fn me(State(state): State<Tab>, ClientIp(ip): ClientIp, headers: HeaderMap) -> Response {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let auth = bearer(&headers);
     let locale = locale_of(&state, &headers, None, None);
     if let Err(e) = state.reset.admit_lookup(&Requester::Browser { ip }).await {
         return domain_error(&state, locale, e);
@@ -224,9 +223,7 @@ pub async fn request(
         tracing::debug!("tab request with an unknown purpose refused");
         return bad_request(&state, fallback_locale);
     };
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let auth = bearer(&headers);
     // Signed in through Teams: the account is the one the token names.
     if auth.is_some() {
         let locale = locale_of(&state, &headers, req.locale.as_deref(), None);

@@ -5,7 +5,7 @@
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::Response,
 };
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{
     Tab,
-    answers::{answer, domain_error, locale_of, no_account, not_from_the_tab, signed_in},
+    answers::{answer, bearer, domain_error, locale_of, no_account, not_from_the_tab, signed_in},
 };
 use crate::{
     org::Organisation,
@@ -48,9 +48,7 @@ pub async fn unlock(
     if let Some(refused) = not_from_the_tab(&state, &headers, locale) {
         return refused;
     }
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let auth = bearer(&headers);
     let (org, user) = match signed_in(&state, auth, locale).await {
         Ok(found) => found,
         Err(refused) => return refused,
