@@ -39,6 +39,14 @@ pub enum DeskReason {
 }
 
 impl DeskReason {
+    pub const ALL: [DeskReason; 5] = [
+        Self::Unlinked,
+        Self::HardLock,
+        Self::Undelivered,
+        Self::NotMe,
+        Self::DidNotCall,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unlinked => "unlinked",
@@ -54,16 +62,10 @@ impl FromStr for DeskReason {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            Self::Unlinked,
-            Self::HardLock,
-            Self::Undelivered,
-            Self::NotMe,
-            Self::DidNotCall,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
-        .ok_or(UnknownName)
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or(UnknownName)
     }
 }
 
@@ -132,7 +134,10 @@ impl ResetService {
             max: 1,
             window_secs: u64::from(cfg.window_hours) * 3600,
         };
-        let person = asker.aad_object_id.as_deref().unwrap_or(&client);
+        let person = asker
+            .aad_object_id
+            .as_deref()
+            .map_or_else(|| client.clone(), str::to_ascii_lowercase);
         let bucket = format!(
             "desk-request:{}:{person}:{}",
             org.tenant_id,
@@ -143,7 +148,7 @@ impl ResetService {
         }
         let token = match cfg.mode {
             RequestMode::Incident => None,
-            RequestMode::ServiceRequest => cfg.enclosing_token.as_deref(),
+            RequestMode::ServiceRequest => cfg.enclosing_token.as_deref().map(str::trim),
         };
         let references = match &account {
             Some(a) => history::recent(&mut tx, &a.id.0, REFERENCES).await?,
@@ -154,8 +159,8 @@ impl ResetService {
             upn: asker
                 .upn
                 .as_deref()
-                .map(|u| one_line(u, token))
-                .or_else(|| account.as_ref().and_then(|a| a.upn.clone())),
+                .or_else(|| account.as_ref().and_then(|a| a.upn.as_deref()))
+                .map(|u| one_line(u, token)),
             username: account.as_ref().map(|a| a.username.as_str().to_string()),
             object_id: asker.aad_object_id.clone(),
             references: references
@@ -243,13 +248,7 @@ mod tests {
 
     #[test]
     fn reasons_read_back_as_written() {
-        for r in [
-            DeskReason::Unlinked,
-            DeskReason::HardLock,
-            DeskReason::Undelivered,
-            DeskReason::NotMe,
-            DeskReason::DidNotCall,
-        ] {
+        for r in DeskReason::ALL {
             assert_eq!(r.as_str().parse::<DeskReason>(), Ok(r));
         }
         assert_eq!("password".parse::<DeskReason>(), Err(UnknownName));
