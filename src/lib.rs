@@ -17,6 +17,7 @@ pub mod mail;
 pub mod maintenance;
 pub mod manifest;
 pub mod metrics;
+pub mod model;
 pub mod org;
 pub mod reset;
 pub mod scim;

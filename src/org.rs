@@ -254,7 +254,7 @@ impl OctopusRequests {
     /// The problems, named by key.
     pub fn problems(&self) -> Vec<String> {
         let mut errs = Vec::new();
-        if crate::reset::model::EmailAddress::parse(&self.mailbox).is_err() {
+        if crate::model::EmailAddress::parse(&self.mailbox).is_err() {
             errs.push("octopus_requests.mailbox: the address MailIntegration reads".into());
         }
         let token = self.enclosing_token.as_deref().map(str::trim);

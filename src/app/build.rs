@@ -273,9 +273,8 @@ async fn seed_demo(store: &Store, orgs: &Organisations, now: i64) -> anyhow::Res
     let org = orgs.default_org();
     let demo = accounts::NewAccount {
         tenant_id: org.tenant_id.clone(),
-        username: crate::reset::model::Username::parse("trej")
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-        email: crate::reset::model::EmailAddress::parse("julie.tremblay@example.org")
+        username: crate::model::Username::parse("trej").map_err(|e| anyhow::anyhow!("{e}"))?,
+        email: crate::model::EmailAddress::parse("julie.tremblay@example.org")
             .map_err(|e| anyhow::anyhow!("{e}"))?,
         display_name: "Julie Tremblay".into(),
         entra_object_id: None,

@@ -11,12 +11,12 @@ use super::{
     activity::{Activity, OutgoingActivity},
     cards::with_language,
 };
+use crate::model::Account;
 use crate::{
     i18n::Locale,
     org::Organisation,
     reset::{
         desk_request::DeskReason,
-        model::Account,
         teams::requester,
         unlock::{Actor, Unlock},
     },

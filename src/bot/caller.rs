@@ -12,6 +12,7 @@ use super::{
     cards::with_language,
     helpdesk::Notice,
 };
+use crate::model::Username;
 use crate::{
     i18n::Locale,
     org::Organisation,
@@ -21,7 +22,6 @@ use crate::{
         desk_request::DeskReason,
         events::{DeskEvent, DeskObserver},
         helpdesk::{AccountStatus, Agent},
-        model::Username,
     },
 };
 

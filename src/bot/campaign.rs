@@ -42,13 +42,10 @@ use super::{
     connector::{ConnectorClient, ConnectorError},
     pace::Pacer,
 };
+use crate::model::{Account, ConversationRef};
 use crate::{
     org::Organisation,
-    reset::{
-        campaign::{Campaigns, Delivered, Endpoint},
-        model::Account,
-        records::ConversationRef,
-    },
+    reset::campaign::{Campaigns, Delivered, Endpoint},
 };
 
 /// The share of `teams_requests_per_second` a campaign takes: the rest is the margin that keeps

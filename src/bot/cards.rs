@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     i18n::{Locale, Strings},
-    reset::model::UnknownName,
+    model::UnknownName,
 };
 
 const TEMPLATES: [(&str, &str); 10] = [

@@ -9,7 +9,7 @@ use super::{
     Bot,
     activity::{Activity, OutgoingActivity},
 };
-use crate::{i18n::Locale, reset::teams::ConversationRef};
+use crate::{i18n::Locale, model::ConversationRef};
 
 impl Bot {
     /// The key under which an activity is remembered as handled.

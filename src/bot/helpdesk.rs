@@ -11,6 +11,7 @@ use super::{
     activity::{Activity, OutgoingActivity},
     cards::{CardVerb, with_language},
 };
+use crate::model::{Purpose, Username};
 use crate::{
     i18n::Locale,
     org::Organisation,
@@ -18,7 +19,6 @@ use crate::{
         ResetError,
         helpdesk::{AccountStatus, Agent, Resent},
         history::{By, Event, Happening, MailKind},
-        model::{Purpose, Username},
         unlock::Unlock,
     },
 };

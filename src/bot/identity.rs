@@ -7,10 +7,8 @@
 use tracing::debug;
 
 use super::{Bot, activity::Activity, connector::TeamsMember};
-use crate::{
-    org::Organisation,
-    reset::{model::Account, teams::Naming},
-};
+use crate::model::Account;
+use crate::{org::Organisation, reset::teams::Naming};
 
 impl Bot {
     /// The account the sender's Teams identity is linked to.

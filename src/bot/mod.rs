@@ -39,11 +39,9 @@ use crate::{
     clock::SharedClock,
     i18n::Strings,
     metrics::Metrics,
+    model::ConversationRef,
     org::Organisations,
-    reset::{
-        ResetService,
-        teams::{ConversationRef, TeamsRecords},
-    },
+    reset::{ResetService, teams::TeamsRecords},
 };
 use activity::Activity;
 use cards::Cards;

@@ -11,14 +11,13 @@ use super::{
     cards::{CardVerb, with_language, with_refresh},
     connector::ConnectorError,
 };
+use crate::model::{BotRequest, Purpose, RequestState};
 use crate::{
     i18n::Locale,
     org::Organisation,
     reset::{
         desk_request::DeskReason,
         events::{LinkEvent, LinkObserver},
-        model::Purpose,
-        teams::{BotRequest, RequestState},
     },
 };
 

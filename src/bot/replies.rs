@@ -3,12 +3,9 @@
 use serde_json::{Value, json};
 
 use super::{Bot, admission::Trouble, cards::with_language};
+use crate::model::Purpose;
 use crate::{
-    http::error::Refusal,
-    i18n::Locale,
-    org::Organisation,
-    reset::{ResetError, model::Purpose},
-    templates::local_time,
+    http::error::Refusal, i18n::Locale, org::Organisation, reset::ResetError, templates::local_time,
 };
 
 impl Bot {

@@ -10,14 +10,8 @@ use super::{
     activity::Activity,
     notify::{live_status_card, status_card},
 };
-use crate::{
-    i18n::Locale,
-    org::Organisation,
-    reset::{
-        model::{Purpose, Username},
-        teams::{BotRequest, CardAsk},
-    },
-};
+use crate::model::{BotRequest, Purpose, Username};
+use crate::{i18n::Locale, org::Organisation, reset::teams::CardAsk};
 
 impl Bot {
     /// Sends the link (through the domain's uniform request) and builds the answer card, with

@@ -10,7 +10,7 @@ use super::{
     cards::language_of,
     intent::{Intent, intent_and_language},
 };
-use crate::{i18n::Locale, org::Organisation, reset::model::Purpose};
+use crate::{i18n::Locale, model::Purpose, org::Organisation};
 
 impl Bot {
     /// A message or a membership update, after the HTTP answer.

@@ -5,7 +5,7 @@ use serde_json::Value;
 use tracing::debug;
 
 use super::{Bot, activity::Activity, cards::CardVerb, notify::live_status_card};
-use crate::{i18n::Locale, org::Organisation, reset::model::Purpose};
+use crate::{i18n::Locale, model::Purpose, org::Organisation};
 
 impl Bot {
     /// A card button, from Action.Execute (verb) or Action.Submit (`action`). Returns the card

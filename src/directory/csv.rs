@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use super::{Leaving, Source};
 use crate::{
     i18n::Locale,
+    model::{AccountId, EmailAddress, Username},
     org::Organisation,
-    reset::model::{AccountId, EmailAddress, Username},
     store::{
         Store, StoreError,
         accounts::NewAccount,

@@ -6,13 +6,11 @@ pub mod csv;
 
 pub use csv::{BadRow, ImportError, ImportOptions, ImportReport, import_csv, import_csv_with};
 
+use crate::model::{Account, AccountId};
 use crate::{
     org::Organisation,
-    reset::{
-        audit::{Audit, AuditEvent},
-        model::{Account, AccountId},
-    },
-    store::{AnyConnection, StoreError, accounts::NewAccount, directory, sessions, tokens},
+    reset::audit::{Audit, AuditEvent},
+    store::{Conn, StoreError, accounts::NewAccount, directory, sessions, tokens},
 };
 
 /// Who changed the directory; the audit's client.
@@ -80,7 +78,7 @@ pub fn same(existing: &Account, row: &NewAccount) -> bool {
 /// (another object id, or a new address or UPN replacing a bound identity), the former owner's
 /// password goes too: the new one enrols.
 pub async fn update(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     org: &Organisation,
     existing: &Account,
     row: &NewAccount,
@@ -145,7 +143,7 @@ impl Leaving {
 /// self-service path (pages, bot, tab, credential check) then treats it as unknown. Its history
 /// stays, and [`enable`] brings it back.
 pub async fn disable(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     org: &Organisation,
     id: &AccountId,
     source: Source,
@@ -168,7 +166,7 @@ pub async fn disable(
 
 /// A disabled account is back in the directory.
 pub async fn enable(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     org: &Organisation,
     id: &AccountId,
     source: Source,
@@ -185,7 +183,7 @@ pub async fn enable(
 
 /// Revokes the account's usable links and ends its sessions; how many of each.
 async fn end_access(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     id: &AccountId,
     reason: &str,
     now: i64,

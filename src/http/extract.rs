@@ -15,7 +15,7 @@ use super::cookies::Cookies;
 use crate::{
     config::{Config, ForwardedHeader, PageLanguage},
     i18n::Locale,
-    reset::model::ClientAddr,
+    model::ClientAddr,
 };
 
 /// The client's address: the TCP peer, unless the peer is one of the configured trusted proxies;

@@ -7,12 +7,12 @@ pub mod render;
 pub mod transport;
 pub mod worker;
 
+use crate::store::Conn;
 use serde::{Deserialize, Serialize};
-use sqlx::AnyConnection;
 
 use crate::{
     i18n::Locale,
-    reset::model::EmailAddress,
+    model::EmailAddress,
     store::{StoreError, outbox},
 };
 use crypto::MailKey;
@@ -128,7 +128,7 @@ pub struct OutgoingMail<'a> {
 /// Writes the outbox row inside the caller's transaction: the mail exists if and only if what
 /// it announces was committed.
 pub async fn enqueue(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     key: &MailKey,
     mail: OutgoingMail<'_>,
     message_domain: &str,
@@ -142,12 +142,12 @@ pub async fn enqueue(
 /// `enqueue` for the account `account`, written only if that account exists (`None` if not).
 /// The same sealing and the same statement either way: the work says nothing about accounts.
 pub async fn enqueue_for_account(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     key: &MailKey,
     mail: OutgoingMail<'_>,
     message_domain: &str,
     now: i64,
-    account: &crate::reset::model::AccountId,
+    account: &crate::model::AccountId,
 ) -> Result<Option<String>, StoreError> {
     let sealed = Sealed::new(key, &mail, message_domain)?;
     let written = outbox::insert_for_account(conn, &sealed.row(&mail, now), &account.0).await?;

@@ -23,6 +23,7 @@ use super::{
     render,
     transport::Transport,
 };
+use crate::model::EmailAddress;
 use crate::{
     clock::SharedClock,
     i18n::{Locale, Strings},
@@ -30,9 +31,8 @@ use crate::{
     reset::{
         audit::{Audit, AuditEvent},
         events::{DeskEvent, DeskObserver, LinkEvent, LinkObserver},
-        model::EmailAddress,
     },
-    store::{AnyConnection, Dialect, Store, StoreError, outbox, tokens},
+    store::{Conn, Dialect, Store, StoreError, outbox, tokens},
     templates::Templates,
 };
 
@@ -369,7 +369,7 @@ impl MailWorker {
     /// again.
     async fn settle_all<'m>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
         outcomes: impl Iterator<Item = (&'m outbox::ClaimedMail, &'m Result<(), SendError>)>,
     ) -> Result<Vec<Settled>, StoreError> {
         let now = self.clock.unix();
@@ -404,7 +404,7 @@ impl MailWorker {
     /// Records a failed send: retried later, held back (its link expired), or dead-lettered.
     async fn settle_failure(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
         mail: &outbox::ClaimedMail,
         e: &SendError,
     ) -> Result<Settled, StoreError> {

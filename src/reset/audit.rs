@@ -1,8 +1,8 @@
 //! Audit events: what happened, who asked (client key), never a secret.
 
-use sqlx::AnyConnection;
+use crate::store::Conn;
 
-use super::model::AccountId;
+use crate::model::AccountId;
 use crate::{
     org::Organisations,
     store::{StoreError, audit, lockout},
@@ -20,11 +20,7 @@ pub struct Pruned {
 
 /// Deletes audit rows past each organisation's retention (rows of no organisation: the longest
 /// retention configured) and idle lock states. Safe to run from several instances at once.
-pub async fn prune(
-    conn: &mut AnyConnection,
-    orgs: &Organisations,
-    now: i64,
-) -> Result<Pruned, StoreError> {
+pub async fn prune(conn: &mut Conn, orgs: &Organisations, now: i64) -> Result<Pruned, StoreError> {
     let mut pruned = Pruned::default();
     let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
     let mut longest = 0;
@@ -270,14 +266,14 @@ impl<'a> Audit<'a> {
     }
 
     /// Counts the event and writes its row on `conn` (the caller's transaction, if any).
-    pub async fn record(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+    pub async fn record(self, conn: &mut Conn) -> Result<(), StoreError> {
         audit::insert(conn, &self.counted_row()).await
     }
 
     /// `record` for several rows, in one statement.
     pub async fn record_all(
         audits: impl IntoIterator<Item = Self>,
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
     ) -> Result<(), StoreError> {
         let rows: Vec<audit::AuditRow> = audits.into_iter().map(Self::counted_row).collect();
         audit::insert_many(conn, &rows).await

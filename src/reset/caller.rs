@@ -16,14 +16,13 @@ use super::{
     audit::{Audit, AuditEvent},
     helpdesk::Agent,
     limits::{Limit, hit},
-    model::{Account, AccountId, Username},
-    records::ConversationRef,
 };
+use crate::model::{Account, AccountId, ConversationRef, Username};
 use crate::{
     i18n::Locale,
     mail::{MailParams, MailTemplate, OutgoingMail, enqueue},
     org::Organisation,
-    store::{AnyConnection, StoreError, accounts, caller as rows, caller::CheckRow},
+    store::{Conn, StoreError, accounts, caller as rows, caller::CheckRow},
 };
 
 /// How long a code can be read back.
@@ -274,7 +273,7 @@ impl ResetService {
     #[allow(clippy::too_many_arguments)]
     async fn queue_code_mail(
         &self,
-        tx: &mut AnyConnection,
+        tx: &mut Conn,
         org: &Organisation,
         account: &Account,
         check: &SentCheck,
@@ -377,7 +376,7 @@ impl ResetService {
     /// Where the agent's check of the account stands.
     pub(super) async fn caller_state(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
         org: &Organisation,
         agent: &Agent,
         account: &AccountId,

@@ -8,7 +8,8 @@ use std::collections::{HashMap, HashSet};
 use anyhow::Context;
 use secrecy::SecretString;
 
-use super::{ResetError, model::Account, records::ConversationRef};
+use super::ResetError;
+use crate::model::{Account, ConversationRef};
 use crate::{
     clock::SharedClock,
     org::Organisation,

@@ -11,9 +11,9 @@ use super::{
     ResetError, ResetService,
     audit::{Audit, AuditEvent},
     limits::{Limit, hit},
-    model::{EmailAddress, Requester, UnknownName},
     signin::lock_subject,
 };
+use crate::model::{EmailAddress, Requester, UnknownName};
 use crate::{
     mail::{DeskMail, MailParams, MailTemplate, OutgoingMail, enqueue},
     org::{Organisation, RequestMode},

@@ -19,10 +19,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use super::{
-    argon::{self, Memory},
-    model::NewPassword,
-};
+use super::argon::{self, Memory};
+use crate::model::NewPassword;
 
 /// argon2id's cost: memory, passes, lanes (`security.argon2_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,10 +10,10 @@ use super::{
     audit::{Audit, AuditEvent},
     caller::CallerState,
     history::{Event, SHOWN, timeline},
-    model::{EmailAddress, Purpose, Requester, Username},
     signin::lock_subject,
     unlock::{Actor, Unlock},
 };
+use crate::model::{EmailAddress, Purpose, Requester, Username};
 use crate::{
     i18n::Locale,
     org::Organisation,

@@ -2,7 +2,7 @@
 //! fate and each mail's, merged into one timeline, newest first. Pure: the rows come from
 //! `store::history`.
 
-use super::model::Purpose;
+use crate::model::Purpose;
 use crate::store::history;
 
 /// How many lines the timeline keeps (newest).

@@ -3,10 +3,9 @@
 
 use super::{
     ResetError,
-    model::{Account, AccountId, EmailAddress, Purpose},
     service::{Delivery, ResetService},
-    token::ResetToken,
 };
+use crate::model::{Account, AccountId, EmailAddress, Purpose, ResetToken};
 use crate::{
     i18n::Locale,
     mail::{MailParams, MailTemplate, OutgoingMail, enqueue_for_account},
@@ -23,7 +22,7 @@ impl ResetService {
     /// so nothing is written and nothing is returned.
     pub(super) async fn issue(
         &self,
-        conn: &mut sqlx::AnyConnection,
+        conn: &mut crate::store::Conn,
         org: &Organisation,
         account: Option<&Account>,
         purpose: Purpose,

@@ -1,7 +1,7 @@
 //! Rate limits: fixed windows counted in the database, so every instance shares them.
 
+use crate::store::Conn;
 use serde::Deserialize;
-use sqlx::AnyConnection;
 
 use crate::{
     reset::audit::Audit,
@@ -66,7 +66,7 @@ impl Limit {
 
 /// Counts a hit; `Err(Refused)` when the bucket is over its limit.
 pub async fn hit(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     bucket: &str,
     limit: Limit,
     now: i64,
@@ -79,7 +79,7 @@ pub async fn hit(
 /// does not use up the second's allowance), in one round trip on PostgreSQL. `None`: `second`
 /// was not counted.
 pub async fn hit_then(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     (first, first_limit): (&str, Limit),
     (second, second_limit): (&str, Limit),
     now: i64,
@@ -100,7 +100,7 @@ pub async fn hit_then(
 /// Counts a hit of `who`'s bucket; over the limit, the first refusal of the window is audited
 /// (as `event`, with `detail`) and the caller gets `RateLimited`.
 pub async fn admit(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     bucket: &str,
     limit: Limit,
     now: i64,
@@ -113,7 +113,7 @@ pub async fn admit(
 /// What `admit` does with a hit's answer: the first refusal of a window is audited, and the
 /// caller gets `RateLimited`.
 pub async fn refuse(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     answer: Result<(), Refused>,
     now: i64,
     audit: Refusal<'_>,

@@ -13,16 +13,13 @@ pub mod helpdesk;
 pub mod history;
 mod issue;
 pub mod limits;
-pub mod model;
 pub mod policy;
-pub mod records;
 pub mod reminder;
 pub mod report;
 pub mod request;
 pub mod service;
 pub mod signin;
 pub mod teams;
-pub mod token;
 pub mod unlock;
 
 pub use error::{LinkProblem, ResetError};

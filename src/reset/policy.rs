@@ -7,7 +7,7 @@ use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 use zxcvbn::feedback::{Suggestion, Warning};
 
-use super::model::NewPassword;
+use crate::model::NewPassword;
 
 /// NIST SP 800-63B: at least 8 characters for a memorised secret chosen by the user.
 pub const NIST_MIN_LENGTH: usize = 8;

@@ -9,9 +9,9 @@ use super::{
     ResetError,
     audit::{Audit, AuditEvent},
     limits::{Limit, hit},
-    model::{AccountId, EmailAddress, Requester},
     service::ResetService,
 };
+use crate::model::{AccountId, EmailAddress, Requester};
 use crate::{
     i18n::Locale,
     mail::{MailParams, MailTemplate, OutgoingMail, enqueue_for_account},

@@ -4,7 +4,7 @@
 //! nothing (the redelivery does the work) and one after it leaves the record (the redelivery
 //! is answered from it, without a second link or mail).
 
-use sqlx::AnyConnection;
+use crate::store::Conn;
 use tracing::{info, instrument};
 
 use super::{
@@ -12,10 +12,9 @@ use super::{
     audit::{Audit, AuditEvent},
     events::LinkEvent,
     limits::{Limit, Refusal, admit, hit_then, refuse},
-    model::{Purpose, Requester, Username},
-    records::BotRequest,
     service::{Delivery, Requested, ResetService},
 };
+use crate::model::{BotRequest, Purpose, Requester, Username};
 use crate::{
     i18n::Locale,
     org::Organisation,
@@ -182,7 +181,7 @@ impl ResetService {
     /// `{kind}:{client}`); the first refusal of a window is audited with `detail`.
     pub(crate) async fn admit_request(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
         tenant_id: Option<&str>,
         kind: &str,
         client: &str,

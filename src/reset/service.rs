@@ -12,8 +12,9 @@ use super::{
     events::{LinkEvent, LinkObserver},
     hasher::Hasher,
     limits::{Limit, Limits, Refusal, admit},
-    model::{AccountId, EmailAddress, NewPassword, Purpose, Requester, Username},
-    token::ResetToken,
+};
+use crate::model::{
+    AccountId, EmailAddress, NewPassword, Purpose, Requester, ResetToken, Username,
 };
 use crate::{
     clock::SharedClock,

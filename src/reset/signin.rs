@@ -9,9 +9,8 @@ use super::{
     audit::{Audit, AuditEvent},
     hasher::{Hasher, Verified},
     limits::{Limit, Limits, hit},
-    model::{Account, AccountId, NewPassword, Requester, Username},
-    token::{ResetToken, TokenHash},
 };
+use crate::model::{Account, AccountId, NewPassword, Requester, ResetToken, TokenHash, Username};
 use crate::{
     clock::SharedClock,
     org::{LockoutPolicy, Organisation},

@@ -7,15 +7,15 @@ use std::future::Future;
 
 use tracing::info;
 
-/// The records' types, where the bot and the tab have always found them.
-pub use super::records::{BotRequest, ConversationRef, RequestState};
 use super::{
     ResetError,
     audit::{Audit, AuditEvent},
-    model::{Account, Purpose, Requester, Username},
     request::{Asked, Once},
     service::{Delivery, Requested, ResetService},
     unlock::{Actor, Unlock},
+};
+use crate::model::{
+    Account, BotRequest, ConversationRef, Purpose, RequestState, Requester, Username,
 };
 use crate::{
     clock::SharedClock,

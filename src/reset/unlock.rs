@@ -11,10 +11,10 @@ use super::{
     ResetError,
     audit::{Audit, AuditEvent},
     limits::{Limit, hit},
-    model::{Account, AccountId},
     service::ResetService,
     signin::lock_subject,
 };
+use crate::model::{Account, AccountId};
 use crate::{
     i18n::Locale,
     mail::{MailParams, MailTemplate, OutgoingMail, enqueue},
@@ -224,7 +224,7 @@ impl ResetService {
         &self,
         mut tx: crate::store::Tx,
         org: &Organisation,
-        account: &super::model::Account,
+        account: &crate::model::Account,
         client: &str,
         why: &str,
         now: i64,

@@ -8,8 +8,8 @@ use rand::{RngCore, rngs::OsRng};
 use sha2::{Digest, Sha256};
 
 use crate::{
+    model::TokenHash,
     org::Organisation,
-    reset::token::TokenHash,
     store::{Store, StoreError, scim_tokens},
 };
 

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 use super::error::ScimError;
 use crate::{
     i18n::Locale,
+    model::{EmailAddress, Username},
     org::{Organisation, UsernameFrom},
-    reset::model::{EmailAddress, Username},
     store::{accounts::NewAccount, directory::Entry},
 };
 

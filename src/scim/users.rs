@@ -18,7 +18,7 @@ use crate::{
     directory::{self, Leaving, Source},
     org::Organisation,
     store::{
-        AnyConnection, accounts,
+        Conn, accounts,
         directory::{self as entries, Entry},
     },
 };
@@ -172,11 +172,7 @@ pub async fn get(
 }
 
 /// A user the organisation's SCIM client can see: not deleted.
-async fn visible(
-    conn: &mut AnyConnection,
-    org: &Organisation,
-    id: &str,
-) -> Result<Entry, ScimError> {
+async fn visible(conn: &mut Conn, org: &Organisation, id: &str) -> Result<Entry, ScimError> {
     let found = match uuid::Uuid::parse_str(id) {
         Ok(_) => entries::by_id(conn, &org.tenant_id, id).await?,
         Err(_) => None,
@@ -327,7 +323,7 @@ async fn update(
 
 /// Writes what the client sent over an account, and enables or disables it as `active` says.
 async fn write(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     org: &Organisation,
     entry: &Entry,
     incoming: &Incoming,
@@ -379,7 +375,7 @@ fn same_person(entry: &Entry, incoming: &Incoming) -> bool {
 
 /// The object id the client sent is no other account's.
 async fn object_id_free(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     org: &Organisation,
     incoming: &Incoming,
     this: Option<&Entry>,

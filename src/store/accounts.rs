@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, Row, any::AnyRow};
 use super::{Dialect, StoreError};
 use crate::{
     i18n::Locale,
-    reset::model::{Account, AccountId, EmailAddress, Username},
+    model::{Account, AccountId, EmailAddress, Username},
 };
 
 pub(super) const COLUMNS: &str = "account_id, tenant_id, username, email, display_name, entra_object_id, upn, \

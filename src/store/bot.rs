@@ -3,8 +3,8 @@
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use super::StoreError;
-pub use crate::reset::records::{BotRequest, ConversationRef};
-use crate::reset::{model::Purpose, records::RequestState};
+
+use crate::model::{BotRequest, ConversationRef, Purpose, RequestState};
 
 pub async fn save_conversation(
     conn: &mut AnyConnection,

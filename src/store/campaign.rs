@@ -1,12 +1,13 @@
 //! Enrolment campaigns: who a campaign already wrote to, and where the bot can reach people.
 
+use crate::model::ConversationRef;
 use std::collections::HashSet;
 
 use sqlx::{AnyConnection, Row};
 
 use super::{
     StoreError,
-    bot::{CONVERSATION_COLUMNS, ConversationRef, conversation_from_row},
+    bot::{CONVERSATION_COLUMNS, conversation_from_row},
 };
 
 /// Claims `account_id` for `campaign` before its card is posted: `false` when the campaign

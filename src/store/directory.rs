@@ -7,7 +7,7 @@ use super::{
     StoreError,
     accounts::{COLUMNS, NewAccount, from_row},
 };
-use crate::reset::model::{Account, AccountId, Username};
+use crate::model::{Account, AccountId, Username};
 
 /// An account as the directory holds it.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! Persistence over SQLite or PostgreSQL through `sqlx::Any`: one SQL text per operation,
 //! unix-second integers for time, DDL per dialect in `migrations/`.
 //!
-//! Store functions are free functions over a `&mut AnyConnection` so the domain decides the
+//! Store functions are free functions over a `&mut Conn` so the domain decides the
 //! transaction boundaries.
 
 pub mod accounts;
@@ -35,6 +35,10 @@ use sqlx::{
 };
 
 pub use sqlx::{Any, AnyConnection};
+
+/// What store functions run on: an open [`Tx`] or a [`Writer`] dereferences to it, so the caller
+/// decides where a transaction begins and ends without naming the driver.
+pub type Conn = AnyConnection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

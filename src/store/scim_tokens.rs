@@ -3,7 +3,7 @@
 use sqlx::AnyConnection;
 
 use super::StoreError;
-use crate::reset::token::TokenHash;
+use crate::model::TokenHash;
 
 /// The organisation whose live token this is.
 pub async fn tenant_of(

@@ -3,7 +3,8 @@
 use sqlx::AnyConnection;
 
 use super::StoreError;
-use crate::reset::{model::AccountId, token::TokenHash};
+
+use crate::model::{AccountId, TokenHash};
 
 pub async fn insert(
     conn: &mut AnyConnection,

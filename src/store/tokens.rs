@@ -3,10 +3,8 @@
 use sqlx::{AnyConnection, Row};
 
 use super::StoreError;
-use crate::reset::{
-    model::{AccountId, Purpose},
-    token::TokenHash,
-};
+
+use crate::model::{AccountId, Purpose, TokenHash};
 
 #[derive(Debug, Clone)]
 pub struct TokenRow {

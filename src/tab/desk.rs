@@ -15,10 +15,8 @@ use super::{
     Tab,
     answers::{answer, bearer, domain_error, locale_of, not_from_the_tab, signed_in},
 };
-use crate::reset::{
-    desk_request::{Asker, DeskReason, DeskRequest},
-    model::Requester,
-};
+use crate::model::Requester;
+use crate::reset::desk_request::{Asker, DeskReason, DeskRequest};
 
 #[derive(Deserialize)]
 pub struct DeskBody {

@@ -20,16 +20,14 @@ use super::{
     },
     unlock::is_locked,
 };
+use crate::model::{ClientAddr, Purpose, Requester, Username};
 use crate::{
     http::{
         csrf::CsrfToken,
         extract::{ClientIp, LangPref},
     },
     i18n::Locale,
-    reset::{
-        model::{ClientAddr, Purpose, Requester, Username},
-        teams::SignedInRequest,
-    },
+    reset::teams::SignedInRequest,
     templates::local_time,
     web::pages::{self, PageBase},
 };

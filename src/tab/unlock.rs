@@ -15,10 +15,8 @@ use super::{
     Tab,
     answers::{answer, bearer, domain_error, locale_of, no_account, not_from_the_tab, signed_in},
 };
-use crate::{
-    org::Organisation,
-    reset::{model::Account, unlock::Unlock},
-};
+use crate::model::Account;
+use crate::{org::Organisation, reset::unlock::Unlock};
 
 /// Whether the account is locked now (for `/api/tab/me`); a failed look-up says no.
 pub async fn is_locked(state: &Tab, org: Option<&Organisation>, account: &Account) -> bool {

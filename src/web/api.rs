@@ -13,12 +13,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::WebState;
+use crate::model::{ClientAddr, NewPassword, Requester};
 use crate::{
     http::{error::ApiError, extract::ClientIp},
-    reset::{
-        model::{ClientAddr, NewPassword, Requester},
-        signin::{Channel, CheckOutcome},
-    },
+    reset::signin::{Channel, CheckOutcome},
 };
 
 #[derive(Deserialize)]

@@ -15,6 +15,7 @@ use super::{
     WebState,
     pages::{self, ErrorPage, PageBase},
 };
+use crate::model::{NewPassword, Requester};
 use crate::{
     http::{
         cookies::Cookies,
@@ -23,7 +24,6 @@ use crate::{
     },
     reset::{
         ResetError,
-        model::{NewPassword, Requester},
         signin::{Channel, CheckOutcome, PERSISTENT_SESSION_SECS, SessionToken},
     },
 };

@@ -19,7 +19,7 @@ use crate::{
         csrf::CsrfToken,
         extract::{ClientIp, LangPref},
     },
-    reset::model::{Purpose, Requester, Username},
+    model::{Purpose, Requester, Username},
 };
 
 #[derive(Debug, Deserialize)]
@@ -114,7 +114,7 @@ async fn submit(
         Ok(u) => u,
         Err(e) => {
             // What was typed is shown back only when it fits the field.
-            let long = matches!(e, crate::reset::model::InvalidInput::TooLong);
+            let long = matches!(e, crate::model::InvalidInput::TooLong);
             let shown: String = form
                 .username
                 .trim()

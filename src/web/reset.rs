@@ -16,17 +16,13 @@ use super::{
     WebState,
     pages::{self, ErrorPage, PageBase},
 };
+use crate::model::{NewPassword, Requester, ResetToken};
 use crate::{
     http::{
         csrf::CsrfToken,
         extract::{ClientIp, LangPref},
     },
-    reset::{
-        LinkProblem, ResetError,
-        model::{NewPassword, Requester},
-        service::LinkInfo,
-        token::ResetToken,
-    },
+    reset::{LinkProblem, ResetError, service::LinkInfo},
     templates::local_time,
 };
 

@@ -20,7 +20,7 @@ use crate::{
         csrf::CsrfToken,
         extract::{ClientIp, LangPref},
     },
-    reset::model::{EmailAddress, Requester},
+    model::{EmailAddress, Requester},
 };
 
 #[derive(Deserialize)]

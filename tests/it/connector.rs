@@ -28,7 +28,10 @@ fn is_request_form(body: &Value) -> bool {
     body.to_string().contains("\"username\"")
 }
 
-async fn reference(app: &TestApp, conversation: &str) -> Option<store::ConversationRef> {
+async fn reference(
+    app: &TestApp,
+    conversation: &str,
+) -> Option<octopus_teams::model::ConversationRef> {
     let mut conn = app.store.conn().await.unwrap();
     store::conversation(&mut conn, conversation).await.unwrap()
 }

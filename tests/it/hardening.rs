@@ -2,12 +2,10 @@
 //! transport, data at rest, accounts.
 
 use octopus_teams::clock::Clock;
+use octopus_teams::model::NewPassword;
 use octopus_teams::{
     directory,
-    reset::{
-        hasher::{Argon2Params, Hasher, Pepper, Verified},
-        model::NewPassword,
-    },
+    reset::hasher::{Argon2Params, Hasher, Pepper, Verified},
 };
 use secrecy::SecretString;
 
@@ -843,7 +841,7 @@ async fn an_import_that_gives_the_account_to_someone_else_ends_what_the_former_o
     let trej = octopus_teams::store::accounts::by_username(
         &mut conn,
         &app.org.tenant_id,
-        &octopus_teams::reset::model::Username::parse("trej").unwrap(),
+        &octopus_teams::model::Username::parse("trej").unwrap(),
     )
     .await
     .unwrap()

@@ -2,10 +2,8 @@
 
 use std::time::Duration;
 
-use octopus_teams::reset::{
-    hasher::{Argon2Params, Hasher},
-    model::NewPassword,
-};
+use octopus_teams::model::NewPassword;
+use octopus_teams::reset::hasher::{Argon2Params, Hasher};
 use serde_json::{Value, json};
 
 use crate::harness::{API_KEY, TestApp};

@@ -274,7 +274,7 @@ async fn unlocks_are_counted_from_the_audit_trail() {
     let julie = octopus_teams::store::accounts::by_username(
         &mut conn,
         &app.org.tenant_id,
-        &octopus_teams::reset::model::Username::parse("trej").unwrap(),
+        &octopus_teams::model::Username::parse("trej").unwrap(),
     )
     .await
     .unwrap()

@@ -2,15 +2,8 @@
 
 use std::time::Duration;
 
-use octopus_teams::{
-    clock::Clock,
-    i18n::Locale,
-    reset::{
-        model::{AccountId, Purpose},
-        token::ResetToken,
-    },
-    store::tokens,
-};
+use octopus_teams::model::{AccountId, Purpose, ResetToken};
+use octopus_teams::{clock::Clock, i18n::Locale, store::tokens};
 
 use crate::harness::{TestApp, without_csrf};
 

@@ -41,7 +41,7 @@ async fn bound_object_id(app: &TestApp, username: &str) -> Option<String> {
     octopus_teams::store::accounts::by_username(
         &mut conn,
         &app.org.tenant_id,
-        &octopus_teams::reset::model::Username::parse(username).unwrap(),
+        &octopus_teams::model::Username::parse(username).unwrap(),
     )
     .await
     .unwrap()

@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use octopus_teams::reset::{
-    model::{AccountId, Username},
-    unlock::{Actor, Unlock},
-};
+use octopus_teams::model::{AccountId, Username};
+use octopus_teams::reset::unlock::{Actor, Unlock};
 use serde_json::{Value, json};
 
 use crate::harness::{API_KEY, JULIE_OID, TestApp};

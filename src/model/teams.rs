@@ -1,10 +1,10 @@
 //! The records the bot keeps of its requests (what each status card shows) and of the
 //! conversations it may write to later. Plain values: the rules that write them are in
-//! [`super::teams`], the rows in `store::bot`.
+//! `reset::teams`, the rows in `store::bot`.
 
 use std::str::FromStr;
 
-use super::model::{Purpose, UnknownName};
+use super::{Purpose, UnknownName};
 use crate::i18n::Locale;
 
 /// Where a request made from Teams stands, as its status card shows it. Stored as text.
