@@ -1,5 +1,5 @@
 #!/bin/sh
-# Issue 12's load benchmark in one command: the release service pinned to core 0, the load
+# The load benchmark in one command: the release service pinned to core 0, the load
 # driver (and its stand-ins: issuer, connector, SMTP server) on core 1, then botbuilder-js
 # 4.23.3 pinned the same way. Prints req/s, p50/p90/p99/max and peak RSS per scenario.
 #

@@ -47,8 +47,8 @@ use activity::Activity;
 use cards::Cards;
 use connector::ConnectorClient;
 
-/// The bot is shared by the requests behind one `Arc`: cloning it per request (its services,
-/// organisations and caches) was 5–11% of an activity's time under load (perf).
+/// The bot is shared by the requests behind one `Arc`: cloning its services, organisations and
+/// caches per request showed in the profile (BENCHMARKS.md).
 pub fn router() -> Router<Arc<Bot>> {
     Router::new().route("/api/messages", post(handlers::messages))
 }

@@ -3,8 +3,8 @@
 //!
 //! lettre 0.11.23 writes a message's body and its final `.` in two writes on a socket with Nagle's
 //! algorithm on: the five-byte terminator waits for the relay to acknowledge the body, and the
-//! relay delays that acknowledgement (40 ms on Linux) because it is itself waiting for the
-//! terminator. Every mail then costs about 45 ms on one connection (BENCHMARKS.md). So the
+//! relay delays that acknowledgement (Linux's delayed ACK) because it is itself waiting for the
+//! terminator, and every mail waits for that delay (figures in BENCHMARKS.md). So the
 //! TCP connection is opened here, with `TCP_NODELAY`, and handed to lettre's own SMTP client,
 //! which does EHLO, STARTTLS, AUTH and the mail transaction as it does for its own pool.
 //! (Implicit TLS, `smtps://`, keeps lettre's pool: its connection cannot be handed over.)

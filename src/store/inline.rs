@@ -1,10 +1,9 @@
 //! Point reads on SQLite, run on the calling thread.
 //!
 //! Through sqlx, every statement on SQLite is a hand-off to the connection's own thread and back
-//! (a command on a channel, a thread woken, rows sent back): on one busy core about 24 µs of
-//! CPU a statement, most of it thread switches, for a look-up SQLite answers in a few
-//! microseconds. The bot's form prefill runs two such look-ups for every click, which more than
-//! doubled an `invoke`'s CPU (BENCHMARKS.md). Here the same statements run on the async
+//! (a command on a channel, a thread woken, rows sent back), mostly thread switches, for a
+//! look-up SQLite answers in a few microseconds. The bot's form prefill runs two such look-ups
+//! for every click, and the hand-offs were most of an `invoke`'s CPU (BENCHMARKS.md). Here the same statements run on the async
 //! worker itself, on connections of their own, opened on the same file (the same SQLite library
 //! as sqlx's). Only short reads of one row by an index belong here: anything longer would hold
 //! the worker.
