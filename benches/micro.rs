@@ -17,10 +17,10 @@ use std::{hint::black_box, sync::Arc, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use octopus_teams::{
-    auth::{channel::ChannelAuth, jwks::OpenIdKeys, verified::VerifiedTokens},
-    bot::{activity::Activity, cards::Cards, intent::intent},
     clock::SystemClock,
     i18n::{Locale, Strings},
+    teams::auth::{channel::ChannelAuth, jwks::OpenIdKeys, verified::VerifiedTokens},
+    teams::bot::{activity::Activity, cards::Cards, intent::intent},
 };
 use serde_json::json;
 

@@ -161,7 +161,7 @@ pub enum CampaignCommand {
     /// Sends « M'inscrire au service » once to each person whose account never had a password,
     /// in their 1:1 chat with the bot (a stored one, or one opened through the organisation's
     /// teams' rosters); prints who was reached, not found in Teams, already enrolled, failed.
-    Enroll(crate::bot::campaign_cli::EnrollArgs),
+    Enroll(crate::teams::bot::campaign_cli::EnrollArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -282,7 +282,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         cfg.missing_shared_secret().into_iter().collect();
                     // A registered bot is a production install: its app package must build.
                     if matches!(cfg.bot, crate::config::BotMode::Authenticated(_)) {
-                        problems.extend(crate::manifest::problems(&cfg));
+                        problems.extend(crate::teams::manifest::problems(&cfg));
                     }
                     if problems.is_empty() {
                         Ok(cfg)
@@ -353,7 +353,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Mail(cmd) => mail(Config::load(config_path)?, cmd).await,
         Command::Campaign(CampaignCommand::Enroll(args)) => {
-            let report = crate::bot::campaign_cli::enroll(Config::load(config_path)?, args).await?;
+            let report =
+                crate::teams::bot::campaign_cli::enroll(Config::load(config_path)?, args).await?;
             say(report.trim_end());
             Ok(())
         }
@@ -365,7 +366,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => report(Config::load(config_path)?, &org, &since, format, detail).await,
         Command::Manifest { out } => {
             let cfg = Config::load(config_path)?;
-            let zip = crate::manifest::build(&cfg)?;
+            let zip = crate::teams::manifest::build(&cfg)?;
             std::fs::write(&out, &zip)
                 .with_context(|| format!("cannot write {}", out.display()))?;
             say(format!(

@@ -3,8 +3,6 @@
 
 pub mod app;
 pub mod at_rest;
-pub mod auth;
-pub mod bot;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -15,14 +13,13 @@ pub mod i18n;
 pub mod init;
 pub mod mail;
 pub mod maintenance;
-pub mod manifest;
 pub mod metrics;
 pub mod model;
 pub mod org;
 pub mod reset;
 pub mod scim;
 pub mod store;
-pub mod tab;
+pub mod teams;
 pub mod telemetry;
 pub mod templates;
 pub mod web;

@@ -10,13 +10,6 @@ use tracing::info;
 
 use super::{AppState, Application, key};
 use crate::{
-    auth::channel::ChannelAuth,
-    auth::{
-        entra_channel::EntraChannel,
-        jwks::{OpenIdKeys, TenantKeys},
-        verified::{self, VerifiedTokens},
-    },
-    bot::{Bot, BotCore, cards::Cards, connector::ConnectorClient},
     clock::{SharedClock, SystemClock},
     config::{BotAuth, BotMode, Config},
     http::csrf,
@@ -29,7 +22,14 @@ use crate::{
         hasher::{Hasher, Pepper},
     },
     store::{Store, accounts},
-    tab::{TabState, sso::SsoValidator},
+    teams::auth::channel::ChannelAuth,
+    teams::auth::{
+        entra_channel::EntraChannel,
+        jwks::{OpenIdKeys, TenantKeys},
+        verified::{self, VerifiedTokens},
+    },
+    teams::bot::{Bot, BotCore, cards::Cards, connector::ConnectorClient},
+    teams::tab::{TabState, sso::SsoValidator},
     templates::Templates,
 };
 

@@ -16,7 +16,6 @@ pub use build::reset_service_for_cli;
 pub use key::KEY_FILE;
 
 use crate::{
-    bot::{self, Bot},
     clock::SharedClock,
     config::Config,
     http::{csrf, middleware as mw},
@@ -27,7 +26,8 @@ use crate::{
     reset::{ResetService, SignInService},
     scim::{self, ScimState},
     store::Store,
-    tab::{self, Tab, TabState},
+    teams::bot::{self, Bot},
+    teams::tab::{self, Tab, TabState},
     templates::Templates,
     web::{self, WebState, pages::Pages},
 };

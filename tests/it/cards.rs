@@ -6,8 +6,8 @@
 use std::{path::Path, process::Command};
 
 use octopus_teams::{
-    bot::cards::expand,
     i18n::{Locale, Strings},
+    teams::bot::cards::expand,
 };
 use serde_json::Value;
 

@@ -12,7 +12,7 @@ use jsonwebtoken::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::auth::jwks::{OpenIdKeys, VerifiedKey};
+use crate::teams::auth::jwks::{OpenIdKeys, VerifiedKey};
 
 /// Industry-standard clock skew (the Bot Framework and Entra both document 5 minutes).
 pub const CLOCK_SKEW_SECS: u64 = 300;

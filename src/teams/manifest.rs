@@ -9,14 +9,14 @@ use zip::{CompressionMethod, ZipWriter, write::SimpleFileOptions};
 
 use crate::config::{BotMode, Config};
 
-const MANIFEST: &str = include_str!("../manifest/manifest.template.json");
+const MANIFEST: &str = include_str!("../../manifest/manifest.template.json");
 const LOCALIZATIONS: [(&str, &str); 2] = [
-    ("en.json", include_str!("../manifest/en.json")),
-    ("pt.json", include_str!("../manifest/pt.json")),
+    ("en.json", include_str!("../../manifest/en.json")),
+    ("pt.json", include_str!("../../manifest/pt.json")),
 ];
 const ICONS: [(&str, &[u8]); 2] = [
-    ("color.png", include_bytes!("../manifest/color.png")),
-    ("outline.png", include_bytes!("../manifest/outline.png")),
+    ("color.png", include_bytes!("../../manifest/color.png")),
+    ("outline.png", include_bytes!("../../manifest/outline.png")),
 ];
 
 /// Every reason the configuration cannot make a valid package.

@@ -13,27 +13,42 @@ use crate::{
 };
 
 const TEMPLATES: [(&str, &str); 10] = [
-    ("welcome", include_str!("../../adaptive-cards/welcome.json")),
-    ("invite", include_str!("../../adaptive-cards/invite.json")),
-    ("request", include_str!("../../adaptive-cards/request.json")),
-    ("status", include_str!("../../adaptive-cards/status.json")),
-    ("error", include_str!("../../adaptive-cards/error.json")),
+    (
+        "welcome",
+        include_str!("../../../adaptive-cards/welcome.json"),
+    ),
+    (
+        "invite",
+        include_str!("../../../adaptive-cards/invite.json"),
+    ),
+    (
+        "request",
+        include_str!("../../../adaptive-cards/request.json"),
+    ),
+    (
+        "status",
+        include_str!("../../../adaptive-cards/status.json"),
+    ),
+    ("error", include_str!("../../../adaptive-cards/error.json")),
     (
         "helpdesk",
-        include_str!("../../adaptive-cards/helpdesk.json"),
+        include_str!("../../../adaptive-cards/helpdesk.json"),
     ),
-    ("account", include_str!("../../adaptive-cards/account.json")),
+    (
+        "account",
+        include_str!("../../../adaptive-cards/account.json"),
+    ),
     (
         "caller-code",
-        include_str!("../../adaptive-cards/caller-code.json"),
+        include_str!("../../../adaptive-cards/caller-code.json"),
     ),
     (
         "desk-request",
-        include_str!("../../adaptive-cards/desk-request.json"),
+        include_str!("../../../adaptive-cards/desk-request.json"),
     ),
     (
         "desk-alert",
-        include_str!("../../adaptive-cards/desk-alert.json"),
+        include_str!("../../../adaptive-cards/desk-alert.json"),
     ),
 ];
 

@@ -138,7 +138,7 @@ pub async fn script() -> impl IntoResponse {
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        include_str!("../../static/tab.js"),
+        include_str!("../../../static/tab.js"),
     )
 }
 
@@ -148,7 +148,7 @@ pub async fn stylesheet() -> impl IntoResponse {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        include_str!("../../static/tab.css"),
+        include_str!("../../../static/tab.css"),
     )
 }
 
@@ -164,7 +164,7 @@ pub async fn me(State(state): State<Tab>, ClientIp(ip): ClientIp, headers: Heade
         Err(e) => return sso_refused(&state, locale, e),
     };
     let Some(org) = state.orgs.by_tenant(&user.tenant_id) else {
-        return sso_refused(&state, locale, crate::tab::sso::SsoError::Tenant);
+        return sso_refused(&state, locale, crate::teams::tab::sso::SsoError::Tenant);
     };
     let naming = async { user.naming.clone() };
     let found = state

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use crate::auth::{
+use crate::teams::auth::{
     entra_channel::{EntraChannel, EntraRefusal},
     jwks::{OpenIdKeys, VerifiedKey},
     jwt::{CLOCK_SKEW_SECS, Jwt, JwtError, REGISTERED_CLAIMS, Rules},

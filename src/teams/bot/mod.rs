@@ -35,13 +35,13 @@ use axum::{
 };
 
 use crate::{
-    auth::channel::ChannelAuth,
     clock::SharedClock,
     i18n::Strings,
     metrics::Metrics,
     model::ConversationRef,
     org::Organisations,
     reset::{ResetService, teams::TeamsRecords},
+    teams::auth::channel::ChannelAuth,
 };
 use activity::Activity;
 use cards::Cards;

@@ -17,7 +17,7 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use url::Url;
 
-use crate::auth::{
+use crate::teams::auth::{
     jwks::TenantKeys,
     jwt::{CLOCK_SKEW_SECS, Jwt, JwtError, REGISTERED_CLAIMS, Rules},
 };

@@ -10,13 +10,13 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::{
-    auth::{
-        jwks::TenantKeys,
-        jwt::{CLOCK_SKEW_SECS, Jwt, JwtError, REGISTERED_CLAIMS, Rules},
-    },
     clock::SharedClock,
     org::Organisations,
     reset::teams::Naming,
+    teams::auth::{
+        jwks::TenantKeys,
+        jwt::{CLOCK_SKEW_SECS, Jwt, JwtError, REGISTERED_CLAIMS, Rules},
+    },
 };
 
 pub const SCOPE: &str = "access_as_user";
