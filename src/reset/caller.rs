@@ -159,7 +159,29 @@ impl CallerState {
     }
 }
 
-impl ResetService {
+/// Codes that prove a caller is the account's owner.
+pub struct CallerChecks<'a> {
+    links: &'a ResetService,
+    clock: &'a crate::clock::SharedClock,
+    key: &'a crate::mail::crypto::MailKey,
+    mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
+    store: &'a crate::store::Store,
+}
+
+impl<'a> CallerChecks<'a> {
+    /// This feature of `links`, borrowing only what it uses.
+    pub fn of(links: &'a ResetService) -> Self {
+        Self {
+            links,
+            clock: &links.clock,
+            key: &links.key,
+            mail_wake: &links.mail_wake,
+            store: &links.store,
+        }
+    }
+}
+
+impl CallerChecks<'_> {
     /// Opens a check of the caller for `agent`: a new code for the account's owner, sent in their
     /// Teams chat with the bot when they have one, else queued by mail. Audited with the agent.
     #[instrument(skip_all, fields(tenant.id = %org.tenant_id))]
@@ -297,7 +319,7 @@ impl ResetService {
                     ..MailParams::default()
                 },
             },
-            &self.message_domain(),
+            &self.links.message_domain(),
             now,
         )
         .await?;

@@ -90,7 +90,29 @@ pub enum DeskRequest {
     NotOffered,
 }
 
-impl ResetService {
+/// Requests opened in Octopus for the person who asks.
+pub struct DeskRequests<'a> {
+    links: &'a ResetService,
+    clock: &'a crate::clock::SharedClock,
+    key: &'a crate::mail::crypto::MailKey,
+    mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
+    store: &'a crate::store::Store,
+}
+
+impl<'a> DeskRequests<'a> {
+    /// This feature of `links`, borrowing only what it uses.
+    pub fn of(links: &'a ResetService) -> Self {
+        Self {
+            links,
+            clock: &links.clock,
+            key: &links.key,
+            mail_wake: &links.mail_wake,
+            store: &links.store,
+        }
+    }
+}
+
+impl DeskRequests<'_> {
     /// Queues the request mail to the organisation's MailIntegration mailbox, in the
     /// organisation's language, and audits it (`desk_request_sent`, detail: the reason).
     #[instrument(skip_all, fields(tenant.id = %org.tenant_id, reason = reason.as_str()))]
@@ -185,7 +207,7 @@ impl ResetService {
                     ..MailParams::default()
                 },
             },
-            &self.message_domain(),
+            &self.links.message_domain(),
             now,
         )
         .await?;

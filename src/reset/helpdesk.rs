@@ -8,9 +8,11 @@ use tracing::{info, instrument};
 use super::{
     ResetError, ResetService,
     audit::{Audit, AuditEvent},
+    caller::CallerChecks,
     caller::CallerState,
     history::{Event, SHOWN, timeline},
     signin::lock_subject,
+    unlock::Unlocks,
     unlock::{Actor, Unlock},
 };
 use crate::model::{EmailAddress, Purpose, Requester, Username};
@@ -98,7 +100,25 @@ pub enum Resent {
     NoAccount,
 }
 
-impl ResetService {
+/// What an agent sees and does from Teams: an account's status, a link re-sent, a lock lifted.
+pub struct Helpdesk<'a> {
+    links: &'a ResetService,
+    clock: &'a crate::clock::SharedClock,
+    store: &'a crate::store::Store,
+}
+
+impl<'a> Helpdesk<'a> {
+    /// This feature of `links`, borrowing only what it uses.
+    pub fn of(links: &'a ResetService) -> Self {
+        Self {
+            links,
+            clock: &links.clock,
+            store: &links.store,
+        }
+    }
+}
+
+impl Helpdesk<'_> {
     /// The account's status for `agent`; `None` when no account has this username. The look is
     /// audited with the agent's identity.
     #[instrument(skip_all, fields(tenant.id = %org.tenant_id))]
@@ -139,7 +159,7 @@ impl ResetService {
         let locked_until = lockout::locked_until(&mut conn, &org.tenant_id, &subject)
             .await?
             .filter(|&until| until > now);
-        let caller = self
+        let caller = CallerChecks::of(self.links)
             .caller_state(&mut conn, org, agent, &account.id)
             .await?;
         let active_link_until = links
@@ -182,6 +202,7 @@ impl ResetService {
         };
         let locale = account.locale.unwrap_or(locale);
         let done = self
+            .links
             .request(org, &agent.requester(), username, purpose, locale)
             .await?;
         Ok(match done.delivery {
@@ -218,7 +239,8 @@ impl ResetService {
         let subject = lock_subject(account.username.as_str());
         let mut conn = self.store.write().await?;
         let verified = matches!(
-            self.caller_state(&mut conn, org, agent, &account.id)
+            CallerChecks::of(self.links)
+                .caller_state(&mut conn, org, agent, &account.id)
                 .await?,
             CallerState::Verified { .. }
         );
@@ -237,7 +259,8 @@ impl ResetService {
         }
         drop(conn);
         // Decided again in the unlock's transaction: a lock that turned hard meanwhile stays.
-        self.unlock_with(org, &account.id, &agent.actor(agent_name), None, verified)
+        Unlocks::of(self.links)
+            .unlock_with(org, &account.id, &agent.actor(agent_name), None, verified)
             .await
     }
 }

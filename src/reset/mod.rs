@@ -11,7 +11,6 @@ pub mod events;
 pub mod hasher;
 pub mod helpdesk;
 pub mod history;
-mod issue;
 pub mod limits;
 pub mod policy;
 pub mod reminder;

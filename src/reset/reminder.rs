@@ -19,7 +19,31 @@ use crate::{
     store::{StoreError, accounts},
 };
 
-impl ResetService {
+/// « Identifiant oublié »: the username mailed to the address on file.
+pub struct Reminders<'a> {
+    links: &'a ResetService,
+    clock: &'a crate::clock::SharedClock,
+    key: &'a crate::mail::crypto::MailKey,
+    limits: &'a super::limits::Limits,
+    mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
+    store: &'a crate::store::Store,
+}
+
+impl<'a> Reminders<'a> {
+    /// This feature of `links`, borrowing only what it uses.
+    pub fn of(links: &'a ResetService) -> Self {
+        Self {
+            links,
+            clock: &links.clock,
+            key: &links.key,
+            limits: &links.limits,
+            mail_wake: &links.mail_wake,
+            store: &links.store,
+        }
+    }
+}
+
+impl Reminders<'_> {
     /// Mails the usernames of the organisation's accounts at `email` (one mail, even when the
     /// address is shared by several accounts). Rate limited per client (visible) and per address
     /// (silent, or the answer would tell which addresses exist).
@@ -35,15 +59,16 @@ impl ResetService {
         let client = who.key();
         let mut conn = self.store.write().await?;
         let tenant = Some(org.tenant_id.as_str());
-        self.admit_request(
-            &mut conn,
-            tenant,
-            "username",
-            &client,
-            Some("username_reminder"),
-            now,
-        )
-        .await?;
+        self.links
+            .admit_request(
+                &mut conn,
+                tenant,
+                "username",
+                &client,
+                Some("username_reminder"),
+                now,
+            )
+            .await?;
         let per_address = Limit {
             max: self.limits.requests_per_account,
             window_secs: self.limits.request_window_secs,
@@ -89,11 +114,11 @@ impl ResetService {
                 params: MailParams {
                     name: names.join(", "),
                     usernames: found.iter().map(|a| a.username.to_string()).collect(),
-                    login_url: Some(self.link(&format!("login?org={}", org.slug))),
+                    login_url: Some(self.links.link(&format!("login?org={}", org.slug))),
                     ..MailParams::default()
                 },
             },
-            &self.message_domain(),
+            &self.links.message_domain(),
             now,
             target,
         )
@@ -129,7 +154,7 @@ impl ResetService {
     }
 }
 
-impl ResetService {
+impl Reminders<'_> {
     /// « Nom d'utilisateur oublié » in Teams: the caller shows the username of the account its
     /// Teams identity is linked to (`account`), if any. Rate limited per client like the web
     /// reminder (same bucket); audited as `username_reminder_requested` with `bot_linked` or
@@ -145,15 +170,16 @@ impl ResetService {
         let client = who.key();
         let mut conn = self.store.write().await?;
         let tenant = Some(org.tenant_id.as_str());
-        self.admit_request(
-            &mut conn,
-            tenant,
-            "username",
-            &client,
-            Some("username_reminder"),
-            now,
-        )
-        .await?;
+        self.links
+            .admit_request(
+                &mut conn,
+                tenant,
+                "username",
+                &client,
+                Some("username_reminder"),
+                now,
+            )
+            .await?;
         let detail = if account.is_some() {
             "bot_linked"
         } else {

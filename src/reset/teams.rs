@@ -12,6 +12,7 @@ use super::{
     audit::{Audit, AuditEvent},
     request::{Asked, Once},
     service::{Delivery, Requested, ResetService},
+    unlock::Unlocks,
     unlock::{Actor, Unlock},
 };
 use crate::model::{
@@ -55,7 +56,25 @@ pub enum SignedInRequest {
     Requested(Requested),
 }
 
-impl ResetService {
+/// Requests made by a known Teams identity.
+pub struct TeamsIdentities<'a> {
+    links: &'a ResetService,
+    clock: &'a crate::clock::SharedClock,
+    store: &'a crate::store::Store,
+}
+
+impl<'a> TeamsIdentities<'a> {
+    /// This feature of `links`, borrowing only what it uses.
+    pub fn of(links: &'a ResetService) -> Self {
+        Self {
+            links,
+            clock: &links.clock,
+            store: &links.store,
+        }
+    }
+}
+
+impl TeamsIdentities<'_> {
     /// The account a Teams identity is linked to: the one its Entra object id is bound to.
     /// Only when that finds nothing, and only where the organisation turned the name fallback
     /// on (`teams_name_fallback`), the account with no object id bound whose UPN (else, when it
@@ -146,6 +165,7 @@ impl ResetService {
             object_id: object_id.map_or_else(|| account.id.to_string(), str::to_string),
         };
         let requested = self
+            .links
             .request(org, &who, &account.username, purpose, locale)
             .await?;
         Ok(SignedInRequest::Requested(requested))
@@ -168,7 +188,9 @@ impl ResetService {
         let actor = Actor::SelfService {
             aad_object_id: object_id.map_or_else(|| account.id.to_string(), str::to_string),
         };
-        self.unlock(org, &account.id, &actor, Some(locale)).await
+        Unlocks::of(self.links)
+            .unlock(org, &account.id, &actor, Some(locale))
+            .await
     }
 
     /// The bot's request form submitted: the link at most once per activity, and the request
@@ -200,6 +222,7 @@ impl ResetService {
             keep: &keep,
         };
         let asked = self
+            .links
             .request_once(org, &who, ask.username, ask.purpose, ask.locale, &once)
             .await?;
         match asked {
@@ -229,7 +252,7 @@ impl ResetService {
             return Ok(None);
         };
         let who = requester(org, request.aad_object_id.as_deref(), &request.user_id);
-        match self.cancel_by_id(request_id, &who).await {
+        match self.links.cancel_by_id(request_id, &who).await {
             Ok(()) | Err(ResetError::Link(_)) => {}
             Err(e) => return Err(e),
         }

@@ -68,7 +68,29 @@ pub enum Unlock {
     TooManyUnlocks,
 }
 
-impl ResetService {
+/// Lifting sign-in locks, by the owner or by an agent.
+pub struct Unlocks<'a> {
+    links: &'a ResetService,
+    clock: &'a crate::clock::SharedClock,
+    key: &'a crate::mail::crypto::MailKey,
+    mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
+    store: &'a crate::store::Store,
+}
+
+impl<'a> Unlocks<'a> {
+    /// This feature of `links`, borrowing only what it uses.
+    pub fn of(links: &'a ResetService) -> Self {
+        Self {
+            links,
+            clock: &links.clock,
+            key: &links.key,
+            mail_wake: &links.mail_wake,
+            store: &links.store,
+        }
+    }
+}
+
+impl Unlocks<'_> {
     /// When the account's sign-in is locked until, if it is locked now.
     pub async fn locked_until(
         &self,
@@ -121,7 +143,8 @@ impl ResetService {
         let client = actor.key(&org.tenant_id);
         let mut conn = self.store.write().await?;
         let tenant = Some(org.tenant_id.as_str());
-        self.admit_request(&mut conn, tenant, "unlock", &client, Some("unlock"), now)
+        self.links
+            .admit_request(&mut conn, tenant, "unlock", &client, Some("unlock"), now)
             .await?;
         drop(conn);
 
@@ -199,12 +222,12 @@ impl ResetService {
                 params: MailParams {
                     name: account.display_name.clone(),
                     occurred_at: Some(now),
-                    login_url: Some(self.link(&format!("login?org={}", org.slug))),
+                    login_url: Some(self.links.link(&format!("login?org={}", org.slug))),
                     by_agent: matches!(actor, Actor::Agent { .. }),
                     ..MailParams::default()
                 },
             },
-            &self.message_domain(),
+            &self.links.message_domain(),
             now,
         )
         .await?;

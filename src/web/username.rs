@@ -1,6 +1,7 @@
 //! `/forgot-username`: « Nom d'utilisateur oublié ? ». The answer is the same whether the
 //! address belongs to an account or not; the username goes only to the address's mailbox.
 
+use crate::reset::reminder::Reminders;
 use axum::{
     Form,
     extract::{OriginalUri, Query, State},
@@ -72,8 +73,7 @@ pub async fn submit(
             ctx,
         );
     };
-    match state
-        .reset
+    match Reminders::of(&state.reset)
         .remind_username(&base.org, &Requester::Browser { ip }, &email, base.locale)
         .await
     {

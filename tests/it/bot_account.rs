@@ -2,6 +2,7 @@
 //! bot, and « Déverrouiller mon compte » in the bot's card and in the tab. Never through a form
 //! that only knows a typed username.
 
+use octopus_teams::reset::unlock::Unlocks;
 use std::time::Duration;
 
 use octopus_teams::i18n::{Locale, Strings};
@@ -370,7 +371,9 @@ async fn unlocking_does_not_restart_the_guessing_budget() {
         name: "Agent Soutien".into(),
     };
     let trej = crate::unlock::account_id(&app, "trej").await;
-    let done = app.reset.unlock(&app.org, &trej, &agent, None).await;
+    let done = Unlocks::of(&app.reset)
+        .unlock(&app.org, &trej, &agent, None)
+        .await;
     assert_eq!(
         done.unwrap(),
         octopus_teams::reset::unlock::Unlock::Unlocked

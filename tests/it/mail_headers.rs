@@ -3,6 +3,7 @@
 //! « n'y répondez pas » footer in both parts, and replies and bounces go where the organisation
 //! says.
 
+use octopus_teams::reset::unlock::Unlocks;
 use std::time::Duration;
 
 use octopus_teams::reset::unlock::{Actor, Unlock};
@@ -23,7 +24,9 @@ async fn every_kind_of_mail(app: &TestApp) -> Vec<ReceivedMail> {
         aad_object_id: "33333333-3333-3333-3333-333333333333".into(),
         name: "Agent Soutien".into(),
     };
-    let done = app.reset.unlock(&app.org, &trej, &agent, None).await;
+    let done = Unlocks::of(&app.reset)
+        .unlock(&app.org, &trej, &agent, None)
+        .await;
     assert_eq!(done.unwrap(), Unlock::Unlocked);
     app.smtp.wait_for(3, WAIT).await;
     app.link_mail("reset", "gagm", 1).await;

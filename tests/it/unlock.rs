@@ -1,6 +1,7 @@
 //! « Déverrouiller mon compte »: a sign-in lock lifted without a new password, by the account's
 //! owner (Teams identity) or an agent; audited with who did it, and mailed to the account.
 
+use octopus_teams::reset::unlock::Unlocks;
 use std::time::Duration;
 
 use octopus_teams::model::{AccountId, Username};
@@ -84,7 +85,10 @@ async fn the_owner_unlocks_and_signs_in_again_with_the_same_password() {
         aad_object_id: JULIE_OID.into(),
     };
 
-    let done = app.reset.unlock(&app.org, &trej, &me, None).await.unwrap();
+    let done = Unlocks::of(&app.reset)
+        .unlock(&app.org, &trej, &me, None)
+        .await
+        .unwrap();
 
     assert_eq!(done, Unlock::Unlocked);
     assert_eq!(
@@ -111,7 +115,10 @@ async fn the_owner_unlocks_and_signs_in_again_with_the_same_password() {
     );
     // Nothing left to lift: no second mail, no second row.
     assert_eq!(
-        app.reset.unlock(&app.org, &trej, &me, None).await.unwrap(),
+        Unlocks::of(&app.reset)
+            .unlock(&app.org, &trej, &me, None)
+            .await
+            .unwrap(),
         Unlock::NotLocked
     );
     assert_eq!(audited(&app, "account_unlocked").await.len(), 1);
@@ -126,7 +133,9 @@ async fn another_identity_cannot_unlock_but_an_agent_can_and_is_named() {
         aad_object_id: "22222222-2222-2222-2222-222222222222".into(),
     };
 
-    let refused = app.reset.unlock(&app.org, &trej, &stranger, None).await;
+    let refused = Unlocks::of(&app.reset)
+        .unlock(&app.org, &trej, &stranger, None)
+        .await;
 
     assert_eq!(refused.unwrap(), Unlock::NotOwner);
     assert_eq!(
@@ -140,7 +149,9 @@ async fn another_identity_cannot_unlock_but_an_agent_can_and_is_named() {
         name: "Agent Soutien".into(),
     };
     let locale = Some(octopus_teams::i18n::Locale::En);
-    let done = app.reset.unlock(&app.org, &trej, &agent, locale).await;
+    let done = Unlocks::of(&app.reset)
+        .unlock(&app.org, &trej, &agent, locale)
+        .await;
 
     assert_eq!(done.unwrap(), Unlock::Unlocked);
     assert_eq!(

@@ -3,6 +3,8 @@
 //! the same answer, whatever the reason. Nothing here takes a username from what was typed or
 //! from a card's data.
 
+use crate::reset::reminder::Reminders;
+use crate::reset::unlock::Unlocks;
 use serde_json::{Value, json};
 use tracing::warn;
 
@@ -51,7 +53,7 @@ impl Bot {
     }
 
     async fn is_locked(&self, org: &Organisation, account: &Account) -> bool {
-        match self.reset.locked_until(org, account).await {
+        match Unlocks::of(&self.reset).locked_until(org, account).await {
             Ok(until) => until.is_some(),
             Err(e) => {
                 warn!(error = format!("{e:#}"), "lock state look-up failed");
@@ -70,8 +72,7 @@ impl Bot {
         let account = self.linked_account(a, org).await?;
         let from = a.from.clone().unwrap_or_default();
         let who = requester(org, from.aad_object_id.as_deref(), &from.id);
-        let audited = self
-            .reset
+        let audited = Reminders::of(&self.reset)
             .remind_username_in_teams(org, &who, account.as_ref().map(|acc| &acc.id))
             .await;
         let card = match (audited, account) {
@@ -121,8 +122,7 @@ impl Bot {
         };
         let username = account.username.as_str();
         Ok(
-            match self
-                .reset
+            match Unlocks::of(&self.reset)
                 .unlock(org, &account.id, &actor, Some(locale))
                 .await
             {

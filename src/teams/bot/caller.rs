@@ -3,6 +3,7 @@
 //! none, or when the post fails); the agent's card takes the code the caller reads out; the
 //! owner's « Je n'ai pas appelé » ends the check and warns the agent in their personal chat.
 
+use crate::reset::caller::CallerChecks;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
@@ -45,8 +46,7 @@ impl Bot {
             .and_then(|f| f.name.as_deref())
             .filter(|n| !n.trim().is_empty())
             .map_or_else(|| self.hd(locale, "an_agent"), str::to_string);
-        let started = self
-            .reset
+        let started = CallerChecks::of(&self.reset)
             .start_caller_check(org, agent, &name, &username)
             .await?;
         // Where the code went and until when is the caller part of the card.
@@ -68,7 +68,9 @@ impl Bot {
                             .unless_gone(&to.conversation_id, &to.tenant_id, Err::<(), _>(e))
                             .await?;
                     }
-                    self.reset.mail_caller_code(org, &check, &code).await?;
+                    CallerChecks::of(&self.reset)
+                        .mail_caller_code(org, &check, &code)
+                        .await?;
                 }
             }
         }
@@ -85,8 +87,7 @@ impl Bot {
         code: &str,
     ) -> Result<Notice, ResetError> {
         Ok(
-            match self
-                .reset
+            match CallerChecks::of(&self.reset)
                 .confirm_caller(org, agent, username, code)
                 .await?
             {
@@ -116,7 +117,10 @@ impl Bot {
             return Ok(None);
         }
         let owner = a.from.as_ref().and_then(|f| f.aad_object_id.as_deref());
-        let denied = match self.reset.deny_caller(org, owner, check_id).await? {
+        let denied = match CallerChecks::of(&self.reset)
+            .deny_caller(org, owner, check_id)
+            .await?
+        {
             Denial::NotTheirs => return Ok(None),
             Denial::Already => None,
             Denial::Done(d) => Some(d),

@@ -2,6 +2,7 @@
 //! person's click (their consent, the card says what is sent) mails the organisation's Octopus
 //! MailIntegration mailbox, and the card turns into « Demande envoyée ».
 
+use crate::reset::desk_request::DeskRequests;
 use serde_json::{Value, json};
 use tracing::debug;
 
@@ -46,7 +47,9 @@ impl Bot {
             display_name: from.name.clone().unwrap_or_default(),
             upn: self.upn_of(a).await,
         };
-        let done = self.reset.open_desk_request(org, &asker, reason).await?;
+        let done = DeskRequests::of(&self.reset)
+            .open_desk_request(org, &asker, reason)
+            .await?;
         if done == DeskRequest::NotOffered {
             return Ok(None);
         }

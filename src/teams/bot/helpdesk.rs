@@ -4,6 +4,7 @@
 //! at each click, that the person clicking is an agent; the card's data names the account only.
 //! In a channel the card goes to the agent's personal chat: the team would see it otherwise.
 
+use crate::reset::helpdesk::Helpdesk;
 use serde_json::{Value, json};
 
 use super::{
@@ -181,8 +182,7 @@ impl Bot {
         agent: &Agent,
         username: &Username,
     ) -> Result<Notice, ResetError> {
-        let resent = self
-            .reset
+        let resent = Helpdesk::of(&self.reset)
             .resend_for_agent(org, agent, username, locale)
             .await?;
         Ok(self.resent_notice(org, locale, resent))
@@ -198,8 +198,7 @@ impl Bot {
         username: &Username,
     ) -> Result<Notice, ResetError> {
         Ok(
-            match self
-                .reset
+            match Helpdesk::of(&self.reset)
                 .unlock_for_agent(org, agent, name, username)
                 .await?
             {
@@ -241,7 +240,11 @@ impl Bot {
         notice: Notice,
     ) -> anyhow::Result<Value> {
         let status = match Username::parse(typed) {
-            Ok(username) => self.reset.account_status(org, agent, &username).await?,
+            Ok(username) => {
+                Helpdesk::of(&self.reset)
+                    .account_status(org, agent, &username)
+                    .await?
+            }
             Err(_) => None,
         };
         let (notice, warning) = match notice {

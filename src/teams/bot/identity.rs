@@ -4,6 +4,7 @@
 //! the connector knows for them. The same rules for the form's prefill, the username reminder and
 //! the unlock.
 
+use crate::reset::teams::TeamsIdentities;
 use tracing::debug;
 
 use super::{Bot, activity::Activity, connector::TeamsMember};
@@ -19,7 +20,9 @@ impl Bot {
     ) -> anyhow::Result<Option<Account>> {
         let oid = a.from.as_ref().and_then(|f| f.aad_object_id.as_deref());
         let naming = self.member_naming(a);
-        Ok(self.reset.account_of_identity(org, oid, naming).await?)
+        Ok(TeamsIdentities::of(&self.reset)
+            .account_of_identity(org, oid, naming)
+            .await?)
     }
 
     /// What the connector's member look-up says of the sender: UPN, home tenant, role.

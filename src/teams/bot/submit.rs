@@ -3,6 +3,7 @@
 //! (`reset::teams`) records the activity as handled in the transaction that issues the link,
 //! and answers a redelivery with the request the first delivery made.
 
+use crate::reset::teams::TeamsIdentities;
 use serde_json::Value;
 
 use super::{
@@ -41,16 +42,21 @@ impl Bot {
             purpose,
             locale,
         };
-        Ok(match self.reset.request_from_card(org, &ask).await {
-            Ok(Some(request)) => {
-                let locale = Locale::from_tag(&request.locale).unwrap_or(locale);
-                let now = self.core.clock.unix();
-                let card = live_status_card(&self.core, org, locale, &request, now);
-                (card, Some(request.token_id))
-            }
-            Ok(None) => (self.uniform(org, locale, purpose), None),
-            Err(e) => (self.refused_card(Some(org), locale, e), None),
-        })
+        Ok(
+            match TeamsIdentities::of(&self.reset)
+                .request_from_card(org, &ask)
+                .await
+            {
+                Ok(Some(request)) => {
+                    let locale = Locale::from_tag(&request.locale).unwrap_or(locale);
+                    let now = self.core.clock.unix();
+                    let card = live_status_card(&self.core, org, locale, &request, now);
+                    (card, Some(request.token_id))
+                }
+                Ok(None) => (self.uniform(org, locale, purpose), None),
+                Err(e) => (self.refused_card(Some(org), locale, e), None),
+            },
+        )
     }
 
     /// The uniform answer: no address, no live status.

@@ -1,6 +1,7 @@
 //! The buttons of the bot's cards, by verb (Action.Execute) or `action` (Action.Submit): each
 //! returns the card that replaces the one clicked and, for a new request, its id.
 
+use crate::reset::teams::TeamsIdentities;
 use serde_json::Value;
 use tracing::debug;
 
@@ -99,7 +100,10 @@ impl Bot {
         request_id: &str,
     ) -> anyhow::Result<Option<Value>> {
         let Some(from) = &a.from else { return Ok(None) };
-        match self.reset.cancel_from_card(org, request_id, &from.id).await {
+        match TeamsIdentities::of(&self.reset)
+            .cancel_from_card(org, request_id, &from.id)
+            .await
+        {
             Ok(request) => Ok(request
                 .map(|r| live_status_card(&self.core, org, locale, &r, self.core.clock.unix()))),
             Err(e) => Ok(Some(self.refused_card(Some(org), locale, e))),

@@ -2,6 +2,7 @@
 //! token, where the tab's self-service ends (the identity is linked to no account, a hard lock).
 //! The request names the token's identity only; what goes to the desk is the domain's.
 
+use crate::reset::desk_request::DeskRequests;
 use axum::{
     Json,
     extract::State,
@@ -75,7 +76,10 @@ pub async fn desk_request(
             .unwrap_or_default(),
         upn: user.naming.upn.clone(),
     };
-    match state.reset.open_desk_request(org, &asker, reason).await {
+    match DeskRequests::of(&state.reset)
+        .open_desk_request(org, &asker, reason)
+        .await
+    {
         Ok(DeskRequest::Sent) => answer(
             StatusCode::OK,
             "desk_request_sent",

@@ -2,6 +2,7 @@
 //! `X-Octopus-Tab` header only (a cross-site form can send neither, and no CORS is allowed), so
 //! it is CSRF-safe without cookies, which Teams' third-party iframe may not send.
 
+use crate::reset::teams::TeamsIdentities;
 use axum::{
     Json,
     extract::{OriginalUri, Query, State},
@@ -167,8 +168,7 @@ pub async fn me(State(state): State<Tab>, ClientIp(ip): ClientIp, headers: Heade
         return sso_refused(&state, locale, crate::teams::tab::sso::SsoError::Tenant);
     };
     let naming = async { user.naming.clone() };
-    let found = state
-        .reset
+    let found = TeamsIdentities::of(&state.reset)
         .account_of_identity(org, user.object_id.as_deref(), naming)
         .await;
     let org = Some(org);
@@ -277,8 +277,7 @@ async fn request_signed_in(
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    let asked = state
-        .reset
+    let asked = TeamsIdentities::of(&state.reset)
         .request_for_identity(
             org,
             user.object_id.as_deref(),

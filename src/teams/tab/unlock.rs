@@ -2,6 +2,8 @@
 //! token unlocks the account that token's identity is linked to, and only that one. There is no
 //! username fallback: an unlock is never offered to someone who only typed a username.
 
+use crate::reset::teams::TeamsIdentities;
+use crate::reset::unlock::Unlocks;
 use axum::{
     Json,
     extract::State,
@@ -21,7 +23,7 @@ use crate::{org::Organisation, reset::unlock::Unlock};
 /// Whether the account is locked now (for `/api/tab/me`); a failed look-up says no.
 pub async fn is_locked(state: &Tab, org: Option<&Organisation>, account: &Account) -> bool {
     let Some(org) = org else { return false };
-    match state.reset.locked_until(org, account).await {
+    match Unlocks::of(&state.reset).locked_until(org, account).await {
         Ok(until) => until.is_some(),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "lock state look-up failed");
@@ -51,8 +53,7 @@ pub async fn unlock(
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    let unlocked = state
-        .reset
+    let unlocked = TeamsIdentities::of(&state.reset)
         .unlock_for_identity(org, user.object_id.as_deref(), user.naming.clone(), locale)
         .await;
     match unlocked {
