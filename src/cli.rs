@@ -161,7 +161,7 @@ pub enum CampaignCommand {
     /// Sends « M'inscrire au service » once to each person whose account never had a password,
     /// in their 1:1 chat with the bot (a stored one, or one opened through the organisation's
     /// teams' rosters); prints who was reached, not found in Teams, already enrolled, failed.
-    Enroll(crate::teams::bot::campaign_cli::EnrollArgs),
+    Enroll(crate::teams::campaign::cli::EnrollArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -354,7 +354,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mail(cmd) => mail(Config::load(config_path)?, cmd).await,
         Command::Campaign(CampaignCommand::Enroll(args)) => {
             let report =
-                crate::teams::bot::campaign_cli::enroll(Config::load(config_path)?, args).await?;
+                crate::teams::campaign::cli::enroll(Config::load(config_path)?, args).await?;
             say(report.trim_end());
             Ok(())
         }

@@ -89,7 +89,7 @@ impl Application {
             .build()?;
         let (auth, bot_auth) = channel_auth(&config.bot, &http, &clock);
         let core = BotCore {
-            records: crate::reset::teams::TeamsRecords::new(store.clone(), clock.clone()),
+            records: crate::teams::identity::TeamsRecords::new(store.clone(), clock.clone()),
             connector: ConnectorClient::new(
                 http.clone(),
                 bot_auth,

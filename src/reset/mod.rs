@@ -4,7 +4,6 @@
 pub mod argon;
 pub mod audit;
 pub mod caller;
-pub mod campaign;
 pub mod desk_request;
 pub mod error;
 pub mod events;
@@ -18,7 +17,6 @@ pub mod report;
 pub mod request;
 pub mod service;
 pub mod signin;
-pub mod teams;
 pub mod unlock;
 
 pub use error::{LinkProblem, ResetError};

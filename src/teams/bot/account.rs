@@ -5,6 +5,7 @@
 
 use crate::reset::reminder::Reminders;
 use crate::reset::unlock::Unlocks;
+use crate::teams::identity::requester;
 use serde_json::{Value, json};
 use tracing::warn;
 
@@ -19,7 +20,6 @@ use crate::{
     org::Organisation,
     reset::{
         desk_request::DeskReason,
-        teams::requester,
         unlock::{Actor, Unlock},
     },
 };

@@ -3,6 +3,7 @@
 //! MailIntegration mailbox, and the card turns into « Demande envoyée ».
 
 use crate::reset::desk_request::DeskRequests;
+use crate::teams::identity::requester;
 use serde_json::{Value, json};
 use tracing::debug;
 
@@ -10,10 +11,7 @@ use super::{Bot, activity::Activity, cards::with_language};
 use crate::{
     i18n::Locale,
     org::Organisation,
-    reset::{
-        desk_request::{Asker, DeskReason, DeskRequest},
-        teams::requester,
-    },
+    reset::desk_request::{Asker, DeskReason, DeskRequest},
 };
 
 /// The `canAskDesk` and `deskReason` a card binds: the button shows where self-service ended

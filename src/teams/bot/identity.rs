@@ -4,12 +4,12 @@
 //! the connector knows for them. The same rules for the form's prefill, the username reminder and
 //! the unlock.
 
-use crate::reset::teams::TeamsIdentities;
+use crate::teams::identity::TeamsIdentities;
 use tracing::debug;
 
 use super::{Bot, activity::Activity, connector::TeamsMember};
 use crate::model::Account;
-use crate::{org::Organisation, reset::teams::Naming};
+use crate::{org::Organisation, teams::identity::Naming};
 
 impl Bot {
     /// The account the sender's Teams identity is linked to.
@@ -48,7 +48,7 @@ impl Bot {
 
 /// A member as the name fallback reads them: only the role `user` is matched by name (a guest,
 /// an anonymous participant, or a member whose role Teams does not say, never).
-pub(super) fn naming(m: &TeamsMember) -> Naming {
+pub(crate) fn naming(m: &TeamsMember) -> Naming {
     Naming {
         upn: m.user_principal_name.clone(),
         home_tenant: m.tenant_id.clone(),

@@ -5,8 +5,6 @@ mod account;
 pub mod activity;
 mod admission;
 mod caller;
-pub mod campaign;
-pub mod campaign_cli;
 pub mod cards;
 pub mod connector;
 mod conversation;
@@ -14,7 +12,7 @@ mod desk;
 pub mod desk_channel;
 pub mod handlers;
 pub mod helpdesk;
-mod identity;
+pub(crate) mod identity;
 pub mod intent;
 pub mod notify;
 pub mod pace;
@@ -35,13 +33,9 @@ use axum::{
 };
 
 use crate::{
-    clock::SharedClock,
-    i18n::Strings,
-    metrics::Metrics,
-    model::ConversationRef,
-    org::Organisations,
-    reset::{ResetService, teams::TeamsRecords},
-    teams::auth::channel::ChannelAuth,
+    clock::SharedClock, i18n::Strings, metrics::Metrics, model::ConversationRef,
+    org::Organisations, reset::ResetService, teams::auth::channel::ChannelAuth,
+    teams::identity::TeamsRecords,
 };
 use activity::Activity;
 use cards::Cards;

@@ -3,7 +3,7 @@
 //! (`reset::teams`) records the activity as handled in the transaction that issues the link,
 //! and answers a redelivery with the request the first delivery made.
 
-use crate::reset::teams::TeamsIdentities;
+use crate::teams::identity::TeamsIdentities;
 use serde_json::Value;
 
 use super::{
@@ -12,7 +12,7 @@ use super::{
     notify::{live_status_card, status_card},
 };
 use crate::model::{BotRequest, Purpose, Username};
-use crate::{i18n::Locale, org::Organisation, reset::teams::CardAsk};
+use crate::{i18n::Locale, org::Organisation, teams::identity::CardAsk};
 
 impl Bot {
     /// Sends the link (through the domain's uniform request) and builds the answer card, with

@@ -1,7 +1,7 @@
 //! The buttons of the bot's cards, by verb (Action.Execute) or `action` (Action.Submit): each
 //! returns the card that replaces the one clicked and, for a new request, its id.
 
-use crate::reset::teams::TeamsIdentities;
+use crate::teams::identity::TeamsIdentities;
 use serde_json::Value;
 use tracing::debug;
 

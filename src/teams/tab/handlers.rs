@@ -2,7 +2,7 @@
 //! `X-Octopus-Tab` header only (a cross-site form can send neither, and no CORS is allowed), so
 //! it is CSRF-safe without cookies, which Teams' third-party iframe may not send.
 
-use crate::reset::teams::TeamsIdentities;
+use crate::teams::identity::TeamsIdentities;
 use axum::{
     Json,
     extract::{OriginalUri, Query, State},
@@ -28,7 +28,7 @@ use crate::{
         extract::{ClientIp, LangPref},
     },
     i18n::Locale,
-    reset::teams::SignedInRequest,
+    teams::identity::SignedInRequest,
     templates::local_time,
     web::pages::{self, PageBase},
 };

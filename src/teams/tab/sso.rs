@@ -12,11 +12,11 @@ use url::Url;
 use crate::{
     clock::SharedClock,
     org::Organisations,
-    reset::teams::Naming,
     teams::auth::{
         jwks::TenantKeys,
         jwt::{CLOCK_SKEW_SECS, Jwt, JwtError, REGISTERED_CLAIMS, Rules},
     },
+    teams::identity::Naming,
 };
 
 pub const SCOPE: &str = "access_as_user";

@@ -2,8 +2,8 @@
 //! token unlocks the account that token's identity is linked to, and only that one. There is no
 //! username fallback: an unlock is never offered to someone who only typed a username.
 
-use crate::reset::teams::TeamsIdentities;
 use crate::reset::unlock::Unlocks;
+use crate::teams::identity::TeamsIdentities;
 use axum::{
     Json,
     extract::State,

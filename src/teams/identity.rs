@@ -7,16 +7,15 @@ use std::future::Future;
 
 use tracing::info;
 
-use super::{
-    ResetError,
-    audit::{Audit, AuditEvent},
-    request::{Asked, Once},
-    service::{Delivery, Requested, ResetService},
-    unlock::Unlocks,
-    unlock::{Actor, Unlock},
-};
 use crate::model::{
     Account, BotRequest, ConversationRef, Purpose, RequestState, Requester, Username,
+};
+use crate::reset::{
+    ResetError, ResetService,
+    audit::{Audit, AuditEvent},
+    request::{Asked, Once},
+    service::{Delivery, Requested},
+    unlock::{Actor, Unlock, Unlocks},
 };
 use crate::{
     clock::SharedClock,

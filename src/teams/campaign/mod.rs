@@ -12,7 +12,7 @@
 //!   the connector certainly refused gives the claim back (the next run tries again); one that
 //!   may have arrived (timeout, 500/502/504) keeps it, so at worst a person gets no card.
 //! - Rate limits: every request to the connector (create the chat, post the card) waits its turn
-//!   at a pacer (`super::pace`) set just under the organisation's `teams_requests_per_second`
+//!   at a pacer (`teams::bot::pace`) set just under the organisation's `teams_requests_per_second`
 //!   (Teams' limit per app per tenant). Each person has a conversation of their own and gets
 //!   one post in it, far under Teams' per-conversation limits (7 a second, 1,800 an hour), so
 //!   the run spreads over people: as many in progress at once as the rate needs given the
@@ -22,6 +22,9 @@
 //!   (reported once they have ended). A crash, or a second Ctrl-C, leaves the claims of the
 //!   people in progress: nobody is written to twice, and the next run continues without them
 //!   (they may have got their card; `campaign_send` shows them in state `sending`).
+
+pub mod cli;
+pub mod records;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -36,16 +39,16 @@ use futures_util::{StreamExt, stream::FuturesUnordered};
 use serde_json::json;
 use tracing::{info, warn};
 
-use super::{
+use crate::model::{Account, ConversationRef};
+use crate::teams::bot::{
     activity::OutgoingActivity,
     cards::{Cards, with_language},
     connector::{ConnectorClient, ConnectorError},
     pace::Pacer,
 };
-use crate::model::{Account, ConversationRef};
 use crate::{
     org::Organisation,
-    reset::campaign::{Campaigns, Delivered, Endpoint},
+    teams::campaign::records::{Campaigns, Delivered, Endpoint},
 };
 
 /// The share of `teams_requests_per_second` a campaign takes: the rest is the margin that keeps
@@ -391,11 +394,15 @@ impl Campaigner {
     async fn owner(
         &self,
         org: &Organisation,
-        m: &super::connector::TeamsMember,
+        m: &crate::teams::bot::connector::TeamsMember,
     ) -> anyhow::Result<Option<Account>> {
         Ok(self
             .campaigns
-            .owner(org, m.object_id.as_deref(), &super::identity::naming(m))
+            .owner(
+                org,
+                m.object_id.as_deref(),
+                &crate::teams::bot::identity::naming(m),
+            )
             .await?)
     }
 

@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 use anyhow::Context;
 use secrecy::SecretString;
 
-use super::ResetError;
 use crate::model::{Account, ConversationRef};
+use crate::reset::ResetError;
 use crate::{
     clock::SharedClock,
     org::Organisation,
@@ -136,7 +136,7 @@ impl Campaigns {
         &self,
         org: &Organisation,
         object_id: Option<&str>,
-        naming: &super::teams::Naming,
+        naming: &crate::teams::identity::Naming,
     ) -> Result<Option<Account>, ResetError> {
         let mut conn = self.store.conn().await?;
         if let Some(oid) = object_id

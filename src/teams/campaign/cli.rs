@@ -1,4 +1,4 @@
-//! `octopus-teams campaign enroll`: the command-line side of [`super::campaign`].
+//! `octopus-teams campaign enroll`: the command-line side of [`super`].
 
 use std::{
     io::IsTerminal,
@@ -10,18 +10,14 @@ use std::{
 
 use anyhow::Context;
 
-use super::{
-    campaign::{Campaigner, Outcome, Progress, SHARE, Summary},
-    cards::Cards,
-    connector::ConnectorClient,
-    pace::Pacer,
-};
+use super::{Campaigner, Outcome, Progress, SHARE, Summary};
+use crate::teams::bot::{cards::Cards, connector::ConnectorClient, pace::Pacer};
 use crate::{
     clock::SystemClock,
     config::{BotMode, Config},
     i18n::Strings,
     org::Organisation,
-    reset::campaign::Campaigns,
+    teams::campaign::records::Campaigns,
 };
 
 #[derive(Debug, clap::Args)]
