@@ -305,7 +305,7 @@ impl CallerChecks<'_> {
     ) -> Result<(), ResetError> {
         enqueue(
             tx,
-            &self.key,
+            self.key,
             OutgoingMail {
                 template: MailTemplate::CallerCode,
                 to: &account.email,

@@ -194,7 +194,7 @@ impl DeskRequests<'_> {
         };
         enqueue(
             &mut tx,
-            &self.key,
+            self.key,
             OutgoingMail {
                 template: MailTemplate::DeskRequest,
                 to: &mailbox,

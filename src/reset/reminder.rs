@@ -105,7 +105,7 @@ impl Reminders<'_> {
         }
         enqueue_for_account(
             &mut tx,
-            &self.key,
+            self.key,
             OutgoingMail {
                 template: MailTemplate::Username,
                 to: recipient,

@@ -213,7 +213,7 @@ impl Unlocks<'_> {
             .await?;
         enqueue(
             &mut tx,
-            &self.key,
+            self.key,
             OutgoingMail {
                 template: MailTemplate::Unlocked,
                 to: &account.email,

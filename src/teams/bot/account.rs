@@ -3,6 +3,7 @@
 //! the same answer, whatever the reason. Nothing here takes a username from what was typed or
 //! from a card's data.
 
+use super::{conversation::Conversations, identity::Identities, replies::Replies};
 use crate::reset::reminder::Reminders;
 use crate::reset::unlock::Unlocks;
 use crate::teams::identity::requester;
@@ -38,14 +39,36 @@ enum Kind {
     UnlockLimit,
 }
 
-impl Bot {
+/// The person's own account from their 1:1 chat: its state, the username reminder, the unlock.
+pub(crate) struct OwnAccount<'a> {
+    bot: &'a Bot,
+    core: &'a super::BotCore,
+    reset: &'a crate::reset::ResetService,
+}
+
+impl<'a> OwnAccount<'a> {
+    pub(crate) fn of(bot: &'a Bot) -> Self {
+        Self {
+            bot,
+            core: &bot.core,
+            reset: &bot.reset,
+        }
+    }
+}
+
+impl OwnAccount<'_> {
     /// The sender's username (for the form's prefill) and whether their account is locked now.
     pub(super) async fn own_account_state(
         &self,
         a: &Activity,
         org: &Organisation,
     ) -> (String, bool) {
-        let Some(account) = self.linked_account(a, org).await.ok().flatten() else {
+        let Some(account) = Identities::of(self.bot)
+            .linked_account(a, org)
+            .await
+            .ok()
+            .flatten()
+        else {
             return (String::new(), false);
         };
         let locked = self.is_locked(org, &account).await;
@@ -53,7 +76,7 @@ impl Bot {
     }
 
     async fn is_locked(&self, org: &Organisation, account: &Account) -> bool {
-        match Unlocks::of(&self.reset).locked_until(org, account).await {
+        match Unlocks::of(self.reset).locked_until(org, account).await {
             Ok(until) => until.is_some(),
             Err(e) => {
                 warn!(error = format!("{e:#}"), "lock state look-up failed");
@@ -69,14 +92,14 @@ impl Bot {
         org: &Organisation,
         locale: Locale,
     ) -> anyhow::Result<()> {
-        let account = self.linked_account(a, org).await?;
+        let account = Identities::of(self.bot).linked_account(a, org).await?;
         let from = a.from.clone().unwrap_or_default();
         let who = requester(org, from.aad_object_id.as_deref(), &from.id);
-        let audited = Reminders::of(&self.reset)
+        let audited = Reminders::of(self.reset)
             .remind_username_in_teams(org, &who, account.as_ref().map(|acc| &acc.id))
             .await;
         let card = match (audited, account) {
-            (Err(e), _) => self.refused_card(Some(org), locale, e),
+            (Err(e), _) => Replies::of(self.bot).refused_card(Some(org), locale, e),
             (Ok(()), Some(acc)) => {
                 let locked = self.is_locked(org, &acc).await;
                 self.account_card(org, locale, Kind::Username, acc.username.as_str(), locked)
@@ -93,7 +116,7 @@ impl Bot {
         org: &Organisation,
         locale: Locale,
     ) -> anyhow::Result<()> {
-        let card = match self.linked_account(a, org).await? {
+        let card = match Identities::of(self.bot).linked_account(a, org).await? {
             Some(acc) if self.is_locked(org, &acc).await => {
                 self.account_card(org, locale, Kind::Locked, acc.username.as_str(), true)
             }
@@ -113,7 +136,7 @@ impl Bot {
         org: &Organisation,
         locale: Locale,
     ) -> anyhow::Result<Value> {
-        let Some(account) = self.linked_account(a, org).await? else {
+        let Some(account) = Identities::of(self.bot).linked_account(a, org).await? else {
             return Ok(self.account_card(org, locale, Kind::Unlinked, "", false));
         };
         let from = a.from.clone().unwrap_or_default();
@@ -122,7 +145,7 @@ impl Bot {
         };
         let username = account.username.as_str();
         Ok(
-            match Unlocks::of(&self.reset)
+            match Unlocks::of(self.reset)
                 .unlock(org, &account.id, &actor, Some(locale))
                 .await
             {
@@ -141,7 +164,7 @@ impl Bot {
                 Ok(Unlock::TooManyUnlocks) => {
                     self.account_card(org, locale, Kind::UnlockLimit, username, false)
                 }
-                Err(e) => self.refused_card(Some(org), locale, e),
+                Err(e) => Replies::of(self.bot).refused_card(Some(org), locale, e),
             },
         )
     }
@@ -149,10 +172,14 @@ impl Bot {
     /// In the personal chat as an answer; from a channel, a notice there and the card in 1:1.
     async fn in_private(&self, a: &Activity, locale: Locale, card: Value) -> anyhow::Result<()> {
         if a.is_personal() {
-            self.reply(a, OutgoingActivity::card(card)).await?;
+            Conversations::of(self.bot)
+                .reply(a, OutgoingActivity::card(card))
+                .await?;
             return Ok(());
         }
-        self.move_to_private(a, locale, card).await
+        Conversations::of(self.bot)
+            .move_to_private(a, locale, card)
+            .await
     }
 
     fn account_card(

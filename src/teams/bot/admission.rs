@@ -57,9 +57,27 @@ impl From<Refusal<'_>> for Trouble {
     }
 }
 
-impl Bot {
-    pub(super) fn admit<'a>(&'a self, a: &Activity) -> Admission<'a> {
-        let Some(org) = self.core.orgs.for_bot(a.tenant_id().as_deref()) else {
+/// Whether an activity is served: its tenant and team, the admin warned once of a refusal, the language.
+pub(crate) struct Admissions<'a> {
+    core: &'a super::BotCore,
+    languages: &'a std::sync::Arc<super::ConversationLanguages>,
+    refusals: &'a std::sync::Arc<super::RefusalReports>,
+}
+
+impl<'a> Admissions<'a> {
+    pub(crate) fn of(bot: &'a Bot) -> Self {
+        Self {
+            core: &bot.core,
+            languages: &bot.languages,
+            refusals: &bot.refusals,
+        }
+    }
+}
+
+impl<'a> Admissions<'a> {
+    pub(super) fn admit(&self, a: &Activity) -> Admission<'a> {
+        let core: &'a super::BotCore = self.core;
+        let Some(org) = core.orgs.for_bot(a.tenant_id().as_deref()) else {
             return Admission::Refused(Refusal::UnknownTenant);
         };
         if a.is_personal() {

@@ -3,6 +3,7 @@
 //! none, or when the post fails); the agent's card takes the code the caller reads out; the
 //! owner's « Je n'ai pas appelé » ends the check and warns the agent in their personal chat.
 
+use super::helpdesk::AgentCards;
 use crate::reset::caller::CallerChecks;
 use serde_json::{Value, json};
 use tracing::{info, warn};
@@ -26,7 +27,24 @@ use crate::{
     },
 };
 
-impl Bot {
+/// The agent's caller verification and the owner's code card.
+pub(crate) struct CallerCards<'a> {
+    bot: &'a Bot,
+    core: &'a super::BotCore,
+    reset: &'a crate::reset::ResetService,
+}
+
+impl<'a> CallerCards<'a> {
+    pub(crate) fn of(bot: &'a Bot) -> Self {
+        Self {
+            bot,
+            core: &bot.core,
+            reset: &bot.reset,
+        }
+    }
+}
+
+impl CallerCards<'_> {
     /// Sends a new code to the owner of the account `typed`; the notice tells the agent where
     /// it went and until when it is valid.
     pub(super) async fn verify_caller(
@@ -45,14 +63,21 @@ impl Bot {
             .as_ref()
             .and_then(|f| f.name.as_deref())
             .filter(|n| !n.trim().is_empty())
-            .map_or_else(|| self.hd(locale, "an_agent"), str::to_string);
-        let started = CallerChecks::of(&self.reset)
+            .map_or_else(
+                || AgentCards::of(self.bot).hd(locale, "an_agent"),
+                str::to_string,
+            );
+        let started = CallerChecks::of(self.reset)
             .start_caller_check(org, agent, &name, &username)
             .await?;
         // Where the code went and until when is the caller part of the card.
         match started {
             Started::NoAccount | Started::Mailed { .. } => {}
-            Started::TooMany => return Ok(Notice::Warning(self.hd(locale, "code_too_many"))),
+            Started::TooMany => {
+                return Ok(Notice::Warning(
+                    AgentCards::of(self.bot).hd(locale, "code_too_many"),
+                ));
+            }
             Started::Teams { check, code, to } => {
                 let owner = check.locale.unwrap_or(org.default_locale);
                 let card = self.code_card(org, owner, &check, Some(&code), &name);
@@ -68,7 +93,7 @@ impl Bot {
                             .unless_gone(&to.conversation_id, &to.tenant_id, Err::<(), _>(e))
                             .await?;
                     }
-                    CallerChecks::of(&self.reset)
+                    CallerChecks::of(self.reset)
                         .mail_caller_code(org, &check, &code)
                         .await?;
                 }
@@ -87,17 +112,20 @@ impl Bot {
         code: &str,
     ) -> Result<Notice, ResetError> {
         Ok(
-            match CallerChecks::of(&self.reset)
+            match CallerChecks::of(self.reset)
                 .confirm_caller(org, agent, username, code)
                 .await?
             {
                 // The card's caller part says it, and until when.
                 Confirmation::Confirmed { .. } => Notice::None,
                 Confirmation::Wrong { tries_left } => Notice::Warning(
-                    self.hd(locale, "code_wrong")
+                    AgentCards::of(self.bot)
+                        .hd(locale, "code_wrong")
                         .replace("{tries}", &tries_left.to_string()),
                 ),
-                Confirmation::NeedNewCode => Notice::Warning(self.hd(locale, "code_spent")),
+                Confirmation::NeedNewCode => {
+                    Notice::Warning(AgentCards::of(self.bot).hd(locale, "code_spent"))
+                }
                 // The card itself says who denied (the account's state).
                 Confirmation::Denied => Notice::None,
             },
@@ -117,7 +145,7 @@ impl Bot {
             return Ok(None);
         }
         let owner = a.from.as_ref().and_then(|f| f.aad_object_id.as_deref());
-        let denied = match CallerChecks::of(&self.reset)
+        let denied = match CallerChecks::of(self.reset)
             .deny_caller(org, owner, check_id)
             .await?
         {
@@ -143,7 +171,7 @@ impl Bot {
     /// is logged: the owner's answer is recorded (audit, the agent's card) either way.
     async fn warn_agent(&self, org: &Organisation, d: &DeniedCall) {
         let locale = org.default_locale;
-        let text = self
+        let text = AgentCards::of(self.bot)
             .hd(locale, "denied_alert")
             .replace("{name}", &d.display_name)
             .replace("{username}", d.username.as_str())
@@ -194,10 +222,10 @@ impl Bot {
             locale,
             json!({
                 "isDenied": code.is_none(),
-                "intro": self.hd(locale, "code_intro").replace("{agent}", agent_name),
+                "intro": AgentCards::of(self.bot).hd(locale, "code_intro").replace("{agent}", agent_name),
                 "code": code.map(CallerCode::spaced).unwrap_or_default(),
-                "validity": self.hd(locale, "code_valid")
-                    .replace("{time}", &self.at(org, locale, check.expires_at)),
+                "validity": AgentCards::of(self.bot).hd(locale, "code_valid")
+                    .replace("{time}", &AgentCards::of(self.bot).at(org, locale, check.expires_at)),
                 "checkId": check.id,
                 "canAskDesk": false, "deskReason": "",
             }),
@@ -234,7 +262,7 @@ impl Bot {
                 expires_at,
                 by_mail,
                 tries_left,
-            } => self
+            } => AgentCards::of(self.bot)
                 .hd(
                     locale,
                     if by_mail {
@@ -245,12 +273,15 @@ impl Bot {
                 )
                 .replace("{name}", &s.display_name)
                 .replace("{email}", &s.email.masked())
-                .replace("{time}", &self.at(org, locale, expires_at))
+                .replace(
+                    "{time}",
+                    &AgentCards::of(self.bot).at(org, locale, expires_at),
+                )
                 .replace("{tries}", &tries_left.to_string()),
-            CallerState::Verified { until } => self
+            CallerState::Verified { until } => AgentCards::of(self.bot)
                 .hd(locale, "identity_confirmed")
-                .replace("{time}", &self.at(org, locale, until)),
-            CallerState::Denied => self
+                .replace("{time}", &AgentCards::of(self.bot).at(org, locale, until)),
+            CallerState::Denied => AgentCards::of(self.bot)
                 .hd(locale, "caller_denied")
                 .replace("{name}", &s.display_name),
             CallerState::None | CallerState::Spent => String::new(),

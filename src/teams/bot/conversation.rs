@@ -11,7 +11,18 @@ use super::{
 };
 use crate::{i18n::Locale, model::ConversationRef};
 
-impl Bot {
+/// Conversation references kept, 1:1 chats opened, replies posted and cards updated.
+pub(crate) struct Conversations<'a> {
+    core: &'a super::BotCore,
+}
+
+impl<'a> Conversations<'a> {
+    pub(crate) fn of(bot: &'a Bot) -> Self {
+        Self { core: &bot.core }
+    }
+}
+
+impl Conversations<'_> {
     /// The key under which an activity is remembered as handled.
     pub(super) fn activity_key(a: &Activity) -> Option<String> {
         a.id.as_ref()

@@ -23,7 +23,22 @@ pub fn desk_offer(org: &Organisation, reason: Option<DeskReason>) -> (bool, &'st
     }
 }
 
-impl Bot {
+/// « Ouvrir une demande » from the bot's cards.
+pub(crate) struct DeskAsk<'a> {
+    core: &'a super::BotCore,
+    reset: &'a crate::reset::ResetService,
+}
+
+impl<'a> DeskAsk<'a> {
+    pub(crate) fn of(bot: &'a Bot) -> Self {
+        Self {
+            core: &bot.core,
+            reset: &bot.reset,
+        }
+    }
+}
+
+impl DeskAsk<'_> {
     /// The click on « Ouvrir une demande au Centre de services »: only in the person's personal
     /// chat, where the cards that carry it are shown.
     pub(super) async fn desk_request(
@@ -45,7 +60,7 @@ impl Bot {
             display_name: from.name.clone().unwrap_or_default(),
             upn: self.upn_of(a).await,
         };
-        let done = DeskRequests::of(&self.reset)
+        let done = DeskRequests::of(self.reset)
             .open_desk_request(org, &asker, reason)
             .await?;
         if done == DeskRequest::NotOffered {

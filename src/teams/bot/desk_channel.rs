@@ -5,6 +5,7 @@
 //! card that counts them and lists the first ten. Each instance posts what it saw. Nothing
 //! secret: masked addresses, usernames.
 
+use super::helpdesk::AgentCards;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -95,7 +96,24 @@ impl DeskObserver for BotCore {
     }
 }
 
-impl Bot {
+/// « Renvoyer » clicked on a desk channel card.
+pub(crate) struct DeskResend<'a> {
+    bot: &'a Bot,
+    core: &'a super::BotCore,
+    reset: &'a crate::reset::ResetService,
+}
+
+impl<'a> DeskResend<'a> {
+    pub(crate) fn of(bot: &'a Bot) -> Self {
+        Self {
+            reset: &bot.reset,
+            bot,
+            core: &bot.core,
+        }
+    }
+}
+
+impl DeskResend<'_> {
     /// « Renvoyer » on a dead letter's card in the desk's channel: for the organisation's agents
     /// only (anyone else gets what an unknown button gets); the card becomes what was done.
     pub(super) async fn desk_resend(
@@ -104,7 +122,7 @@ impl Bot {
         org: &Organisation,
         outbox_id: &str,
     ) -> anyhow::Result<Option<Value>> {
-        let Some(agent) = self.agent(a, org) else {
+        let Some(agent) = AgentCards::of(self.bot).agent(a, org) else {
             return Ok(None);
         };
         let locale = org.default_locale;
@@ -124,7 +142,10 @@ impl Bot {
                 .ds(locale, "resent")
                 .replace("{agent}", &name)
                 .replace("{to}", &d.email.masked())
-                .replace("{time}", &self.at(org, locale, d.expires_at)),
+                .replace(
+                    "{time}",
+                    &AgentCards::of(self.bot).at(org, locale, d.expires_at),
+                ),
             Retry::NotDead => self.core.ds(locale, "not_dead"),
             Retry::NothingToResend(_) | Retry::NoAccount => {
                 self.core.ds(locale, "nothing_to_resend")
@@ -134,7 +155,7 @@ impl Bot {
             locale,
             json!({
                 "isGrouped": false, "summary": [], "hasMore": false, "more": "",
-                "events": [{"title": self.at(org, locale, now), "value": line}],
+                "events": [{"title": AgentCards::of(self.bot).at(org, locale, now), "value": line}],
                 "canResend": false, "mailId": "",
             }),
         )))
@@ -223,7 +244,7 @@ impl BotCore {
     ) -> Value {
         let listed: Vec<Value> = events
             .iter()
-            .map(|(t, e)| json!({"title": self.local_at(org, locale, *t), "value": self.desk_line(org, locale, e)}))
+            .map(|(t, e)| json!({"title": super::local_at(&self.clock, org, locale, *t), "value": self.desk_line(org, locale, e)}))
             .collect();
         let summary: Vec<Value> = counts
             .iter()
@@ -268,7 +289,7 @@ impl BotCore {
                     }
                     _ => "helpdesk.mail_other".to_string(),
                 };
-                let since = self.local_at(org, locale, *queued_at);
+                let since = super::local_at(&self.clock, org, locale, *queued_at);
                 self.ds(locale, "mail_dead")
                     .replace("{mail}", &self.strings.get(locale, &kind))
                     .replace("{to}", to)

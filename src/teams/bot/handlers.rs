@@ -2,6 +2,9 @@
 //! handled right after (Teams redelivers what takes over 15 s); `adaptiveCard/action` invokes
 //! are answered in the HTTP response with the card that replaces the one clicked.
 
+use super::{
+    admission::Admissions, conversation::Conversations, replies::Replies, verbs::CardVerbs,
+};
 use std::sync::Arc;
 
 use axum::{
@@ -42,7 +45,7 @@ pub async fn messages(
         }
         // The install carries the person's language; the welcome that follows does not.
         "installationUpdate" => {
-            bot.remember_language(&activity);
+            Admissions::of(&bot).remember_language(&activity);
             count_activity(kind, "ignored");
             StatusCode::OK.into_response()
         }
@@ -109,7 +112,7 @@ impl Bot {
             .to_string();
         let data = action.get("data").cloned().unwrap_or(json!({}));
 
-        if let Err(e) = self.remember_conversation(&a).await {
+        if let Err(e) = Conversations::of(self).remember_conversation(&a).await {
             warn!(error = format!("{e:#}"), "conversation reference not saved");
         }
         let answer = self.invoke_answer(&a, &verb, &data).await;
@@ -127,20 +130,27 @@ impl Bot {
 
     /// The card that replaces the one clicked (`None`: the card stays as it is).
     async fn invoke_answer(&self, a: &Activity, verb: &str, data: &Value) -> Option<Value> {
-        let org = match self.admit(a) {
+        let org = match Admissions::of(self).admit(a) {
             Admission::Served(org) => org,
             Admission::Refused(refusal) => {
-                self.warn_admin(a, refusal);
+                Admissions::of(self).warn_admin(a, refusal);
                 let org = refusal.org();
-                return Some(self.trouble_card(org, self.locale(a, org), refusal.into()));
+                return Some(Replies::of(self).trouble_card(
+                    org,
+                    Admissions::of(self).locale(a, org),
+                    refusal.into(),
+                ));
             }
         };
-        let locale = language_of(data).unwrap_or_else(|| self.locale(a, Some(org)));
-        match self.card_action(a, org, locale, verb, data).await {
+        let locale = language_of(data).unwrap_or_else(|| Admissions::of(self).locale(a, Some(org)));
+        match CardVerbs::of(self)
+            .card_action(a, org, locale, verb, data)
+            .await
+        {
             Ok((card, _)) => card,
             Err(e) => {
                 warn!(error = format!("{e:#}"), verb, "card action failed");
-                Some(self.trouble_card(Some(org), locale, Trouble::Unavailable))
+                Some(Replies::of(self).trouble_card(Some(org), locale, Trouble::Unavailable))
             }
         }
     }

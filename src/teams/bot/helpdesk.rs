@@ -4,6 +4,7 @@
 //! at each click, that the person clicking is an agent; the card's data names the account only.
 //! In a channel the card goes to the agent's personal chat: the team would see it otherwise.
 
+use super::{caller::CallerCards, conversation::Conversations, replies::Replies};
 use crate::reset::helpdesk::Helpdesk;
 use serde_json::{Value, json};
 
@@ -73,7 +74,24 @@ pub(super) enum Notice {
     Warning(String),
 }
 
-impl Bot {
+/// The service desk agent's commands and cards.
+pub(crate) struct AgentCards<'a> {
+    bot: &'a Bot,
+    core: &'a super::BotCore,
+    reset: &'a crate::reset::ResetService,
+}
+
+impl<'a> AgentCards<'a> {
+    pub(crate) fn of(bot: &'a Bot) -> Self {
+        Self {
+            bot,
+            core: &bot.core,
+            reset: &bot.reset,
+        }
+    }
+}
+
+impl AgentCards<'_> {
     /// Answers « statut … » from an agent and returns true; returns false, having done nothing,
     /// for anyone else (the caller then answers as it answers any text).
     pub(super) async fn helpdesk_command(
@@ -90,15 +108,23 @@ impl Bot {
         };
         let notice = match ask {
             AgentAsk::Status => Notice::None,
-            AgentAsk::Verify => self.verify_caller(a, org, locale, &agent, &typed).await?,
+            AgentAsk::Verify => {
+                CallerCards::of(self.bot)
+                    .verify_caller(a, org, locale, &agent, &typed)
+                    .await?
+            }
         };
         let card = self
             .helpdesk_card(org, locale, &agent, &typed, notice)
             .await?;
         if a.is_personal() {
-            self.reply(a, OutgoingActivity::card(card)).await?;
+            Conversations::of(self.bot)
+                .reply(a, OutgoingActivity::card(card))
+                .await?;
         } else {
-            self.move_to_private(a, locale, card).await?;
+            Conversations::of(self.bot)
+                .move_to_private(a, locale, card)
+                .await?;
         }
         Ok(true)
     }
@@ -141,14 +167,17 @@ impl Bot {
                         locale,
                         &agent,
                         typed,
-                        self.verify_caller(a, org, locale, &agent, typed).await?,
+                        CallerCards::of(self.bot)
+                            .verify_caller(a, org, locale, &agent, typed)
+                            .await?,
                     )
                     .await?,
                 ));
             }
             (CardVerb::HelpdeskConfirm, Ok(username)) => {
                 let code = data.get("code").and_then(Value::as_str).unwrap_or_default();
-                self.confirm_caller(org, locale, &agent, &username, code)
+                CallerCards::of(self.bot)
+                    .confirm_caller(org, locale, &agent, &username, code)
                     .await
             }
             (
@@ -164,7 +193,11 @@ impl Bot {
         let notice = match done {
             Ok(notice) => notice,
             Err(e @ ResetError::RateLimited { .. }) => {
-                return Ok(Some(self.refused_card(Some(org), locale, e)));
+                return Ok(Some(Replies::of(self.bot).refused_card(
+                    Some(org),
+                    locale,
+                    e,
+                )));
             }
             Err(e) => return Err(e.into()),
         };
@@ -182,7 +215,7 @@ impl Bot {
         agent: &Agent,
         username: &Username,
     ) -> Result<Notice, ResetError> {
-        let resent = Helpdesk::of(&self.reset)
+        let resent = Helpdesk::of(self.reset)
             .resend_for_agent(org, agent, username, locale)
             .await?;
         Ok(self.resent_notice(org, locale, resent))
@@ -198,7 +231,7 @@ impl Bot {
         username: &Username,
     ) -> Result<Notice, ResetError> {
         Ok(
-            match Helpdesk::of(&self.reset)
+            match Helpdesk::of(self.reset)
                 .unlock_for_agent(org, agent, name, username)
                 .await?
             {
@@ -241,7 +274,7 @@ impl Bot {
     ) -> anyhow::Result<Value> {
         let status = match Username::parse(typed) {
             Ok(username) => {
-                Helpdesk::of(&self.reset)
+                Helpdesk::of(self.reset)
                     .account_status(org, agent, &username)
                     .await?
             }
@@ -303,7 +336,7 @@ impl Bot {
             "hasEvents": !events.is_empty(),
             "events": events,
         });
-        let extra = self.with_caller(extra, org, locale, s);
+        let extra = CallerCards::of(self.bot).with_caller(extra, org, locale, s);
         if let (Value::Object(d), Value::Object(x)) = (data, extra) {
             d.extend(x);
         }
@@ -369,7 +402,7 @@ impl Bot {
 
     /// A moment in the organisation's time zone, as its people read it.
     pub(super) fn at(&self, org: &Organisation, locale: Locale, unix: i64) -> String {
-        self.core.local_at(org, locale, unix)
+        super::local_at(&self.core.clock, org, locale, unix)
     }
 }
 

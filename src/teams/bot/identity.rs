@@ -11,7 +11,22 @@ use super::{Bot, activity::Activity, connector::TeamsMember};
 use crate::model::Account;
 use crate::{org::Organisation, teams::identity::Naming};
 
-impl Bot {
+/// Which account the person writing is linked to.
+pub(crate) struct Identities<'a> {
+    reset: &'a crate::reset::ResetService,
+    core: &'a super::BotCore,
+}
+
+impl<'a> Identities<'a> {
+    pub(crate) fn of(bot: &'a Bot) -> Self {
+        Self {
+            core: &bot.core,
+            reset: &bot.reset,
+        }
+    }
+}
+
+impl Identities<'_> {
     /// The account the sender's Teams identity is linked to.
     pub(super) async fn linked_account(
         &self,
@@ -20,7 +35,7 @@ impl Bot {
     ) -> anyhow::Result<Option<Account>> {
         let oid = a.from.as_ref().and_then(|f| f.aad_object_id.as_deref());
         let naming = self.member_naming(a);
-        Ok(TeamsIdentities::of(&self.reset)
+        Ok(TeamsIdentities::of(self.reset)
             .account_of_identity(org, oid, naming)
             .await?)
     }

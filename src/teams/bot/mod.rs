@@ -62,18 +62,16 @@ pub struct BotCore {
     pub desk: desk_channel::DeskAlerts,
 }
 
-impl BotCore {
-    /// A moment in the organisation's time zone, as its people read it (the time alone today).
-    pub fn local_at(
-        &self,
-        org: &crate::org::Organisation,
-        locale: crate::i18n::Locale,
-        unix: i64,
-    ) -> String {
-        chrono::DateTime::from_timestamp(unix, 0)
-            .map(|t| crate::templates::local_time(t, self.clock.now(), org.time_zone, locale))
-            .unwrap_or_default()
-    }
+/// A moment in the organisation's time zone, as its people read it (the time alone today).
+pub fn local_at(
+    clock: &SharedClock,
+    org: &crate::org::Organisation,
+    locale: crate::i18n::Locale,
+    unix: i64,
+) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| crate::templates::local_time(t, clock.now(), org.time_zone, locale))
+        .unwrap_or_default()
 }
 
 #[derive(Clone)]

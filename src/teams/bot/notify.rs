@@ -32,7 +32,7 @@ pub fn status_card(
     let pending = r.state.is_pending();
     let expired = pending && !r.token_id.is_empty() && r.expires_at <= now;
     let active = pending && !expired && !r.token_id.is_empty();
-    let expires = core.local_at(org, locale, r.expires_at);
+    let expires = super::local_at(&core.clock, org, locale, r.expires_at);
     let desk = super::desk::desk_offer(
         org,
         match r.state {

@@ -8,7 +8,18 @@ use crate::{
     http::error::Refusal, i18n::Locale, org::Organisation, reset::ResetError, templates::local_time,
 };
 
-impl Bot {
+/// The cards the bot answers with: the request form, the welcome, the trouble and refusal cards.
+pub(crate) struct Replies<'a> {
+    core: &'a super::BotCore,
+}
+
+impl<'a> Replies<'a> {
+    pub(crate) fn of(bot: &'a Bot) -> Self {
+        Self { core: &bot.core }
+    }
+}
+
+impl Replies<'_> {
     pub(super) fn request_card(
         &self,
         org: &Organisation,

@@ -1,6 +1,10 @@
 //! Messages and membership updates, after the HTTP answer: the welcome, typed intents, and
 //! the buttons of cards sent with Action.Submit (clients without Universal Actions).
 
+use super::{
+    account::OwnAccount, admission::Admissions, conversation::Conversations, helpdesk::AgentCards,
+    replies::Replies, verbs::CardVerbs,
+};
 use serde_json::Value;
 
 use super::{
@@ -20,24 +24,34 @@ impl Bot {
         }
         // A redelivery does it all again, but for the one effect that must not repeat: a card's
         // submission is recorded with the link it issues (bot::submit), and answered from it.
-        self.remember_conversation(&a).await?;
-        let org = match self.admit(&a) {
+        Conversations::of(self).remember_conversation(&a).await?;
+        let org = match Admissions::of(self).admit(&a) {
             Admission::Served(org) => org,
             Admission::Refused(refusal) => {
-                self.warn_admin(&a, refusal);
+                Admissions::of(self).warn_admin(&a, refusal);
                 // Say so once, politely, where asked (not on silent membership events of others).
                 if a.kind == "message" || self.bot_was_added(&a) {
                     let org = refusal.org();
-                    let card = self.trouble_card(org, self.locale(&a, org), refusal.into());
-                    self.reply(&a, OutgoingActivity::card(card)).await?;
+                    let card = Replies::of(self).trouble_card(
+                        org,
+                        Admissions::of(self).locale(&a, org),
+                        refusal.into(),
+                    );
+                    Conversations::of(self)
+                        .reply(&a, OutgoingActivity::card(card))
+                        .await?;
                 }
                 return Ok(());
             }
         };
-        let locale = self.locale(&a, Some(org));
+        let locale = Admissions::of(self).locale(&a, Some(org));
         match a.kind.as_str() {
             "conversationUpdate" if self.bot_was_added(&a) => {
-                self.reply(&a, OutgoingActivity::card(self.welcome(org, locale)))
+                Conversations::of(self)
+                    .reply(
+                        &a,
+                        OutgoingActivity::card(Replies::of(self).welcome(org, locale)),
+                    )
                     .await?;
             }
             "message" => self.message(&a, org, locale).await?,
@@ -62,7 +76,7 @@ impl Bot {
             return self.submitted(a, org, locale, value).await;
         }
         // « statut trej » from a service-desk agent; from anyone else, text like any other.
-        if self
+        if AgentCards::of(self)
             .helpdesk_command(a, org, &a.text_without_mention())
             .await?
         {
@@ -74,10 +88,13 @@ impl Bot {
         match intent {
             Intent::ForgotPassword => self.offer_request(a, org, locale, Purpose::Reset).await,
             Intent::Enroll => self.offer_request(a, org, locale, Purpose::Enroll).await,
-            Intent::ForgotUsername => self.remind_username(a, org, locale).await,
-            Intent::Unlock => self.offer_unlock(a, org, locale).await,
-            Intent::Help | Intent::Portal | Intent::Unknown => self
-                .reply(a, OutgoingActivity::card(self.welcome(org, locale)))
+            Intent::ForgotUsername => OwnAccount::of(self).remind_username(a, org, locale).await,
+            Intent::Unlock => OwnAccount::of(self).offer_unlock(a, org, locale).await,
+            Intent::Help | Intent::Portal | Intent::Unknown => Conversations::of(self)
+                .reply(
+                    a,
+                    OutgoingActivity::card(Replies::of(self).welcome(org, locale)),
+                )
                 .await
                 .map(|_| ()),
         }
@@ -98,15 +115,22 @@ impl Bot {
             .get("action")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let (card, new_request) = self.card_action(a, org, locale, action, value).await?;
+        let (card, new_request) = CardVerbs::of(self)
+            .card_action(a, org, locale, action, value)
+            .await?;
         let Some(card) = card else { return Ok(()) };
         let shown_in = match (&a.reply_to_id, a.is_personal()) {
             (Some(card_id), true) => {
-                self.update(a, card_id, OutgoingActivity::card(card))
+                Conversations::of(self)
+                    .update(a, card_id, OutgoingActivity::card(card))
                     .await?;
                 Some(card_id.clone())
             }
-            _ => self.reply(a, OutgoingActivity::card(card)).await?,
+            _ => {
+                Conversations::of(self)
+                    .reply(a, OutgoingActivity::card(card))
+                    .await?
+            }
         };
         if let (Some(request), Some(card_id)) = (new_request, shown_in) {
             self.core.records.set_card(&request, &card_id).await?;
@@ -122,12 +146,16 @@ impl Bot {
         locale: Locale,
         purpose: Purpose,
     ) -> anyhow::Result<()> {
-        let (username, locked) = self.own_account_state(a, org).await;
-        let card = self.request_card(org, locale, purpose, &username, locked);
+        let (username, locked) = OwnAccount::of(self).own_account_state(a, org).await;
+        let card = Replies::of(self).request_card(org, locale, purpose, &username, locked);
         if a.is_personal() {
-            self.reply(a, OutgoingActivity::card(card)).await?;
+            Conversations::of(self)
+                .reply(a, OutgoingActivity::card(card))
+                .await?;
             return Ok(());
         }
-        self.move_to_private(a, locale, card).await
+        Conversations::of(self)
+            .move_to_private(a, locale, card)
+            .await
     }
 }

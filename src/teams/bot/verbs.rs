@@ -1,6 +1,10 @@
 //! The buttons of the bot's cards, by verb (Action.Execute) or `action` (Action.Submit): each
 //! returns the card that replaces the one clicked and, for a new request, its id.
 
+use super::{
+    account::OwnAccount, caller::CallerCards, desk::DeskAsk, desk_channel::DeskResend,
+    helpdesk::AgentCards, replies::Replies, submit::Submissions,
+};
 use crate::teams::identity::TeamsIdentities;
 use serde_json::Value;
 use tracing::debug;
@@ -8,7 +12,24 @@ use tracing::debug;
 use super::{Bot, activity::Activity, cards::CardVerb, notify::live_status_card};
 use crate::{i18n::Locale, model::Purpose, org::Organisation};
 
-impl Bot {
+/// The card verbs: which click does what.
+pub(crate) struct CardVerbs<'a> {
+    bot: &'a Bot,
+    core: &'a super::BotCore,
+    reset: &'a crate::reset::ResetService,
+}
+
+impl<'a> CardVerbs<'a> {
+    pub(crate) fn of(bot: &'a Bot) -> Self {
+        Self {
+            bot,
+            core: &bot.core,
+            reset: &bot.reset,
+        }
+    }
+}
+
+impl CardVerbs<'_> {
     /// A card button, from Action.Execute (verb) or Action.Submit (`action`). Returns the card
     /// that replaces the clicked one and, for a new request, its id.
     pub(super) async fn card_action(
@@ -28,22 +49,40 @@ impl Bot {
             CardVerb::Forgot => self.form(a, org, locale, Purpose::Reset).await?,
             CardVerb::Enroll => self.form(a, org, locale, Purpose::Enroll).await?,
             CardVerb::Submit => return self.submitted_form(a, org, locale, data).await,
-            CardVerb::Cancel => Some(self.welcome(org, locale)),
+            CardVerb::Cancel => Some(Replies::of(self.bot).welcome(org, locale)),
             CardVerb::Unlock if !a.is_personal() => {
-                self.offer_unlock(a, org, locale).await?;
+                OwnAccount::of(self.bot)
+                    .offer_unlock(a, org, locale)
+                    .await?;
                 None
             }
-            CardVerb::Unlock => Some(self.unlock_own(a, org, locale).await?),
+            CardVerb::Unlock => Some(OwnAccount::of(self.bot).unlock_own(a, org, locale).await?),
             CardVerb::NotMe => self.not_me(a, org, locale, text("requestId")).await?,
             CardVerb::Refresh => self.own_status(a, org, locale, text("requestId")).await?,
             CardVerb::HelpdeskStatus
             | CardVerb::HelpdeskResend
             | CardVerb::HelpdeskUnlock
             | CardVerb::HelpdeskVerify
-            | CardVerb::HelpdeskConfirm => self.helpdesk_action(a, org, locale, verb, data).await?,
-            CardVerb::CallerDenied => self.caller_denied(a, org, locale, text("check")).await?,
-            CardVerb::DeskRequest => self.desk_request(a, org, locale, text("reason")).await?,
-            CardVerb::DeskResend => self.desk_resend(a, org, text("mail")).await?,
+            | CardVerb::HelpdeskConfirm => {
+                AgentCards::of(self.bot)
+                    .helpdesk_action(a, org, locale, verb, data)
+                    .await?
+            }
+            CardVerb::CallerDenied => {
+                CallerCards::of(self.bot)
+                    .caller_denied(a, org, locale, text("check"))
+                    .await?
+            }
+            CardVerb::DeskRequest => {
+                DeskAsk::of(self.bot)
+                    .desk_request(a, org, locale, text("reason"))
+                    .await?
+            }
+            CardVerb::DeskResend => {
+                DeskResend::of(self.bot)
+                    .desk_resend(a, org, text("mail"))
+                    .await?
+            }
         };
         Ok((card, None))
     }
@@ -58,12 +97,12 @@ impl Bot {
         purpose: Purpose,
     ) -> anyhow::Result<Option<Value>> {
         if !a.is_personal() {
-            self.offer_request(a, org, locale, purpose).await?;
+            self.bot.offer_request(a, org, locale, purpose).await?;
             return Ok(None);
         }
-        let (username, locked) = self.own_account_state(a, org).await;
+        let (username, locked) = OwnAccount::of(self.bot).own_account_state(a, org).await;
         Ok(Some(
-            self.request_card(org, locale, purpose, &username, locked),
+            Replies::of(self.bot).request_card(org, locale, purpose, &username, locked),
         ))
     }
 
@@ -87,7 +126,9 @@ impl Bot {
             .get("username")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let (card, id) = self.submit(a, org, locale, purpose, typed).await?;
+        let (card, id) = Submissions::of(self.bot)
+            .submit(a, org, locale, purpose, typed)
+            .await?;
         Ok((Some(card), id))
     }
 
@@ -100,13 +141,17 @@ impl Bot {
         request_id: &str,
     ) -> anyhow::Result<Option<Value>> {
         let Some(from) = &a.from else { return Ok(None) };
-        match TeamsIdentities::of(&self.reset)
+        match TeamsIdentities::of(self.reset)
             .cancel_from_card(org, request_id, &from.id)
             .await
         {
             Ok(request) => Ok(request
-                .map(|r| live_status_card(&self.core, org, locale, &r, self.core.clock.unix()))),
-            Err(e) => Ok(Some(self.refused_card(Some(org), locale, e))),
+                .map(|r| live_status_card(self.core, org, locale, &r, self.core.clock.unix()))),
+            Err(e) => Ok(Some(Replies::of(self.bot).refused_card(
+                Some(org),
+                locale,
+                e,
+            ))),
         }
     }
 
@@ -120,6 +165,6 @@ impl Bot {
     ) -> anyhow::Result<Option<Value>> {
         let Some(from) = &a.from else { return Ok(None) };
         let request = self.core.records.own_request(request_id, &from.id).await?;
-        Ok(request.map(|r| live_status_card(&self.core, org, locale, &r, self.core.clock.unix())))
+        Ok(request.map(|r| live_status_card(self.core, org, locale, &r, self.core.clock.unix())))
     }
 }
