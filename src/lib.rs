@@ -10,9 +10,9 @@ pub mod directory;
 pub mod housekeeping;
 pub mod http;
 pub mod i18n;
-pub mod init;
+
 pub mod mail;
-pub mod maintenance;
+
 pub mod metrics;
 pub mod model;
 pub mod org;

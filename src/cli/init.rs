@@ -8,13 +8,14 @@ use std::{
 
 use anyhow::Context;
 
-use crate::{cli::say, config::Config, mail::crypto::MailKey};
+use super::out::say;
+use crate::{config::Config, mail::crypto::MailKey};
 
 /// What a first install needs; what is not given is asked (on a terminal) or named as missing.
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct InitArgs {
     /// Where to write the file (never overwritten).
-    #[arg(long, default_value = crate::cli::SYSTEM_CONFIG)]
+    #[arg(long, default_value = super::out::SYSTEM_CONFIG)]
     pub out: std::path::PathBuf,
     /// The organisation's name, as people call it (« Cégep de Sept-Îles »).
     #[arg(long)]

@@ -2,13 +2,13 @@
 //! needs no curl), `backup` (a consistent copy of a SQLite database while it serves) and
 //! `check-config --connect` (what the configuration names, tried).
 
+use super::out::say;
 use std::{path::Path, time::Duration};
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
 
 use crate::{
-    cli::say,
     config::Config,
     store::{Dialect, Store},
 };
@@ -78,7 +78,7 @@ pub async fn backup(cfg: &Config, to: &Path) -> anyhow::Result<()> {
         "{}: {} kB, {accounts} account(s), from {}",
         to.display(),
         size / 1024,
-        crate::cli::database_label(cfg.database_url.expose_secret())
+        super::out::database_label(cfg.database_url.expose_secret())
     ));
     Ok(())
 }
@@ -135,7 +135,7 @@ async fn database(cfg: &Config) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let (applied, known) = store.schema_state().await.map_err(|e| e.to_string())?;
     store.close().await;
-    let label = crate::cli::database_label(cfg.database_url.expose_secret());
+    let label = super::out::database_label(cfg.database_url.expose_secret());
     if applied < known {
         Err(format!(
             "{label}: {applied} of {known} migrations applied; run `octopus-teams migrate` (serve \
