@@ -1,8 +1,10 @@
 //! Mail: what to send (enqueued in the caller's transaction), how it looks, how it leaves.
 
+mod compose;
 pub mod crypto;
 mod direct;
 pub mod failure;
+pub mod outcome;
 pub mod render;
 pub mod transport;
 pub mod worker;

@@ -11,28 +11,23 @@
 use std::{sync::Arc, time::Duration};
 
 use futures_util::{FutureExt, StreamExt, stream::FuturesUnordered};
-use lettre::{Message, message::MultiPart};
 use rand::Rng;
 use tokio::sync::Notify;
-use tracing::{Instrument, error, info, warn};
+use tracing::{Instrument, error, warn};
 
 use super::{
-    MailParams, MailTemplate,
+    compose::Composer,
     crypto::MailKey,
-    failure::{Failure, SendError, expiry_margin},
-    render,
+    failure::SendError,
+    outcome::{RelayWatch, mail_span},
     transport::Transport,
 };
-use crate::model::EmailAddress;
 use crate::{
     clock::SharedClock,
-    i18n::{Locale, Strings},
-    org::{Organisations, ReturnPath},
-    reset::{
-        audit::{Audit, AuditEvent},
-        events::{DeskEvent, DeskObserver, LinkEvent, LinkObserver},
-    },
-    store::{Conn, Dialect, Store, StoreError, outbox, tokens},
+    i18n::Strings,
+    org::Organisations,
+    reset::events::{DeskObserver, LinkObserver},
+    store::{Dialect, Store, StoreError, outbox, tokens},
     templates::Templates,
 };
 
@@ -91,50 +86,6 @@ pub struct MailWorker {
     pub desk: Arc<dyn DeskObserver>,
     /// Whether the relay takes mail, from the sends' outcomes.
     pub relay: Arc<RelayWatch>,
-}
-
-/// Sends failing in a row (no answer, 4xx, credentials refused) after which the relay is said
-/// to be down; the next mail it takes says it is back.
-const RELAY_DOWN_AFTER: u32 = 3;
-
-/// The relay's state as the sends see it.
-#[derive(Debug, Default)]
-pub struct RelayWatch {
-    failing: std::sync::atomic::AtomicU32,
-    down: std::sync::atomic::AtomicBool,
-}
-
-impl RelayWatch {
-    /// One send's outcome; `Some(true)`: the relay just went down, `Some(false)`: just came back.
-    fn saw(&self, result: &Result<(), SendError>) -> Option<bool> {
-        use std::sync::atomic::Ordering::SeqCst;
-        match result {
-            Ok(()) => {
-                self.failing.store(0, SeqCst);
-                self.down.swap(false, SeqCst).then_some(false)
-            }
-            Err(e) if matches!(e.failure, Failure::Transient | Failure::Credentials) => {
-                let failing = self.failing.fetch_add(1, SeqCst) + 1;
-                (failing >= RELAY_DOWN_AFTER && !self.down.swap(true, SeqCst)).then_some(true)
-            }
-            // A refusal of one message, or a link that expired, says nothing of the relay.
-            Err(_) => None,
-        }
-    }
-}
-
-/// What became of one claimed mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Settled {
-    Sent,
-    /// Retried after this delay.
-    Failed(Duration),
-    Dead,
-    /// Held back: its link expired (or was replaced) before it could be sent. `tell`: the
-    /// link was still active and is now revoked, its requester's card says so.
-    Expired {
-        tell: bool,
-    },
 }
 
 /// Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min … capped at one hour, ±20 %.
@@ -335,7 +286,10 @@ impl MailWorker {
         }
         // The links' state for the whole batch in one statement, on this transaction's own
         // connection (not one pooled connection per mail), then the sends together.
-        let built: Vec<_> = mails.iter().map(|mail| self.build(mail)).collect();
+        let built: Vec<_> = mails
+            .iter()
+            .map(|mail| Composer::of(&self).build(mail))
+            .collect();
         let links: Vec<&str> = built
             .iter()
             .filter_map(|b| b.as_ref().ok()?.1.as_deref())
@@ -363,88 +317,8 @@ impl MailWorker {
         Ok(Done::Locked(mails.len()))
     }
 
-    /// Records the outcome of each send: sent, retried later, or dead-lettered. The sent ones
-    /// (nearly all) are written together: one statement marks them, one audits them. What is
-    /// logged and counted of them waits for the commit (`report`): a turn that fails is written
-    /// again.
-    async fn settle_all<'m>(
-        &self,
-        conn: &mut Conn,
-        outcomes: impl Iterator<Item = (&'m outbox::ClaimedMail, &'m Result<(), SendError>)>,
-    ) -> Result<Vec<Settled>, StoreError> {
-        let now = self.clock.unix();
-        let mut settled = Vec::new();
-        let mut sent = Vec::new();
-        let mut audits = Vec::new();
-        for (mail, result) in outcomes {
-            match result {
-                Ok(()) => {
-                    sent.push(mail.outbox_id.as_str());
-                    audits.push(
-                        Audit::event(AuditEvent::MailSent, now)
-                            .tenant(&mail.tenant_id)
-                            .detail(format!("{} {}", mail.template, mail.message_id)),
-                    );
-                    settled.push(Settled::Sent);
-                }
-                Err(e) => {
-                    let outcome = self
-                        .settle_failure(conn, mail, e)
-                        .instrument(mail_span(mail))
-                        .await?;
-                    settled.push(outcome);
-                }
-            }
-        }
-        outbox::mark_all_sent(conn, &sent, now).await?;
-        Audit::record_all(audits, conn).await?;
-        Ok(settled)
-    }
-
-    /// Records a failed send: retried later, held back (its link expired), or dead-lettered.
-    async fn settle_failure(
-        &self,
-        conn: &mut Conn,
-        mail: &outbox::ClaimedMail,
-        e: &SendError,
-    ) -> Result<Settled, StoreError> {
-        let id = mail.outbox_id.as_str();
-        let now = self.clock.unix();
-        let detail = format!("{} {}", mail.template, mail.message_id);
-        if e.failure == Failure::Expired {
-            if !outbox::mark_expired(conn, id, now, &e.detail).await? {
-                // Settled meanwhile (a lease that ran out): nothing more to say.
-                return Ok(Settled::Expired { tell: false });
-            }
-            // Nobody got the link, and nobody will: it is revoked, not left to expire.
-            let revoked = match &e.expired_link {
-                Some(token_id) => tokens::revoke_undelivered(conn, token_id, now).await?,
-                None => false,
-            };
-            Audit::event(AuditEvent::MailExpired, now)
-                .tenant(&mail.tenant_id)
-                .detail(detail)
-                .record(conn)
-                .await?;
-            return Ok(Settled::Expired { tell: revoked });
-        }
-        if e.failure == Failure::Refused || mail.attempts >= self.max_attempts {
-            outbox::mark_dead(conn, id, now, &e.detail).await?;
-            Audit::event(AuditEvent::MailDeadLettered, now)
-                .tenant(&mail.tenant_id)
-                .detail(detail)
-                .record(conn)
-                .await?;
-            return Ok(Settled::Dead);
-        }
-        let delay = backoff(mail.attempts);
-        let next = now + i64::try_from(delay.as_secs()).unwrap_or(3600);
-        outbox::mark_failed(conn, id, next, &e.detail).await?;
-        Ok(Settled::Failed(delay))
-    }
-
     async fn deliver(&self, mail: &outbox::ClaimedMail) -> Result<(), SendError> {
-        let (message, token_id) = self.build(mail)?;
+        let (message, token_id) = Composer::of(self).build(mail)?;
         // A link replaced, cancelled or used while its mail waited (an outage) is not sent.
         if let Some(token_id) = token_id {
             let usable = async {
@@ -459,89 +333,6 @@ impl MailWorker {
         }
         self.transport.send(message).await
     }
-
-    /// The message, or [`Failure::Expired`] when the link it carries would reach the person too
-    /// late to be used.
-    fn build(&self, mail: &outbox::ClaimedMail) -> Result<(Message, Option<String>), SendError> {
-        let params = self.open(mail).map_err(SendError::local)?;
-        let margin = self
-            .orgs
-            .by_tenant(&mail.tenant_id)
-            .map_or(120, |org| expiry_margin(org.token_lifetime));
-        if let Some(expires_at) = params.expires_at
-            && expires_at - self.clock.unix() < margin
-        {
-            return Err(SendError::expired(params.token_id.clone()));
-        }
-        let message = self.message(mail, &params).map_err(SendError::local)?;
-        Ok((message, params.token_id))
-    }
-
-    fn open(&self, mail: &outbox::ClaimedMail) -> Result<MailParams, String> {
-        let sealed = mail.payload.as_deref().ok_or("payload already erased")?;
-        let plain = self
-            .key
-            .open(sealed, mail.outbox_id.as_bytes())
-            .map_err(|e| e.to_string())?;
-        serde_json::from_slice(&plain).map_err(|e| format!("payload: {e}"))
-    }
-
-    fn message(&self, mail: &outbox::ClaimedMail, params: &MailParams) -> Result<Message, String> {
-        let template = MailTemplate::parse(&mail.template).ok_or("unknown template")?;
-        let org = self
-            .orgs
-            .by_tenant(&mail.tenant_id)
-            .ok_or("the organisation is no longer configured")?;
-        let locale = Locale::from_tag(&mail.locale).unwrap_or(org.default_locale);
-        let rendered = render::render(
-            &self.templates,
-            &self.strings,
-            template,
-            locale,
-            org,
-            params,
-            self.clock.now(),
-        )
-        .map_err(|e| format!("render: {e}"))?;
-        let to: lettre::message::Mailbox = mail
-            .recipient
-            .parse()
-            .map_err(|_| "recipient address refused")?;
-        let envelope_from = match &org.return_path {
-            ReturnPath::Sender => Some(org.sender.email.clone()),
-            ReturnPath::Empty => None,
-            ReturnPath::Address(a) => Some(a.clone()),
-        };
-        let envelope = lettre::address::Envelope::new(envelope_from, vec![to.email.clone()])
-            .map_err(|e| format!("envelope: {e}"))?;
-        let mut builder = Message::builder()
-            .from(org.sender.clone())
-            .to(to)
-            .subject(rendered.subject)
-            .message_id(Some(mail.message_id.clone()))
-            .envelope(envelope)
-            // An automatic message (RFC 3834): no out-of-office or auto-reply should answer it,
-            // so that an absent person's request does not open a ticket in the sender's mailbox.
-            .raw_header(header("Auto-Submitted", "auto-generated"))
-            .raw_header(header("X-Auto-Response-Suppress", "All"))
-            .raw_header(header("Content-Language", locale.tag()));
-        if let Some(reply_to) = &org.reply_to {
-            builder = builder.reply_to(reply_to.clone());
-        }
-        match rendered.html {
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(rendered.text, html)),
-            None => builder.singlepart(lettre::message::SinglePart::plain(rendered.text)),
-        }
-        .map_err(|e| format!("message: {e}"))
-    }
-}
-
-/// A header lettre has no type for.
-fn header(name: &'static str, value: &str) -> lettre::message::header::HeaderValue {
-    lettre::message::header::HeaderValue::new(
-        lettre::message::header::HeaderName::new_from_ascii_str(name),
-        value.to_string(),
-    )
 }
 
 /// `collect`s `done` and every other send that has ended meanwhile, so that one write turn takes
@@ -574,93 +365,6 @@ fn collect(
         Err(e) => error!(error = %e, "a mail send task failed"),
     }
     false
-}
-
-impl MailWorker {
-    /// Logs and counts an outcome once it is written; a link not sent in time is announced.
-    fn report(&self, mail: &outbox::ClaimedMail, result: &Result<(), SendError>, settled: Settled) {
-        if let (Settled::Expired { tell: true }, Err(e)) = (settled, result)
-            && let Some(token_id) = &e.expired_link
-        {
-            self.observer.link_event(token_id, LinkEvent::Undelivered);
-        }
-        if settled == Settled::Dead {
-            let to =
-                EmailAddress::parse(&mail.recipient).map_or_else(|_| String::new(), |a| a.masked());
-            self.desk.desk_event(
-                Some(&mail.tenant_id),
-                DeskEvent::MailDead {
-                    outbox_id: mail.outbox_id.clone(),
-                    template: mail.template.clone(),
-                    to,
-                    queued_at: mail.created_at,
-                },
-            );
-        }
-        match self.relay.saw(result) {
-            Some(true) => self.desk.desk_event(None, DeskEvent::RelayDown),
-            Some(false) => self.desk.desk_event(None, DeskEvent::RelayUp),
-            None => {}
-        }
-        report(mail, result, settled);
-    }
-}
-
-/// Logs and counts an outcome once it is written.
-fn report(mail: &outbox::ClaimedMail, result: &Result<(), SendError>, settled: Settled) {
-    let _span = mail_span(mail).entered();
-    let attempt = mail.attempts;
-    let Err(e) = result else {
-        info!(attempt, "mail sent");
-        crate::metrics::held(|| metrics::counter!("octopus_mail_sent_total").increment(1));
-        return;
-    };
-    // The relay's own words (which may name the recipient) stay on the row; the log gets
-    // the reply code, or our side's error when there was no reply.
-    let code = e.code.as_deref();
-    let cause = code.is_none().then_some(e.detail.as_str());
-    match settled {
-        Settled::Expired { .. } => {
-            error!(
-                attempt,
-                "link mail not sent: its link expired, or was replaced, before the relay could \
-                 take it (relay outage?)"
-            );
-            crate::metrics::held(|| {
-                metrics::counter!("octopus_mail_expired_total").increment(1);
-            });
-        }
-        Settled::Dead => {
-            error!(attempt, failure = ?e.failure, smtp.code = code, error = cause, "mail dead-lettered: not retried again");
-            crate::metrics::held(|| {
-                metrics::counter!("octopus_mail_dead_letters_total").increment(1);
-            });
-        }
-        Settled::Failed(delay) => {
-            crate::metrics::held(|| metrics::counter!("octopus_mail_failures_total").increment(1));
-            if e.failure == Failure::Credentials {
-                error!(
-                    attempt,
-                    retry_in_secs = delay.as_secs(),
-                    smtp.code = code,
-                    "the relay refused our credentials (mail.transport); mail kept, will retry"
-                );
-            } else {
-                warn!(
-                    attempt,
-                    retry_in_secs = delay.as_secs(),
-                    smtp.code = code,
-                    error = cause,
-                    "mail not sent; will retry"
-                );
-            }
-        }
-        Settled::Sent => {}
-    }
-}
-
-fn mail_span(mail: &outbox::ClaimedMail) -> tracing::Span {
-    tracing::info_span!("mail", mail.id = %mail.outbox_id, mail.template = %mail.template)
 }
 
 #[cfg(test)]
