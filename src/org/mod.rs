@@ -1,5 +1,13 @@
 //! Organisations served by this deployment, keyed by Entra tenant id.
 
+mod desk;
+mod lockout;
+mod words;
+
+pub use desk::*;
+pub use lockout::*;
+pub use words::*;
+
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -8,70 +16,6 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::{i18n::Locale, reset::policy::PasswordPolicy};
-
-/// Consecutive sign-in failures before and while the account is locked.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LockoutPolicy {
-    pub threshold: u32,
-    pub base_delay_secs: u64,
-    pub max_delay_secs: u64,
-    pub hard_limit: u32,
-    /// Failures count toward `hard_limit` over this many hours, across self-service unlocks.
-    #[serde(default = "default_hard_limit_window_hours")]
-    pub hard_limit_window_hours: u64,
-    /// Self-service unlocks (bot, tab) per account per day; an agent's are not counted.
-    #[serde(default = "default_self_unlocks_per_day")]
-    pub self_unlocks_per_day: u32,
-}
-
-fn default_hard_limit_window_hours() -> u64 {
-    24
-}
-
-fn default_self_unlocks_per_day() -> u32 {
-    3
-}
-
-impl Default for LockoutPolicy {
-    fn default() -> Self {
-        Self {
-            threshold: 5,
-            base_delay_secs: 60,
-            max_delay_secs: 3600,
-            hard_limit: 100,
-            hard_limit_window_hours: default_hard_limit_window_hours(),
-            self_unlocks_per_day: default_self_unlocks_per_day(),
-        }
-    }
-}
-
-impl LockoutPolicy {
-    /// How long the account stays locked after a failure that left these counts; `None` when
-    /// it is not locked, `Some(None)` when only a new password or an agent can unlock it.
-    pub fn lock_for(&self, failures: crate::store::lockout::Failures) -> Option<Option<Duration>> {
-        if failures.consecutive >= self.hard_limit || failures.in_window >= self.hard_limit {
-            return Some(None);
-        }
-        let consecutive = failures.consecutive;
-        if consecutive < self.threshold {
-            return None;
-        }
-        let doublings = (consecutive - self.threshold).min(20);
-        let secs = self
-            .base_delay_secs
-            .saturating_mul(1u64 << doublings)
-            .min(self.max_delay_secs);
-        Some(Some(Duration::from_secs(secs)))
-    }
-
-    /// The start of the hard lock's window ending at `now`.
-    pub fn window_start(&self, now: i64) -> i64 {
-        let secs =
-            i64::try_from(self.hard_limit_window_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
-        now.saturating_sub(secs)
-    }
-}
 
 /// Microsoft's local clients for trying a bot without Teams. They send fixed, made-up tenant and
 /// team ids (or none), so an organisation serves them only when it lists them, and only in
@@ -155,178 +99,6 @@ pub struct Organisation {
     pub provisioning: Provisioning,
 }
 
-/// Text an organisation writes in each of its languages: `{ fr-CA = "…", en = "…", pt = "…" }`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Localized(std::collections::BTreeMap<String, String>);
-
-impl Localized {
-    /// The text in `locale`, if the organisation wrote one.
-    pub fn get(&self, locale: Locale) -> Option<&str> {
-        self.0
-            .get(locale.tag())
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-    }
-
-    /// The languages written that the service does not speak (a configuration error).
-    pub fn unknown_languages(&self) -> Vec<&str> {
-        self.0
-            .keys()
-            .map(String::as_str)
-            .filter(|k| Locale::from_tag(k).is_none_or(|l| l.tag() != *k))
-            .collect()
-    }
-}
-
-/// `[organisations.words]`: what the organisation calls things. Unset: neutral defaults (no
-/// username rule, « nom d'utilisateur », « de {name} »).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Words {
-    /// How its usernames are made, shown as the hint under every username field.
-    #[serde(default)]
-    pub username_hint: Localized,
-    /// Its term for the account people type (« compte unifié », « matricule »…; in Portuguese
-    /// with its possessive: « sua conta unificada »).
-    #[serde(default)]
-    pub account_term: Localized,
-    /// Its name as a sentence carries it, with its article (« du CISSS de Lanaudière »,
-    /// « de la Cité », « du Cégep de Sept-Îles »; "the CISSS de Lanaudière"; « do CISSS »).
-    #[serde(default)]
-    pub name_in_sentence: Localized,
-}
-
-/// `[organisations.service_desk]`: shown wherever self-service ends and a person must call.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceDesk {
-    pub phone: Option<String>,
-    pub extension: Option<String>,
-    #[serde(default)]
-    pub hours: Localized,
-    pub url: Option<Url>,
-}
-
-impl ServiceDesk {
-    pub fn is_set(&self) -> bool {
-        self.phone.is_some() || self.url.is_some()
-    }
-}
-
-/// `[organisations.octopus_requests]`: where self-service ends, the person may open a request at
-/// the service desk: a mail to the mailbox Octopus's MailIntegration reads, which it turns into an
-/// incident, or a service request when the body is enclosed in its `NewSRBodyEnclosingToken`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OctopusRequests {
-    /// The mailbox MailIntegration reads.
-    pub mailbox: String,
-    #[serde(default)]
-    pub mode: RequestMode,
-    /// MailIntegration's `NewSRBodyEnclosingToken` (`CreateSR` in Octopus's example); required
-    /// in `service_request` mode.
-    #[serde(default)]
-    pub enclosing_token: Option<String>,
-    /// Lines written first in the body, as they are (the service-request form's fields,
-    /// `Catégorie: Accès`…).
-    #[serde(default)]
-    pub field_lines: Vec<String>,
-    /// The same event of the same person opens one request per window.
-    #[serde(default = "default_request_window_hours")]
-    pub window_hours: u32,
-}
-
-fn default_request_window_hours() -> u32 {
-    24
-}
-
-/// What MailIntegration makes of the mail.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestMode {
-    #[default]
-    Incident,
-    ServiceRequest,
-}
-
-impl OctopusRequests {
-    /// The problems, named by key.
-    pub fn problems(&self) -> Vec<String> {
-        let mut errs = Vec::new();
-        if crate::model::EmailAddress::parse(&self.mailbox).is_err() {
-            errs.push("octopus_requests.mailbox: the address MailIntegration reads".into());
-        }
-        let token = self.enclosing_token.as_deref().map(str::trim);
-        match (self.mode, token) {
-            (RequestMode::ServiceRequest, None | Some("")) => errs.push(
-                "octopus_requests.enclosing_token: required in service_request mode \
-                 (MailIntegration's NewSRBodyEnclosingToken, e.g. CreateSR)"
-                    .into(),
-            ),
-            (_, Some(t)) if t.chars().any(char::is_whitespace) => errs.push(
-                "octopus_requests.enclosing_token: one word, as MailIntegration has it".into(),
-            ),
-            _ => {}
-        }
-        if self.field_lines.iter().any(|l| l.contains(['\r', '\n'])) {
-            errs.push("octopus_requests.field_lines: one line each".into());
-        }
-        if !(1..=24).contains(&self.window_hours) {
-            errs.push("octopus_requests.window_hours: between 1 and 24".into());
-        }
-        errs
-    }
-}
-
-/// `[organisations.desk_channel]`: a Teams channel of the service desk where the bot posts
-/// what the desk should know at once (a mail given up on, a hard lock, a caller who says they did
-/// not call, the relay or the database down and back). The bot must be installed in that team.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeskChannel {
-    /// The team's id (`19:…@thread.tacv2`), as "Get link to team" gives it.
-    pub team_id: String,
-    /// The channel's id (`19:…@thread.tacv2`; the General channel's is the team's).
-    pub channel_id: String,
-    /// Where the Bot Connector serves the tenant (`https://smba.trafficmanager.net/amer/`…);
-    /// unset, the one of the organisation's latest activity, which needs the database.
-    #[serde(default)]
-    pub service_url: Option<Url>,
-    /// At most one card per this many seconds: what happens meanwhile is grouped in the next.
-    #[serde(default = "default_desk_interval")]
-    pub min_interval_secs: u64,
-    /// Requests refused by the rate limits within 10 minutes that make a card (0: never).
-    #[serde(default = "default_refusal_burst")]
-    pub refusal_burst: u32,
-}
-
-fn default_refusal_burst() -> u32 {
-    100
-}
-
-fn default_desk_interval() -> u64 {
-    60
-}
-
-impl DeskChannel {
-    /// The problems, named by key.
-    pub fn problems(&self) -> Vec<String> {
-        let thread = |id: &str| id.starts_with("19:") && id.contains("@thread.");
-        let mut errs = Vec::new();
-        if !thread(&self.team_id) {
-            errs.push("desk_channel.team_id: a team id looks like 19:…@thread.tacv2".into());
-        }
-        if !thread(&self.channel_id) {
-            errs.push("desk_channel.channel_id: a channel id looks like 19:…@thread.tacv2".into());
-        }
-        if !(1..=3600).contains(&self.min_interval_secs) {
-            errs.push("desk_channel.min_interval_secs: between 1 and 3600".into());
-        }
-        errs
-    }
-}
-
 /// `[organisations.privacy]`: who answers for personal information (Québec's Loi 25).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -382,46 +154,6 @@ pub enum ReturnPath {
     Empty,
     /// A bounce-handling mailbox.
     Address(lettre::Address),
-}
-
-/// `[organisations.helpdesk]`: the service-desk agents, by Entra object id. A bot activity
-/// carries the sender's object id (`from.aadObjectId`, inside the Bot Framework's signed
-/// envelope) but no group membership, and this service does not call Microsoft Graph: agents are
-/// listed one by one, so that the check needs nothing but the activity itself.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Helpdesk {
-    /// Lower-case Entra object ids (GUIDs) of the agents.
-    #[serde(default)]
-    pub agent_object_ids: Vec<String>,
-}
-
-impl Helpdesk {
-    /// The ids in lower case, each checked to be a GUID; the problems, named by key, otherwise.
-    pub fn validated(mut self) -> Result<Self, Vec<String>> {
-        let mut errs = Vec::new();
-        for (i, oid) in self.agent_object_ids.iter_mut().enumerate() {
-            // One spelling (hyphenated, lower case), as Teams sends aadObjectId: braces, a urn or
-            // the bare 32 digits would otherwise pass here and never match.
-            match uuid::Uuid::try_parse(oid.trim()) {
-                Ok(id) => *oid = id.hyphenated().to_string(),
-                Err(_) => errs.push(format!(
-                    "helpdesk.agent_object_ids[{i}]: an Entra object id (a GUID, the user's \
-                     \"Object ID\" in the Entra admin center)"
-                )),
-            }
-        }
-        if errs.is_empty() { Ok(self) } else { Err(errs) }
-    }
-
-    /// Whether the holder of this Entra object id is an agent of the organisation.
-    pub fn is_agent(&self, object_id: Option<&str>) -> bool {
-        object_id.is_some_and(|oid| {
-            self.agent_object_ids
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(oid.trim()))
-        })
-    }
 }
 
 impl Organisation {
@@ -631,71 +363,5 @@ mod tests {
             Some(None),
             "failures counted across unlocks reach the hard lock"
         );
-    }
-}
-
-/// An organisation's words in one language, ready for a page, a card, a mail or the tab.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SaidWords {
-    /// Its username rule; none when it wrote none in this language.
-    pub username_hint: Option<String>,
-    /// Its term for the account people type.
-    pub account: String,
-    /// Its name as a sentence carries it (« du CISSS de Lanaudière »).
-    pub of_org: String,
-    /// How to reach its service desk, in one line; none when it gave no phone or URL.
-    pub contact: Option<String>,
-}
-
-impl Organisation {
-    /// Its words in `locale`, the service's neutral ones (from `strings`) where it wrote none.
-    pub fn words_in(&self, locale: Locale, strings: &crate::i18n::Strings) -> SaidWords {
-        let w = &self.words;
-        SaidWords {
-            username_hint: w.username_hint.get(locale).map(str::to_string),
-            account: w
-                .account_term
-                .get(locale)
-                .map_or_else(|| strings.get(locale, "words.account"), str::to_string),
-            of_org: w.name_in_sentence.get(locale).map_or_else(
-                || {
-                    strings
-                        .get(locale, "words.of_org")
-                        .replace("{name}", &self.name)
-                },
-                str::to_string,
-            ),
-            contact: self.contact_line(locale, strings),
-        }
-    }
-
-    fn contact_line(&self, locale: Locale, strings: &crate::i18n::Strings) -> Option<String> {
-        let desk = &self.service_desk;
-        if !desk.is_set() {
-            return None;
-        }
-        let mut details = Vec::new();
-        if let Some(phone) = &desk.phone {
-            let mut p = phone.trim().to_string();
-            if let Some(ext) = &desk.extension {
-                p.push_str(
-                    &strings
-                        .get(locale, "words.extension")
-                        .replace("{n}", ext.trim()),
-                );
-            }
-            details.push(p);
-        }
-        if let Some(hours) = desk.hours.get(locale) {
-            details.push(format!("({hours})"));
-        }
-        if let Some(url) = &desk.url {
-            details.push(url.to_string());
-        }
-        Some(
-            strings
-                .get(locale, "words.contact")
-                .replace("{details}", &details.join(" ")),
-        )
     }
 }
