@@ -3,8 +3,10 @@
 //! changes or when the account leaves the directory.
 
 pub mod csv;
+pub mod sheet;
 
-pub use csv::{BadRow, ImportError, ImportOptions, ImportReport, import_csv, import_csv_with};
+pub use csv::{ImportError, ImportOptions, ImportReport, import_csv, import_csv_with};
+pub use sheet::BadRow;
 
 use crate::model::{Account, AccountId};
 use crate::{
