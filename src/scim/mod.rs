@@ -6,6 +6,7 @@
 mod discovery;
 mod error;
 mod filter;
+mod patch;
 pub mod token;
 mod user;
 mod users;

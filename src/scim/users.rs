@@ -280,7 +280,7 @@ pub async fn patch(
 ) -> Result<Scim, ScimError> {
     let ScimJson(ops) = ScimJson::read(body)?;
     update(&state, &org, &id, |mut current| {
-        user::patch(&mut current, &ops)?;
+        super::patch::patch(&mut current, &ops)?;
         Ok(current)
     })
     .await
