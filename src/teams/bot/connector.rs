@@ -1,7 +1,6 @@
 //! The Bot Connector REST API at an activity's `serviceUrl`: replies, card updates, member
-//! look-ups, 1:1 conversations. Authenticated with an app token from the Entra token endpoint
-//! (client credentials, the oauth2 crate), cached until five minutes before it expires (by the
-//! injected clock) and shared by every request. 429 and 5xx are retried with backoff honouring Retry-After, bounded;
+//! look-ups, 1:1 conversations, with the app token of `app_token.rs`. 429 and 5xx are retried
+//! with backoff honouring Retry-After, bounded;
 //! a POST is retried only when the connector certainly did not take it (429, 503), since a
 //! retried POST after a 500/502/504 or a timeout could post the message twice.
 //!
@@ -16,21 +15,16 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::{DateTime, Utc};
-
-use oauth2::{
-    AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl, basic::BasicClient,
-};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rand::Rng;
 use reqwest::{Method, StatusCode, header};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tracing::{debug, warn};
 
-use super::{activity::OutgoingActivity, pace::Pacer};
+use super::{activity::OutgoingActivity, app_token::AppToken, pace::Pacer};
 use crate::{clock::SharedClock, config::BotAuth};
 
 #[derive(Debug, thiserror::Error)]
@@ -53,61 +47,6 @@ impl ConnectorError {
 
 /// How long one call may take unless configured (`bot.connector_timeout_secs`).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Refresh the app token this long before it expires.
-const TOKEN_MARGIN: Duration = Duration::from_secs(300);
-
-struct CachedToken {
-    token: SecretString,
-    valid_until: DateTime<Utc>,
-}
-
-struct AppToken {
-    auth: BotAuth,
-    http: reqwest::Client,
-    clock: SharedClock,
-    cached: Mutex<Option<CachedToken>>,
-}
-
-impl AppToken {
-    async fn get(&self) -> Result<SecretString, ConnectorError> {
-        let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_ref().filter(|c| c.valid_until > self.clock.now()) {
-            return Ok(c.token.clone());
-        }
-        let client = BasicClient::new(ClientId::new(self.auth.app_id.clone()))
-            .set_client_secret(ClientSecret::new(
-                self.auth.app_password.expose_secret().to_string(),
-            ))
-            .set_auth_type(AuthType::RequestBody)
-            .set_token_uri(TokenUrl::from_url(self.auth.token_url.clone()));
-        let response = client
-            .exchange_client_credentials()
-            .add_scope(Scope::new(self.auth.token_scope.clone()))
-            .request_async(&self.http)
-            .await
-            .map_err(|e| ConnectorError::Token(e.to_string()))?;
-        // Entra's tokens last about an hour; a larger figure is not believed (and cannot overflow
-        // the clock's arithmetic).
-        let lifetime = response
-            .expires_in()
-            .unwrap_or(Duration::from_secs(3600))
-            .min(Duration::from_secs(24 * 3600));
-        let token = SecretString::from(response.access_token().secret().to_string());
-        *cached = Some(CachedToken {
-            token: token.clone(),
-            valid_until: self.clock.now()
-                + chrono::Duration::from_std(lifetime.saturating_sub(TOKEN_MARGIN))
-                    .unwrap_or_default(),
-        });
-        debug!(lifetime_secs = lifetime.as_secs(), "app token obtained");
-        Ok(token)
-    }
-
-    async fn forget(&self) {
-        *self.cached.lock().await = None;
-    }
-}
 
 /// A Teams member as the connector describes it (`objectId`, not `aadObjectId`).
 #[derive(Debug, Clone, Deserialize)]
