@@ -38,6 +38,16 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
+    /// The connector answered with a refusal, so the activity was not taken: any 4xx, and 503. A
+    /// 500, 502 or 504 (or no answer) after a POST may come after the message was delivered.
+    pub fn certainly_refused(&self) -> bool {
+        match self {
+            ConnectorError::Token(_) => true,
+            ConnectorError::Status(s) => (400..500).contains(s) || *s == 503,
+            ConnectorError::Http(_) => false,
+        }
+    }
+
     /// The conversation is closed to the bot for good: the bot was removed or blocked (403), or
     /// the conversation no longer exists (404). Retrying, now or later, cannot help.
     pub fn is_gone(&self) -> bool {
@@ -389,6 +399,17 @@ fn backoff(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_refusals_are_certain() {
+        for s in [400, 403, 404, 429, 503] {
+            assert!(ConnectorError::Status(s).certainly_refused(), "{s}");
+        }
+        for s in [500, 502, 504] {
+            assert!(!ConnectorError::Status(s).certainly_refused(), "{s}");
+        }
+        assert!(!ConnectorError::Http("timeout".into()).certainly_refused());
+    }
 
     #[test]
     fn ids_are_encoded_and_slashes_not_doubled() {

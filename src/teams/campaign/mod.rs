@@ -387,7 +387,7 @@ impl Campaigner {
                 );
                 Ok(Sent::Done(Outcome::Reached(route.label())))
             }
-            Err(e) if certainly_refused(&e) => self.refused(name, id, Some(&conversation), e).await,
+            Err(e) if e.certainly_refused() => self.refused(name, id, Some(&conversation), e).await,
             Err(e) => {
                 self.campaigns
                     .settle(name, id, Delivered::Uncertain, &conversation)
@@ -421,31 +421,5 @@ impl Campaigner {
     async fn give_back(&self, name: &str, id: &str, why: &str) -> anyhow::Result<Sent> {
         self.campaigns.release(name, id, None).await?;
         Ok(Sent::Done(Outcome::Failed(why.into())))
-    }
-}
-
-/// The connector answered with a refusal, so the activity was not taken: any 4xx, and 503. A
-/// 500, 502 or 504 (or no answer) after a POST may come after the message was delivered.
-fn certainly_refused(e: &ConnectorError) -> bool {
-    match e {
-        ConnectorError::Token(_) => true,
-        ConnectorError::Status(s) => (400..500).contains(s) || *s == 503,
-        ConnectorError::Http(_) => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_refusals_are_certain() {
-        for s in [400, 403, 404, 429, 503] {
-            assert!(certainly_refused(&ConnectorError::Status(s)), "{s}");
-        }
-        for s in [500, 502, 504] {
-            assert!(!certainly_refused(&ConnectorError::Status(s)), "{s}");
-        }
-        assert!(!certainly_refused(&ConnectorError::Http("timeout".into())));
     }
 }
