@@ -1,10 +1,10 @@
 //! The audit trail: what happened, never a secret.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::StoreError;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {
     pub occurred_at: i64,
     pub tenant_id: Option<String>,
@@ -63,26 +63,14 @@ pub async fn recent(
     account_id: Option<&str>,
     limit: i64,
 ) -> Result<Vec<AuditRow>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, AuditRow>(
         "select occurred_at, tenant_id, account_id, event, client, detail from audit_event \
          where ($1 = '' or account_id = $1) order by audit_id desc limit $2",
     )
     .bind(account_id.unwrap_or(""))
     .bind(limit)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AuditRow {
-                occurred_at: r.try_get("occurred_at")?,
-                tenant_id: r.try_get("tenant_id")?,
-                account_id: r.try_get("account_id")?,
-                event: r.try_get("event")?,
-                client: r.try_get("client")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// Deletes one organisation's rows older than `before`; rows of no organisation go with

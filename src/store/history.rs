@@ -1,12 +1,12 @@
 //! What happened to one account, for the service desk's status card: its links, the mail sent
 //! to its address, and its audit rows. Read-only, except `mark_opened`.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::StoreError;
 
 /// A link of the account (never its hash).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LinkRow {
     pub purpose: String,
     pub created_at: i64,
@@ -23,27 +23,14 @@ pub async fn links(
     account_id: &str,
     limit: i64,
 ) -> Result<Vec<LinkRow>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, LinkRow>(
         "select purpose, created_at, expires_at, opened_at, used_at, revoked_at, revoked_reason \
          from reset_token where account_id = $1 order by created_at desc, token_id limit $2",
     )
     .bind(account_id)
     .bind(limit)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(LinkRow {
-                purpose: r.try_get("purpose")?,
-                created_at: r.try_get("created_at")?,
-                expires_at: r.try_get("expires_at")?,
-                opened_at: r.try_get("opened_at")?,
-                used_at: r.try_get("used_at")?,
-                revoked_at: r.try_get("revoked_at")?,
-                revoked_reason: r.try_get("revoked_reason")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// A mail to the account's address, as the outbox knows it (no payload, no relay text: the
@@ -59,6 +46,31 @@ pub struct MailRow {
     pub failed: bool,
 }
 
+/// A [`MailRow`] as selected: `failed` is a 0/1 integer (one SQL text for both databases; the
+/// `Any` driver decodes a bool only from a boolean column).
+#[derive(sqlx::FromRow)]
+struct RawMailRow {
+    template: String,
+    created_at: i64,
+    attempts: i64,
+    sent_at: Option<i64>,
+    dead_at: Option<i64>,
+    failed: i64,
+}
+
+impl From<RawMailRow> for MailRow {
+    fn from(r: RawMailRow) -> Self {
+        MailRow {
+            template: r.template,
+            created_at: r.created_at,
+            attempts: r.attempts,
+            sent_at: r.sent_at,
+            dead_at: r.dead_at,
+            failed: r.failed != 0,
+        }
+    }
+}
+
 /// The newest `limit` mails of the organisation to `recipient`, newest first.
 pub async fn mails(
     conn: &mut AnyConnection,
@@ -66,7 +78,7 @@ pub async fn mails(
     recipient: &str,
     limit: i64,
 ) -> Result<Vec<MailRow>, StoreError> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, RawMailRow>(
         "select template, created_at, attempts, sent_at, dead_at, \
          cast(case when last_error is null then 0 else 1 end as bigint) as failed \
          from outbox where tenant_id = $1 and lower(recipient) = lower($2) \
@@ -77,19 +89,7 @@ pub async fn mails(
     .bind(limit)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let failed: i64 = r.try_get("failed")?;
-            Ok(MailRow {
-                template: r.try_get("template")?,
-                created_at: r.try_get("created_at")?,
-                attempts: r.try_get("attempts")?,
-                sent_at: r.try_get("sent_at")?,
-                dead_at: r.try_get("dead_at")?,
-                failed: failed != 0,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(MailRow::from).collect())
 }
 
 /// An audit row of the account: when, what, and who asked (the client key).

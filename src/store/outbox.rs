@@ -7,7 +7,7 @@
 //! the transaction that sends it and records the outcome (`claim_locked`): no lease that could
 //! run out mid-send, and a killed instance's locks end with its session.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::StoreError;
 
@@ -22,7 +22,8 @@ pub struct NewMail<'a> {
     pub now: i64,
 }
 
-#[derive(Debug, Clone)]
+/// A claimed row, as `claim` and `claim_locked` return it.
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedMail {
     pub outbox_id: String,
     pub template: String,
@@ -88,7 +89,7 @@ pub async fn claim(
     lease_secs: i64,
     limit: i64,
 ) -> Result<Vec<ClaimedMail>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, ClaimedMail>(
         "update outbox set lease_until = $1, attempts = attempts + 1 \
          where outbox_id in (select outbox_id from outbox where sent_at is null and dead_at is null \
                              and next_attempt_at <= $2 \
@@ -100,8 +101,7 @@ pub async fn claim(
     .bind(now)
     .bind(limit)
     .fetch_all(conn)
-    .await?;
-    rows.iter().map(claimed).collect()
+    .await?)
 }
 
 /// PostgreSQL: locks up to `limit` due rows for the caller's transaction and counts their
@@ -112,7 +112,7 @@ pub async fn claim_locked(
     now: i64,
     limit: i64,
 ) -> Result<Vec<ClaimedMail>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, ClaimedMail>(
         "update outbox set attempts = attempts + 1 \
          where outbox_id in (select outbox_id from outbox where sent_at is null and dead_at is null \
                              and next_attempt_at <= $1 order by next_attempt_at limit $2 \
@@ -122,22 +122,7 @@ pub async fn claim_locked(
     .bind(now)
     .bind(limit)
     .fetch_all(conn)
-    .await?;
-    rows.iter().map(claimed).collect()
-}
-
-fn claimed(r: &sqlx::any::AnyRow) -> Result<ClaimedMail, StoreError> {
-    Ok(ClaimedMail {
-        outbox_id: r.try_get("outbox_id")?,
-        template: r.try_get("template")?,
-        recipient: r.try_get("recipient")?,
-        locale: r.try_get("locale")?,
-        tenant_id: r.try_get("tenant_id")?,
-        payload: r.try_get("payload")?,
-        message_id: r.try_get("message_id")?,
-        attempts: r.try_get("attempts")?,
-        created_at: r.try_get("created_at")?,
-    })
+    .await?)
 }
 
 /// Marks rows sent (their payload, the sealed link, erased), in one statement.
@@ -219,17 +204,16 @@ pub async fn mark_expired(
 
 /// Rows not yet sent, and the earliest next attempt among them.
 pub async fn pending(conn: &mut AnyConnection) -> Result<(i64, Option<i64>), StoreError> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as::<_, (i64, Option<i64>)>(
         "select count(*) as n, min(next_attempt_at) as next from outbox \
          where sent_at is null and dead_at is null",
     )
     .fetch_one(conn)
-    .await?;
-    Ok((row.try_get("n")?, row.try_get("next")?))
+    .await?)
 }
 
 /// An outbox row as the operator sees it (`octopus-teams mail list`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MailSummary {
     pub outbox_id: String,
     pub template: String,
@@ -251,7 +235,7 @@ pub async fn list(
     dead_only: bool,
     limit: i64,
 ) -> Result<Vec<MailSummary>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, MailSummary>(
         "select outbox_id, template, recipient, tenant_id, created_at, attempts, sent_at, dead_at, \
          expired_at, last_error \
          from outbox where ($1 = 0 or dead_at is not null) order by created_at desc limit $2",
@@ -259,23 +243,7 @@ pub async fn list(
     .bind(i64::from(dead_only))
     .bind(limit)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(MailSummary {
-                outbox_id: r.try_get("outbox_id")?,
-                template: r.try_get("template")?,
-                recipient: r.try_get("recipient")?,
-                tenant_id: r.try_get("tenant_id")?,
-                created_at: r.try_get("created_at")?,
-                attempts: r.try_get("attempts")?,
-                sent_at: r.try_get("sent_at")?,
-                dead_at: r.try_get("dead_at")?,
-                expired_at: r.try_get("expired_at")?,
-                last_error: r.try_get("last_error")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// What the metrics report about the outbox: rows still to send (dead letters apart) and the
@@ -287,20 +255,19 @@ pub struct PendingStats {
 }
 
 pub async fn pending_stats(conn: &mut AnyConnection, now: i64) -> Result<PendingStats, StoreError> {
-    let row = sqlx::query(
+    let (pending, oldest) = sqlx::query_as::<_, (i64, Option<i64>)>(
         "select count(*) as n, min(created_at) as oldest from outbox where sent_at is null and dead_at is null",
     )
     .fetch_one(conn)
     .await?;
-    let oldest: Option<i64> = row.try_get("oldest")?;
     Ok(PendingStats {
-        pending: row.try_get("n")?,
+        pending,
         oldest_age_secs: oldest.map_or(0, |t| (now - t).max(0)),
     })
 }
 
 /// A dead letter, as `mail retry` needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeadLetter {
     pub template: String,
     pub recipient: String,
@@ -313,20 +280,11 @@ pub async fn dead_letter(
     conn: &mut AnyConnection,
     outbox_id: &str,
 ) -> Result<Option<DeadLetter>, StoreError> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as::<_, DeadLetter>(
         "select template, recipient, locale, tenant_id from outbox \
          where outbox_id = $1 and dead_at is not null",
     )
     .bind(outbox_id)
     .fetch_optional(conn)
-    .await?;
-    row.map(|r| {
-        Ok(DeadLetter {
-            template: r.try_get("template")?,
-            recipient: r.try_get("recipient")?,
-            locale: r.try_get("locale")?,
-            tenant_id: r.try_get("tenant_id")?,
-        })
-    })
-    .transpose()
+    .await?)
 }

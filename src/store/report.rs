@@ -1,15 +1,16 @@
 //! What the activity report counts: audit events, links and never-enrolled accounts of one
 //! organisation over a window. Aggregated in SQL (one text for both databases).
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::StoreError;
 
 /// `count` rows of `event` in the window for the account `username` (None: no account).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct EventCount {
     pub event: String,
     pub username: Option<String>,
+    #[sqlx(rename = "n")]
     pub count: i64,
 }
 
@@ -20,7 +21,7 @@ pub async fn events(
     since: i64,
     until: i64,
 ) -> Result<Vec<EventCount>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, EventCount>(
         "select e.event, a.username, count(*) as n from audit_event e \
          left join account a on a.account_id = e.account_id \
          where e.tenant_id = $1 and e.occurred_at >= $2 and e.occurred_at <= $3 \
@@ -30,16 +31,7 @@ pub async fn events(
     .bind(since)
     .bind(until)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(EventCount {
-                event: r.try_get("event")?,
-                username: r.try_get("username")?,
-                count: r.try_get("n")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// Links used in the window, and links that expired in it unused and not revoked, per account:
@@ -50,7 +42,7 @@ pub async fn links(
     since: i64,
     until: i64,
 ) -> Result<Vec<(String, i64, i64)>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, (String, i64, i64)>(
         "select a.username, \
          sum(case when t.used_at >= $2 and t.used_at <= $3 then 1 else 0 end) as used, \
          sum(case when t.used_at is null and t.revoked_at is null \
@@ -63,16 +55,7 @@ pub async fn links(
     .bind(since)
     .bind(until)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("username")?,
-                r.try_get("used")?,
-                r.try_get("expired")?,
-            ))
-        })
-        .collect()
+    .await?)
 }
 
 /// The organisation's accounts that never set a password, by username.
