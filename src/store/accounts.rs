@@ -1,6 +1,6 @@
 //! The account directory.
 
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::AnyConnection;
 
 use super::{Dialect, StoreError};
 use crate::{
@@ -16,52 +16,68 @@ pub(super) const COLUMNS: &str = "account_id, tenant_id, username, email, displa
 /// directory's own reads (`store::directory`) see them all.
 const ENABLED: &str = "and disabled_at is null";
 
-/// A row of `COLUMNS`, from sqlx or from a read on the calling thread (`store::inline`).
-pub(super) trait Columns {
-    fn text(&self, column: &str) -> Result<Option<String>, StoreError>;
-    fn int(&self, column: &str) -> Result<Option<i64>, StoreError>;
+/// A row of `COLUMNS`, from sqlx or from a read on the calling thread (`store::inline`). The
+/// columns the schema requires are `Option`s all the same: a NULL there is reported as corrupt
+/// data, the column named, rather than as a failed decoding.
+#[derive(sqlx::FromRow)]
+pub(super) struct AccountRow {
+    account_id: Option<String>,
+    tenant_id: Option<String>,
+    username: Option<String>,
+    email: Option<String>,
+    display_name: Option<String>,
+    entra_object_id: Option<String>,
+    upn: Option<String>,
+    locale: Option<String>,
+    password_hash: Option<String>,
+    failed_logins: Option<i64>,
+    locked_until: Option<i64>,
 }
 
-impl Columns for AnyRow {
-    fn text(&self, column: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn int(&self, column: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.try_get(column)?)
+impl AccountRow {
+    /// The same row from rusqlite, which has no derive: its columns read by name.
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(AccountRow {
+            account_id: row.get("account_id")?,
+            tenant_id: row.get("tenant_id")?,
+            username: row.get("username")?,
+            email: row.get("email")?,
+            display_name: row.get("display_name")?,
+            entra_object_id: row.get("entra_object_id")?,
+            upn: row.get("upn")?,
+            locale: row.get("locale")?,
+            password_hash: row.get("password_hash")?,
+            failed_logins: row.get("failed_logins")?,
+            locked_until: row.get("locked_until")?,
+        })
     }
 }
 
-impl Columns for rusqlite::Row<'_> {
-    fn text(&self, column: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.get(column)?)
-    }
+impl TryFrom<AccountRow> for Account {
+    type Error = StoreError;
 
-    fn int(&self, column: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.get(column)?)
+    fn try_from(row: AccountRow) -> Result<Self, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("account.{what}"));
+        let required = |value: Option<String>, c: &str| value.ok_or_else(|| corrupt(c));
+        Ok(Account {
+            id: AccountId(required(row.account_id, "account_id")?),
+            tenant_id: required(row.tenant_id, "tenant_id")?,
+            username: Username::parse(&required(row.username, "username")?)
+                .map_err(|_| corrupt("username"))?,
+            email: EmailAddress::parse(&required(row.email, "email")?)
+                .map_err(|_| corrupt("email"))?,
+            display_name: required(row.display_name, "display_name")?,
+            entra_object_id: row.entra_object_id,
+            upn: row.upn,
+            locale: row.locale.and_then(|l| Locale::from_tag(&l)),
+            password_hash: row.password_hash,
+            failed_logins: u32::try_from(
+                row.failed_logins.ok_or_else(|| corrupt("failed_logins"))?,
+            )
+            .unwrap_or(u32::MAX),
+            locked_until: row.locked_until,
+        })
     }
-}
-
-pub(super) fn from_row(row: &impl Columns) -> Result<Account, StoreError> {
-    let corrupt = |what: &str| StoreError::Corrupt(format!("account.{what}"));
-    let text = |c: &str| row.text(c)?.ok_or_else(|| corrupt(c));
-    Ok(Account {
-        id: AccountId(text("account_id")?),
-        tenant_id: text("tenant_id")?,
-        username: Username::parse(&text("username")?).map_err(|_| corrupt("username"))?,
-        email: EmailAddress::parse(&text("email")?).map_err(|_| corrupt("email"))?,
-        display_name: text("display_name")?,
-        entra_object_id: row.text("entra_object_id")?,
-        upn: row.text("upn")?,
-        locale: row.text("locale")?.and_then(|l| Locale::from_tag(&l)),
-        password_hash: row.text("password_hash")?,
-        failed_logins: u32::try_from(
-            row.int("failed_logins")?
-                .ok_or_else(|| corrupt("failed_logins"))?,
-        )
-        .unwrap_or(u32::MAX),
-        locked_until: row.int("locked_until")?,
-    })
 }
 
 pub async fn by_username(
@@ -69,14 +85,14 @@ pub async fn by_username(
     tenant_id: &str,
     username: &Username,
 ) -> Result<Option<Account>, StoreError> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, AccountRow>(&format!(
         "select {COLUMNS} from account where tenant_id = $1 and username = $2 {ENABLED}"
     ))
     .bind(tenant_id)
     .bind(username.as_str())
     .fetch_optional(conn)
     .await?;
-    row.as_ref().map(from_row).transpose()
+    row.map(Account::try_from).transpose()
 }
 
 /// Holds the account row until the caller's transaction ends, so that simultaneous link requests
@@ -104,13 +120,13 @@ pub async fn by_id(
     conn: &mut AnyConnection,
     id: &AccountId,
 ) -> Result<Option<Account>, StoreError> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, AccountRow>(&format!(
         "select {COLUMNS} from account where account_id = $1 {ENABLED}"
     ))
     .bind(&id.0)
     .fetch_optional(conn)
     .await?;
-    row.as_ref().map(from_row).transpose()
+    row.map(Account::try_from).transpose()
 }
 
 /// The account linked to an Entra identity: by object id first, else by UPN / sign-in name,
@@ -122,13 +138,13 @@ pub async fn by_identity(
     upn: Option<&str>,
 ) -> Result<Option<Account>, StoreError> {
     if let Some(oid) = object_id {
-        let row = sqlx::query(&by_object_id_sql())
+        let row = sqlx::query_as::<_, AccountRow>(&by_object_id_sql())
             .bind(tenant_id)
             .bind(oid.to_ascii_lowercase())
             .fetch_optional(&mut *conn)
             .await?;
         if let Some(row) = row {
-            return from_row(&row).map(Some);
+            return Account::try_from(row).map(Some);
         }
     }
     match upn {
@@ -150,16 +166,16 @@ pub async fn by_unbound_upn(
     upn: &str,
 ) -> Result<Option<Account>, StoreError> {
     let upn = upn.trim().to_lowercase();
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, AccountRow>(&format!(
         "select {COLUMNS} {BY_UNBOUND_UPN} order by username limit 2"
     ))
     .bind(tenant_id)
     .bind(&upn)
     .fetch_all(&mut *conn)
     .await?;
-    match rows.as_slice() {
-        [one] => from_row(one).map(Some),
-        _ => Ok(None),
+    match <[AccountRow; 1]>::try_from(rows) {
+        Ok([one]) => Account::try_from(one).map(Some),
+        Err(_) => Ok(None),
     }
 }
 
@@ -200,21 +216,24 @@ pub fn by_object_id_now(
 ) -> Result<Option<Account>, StoreError> {
     let mut statement = conn.prepare_cached(&by_object_id_sql())?;
     let mut rows = statement.query((tenant_id, object_id.to_ascii_lowercase()))?;
-    rows.next()?.map(from_row).transpose()
+    match rows.next()? {
+        Some(row) => Account::try_from(AccountRow::from_sqlite(row)?).map(Some),
+        None => Ok(None),
+    }
 }
 
 pub async fn list(
     conn: &mut AnyConnection,
     tenant_id: Option<&str>,
 ) -> Result<Vec<Account>, StoreError> {
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, AccountRow>(&format!(
         "select {COLUMNS} from account where ($1 = '' or tenant_id = $1) {ENABLED} \
          order by tenant_id, username"
     ))
     .bind(tenant_id.unwrap_or(""))
     .fetch_all(conn)
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.into_iter().map(Account::try_from).collect()
 }
 
 /// One row of an import.
@@ -359,7 +378,7 @@ pub async fn by_email(
     tenant_id: &str,
     email: &EmailAddress,
 ) -> Result<Vec<Account>, StoreError> {
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, AccountRow>(&format!(
         "select {COLUMNS} from account where tenant_id = $1 and lower(email) = $2 {ENABLED} \
          order by username"
     ))
@@ -367,5 +386,5 @@ pub async fn by_email(
     .bind(email.full().to_lowercase())
     .fetch_all(conn)
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.into_iter().map(Account::try_from).collect()
 }

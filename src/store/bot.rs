@@ -1,6 +1,6 @@
 //! The bot's tables: conversation references, handled activities, request cards.
 
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::AnyConnection;
 
 use super::StoreError;
 
@@ -35,29 +35,44 @@ pub async fn conversation(
     conn: &mut AnyConnection,
     id: &str,
 ) -> Result<Option<ConversationRef>, StoreError> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, ConversationRow>(&format!(
         "select {CONVERSATION_COLUMNS} from bot_conversation where conversation_id = $1"
     ))
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    row.as_ref().map(conversation_from_row).transpose()
+    Ok(row.map(ConversationRef::from))
 }
 
-/// The columns [`conversation_from_row`] reads.
+/// The columns a [`ConversationRow`] holds.
 pub(super) const CONVERSATION_COLUMNS: &str =
     "conversation_id, tenant_id, service_url, bot_id, user_id, aad_object_id, conversation_type";
 
-pub(super) fn conversation_from_row(r: &AnyRow) -> Result<ConversationRef, StoreError> {
-    Ok(ConversationRef {
-        conversation_id: r.try_get("conversation_id")?,
-        tenant_id: r.try_get("tenant_id")?,
-        service_url: r.try_get("service_url")?,
-        bot_id: r.try_get("bot_id")?,
-        user_id: r.try_get("user_id")?,
-        aad_object_id: r.try_get("aad_object_id")?,
-        conversation_type: r.try_get("conversation_type")?,
-    })
+/// A `bot_conversation` row of [`CONVERSATION_COLUMNS`]: the model's [`ConversationRef`] knows
+/// nothing of sqlx.
+#[derive(sqlx::FromRow)]
+pub(super) struct ConversationRow {
+    conversation_id: String,
+    tenant_id: String,
+    service_url: String,
+    bot_id: String,
+    user_id: Option<String>,
+    aad_object_id: Option<String>,
+    conversation_type: Option<String>,
+}
+
+impl From<ConversationRow> for ConversationRef {
+    fn from(r: ConversationRow) -> Self {
+        ConversationRef {
+            conversation_id: r.conversation_id,
+            tenant_id: r.tenant_id,
+            service_url: r.service_url,
+            bot_id: r.bot_id,
+            user_id: r.user_id,
+            aad_object_id: r.aad_object_id,
+            conversation_type: r.conversation_type,
+        }
+    }
 }
 
 /// The newest personal (1:1) conversation of this Entra identity with the bot in one of
@@ -74,12 +89,12 @@ pub async fn personal_conversation(
         super::placeholders(1, tenants.len()),
         tenants.len() + 1
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query_as::<_, ConversationRow>(&sql);
     for t in tenants {
         query = query.bind(*t);
     }
     let row = query.bind(aad_object_id).fetch_optional(conn).await?;
-    row.as_ref().map(conversation_from_row).transpose()
+    Ok(row.map(ConversationRef::from))
 }
 
 /// Forgets a conversation reference (the bot was removed or blocked, or the conversation is
@@ -133,13 +148,12 @@ pub async fn handled_activity(
     conn: &mut AnyConnection,
     key: &str,
 ) -> Result<Option<Option<String>>, StoreError> {
-    let row = sqlx::query("select response from processed_activity where activity_key = $1")
-        .bind(key)
-        .fetch_optional(conn)
-        .await?;
-    row.map(|r| r.try_get::<Option<String>, _>("response"))
-        .transpose()
-        .map_err(StoreError::from)
+    Ok(sqlx::query_scalar::<_, Option<String>>(
+        "select response from processed_activity where activity_key = $1",
+    )
+    .bind(key)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Forgets handled activities older than `before` (redeliveries come within minutes).
@@ -184,33 +198,54 @@ pub async fn request(
     conn: &mut AnyConnection,
     token_id: &str,
 ) -> Result<Option<BotRequest>, StoreError> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, RequestRow>(
         "select token_id, tenant_id, conversation_id, card_activity_id, user_id, aad_object_id, locale, purpose, \
          masked_email, expires_at, state from bot_request where token_id = $1",
     )
     .bind(token_id)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| {
+    row.map(BotRequest::try_from).transpose()
+}
+
+/// A `bot_request` row as stored: `purpose` and `state` as their text.
+#[derive(sqlx::FromRow)]
+struct RequestRow {
+    token_id: String,
+    tenant_id: String,
+    conversation_id: String,
+    card_activity_id: Option<String>,
+    user_id: String,
+    aad_object_id: Option<String>,
+    locale: String,
+    purpose: String,
+    masked_email: Option<String>,
+    expires_at: i64,
+    state: String,
+}
+
+impl TryFrom<RequestRow> for BotRequest {
+    type Error = StoreError;
+
+    fn try_from(r: RequestRow) -> Result<Self, StoreError> {
         Ok(BotRequest {
-            token_id: r.try_get("token_id")?,
-            tenant_id: r.try_get("tenant_id")?,
-            conversation_id: r.try_get("conversation_id")?,
-            card_activity_id: r.try_get("card_activity_id")?,
-            user_id: r.try_get("user_id")?,
-            aad_object_id: r.try_get("aad_object_id")?,
-            locale: r.try_get("locale")?,
-            purpose: Purpose::parse(&r.try_get::<String, _>("purpose")?)
+            token_id: r.token_id,
+            tenant_id: r.tenant_id,
+            conversation_id: r.conversation_id,
+            card_activity_id: r.card_activity_id,
+            user_id: r.user_id,
+            aad_object_id: r.aad_object_id,
+            locale: r.locale,
+            purpose: Purpose::parse(&r.purpose)
                 .ok_or_else(|| StoreError::Corrupt("bot_request.purpose".into()))?,
-            masked_email: r.try_get("masked_email")?,
-            expires_at: r.try_get("expires_at")?,
+            masked_email: r.masked_email,
+            expires_at: r.expires_at,
             state: r
-                .try_get::<String, _>("state")?
+                .state
                 .parse::<RequestState>()
                 .map_err(|_| StoreError::Corrupt("bot_request.state".into()))?,
         })
-    })
-    .transpose()
+    }
 }
 
 /// Moves a request to `state` unless it already reached a final one; returns whether it moved.

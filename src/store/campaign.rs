@@ -3,11 +3,11 @@
 use crate::model::ConversationRef;
 use std::collections::HashSet;
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::{
     StoreError,
-    bot::{CONVERSATION_COLUMNS, conversation_from_row},
+    bot::{CONVERSATION_COLUMNS, ConversationRow},
 };
 
 /// Claims `account_id` for `campaign` before its card is posted: `false` when the campaign
@@ -92,7 +92,7 @@ pub async fn personal_conversations(
     conn: &mut AnyConnection,
     tenant_id: &str,
 ) -> Result<Vec<ConversationRef>, StoreError> {
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, ConversationRow>(&format!(
         "select {CONVERSATION_COLUMNS} from bot_conversation where tenant_id = $1 \
          and conversation_type = 'personal' and aad_object_id is not null \
          and user_id is not null order by updated_at desc"
@@ -100,7 +100,7 @@ pub async fn personal_conversations(
     .bind(tenant_id)
     .fetch_all(conn)
     .await?;
-    rows.iter().map(conversation_from_row).collect()
+    Ok(rows.into_iter().map(ConversationRef::from).collect())
 }
 
 /// The serviceUrl and bot id of the organisation's most recent activity: where its roster is
@@ -109,13 +109,11 @@ pub async fn latest_endpoint(
     conn: &mut AnyConnection,
     tenant_id: &str,
 ) -> Result<Option<(String, String)>, StoreError> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as::<_, (String, String)>(
         "select service_url, bot_id from bot_conversation where tenant_id = $1 \
          order by updated_at desc limit 1",
     )
     .bind(tenant_id)
     .fetch_optional(conn)
-    .await?;
-    row.map(|r| Ok((r.try_get("service_url")?, r.try_get("bot_id")?)))
-        .transpose()
+    .await?)
 }

@@ -1,11 +1,11 @@
 //! The directory as its sources (CSV import, SCIM provisioning) see it: every account of an
 //! organisation, enabled or not, with what the self-service lookups in `accounts` leave out.
 
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::AnyConnection;
 
 use super::{
     StoreError,
-    accounts::{COLUMNS, NewAccount, from_row},
+    accounts::{AccountRow, COLUMNS, NewAccount},
 };
 use crate::model::{Account, AccountId, Username};
 
@@ -36,28 +36,45 @@ fn select() -> String {
     )
 }
 
-fn entry(row: &AnyRow) -> Result<Entry, StoreError> {
-    Ok(Entry {
-        account: from_row(row)?,
-        external_id: row.try_get("external_id")?,
-        disabled_at: row.try_get("disabled_at")?,
-        disabled_by: row.try_get("disabled_by")?,
-        deleted_at: row.try_get("deleted_at")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+/// A row of [`select`]: the account's columns, then the directory's own.
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    #[sqlx(flatten)]
+    account: AccountRow,
+    external_id: Option<String>,
+    disabled_at: Option<i64>,
+    disabled_by: Option<String>,
+    deleted_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<EntryRow> for Entry {
+    type Error = StoreError;
+
+    fn try_from(row: EntryRow) -> Result<Self, StoreError> {
+        Ok(Entry {
+            account: Account::try_from(row.account)?,
+            external_id: row.external_id,
+            disabled_at: row.disabled_at,
+            disabled_by: row.disabled_by,
+            deleted_at: row.deleted_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
 }
 
 /// Every account of the organisation, by username (deleted ones included).
 pub async fn all(conn: &mut AnyConnection, tenant_id: &str) -> Result<Vec<Entry>, StoreError> {
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, EntryRow>(&format!(
         "{} where tenant_id = $1 order by username",
         select()
     ))
     .bind(tenant_id)
     .fetch_all(conn)
     .await?;
-    rows.iter().map(entry).collect()
+    rows.into_iter().map(Entry::try_from).collect()
 }
 
 /// One account of the organisation by id (deleted ones included).
@@ -85,7 +102,7 @@ async fn one(
     column: &'static str,
     value: &str,
 ) -> Result<Option<Entry>, StoreError> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, EntryRow>(&format!(
         "{} where tenant_id = $1 and {column} = $2",
         select()
     ))
@@ -93,7 +110,7 @@ async fn one(
     .bind(value)
     .fetch_optional(conn)
     .await?;
-    row.as_ref().map(entry).transpose()
+    row.map(Entry::try_from).transpose()
 }
 
 /// What a directory query compares (all must hold). Text is compared as the attribute is:
@@ -168,12 +185,17 @@ pub async fn find(
         limit.max(0),
         offset.max(0)
     );
-    let mut page = sqlx::query(&page_sql).bind(tenant_id);
+    let mut page = sqlx::query_as::<_, EntryRow>(&page_sql).bind(tenant_id);
     for b in &binds {
         page = page.bind(b);
     }
     let rows = page.fetch_all(conn).await?;
-    Ok((total, rows.iter().map(entry).collect::<Result<_, _>>()?))
+    Ok((
+        total,
+        rows.into_iter()
+            .map(Entry::try_from)
+            .collect::<Result<_, _>>()?,
+    ))
 }
 
 /// A new account; its id.

@@ -1,6 +1,6 @@
 //! Reset / enrolment tokens (hash only).
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::StoreError;
 
@@ -16,6 +16,37 @@ pub struct TokenRow {
     pub used_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
+}
+
+/// A [`TokenRow`] as stored: the account id and the purpose as their text.
+#[derive(sqlx::FromRow)]
+struct RawTokenRow {
+    token_id: String,
+    account_id: String,
+    purpose: String,
+    locale: String,
+    expires_at: i64,
+    used_at: Option<i64>,
+    revoked_at: Option<i64>,
+    revoked_reason: Option<String>,
+}
+
+impl TryFrom<RawTokenRow> for TokenRow {
+    type Error = StoreError;
+
+    fn try_from(r: RawTokenRow) -> Result<Self, StoreError> {
+        Ok(TokenRow {
+            token_id: r.token_id,
+            account_id: AccountId(r.account_id),
+            purpose: Purpose::parse(&r.purpose)
+                .ok_or_else(|| StoreError::Corrupt("reset_token.purpose".into()))?,
+            locale: r.locale,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+            revoked_at: r.revoked_at,
+            revoked_reason: r.revoked_reason,
+        })
+    }
 }
 
 pub struct NewToken<'a> {
@@ -53,26 +84,14 @@ pub async fn by_hash(
     conn: &mut AnyConnection,
     hash: &TokenHash,
 ) -> Result<Option<TokenRow>, StoreError> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, RawTokenRow>(
         "select token_id, account_id, purpose, locale, expires_at, used_at, revoked_at, revoked_reason \
          from reset_token where token_hash = $1",
     )
     .bind(hash.0.to_vec())
     .fetch_optional(conn)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let purpose: String = row.try_get("purpose")?;
-    Ok(Some(TokenRow {
-        token_id: row.try_get("token_id")?,
-        account_id: AccountId(row.try_get("account_id")?),
-        purpose: Purpose::parse(&purpose)
-            .ok_or_else(|| StoreError::Corrupt("reset_token.purpose".into()))?,
-        locale: row.try_get("locale")?,
-        expires_at: row.try_get("expires_at")?,
-        used_at: row.try_get("used_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        revoked_reason: row.try_get("revoked_reason")?,
-    }))
+    row.map(TokenRow::try_from).transpose()
 }
 
 /// Marks the token used if, and only if, it is still usable. Of two concurrent calls exactly one
