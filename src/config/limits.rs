@@ -1,8 +1,24 @@
-//! `[limits]`: the rate limits, per client address, account and API key. The section is
-//! deserialised straight into the domain's [`Limits`]; this checks it and describes it.
+//! `[limits]`: the rate limits, per client address, account and API key, as the domain counts
+//! them; checked and described here.
 
 use super::{Config, Description};
-use crate::reset::limits::Limits;
+use serde::Deserialize;
+
+/// The allowances of `[limits]`: per client address, account and API key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub requests_per_ip: u32,
+    pub requests_per_account: u32,
+    pub request_window_secs: u64,
+    pub signins_per_ip: u32,
+    pub signin_window_secs: u64,
+    pub verify_per_key: u32,
+    pub verify_window_secs: u64,
+    pub scim_per_org: u32,
+    pub scim_failures_per_ip: u32,
+    pub scim_window_secs: u64,
+}
 
 /// Every window lasts at least one second.
 pub(super) fn validate(limits: &Limits, errs: &mut Vec<String>) {

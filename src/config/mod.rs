@@ -20,6 +20,7 @@ mod tab;
 mod teams_app;
 mod urls;
 
+pub use limits::Limits;
 use std::{net::SocketAddr, path::Path, time::Duration};
 
 use figment::{
@@ -44,11 +45,7 @@ pub use self::{
     tab::{RawTab, TabConfig},
     teams_app::TeamsApp,
 };
-use crate::{
-    mail::transport::MailTransport,
-    org::Organisations,
-    reset::{hasher::Argon2Params, limits::Limits},
-};
+use crate::{mail::transport::MailTransport, org::Organisations, reset::hasher::Argon2Params};
 
 pub const DEFAULTS: &str = include_str!("../../config/defaults.toml");
 

@@ -8,7 +8,6 @@ use super::{
     crypto::MailKey,
     failure::{SendError, expiry_margin},
     render,
-    worker::MailWorker,
 };
 use crate::{
     clock::SharedClock,
@@ -20,23 +19,11 @@ use crate::{
 
 /// What composing a message takes from the worker.
 pub(super) struct Composer<'a> {
-    key: &'a MailKey,
-    templates: &'a Templates,
-    strings: &'a Strings,
-    orgs: &'a Organisations,
-    clock: &'a SharedClock,
-}
-
-impl<'a> Composer<'a> {
-    pub(super) fn of(worker: &'a MailWorker) -> Self {
-        Self {
-            key: &worker.key,
-            templates: &worker.templates,
-            strings: &worker.strings,
-            orgs: &worker.orgs,
-            clock: &worker.clock,
-        }
-    }
+    pub(super) key: &'a MailKey,
+    pub(super) templates: &'a Templates,
+    pub(super) strings: &'a Strings,
+    pub(super) orgs: &'a Organisations,
+    pub(super) clock: &'a SharedClock,
 }
 
 impl Composer<'_> {

@@ -2,19 +2,19 @@
 //! then logged, counted and told to whoever watches (the requester's card, the desk's channel);
 //! and the relay's state as the sends see it.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+
+use rand::Rng;
 
 use tracing::{Instrument, error, info, warn};
 
-use super::{
-    failure::{Failure, SendError},
-    worker::{MailWorker, backoff},
-};
+use super::failure::{Failure, SendError};
 use crate::model::EmailAddress;
 use crate::{
+    clock::SharedClock,
     reset::{
         audit::{Audit, AuditEvent},
-        events::{DeskEvent, LinkEvent},
+        events::{DeskEvent, DeskObserver, LinkEvent, LinkObserver},
     },
     store::{Conn, StoreError, outbox, tokens},
 };
@@ -63,7 +63,16 @@ pub(super) enum Settled {
     },
 }
 
-impl MailWorker {
+/// What recording and telling a send's outcome takes from the worker.
+pub(super) struct Outcomes<'a> {
+    pub(super) clock: &'a SharedClock,
+    pub(super) max_attempts: i64,
+    pub(super) observer: &'a Arc<dyn LinkObserver>,
+    pub(super) desk: &'a Arc<dyn DeskObserver>,
+    pub(super) relay: &'a RelayWatch,
+}
+
+impl Outcomes<'_> {
     /// Records the outcome of each send: sent, retried later, or dead-lettered. The sent ones
     /// (nearly all) are written together: one statement marks them, one audits them. What is
     /// logged and counted of them waits for the commit (`report`): a turn that fails is written
@@ -233,4 +242,26 @@ fn report(mail: &outbox::ClaimedMail, result: &Result<(), SendError>, settled: S
 
 pub(super) fn mail_span(mail: &outbox::ClaimedMail) -> tracing::Span {
     tracing::info_span!("mail", mail.id = %mail.outbox_id, mail.template = %mail.template)
+}
+
+/// Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min … capped at one hour, ±20 %.
+pub fn backoff(attempts: i64) -> Duration {
+    let exp = u32::try_from((attempts - 1).clamp(0, 16)).unwrap_or(16);
+    let base = (30u64 << exp).min(3600);
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    Duration::from_secs_f64(base as f64 * jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let secs = |a| backoff(a).as_secs_f64();
+        assert!((24.0..=36.0).contains(&secs(1)));
+        assert!((48.0..=72.0).contains(&secs(2)));
+        assert!((2880.0..=4320.0).contains(&secs(12)));
+        assert!(secs(40) <= 4320.0);
+    }
 }

@@ -11,7 +11,6 @@
 use std::{sync::Arc, time::Duration};
 
 use futures_util::{FutureExt, StreamExt, stream::FuturesUnordered};
-use rand::Rng;
 use tokio::sync::Notify;
 use tracing::{Instrument, error, warn};
 
@@ -19,7 +18,7 @@ use super::{
     compose::Composer,
     crypto::MailKey,
     failure::SendError,
-    outcome::{RelayWatch, mail_span},
+    outcome::{Outcomes, RelayWatch, mail_span},
     transport::Transport,
 };
 use crate::{
@@ -88,15 +87,27 @@ pub struct MailWorker {
     pub relay: Arc<RelayWatch>,
 }
 
-/// Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min … capped at one hour, ±20 %.
-pub fn backoff(attempts: i64) -> Duration {
-    let exp = u32::try_from((attempts - 1).clamp(0, 16)).unwrap_or(16);
-    let base = (30u64 << exp).min(3600);
-    let jitter = rand::thread_rng().gen_range(0.8..1.2);
-    Duration::from_secs_f64(base as f64 * jitter)
-}
-
 impl MailWorker {
+    fn composer(&self) -> Composer<'_> {
+        Composer {
+            key: &self.key,
+            templates: &self.templates,
+            strings: &self.strings,
+            orgs: &self.orgs,
+            clock: &self.clock,
+        }
+    }
+
+    fn outcomes(&self) -> Outcomes<'_> {
+        Outcomes {
+            clock: &self.clock,
+            max_attempts: self.max_attempts,
+            observer: &self.observer,
+            desk: &self.desk,
+            relay: &self.relay,
+        }
+    }
+
     /// Keeps up to `concurrency` sends in flight: due mail is claimed as soon as a send ends or
     /// mail is queued (the wake), and at least every `poll` for retries that come due. At
     /// shutdown, what is due is still taken, and the sends in flight are finished.
@@ -240,6 +251,7 @@ impl MailWorker {
         }
         let mut tx = self.store.begin().await?;
         let settled = self
+            .outcomes()
             .settle_all(&mut tx, sent.iter().map(|s| (&s.mail, &s.result)))
             .await?;
         let claimed = if limit == 0 {
@@ -250,7 +262,7 @@ impl MailWorker {
         };
         tx.commit().await?;
         for (s, settled) in sent.iter().zip(settled) {
-            self.report(&s.mail, &s.result, settled);
+            self.outcomes().report(&s.mail, &s.result, settled);
         }
         Ok(claimed)
     }
@@ -288,7 +300,7 @@ impl MailWorker {
         // connection (not one pooled connection per mail), then the sends together.
         let built: Vec<_> = mails
             .iter()
-            .map(|mail| Composer::of(&self).build(mail))
+            .map(|mail| self.composer().build(mail))
             .collect();
         let links: Vec<&str> = built
             .iter()
@@ -309,16 +321,19 @@ impl MailWorker {
                 .instrument(mail_span(mail))
             }))
             .await;
-        let settled = self.settle_all(&mut tx, mails.iter().zip(&results)).await?;
+        let settled = self
+            .outcomes()
+            .settle_all(&mut tx, mails.iter().zip(&results))
+            .await?;
         tx.commit().await?;
         for ((mail, result), settled) in mails.iter().zip(&results).zip(settled) {
-            self.report(mail, result, settled);
+            self.outcomes().report(mail, result, settled);
         }
         Ok(Done::Locked(mails.len()))
     }
 
     async fn deliver(&self, mail: &outbox::ClaimedMail) -> Result<(), SendError> {
-        let (message, token_id) = Composer::of(self).build(mail)?;
+        let (message, token_id) = self.composer().build(mail)?;
         // A link replaced, cancelled or used while its mail waited (an outage) is not sent.
         if let Some(token_id) = token_id {
             let usable = async {
@@ -365,18 +380,4 @@ fn collect(
         Err(e) => error!(error = %e, "a mail send task failed"),
     }
     false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_caps() {
-        let secs = |a| backoff(a).as_secs_f64();
-        assert!((24.0..=36.0).contains(&secs(1)));
-        assert!((48.0..=72.0).contains(&secs(2)));
-        assert!((2880.0..=4320.0).contains(&secs(12)));
-        assert!(secs(40) <= 4320.0);
-    }
 }

@@ -7,15 +7,16 @@ use tracing::{info, instrument};
 
 use super::{
     ResetError, ResetService,
+    agent::Agent,
     audit::{Audit, AuditEvent},
     caller::CallerChecks,
     caller::CallerState,
     history::{Event, SHOWN, timeline},
     signin::lock_subject,
+    unlock::Unlock,
     unlock::Unlocks,
-    unlock::{Actor, Unlock},
 };
-use crate::model::{EmailAddress, Purpose, Requester, Username};
+use crate::model::{EmailAddress, Purpose, Username};
 use crate::{
     i18n::Locale,
     org::Organisation,
@@ -26,48 +27,6 @@ use crate::{
 const LINKS: i64 = 5;
 const MAILS: i64 = 5;
 const AUDIT_ROWS: i64 = 20;
-
-/// A service-desk agent of one organisation, as its configuration lists them at this moment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Agent {
-    tenant_id: String,
-    object_id: String,
-}
-
-impl Agent {
-    /// The agent holding this Entra object id, if the organisation lists them.
-    pub fn of(org: &Organisation, object_id: Option<&str>) -> Option<Self> {
-        let oid = object_id?.trim().to_ascii_lowercase();
-        org.helpdesk.is_agent(Some(&oid)).then(|| Self {
-            tenant_id: org.tenant_id.clone(),
-            object_id: oid,
-        })
-    }
-
-    pub fn object_id(&self) -> &str {
-        &self.object_id
-    }
-
-    pub fn tenant_id(&self) -> &str {
-        &self.tenant_id
-    }
-
-    /// The agent as the unlock audits them: object id, and the name Teams shows for them.
-    pub fn actor(&self, name: &str) -> Actor {
-        Actor::Agent {
-            aad_object_id: self.object_id.clone(),
-            name: name.to_string(),
-        }
-    }
-
-    /// The agent as rate limits and the audit (`agent:<tenant>:<object id>`) know them.
-    pub fn requester(&self) -> Requester {
-        Requester::Agent {
-            tenant_id: self.tenant_id.clone(),
-            object_id: self.object_id.clone(),
-        }
-    }
-}
 
 /// What the agent's card shows about one account. The address is masked when displayed.
 #[derive(Debug, Clone)]

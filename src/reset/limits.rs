@@ -1,28 +1,11 @@
 //! Rate limits: fixed windows counted in the database, so every instance shares them.
 
 use crate::store::Conn;
-use serde::Deserialize;
 
 use crate::{
     reset::audit::Audit,
     store::{StoreError, limits},
 };
-
-/// The allowances of `[limits]`: per client address, account and API key.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    pub requests_per_ip: u32,
-    pub requests_per_account: u32,
-    pub request_window_secs: u64,
-    pub signins_per_ip: u32,
-    pub signin_window_secs: u64,
-    pub verify_per_key: u32,
-    pub verify_window_secs: u64,
-    pub scim_per_org: u32,
-    pub scim_failures_per_ip: u32,
-    pub scim_window_secs: u64,
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {

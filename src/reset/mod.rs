@@ -1,6 +1,7 @@
 //! THE DOMAIN: accounts, links, passwords, limits, audit. No HTTP, no Teams, no sqlx types in
 //! public signatures.
 
+pub mod agent;
 pub mod argon;
 pub mod audit;
 pub mod caller;

@@ -24,7 +24,7 @@ pub struct Reminders<'a> {
     links: &'a ResetService,
     clock: &'a crate::clock::SharedClock,
     key: &'a crate::mail::crypto::MailKey,
-    limits: &'a super::limits::Limits,
+    limits: &'a crate::config::Limits,
     mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
     store: &'a crate::store::Store,
 }

@@ -11,8 +11,9 @@ use super::{
     audit::{Audit, AuditEvent},
     events::{LinkEvent, LinkObserver},
     hasher::Hasher,
-    limits::{Limit, Limits, Refusal, admit},
+    limits::{Limit, Refusal, admit},
 };
+use crate::config::Limits;
 use crate::model::{
     AccountId, EmailAddress, NewPassword, Purpose, Requester, ResetToken, Username,
 };
@@ -161,7 +162,7 @@ impl ResetService {
     pub async fn retry_dead_letter(
         &self,
         outbox_id: &str,
-        by: Option<&super::helpdesk::Agent>,
+        by: Option<&super::agent::Agent>,
     ) -> Result<Retry, ResetError> {
         let now = self.clock.unix();
         let mut tx = self.store.begin().await?;

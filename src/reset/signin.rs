@@ -8,8 +8,9 @@ use super::{
     ResetError,
     audit::{Audit, AuditEvent},
     hasher::{Hasher, Verified},
-    limits::{Limit, Limits, hit},
+    limits::{Limit, hit},
 };
+use crate::config::Limits;
 use crate::model::{Account, AccountId, NewPassword, Requester, ResetToken, TokenHash, Username};
 use crate::{
     clock::SharedClock,

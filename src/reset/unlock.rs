@@ -9,6 +9,7 @@ use tracing::{info, instrument};
 
 use super::{
     ResetError,
+    agent::Actor,
     audit::{Audit, AuditEvent},
     limits::{Limit, hit},
     service::ResetService,
@@ -21,34 +22,6 @@ use crate::{
     org::Organisation,
     store::{StoreError, accounts, lockout},
 };
-
-/// Who lifts the lock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actor {
-    /// The account's owner, by their Teams identity: their Entra object id (or, when Teams gives
-    /// none, their bot-scoped user id).
-    SelfService { aad_object_id: String },
-    /// A service-desk agent, by their Entra object id and display name.
-    Agent { aad_object_id: String, name: String },
-}
-
-impl Actor {
-    /// The rate-limit bucket and audit `client` value.
-    pub fn key(&self, tenant_id: &str) -> String {
-        match self {
-            Actor::SelfService { aad_object_id } => format!("teams:{tenant_id}:{aad_object_id}"),
-            Actor::Agent { aad_object_id, .. } => format!("agent:{tenant_id}:{aad_object_id}"),
-        }
-    }
-
-    /// The audit detail: who, in words (an agent by name; the owner as `self`).
-    fn detail(&self) -> String {
-        match self {
-            Actor::SelfService { .. } => "self".into(),
-            Actor::Agent { name, .. } => format!("agent: {name}"),
-        }
-    }
-}
 
 /// What `unlock` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,10 +12,11 @@ use crate::model::{
 };
 use crate::reset::{
     ResetError, ResetService,
+    agent::Actor,
     audit::{Audit, AuditEvent},
     request::{Asked, Once},
     service::{Delivery, Requested},
-    unlock::{Actor, Unlock, Unlocks},
+    unlock::{Unlock, Unlocks},
 };
 use crate::{
     clock::SharedClock,

@@ -366,7 +366,7 @@ async fn unlocking_does_not_restart_the_guessing_budget() {
     );
 
     // The service desk lifts it (and the budget with it); so would a new password.
-    let agent = octopus_teams::reset::unlock::Actor::Agent {
+    let agent = octopus_teams::reset::agent::Actor::Agent {
         aad_object_id: "33333333-3333-3333-3333-333333333333".into(),
         name: "Agent Soutien".into(),
     };

@@ -6,7 +6,7 @@
 use octopus_teams::reset::unlock::Unlocks;
 use std::time::Duration;
 
-use octopus_teams::reset::unlock::{Actor, Unlock};
+use octopus_teams::reset::{agent::Actor, unlock::Unlock};
 
 use crate::{
     harness::{ReceivedMail, TestApp},

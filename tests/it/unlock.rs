@@ -5,7 +5,7 @@ use octopus_teams::reset::unlock::Unlocks;
 use std::time::Duration;
 
 use octopus_teams::model::{AccountId, Username};
-use octopus_teams::reset::unlock::{Actor, Unlock};
+use octopus_teams::reset::{agent::Actor, unlock::Unlock};
 use serde_json::{Value, json};
 
 use crate::harness::{API_KEY, JULIE_OID, TestApp};

@@ -14,8 +14,8 @@ pub use state::*;
 
 use super::{
     ResetError, ResetService,
+    agent::Agent,
     audit::{Audit, AuditEvent},
-    helpdesk::Agent,
     limits::{Limit, hit},
 };
 use crate::model::{Account, AccountId, Username};

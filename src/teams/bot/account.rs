@@ -19,10 +19,7 @@ use crate::model::Account;
 use crate::{
     i18n::Locale,
     org::Organisation,
-    reset::{
-        desk_request::DeskReason,
-        unlock::{Actor, Unlock},
-    },
+    reset::{agent::Actor, desk_request::DeskReason, unlock::Unlock},
 };
 
 /// What the account card says.

@@ -12,7 +12,6 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tracing::debug;
 
-use super::connector::ConnectorError;
 use crate::{clock::SharedClock, config::BotAuth};
 
 /// Refresh the app token this long before it expires.
@@ -31,7 +30,8 @@ pub(super) struct AppToken {
 }
 
 impl AppToken {
-    pub(super) async fn get(&self) -> Result<SecretString, ConnectorError> {
+    /// The cached token, or a new one; the token endpoint's refusal, in words, otherwise.
+    pub(super) async fn get(&self) -> Result<SecretString, String> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref().filter(|c| c.valid_until > self.clock.now()) {
             return Ok(c.token.clone());
@@ -47,7 +47,7 @@ impl AppToken {
             .add_scope(Scope::new(self.auth.token_scope.clone()))
             .request_async(&self.http)
             .await
-            .map_err(|e| ConnectorError::Token(e.to_string()))?;
+            .map_err(|e| e.to_string())?;
         // Entra's tokens last about an hour; a larger figure is not believed (and cannot overflow
         // the clock's arithmetic).
         let lifetime = response

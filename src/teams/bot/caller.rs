@@ -3,7 +3,7 @@
 //! none, or when the post fails); the agent's card takes the code the caller reads out; the
 //! owner's « Je n'ai pas appelé » ends the check and warns the agent in their personal chat.
 
-use super::helpdesk::AgentCards;
+use super::agent::{Notice, at, said};
 use crate::reset::caller::CallerChecks;
 use serde_json::{Value, json};
 use tracing::{info, warn};
@@ -12,7 +12,6 @@ use super::{
     Bot,
     activity::{Activity, OutgoingActivity},
     cards::with_language,
-    helpdesk::Notice,
 };
 use crate::model::Username;
 use crate::{
@@ -20,16 +19,16 @@ use crate::{
     org::Organisation,
     reset::{
         ResetError,
+        agent::Agent,
         caller::{CallerCode, CallerState, Confirmation, Denial, DeniedCall, SentCheck, Started},
         desk_request::DeskReason,
         events::{DeskEvent, DeskObserver},
-        helpdesk::{AccountStatus, Agent},
+        helpdesk::AccountStatus,
     },
 };
 
 /// The agent's caller verification and the owner's code card.
 pub(crate) struct CallerCards<'a> {
-    bot: &'a Bot,
     core: &'a super::BotCore,
     reset: &'a crate::reset::ResetService,
 }
@@ -37,7 +36,6 @@ pub(crate) struct CallerCards<'a> {
 impl<'a> CallerCards<'a> {
     pub(crate) fn of(bot: &'a Bot) -> Self {
         Self {
-            bot,
             core: &bot.core,
             reset: &bot.reset,
         }
@@ -63,10 +61,7 @@ impl CallerCards<'_> {
             .as_ref()
             .and_then(|f| f.name.as_deref())
             .filter(|n| !n.trim().is_empty())
-            .map_or_else(
-                || AgentCards::of(self.bot).hd(locale, "an_agent"),
-                str::to_string,
-            );
+            .map_or_else(|| said(self.core, locale, "an_agent"), str::to_string);
         let started = CallerChecks::of(self.reset)
             .start_caller_check(org, agent, &name, &username)
             .await?;
@@ -74,9 +69,7 @@ impl CallerCards<'_> {
         match started {
             Started::NoAccount | Started::Mailed { .. } => {}
             Started::TooMany => {
-                return Ok(Notice::Warning(
-                    AgentCards::of(self.bot).hd(locale, "code_too_many"),
-                ));
+                return Ok(Notice::Warning(said(self.core, locale, "code_too_many")));
             }
             Started::Teams { check, code, to } => {
                 let owner = check.locale.unwrap_or(org.default_locale);
@@ -119,13 +112,10 @@ impl CallerCards<'_> {
                 // The card's caller part says it, and until when.
                 Confirmation::Confirmed { .. } => Notice::None,
                 Confirmation::Wrong { tries_left } => Notice::Warning(
-                    AgentCards::of(self.bot)
-                        .hd(locale, "code_wrong")
+                    said(self.core, locale, "code_wrong")
                         .replace("{tries}", &tries_left.to_string()),
                 ),
-                Confirmation::NeedNewCode => {
-                    Notice::Warning(AgentCards::of(self.bot).hd(locale, "code_spent"))
-                }
+                Confirmation::NeedNewCode => Notice::Warning(said(self.core, locale, "code_spent")),
                 // The card itself says who denied (the account's state).
                 Confirmation::Denied => Notice::None,
             },
@@ -171,8 +161,7 @@ impl CallerCards<'_> {
     /// is logged: the owner's answer is recorded (audit, the agent's card) either way.
     async fn warn_agent(&self, org: &Organisation, d: &DeniedCall) {
         let locale = org.default_locale;
-        let text = AgentCards::of(self.bot)
-            .hd(locale, "denied_alert")
+        let text = said(self.core, locale, "denied_alert")
             .replace("{name}", &d.display_name)
             .replace("{username}", d.username.as_str())
             .replace("{agent}", &d.agent_name);
@@ -222,10 +211,10 @@ impl CallerCards<'_> {
             locale,
             json!({
                 "isDenied": code.is_none(),
-                "intro": AgentCards::of(self.bot).hd(locale, "code_intro").replace("{agent}", agent_name),
+                "intro": said(self.core, locale, "code_intro").replace("{agent}", agent_name),
                 "code": code.map(CallerCode::spaced).unwrap_or_default(),
-                "validity": AgentCards::of(self.bot).hd(locale, "code_valid")
-                    .replace("{time}", &AgentCards::of(self.bot).at(org, locale, check.expires_at)),
+                "validity": said(self.core, locale, "code_valid")
+                    .replace("{time}", &at(self.core, org, locale, check.expires_at)),
                 "checkId": check.id,
                 "canAskDesk": false, "deskReason": "",
             }),
@@ -262,28 +251,24 @@ impl CallerCards<'_> {
                 expires_at,
                 by_mail,
                 tries_left,
-            } => AgentCards::of(self.bot)
-                .hd(
-                    locale,
-                    if by_mail {
-                        "code_sent_mail"
-                    } else {
-                        "code_sent_teams"
-                    },
-                )
-                .replace("{name}", &s.display_name)
-                .replace("{email}", &s.email.masked())
-                .replace(
-                    "{time}",
-                    &AgentCards::of(self.bot).at(org, locale, expires_at),
-                )
-                .replace("{tries}", &tries_left.to_string()),
-            CallerState::Verified { until } => AgentCards::of(self.bot)
-                .hd(locale, "identity_confirmed")
-                .replace("{time}", &AgentCards::of(self.bot).at(org, locale, until)),
-            CallerState::Denied => AgentCards::of(self.bot)
-                .hd(locale, "caller_denied")
-                .replace("{name}", &s.display_name),
+            } => said(
+                self.core,
+                locale,
+                if by_mail {
+                    "code_sent_mail"
+                } else {
+                    "code_sent_teams"
+                },
+            )
+            .replace("{name}", &s.display_name)
+            .replace("{email}", &s.email.masked())
+            .replace("{time}", &at(self.core, org, locale, expires_at))
+            .replace("{tries}", &tries_left.to_string()),
+            CallerState::Verified { until } => said(self.core, locale, "identity_confirmed")
+                .replace("{time}", &at(self.core, org, locale, until)),
+            CallerState::Denied => {
+                said(self.core, locale, "caller_denied").replace("{name}", &s.display_name)
+            }
             CallerState::None | CallerState::Spent => String::new(),
         };
         let pending = matches!(s.caller, CallerState::Pending { .. });

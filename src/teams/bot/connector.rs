@@ -297,7 +297,12 @@ impl ConnectorClient {
                 .timeout(self.timeout)
                 .header(header::ACCEPT, "application/json");
             if let Some(t) = &self.token {
-                req = req.bearer_auth(t.get().await?.expose_secret());
+                req = req.bearer_auth(
+                    t.get()
+                        .await
+                        .map_err(ConnectorError::Token)?
+                        .expose_secret(),
+                );
             }
             if let Some(b) = body {
                 req = req.json(b);

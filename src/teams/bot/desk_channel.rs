@@ -5,7 +5,7 @@
 //! card that counts them and lists the first ten. Each instance posts what it saw. Nothing
 //! secret: masked addresses, usernames.
 
-use super::helpdesk::AgentCards;
+use super::agent::{agent_of, at};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -98,7 +98,6 @@ impl DeskObserver for BotCore {
 
 /// « Renvoyer » clicked on a desk channel card.
 pub(crate) struct DeskResend<'a> {
-    bot: &'a Bot,
     core: &'a super::BotCore,
     reset: &'a crate::reset::ResetService,
 }
@@ -107,7 +106,6 @@ impl<'a> DeskResend<'a> {
     pub(crate) fn of(bot: &'a Bot) -> Self {
         Self {
             reset: &bot.reset,
-            bot,
             core: &bot.core,
         }
     }
@@ -122,7 +120,7 @@ impl DeskResend<'_> {
         org: &Organisation,
         outbox_id: &str,
     ) -> anyhow::Result<Option<Value>> {
-        let Some(agent) = AgentCards::of(self.bot).agent(a, org) else {
+        let Some(agent) = agent_of(a, org) else {
             return Ok(None);
         };
         let locale = org.default_locale;
@@ -142,10 +140,7 @@ impl DeskResend<'_> {
                 .ds(locale, "resent")
                 .replace("{agent}", &name)
                 .replace("{to}", &d.email.masked())
-                .replace(
-                    "{time}",
-                    &AgentCards::of(self.bot).at(org, locale, d.expires_at),
-                ),
+                .replace("{time}", &at(self.core, org, locale, d.expires_at)),
             Retry::NotDead => self.core.ds(locale, "not_dead"),
             Retry::NothingToResend(_) | Retry::NoAccount => {
                 self.core.ds(locale, "nothing_to_resend")
@@ -155,7 +150,7 @@ impl DeskResend<'_> {
             locale,
             json!({
                 "isGrouped": false, "summary": [], "hasMore": false, "more": "",
-                "events": [{"title": AgentCards::of(self.bot).at(org, locale, now), "value": line}],
+                "events": [{"title": at(self.core, org, locale, now), "value": line}],
                 "canResend": false, "mailId": "",
             }),
         )))

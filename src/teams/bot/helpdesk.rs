@@ -4,6 +4,7 @@
 //! at each click, that the person clicking is an agent; the card's data names the account only.
 //! In a channel the card goes to the agent's personal chat: the team would see it otherwise.
 
+use super::agent::{Notice, agent_of, at, said};
 use super::{caller::CallerCards, conversation::Conversations, replies::Replies};
 use crate::reset::helpdesk::Helpdesk;
 use serde_json::{Value, json};
@@ -19,7 +20,8 @@ use crate::{
     org::Organisation,
     reset::{
         ResetError,
-        helpdesk::{AccountStatus, Agent, Resent},
+        agent::Agent,
+        helpdesk::{AccountStatus, Resent},
         history::{By, Event, Happening, MailKind},
         unlock::Unlock,
     },
@@ -65,15 +67,6 @@ pub fn agent_command(text: &str) -> Option<(AgentAsk, String, Locale)> {
     Some((ask, username.to_string(), locale))
 }
 
-/// What the card says above the account, after a button.
-pub(super) enum Notice {
-    None,
-    /// Done as asked.
-    Text(String),
-    /// Not done, or a warning for the agent.
-    Warning(String),
-}
-
 /// The service desk agent's commands and cards.
 pub(crate) struct AgentCards<'a> {
     bot: &'a Bot,
@@ -103,7 +96,7 @@ impl AgentCards<'_> {
         let Some((ask, typed, locale)) = agent_command(text) else {
             return Ok(false);
         };
-        let Some(agent) = self.agent(a, org) else {
+        let Some(agent) = agent_of(a, org) else {
             return Ok(false);
         };
         let notice = match ask {
@@ -139,7 +132,7 @@ impl AgentCards<'_> {
         verb: CardVerb,
         data: &Value,
     ) -> anyhow::Result<Option<Value>> {
-        let Some(agent) = self.agent(a, org) else {
+        let Some(agent) = agent_of(a, org) else {
             return Ok(None);
         };
         // The card is only ever posted in the agent's 1:1 chat; a click anywhere else (a copy of
@@ -235,31 +228,25 @@ impl AgentCards<'_> {
                 .unlock_for_agent(org, agent, name, username)
                 .await?
             {
-                Unlock::Unlocked => Notice::Text(self.hd(locale, "unlocked_notice")),
-                Unlock::NotLocked => Notice::Text(self.hd(locale, "not_locked_notice")),
-                Unlock::HardLocked => Notice::Warning(self.hd(locale, "hard_lock_needs_caller")),
+                Unlock::Unlocked => Notice::Text(said(self.core, locale, "unlocked_notice")),
+                Unlock::NotLocked => Notice::Text(said(self.core, locale, "not_locked_notice")),
+                Unlock::HardLocked => {
+                    Notice::Warning(said(self.core, locale, "hard_lock_needs_caller"))
+                }
                 // An agent's unlock is never counted: these are self-service's.
                 Unlock::NoAccount | Unlock::NotOwner | Unlock::TooManyUnlocks => Notice::None,
             },
         )
     }
 
-    /// The agent writing or clicking, by the Entra object id Teams gives for them.
-    pub(super) fn agent(&self, a: &Activity, org: &Organisation) -> Option<Agent> {
-        Agent::of(
-            org,
-            a.from.as_ref().and_then(|f| f.aad_object_id.as_deref()),
-        )
-    }
-
     fn resent_notice(&self, org: &Organisation, locale: Locale, resent: Resent) -> Notice {
         match resent {
             Resent::Sent { email, expires_at } => Notice::Text(
-                self.hd(locale, "resent")
+                said(self.core, locale, "resent")
                     .replace("{email}", &email.masked())
-                    .replace("{time}", &self.at(org, locale, expires_at)),
+                    .replace("{time}", &at(self.core, org, locale, expires_at)),
             ),
-            Resent::AccountLimited => Notice::Text(self.hd(locale, "resend_limited")),
+            Resent::AccountLimited => Notice::Text(said(self.core, locale, "resend_limited")),
             Resent::NoAccount => Notice::None,
         }
     }
@@ -290,7 +277,7 @@ impl AgentCards<'_> {
             "found": false, "username": typed.chars().take(Username::MAX_LEN).collect::<String>(),
             "displayName": "", "maskedEmail": "", "enrolled": "", "locked": "", "isLocked": false,
             "lastSignin": "", "activeLink": "", "hasEvents": false, "events": [],
-            "asOf": self.hd(locale, "as_of").replace("{time}", &self.at(org, locale, self.core.clock.unix())),
+            "asOf": said(self.core, locale, "as_of").replace("{time}", &at(self.core, org, locale, self.core.clock.unix())),
             "hasNotice": !notice.is_empty(), "notice": notice,
             "hasWarning": !warning.is_empty(), "warning": warning,
             "canUnlock": false, "hardLockHint": false, "canVerify": false,
@@ -304,24 +291,22 @@ impl AgentCards<'_> {
     }
 
     fn fill_status(&self, data: &mut Value, org: &Organisation, locale: Locale, s: &AccountStatus) {
-        let yes_no = |b: bool| self.hd(locale, if b { "yes" } else { "no" });
+        let yes_no = |b: bool| said(self.core, locale, if b { "yes" } else { "no" });
         let locked = match s.locked_until {
-            None => self.hd(locale, "not_locked"),
-            Some(i64::MAX) => self.hd(locale, "locked_until_reset"),
-            Some(t) => self
-                .hd(locale, "locked_until")
-                .replace("{time}", &self.at(org, locale, t)),
+            None => said(self.core, locale, "not_locked"),
+            Some(i64::MAX) => said(self.core, locale, "locked_until_reset"),
+            Some(t) => said(self.core, locale, "locked_until")
+                .replace("{time}", &at(self.core, org, locale, t)),
         };
         let link = match s.active_link_until {
-            None => self.hd(locale, "no_link"),
-            Some(t) => self
-                .hd(locale, "link_until")
-                .replace("{time}", &self.at(org, locale, t)),
+            None => said(self.core, locale, "no_link"),
+            Some(t) => said(self.core, locale, "link_until")
+                .replace("{time}", &at(self.core, org, locale, t)),
         };
         let events: Vec<Value> = s
             .events
             .iter()
-            .map(|e| json!({"title": self.at(org, locale, e.at), "value": self.happening(locale, e)}))
+            .map(|e| json!({"title": at(self.core, org, locale, e.at), "value": self.happening(locale, e)}))
             .collect();
         let extra = json!({
             "found": true,
@@ -331,7 +316,7 @@ impl AgentCards<'_> {
             "enrolled": yes_no(s.enrolled),
             "locked": locked,
             "isLocked": s.locked_until.is_some(),
-            "lastSignin": s.last_signin.map_or_else(|| self.hd(locale, "never"), |t| self.at(org, locale, t)),
+            "lastSignin": s.last_signin.map_or_else(|| said(self.core, locale, "never"), |t| at(self.core, org, locale, t)),
             "activeLink": link,
             "hasEvents": !events.is_empty(),
             "events": events,
@@ -345,7 +330,8 @@ impl AgentCards<'_> {
     /// One timeline line, in the card's language.
     fn happening(&self, locale: Locale, e: &Event) -> String {
         let by = |by: By| {
-            self.hd(
+            said(
+                self.core,
                 locale,
                 match by {
                     By::Person => "by_person",
@@ -355,7 +341,8 @@ impl AgentCards<'_> {
             )
         };
         let mail = |m: MailKind| {
-            self.hd(
+            said(
+                self.core,
                 locale,
                 match m {
                     MailKind::Reset => "mail_reset",
@@ -372,37 +359,35 @@ impl AgentCards<'_> {
                     Purpose::Reset => "requested_reset",
                     Purpose::Enroll => "requested_enroll",
                 };
-                self.hd(locale, key).replace("{by}", &by(who))
+                said(self.core, locale, key).replace("{by}", &by(who))
             }
-            Happening::MailQueued(m) => self.hd(locale, "mail_queued").replace("{mail}", &mail(m)),
-            Happening::MailSent(m) => self.hd(locale, "mail_sent").replace("{mail}", &mail(m)),
-            Happening::MailRetrying { mail: m, attempts } => self
-                .hd(locale, "mail_retrying")
-                .replace("{mail}", &mail(m))
-                .replace("{attempts}", &attempts.to_string()),
-            Happening::MailDead(m) => self.hd(locale, "mail_dead").replace("{mail}", &mail(m)),
-            Happening::LinkOpened => self.hd(locale, "link_opened"),
-            Happening::LinkUsed => self.hd(locale, "link_used"),
-            Happening::LinkExpired => self.hd(locale, "link_expired"),
-            Happening::LinkSuperseded => self.hd(locale, "link_superseded"),
-            Happening::LinkCancelled => self.hd(locale, "link_cancelled"),
-            Happening::PasswordChanged => self.hd(locale, "password_changed"),
-            Happening::Enrolled => self.hd(locale, "enrolled"),
-            Happening::SignInLocked => self.hd(locale, "signin_locked"),
+            Happening::MailQueued(m) => {
+                said(self.core, locale, "mail_queued").replace("{mail}", &mail(m))
+            }
+            Happening::MailSent(m) => {
+                said(self.core, locale, "mail_sent").replace("{mail}", &mail(m))
+            }
+            Happening::MailRetrying { mail: m, attempts } => {
+                said(self.core, locale, "mail_retrying")
+                    .replace("{mail}", &mail(m))
+                    .replace("{attempts}", &attempts.to_string())
+            }
+            Happening::MailDead(m) => {
+                said(self.core, locale, "mail_dead").replace("{mail}", &mail(m))
+            }
+            Happening::LinkOpened => said(self.core, locale, "link_opened"),
+            Happening::LinkUsed => said(self.core, locale, "link_used"),
+            Happening::LinkExpired => said(self.core, locale, "link_expired"),
+            Happening::LinkSuperseded => said(self.core, locale, "link_superseded"),
+            Happening::LinkCancelled => said(self.core, locale, "link_cancelled"),
+            Happening::PasswordChanged => said(self.core, locale, "password_changed"),
+            Happening::Enrolled => said(self.core, locale, "enrolled"),
+            Happening::SignInLocked => said(self.core, locale, "signin_locked"),
             Happening::Unlocked { by: who } => {
-                self.hd(locale, "unlocked").replace("{by}", &by(who))
+                said(self.core, locale, "unlocked").replace("{by}", &by(who))
             }
-            Happening::EmailChanged => self.hd(locale, "email_changed"),
+            Happening::EmailChanged => said(self.core, locale, "email_changed"),
         }
-    }
-
-    pub(super) fn hd(&self, locale: Locale, key: &str) -> String {
-        self.core.strings.get(locale, &format!("helpdesk.{key}"))
-    }
-
-    /// A moment in the organisation's time zone, as its people read it.
-    pub(super) fn at(&self, org: &Organisation, locale: Locale, unix: i64) -> String {
-        super::local_at(&self.core.clock, org, locale, unix)
     }
 }
 

@@ -4,6 +4,7 @@
 mod account;
 pub mod activity;
 mod admission;
+mod agent;
 mod app_token;
 mod caller;
 pub mod cards;
