@@ -140,7 +140,7 @@ impl Application {
             ),
             csp: TabState::csp(&config.tab.teams_js_url, &config.tab.frame_ancestors),
         });
-        let desk: Arc<dyn crate::reset::events::DeskObserver> = Arc::new(bot.core.clone());
+        let desk: Arc<dyn crate::model::events::DeskObserver> = Arc::new(bot.core.clone());
         let signin = SignInService {
             store: store.clone(),
             clock: clock.clone(),
@@ -258,8 +258,8 @@ pub fn reset_service_for_cli(config: &Config, store: Store) -> anyhow::Result<Re
         base_url: config.public_base_url.clone(),
         limits: config.limits.clone(),
         mail_wake: Arc::new(Notify::new()),
-        observer: Arc::new(crate::reset::events::NoObserver),
-        desk: Arc::new(crate::reset::events::NoObserver),
+        observer: Arc::new(crate::model::events::NoObserver),
+        desk: Arc::new(crate::model::events::NoObserver),
         refusals: Arc::default(),
     })
 }

@@ -21,6 +21,7 @@ mod teams_app;
 mod urls;
 
 pub use limits::Limits;
+pub use security::Argon2Params;
 use std::{net::SocketAddr, path::Path, time::Duration};
 
 use figment::{
@@ -45,7 +46,7 @@ pub use self::{
     tab::{RawTab, TabConfig},
     teams_app::TeamsApp,
 };
-use crate::{mail::transport::MailTransport, org::Organisations, reset::hasher::Argon2Params};
+use crate::{mail::transport::MailTransport, org::Organisations};
 
 pub const DEFAULTS: &str = include_str!("../../config/defaults.toml");
 

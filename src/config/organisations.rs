@@ -8,11 +8,11 @@ use serde::Deserialize;
 use super::{Config, Description, security::strong_secret, urls::http_url};
 use crate::{
     i18n::Locale,
+    model::policy::PasswordPolicy,
     org::{
         DeskChannel, Helpdesk, LocalTestClient, LockoutPolicy, OctopusRequests, Organisation,
         Privacy, Provisioning, ReturnPath, ServiceDesk, Words,
     },
-    reset::policy::PasswordPolicy,
 };
 
 #[derive(Debug, Deserialize)]

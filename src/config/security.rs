@@ -4,8 +4,24 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+/// argon2id's cost: memory, passes, lanes (`security.argon2_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Argon2Params {
+    /// OWASP's argon2id recommendation: m = 19 MiB, t = 2, p = 1.
+    pub const OWASP: Self = Self {
+        memory_kib: 19_456,
+        iterations: 2,
+        parallelism: 1,
+    };
+}
+
 use super::{Config, Description};
-use crate::reset::hasher::Argon2Params;
 
 /// Shortest API key or pepper accepted: 32 characters (about 190 bits when random).
 pub const MIN_SECRET_LEN: usize = 32;

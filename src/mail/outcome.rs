@@ -10,12 +10,10 @@ use tracing::{Instrument, error, info, warn};
 
 use super::failure::{Failure, SendError};
 use crate::model::EmailAddress;
+use crate::model::events::{DeskEvent, DeskObserver, LinkEvent, LinkObserver};
 use crate::{
     clock::SharedClock,
-    reset::{
-        audit::{Audit, AuditEvent},
-        events::{DeskEvent, DeskObserver, LinkEvent, LinkObserver},
-    },
+    reset::audit::{Audit, AuditEvent},
     store::{Conn, StoreError, outbox, tokens},
 };
 

@@ -24,8 +24,8 @@ use super::{
 use crate::{
     clock::SharedClock,
     i18n::Strings,
+    model::events::{DeskObserver, LinkObserver},
     org::Organisations,
-    reset::events::{DeskObserver, LinkObserver},
     store::{Dialect, Store, StoreError, outbox, tokens},
     templates::Templates,
 };

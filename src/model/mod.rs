@@ -1,8 +1,10 @@
 //! The values that the domain and the store both speak: accounts and their names, link tokens,
-//! the records of requests made from Teams. Below both, so that neither imports the other's
+//! the password policy, the records of requests made from Teams. Below both, so that neither imports the other's
 //! words: the store maps rows to these types, the domain decides what they mean.
 
 mod account;
+pub mod events;
+pub mod policy;
 mod teams;
 mod token;
 

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::{i18n::Locale, reset::policy::PasswordPolicy};
+use crate::{i18n::Locale, model::policy::PasswordPolicy};
 
 /// Microsoft's local clients for trying a bot without Teams. They send fixed, made-up tenant and
 /// team ids (or none), so an organisation serves them only when it lists them, and only in

@@ -1,6 +1,6 @@
 //! What can go wrong in the domain; each surface (page, JSON, card) translates the variant.
 
-use super::policy::PolicyViolation;
+use crate::model::policy::PolicyViolation;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,7 @@
 //! still verify and are re-made with it at the next successful sign-in, and a hash made with a
 //! pepper that is no longer configured verifies against nothing.
 
+use crate::config::Argon2Params;
 use std::sync::Arc;
 
 use argon2::{
@@ -21,23 +22,6 @@ use tracing::Instrument;
 
 use super::argon::{self, Memory};
 use crate::model::NewPassword;
-
-/// argon2id's cost: memory, passes, lanes (`security.argon2_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Argon2Params {
-    pub memory_kib: u32,
-    pub iterations: u32,
-    pub parallelism: u32,
-}
-
-impl Argon2Params {
-    /// OWASP's argon2id recommendation: m = 19 MiB, t = 2, p = 1.
-    pub const OWASP: Self = Self {
-        memory_kib: 19_456,
-        iterations: 2,
-        parallelism: 1,
-    };
-}
 
 /// Every permit taken and the waiting line full: refuse rather than queue without bound.
 #[derive(Debug, Clone, Copy, thiserror::Error)]

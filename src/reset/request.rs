@@ -13,10 +13,10 @@ use tracing::{info, instrument};
 use super::{
     ResetError,
     audit::{Audit, AuditEvent},
-    events::LinkEvent,
     limits::{Limit, Refusal, admit, hit_then, refuse},
     service::{Delivery, Requested, ResetService},
 };
+use crate::model::events::LinkEvent;
 use crate::model::{
     Account, AccountId, BotRequest, EmailAddress, Purpose, Requester, ResetToken, Username,
 };

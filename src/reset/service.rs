@@ -9,11 +9,11 @@ use url::Url;
 use super::{
     LinkProblem, ResetError,
     audit::{Audit, AuditEvent},
-    events::{LinkEvent, LinkObserver},
     hasher::Hasher,
     limits::{Limit, Refusal, admit},
 };
 use crate::config::Limits;
+use crate::model::events::{LinkEvent, LinkObserver};
 use crate::model::{
     AccountId, EmailAddress, NewPassword, Purpose, Requester, ResetToken, Username,
 };
@@ -39,8 +39,8 @@ pub struct ResetService {
     /// Told what becomes of links (the bot's live status cards).
     pub(crate) observer: Arc<dyn LinkObserver>,
     /// Told of what the service desk should know at once (a refusal burst).
-    pub(crate) desk: Arc<dyn super::events::DeskObserver>,
-    pub(crate) refusals: Arc<super::events::RefusalWatch>,
+    pub(crate) desk: Arc<dyn crate::model::events::DeskObserver>,
+    pub(crate) refusals: Arc<crate::model::events::RefusalWatch>,
 }
 
 /// What a request did. Every surface shows the same answer whatever this holds; the details
@@ -109,10 +109,11 @@ impl ResetService {
                 .and_then(|o| o.desk_channel.as_ref())
                 .map_or(0, |d| d.refusal_burst);
             if let Some(refusals) = self.refusals.refused(tenant, self.clock.unix(), threshold) {
-                let minutes = u32::try_from(super::events::REFUSAL_WINDOW_SECS / 60).unwrap_or(10);
+                let minutes =
+                    u32::try_from(crate::model::events::REFUSAL_WINDOW_SECS / 60).unwrap_or(10);
                 self.desk.desk_event(
                     Some(tenant),
-                    super::events::DeskEvent::RefusalBurst { refusals, minutes },
+                    crate::model::events::DeskEvent::RefusalBurst { refusals, minutes },
                 );
             }
         }

@@ -25,7 +25,7 @@ pub struct SignInService {
     pub(crate) hasher: Hasher,
     pub(crate) limits: Limits,
     /// Told of a hard lock (the service desk's channel).
-    pub(crate) desk: std::sync::Arc<dyn super::events::DeskObserver>,
+    pub(crate) desk: std::sync::Arc<dyn crate::model::events::DeskObserver>,
 }
 
 #[derive(Debug, Clone)]
@@ -260,7 +260,7 @@ impl SignInService {
                 if let (Some(None), Some(username)) = (policy.lock_for(failures), username) {
                     self.desk.desk_event(
                         Some(tenant),
-                        super::events::DeskEvent::HardLock { username },
+                        crate::model::events::DeskEvent::HardLock { username },
                     );
                 }
                 // This attempt was wrong; the lock applies from the next one.

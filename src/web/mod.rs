@@ -43,7 +43,7 @@ pub struct WebState {
     /// What `/readyz` answered last (`true`: ready), so that a change is logged once.
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     /// Told when the database stops answering and when it is back (the desk's channel).
-    pub desk: Arc<dyn crate::reset::events::DeskObserver>,
+    pub desk: Arc<dyn crate::model::events::DeskObserver>,
 }
 
 pub fn router() -> Router<WebState> {
@@ -95,7 +95,7 @@ async fn stylesheet() -> impl IntoResponse {
 async fn ready(State(state): State<WebState>) -> impl IntoResponse {
     use std::sync::atomic::Ordering;
 
-    use crate::reset::events::DeskEvent;
+    use crate::model::events::DeskEvent;
     let answer = state.store.ping().await;
     let was = state.ready.swap(answer.is_ok(), Ordering::SeqCst);
     match answer {

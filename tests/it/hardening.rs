@@ -4,8 +4,9 @@
 use octopus_teams::clock::Clock;
 use octopus_teams::model::NewPassword;
 use octopus_teams::{
+    config::Argon2Params,
     directory,
-    reset::hasher::{Argon2Params, Hasher, Pepper, Verified},
+    reset::hasher::{Hasher, Pepper, Verified},
 };
 use secrecy::SecretString;
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use octopus_teams::model::NewPassword;
-use octopus_teams::reset::hasher::{Argon2Params, Hasher};
+use octopus_teams::{config::Argon2Params, reset::hasher::Hasher};
 use serde_json::{Value, json};
 
 use crate::harness::{API_KEY, TestApp};

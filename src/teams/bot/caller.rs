@@ -14,6 +14,7 @@ use super::{
     cards::with_language,
 };
 use crate::model::Username;
+use crate::model::events::{DeskEvent, DeskObserver};
 use crate::{
     i18n::Locale,
     org::Organisation,
@@ -22,7 +23,6 @@ use crate::{
         agent::Agent,
         caller::{CallerCode, CallerState, Confirmation, Denial, DeniedCall, SentCheck, Started},
         desk_request::DeskReason,
-        events::{DeskEvent, DeskObserver},
         helpdesk::AccountStatus,
     },
 };

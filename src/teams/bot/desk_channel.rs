@@ -20,14 +20,8 @@ use super::{
     activity::{Activity, OutgoingActivity},
     cards::with_language,
 };
-use crate::{
-    i18n::Locale,
-    org::Organisation,
-    reset::{
-        events::{DeskEvent, DeskObserver},
-        service::Retry,
-    },
-};
+use crate::model::events::{DeskEvent, DeskObserver};
+use crate::{i18n::Locale, org::Organisation, reset::service::Retry};
 
 /// A card waits until no event came for this long…
 const QUIET: Duration = Duration::from_secs(2);

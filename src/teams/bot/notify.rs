@@ -11,15 +11,9 @@ use super::{
     cards::{CardVerb, with_language, with_refresh},
     connector::ConnectorError,
 };
+use crate::model::events::{LinkEvent, LinkObserver};
 use crate::model::{BotRequest, Purpose, RequestState};
-use crate::{
-    i18n::Locale,
-    org::Organisation,
-    reset::{
-        desk_request::DeskReason,
-        events::{LinkEvent, LinkObserver},
-    },
-};
+use crate::{i18n::Locale, org::Organisation, reset::desk_request::DeskReason};
 
 /// The status card for a request as it stands at `now`.
 pub fn status_card(
