@@ -8,7 +8,7 @@ pub mod sheet;
 pub use csv::{ImportError, ImportOptions, ImportReport, import_csv, import_csv_with};
 pub use sheet::BadRow;
 
-use crate::model::{Account, AccountId};
+use crate::model::{Account, AccountId, Revoked};
 use crate::{
     org::Organisation,
     reset::audit::{Audit, AuditEvent},
@@ -102,8 +102,10 @@ pub async fn update(
         return Ok(());
     };
     let (event, reason) = match change {
-        OwnerChange::Email | OwnerChange::Reassigned => (AuditEvent::EmailChanged, "email_changed"),
-        OwnerChange::Identity => (AuditEvent::IdentityChanged, "identity_changed"),
+        OwnerChange::Email | OwnerChange::Reassigned => {
+            (AuditEvent::EmailChanged, Revoked::EmailChanged)
+        }
+        OwnerChange::Identity => (AuditEvent::IdentityChanged, Revoked::IdentityChanged),
     };
     let (links, sessions_ended) = end_access(tx, &existing.id, reason, now).await?;
     if matches!(change, OwnerChange::Identity | OwnerChange::Reassigned) {
@@ -153,7 +155,7 @@ pub async fn disable(
     now: i64,
 ) -> Result<(), StoreError> {
     directory::set_disabled(tx, id, Some(source.as_str()), now).await?;
-    let (links, sessions_ended) = end_access(tx, id, "disabled", now).await?;
+    let (links, sessions_ended) = end_access(tx, id, Revoked::Disabled, now).await?;
     Audit::event(AuditEvent::AccountDisabled, now)
         .tenant(&org.tenant_id)
         .account(id)
@@ -187,7 +189,7 @@ pub async fn enable(
 async fn end_access(
     tx: &mut Conn,
     id: &AccountId,
-    reason: &str,
+    reason: Revoked,
     now: i64,
 ) -> Result<(usize, u64), StoreError> {
     let links = tokens::revoke_active(tx, id, now, reason).await?;

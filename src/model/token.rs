@@ -51,9 +51,71 @@ impl fmt::Debug for TokenHash {
     }
 }
 
+/// Why a link stopped working before it was used, stored as this text (`revoked_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// A newer link of the account replaced it.
+    Superseded,
+    /// Another link of the account was used.
+    Completed,
+    /// « Ce n'était pas moi ».
+    Cancelled,
+    /// Its mail could not be sent in time.
+    Undelivered,
+    /// The directory gave the account another address.
+    EmailChanged,
+    /// The directory gave the account another Teams identity.
+    IdentityChanged,
+    /// The account left the directory.
+    Disabled,
+}
+
+impl Revoked {
+    pub const ALL: [Revoked; 7] = [
+        Revoked::Superseded,
+        Revoked::Completed,
+        Revoked::Cancelled,
+        Revoked::Undelivered,
+        Revoked::EmailChanged,
+        Revoked::IdentityChanged,
+        Revoked::Disabled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Revoked::Superseded => "superseded",
+            Revoked::Completed => "completed",
+            Revoked::Cancelled => "cancelled",
+            Revoked::Undelivered => "undelivered",
+            Revoked::EmailChanged => "email_changed",
+            Revoked::IdentityChanged => "identity_changed",
+            Revoked::Disabled => "disabled",
+        }
+    }
+}
+
+impl std::str::FromStr for Revoked {
+    type Err = super::UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Revoked::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or(super::UnknownName)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn revocation_reasons_read_back_as_stored() {
+        for r in Revoked::ALL {
+            assert_eq!(r.as_str().parse::<Revoked>(), Ok(r));
+        }
+        assert!("stolen".parse::<Revoked>().is_err());
+    }
 
     #[test]
     fn tokens_are_256_bits_and_distinct() {

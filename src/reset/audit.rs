@@ -94,6 +94,40 @@ pub enum AuditEvent {
 }
 
 impl AuditEvent {
+    /// Every event, for reading a stored name back.
+    pub const ALL: [AuditEvent; 30] = [
+        AuditEvent::LinkRequested,
+        AuditEvent::LinkRequestedUnknownAccount,
+        AuditEvent::LinkRateLimited,
+        AuditEvent::LinkCancelled,
+        AuditEvent::PasswordChanged,
+        AuditEvent::Enrolled,
+        AuditEvent::SignInOk,
+        AuditEvent::SignInFailed,
+        AuditEvent::SignInLocked,
+        AuditEvent::SignInRateLimited,
+        AuditEvent::RequestRateLimited,
+        AuditEvent::MailSent,
+        AuditEvent::MailDeadLettered,
+        AuditEvent::MailExpired,
+        AuditEvent::MailRetriedByOperator,
+        AuditEvent::CredentialsChecked,
+        AuditEvent::EmailChanged,
+        AuditEvent::UsernameReminderRequested,
+        AuditEvent::HelpdeskViewed,
+        AuditEvent::AccountUnlocked,
+        AuditEvent::UnlockRefused,
+        AuditEvent::IdentityBound,
+        AuditEvent::IdentityChanged,
+        AuditEvent::AccountDisabled,
+        AuditEvent::AccountEnabled,
+        AuditEvent::CallerCodeSent,
+        AuditEvent::CallerConfirmed,
+        AuditEvent::CallerCodeWrong,
+        AuditEvent::CallerDenied,
+        AuditEvent::DeskRequestSent,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             AuditEvent::LinkRequested => "link_requested",
@@ -127,6 +161,18 @@ impl AuditEvent {
             AuditEvent::CallerDenied => "caller_denied",
             AuditEvent::DeskRequestSent => "desk_request_sent",
         }
+    }
+}
+
+/// A stored event name read back; an unknown one (written by a newer version) is refused.
+impl std::str::FromStr for AuditEvent {
+    type Err = crate::model::UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AuditEvent::ALL
+            .into_iter()
+            .find(|e| e.name() == s)
+            .ok_or(crate::model::UnknownName)
     }
 }
 

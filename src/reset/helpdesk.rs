@@ -110,7 +110,8 @@ impl Helpdesk<'_> {
         // flood of attempts at a locked account cannot push its requests and changes off the card.
         let (locks, others): (Vec<&str>, Vec<&str>) = SHOWN
             .iter()
-            .partition(|&&e| e == AuditEvent::SignInLocked.name());
+            .map(|e| e.name())
+            .partition(|&e| e == AuditEvent::SignInLocked.name());
         let mut rows = history::events(&mut conn, id, &others, AUDIT_ROWS).await?;
         rows.extend(history::events(&mut conn, id, &locks, 1).await?);
         let last_signin = history::last(&mut conn, id, AuditEvent::SignInOk.name()).await?;

@@ -2,21 +2,23 @@
 //! fate and each mail's, merged into one timeline, newest first. Pure: the rows come from
 //! `store::history`.
 
+use super::audit::AuditEvent;
 use crate::model::Purpose;
+use crate::model::Revoked;
 use crate::store::history;
 
 /// How many lines the timeline keeps (newest).
 const TIMELINE: usize = 12;
 
 /// The audit rows the timeline shows (sign-in checks are summed up as "last sign-in").
-pub const SHOWN: [&str; 7] = [
-    "link_requested",
-    "mail_retried_by_operator",
-    "password_changed",
-    "enrolled",
-    "signin_locked",
-    "account_unlocked",
-    "email_changed",
+pub const SHOWN: [AuditEvent; 7] = [
+    AuditEvent::LinkRequested,
+    AuditEvent::MailRetriedByOperator,
+    AuditEvent::PasswordChanged,
+    AuditEvent::Enrolled,
+    AuditEvent::SignInLocked,
+    AuditEvent::AccountUnlocked,
+    AuditEvent::EmailChanged,
 ];
 
 /// Who set something in motion, as the audit's client key tells.
@@ -115,17 +117,20 @@ pub fn timeline(
             .and_then(|d| d.split_whitespace().next())
             .and_then(Purpose::parse)
             .unwrap_or(Purpose::Reset);
-        let what = match r.event.as_str() {
-            "link_requested" => Happening::Requested { purpose, by },
-            "mail_retried_by_operator" => Happening::Requested {
+        let Ok(event) = r.event.parse::<AuditEvent>() else {
+            continue;
+        };
+        let what = match event {
+            AuditEvent::LinkRequested => Happening::Requested { purpose, by },
+            AuditEvent::MailRetriedByOperator => Happening::Requested {
                 purpose,
                 by: By::Operator,
             },
-            "password_changed" => Happening::PasswordChanged,
-            "enrolled" => Happening::Enrolled,
-            "signin_locked" => Happening::SignInLocked,
-            "account_unlocked" => Happening::Unlocked { by },
-            "email_changed" => Happening::EmailChanged,
+            AuditEvent::PasswordChanged => Happening::PasswordChanged,
+            AuditEvent::Enrolled => Happening::Enrolled,
+            AuditEvent::SignInLocked => Happening::SignInLocked,
+            AuditEvent::AccountUnlocked => Happening::Unlocked { by },
+            AuditEvent::EmailChanged => Happening::EmailChanged,
             _ => continue,
         };
         push(r.occurred_at, what);
@@ -134,10 +139,11 @@ pub fn timeline(
         if let Some(at) = l.opened_at {
             push(at, Happening::LinkOpened);
         }
-        match (l.used_at, l.revoked_at, l.revoked_reason.as_deref()) {
+        let reason = l.revoked_reason.as_deref().and_then(|r| r.parse().ok());
+        match (l.used_at, l.revoked_at, reason) {
             (Some(at), _, _) => push(at, Happening::LinkUsed),
-            (None, Some(at), Some("superseded")) => push(at, Happening::LinkSuperseded),
-            (None, Some(at), Some("cancelled")) => push(at, Happening::LinkCancelled),
+            (None, Some(at), Some(Revoked::Superseded)) => push(at, Happening::LinkSuperseded),
+            (None, Some(at), Some(Revoked::Cancelled)) => push(at, Happening::LinkCancelled),
             // Revoked because another link was used: that one's "used" line tells it.
             (None, Some(_), _) => {}
             (None, None, _) if l.expires_at <= now => push(l.expires_at, Happening::LinkExpired),

@@ -16,6 +16,7 @@ use super::{
     limits::{Limit, Refusal, admit, hit_then, refuse},
     service::{Delivery, Requested, ResetService},
 };
+use crate::model::Revoked;
 use crate::model::events::LinkEvent;
 use crate::model::{
     Account, AccountId, BotRequest, EmailAddress, Purpose, Requester, ResetToken, Username,
@@ -249,7 +250,7 @@ impl ResetService {
         // One usable link per account even under simultaneous requests: the account row is
         // locked (PostgreSQL) until the transaction ends; SQLite serialises writers anyway.
         accounts::lock(conn, self.store.dialect(), account_id).await?;
-        let superseded = tokens::revoke_active(conn, account_id, now, "superseded").await?;
+        let superseded = tokens::revoke_active(conn, account_id, now, Revoked::Superseded).await?;
         let token = ResetToken::generate();
         let token_id = uuid::Uuid::new_v4().to_string();
         let expires_at = now + i64::try_from(org.token_lifetime.as_secs()).unwrap_or(1800);

@@ -13,6 +13,7 @@ use super::{
     limits::{Limit, Refusal, admit},
 };
 use crate::config::Limits;
+use crate::model::Revoked;
 use crate::model::events::{LinkEvent, LinkObserver};
 use crate::model::{
     AccountId, EmailAddress, NewPassword, Purpose, Requester, ResetToken, Username,
@@ -310,7 +311,7 @@ impl ResetService {
             &super::signin::lock_subject(account.username.as_str()),
         )
         .await?;
-        let others = tokens::revoke_active(&mut tx, &account_id, now, "completed").await?;
+        let others = tokens::revoke_active(&mut tx, &account_id, now, Revoked::Completed).await?;
         let ended = sessions::delete_for_account(&mut tx, &account_id).await?;
         let event = match link.purpose {
             Purpose::Reset => AuditEvent::PasswordChanged,
@@ -363,7 +364,7 @@ impl ResetService {
         let link = self.inspect(token).await?;
         let now = self.clock.unix();
         let mut tx = self.store.begin().await?;
-        let account = tokens::revoke_one(&mut tx, &token.hash(), now, "cancelled")
+        let account = tokens::revoke_one(&mut tx, &token.hash(), now, Revoked::Cancelled)
             .await?
             .ok_or(ResetError::Link(LinkProblem::Revoked))?;
         Audit::event(AuditEvent::LinkCancelled, now)
@@ -387,7 +388,7 @@ impl ResetService {
         let account = tokens::account_of(&mut tx, token_id)
             .await?
             .ok_or(ResetError::Link(LinkProblem::Unknown))?;
-        if !tokens::revoke_by_id(&mut tx, token_id, &account, now, "cancelled").await? {
+        if !tokens::revoke_by_id(&mut tx, token_id, &account, now, Revoked::Cancelled).await? {
             return Err(ResetError::Link(LinkProblem::Revoked));
         }
         let tenant = accounts::by_id(&mut tx, &account)

@@ -1,5 +1,6 @@
 //! Reset / enrolment tokens (hash only).
 
+use crate::model::Revoked;
 use sqlx::AnyConnection;
 
 use super::StoreError;
@@ -119,14 +120,14 @@ pub async fn revoke_active(
     conn: &mut AnyConnection,
     account: &AccountId,
     now: i64,
-    reason: &str,
+    reason: Revoked,
 ) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(
         "update reset_token set revoked_at = $1, revoked_reason = $2 \
          where account_id = $3 and used_at is null and revoked_at is null returning token_id",
     )
     .bind(now)
-    .bind(reason)
+    .bind(reason.as_str())
     .bind(&account.0)
     .fetch_all(conn)
     .await?)
@@ -138,14 +139,14 @@ pub async fn revoke_by_id(
     token_id: &str,
     account: &AccountId,
     now: i64,
-    reason: &str,
+    reason: Revoked,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "update reset_token set revoked_at = $1, revoked_reason = $2 \
          where token_id = $3 and account_id = $4 and used_at is null and revoked_at is null and expires_at > $1",
     )
     .bind(now)
-    .bind(reason)
+    .bind(reason.as_str())
     .bind(token_id)
     .bind(&account.0)
     .execute(conn)
@@ -153,7 +154,7 @@ pub async fn revoke_by_id(
     Ok(done.rows_affected() == 1)
 }
 
-/// Revokes the link `token_id` whose mail could not be sent in time (`undelivered`), if it is
+/// Revokes the link `token_id` whose mail could not be sent in time ([`Revoked::Undelivered`]), if it is
 /// still active: nobody has it, and nobody should get it later. `false`: it was not active.
 pub async fn revoke_undelivered(
     conn: &mut AnyConnection,
@@ -161,10 +162,11 @@ pub async fn revoke_undelivered(
     now: i64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "update reset_token set revoked_at = $1, revoked_reason = 'undelivered' \
-         where token_id = $2 and used_at is null and revoked_at is null",
+        "update reset_token set revoked_at = $1, revoked_reason = $2 \
+         where token_id = $3 and used_at is null and revoked_at is null",
     )
     .bind(now)
+    .bind(Revoked::Undelivered.as_str())
     .bind(token_id)
     .execute(conn)
     .await?;
@@ -227,7 +229,7 @@ pub async fn revoke_one(
     conn: &mut AnyConnection,
     hash: &TokenHash,
     now: i64,
-    reason: &str,
+    reason: Revoked,
 ) -> Result<Option<AccountId>, StoreError> {
     let id: Option<String> = sqlx::query_scalar(
         "update reset_token set revoked_at = $1, revoked_reason = $2 \
@@ -235,7 +237,7 @@ pub async fn revoke_one(
          returning account_id",
     )
     .bind(now)
-    .bind(reason)
+    .bind(reason.as_str())
     .bind(hash.0.to_vec())
     .fetch_optional(conn)
     .await?;
