@@ -253,7 +253,7 @@ async fn a_relay_outage_posts_a_card_when_it_starts_and_one_when_it_ends() {
 
 #[tokio::test]
 async fn a_database_that_stops_answering_is_told_in_the_desk_channel() {
-    // On PostgreSQL, operations::readyz_fails_while_the_database_is_down_and_recovers counts the
+    // On PostgreSQL, operations::binary::readyz_fails_while_the_database_is_down_and_recovers counts the
     // readiness warnings of the whole test process: this one would be counted there too. The
     // desk's side does not depend on the database kind.
     if std::env::var("DATABASE_URL").is_ok() {

@@ -337,6 +337,9 @@ impl Page<'_> {
 
 #[tokio::test]
 async fn the_agents_playground_gets_the_whole_journey_from_the_service_on_its_defaults() {
+    if !crate::harness::node_packages("tests/playground") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("working dir");
     let (_service, service_port) = the_service(dir.path(), None).await;
     let (_playground, port) = the_playground(dir.path(), service_port).await;

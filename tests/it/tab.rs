@@ -51,14 +51,17 @@ fn sdk_integrity() -> String {
 
 /// The service with the production tab settings (only the SSO app id is set, as an admin does),
 /// the stand-in Teams and CDN, and a browser that reaches them.
-async fn spawn_in_teams() -> (TestApp, TeamsHost, Browser) {
+async fn spawn_in_teams() -> Option<(TestApp, TeamsHost, Browser)> {
     spawn_in_teams_with(|_| {}, Options::default()).await
 }
 
 async fn spawn_in_teams_with(
     edit: impl FnOnce(&mut octopus_teams::config::RawConfig) + Send + 'static,
     options: Options,
-) -> (TestApp, TeamsHost, Browser) {
+) -> Option<(TestApp, TeamsHost, Browser)> {
+    if !crate::harness::node_packages("tests/tab-host") {
+        return None;
+    }
     let host = TeamsHost::start(&production_tab().0).await;
     let app = TestApp::builder()
         .config(move |c| {
@@ -72,7 +75,7 @@ async fn spawn_in_teams_with(
         ..options
     })
     .await;
-    (app, host, b)
+    Some((app, host, b))
 }
 
 /// Signed by Entra's published key, as Teams' getAuthToken tokens are.
@@ -177,7 +180,9 @@ async fn accessible(b: &Browser) {
 
 #[tokio::test]
 async fn single_sign_on_sends_the_link_with_one_button() {
-    let (app, _host, b) = spawn_in_teams().await;
+    let Some((app, _host, b)) = spawn_in_teams().await else {
+        return;
+    };
     open_in_teams(&b, &app, &sso_token(&app, &julie(&app)), "fr-CA", "default").await;
     visible(&b, "#sso").await;
     assert_eq!(b.text("#username").await, "trej");
@@ -211,7 +216,9 @@ async fn single_sign_on_sends_the_link_with_one_button() {
 
 #[tokio::test]
 async fn a_locked_account_gets_the_unlock_button_in_the_tab() {
-    let (app, _host, b) = spawn_in_teams().await;
+    let Some((app, _host, b)) = spawn_in_teams().await else {
+        return;
+    };
     crate::unlock::enrolled_and_locked(&app).await;
     open_in_teams(&b, &app, &sso_token(&app, &julie(&app)), "fr-CA", "default").await;
     visible(&b, "#locked").await;
@@ -233,7 +240,9 @@ async fn a_locked_account_gets_the_unlock_button_in_the_tab() {
 
 #[tokio::test]
 async fn without_single_sign_on_the_tab_falls_back_to_the_username_form() {
-    let (app, _host, b) = spawn_in_teams().await;
+    let Some((app, _host, b)) = spawn_in_teams().await else {
+        return;
+    };
     open_in_teams(&b, &app, "", "fr-CA", "default").await; // getAuthToken fails (consent)
     visible(&b, "#fallback").await;
     assert!(
@@ -260,7 +269,9 @@ async fn without_single_sign_on_the_tab_falls_back_to_the_username_form() {
 
 #[tokio::test]
 async fn an_unknown_teams_account_gets_the_form_too() {
-    let (app, _host, b) = spawn_in_teams().await;
+    let Some((app, _host, b)) = spawn_in_teams().await else {
+        return;
+    };
     let stranger = sso_claims(
         &app.entra.base,
         TENANT,
@@ -280,7 +291,7 @@ async fn an_unknown_teams_account_gets_the_form_too() {
 
 #[tokio::test]
 async fn an_unknown_teams_account_may_open_a_request_at_the_service_desk_from_the_tab() {
-    let (app, _host, b) = spawn_in_teams_with(
+    let Some((app, _host, b)) = spawn_in_teams_with(
         |c| {
             c.organisations[0].octopus_requests = Some(octopus_teams::org::OctopusRequests {
                 mailbox: "octopus-demandes@cegepsi.ca".into(),
@@ -292,7 +303,10 @@ async fn an_unknown_teams_account_may_open_a_request_at_the_service_desk_from_th
         },
         Options::default(),
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     let mut stranger = sso_claims(
         &app.entra.base,
         TENANT,
@@ -344,7 +358,9 @@ async fn an_unknown_teams_account_may_open_a_request_at_the_service_desk_from_th
 
 #[tokio::test]
 async fn dark_theme_and_the_three_languages() {
-    let (app, _host, b) = spawn_in_teams().await;
+    let Some((app, _host, b)) = spawn_in_teams().await else {
+        return;
+    };
     for (locale, theme, expected) in [
         (
             "fr-CA",
@@ -384,7 +400,9 @@ async fn dark_theme_and_the_three_languages() {
 
 #[tokio::test]
 async fn the_channel_tab_configuration_page_saves_a_channel_content_url() {
-    let (app, _host, b) = spawn_in_teams().await;
+    let Some((app, _host, b)) = spawn_in_teams().await else {
+        return;
+    };
     let url = format!(
         "{TEAMS_WEB}/host.html?tab={}&frameContext=settings&locale=fr-CA&tenant={TENANT}",
         enc(&app.url("/tab/config?locale=fr-CA"))
@@ -414,13 +432,16 @@ async fn the_channel_tab_configuration_page_saves_a_channel_content_url() {
 
 #[tokio::test]
 async fn the_channel_tab_configuration_page_can_save_the_organisations_octopus_portal() {
-    let (app, _host, b) = spawn_in_teams_with(
+    let Some((app, _host, b)) = spawn_in_teams_with(
         |c| {
             c.organisations[0].portal_url = "https://cegepsi.octopus-itsm.com/Web/Login.aspx".into()
         },
         Options::default(),
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     let url = format!(
         "{TEAMS_WEB}/host.html?tab={}&frameContext=settings&locale=fr-CA&tenant={TENANT}",
         enc(&app.url("/tab/config?locale=fr-CA"))
@@ -689,6 +710,9 @@ async fn the_tab_may_fetch_teams_js_s_list_of_trusted_hosts_and_nothing_else() {
 
 #[tokio::test]
 async fn the_tab_loads_the_published_teams_js_with_its_full_integrity_hash() {
+    if !crate::harness::node_packages("tests/tab-host") {
+        return;
+    }
     let (url, configured) = production_tab();
     let served = sdk_integrity();
     assert_eq!(
@@ -737,11 +761,14 @@ async fn a_wrong_integrity_hash_makes_the_browser_refuse_teams_js() {
         "sha384-{}",
         base64::engine::general_purpose::STANDARD.encode([7u8; 48])
     );
-    let (app, host, b) = spawn_in_teams_with(
+    let Some((app, host, b)) = spawn_in_teams_with(
         move |c| c.tab.teams_js_integrity = Some(wrong),
         Options::default(),
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     open_in_teams(&b, &app, &sso_token(&app, &julie(&app)), "fr-CA", "default").await;
     loaded(&b).await;
     let (sdk_url, _) = production_tab();
@@ -774,7 +801,9 @@ async fn a_wrong_integrity_hash_makes_the_browser_refuse_teams_js() {
 
 /// Sets a third-party cookie from inside the tab frame and reads what the browser kept.
 async fn cookie_kept_in_the_teams_frame(options: Options) -> Value {
-    let (app, _host, b) = spawn_in_teams_with(|_| {}, options).await;
+    let Some((app, _host, b)) = spawn_in_teams_with(|_| {}, options).await else {
+        unreachable!("the caller checked the Node packages");
+    };
     open_in_teams(&b, &app, "", "fr-CA", "default").await;
     let kept = b
         .client
@@ -790,6 +819,9 @@ async fn cookie_kept_in_the_teams_frame(options: Options) -> Value {
 
 #[tokio::test]
 async fn third_party_cookies_are_blocked_in_the_teams_frame() {
+    if !crate::harness::node_packages("tests/tab-host") {
+        return;
+    }
     assert_eq!(
         cookie_kept_in_the_teams_frame(Options::default()).await,
         "",
@@ -809,7 +841,9 @@ async fn third_party_cookies_are_blocked_in_the_teams_frame() {
 
 #[tokio::test]
 async fn a_microsoft_host_newer_than_teams_js_is_trusted_through_the_cdn_list() {
-    let (app, host, b) = spawn_in_teams().await;
+    let Some((app, host, b)) = spawn_in_teams().await else {
+        return;
+    };
     open_at(
         &b,
         NEW_HOST,
@@ -831,7 +865,9 @@ async fn a_microsoft_host_newer_than_teams_js_is_trusted_through_the_cdn_list() 
 
 #[tokio::test]
 async fn a_host_that_teams_js_does_not_trust_gets_no_single_sign_on() {
-    let (app, _host, b) = spawn_in_teams().await;
+    let Some((app, _host, b)) = spawn_in_teams().await else {
+        return;
+    };
     open_at(
         &b,
         UNTRUSTED_HOST,

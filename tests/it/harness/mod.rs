@@ -556,3 +556,30 @@ pub fn without_csrf(html: &str) -> String {
         Some(_) => html.replace(&csrf_of(html), "CSRF"),
     }
 }
+
+/// Whether the Node packages of `dir` (a folder of the crate) are installed; `scripts/test-deps`
+/// installs them. When they are not, the caller skips what needs them, and one line per folder
+/// says so and what to run. `scripts/test` sets `OCTOPUS_TEST_NODE=required`: there a missing
+/// folder fails the test, so the full suite always runs everything.
+pub fn node_packages(dir: &str) -> bool {
+    use std::io::Write;
+    static TOLD: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    if root.join(dir).join("node_modules").is_dir() {
+        return true;
+    }
+    assert!(
+        std::env::var("OCTOPUS_TEST_NODE").as_deref() != Ok("required"),
+        "{dir}/node_modules is missing: run scripts/test-deps"
+    );
+    let mut told = TOLD.lock().unwrap_or_else(|p| p.into_inner());
+    if !told.iter().any(|d| d == dir) {
+        told.push(dir.to_string());
+        // Straight to the process's stderr: the test harness captures `eprintln!`.
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: what needs {dir}/node_modules (run scripts/test-deps to install it)"
+        );
+    }
+    false
+}

@@ -333,7 +333,7 @@ async fn request_logs_name_the_route_never_the_token() {
 async fn the_secret_key_is_created_once_and_pending_mail_survives_a_restart() {
     let db = TestDb::create().await;
     if db.is_postgres() {
-        // With PostgreSQL the key must be configured and no file is made (ops.rs tests that
+        // With PostgreSQL the key must be configured and no file is made (in_process.rs tests that
         // the start is refused without it): this is the single-instance SQLite default.
         eprintln!("skipped on PostgreSQL: data/secret.key is the SQLite default's");
         return;
