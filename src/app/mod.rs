@@ -106,15 +106,12 @@ pub fn router(state: AppState) -> Router {
     let metrics_here = state.config.metrics.listen.is_none();
     let main = Router::new()
         .merge(web::router().with_state(WebState::from_ref(&state)))
-        .merge(tab::router().with_state(Tab::from_ref(&state)))
+        .merge(tab::router(Tab::from_ref(&state)))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             csrf::ensure_cookie,
         ))
-        .layer(middleware::from_fn_with_state(
-            mw::SecurityHeaders::new(&state.tab.csp),
-            mw::security_headers,
-        ))
+        .layer(middleware::from_fn(mw::security_headers))
         .merge(bot::router().with_state(Arc::new(state.bot.clone())))
         .merge(scim::router().with_state(ScimState::from_ref(&state)));
     // With metrics.listen set, /metrics is served only on that address.

@@ -8,44 +8,22 @@ use axum::{
     response::Response,
 };
 
-/// What [`security_headers`] is told: the tab pages' own Content-Security-Policy (the tab
-/// builds it from its configuration).
-#[derive(Clone)]
-pub struct SecurityHeaders {
-    tab_csp: Option<HeaderValue>,
-}
-
-impl SecurityHeaders {
-    pub fn new(tab_csp: &str) -> Self {
-        Self {
-            tab_csp: HeaderValue::from_str(tab_csp).ok(),
-        }
-    }
-}
-
 /// Pages refuse framing and load nothing from elsewhere; no page is cached and no Referer
-/// leaves (token pages carry their token in the URL). The tab pages alone may be framed, by
-/// Teams and Microsoft 365 hosts, and load the Teams SDK.
-pub async fn security_headers(
-    State(headers): State<SecurityHeaders>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let path = req.uri().path();
-    let is_static = path.starts_with("/static/");
-    let is_tab = path == "/tab" || path.starts_with("/tab/");
+/// leaves (token pages carry their token in the URL). A response that brings its own
+/// Content-Security-Policy keeps it, and is not refused framing: the tab's pages, whose router
+/// gives them the policy that lets Teams and Microsoft 365 frame them (`teams::tab::router`).
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    if is_tab {
-        if let Some(v) = headers.tab_csp {
-            h.insert(header::CONTENT_SECURITY_POLICY, v);
-        }
-    } else {
-        h.entry(header::CONTENT_SECURITY_POLICY)
-            .or_insert(HeaderValue::from_static(
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
                 "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
-            ));
+            ),
+        );
         h.entry(header::X_FRAME_OPTIONS)
             .or_insert(HeaderValue::from_static("DENY"));
     }

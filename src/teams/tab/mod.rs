@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::FromRef,
+    extract::{FromRef, Request, State},
+    http::{HeaderValue, header},
+    middleware::{self, Next},
+    response::Response,
     routing::{get, post},
 };
 
@@ -72,14 +75,35 @@ fn script_source(url: &url::Url) -> String {
     }
 }
 
-pub fn router() -> Router<Tab> {
-    Router::new()
+/// The tab's routes, with its state. Its two pages carry the tab's own Content-Security-Policy
+/// (framed by Teams and Microsoft 365 hosts, loading TeamsJS), which the service-wide security
+/// headers then leave as it is.
+pub fn router<S>(state: Tab) -> Router<S> {
+    let csp = HeaderValue::from_str(&state.tab.csp).ok();
+    let pages = Router::new()
         .route("/tab", get(handlers::page))
         .route("/tab/config", get(handlers::config_page))
+        .route_layer(middleware::from_fn_with_state(csp, framed_by_teams));
+    Router::new()
+        .merge(pages)
         .route("/static/tab.js", get(handlers::script))
         .route("/static/tab.css", get(handlers::stylesheet))
         .route("/api/tab/me", get(handlers::me))
         .route("/api/tab/request", post(handlers::request))
         .route("/api/tab/unlock", post(unlock::unlock))
         .route("/api/tab/desk-request", post(desk::desk_request))
+        .with_state(state)
+}
+
+async fn framed_by_teams(
+    State(csp): State<Option<HeaderValue>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut res = next.run(req).await;
+    if let Some(csp) = csp {
+        res.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    res
 }
