@@ -20,7 +20,11 @@ use octopus_teams::{
     clock::SystemClock,
     i18n::{Locale, Strings},
     teams::auth::{channel::ChannelAuth, jwks::OpenIdKeys, verified::VerifiedTokens},
-    teams::bot::{activity::Activity, cards::Cards, intent::intent},
+    teams::bot::{
+        activity::Activity,
+        cards::{Card, Cards},
+        intent::intent,
+    },
 };
 use serde_json::json;
 
@@ -115,7 +119,7 @@ fn cards(c: &mut Criterion) {
     c.bench_function("card: welcome, fr-CA", |bench| {
         bench.iter(|| {
             cards.render(
-                "welcome",
+                Card::Welcome,
                 Locale::FrCa,
                 json!({"orgName": "Cégep de Sept-Îles", "portalUrl": "https://octopus.example.org/"}),
             )
@@ -124,7 +128,7 @@ fn cards(c: &mut Criterion) {
     c.bench_function("card: welcome, fr-CA, serialised", |bench| {
         bench.iter(|| {
             serde_json::to_vec(&cards.render(
-                "welcome",
+                Card::Welcome,
                 Locale::FrCa,
                 json!({"orgName": "Cégep de Sept-Îles", "portalUrl": "https://octopus.example.org/"}),
             ))

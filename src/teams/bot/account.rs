@@ -3,6 +3,7 @@
 //! the same answer, whatever the reason. Nothing here takes a username from what was typed or
 //! from a card's data.
 
+use super::cards::Card;
 use super::{conversation::Conversations, identity::Identities, replies::Replies};
 use crate::reset::reminder::Reminders;
 use crate::reset::unlock::Unlocks;
@@ -202,7 +203,7 @@ impl OwnAccount<'_> {
             },
         );
         let card = self.core.cards.render(
-            "account",
+            Card::Account,
             locale,
             json!({
                 "hasContact": contact.is_some(), "contact": contact.unwrap_or_default(),

@@ -4,6 +4,7 @@
 //! owner's « Je n'ai pas appelé » ends the check and warns the agent in their personal chat.
 
 use super::agent::{Notice, at, said};
+use super::cards::Card;
 use crate::reset::caller::CallerChecks;
 use serde_json::{Value, json};
 use tracing::{info, warn};
@@ -207,7 +208,7 @@ impl CallerCards<'_> {
         agent_name: &str,
     ) -> OutgoingActivity {
         let card = self.core.cards.render(
-            "caller-code",
+            Card::CallerCode,
             locale,
             json!({
                 "isDenied": code.is_none(),
@@ -227,7 +228,7 @@ impl CallerCards<'_> {
     fn denied_card(&self, org: &Organisation, locale: Locale) -> Value {
         let desk = super::desk::desk_offer(org, Some(DeskReason::DidNotCall));
         let card = self.core.cards.render(
-            "caller-code",
+            Card::CallerCode,
             locale,
             json!({"isDenied": true, "intro": "", "code": "", "validity": "", "checkId": "",
                 "canAskDesk": desk.0, "deskReason": desk.1}),

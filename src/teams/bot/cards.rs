@@ -12,49 +12,71 @@ use crate::{
     model::UnknownName,
 };
 
-const TEMPLATES: [(&str, &str); 10] = [
-    (
-        "welcome",
-        include_str!("../../../adaptive-cards/welcome.json"),
-    ),
-    (
-        "invite",
-        include_str!("../../../adaptive-cards/invite.json"),
-    ),
-    (
-        "request",
-        include_str!("../../../adaptive-cards/request.json"),
-    ),
-    (
-        "status",
-        include_str!("../../../adaptive-cards/status.json"),
-    ),
-    ("error", include_str!("../../../adaptive-cards/error.json")),
-    (
-        "helpdesk",
-        include_str!("../../../adaptive-cards/helpdesk.json"),
-    ),
-    (
-        "account",
-        include_str!("../../../adaptive-cards/account.json"),
-    ),
-    (
-        "caller-code",
-        include_str!("../../../adaptive-cards/caller-code.json"),
-    ),
-    (
-        "desk-request",
-        include_str!("../../../adaptive-cards/desk-request.json"),
-    ),
-    (
-        "desk-alert",
-        include_str!("../../../adaptive-cards/desk-alert.json"),
-    ),
-];
+/// The bot's cards, one template each in `adaptive-cards/` (compiled in: a missing file does not
+/// build).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Card {
+    Welcome,
+    Invite,
+    Request,
+    Status,
+    Error,
+    Helpdesk,
+    Account,
+    CallerCode,
+    DeskRequest,
+    DeskAlert,
+}
+
+impl Card {
+    pub const ALL: [Card; 10] = [
+        Card::Welcome,
+        Card::Invite,
+        Card::Request,
+        Card::Status,
+        Card::Error,
+        Card::Helpdesk,
+        Card::Account,
+        Card::CallerCode,
+        Card::DeskRequest,
+        Card::DeskAlert,
+    ];
+
+    /// Its template's file name in `adaptive-cards/`, without `.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Card::Welcome => "welcome",
+            Card::Invite => "invite",
+            Card::Request => "request",
+            Card::Status => "status",
+            Card::Error => "error",
+            Card::Helpdesk => "helpdesk",
+            Card::Account => "account",
+            Card::CallerCode => "caller-code",
+            Card::DeskRequest => "desk-request",
+            Card::DeskAlert => "desk-alert",
+        }
+    }
+
+    fn template(self) -> &'static str {
+        match self {
+            Card::Welcome => include_str!("../../../adaptive-cards/welcome.json"),
+            Card::Invite => include_str!("../../../adaptive-cards/invite.json"),
+            Card::Request => include_str!("../../../adaptive-cards/request.json"),
+            Card::Status => include_str!("../../../adaptive-cards/status.json"),
+            Card::Error => include_str!("../../../adaptive-cards/error.json"),
+            Card::Helpdesk => include_str!("../../../adaptive-cards/helpdesk.json"),
+            Card::Account => include_str!("../../../adaptive-cards/account.json"),
+            Card::CallerCode => include_str!("../../../adaptive-cards/caller-code.json"),
+            Card::DeskRequest => include_str!("../../../adaptive-cards/desk-request.json"),
+            Card::DeskAlert => include_str!("../../../adaptive-cards/desk-alert.json"),
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Cards {
-    templates: std::sync::Arc<HashMap<&'static str, Value>>,
+    templates: std::sync::Arc<HashMap<Card, Value>>,
     /// Each language's `cards` strings, read once: a card binds them as `${t.…}`.
     strings: std::sync::Arc<HashMap<Locale, Value>>,
 }
@@ -62,10 +84,10 @@ pub struct Cards {
 impl Cards {
     pub fn load(strings: Strings) -> anyhow::Result<Self> {
         let mut templates = HashMap::new();
-        for (name, src) in TEMPLATES {
-            let v: Value = serde_json::from_str(src)
-                .map_err(|e| anyhow::anyhow!("adaptive-cards/{name}.json: {e}"))?;
-            templates.insert(name, v);
+        for card in Card::ALL {
+            let v: Value = serde_json::from_str(card.template())
+                .map_err(|e| anyhow::anyhow!("adaptive-cards/{}.json: {e}", card.name()))?;
+            templates.insert(card, v);
         }
         let tables = Locale::ALL
             .iter()
@@ -77,9 +99,9 @@ impl Cards {
         })
     }
 
-    /// The card `name` for `data`, with the locale's strings under `t`.
-    pub fn render(&self, name: &str, locale: Locale, data: Value) -> Value {
-        let (Some(template), Some(t)) = (self.templates.get(name), self.strings.get(&locale))
+    /// The card for `data`, with the locale's strings under `t`.
+    pub fn render(&self, card: Card, locale: Locale, data: Value) -> Value {
+        let (Some(template), Some(t)) = (self.templates.get(&card), self.strings.get(&locale))
         else {
             return Value::Null;
         };

@@ -2,6 +2,7 @@
 //! person's click (their consent, the card says what is sent) mails the organisation's Octopus
 //! MailIntegration mailbox, and the card turns into « Demande envoyée ».
 
+use super::cards::Card;
 use crate::reset::desk_request::DeskRequests;
 use crate::teams::identity::requester;
 use serde_json::{Value, json};
@@ -68,7 +69,7 @@ impl DeskAsk<'_> {
         }
         let contact = org.words_in(locale, &self.core.strings).contact;
         let card = self.core.cards.render(
-            "desk-request",
+            Card::DeskRequest,
             locale,
             json!({
                 "isSent": done == DeskRequest::Sent,

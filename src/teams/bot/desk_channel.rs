@@ -6,6 +6,7 @@
 //! secret: masked addresses, usernames.
 
 use super::agent::{agent_of, at};
+use super::cards::Card;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -261,7 +262,7 @@ impl BotCore {
     }
 
     fn alert_card(&self, locale: Locale, data: Value) -> Value {
-        with_language(self.cards.render("desk-alert", locale, data), locale)
+        with_language(self.cards.render(Card::DeskAlert, locale, data), locale)
     }
 
     fn desk_line(&self, org: &Organisation, locale: Locale, e: &DeskEvent) -> String {

@@ -5,6 +5,7 @@
 //! In a channel the card goes to the agent's personal chat: the team would see it otherwise.
 
 use super::agent::{Notice, agent_of, at, said};
+use super::cards::Card;
 use super::{caller::CallerCards, conversation::Conversations, replies::Replies};
 use crate::reset::helpdesk::Helpdesk;
 use serde_json::{Value, json};
@@ -286,7 +287,7 @@ impl AgentCards<'_> {
         if let Some(s) = status {
             self.fill_status(&mut data, org, locale, &s);
         }
-        let card = self.core.cards.render("helpdesk", locale, data);
+        let card = self.core.cards.render(Card::Helpdesk, locale, data);
         Ok(with_language(card, locale))
     }
 

@@ -2,6 +2,7 @@
 //! is shown on the requester's card, updated in place, and a completed change is also told in
 //! the conversation (a proactive message through the stored conversation reference).
 
+use super::cards::Card;
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
@@ -36,7 +37,7 @@ pub fn status_card(
         },
     );
     let card = core.cards.render(
-        "status",
+        Card::Status,
         locale,
         json!({
             "canAskDesk": desk.0, "deskReason": desk.1,

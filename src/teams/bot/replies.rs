@@ -1,5 +1,6 @@
 //! The cards the bot answers with: the welcome, the request form, and the error cards.
 
+use super::cards::Card;
 use serde_json::{Value, json};
 
 use super::{Bot, admission::Trouble, cards::with_language};
@@ -30,7 +31,7 @@ impl Replies<'_> {
     ) -> Value {
         let hint = org.words_in(locale, &self.core.strings).username_hint;
         let card = self.core.cards.render(
-            "request",
+            Card::Request,
             locale,
             json!({
                 "orgName": org.name, "isEnroll": purpose == Purpose::Enroll,
@@ -43,7 +44,7 @@ impl Replies<'_> {
 
     pub(super) fn welcome(&self, org: &Organisation, locale: Locale) -> Value {
         let card = self.core.cards.render(
-            "welcome",
+            Card::Welcome,
             locale,
             json!({"orgName": org.name, "portalUrl": org.portal_url.as_str()}),
         );
@@ -65,7 +66,7 @@ impl Replies<'_> {
             _ => String::new(),
         };
         self.core.cards.render(
-            "error",
+            Card::Error,
             locale,
             json!({
                 "orgName": org.map_or("", |o| o.name.as_str()),

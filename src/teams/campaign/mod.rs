@@ -29,6 +29,7 @@ pub mod records;
 
 pub use progress::{Outcome, Progress, Route, Summary};
 
+use crate::teams::bot::cards::Card;
 use std::{
     collections::{HashMap, HashSet},
     sync::{
@@ -372,7 +373,7 @@ impl Campaigner {
         let locale = account.locale.unwrap_or(org.default_locale);
         let card = self
             .cards
-            .render("invite", locale, json!({"orgName": org.name}));
+            .render(Card::Invite, locale, json!({"orgName": org.name}));
         let mut out = OutgoingActivity::card(with_language(card, locale));
         out.locale = Some(locale.tag().to_string());
         match self.connector.send(&service_url, &conversation, &out).await {
