@@ -7,7 +7,7 @@ use serde_json::Value;
 #[serde(rename_all = "camelCase")]
 pub struct Activity {
     #[serde(rename = "type", default)]
-    pub kind: String,
+    pub kind: ActivityKind,
     pub id: Option<String>,
     pub service_url: Option<String>,
     pub channel_id: Option<String>,
@@ -25,6 +25,54 @@ pub struct Activity {
     #[serde(default)]
     pub members_added: Vec<ChannelAccount>,
     pub action: Option<String>,
+}
+
+/// An activity's `type`, as far as the bot tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(from = "String")]
+pub enum ActivityKind {
+    /// No type, or an empty one: the activity is refused.
+    #[default]
+    Missing,
+    Message,
+    ConversationUpdate,
+    Invoke,
+    InstallationUpdate,
+    MessageReaction,
+    Typing,
+    /// Any other type: acknowledged, nothing done.
+    Other,
+}
+
+impl From<String> for ActivityKind {
+    fn from(kind: String) -> Self {
+        match kind.as_str() {
+            "" => ActivityKind::Missing,
+            "message" => ActivityKind::Message,
+            "conversationUpdate" => ActivityKind::ConversationUpdate,
+            "invoke" => ActivityKind::Invoke,
+            "installationUpdate" => ActivityKind::InstallationUpdate,
+            "messageReaction" => ActivityKind::MessageReaction,
+            "typing" => ActivityKind::Typing,
+            _ => ActivityKind::Other,
+        }
+    }
+}
+
+impl ActivityKind {
+    /// The `type` label of `octopus_bot_activities_total`: the Bot Framework's own name, or
+    /// `other`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ActivityKind::Message => "message",
+            ActivityKind::ConversationUpdate => "conversationUpdate",
+            ActivityKind::Invoke => "invoke",
+            ActivityKind::InstallationUpdate => "installationUpdate",
+            ActivityKind::MessageReaction => "messageReaction",
+            ActivityKind::Typing => "typing",
+            ActivityKind::Missing | ActivityKind::Other => "other",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -2,6 +2,7 @@
 //! handled right after (Teams redelivers what takes over 15 s); `adaptiveCard/action` invokes
 //! are answered in the HTTP response with the card that replaces the one clicked.
 
+use super::activity::ActivityKind;
 use super::{
     admission::Admissions, conversation::Conversations, replies::Replies, verbs::CardVerbs,
 };
@@ -27,9 +28,9 @@ pub async fn messages(
     State(bot): State<Arc<Bot>>,
     VerifiedActivity(activity): VerifiedActivity,
 ) -> Response {
-    let kind = activity_type_label(&activity.kind);
-    match activity.kind.as_str() {
-        "invoke" => {
+    let kind = activity.kind.label();
+    match activity.kind {
+        ActivityKind::Invoke => {
             let res = bot.invoke(activity).await;
             let outcome = if res.status().is_success() {
                 "ok"
@@ -39,12 +40,12 @@ pub async fn messages(
             count_activity(kind, outcome);
             res
         }
-        "message" | "conversationUpdate" => {
+        ActivityKind::Message | ActivityKind::ConversationUpdate => {
             spawn_turn(bot, activity, kind);
             StatusCode::OK.into_response()
         }
         // The install carries the person's language; the welcome that follows does not.
-        "installationUpdate" => {
+        ActivityKind::InstallationUpdate => {
             Admissions::of(&bot).remember_language(&activity);
             count_activity(kind, "ignored");
             StatusCode::OK.into_response()
@@ -73,19 +74,6 @@ fn spawn_turn(bot: Arc<Bot>, activity: Activity, kind: &'static str) {
         count_activity(kind, outcome);
     };
     turns.spawn(metrics.scope(turn).in_current_span());
-}
-
-/// Activity types as metric labels: a closed set, since the type comes from the request.
-fn activity_type_label(kind: &str) -> &'static str {
-    match kind {
-        "message" => "message",
-        "conversationUpdate" => "conversationUpdate",
-        "invoke" => "invoke",
-        "installationUpdate" => "installationUpdate",
-        "messageReaction" => "messageReaction",
-        "typing" => "typing",
-        _ => "other",
-    }
 }
 
 fn count_activity(kind: &'static str, outcome: &'static str) {

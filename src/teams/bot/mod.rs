@@ -220,7 +220,7 @@ impl FromRequest<Arc<Bot>> for VerifiedActivity {
             )
                 .into_response()
         })?;
-        if activity.kind.is_empty() {
+        if activity.kind == activity::ActivityKind::Missing {
             return Err((StatusCode::BAD_REQUEST, "the activity has no type").into_response());
         }
         let channel = activity.channel_id.as_deref().unwrap_or_default();
@@ -230,7 +230,7 @@ impl FromRequest<Arc<Bot>> for VerifiedActivity {
                 .verify(authorization.as_deref(), channel, service_url)
                 .await
             {
-                tracing::debug!(%reason, activity.type = %activity.kind, "channel token refused");
+                tracing::debug!(%reason, activity.type = activity.kind.label(), "channel token refused");
                 metrics::counter!("octopus_bot_token_rejections_total", "reason" => reason.kind())
                     .increment(1);
                 return Err((StatusCode::UNAUTHORIZED, "Unauthorized").into_response());

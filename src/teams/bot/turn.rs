@@ -1,6 +1,7 @@
 //! Messages and membership updates, after the HTTP answer: the welcome, typed intents, and
 //! the buttons of cards sent with Action.Submit (clients without Universal Actions).
 
+use super::activity::ActivityKind;
 use super::{
     account::OwnAccount, admission::Admissions, conversation::Conversations, helpdesk::AgentCards,
     replies::Replies, verbs::CardVerbs,
@@ -30,7 +31,7 @@ impl Bot {
             Admission::Refused(refusal) => {
                 Admissions::of(self).warn_admin(&a, refusal);
                 // Say so once, politely, where asked (not on silent membership events of others).
-                if a.kind == "message" || self.bot_was_added(&a) {
+                if a.kind == ActivityKind::Message || self.bot_was_added(&a) {
                     let org = refusal.org();
                     let card = Replies::of(self).trouble_card(
                         org,
@@ -45,8 +46,8 @@ impl Bot {
             }
         };
         let locale = Admissions::of(self).locale(&a, Some(org));
-        match a.kind.as_str() {
-            "conversationUpdate" if self.bot_was_added(&a) => {
+        match a.kind {
+            ActivityKind::ConversationUpdate if self.bot_was_added(&a) => {
                 Conversations::of(self)
                     .reply(
                         &a,
@@ -54,7 +55,7 @@ impl Bot {
                     )
                     .await?;
             }
-            "message" => self.message(&a, org, locale).await?,
+            ActivityKind::Message => self.message(&a, org, locale).await?,
             _ => {}
         }
         Ok(())
