@@ -246,7 +246,7 @@ token_lifetime_minutes = 30
 team_ids = ["{TEAM}"]
 teams_requests_per_second = {rate}
 "#,
-            key = octopus_teams::mail::crypto::MailKey::generate().to_base64(),
+            key = octopus_teams::service_key::ServiceKey::generate().to_base64(),
         ),
     )
     .unwrap();

@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
     ));
     raw.mail.transport = SecretString::from(format!("file:{}/mail", dir.path().display()));
     raw.security.secret_key = Some(SecretString::from(
-        octopus_teams::mail::crypto::MailKey::generate().to_base64(),
+        octopus_teams::service_key::ServiceKey::generate().to_base64(),
     ));
     raw.limits.requests_per_ip = u32::MAX;
     raw.metrics.listen = "127.0.0.1:0".into();

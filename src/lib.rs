@@ -18,6 +18,7 @@ pub mod model;
 pub mod org;
 pub mod reset;
 pub mod scim;
+pub mod service_key;
 pub mod store;
 pub mod teams;
 pub mod telemetry;

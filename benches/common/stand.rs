@@ -97,7 +97,7 @@ pub async fn stand_ins() -> Stand {
         replies: Arc::default(),
         jwks: json!({ "keys": [jwk] }),
         key: Arc::new(enc),
-        secret_key: octopus_teams::mail::crypto::MailKey::generate().to_base64(),
+        secret_key: octopus_teams::service_key::ServiceKey::generate().to_base64(),
     };
     let app = Router::new()
         .route("/v1/.well-known/openidconfiguration", get(|State(s): State<Stand>| async move {

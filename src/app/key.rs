@@ -7,24 +7,24 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use tracing::warn;
 
-use crate::{config::Config, mail::crypto::MailKey};
+use crate::{config::Config, service_key::ServiceKey};
 
 /// The file in `data_dir` where `serve` keeps the key when the configuration gives none.
 pub const KEY_FILE: &str = "secret.key";
 
 /// The key `serve` uses: the configured one, or that of [`KEY_FILE`], created the first time.
-pub(super) fn for_serve(config: &Config) -> anyhow::Result<MailKey> {
+pub(super) fn for_serve(config: &Config) -> anyhow::Result<ServiceKey> {
     match &config.secret_key {
-        Some(k) => Ok(MailKey::from_base64(k.expose_secret())?),
+        Some(k) => Ok(ServiceKey::from_base64(k.expose_secret())?),
         None => load_or_create_key(&config.data_dir.join(KEY_FILE)),
     }
 }
 
 /// The key an admin command uses: the same as `serve`, never a new one (the running instances
 /// could not open what it seals).
-pub(super) fn for_admin(config: &Config) -> anyhow::Result<MailKey> {
+pub(super) fn for_admin(config: &Config) -> anyhow::Result<ServiceKey> {
     match &config.secret_key {
-        Some(k) => Ok(MailKey::from_base64(k.expose_secret())?),
+        Some(k) => Ok(ServiceKey::from_base64(k.expose_secret())?),
         None => {
             let file = config.data_dir.join(KEY_FILE);
             let text = std::fs::read_to_string(&file).with_context(|| {
@@ -33,13 +33,13 @@ pub(super) fn for_admin(config: &Config) -> anyhow::Result<MailKey> {
                     file.display()
                 )
             })?;
-            MailKey::from_base64(&text)
+            ServiceKey::from_base64(&text)
                 .with_context(|| format!("{} is not a valid key", file.display()))
         }
     }
 }
 
-fn load_or_create_key(path: &Path) -> anyhow::Result<MailKey> {
+fn load_or_create_key(path: &Path) -> anyhow::Result<ServiceKey> {
     if path.exists() {
         // Whoever can read this key can read pending mail (live links) and forge CSRF values.
         if let Some(mode) = crate::at_rest::open_to_others(path)
@@ -56,14 +56,14 @@ fn load_or_create_key(path: &Path) -> anyhow::Result<MailKey> {
         }
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        return MailKey::from_base64(&text)
+        return ServiceKey::from_base64(&text)
             .with_context(|| format!("{} is not a valid key", path.display()));
     }
     if let Some(dir) = path.parent() {
         crate::at_rest::private_dir(dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let key = MailKey::generate();
+    let key = ServiceKey::generate();
     write_private(path, &key.to_base64())
         .with_context(|| format!("cannot write {}", path.display()))?;
     warn!(path = %path.display(), "no security.secret_key configured: created one for pending mail; keep this file (or set the key) across restarts");

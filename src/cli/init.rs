@@ -9,7 +9,7 @@ use std::{
 use anyhow::Context;
 
 use super::out::say;
-use crate::{config::Config, mail::crypto::MailKey};
+use crate::{config::Config, service_key::ServiceKey};
 
 /// What a first install needs; what is not given is asked (on a terminal) or named as missing.
 #[derive(Debug, Default, Clone, clap::Args)]
@@ -219,7 +219,7 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
         out.display()
     );
     let args = args.complete()?;
-    let text = render(&args, &MailKey::generate().to_base64());
+    let text = render(&args, &ServiceKey::generate().to_base64());
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

@@ -48,7 +48,7 @@ fn default_hash_queue() -> usize {
 impl RawSecurity {
     pub(super) fn validate(&self, errs: &mut Vec<String>) -> Argon2Params {
         if let Some(key) = &self.secret_key
-            && crate::mail::crypto::MailKey::from_base64(key.expose_secret()).is_err()
+            && crate::service_key::ServiceKey::from_base64(key.expose_secret()).is_err()
         {
             errs.push("security.secret_key: must be the base64 of exactly 32 bytes".into());
         }

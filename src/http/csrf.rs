@@ -19,7 +19,7 @@ use rand::{RngCore, rngs::OsRng};
 use sha2::Sha256;
 
 use super::cookies::Cookies;
-use crate::mail::crypto::MailKey;
+use crate::service_key::ServiceKey;
 
 pub const COOKIE: &str = "octo_csrf";
 
@@ -34,7 +34,7 @@ impl std::fmt::Debug for CsrfKey {
 }
 
 impl CsrfKey {
-    pub fn derive(key: &MailKey) -> Self {
+    pub fn derive(key: &ServiceKey) -> Self {
         Self(Arc::new(key.derive("octopus-teams/csrf/v1")))
     }
 

@@ -5,10 +5,10 @@ use lettre::{Message, message::MultiPart};
 
 use super::{
     MailParams, MailTemplate,
-    crypto::MailKey,
     failure::{SendError, expiry_margin},
     render,
 };
+use crate::service_key::ServiceKey;
 use crate::{
     clock::SharedClock,
     i18n::{Locale, Strings},
@@ -19,7 +19,7 @@ use crate::{
 
 /// What composing a message takes from the worker.
 pub(super) struct Composer<'a> {
-    pub(super) key: &'a MailKey,
+    pub(super) key: &'a ServiceKey,
     pub(super) templates: &'a Templates,
     pub(super) strings: &'a Strings,
     pub(super) orgs: &'a Organisations,

@@ -1,7 +1,6 @@
 //! Mail: what to send (enqueued in the caller's transaction), how it looks, how it leaves.
 
 mod compose;
-pub mod crypto;
 mod direct;
 pub mod failure;
 pub mod outcome;
@@ -12,12 +11,12 @@ pub mod worker;
 use crate::store::Conn;
 use serde::{Deserialize, Serialize};
 
+use crate::service_key::ServiceKey;
 use crate::{
     i18n::Locale,
     model::EmailAddress,
     store::{StoreError, outbox},
 };
-use crypto::MailKey;
 
 /// The emails the service sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +130,7 @@ pub struct OutgoingMail<'a> {
 /// it announces was committed.
 pub async fn enqueue(
     conn: &mut Conn,
-    key: &MailKey,
+    key: &ServiceKey,
     mail: OutgoingMail<'_>,
     message_domain: &str,
     now: i64,
@@ -145,7 +144,7 @@ pub async fn enqueue(
 /// The same sealing and the same statement either way: the work says nothing about accounts.
 pub async fn enqueue_for_account(
     conn: &mut Conn,
-    key: &MailKey,
+    key: &ServiceKey,
     mail: OutgoingMail<'_>,
     message_domain: &str,
     now: i64,
@@ -164,7 +163,7 @@ struct Sealed {
 
 impl Sealed {
     fn new(
-        key: &MailKey,
+        key: &ServiceKey,
         mail: &OutgoingMail<'_>,
         message_domain: &str,
     ) -> Result<Self, StoreError> {

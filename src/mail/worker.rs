@@ -16,11 +16,11 @@ use tracing::{Instrument, error, warn};
 
 use super::{
     compose::Composer,
-    crypto::MailKey,
     failure::SendError,
     outcome::{Outcomes, RelayWatch, mail_span},
     transport::Transport,
 };
+use crate::service_key::ServiceKey;
 use crate::{
     clock::SharedClock,
     i18n::Strings,
@@ -68,7 +68,7 @@ struct Sent {
 pub struct MailWorker {
     pub store: Store,
     pub transport: Transport,
-    pub key: MailKey,
+    pub key: ServiceKey,
     pub templates: Templates,
     pub strings: Strings,
     pub orgs: Organisations,

@@ -94,7 +94,7 @@ pub enum DeskRequest {
 pub struct DeskRequests<'a> {
     links: &'a ResetService,
     clock: &'a crate::clock::SharedClock,
-    key: &'a crate::mail::crypto::MailKey,
+    key: &'a crate::service_key::ServiceKey,
     mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
     store: &'a crate::store::Store,
 }

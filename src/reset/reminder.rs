@@ -23,7 +23,7 @@ use crate::{
 pub struct Reminders<'a> {
     links: &'a ResetService,
     clock: &'a crate::clock::SharedClock,
-    key: &'a crate::mail::crypto::MailKey,
+    key: &'a crate::service_key::ServiceKey,
     limits: &'a crate::config::Limits,
     mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
     store: &'a crate::store::Store,

@@ -21,8 +21,9 @@ use crate::model::{
 use crate::{
     clock::SharedClock,
     i18n::Locale,
-    mail::{MailParams, MailTemplate, OutgoingMail, crypto::MailKey, enqueue},
+    mail::{MailParams, MailTemplate, OutgoingMail, enqueue},
     org::Organisations,
+    service_key::ServiceKey,
     store::{Store, accounts, history, lockout, outbox, sessions, tokens},
 };
 
@@ -32,7 +33,7 @@ pub struct ResetService {
     pub(crate) clock: SharedClock,
     pub(crate) hasher: Hasher,
     pub(crate) orgs: Organisations,
-    pub(crate) key: MailKey,
+    pub(crate) key: ServiceKey,
     pub(crate) base_url: Url,
     pub(crate) limits: Limits,
     /// Wakes the mail worker once a transaction with mail in it commits.

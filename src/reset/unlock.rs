@@ -45,7 +45,7 @@ pub enum Unlock {
 pub struct Unlocks<'a> {
     links: &'a ResetService,
     clock: &'a crate::clock::SharedClock,
-    key: &'a crate::mail::crypto::MailKey,
+    key: &'a crate::service_key::ServiceKey,
     mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
     store: &'a crate::store::Store,
 }

@@ -644,7 +644,7 @@ time_zone = "America/Toronto"
 default_locale = "fr-CA"
 token_lifetime_minutes = 30
 "#,
-        key = octopus_teams::mail::crypto::MailKey::generate().to_base64(),
+        key = octopus_teams::service_key::ServiceKey::generate().to_base64(),
         app = BOT_GUID,
         tenant = crate::harness::TENANT,
     )

@@ -438,7 +438,7 @@ async fn serve_started_before_its_postgresql_waits_for_it() {
     cmd.env("OCTOPUS__DATABASE__URL", &late_url)
         .env(
             "OCTOPUS__SECURITY__SECRET_KEY",
-            octopus_teams::mail::crypto::MailKey::generate().to_base64(),
+            octopus_teams::service_key::ServiceKey::generate().to_base64(),
         )
         .env("OCTOPUS__DEMO__SEED", "false")
         .env("RUST_LOG", "warn");

@@ -531,7 +531,7 @@ async fn a_key_file_readable_by_others_refuses_the_start_and_names_the_fix() {
     let key = data.join("secret.key");
     std::fs::write(
         &key,
-        octopus_teams::mail::crypto::MailKey::generate().to_base64(),
+        octopus_teams::service_key::ServiceKey::generate().to_base64(),
     )
     .unwrap();
     {

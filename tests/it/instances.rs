@@ -4,7 +4,7 @@
 
 use std::{collections::HashMap, path::Path, time::Duration};
 
-use octopus_teams::mail::crypto::MailKey;
+use octopus_teams::service_key::ServiceKey;
 use tokio::process::Child;
 
 use crate::harness::{ReceivedMail, SmtpSink, TestApp, TestDb, forms, process};
@@ -192,7 +192,7 @@ async fn a_killed_instance_s_mail_is_taken_over_within_seconds() {
     }
     let dir = tempfile::tempdir().unwrap();
     let smtp = SmtpSink::start().await;
-    let key = MailKey::generate().to_base64();
+    let key = ServiceKey::generate().to_base64();
     let migrate = process::command()
         .arg("migrate")
         .env("OCTOPUS__DATABASE__URL", &db.url)

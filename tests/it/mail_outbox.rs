@@ -6,7 +6,7 @@ use base64::{
     Engine,
     engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD},
 };
-use octopus_teams::mail::crypto::MailKey;
+use octopus_teams::service_key::ServiceKey;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -111,7 +111,7 @@ async fn the_link_is_sealed_in_the_outbox_and_erased_once_sent() {
     }
     // … and opens only with the service key, giving back the mail with its link.
     assert!(
-        MailKey::generate()
+        ServiceKey::generate()
             .open(&payload, outbox_id.as_bytes())
             .is_err(),
         "opened with another key"

@@ -29,7 +29,7 @@ use crate::{
 pub struct CallerChecks<'a> {
     links: &'a ResetService,
     clock: &'a crate::clock::SharedClock,
-    key: &'a crate::mail::crypto::MailKey,
+    key: &'a crate::service_key::ServiceKey,
     mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
     store: &'a crate::store::Store,
 }

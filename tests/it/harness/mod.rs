@@ -22,7 +22,7 @@ use octopus_teams::{
     clock::{Clock, ManualClock},
     config::{Config, RawConfig},
     directory,
-    mail::crypto::MailKey,
+    service_key::ServiceKey,
     store::Store,
 };
 use secrecy::SecretString;
@@ -107,7 +107,7 @@ pub struct TestApp {
     pub connector: Connector,
     pub clock: ManualClock,
     pub db: Arc<TestDb>,
-    pub key: MailKey,
+    pub key: ServiceKey,
     pub store: Store,
     pub org: octopus_teams::org::Organisation,
     /// The server's reset domain, for what no surface offers yet (or only an agent's does).
@@ -125,7 +125,7 @@ pub struct Builder {
     db: Option<Arc<TestDb>>,
     smtp: Option<SmtpSink>,
     stand_ins: Option<(Idp, Connector)>,
-    key: Option<MailKey>,
+    key: Option<ServiceKey>,
     addr: Option<std::net::SocketAddr>,
     clock: Option<ManualClock>,
     entra: Option<Entra>,
@@ -209,7 +209,7 @@ impl Builder {
                 .await
             }
         };
-        let key = self.key.unwrap_or_else(MailKey::generate);
+        let key = self.key.unwrap_or_else(ServiceKey::generate);
         let clock = self.clock.unwrap_or_default();
         // A restarted service comes back on its address: links already mailed point there.
         let listener = match self.addr {

@@ -245,7 +245,7 @@ async fn request_logs_name_the_route_never_the_token() {
     let db = TestDb::create().await;
     let dir = tempfile::tempdir().unwrap();
     // PostgreSQL needs the shared key in configuration (every instance opens the others' mail).
-    let key = octopus_teams::mail::crypto::MailKey::generate().to_base64();
+    let key = octopus_teams::service_key::ServiceKey::generate().to_base64();
     let mut env = vec![("OCTOPUS__DATABASE__URL", db.url.as_str())];
     if db.is_postgres() {
         env.push(("OCTOPUS__SECURITY__SECRET_KEY", key.as_str()));

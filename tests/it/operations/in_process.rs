@@ -465,7 +465,7 @@ fn with_postgresql_the_start_requires_a_shared_secret_key() {
         );
     }
     // With a key, check-config is content (serve would then connect).
-    let key = octopus_teams::mail::crypto::MailKey::generate().to_base64();
+    let key = octopus_teams::service_key::ServiceKey::generate().to_base64();
     let (code, out, err) = octopus(
         &["check-config"],
         &[pg[0], ("OCTOPUS__SECURITY__SECRET_KEY", key.as_str())],

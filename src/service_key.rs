@@ -1,6 +1,8 @@
-//! Pending mail carries the plain link, which must not sit readable in the database: the
-//! payload is sealed with ChaCha20-Poly1305 under the service key, bound to its outbox id, and
-//! erased once sent. Rows sealed before the binding (pending at the upgrade) no longer open:
+//! The service key (`security.secret_key`, or the key file `serve` keeps): the keys of the CSRF
+//! values and of caller codes are derived from it ([`ServiceKey::derive`]), and pending mail is
+//! sealed under it. Pending mail carries the plain link, which must not sit readable in the
+//! database: the payload is sealed with ChaCha20-Poly1305, bound to its outbox id, and erased
+//! once sent. Rows sealed before the binding (pending at the upgrade) no longer open:
 //! the worker reports them like a wrong key, and their links expire with the token lifetime.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
@@ -10,11 +12,11 @@ use chacha20poly1305::{
 };
 
 #[derive(Clone)]
-pub struct MailKey(chacha20poly1305::Key);
+pub struct ServiceKey(chacha20poly1305::Key);
 
-impl std::fmt::Debug for MailKey {
+impl std::fmt::Debug for ServiceKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MailKey([redacted])")
+        f.write_str("ServiceKey([redacted])")
     }
 }
 
@@ -26,7 +28,7 @@ pub enum KeyError {
     Open,
 }
 
-impl MailKey {
+impl ServiceKey {
     pub fn generate() -> Self {
         Self(ChaCha20Poly1305::generate_key(&mut OsRng))
     }
@@ -97,7 +99,7 @@ mod tests {
 
     #[test]
     fn seal_then_open_and_tamper_detection() {
-        let k = MailKey::generate();
+        let k = ServiceKey::generate();
         let sealed = k.seal(b"https://x/reset/abc", b"row-1");
         assert!(!sealed.windows(5).any(|w| w == b"reset"));
         assert_eq!(
@@ -109,8 +111,8 @@ mod tests {
         let mut bad = sealed.clone();
         bad[20] ^= 1;
         assert!(k.open(&bad, b"row-1").is_err());
-        assert!(MailKey::generate().open(&sealed, b"row-1").is_err());
-        assert!(MailKey::from_base64(&k.to_base64()).is_ok());
-        assert!(MailKey::from_base64("c2hvcnQ=").is_err());
+        assert!(ServiceKey::generate().open(&sealed, b"row-1").is_err());
+        assert!(ServiceKey::from_base64(&k.to_base64()).is_ok());
+        assert!(ServiceKey::from_base64("c2hvcnQ=").is_err());
     }
 }
