@@ -196,10 +196,17 @@ pub async fn me(State(state): State<Tab>, ClientIp(ip): ClientIp, headers: Heade
 
 #[derive(Deserialize)]
 pub struct TabRequest {
-    purpose: String,
+    #[serde(deserialize_with = "purpose")]
+    purpose: Purpose,
     username: Option<String>,
     locale: Option<String>,
     org: Option<String>,
+}
+
+fn purpose<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Purpose, D::Error> {
+    let name = String::deserialize(d)?;
+    name.parse()
+        .map_err(|_| serde::de::Error::custom("purpose: reset or enroll"))
 }
 
 /// `POST /api/tab/request`: sends the link, for the signed-in account (SSO) or for a typed
@@ -214,13 +221,11 @@ pub async fn request(
     if let Some(refused) = not_from_the_tab(&state, &headers, fallback_locale) {
         return refused;
     }
+    // Unreadable, or a purpose other than `reset` or `enroll`.
     let Ok(Json(req)) = body else {
         return bad_request(&state, fallback_locale);
     };
-    let Ok(purpose) = req.purpose.parse::<Purpose>() else {
-        tracing::debug!("tab request with an unknown purpose refused");
-        return bad_request(&state, fallback_locale);
-    };
+    let purpose = req.purpose;
     let auth = bearer(&headers);
     // Signed in through Teams: the account is the one the token names.
     if auth.is_some() {
