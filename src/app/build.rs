@@ -52,24 +52,12 @@ impl Application {
         if let Some(problem) = config.missing_shared_secret() {
             anyhow::bail!(problem);
         }
-        let store = Store::connect_waiting(&config.database_url, config.database_startup_wait)
-            .await
-            .context("cannot open the database")?;
-        store
-            .migrate()
-            .await
-            .context("cannot migrate the database")?;
+        let store = open_store(&config).await?;
         let key = key::for_serve(&config)?;
         let csrf_key = csrf::CsrfKey::derive(&key);
         let templates = Templates::load()?;
         let strings = Strings::load()?;
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let pepper = config
-            .password_pepper
-            .as_ref()
-            .map(|p| Pepper::new(p.expose_secret().as_bytes()));
-        let hasher =
-            Hasher::with_pepper(config.argon2, cores, pepper)?.with_queue(config.hash_queue);
+        let hasher = hasher(&config)?;
         let transport = Transport::build(
             &config.mail,
             config.mail_timeout,
@@ -128,18 +116,7 @@ impl Application {
             turns: tokio_util::task::TaskTracker::new(),
             metrics: metrics.clone(),
         };
-        let tab_state = Arc::new(TabState {
-            sso: SsoValidator::new(
-                config.tab.entra_authority.clone(),
-                http.clone(),
-                config.public_base_url.host_str().unwrap_or_default(),
-                config.tab.sso_app_id.as_deref(),
-                orgs.clone(),
-                (config.tab.key_max_age, config.tab.unknown_key_cooldown),
-                clock.clone(),
-            ),
-            csp: TabState::csp(&config.tab.teams_js_url, &config.tab.frame_ancestors),
-        });
+        let tab_state = tab_state(&config, &http, &orgs, &clock);
         let desk: Arc<dyn crate::model::events::DeskObserver> = Arc::new(bot.core.clone());
         let signin = SignInService {
             store: store.clone(),
@@ -164,20 +141,7 @@ impl Application {
             desk: desk.clone(),
             relay: Arc::default(),
         };
-        let listener = match listener {
-            Some(l) => l,
-            None => TcpListener::bind(config.listen)
-                .await
-                .with_context(|| format!("cannot listen on {}", config.listen))?,
-        };
-        let metrics_listener = match config.metrics.listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?,
-            ),
-            None => None,
-        };
+        let (listener, metrics_listener) = listeners(&config, listener).await?;
         // The held figures' first publication: the outbox as it is at start.
         metrics.publish(&store, clock.unix()).await;
         let state = AppState {
@@ -201,6 +165,71 @@ impl Application {
             worker,
         })
     }
+}
+
+/// The database, opened (waiting for it at start-up as configured) and migrated.
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect_waiting(&config.database_url, config.database_startup_wait)
+        .await
+        .context("cannot open the database")?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    Ok(store)
+}
+
+/// The password hasher: one hash at a time per core, the configured pepper and queue.
+fn hasher(config: &Config) -> anyhow::Result<Hasher> {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let pepper = config
+        .password_pepper
+        .as_ref()
+        .map(|p| Pepper::new(p.expose_secret().as_bytes()));
+    Ok(Hasher::with_pepper(config.argon2, cores, pepper)?.with_queue(config.hash_queue))
+}
+
+/// What the tab's single sign-on and pages need: the Entra token validator, the tab's CSP.
+fn tab_state(
+    config: &Config,
+    http: &reqwest::Client,
+    orgs: &Organisations,
+    clock: &SharedClock,
+) -> Arc<TabState> {
+    Arc::new(TabState {
+        sso: SsoValidator::new(
+            config.tab.entra_authority.clone(),
+            http.clone(),
+            config.public_base_url.host_str().unwrap_or_default(),
+            config.tab.sso_app_id.as_deref(),
+            orgs.clone(),
+            (config.tab.key_max_age, config.tab.unknown_key_cooldown),
+            clock.clone(),
+        ),
+        csp: TabState::csp(&config.tab.teams_js_url, &config.tab.frame_ancestors),
+    })
+}
+
+/// The service's listener (the one given, else `listen`) and the metrics' own, if configured.
+async fn listeners(
+    config: &Config,
+    given: Option<TcpListener>,
+) -> anyhow::Result<(TcpListener, Option<TcpListener>)> {
+    let listener = match given {
+        Some(l) => l,
+        None => TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?,
+    };
+    let metrics_listener = match config.metrics.listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?,
+        ),
+        None => None,
+    };
+    Ok((listener, metrics_listener))
 }
 
 /// The Bot Framework token checks, and the credentials the connector calls with; neither in
