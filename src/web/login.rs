@@ -2,8 +2,8 @@
 //! they say: a persistent session; remember only the username (prefilled next time); remember
 //! nothing. A successful sign-in leads to the organisation's portal link.
 
+use super::form::{CsrfForm, PageForm};
 use axum::{
-    Form,
     extract::{OriginalUri, Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
@@ -80,6 +80,16 @@ pub struct LoginForm {
     remember: String,
 }
 
+impl PageForm for LoginForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    fn org(&self) -> Option<&str> {
+        self.org.as_deref()
+    }
+}
+
 fn remembered(cookies: &Cookies) -> (String, Remember) {
     let user = cookies.get(REMEMBERED_USER).unwrap_or_default().to_string();
     let choice = cookies
@@ -119,12 +129,9 @@ pub async fn submit(
     csrf: CsrfToken,
     cookies: Cookies,
     uri: OriginalUri,
-    Form(form): Form<LoginForm>,
+    CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Response {
     let base = PageBase::new(&state, form.org.as_deref(), lang, &csrf, uri.path());
-    if !csrf.matches(&form.csrf) {
-        return pages::error(&state, &base, ErrorPage::Csrf);
-    }
     let remember = Remember::parse(&form.remember);
     let password = NewPassword::new(form.password);
     let who = Requester::Browser { ip };
@@ -210,18 +217,25 @@ pub struct LogoutForm {
     org: Option<String>,
 }
 
+impl PageForm for LogoutForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    fn org(&self) -> Option<&str> {
+        self.org.as_deref()
+    }
+}
+
 pub async fn logout(
     State(state): State<WebState>,
     lang: LangPref,
     csrf: CsrfToken,
     cookies: Cookies,
     uri: OriginalUri,
-    Form(form): Form<LogoutForm>,
+    CsrfForm(form): CsrfForm<LogoutForm>,
 ) -> Response {
     let base = PageBase::new(&state, form.org.as_deref(), lang, &csrf, uri.path());
-    if !csrf.matches(&form.csrf) {
-        return pages::error(&state, &base, ErrorPage::Csrf);
-    }
     if let Some(token) = cookies.get(SESSION).and_then(SessionToken::parse)
         && let Err(e) = state.signin.close_session(&token).await
     {

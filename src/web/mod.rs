@@ -1,6 +1,7 @@
 //! The browser pages (login, forgot, enrol, reset) and the credential API.
 
 pub mod api;
+pub mod form;
 pub mod legal;
 pub mod login;
 pub mod pages;

@@ -1,8 +1,8 @@
 //! `/forgot` and `/enroll`: "Réinitialiser votre mot de passe" / "M'inscrire au service".
 //! The answer is the same, in words and in timing, whether the account exists or not.
 
+use super::form::{CsrfForm, PageForm};
 use axum::{
-    Form,
     extract::{OriginalUri, Query, State},
     http::StatusCode,
     response::Response,
@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{
     WebState,
-    pages::{self, ErrorPage, PageBase},
+    pages::{self, PageBase},
 };
 use crate::{
     http::{
@@ -35,6 +35,16 @@ pub struct RequestForm {
     org: Option<String>,
     #[serde(default)]
     username: String,
+}
+
+impl PageForm for RequestForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    fn org(&self) -> Option<&str> {
+        self.org.as_deref()
+    }
 }
 
 pub async fn show_forgot(
@@ -81,7 +91,7 @@ pub async fn submit_forgot(
     lang: LangPref,
     csrf: CsrfToken,
     uri: OriginalUri,
-    form: Form<RequestForm>,
+    form: CsrfForm<RequestForm>,
 ) -> Response {
     submit(state, ip, lang, csrf, uri, form, Purpose::Reset).await
 }
@@ -92,7 +102,7 @@ pub async fn submit_enroll(
     lang: LangPref,
     csrf: CsrfToken,
     uri: OriginalUri,
-    form: Form<RequestForm>,
+    form: CsrfForm<RequestForm>,
 ) -> Response {
     submit(state, ip, lang, csrf, uri, form, Purpose::Enroll).await
 }
@@ -103,13 +113,10 @@ async fn submit(
     lang: LangPref,
     csrf: CsrfToken,
     uri: OriginalUri,
-    Form(form): Form<RequestForm>,
+    CsrfForm(form): CsrfForm<RequestForm>,
     purpose: Purpose,
 ) -> Response {
     let base = PageBase::new(&state, form.org.as_deref(), lang, &csrf, uri.path());
-    if !csrf.matches(&form.csrf) {
-        return pages::error(&state, &base, ErrorPage::Csrf);
-    }
     let username = match Username::parse(&form.username) {
         Ok(u) => u,
         Err(e) => {

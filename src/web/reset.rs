@@ -2,8 +2,8 @@
 //! (mail scanners and previews fetch links); POST sets the password and redirects to the login
 //! page. `/reset/{token}/cancel`: "Ce n'était pas moi" (POST only cancels).
 
+use super::form::{CsrfForm, PageForm, Refused};
 use axum::{
-    Form,
     extract::rejection::PathRejection,
     extract::{OriginalUri, Path, State},
     http::StatusCode,
@@ -36,10 +36,22 @@ pub struct NewPasswordForm {
     confirmation: String,
 }
 
+impl PageForm for NewPasswordForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 #[derive(Deserialize)]
 pub struct CancelForm {
     #[serde(default)]
     csrf: String,
+}
+
+impl PageForm for CancelForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 /// The page base for a link: its organisation, and its language unless the person chose one.
@@ -134,8 +146,14 @@ pub async fn submit(
     lang: LangPref,
     csrf: CsrfToken,
     uri: OriginalUri,
-    Form(form): Form<NewPasswordForm>,
+    form: Result<CsrfForm<NewPasswordForm>, Refused>,
 ) -> Response {
+    // A body that is not the form is refused as it comes; a forged one once the link is known,
+    // so that its page is in the link's organisation.
+    let form = match form {
+        Err(Refused::Unreadable(answer)) => return answer,
+        form => form.ok(),
+    };
     // A link cut or mangled by a mail client (not UTF-8) is just an unknown link.
     let raw = raw.map(|Path(r)| r).unwrap_or_default();
     let (token, link) = match inspect(&state, &raw).await {
@@ -143,9 +161,9 @@ pub async fn submit(
         Err(e) => return link_error(&state, base_for(&state, None, lang, &csrf, uri.path()), e),
     };
     let base = base_for(&state, Some(&link), lang, &csrf, uri.path());
-    if !csrf.matches(&form.csrf) {
+    let Some(CsrfForm(form)) = form else {
         return pages::error(&state, &base, ErrorPage::Csrf);
-    }
+    };
     let (pw, confirm) = (
         NewPassword::new(form.password),
         NewPassword::new(form.confirmation),
@@ -207,8 +225,14 @@ pub async fn submit_cancel(
     lang: LangPref,
     csrf: CsrfToken,
     uri: OriginalUri,
-    Form(form): Form<CancelForm>,
+    form: Result<CsrfForm<CancelForm>, Refused>,
 ) -> Response {
+    // A body that is not the form is refused as it comes; a forged one once the link is known,
+    // so that its page is in the link's organisation.
+    let form = match form {
+        Err(Refused::Unreadable(answer)) => return answer,
+        form => form.ok(),
+    };
     // A link cut or mangled by a mail client (not UTF-8) is just an unknown link.
     let raw = raw.map(|Path(r)| r).unwrap_or_default();
     let (token, link) = match inspect(&state, &raw).await {
@@ -216,9 +240,9 @@ pub async fn submit_cancel(
         Err(e) => return link_error(&state, base_for(&state, None, lang, &csrf, uri.path()), e),
     };
     let base = base_for(&state, Some(&link), lang, &csrf, uri.path());
-    if !csrf.matches(&form.csrf) {
+    let Some(CsrfForm(_form)) = form else {
         return pages::error(&state, &base, ErrorPage::Csrf);
-    }
+    };
     match state.reset.cancel(&token, &Requester::Browser { ip }).await {
         Ok(()) => pages::render(&state, &base, StatusCode::OK, "cancelled", context! {}),
         Err(e) => link_error(&state, base, e),

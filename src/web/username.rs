@@ -1,9 +1,9 @@
 //! `/forgot-username`: « Nom d'utilisateur oublié ? ». The answer is the same whether the
 //! address belongs to an account or not; the username goes only to the address's mailbox.
 
+use super::form::{CsrfForm, PageForm};
 use crate::reset::reminder::Reminders;
 use axum::{
-    Form,
     extract::{OriginalUri, Query, State},
     http::StatusCode,
     response::Response,
@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{
     WebState,
-    pages::{self, ErrorPage, PageBase},
+    pages::{self, PageBase},
     request::OrgQuery,
 };
 use crate::{
@@ -32,6 +32,16 @@ pub struct ReminderForm {
     org: Option<String>,
     #[serde(default)]
     email: String,
+}
+
+impl PageForm for ReminderForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    fn org(&self) -> Option<&str> {
+        self.org.as_deref()
+    }
 }
 
 pub async fn show(
@@ -57,12 +67,9 @@ pub async fn submit(
     lang: LangPref,
     csrf: CsrfToken,
     uri: OriginalUri,
-    Form(form): Form<ReminderForm>,
+    CsrfForm(form): CsrfForm<ReminderForm>,
 ) -> Response {
     let base = PageBase::new(&state, form.org.as_deref(), lang, &csrf, uri.path());
-    if !csrf.matches(&form.csrf) {
-        return pages::error(&state, &base, ErrorPage::Csrf);
-    }
     let Ok(email) = EmailAddress::parse(&form.email) else {
         let ctx = context! { email => form.email.trim(), error => true };
         return pages::render(
