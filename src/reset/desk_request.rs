@@ -14,6 +14,7 @@ use super::{
     signin::lock_subject,
 };
 use crate::model::{EmailAddress, Requester, UnknownName};
+use crate::reset::limits::Bucket;
 use crate::{
     mail::{DeskMail, MailParams, MailTemplate, OutgoingMail, enqueue},
     org::{Organisation, RequestMode},
@@ -160,12 +161,12 @@ impl DeskRequests<'_> {
             .aad_object_id
             .as_deref()
             .map_or_else(|| client.clone(), str::to_ascii_lowercase);
-        let bucket = format!(
-            "desk-request:{}:{person}:{}",
-            org.tenant_id,
-            reason.as_str()
-        );
-        if hit(&mut tx, &bucket, once, now).await?.is_err() {
+        let bucket = Bucket::DeskRequest {
+            tenant: &org.tenant_id,
+            person: &person,
+            reason: reason.as_str(),
+        };
+        if hit(&mut tx, bucket, once, now).await?.is_err() {
             return Ok(DeskRequest::AlreadySent);
         }
         let token = match cfg.mode {

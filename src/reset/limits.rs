@@ -47,14 +47,85 @@ impl Limit {
     }
 }
 
+/// A rate-limit counter, by what it counts. Stored under [`Bucket::key`]; the names are part of
+/// the `rate_limit` table's rows, so they do not change.
+#[derive(Debug, Clone, Copy)]
+pub enum Bucket<'a> {
+    /// Link requests of one client (an address bucket, a Teams identity, an agent).
+    Request { client: &'a str },
+    /// Link requests for one account: silent, or the answer would tell which usernames exist.
+    RequestAccount { tenant: &'a str, username: &'a str },
+    /// « Nom d'utilisateur oublié » of one client.
+    Username { client: &'a str },
+    /// The same, per address asked about (by the address's hash).
+    UsernameAddress {
+        tenant: &'a str,
+        address_hash: &'a str,
+    },
+    /// Unlocks asked by one client.
+    Unlock { client: &'a str },
+    /// A self-service unlock's daily allowance, per account.
+    SelfUnlock { tenant: &'a str, subject: &'a str },
+    /// The tab's "who am I" look-ups of one client.
+    Lookup { client: &'a str },
+    /// Sign-ins on the login page of one client.
+    SignIn { client: &'a str },
+    /// Credential checks through the API on behalf of one client.
+    Verify { tenant: &'a str, client: &'a str },
+    /// Credential checks through the API by the organisation's key.
+    VerifyKey { tenant: &'a str },
+    /// SCIM requests of one organisation.
+    Scim { tenant: &'a str },
+    /// Caller codes sent for one account.
+    CallerCode { tenant: &'a str, account: &'a str },
+    /// Requests at the service desk, per person and reason.
+    DeskRequest {
+        tenant: &'a str,
+        person: &'a str,
+        reason: &'a str,
+    },
+    /// « Renvoyer » of one dead letter.
+    DeadRetry { outbox_id: &'a str },
+}
+
+impl Bucket<'_> {
+    pub fn key(&self) -> String {
+        match self {
+            Bucket::Request { client } => format!("request:{client}"),
+            Bucket::RequestAccount { tenant, username } => {
+                format!("request-account:{tenant}:{username}")
+            }
+            Bucket::Username { client } => format!("username:{client}"),
+            Bucket::UsernameAddress {
+                tenant,
+                address_hash,
+            } => format!("username-address:{tenant}:{address_hash}"),
+            Bucket::Unlock { client } => format!("unlock:{client}"),
+            Bucket::SelfUnlock { tenant, subject } => format!("self-unlock:{tenant}:{subject}"),
+            Bucket::Lookup { client } => format!("lookup:{client}"),
+            Bucket::SignIn { client } => format!("signin:{client}"),
+            Bucket::Verify { tenant, client } => format!("verify:{tenant}:{client}"),
+            Bucket::VerifyKey { tenant } => format!("verify:{tenant}"),
+            Bucket::Scim { tenant } => format!("scim:{tenant}"),
+            Bucket::CallerCode { tenant, account } => format!("caller-code:{tenant}:{account}"),
+            Bucket::DeskRequest {
+                tenant,
+                person,
+                reason,
+            } => format!("desk-request:{tenant}:{person}:{reason}"),
+            Bucket::DeadRetry { outbox_id } => format!("dead-retry:{outbox_id}"),
+        }
+    }
+}
+
 /// Counts a hit; `Err(Refused)` when the bucket is over its limit.
 pub async fn hit(
     conn: &mut Conn,
-    bucket: &str,
+    bucket: Bucket<'_>,
     limit: Limit,
     now: i64,
 ) -> Result<Result<(), Refused>, StoreError> {
-    let hits = limits::hit(conn, bucket, limit.start(now)).await?;
+    let hits = limits::hit(conn, &bucket.key(), limit.start(now)).await?;
     Ok(limit.judge(hits, now))
 }
 
@@ -63,15 +134,15 @@ pub async fn hit(
 /// was not counted.
 pub async fn hit_then(
     conn: &mut Conn,
-    (first, first_limit): (&str, Limit),
-    (second, second_limit): (&str, Limit),
+    (first, first_limit): (Bucket<'_>, Limit),
+    (second, second_limit): (Bucket<'_>, Limit),
     now: i64,
 ) -> Result<(Result<(), Refused>, Option<Result<(), Refused>>), StoreError> {
     let (a, b) = limits::hit_then(
         conn,
-        (first, first_limit.start(now)),
+        (&first.key(), first_limit.start(now)),
         first_limit.max,
-        (second, second_limit.start(now)),
+        (&second.key(), second_limit.start(now)),
     )
     .await?;
     Ok((
@@ -84,7 +155,7 @@ pub async fn hit_then(
 /// (as `event`, with `detail`) and the caller gets `RateLimited`.
 pub async fn admit(
     conn: &mut Conn,
-    bucket: &str,
+    bucket: Bucket<'_>,
     limit: Limit,
     now: i64,
     audit: Refusal<'_>,
@@ -124,4 +195,70 @@ pub struct Refusal<'a> {
     pub event: crate::reset::audit::AuditEvent,
     pub client: &'a str,
     pub detail: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names_are_the_stored_ones() {
+        let t = "tenant";
+        let cases = [
+            (Bucket::Request { client: "ip:1" }, "request:ip:1"),
+            (
+                Bucket::RequestAccount {
+                    tenant: t,
+                    username: "trej",
+                },
+                "request-account:tenant:trej",
+            ),
+            (Bucket::Username { client: "ip:1" }, "username:ip:1"),
+            (
+                Bucket::UsernameAddress {
+                    tenant: t,
+                    address_hash: "ab",
+                },
+                "username-address:tenant:ab",
+            ),
+            (Bucket::Unlock { client: "c" }, "unlock:c"),
+            (
+                Bucket::SelfUnlock {
+                    tenant: t,
+                    subject: "s",
+                },
+                "self-unlock:tenant:s",
+            ),
+            (Bucket::Lookup { client: "c" }, "lookup:c"),
+            (Bucket::SignIn { client: "c" }, "signin:c"),
+            (
+                Bucket::Verify {
+                    tenant: t,
+                    client: "c",
+                },
+                "verify:tenant:c",
+            ),
+            (Bucket::VerifyKey { tenant: t }, "verify:tenant"),
+            (Bucket::Scim { tenant: t }, "scim:tenant"),
+            (
+                Bucket::CallerCode {
+                    tenant: t,
+                    account: "a",
+                },
+                "caller-code:tenant:a",
+            ),
+            (
+                Bucket::DeskRequest {
+                    tenant: t,
+                    person: "p",
+                    reason: "hard_lock",
+                },
+                "desk-request:tenant:p:hard_lock",
+            ),
+            (Bucket::DeadRetry { outbox_id: "o" }, "dead-retry:o"),
+        ];
+        for (bucket, stored) in cases {
+            assert_eq!(bucket.key(), stored);
+        }
+    }
 }

@@ -12,6 +12,7 @@ use super::{
     service::ResetService,
 };
 use crate::model::{AccountId, EmailAddress, Requester};
+use crate::reset::limits::Bucket;
 use crate::{
     i18n::Locale,
     mail::{MailParams, MailTemplate, OutgoingMail, enqueue_for_account},
@@ -63,7 +64,7 @@ impl Reminders<'_> {
             .admit_request(
                 &mut conn,
                 tenant,
-                "username",
+                Bucket::Username { client: &client },
                 &client,
                 Some("username_reminder"),
                 now,
@@ -77,7 +78,10 @@ impl Reminders<'_> {
         let address = hex::encode(Sha256::digest(email.full().to_lowercase().as_bytes()));
         let address_allowed = hit(
             &mut conn,
-            &format!("username-address:{}:{address}", org.tenant_id),
+            Bucket::UsernameAddress {
+                tenant: &org.tenant_id,
+                address_hash: &address,
+            },
             per_address,
             now,
         )
@@ -174,7 +178,7 @@ impl Reminders<'_> {
             .admit_request(
                 &mut conn,
                 tenant,
-                "username",
+                Bucket::Username { client: &client },
                 &client,
                 Some("username_reminder"),
                 now,

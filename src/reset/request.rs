@@ -13,7 +13,7 @@ use tracing::{info, instrument};
 use super::{
     ResetError,
     audit::{Audit, AuditEvent},
-    limits::{Limit, Refusal, admit, hit_then, refuse},
+    limits::{Bucket, Limit, Refusal, admit, hit_then, refuse},
     service::{Delivery, Requested, ResetService},
 };
 use crate::model::Revoked;
@@ -111,11 +111,14 @@ impl ResetService {
             max: self.limits.requests_per_account,
             window_secs: self.limits.request_window_secs,
         };
-        let account_bucket = format!("request-account:{}:{}", org.tenant_id, username.as_str());
+        let account_bucket = Bucket::RequestAccount {
+            tenant: &org.tenant_id,
+            username: username.as_str(),
+        };
         let (per_client, per_account) = hit_then(
             &mut conn,
-            (&format!("request:{client}"), self.per_client()),
-            (&account_bucket, per_account),
+            (Bucket::Request { client: &client }, self.per_client()),
+            (account_bucket, per_account),
             now,
         )
         .await?;
@@ -184,13 +187,13 @@ impl ResetService {
 }
 
 impl ResetService {
-    /// One request of `client` against the per-client request allowance (bucket
-    /// `{kind}:{client}`); the first refusal of a window is audited with `detail`.
+    /// One request of a client (its `bucket`) against the per-client request allowance; the
+    /// first refusal of a window is audited with `detail`.
     pub(crate) async fn admit_request(
         &self,
         conn: &mut Conn,
         tenant_id: Option<&str>,
-        kind: &str,
+        bucket: Bucket<'_>,
         client: &str,
         detail: Option<&str>,
         now: i64,
@@ -201,14 +204,7 @@ impl ResetService {
             client,
             detail,
         };
-        let answer = admit(
-            conn,
-            &format!("{kind}:{client}"),
-            self.per_client(),
-            now,
-            refusal,
-        )
-        .await;
+        let answer = admit(conn, bucket, self.per_client(), now, refusal).await;
         self.counting_refusals(tenant_id, answer)
     }
 

@@ -10,7 +10,7 @@ use super::{
     LinkProblem, ResetError,
     audit::{Audit, AuditEvent},
     hasher::Hasher,
-    limits::{Limit, Refusal, admit},
+    limits::{Bucket, Limit, Refusal, admit},
 };
 use crate::config::Limits;
 use crate::model::Revoked;
@@ -151,7 +151,14 @@ impl ResetService {
             client: &client,
             detail: Some("tab_me"),
         };
-        admit(&mut conn, &format!("lookup:{client}"), limit, now, refusal).await?;
+        admit(
+            &mut conn,
+            Bucket::Lookup { client: &client },
+            limit,
+            now,
+            refusal,
+        )
+        .await?;
         Ok(())
     }
 
@@ -182,8 +189,8 @@ impl ResetService {
                 max: 1,
                 window_secs: 86_400,
             };
-            let bucket = format!("dead-retry:{outbox_id}");
-            if super::limits::hit(&mut tx, &bucket, once, now)
+            let bucket = Bucket::DeadRetry { outbox_id };
+            if super::limits::hit(&mut tx, bucket, once, now)
                 .await?
                 .is_err()
             {

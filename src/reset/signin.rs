@@ -8,7 +8,7 @@ use super::{
     ResetError,
     audit::{Audit, AuditEvent},
     hasher::{Hasher, Verified},
-    limits::{Limit, hit},
+    limits::{Bucket, Limit, hit},
 };
 use crate::config::Limits;
 use crate::model::{Account, AccountId, NewPassword, Requester, ResetToken, TokenHash, Username};
@@ -104,28 +104,33 @@ impl SignInService {
         let mut conn = self.store.write().await?;
         let (bucket, limit) = match channel {
             Channel::LoginPage => (
-                format!("signin:{client}"),
+                Bucket::SignIn { client: &client },
                 Limit {
                     max: self.limits.signins_per_ip,
                     window_secs: self.limits.signin_window_secs,
                 },
             ),
             Channel::Api { on_behalf: true } => (
-                format!("verify:{}:{client}", org.tenant_id),
+                Bucket::Verify {
+                    tenant: &org.tenant_id,
+                    client: &client,
+                },
                 Limit {
                     max: self.limits.signins_per_ip,
                     window_secs: self.limits.signin_window_secs,
                 },
             ),
             Channel::Api { on_behalf: false } => (
-                format!("verify:{}", org.tenant_id),
+                Bucket::VerifyKey {
+                    tenant: &org.tenant_id,
+                },
                 Limit {
                     max: self.limits.verify_per_key,
                     window_secs: self.limits.verify_window_secs,
                 },
             ),
         };
-        if let Err(refused) = hit(&mut conn, &bucket, limit, now).await? {
+        if let Err(refused) = hit(&mut conn, bucket, limit, now).await? {
             if refused.first_in_window {
                 Audit::event(AuditEvent::SignInRateLimited, now)
                     .tenant(&org.tenant_id)

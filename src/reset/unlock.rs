@@ -16,6 +16,7 @@ use super::{
     signin::lock_subject,
 };
 use crate::model::{Account, AccountId};
+use crate::reset::limits::Bucket;
 use crate::{
     i18n::Locale,
     mail::{MailParams, MailTemplate, OutgoingMail, enqueue},
@@ -117,7 +118,14 @@ impl Unlocks<'_> {
         let mut conn = self.store.write().await?;
         let tenant = Some(org.tenant_id.as_str());
         self.links
-            .admit_request(&mut conn, tenant, "unlock", &client, Some("unlock"), now)
+            .admit_request(
+                &mut conn,
+                tenant,
+                Bucket::Unlock { client: &client },
+                &client,
+                Some("unlock"),
+                now,
+            )
             .await?;
         drop(conn);
 
@@ -164,8 +172,11 @@ impl Unlocks<'_> {
                     max: org.lockout.self_unlocks_per_day,
                     window_secs: 86_400,
                 };
-                let bucket = format!("self-unlock:{tenant}:{subject}");
-                if hit(&mut tx, &bucket, per_day, now).await?.is_err() {
+                let bucket = Bucket::SelfUnlock {
+                    tenant,
+                    subject: &subject,
+                };
+                if hit(&mut tx, bucket, per_day, now).await?.is_err() {
                     return self
                         .unlock_refused(tx, org, &account, &client, "daily_limit", now)
                         .await

@@ -26,6 +26,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 pub use error::ScimError;
 
+use crate::reset::limits::Bucket;
 use crate::{
     clock::SharedClock,
     config::Config,
@@ -171,8 +172,15 @@ impl FromRequestParts<ScimState> for Provisioner {
             max: limits.scim_per_org,
             window_secs: window,
         };
-        if let Err(refused) =
-            hit(&mut writer, &format!("scim:{}", org.tenant_id), limit, now).await?
+        if let Err(refused) = hit(
+            &mut writer,
+            Bucket::Scim {
+                tenant: &org.tenant_id,
+            },
+            limit,
+            now,
+        )
+        .await?
         {
             return Err(ScimError::too_many(refused.retry_after_secs));
         }

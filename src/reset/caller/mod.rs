@@ -19,6 +19,7 @@ use super::{
     limits::{Limit, hit},
 };
 use crate::model::{Account, AccountId, Username};
+use crate::reset::limits::Bucket;
 use crate::{
     mail::{MailParams, MailTemplate, OutgoingMail, enqueue},
     org::Organisation,
@@ -68,8 +69,11 @@ impl CallerChecks<'_> {
             max: CODES_PER_HOUR,
             window_secs: 3600,
         };
-        let bucket = format!("caller-code:{}:{}", org.tenant_id, account.id);
-        if hit(&mut tx, &bucket, per_hour, now).await?.is_err() {
+        let bucket = Bucket::CallerCode {
+            tenant: &org.tenant_id,
+            account: &account.id.0,
+        };
+        if hit(&mut tx, bucket, per_hour, now).await?.is_err() {
             return Ok(Started::TooMany);
         }
         let to = match account.entra_object_id.as_deref() {
