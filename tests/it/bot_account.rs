@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::{
     harness::{
-        BOT_ID, JULIE_OID, TEAMEO, TENANT, TestApp, activity, card_action,
+        Activity, BOT_ID, JULIE_OID, TEAMEO, TENANT, TestApp, card_action,
         entra::{ENTRA_KEYS, sso_claims},
     },
     unlock::{PASSWORD, audited, enrolled_and_locked, verify},
@@ -117,14 +117,11 @@ async fn an_unlinked_identity_gets_the_uniform_answer() {
 #[tokio::test]
 async fn in_a_channel_the_username_reminder_continues_in_the_private_chat() {
     let app = TestApp::spawn().await;
-    let mut teameo = activity(
-        &app.connector.service_url,
-        "message",
-        "19:teameo@thread.tacv2;messageid=42",
-        "channel",
-        Some(TEAMEO),
-        Some("<at>Octopus</at> quel est mon nom d'utilisateur ?"),
-    );
+    let mut teameo = Activity::message("<at>Octopus</at> quel est mon nom d'utilisateur ?")
+        .to(&app.connector.service_url)
+        .in_conversation("19:teameo@thread.tacv2;messageid=42", "channel")
+        .in_team(TEAMEO)
+        .json();
     teameo["entities"] = json!([{"type": "mention", "text": "<at>Octopus</at>", "mentioned": {"id": format!("28:{BOT_ID}"), "name": "Octopus"}}]);
 
     app.bot(&teameo).await;

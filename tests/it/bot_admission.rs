@@ -9,7 +9,7 @@ use octopus_teams::{
 };
 use serde_json::{Value, json};
 
-use crate::harness::{BOT_ID, TEAMEO, TestApp, activity, connector::Recorded, logs};
+use crate::harness::{Activity, BOT_ID, TEAMEO, TestApp, connector::Recorded, logs};
 
 fn s(locale: Locale, key: &str) -> String {
     Strings::load().unwrap().get(locale, key)
@@ -31,14 +31,11 @@ fn from_tenant(mut a: Value, tenant: &str) -> Value {
 }
 
 fn channel_message(app: &TestApp, team: &str, team_name: Option<&str>, text: &str) -> Value {
-    let mut a = activity(
-        &app.connector.service_url,
-        "message",
-        &format!("{team};messageid=7"),
-        "channel",
-        Some(team),
-        Some(&format!("<at>Octopus</at> {text}")),
-    );
+    let mut a = Activity::message(&format!("<at>Octopus</at> {text}"))
+        .to(&app.connector.service_url)
+        .in_conversation(&format!("{team};messageid=7"), "channel")
+        .in_team(team)
+        .json();
     a["entities"] = json!([{"type": "mention", "text": "<at>Octopus</at>", "mentioned": {"id": format!("28:{BOT_ID}"), "name": "Octopus"}}]);
     if let Some(name) = team_name {
         a["channelData"]["team"]["name"] = json!(name);
@@ -231,14 +228,10 @@ async fn the_admin_is_told_once_an_hour_per_tenant_and_per_team() {
 #[tokio::test]
 async fn a_group_chat_is_pointed_to_the_private_chat() {
     let app = TestApp::spawn().await;
-    let a = activity(
-        &app.connector.service_url,
-        "message",
-        "19:group@thread.v2",
-        "groupChat",
-        None,
-        Some("mot de passe oublié"),
-    );
+    let a = Activity::message("mot de passe oublié")
+        .to(&app.connector.service_url)
+        .in_conversation("19:group@thread.v2", "groupChat")
+        .json();
     app.bot(&a).await;
     let card = last_card(&app.connector.wait_for(1).await).to_string();
     assert!(
@@ -248,14 +241,10 @@ async fn a_group_chat_is_pointed_to_the_private_chat() {
 }
 
 fn bot_added(app: &TestApp, conversation: &str, locale: Option<&str>) -> Value {
-    let mut a = activity(
-        &app.connector.service_url,
-        "conversationUpdate",
-        conversation,
-        "personal",
-        None,
-        None,
-    );
+    let mut a = Activity::of("conversationUpdate")
+        .to(&app.connector.service_url)
+        .in_conversation(conversation, "personal")
+        .json();
     a["membersAdded"] = json!([{"id": "29:julie"}, {"id": format!("28:{BOT_ID}")}]);
     match locale {
         Some(l) => a["locale"] = json!(l),
@@ -296,14 +285,10 @@ async fn the_welcome_is_in_the_person_s_language() {
 #[tokio::test]
 async fn the_welcome_after_an_install_follows_the_install_s_language_and_so_do_its_buttons() {
     let app = TestApp::spawn().await;
-    let mut install = activity(
-        &app.connector.service_url,
-        "installationUpdate",
-        "a:pt",
-        "personal",
-        None,
-        None,
-    );
+    let mut install = Activity::of("installationUpdate")
+        .to(&app.connector.service_url)
+        .in_conversation("a:pt", "personal")
+        .json();
     install["action"] = json!("add");
     install["locale"] = json!("pt-BR");
     app.bot(&install).await;
@@ -318,14 +303,10 @@ async fn the_welcome_after_an_install_follows_the_install_s_language_and_so_do_i
 
     // « Esqueci a senha » on the card, from a client that says en-US.
     let data = find_action(&welcome, "forgot").expect("forgot button")["data"].clone();
-    let mut click = activity(
-        &app.connector.service_url,
-        "invoke",
-        "a:pt",
-        "personal",
-        None,
-        None,
-    );
+    let mut click = Activity::of("invoke")
+        .to(&app.connector.service_url)
+        .in_conversation("a:pt", "personal")
+        .json();
     click["name"] = json!("adaptiveCard/action");
     click["locale"] = json!("en-US");
     click["value"] = json!({"action": {"type": "Action.Execute", "verb": "forgot", "data": data}});

@@ -7,7 +7,7 @@ use octopus_teams::i18n::Locale;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    BOT_ID, TEAMEO, TENANT, TestApp, activity,
+    Activity, BOT_ID, TEAMEO, TENANT, TestApp,
     connector::{self, Recorded},
 };
 
@@ -33,28 +33,16 @@ fn text_of(card: &Value) -> String {
 }
 
 fn submit(app: &TestApp, reply_to: &str, username: &str, purpose: &str) -> Value {
-    let mut a = activity(
-        &app.connector.service_url,
-        "message",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
+    let mut a = Activity::of("message")
+        .to(&app.connector.service_url)
+        .json();
     a["value"] = json!({"action": "submit", "purpose": purpose, "username": username});
     a["replyToId"] = json!(reply_to);
     a
 }
 
 fn invoke(app: &TestApp, verb: &str, data: Value) -> Value {
-    let mut a = activity(
-        &app.connector.service_url,
-        "invoke",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
+    let mut a = Activity::of("invoke").to(&app.connector.service_url).json();
     a["name"] = json!("adaptiveCard/action");
     a["replyToId"] = json!("card-1");
     a["value"] = json!({"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"});
@@ -393,27 +381,21 @@ async fn an_unknown_tenant_is_politely_refused() {
 #[tokio::test]
 async fn in_a_channel_only_teameo_is_served_and_the_form_moves_to_a_private_chat() {
     let app = TestApp::spawn().await;
-    let mut other = activity(
-        &app.connector.service_url,
-        "message",
-        "19:other@thread.tacv2",
-        "channel",
-        Some("19:other@thread.tacv2"),
-        Some("<at>Octopus</at> mot de passe oublié"),
-    );
+    let mut other = Activity::message("<at>Octopus</at> mot de passe oublié")
+        .to(&app.connector.service_url)
+        .in_conversation("19:other@thread.tacv2", "channel")
+        .in_team("19:other@thread.tacv2")
+        .json();
     other["entities"] = json!([{"type": "mention", "text": "<at>Octopus</at>", "mentioned": {"id": format!("28:{BOT_ID}"), "name": "Octopus"}}]);
     app.bot(&other).await;
     let refused = last_card(&app.connector.wait_for(1).await);
     assert!(text_of(&refused).contains(&app_str("cards.unknownTeamTitle")));
 
-    let mut teameo = activity(
-        &app.connector.service_url,
-        "message",
-        "19:teameo@thread.tacv2;messageid=42",
-        "channel",
-        Some(TEAMEO),
-        Some("<at>Octopus</at> mot de passe oublié"),
-    );
+    let mut teameo = Activity::message("<at>Octopus</at> mot de passe oublié")
+        .to(&app.connector.service_url)
+        .in_conversation("19:teameo@thread.tacv2;messageid=42", "channel")
+        .in_team(TEAMEO)
+        .json();
     teameo["entities"] = json!([{"type": "mention", "text": "<at>Octopus</at>", "mentioned": {"id": format!("28:{BOT_ID}"), "name": "Octopus"}}]);
     app.bot(&teameo).await;
     let posted = app.connector.wait_for(4).await;
@@ -510,14 +492,11 @@ async fn the_bot_welcomes_a_team_or_a_person_when_installed() {
     };
 
     // Added to the Teaméo team: the welcome card in its channel.
-    let mut team = activity(
-        &app.connector.service_url,
-        "conversationUpdate",
-        "19:teameo@thread.tacv2",
-        "channel",
-        Some(TEAMEO),
-        None,
-    );
+    let mut team = Activity::of("conversationUpdate")
+        .to(&app.connector.service_url)
+        .in_conversation("19:teameo@thread.tacv2", "channel")
+        .in_team(TEAMEO)
+        .json();
     team["membersAdded"] = json!([{"id": format!("28:{BOT_ID}")}]);
     assert_eq!(app.bot(&team).await.status(), 200);
     welcomed(
@@ -526,27 +505,17 @@ async fn the_bot_welcomes_a_team_or_a_person_when_installed() {
     );
 
     // Installed by Julie for herself: the welcome card in her personal chat.
-    let mut person = activity(
-        &app.connector.service_url,
-        "conversationUpdate",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
+    let mut person = Activity::of("conversationUpdate")
+        .to(&app.connector.service_url)
+        .json();
     person["membersAdded"] = json!([{"id": format!("28:{BOT_ID}")}]);
     assert_eq!(app.bot(&person).await.status(), 200);
     welcomed(&app.connector.wait_for(2).await[1], "a%3Ajulie");
 
     // Teams also sends installationUpdate with the install: acknowledged, no second welcome.
-    let mut other = activity(
-        &app.connector.service_url,
-        "installationUpdate",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
+    let mut other = Activity::of("installationUpdate")
+        .to(&app.connector.service_url)
+        .json();
     other["action"] = json!("add");
     assert_eq!(app.bot(&other).await.status(), 200, "acknowledged");
     let mut typing = app.personal("");

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::process::Child;
 
 use crate::harness::{
-    BOT_ID, BOT_PASSWORD, Connector, Entra, Idp, SmtpSink, TENANT, TestApp, TestDb, activity,
+    Activity, BOT_ID, BOT_PASSWORD, Connector, Entra, Idp, SmtpSink, TENANT, TestApp, TestDb,
     connector::Answer, process,
 };
 
@@ -18,14 +18,7 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Julie's "submit" on the request card `card-1` of her personal chat (Action.Submit), under
 /// one activity id whatever the number of deliveries.
 fn submission(connector: &Connector) -> Value {
-    let mut a = activity(
-        &connector.service_url,
-        "message",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
+    let mut a = Activity::of("message").to(&connector.service_url).json();
     a["value"] = json!({"action": "submit", "purpose": "reset", "username": "trej"});
     a["replyToId"] = json!("card-1");
     a
@@ -239,14 +232,7 @@ async fn a_submission_whose_first_delivery_crashed_after_acting_is_answered_with
 async fn two_deliveries_of_one_submission_at_once_issue_one_link_and_give_the_same_answer() {
     // Arrange: both deliveries at once.
     let app = TestApp::spawn().await;
-    let mut a = activity(
-        &app.connector.service_url,
-        "invoke",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
+    let mut a = Activity::of("invoke").to(&app.connector.service_url).json();
     a["name"] = json!("adaptiveCard/action");
     a["replyToId"] = json!("card-1");
     a["value"] = json!({"action": {"type": "Action.Execute", "verb": "submit",

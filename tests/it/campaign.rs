@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::harness::Activity;
 use crate::harness::{BOT_ID, BOT_PASSWORD, JULIE_OID, TEAMEO, TENANT, TestApp, connector::Answer};
 
 const PAUL_OID: &str = "22222222-2222-2222-2222-222222222222";
@@ -275,14 +276,7 @@ async fn a_campaign_reaches_stored_chats_and_roster_members_once_across_runs() {
     let (_, card) = cards.iter().find(|(p, _)| p.contains("a%3Ajulie")).unwrap();
     let button = &card["body"][4]["actions"][0];
     assert_eq!(button["verb"], "enroll");
-    let mut click = crate::harness::activity(
-        &app.connector.service_url,
-        "invoke",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
+    let mut click = Activity::of("invoke").to(&app.connector.service_url).json();
     click["name"] = json!("adaptiveCard/action");
     click["value"] = json!({"action": {"type": "Action.Execute", "verb": "enroll", "data": button["data"]}, "trigger": "manual"});
     let res = app.bot(&click).await;

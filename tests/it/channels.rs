@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, activity};
+use crate::harness::{Activity, TestApp};
 
 async fn outbox_rows(app: &TestApp) -> i64 {
     sqlx::query_scalar("select count(*) from outbox")
@@ -16,14 +16,7 @@ async fn outbox_rows(app: &TestApp) -> i64 {
 fn attempts(app: &TestApp, channel: &str) -> [Value; 2] {
     let mut message = app.personal("mot de passe oublié");
     message["channelId"] = json!(channel);
-    let mut submit = activity(
-        &app.connector.service_url,
-        "invoke",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
+    let mut submit = Activity::of("invoke").to(&app.connector.service_url).json();
     submit["channelId"] = json!(channel);
     submit["name"] = json!("adaptiveCard/action");
     submit["value"] = json!({"action": {"type": "Action.Execute", "verb": "submit",

@@ -8,7 +8,7 @@ use octopus_teams::store::bot as store;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    BOT_ID, TEAMEO, TestApp, activity,
+    Activity, BOT_ID, TEAMEO, TestApp,
     connector::{Answer, Attempt},
 };
 
@@ -194,14 +194,9 @@ async fn a_404_on_a_status_card_forgets_the_conversation_and_the_reset_still_com
         200
     );
     app.connector.wait_for(1).await;
-    let mut submit = activity(
-        &app.connector.service_url,
-        "message",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
+    let mut submit = Activity::of("message")
+        .to(&app.connector.service_url)
+        .json();
     submit["value"] = json!({"action": "submit", "purpose": "reset", "username": "trej"});
     submit["replyToId"] = json!("msg-1");
     assert_eq!(app.bot(&submit).await.status(), 200);
@@ -237,14 +232,11 @@ async fn a_slow_connector_is_given_up_on_and_the_private_chat_is_not_half_opened
     // The notice in the channel goes through; opening the 1:1 chat hangs for 4 s.
     app.connector.script(Answer::status(200));
     app.connector.script(Answer::slow(Duration::from_secs(4)));
-    let mut asked = activity(
-        &app.connector.service_url,
-        "message",
-        "19:teameo@thread.tacv2;messageid=42",
-        "channel",
-        Some(TEAMEO),
-        Some("<at>Octopus</at> mot de passe oublié"),
-    );
+    let mut asked = Activity::message("<at>Octopus</at> mot de passe oublié")
+        .to(&app.connector.service_url)
+        .in_conversation("19:teameo@thread.tacv2;messageid=42", "channel")
+        .in_team(TEAMEO)
+        .json();
     asked["entities"] = json!([{"type": "mention", "text": "<at>Octopus</at>", "mentioned": {"id": format!("28:{BOT_ID}"), "name": "Octopus"}}]);
     assert_eq!(app.bot(&asked).await.status(), 200);
 

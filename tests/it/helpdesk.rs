@@ -8,7 +8,7 @@ use std::{path::Path, process::Command, time::Duration};
 use octopus_teams::i18n::{Locale, Strings};
 use serde_json::{Value, json};
 
-use crate::harness::{BOT_ID, TEAMEO, TENANT, TestApp, activity};
+use crate::harness::{Activity, BOT_ID, TEAMEO, TENANT, TestApp};
 
 const WAIT: Duration = Duration::from_secs(10);
 /// The service-desk agent's Entra object id (configured in upper case: ids compare as GUIDs).
@@ -34,27 +34,21 @@ pub(crate) fn as_agent(mut a: Value) -> Value {
 
 /// A message from the agent in their personal chat with the bot.
 pub(crate) fn agent_says(app: &TestApp, text: &str) -> Value {
-    as_agent(activity(
-        &app.connector.service_url,
-        "message",
-        "a:agent",
-        "personal",
-        None,
-        Some(text),
-    ))
+    as_agent(
+        Activity::message(text)
+            .to(&app.connector.service_url)
+            .in_conversation("a:agent", "personal")
+            .json(),
+    )
 }
 
 /// A click on a helpdesk button (Action.Execute), by the agent or by Julie.
 fn click(app: &TestApp, by_agent: bool, verb: &str, username: &str) -> Value {
     let conversation = if by_agent { "a:agent" } else { "a:julie" };
-    let mut a = activity(
-        &app.connector.service_url,
-        "invoke",
-        conversation,
-        "personal",
-        None,
-        None,
-    );
+    let mut a = Activity::of("invoke")
+        .to(&app.connector.service_url)
+        .in_conversation(conversation, "personal")
+        .json();
     if by_agent {
         a = as_agent(a);
     }
@@ -266,14 +260,13 @@ async fn anyone_else_asking_for_a_status_gets_the_answer_to_unknown_text() {
 #[tokio::test]
 async fn in_the_team_channel_the_agent_s_card_goes_to_their_personal_chat() {
     let app = app_with_an_agent().await;
-    let mut asked = as_agent(activity(
-        &app.connector.service_url,
-        "message",
-        "19:general@thread.tacv2",
-        "channel",
-        Some(TEAMEO),
-        Some("<at>Octopus</at> statut trej"),
-    ));
+    let mut asked = as_agent(
+        Activity::message("<at>Octopus</at> statut trej")
+            .to(&app.connector.service_url)
+            .in_conversation("19:general@thread.tacv2", "channel")
+            .in_team(TEAMEO)
+            .json(),
+    );
     asked["locale"] = json!("fr-CA");
     asked["entities"] = json!([{"type": "mention", "text": "<at>Octopus</at>",
         "mentioned": {"id": format!("28:{BOT_ID}"), "name": "Octopus"}}]);

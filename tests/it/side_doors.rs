@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, process::Stdio, time::Duration};
 use serde_json::{Value, json};
 
 use crate::{
-    harness::{METRICS_TOKEN, TestApp, TestDb, activity, card_action, process},
+    harness::{Activity, METRICS_TOKEN, TestApp, TestDb, card_action, process},
     username_reminder::remind,
 };
 
@@ -259,14 +259,10 @@ async fn a_value_from_outside_cannot_forge_a_log_line() {
     process::ready(&base, Duration::from_secs(30)).await;
 
     let forged = "FORGED 2026-12-05T00:00:00Z  INFO password changed";
-    let mut a = activity(
-        "http://127.0.0.1:9",
-        "message",
-        "a:x",
-        "channel",
-        None,
-        Some("aide"),
-    );
+    let mut a = Activity::message("aide")
+        .to("http://127.0.0.1:9")
+        .in_conversation("a:x", "channel")
+        .json();
     a["channelData"] = json!({
         "tenant": {"id": format!("evil\n{forged}\u{1b}[2J")},
         "team": {"id": "19:t@thread.tacv2", "name": format!("Équipe\r\n{forged}\u{1b}[31m")},

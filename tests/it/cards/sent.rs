@@ -8,7 +8,7 @@ use std::{path::Path, process::Command, time::Duration};
 use octopus_teams::i18n::{Locale, Strings};
 use serde_json::{Value, json};
 
-use crate::harness::{BOT_ID, TEAMEO, TestApp, activity};
+use crate::harness::{Activity, BOT_ID, TEAMEO, TestApp};
 
 const WAIT: Duration = Duration::from_secs(10);
 /// Past the 30-minute link lifetime.
@@ -36,14 +36,7 @@ fn personal(app: &TestApp, locale: &str, text: &str) -> Value {
 
 /// An Action.Execute from the card `card_id` in Julie's personal chat.
 fn invoke(app: &TestApp, locale: &str, card_id: &str, verb: &str, data: Value) -> Value {
-    let mut a = activity(
-        &app.connector.service_url,
-        "invoke",
-        "a:julie",
-        "personal",
-        None,
-        None,
-    );
+    let mut a = Activity::of("invoke").to(&app.connector.service_url).json();
     a["locale"] = json!(locale);
     a["name"] = json!("adaptiveCard/action");
     a["replyToId"] = json!(card_id);
@@ -269,14 +262,11 @@ async fn conversations(lang: &str, locale: Locale, words: &str, kept: &mut Kept)
     // Turns run after their 200 and may end in any order: wait for each refusal's card.
     wait_for_posted_card(&app, &card_str(locale, "unknownTenantTitle")).await;
     let mention = |team: &str| {
-        let mut a = activity(
-            &app.connector.service_url,
-            "message",
-            &format!("{team};messageid=42"),
-            "channel",
-            Some(team),
-            Some(&format!("<at>Octopus</at> {words}")),
-        );
+        let mut a = Activity::message(&format!("<at>Octopus</at> {words}"))
+            .to(&app.connector.service_url)
+            .in_conversation(&format!("{team};messageid=42"), "channel")
+            .in_team(team)
+            .json();
         a["locale"] = json!(lang);
         a["entities"] = json!([{"type": "mention", "text": "<at>Octopus</at>", "mentioned": {"id": format!("28:{BOT_ID}"), "name": "Octopus"}}]);
         a
@@ -285,25 +275,18 @@ async fn conversations(lang: &str, locale: Locale, words: &str, kept: &mut Kept)
     wait_for_posted_card(&app, &card_str(locale, "unknownTeamTitle")).await;
     app.bot(&mention(TEAMEO)).await;
     // A group chat is pointed to the private chat.
-    let mut group = activity(
-        &app.connector.service_url,
-        "message",
-        "19:group@thread.v2",
-        "groupChat",
-        None,
-        Some(words),
-    );
+    let mut group = Activity::message(words)
+        .to(&app.connector.service_url)
+        .in_conversation("19:group@thread.v2", "groupChat")
+        .json();
     group["locale"] = json!(lang);
     app.bot(&group).await;
     wait_for_posted_card(&app, &card_str(locale, "notAllowedTitle")).await;
-    let mut added = activity(
-        &app.connector.service_url,
-        "conversationUpdate",
-        TEAMEO,
-        "channel",
-        Some(TEAMEO),
-        None,
-    );
+    let mut added = Activity::of("conversationUpdate")
+        .to(&app.connector.service_url)
+        .in_conversation(TEAMEO, "channel")
+        .in_team(TEAMEO)
+        .json();
     added["locale"] = json!(lang);
     added["membersAdded"] = json!([{"id": format!("28:{BOT_ID}")}]);
     app.bot(&added).await;

@@ -462,14 +462,9 @@ impl TestApp {
 
     /// A message from Julie in her personal chat with the bot.
     pub fn personal(&self, text: &str) -> serde_json::Value {
-        activity(
-            &self.connector.service_url,
-            "message",
-            "a:julie",
-            "personal",
-            None,
-            Some(text),
-        )
+        Activity::message(text)
+            .to(&self.connector.service_url)
+            .json()
     }
 
     pub fn advance(&self, by: Duration) {
@@ -506,42 +501,91 @@ pub const TEAMEO: &str = "19:teameo@thread.tacv2";
 
 static NEXT_ACTIVITY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
-/// A Teams activity from Julie (`29:julie`, her Entra object id) to the bot.
-pub fn activity(
-    service_url: &str,
-    kind: &str,
-    conversation: &str,
-    conversation_type: &str,
-    team: Option<&str>,
-    text: Option<&str>,
-) -> serde_json::Value {
-    let n = NEXT_ACTIVITY.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let mut channel_data = serde_json::json!({"tenant": {"id": TENANT}});
-    if let Some(team) = team {
-        channel_data["team"] = serde_json::json!({"id": team});
-        channel_data["channel"] = serde_json::json!({"id": team});
+/// A Bot Framework activity as Teams sends it: from Julie (`29:julie`, her Entra object id), in
+/// her 1:1 chat with the bot unless told otherwise, in the test tenant, in French.
+/// `Activity::message("mot de passe oublié").to(url).in_conversation(id, "channel").in_team(team)`.
+pub struct Activity {
+    kind: String,
+    service_url: String,
+    conversation: String,
+    conversation_type: String,
+    team: Option<String>,
+    text: Option<String>,
+}
+
+impl Activity {
+    /// An activity of this `type`, without text.
+    pub fn of(kind: &str) -> Self {
+        Activity {
+            kind: kind.into(),
+            service_url: String::new(),
+            conversation: "a:julie".into(),
+            conversation_type: "personal".into(),
+            team: None,
+            text: None,
+        }
     }
-    let mut a = serde_json::json!({
-        "type": kind,
-        "id": format!("activity-{n}"),
-        "channelId": "msteams",
-        "serviceUrl": service_url,
-        "from": {"id": "29:julie", "name": "Julie Tremblay", "aadObjectId": JULIE_OID},
-        "recipient": {"id": format!("28:{BOT_ID}"), "name": "Octopus"},
-        "conversation": {"id": conversation, "conversationType": conversation_type, "tenantId": TENANT, "isGroup": conversation_type != "personal"},
-        "channelData": channel_data,
-        "locale": "fr-CA",
-    });
-    if let Some(text) = text {
-        a["text"] = serde_json::json!(text);
+
+    /// A message saying `text`.
+    pub fn message(text: &str) -> Self {
+        Activity::of("message").text(text)
     }
-    a
+
+    pub fn text(mut self, text: &str) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+
+    /// The Bot Connector the bot answers to (the activity's `serviceUrl`).
+    pub fn to(mut self, service_url: &str) -> Self {
+        self.service_url = service_url.into();
+        self
+    }
+
+    /// Another conversation than Julie's 1:1 chat: its id and type (`personal`, `channel`,
+    /// `groupChat`).
+    pub fn in_conversation(mut self, id: &str, kind: &str) -> Self {
+        self.conversation = id.into();
+        self.conversation_type = kind.into();
+        self
+    }
+
+    /// Sent in a channel of this team.
+    pub fn in_team(mut self, team: &str) -> Self {
+        self.team = Some(team.into());
+        self
+    }
+
+    /// The activity's JSON, with a fresh id.
+    pub fn json(self) -> serde_json::Value {
+        let n = NEXT_ACTIVITY.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut channel_data = serde_json::json!({"tenant": {"id": TENANT}});
+        if let Some(team) = &self.team {
+            channel_data["team"] = serde_json::json!({"id": team});
+            channel_data["channel"] = serde_json::json!({"id": team});
+        }
+        let mut a = serde_json::json!({
+            "type": self.kind,
+            "id": format!("activity-{n}"),
+            "channelId": "msteams",
+            "serviceUrl": self.service_url,
+            "from": {"id": "29:julie", "name": "Julie Tremblay", "aadObjectId": JULIE_OID},
+            "recipient": {"id": format!("28:{BOT_ID}"), "name": "Octopus"},
+            "conversation": {"id": self.conversation, "conversationType": self.conversation_type, "tenantId": TENANT, "isGroup": self.conversation_type != "personal"},
+            "channelData": channel_data,
+            "locale": "fr-CA",
+        });
+        if let Some(text) = self.text {
+            a["text"] = serde_json::json!(text);
+        }
+        a
+    }
 }
 
 /// Julie clicking `verb` (Universal Action) on the card `card-1` of her personal chat, with `data`:
 /// `card_action(url, "submit", json!({"purpose": "reset", "username": "trej"}))`.
 pub fn card_action(service_url: &str, verb: &str, data: serde_json::Value) -> serde_json::Value {
-    let mut a = activity(service_url, "invoke", "a:julie", "personal", None, None);
+    let mut a = Activity::of("invoke").to(service_url).json();
     a["name"] = serde_json::json!("adaptiveCard/action");
     a["replyToId"] = serde_json::json!("card-1");
     a["value"] = serde_json::json!({"action": {"type": "Action.Execute", "verb": verb,
