@@ -46,7 +46,15 @@ struct Nginx {
 }
 
 impl Nginx {
-    async fn start(port: u16, upstream: &str, cert: &str, key: &str) -> Nginx {
+    /// nginx serving TLS on `port` (and plain HTTP on `http_port`) in front of `upstream`, once it
+    /// answers `/healthz` through TLS. A port chosen free can be taken by another test's connection
+    /// before nginx binds it: then the error is nginx's own log, for the caller to try new ports.
+    async fn start(
+        port: u16,
+        http_port: u16,
+        upstream: &str,
+        (ca, cert, key): (&str, &str, &str),
+    ) -> Result<Nginx, String> {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::write(d.join("fullchain.pem"), cert).unwrap();
@@ -57,7 +65,7 @@ impl Nginx {
             .replace("octopus.example.org", "localhost")
             .replace("/etc/ssl/octopus-teams/", &format!("{}/", d.display()))
             .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;"))
-            .replace("listen 80;", &format!("listen 127.0.0.1:{};", port + 1))
+            .replace("listen 80;", &format!("listen 127.0.0.1:{http_port};"))
             .lines()
             .filter(|l| !l.contains("listen [::]"))
             .collect::<Vec<_>>()
@@ -88,7 +96,7 @@ impl Nginx {
             "nginx -t: {}",
             String::from_utf8_lossy(&test.stderr)
         );
-        let child = tokio::process::Command::new(nginx)
+        let mut child = tokio::process::Command::new(nginx)
             .arg("-p")
             .arg(d)
             .arg("-c")
@@ -98,17 +106,58 @@ impl Nginx {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        let log = || std::fs::read_to_string(d.join("error.log")).unwrap_or_default();
+        // Accepting TCP is not yet serving TLS on a loaded machine: wait for an answer through it.
+        let probe = client_from(ca, Ipv4Addr::new(127, 0, 0, 9));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("nginx stopped ({status}): {}", log()));
+            }
+            let healthz = probe.get(format!("https://localhost:{port}/healthz"));
+            if matches!(healthz.send().await, Ok(res) if res.status() == 200) {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("nginx never answered on {port}: {}", log()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Nginx {
+        Ok(Nginx {
             _child: child,
             _dir: dir,
+        })
+    }
+}
+
+/// The service on its embedded defaults (changed by `config`) behind the shipped nginx, on free
+/// ports; returns the public `https://localhost:port` address too. Tried on new ports up to three
+/// times when nginx cannot bind the ones it was given.
+async fn behind_nginx(
+    certificates: (&str, &str, &str),
+    config: impl Fn(&mut octopus_teams::config::RawConfig) + Clone + Send + 'static,
+) -> (TestApp, Nginx, String) {
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        let (port, http_port) = (process::free_addr().port(), process::free_addr().port());
+        let public = format!("https://localhost:{port}");
+        let app = TestApp::builder()
+            .config({
+                let (public, config) = (public.clone(), config.clone());
+                move |c| {
+                    c.http.public_base_url = public;
+                    config(c);
+                }
+            })
+            .spawn()
+            .await;
+        let upstream = app.base.trim_start_matches("http://").to_string();
+        match Nginx::start(port, http_port, &upstream, certificates).await {
+            Ok(nginx) => return (app, nginx, public),
+            Err(e) => failures.push(e),
         }
     }
+    panic!("nginx did not start in three tries: {failures:#?}");
 }
 
 /// A browser-like client that trusts the test CA, from the loopback address `from`.
@@ -129,34 +178,14 @@ async fn enrol_request(client: &reqwest::Client, base: &str) -> u16 {
 
 #[tokio::test]
 async fn behind_the_shipped_nginx_the_pages_bot_and_tab_work_and_clients_keep_their_own_limits() {
-    let port = process::free_addr().port();
-    let public = format!("https://localhost:{port}");
     let (ca, cert, key) = test_certificates();
-    let app = TestApp::builder()
-        .config({
-            let public = public.clone();
-            move |c| {
-                c.http.public_base_url = public;
-                c.http.trusted_proxies = vec!["127.0.0.1/32".into()];
-                c.limits.requests_per_ip = 2;
-                c.limits.requests_per_account = 10;
-                c.teams_app.sso_app_id = Some(crate::tab::SSO_APP.into());
-            }
-        })
-        .spawn()
-        .await;
-    let upstream = app.base.trim_start_matches("http://").to_string();
-    let _nginx = Nginx::start(port, &upstream, &cert, &key).await;
-    // Accepting TCP is not yet serving TLS on a loaded machine: wait for an answer through it.
-    let probe = client_from(&ca, Ipv4Addr::new(127, 0, 0, 9));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while probe.get(format!("{public}/healthz")).send().await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nginx never answered on {public}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (app, _nginx, public) = behind_nginx((&ca, &cert, &key), |c| {
+        c.http.trusted_proxies = vec!["127.0.0.1/32".into()];
+        c.limits.requests_per_ip = 2;
+        c.limits.requests_per_account = 10;
+        c.teams_app.sso_app_id = Some(crate::tab::SSO_APP.into());
+    })
+    .await;
 
     // The web journey through TLS: the form, the mail, the link, the new password.
     let alice = client_from(&ca, Ipv4Addr::new(127, 0, 0, 2));
