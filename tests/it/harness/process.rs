@@ -31,23 +31,50 @@ pub fn free_addr() -> std::net::SocketAddr {
 }
 
 /// `serve` from `cmd` (its configuration already set) on a free loopback port that is also its
-/// public address, output discarded, killed on drop. Returns once `/readyz` answers 200.
-pub async fn serve(mut cmd: std::process::Command) -> (Child, String) {
-    let addr = free_addr();
-    let base = format!("http://{addr}");
+/// public address, output discarded, killed on drop. Returns once `/readyz` answers 200. A port
+/// chosen free can be taken by another test's connection before the binary binds it: a binary that
+/// exits before it is ready is started again on a new port (three tries).
+pub async fn serve(cmd: std::process::Command) -> (Child, String) {
+    let mut cmd = tokio::process::Command::from(cmd);
     cmd.arg("serve")
-        .env("OCTOPUS__HTTP__LISTEN", addr.to_string())
-        .env("OCTOPUS__HTTP__PUBLIC_BASE_URL", &base)
         .env("OCTOPUS__METRICS__LISTEN", "127.0.0.1:0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let child = tokio::process::Command::from(cmd)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the binary");
-    ready(&base, Duration::from_secs(30)).await;
-    (child, base)
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    for _ in 0..3 {
+        let addr = free_addr();
+        let base = format!("http://{addr}");
+        let mut child = cmd
+            .env("OCTOPUS__HTTP__LISTEN", addr.to_string())
+            .env("OCTOPUS__HTTP__PUBLIC_BASE_URL", &base)
+            .spawn()
+            .expect("start the binary");
+        if ready_while_running(&mut child, &base, Duration::from_secs(30)).await {
+            return (child, base);
+        }
+    }
+    panic!("the binary exited before it was ready, three times");
+}
+
+/// Waits until `{base}/readyz` answers 200 (true) or `child` exits (false), at most `wait`.
+async fn ready_while_running(child: &mut Child, base: &str, wait: Duration) -> bool {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        let res = client.get(format!("{base}/readyz")).send().await;
+        if res.is_ok_and(|r| r.status() == 200) {
+            return true;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{base} not ready within {wait:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Waits until `{base}/readyz` answers 200, at most `wait`.
