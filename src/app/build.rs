@@ -11,7 +11,7 @@ use tracing::info;
 use super::{AppState, Application, key};
 use crate::{
     clock::{SharedClock, SystemClock},
-    config::{BotAuth, BotMode, Config},
+    config::{BotAuth, BotMode, Config, DatabaseConfig, SecurityConfig},
     http::csrf,
     i18n::Strings,
     mail::{transport::Transport, worker::MailWorker},
@@ -52,18 +52,13 @@ impl Application {
         if let Some(problem) = config.missing_shared_secret() {
             anyhow::bail!(problem);
         }
-        let store = open_store(&config).await?;
+        let store = open_store(&config.database).await?;
         let key = key::for_serve(&config)?;
         let csrf_key = csrf::CsrfKey::derive(&key);
         let templates = Templates::load()?;
         let strings = Strings::load()?;
-        let hasher = hasher(&config)?;
-        let transport = Transport::build(
-            &config.mail,
-            config.mail_timeout,
-            config.mail_tls_ca.as_deref(),
-            config.mail_concurrency,
-        )?;
+        let hasher = hasher(&config.security)?;
+        let transport = Transport::build(&config.mail)?;
         let wake = Arc::new(Notify::new());
         let orgs = config.organisations.clone();
 
@@ -75,16 +70,10 @@ impl Application {
             .timeout(std::time::Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let (auth, bot_auth) = channel_auth(&config.bot, &http, &clock);
+        let (auth, bot_auth) = channel_auth(&config.bot.mode, &http, &clock);
         let core = BotCore {
             records: crate::teams::identity::TeamsRecords::new(store.clone(), clock.clone()),
-            connector: ConnectorClient::new(
-                http.clone(),
-                bot_auth,
-                config.connector_retries,
-                clock.clone(),
-            )
-            .with_timeout(config.connector_timeout),
+            connector: ConnectorClient::configured(http.clone(), bot_auth, &config.bot, &clock),
             cards: Cards::load(strings.clone())?,
             strings: strings.clone(),
             orgs: orgs.clone(),
@@ -98,7 +87,7 @@ impl Application {
             hasher: hasher.clone(),
             orgs: orgs.clone(),
             key: key.clone(),
-            base_url: config.public_base_url.clone(),
+            base_url: config.http.public_base_url.clone(),
             limits: config.limits.clone(),
             mail_wake: wake.clone(),
             observer: Arc::new(core.clone()),
@@ -134,9 +123,9 @@ impl Application {
             orgs: orgs.clone(),
             clock: clock.clone(),
             wake,
-            poll: config.mail_poll_interval,
-            max_attempts: i64::from(config.mail_max_attempts),
-            concurrency: config.mail_concurrency,
+            poll: config.mail.poll_interval,
+            max_attempts: i64::from(config.mail.max_attempts),
+            concurrency: config.mail.concurrency,
             observer: reset.observer.clone(),
             desk: desk.clone(),
             relay: Arc::default(),
@@ -168,8 +157,8 @@ impl Application {
 }
 
 /// The database, opened (waiting for it at start-up as configured) and migrated.
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect_waiting(&config.database_url, config.database_startup_wait)
+async fn open_store(database: &DatabaseConfig) -> anyhow::Result<Store> {
+    let store = Store::connect_waiting(&database.url, database.startup_wait)
         .await
         .context("cannot open the database")?;
     store
@@ -180,13 +169,13 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 /// The password hasher: one hash at a time per core, the configured pepper and queue.
-fn hasher(config: &Config) -> anyhow::Result<Hasher> {
+fn hasher(security: &SecurityConfig) -> anyhow::Result<Hasher> {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let pepper = config
+    let pepper = security
         .password_pepper
         .as_ref()
         .map(|p| Pepper::new(p.expose_secret().as_bytes()));
-    Ok(Hasher::with_pepper(config.argon2, cores, pepper)?.with_queue(config.hash_queue))
+    Ok(Hasher::with_pepper(security.argon2, cores, pepper)?.with_queue(security.hash_queue))
 }
 
 /// What the tab's single sign-on and pages need: the Entra token validator, the tab's CSP.
@@ -200,7 +189,7 @@ fn tab_state(
         sso: SsoValidator::new(
             config.tab.entra_authority.clone(),
             http.clone(),
-            config.public_base_url.host_str().unwrap_or_default(),
+            config.http.public_base_url.host_str().unwrap_or_default(),
             config.tab.sso_app_id.as_deref(),
             orgs.clone(),
             (config.tab.key_max_age, config.tab.unknown_key_cooldown),
@@ -217,9 +206,9 @@ async fn listeners(
 ) -> anyhow::Result<(TcpListener, Option<TcpListener>)> {
     let listener = match given {
         Some(l) => l,
-        None => TcpListener::bind(config.listen)
+        None => TcpListener::bind(config.http.listen)
             .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?,
+            .with_context(|| format!("cannot listen on {}", config.http.listen))?,
     };
     let metrics_listener = match config.metrics.listen {
         Some(addr) => Some(
@@ -281,10 +270,10 @@ pub fn reset_service_for_cli(config: &Config, store: Store) -> anyhow::Result<Re
     Ok(ResetService {
         store,
         clock: Arc::new(SystemClock),
-        hasher: Hasher::new(config.argon2, 1)?,
+        hasher: Hasher::new(config.security.argon2, 1)?,
         orgs: config.organisations.clone(),
         key,
-        base_url: config.public_base_url.clone(),
+        base_url: config.http.public_base_url.clone(),
         limits: config.limits.clone(),
         mail_wake: Arc::new(Notify::new()),
         observer: Arc::new(crate::model::events::NoObserver),

@@ -14,7 +14,7 @@ pub const KEY_FILE: &str = "secret.key";
 
 /// The key `serve` uses: the configured one, or that of [`KEY_FILE`], created the first time.
 pub(super) fn for_serve(config: &Config) -> anyhow::Result<ServiceKey> {
-    match &config.secret_key {
+    match &config.security.secret_key {
         Some(k) => Ok(ServiceKey::from_base64(k.expose_secret())?),
         None => load_or_create_key(&config.data_dir.join(KEY_FILE)),
     }
@@ -23,7 +23,7 @@ pub(super) fn for_serve(config: &Config) -> anyhow::Result<ServiceKey> {
 /// The key an admin command uses: the same as `serve`, never a new one (the running instances
 /// could not open what it seals).
 pub(super) fn for_admin(config: &Config) -> anyhow::Result<ServiceKey> {
-    match &config.secret_key {
+    match &config.security.secret_key {
         Some(k) => Ok(ServiceKey::from_base64(k.expose_secret())?),
         None => {
             let file = config.data_dir.join(KEY_FILE);

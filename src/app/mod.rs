@@ -132,7 +132,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http().make_span_with(mw::request_span))
         .layer(middleware::from_fn_with_state(
-            mw::RequestIdTrust::new(state.config.trust_request_id, &state.config.trusted_proxies),
+            mw::RequestIdTrust::new(
+                state.config.http.trust_request_id,
+                &state.config.http.trusted_proxies,
+            ),
             mw::request_id,
         ))
         .with_state(state)
@@ -188,7 +191,7 @@ impl Application {
         })));
         let store = self.state.store.clone();
         let turns = self.state.bot.turns.clone();
-        let grace = self.state.config.shutdown_grace;
+        let grace = self.state.config.http.shutdown_grace;
         let mut housekeeping_stop = stop_rx.clone();
         let chores = tokio::spawn(metrics.scope(crate::housekeeping::run_until(
             store.clone(),

@@ -38,7 +38,7 @@ pub(super) async fn retry(cfg: Config, store: Store, id: &str) -> anyhow::Result
 }
 
 pub(super) async fn mail(cfg: Config, cmd: MailCommand) -> anyhow::Result<()> {
-    let store = Store::connect(&cfg.database_url)
+    let store = Store::connect(&cfg.database.url)
         .await
         .context("cannot open the database")?;
     store.migrate().await?;

@@ -15,7 +15,7 @@ use crate::{
 
 /// Asks the running service's `/readyz` on its own address; Ok when it answers 200.
 pub async fn healthcheck(cfg: &Config) -> anyhow::Result<()> {
-    let mut addr = cfg.listen;
+    let mut addr = cfg.http.listen;
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr {
             std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
@@ -45,7 +45,7 @@ pub async fn backup(cfg: &Config, to: &Path) -> anyhow::Result<()> {
         "{} exists: name a new file (a backup never overwrites)",
         to.display()
     );
-    let store = Store::connect(&cfg.database_url)
+    let store = Store::connect(&cfg.database.url)
         .await
         .context("cannot open the database")?;
     anyhow::ensure!(
@@ -78,7 +78,7 @@ pub async fn backup(cfg: &Config, to: &Path) -> anyhow::Result<()> {
         "{}: {} kB, {accounts} account(s), from {}",
         to.display(),
         size / 1024,
-        super::out::database_label(cfg.database_url.expose_secret())
+        super::out::database_label(cfg.database.url.expose_secret())
     ));
     Ok(())
 }
@@ -97,12 +97,11 @@ pub async fn reach(cfg: &Config) -> Vec<Reached> {
         what: "database",
         outcome: database(cfg).await,
     }];
-    let mail = match crate::mail::transport::Transport::build(
-        &cfg.mail,
-        cfg.mail_timeout,
-        cfg.mail_tls_ca.as_deref(),
-        1,
-    ) {
+    let one_connection = crate::config::MailConfig {
+        concurrency: 1,
+        ..cfg.mail.clone()
+    };
+    let mail = match crate::mail::transport::Transport::build(&one_connection) {
         Ok(t) => t.check().await,
         Err(e) => Err(format!("{e:#}")),
     };
@@ -110,7 +109,7 @@ pub async fn reach(cfg: &Config) -> Vec<Reached> {
         what: "mail relay",
         outcome: mail,
     });
-    if let crate::config::BotMode::Authenticated(auth) = &cfg.bot {
+    if let crate::config::BotMode::Authenticated(auth) = &cfg.bot.mode {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -128,14 +127,14 @@ pub async fn reach(cfg: &Config) -> Vec<Reached> {
 }
 
 async fn database(cfg: &Config) -> Result<String, String> {
-    Store::probe(&cfg.database_url).await?;
-    let store = tokio::time::timeout(Duration::from_secs(15), Store::connect(&cfg.database_url))
+    Store::probe(&cfg.database.url).await?;
+    let store = tokio::time::timeout(Duration::from_secs(15), Store::connect(&cfg.database.url))
         .await
         .map_err(|_| "no answer within 15 s".to_string())?
         .map_err(|e| e.to_string())?;
     let (applied, known) = store.schema_state().await.map_err(|e| e.to_string())?;
     store.close().await;
-    let label = super::out::database_label(cfg.database_url.expose_secret());
+    let label = super::out::database_label(cfg.database.url.expose_secret());
     if applied < known {
         Err(format!(
             "{label}: {applied} of {known} migrations applied; run `octopus-teams migrate` (serve \

@@ -28,7 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     {
         // Forgetting --config must not look like success against the real directory.
         let url = Config::load(None)
-            .map(|c| database_label(secrecy::ExposeSecret::expose_secret(&c.database_url)));
+            .map(|c| database_label(secrecy::ExposeSecret::expose_secret(&c.database.url)));
         eprintln!(
             "warning: no configuration file (--config, OCTOPUS_CONFIG, {SYSTEM_CONFIG}): this \
              writes to the development database {}",
@@ -46,7 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     let mut problems: Vec<String> =
                         cfg.missing_shared_secret().into_iter().collect();
                     // A registered bot is a production install: its app package must build.
-                    if matches!(cfg.bot, crate::config::BotMode::Authenticated(_)) {
+                    if matches!(cfg.bot.mode, crate::config::BotMode::Authenticated(_)) {
                         problems.extend(crate::teams::manifest::problems(&cfg));
                     }
                     if problems.is_empty() {
@@ -89,13 +89,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let cfg = Config::load(config_path)?;
-            let store = Store::connect(&cfg.database_url)
+            let store = Store::connect(&cfg.database.url)
                 .await
                 .context("cannot open the database")?;
             let (before, known) = store.schema_state().await?;
             store.migrate().await?;
             let (after, _) = store.schema_state().await?;
-            let label = database_label(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
+            let label = database_label(secrecy::ExposeSecret::expose_secret(&cfg.database.url));
             say(if after > before {
                 format!(
                     "{label}: applied {} migration(s); the schema is up to date ({known})",
@@ -139,7 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 out.display(),
                 cfg.teams_app.short_name,
                 cfg.teams_app.version,
-                cfg.public_base_url.host_str().unwrap_or_default(),
+                cfg.http.public_base_url.host_str().unwrap_or_default(),
                 zip.len()
             ));
             Ok(())

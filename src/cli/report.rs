@@ -26,7 +26,7 @@ pub(super) async fn report(
     let window = crate::reset::report::parse_window(since).with_context(|| {
         format!("--since {since:?}: expected a number and a unit, e.g. 30d, 12h, 2w or 90m")
     })?;
-    let store = Store::connect(&cfg.database_url)
+    let store = Store::connect(&cfg.database.url)
         .await
         .context("cannot open the database")?;
     store.migrate().await?;

@@ -22,7 +22,7 @@ pub(super) async fn scim_token(
         .or_else(|| cfg.organisations.by_tenant(hint))
         .cloned()
         .with_context(|| format!("no organisation {hint:?} in the configuration"))?;
-    let store = Store::connect(&cfg.database_url)
+    let store = Store::connect(&cfg.database.url)
         .await
         .context("cannot open the database")?;
     store.migrate().await?;
@@ -36,7 +36,7 @@ pub(super) async fn scim_token(
         return Ok(());
     }
     let token = crate::scim::token::issue(&store, &org, rotate, now).await?;
-    let base = cfg.public_base_url.as_str().trim_end_matches('/');
+    let base = cfg.http.public_base_url.as_str().trim_end_matches('/');
     say(format!("Tenant URL:   {base}/scim/v2"));
     say(format!("Secret Token: {}", token.expose()));
     say(match rotate {

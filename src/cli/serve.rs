@@ -5,11 +5,10 @@ use anyhow::Context;
 use crate::{app::Application, clock::SystemClock, config::Config};
 
 pub(super) async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let base = cfg.public_base_url.clone();
-    let mail = format!("{:?}", cfg.mail);
-    let db =
-        crate::mail::transport::redact_url(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
-    let local_dev = matches!(cfg.bot, crate::config::BotMode::LocalDev);
+    let base = cfg.http.public_base_url.clone();
+    let mail = format!("{:?}", cfg.mail.transport);
+    let db = crate::config::redact_url(secrecy::ExposeSecret::expose_secret(&cfg.database.url));
+    let local_dev = matches!(cfg.bot.mode, crate::config::BotMode::LocalDev);
     if local_dev {
         tracing::warn!(
             "LOCAL DEVELOPMENT MODE: bot.app_id is empty, so POST /api/messages accepts unauthenticated \
@@ -23,8 +22,8 @@ pub(super) async fn serve(cfg: Config) -> anyhow::Result<()> {
     // The address answers from the start: while the database is waited for, /healthz says the
     // process lives and everything else 503 (so a load balancer or orchestrator sees "not ready",
     // not "connection refused").
-    let listener = std::net::TcpListener::bind(cfg.listen)
-        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let listener = std::net::TcpListener::bind(cfg.http.listen)
+        .with_context(|| format!("cannot listen on {}", cfg.http.listen))?;
     listener.set_nonblocking(true)?;
     let (stop, starting) =
         starting_answers(tokio::net::TcpListener::from_std(listener.try_clone()?)?);

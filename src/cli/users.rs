@@ -12,7 +12,7 @@ use crate::{
 };
 
 pub(super) async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> {
-    let store = Store::connect(&cfg.database_url)
+    let store = Store::connect(&cfg.database.url)
         .await
         .context("cannot open the database")?;
     store.migrate().await?;
@@ -38,7 +38,7 @@ pub(super) async fn users(cfg: Config, cmd: UsersCommand) -> anyhow::Result<()> 
             let org = pick(&org)?;
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?;
-            let db = database_label(secrecy::ExposeSecret::expose_secret(&cfg.database_url));
+            let db = database_label(secrecy::ExposeSecret::expose_secret(&cfg.database.url));
             let options = directory::ImportOptions {
                 dry_run,
                 disable_missing,

@@ -75,6 +75,14 @@ impl TryFrom<String> for AppType {
     }
 }
 
+/// `[bot]`, checked: how the bot authenticates and how it reaches the Bot Connector.
+#[derive(Clone, Debug)]
+pub struct BotConfig {
+    pub mode: BotMode,
+    pub connector_retries: u32,
+    pub connector_timeout: Duration,
+}
+
 /// How the bot endpoint authenticates, decided once at start-up.
 #[derive(Clone, Debug)]
 pub enum BotMode {
@@ -129,12 +137,13 @@ impl RawBot {
         Duration::from_secs(self.unknown_key_cooldown_secs)
     }
 
-    pub(super) fn connector_retries(&self) -> u32 {
-        self.connector_retries.min(10)
-    }
-
-    pub(super) fn connector_timeout(&self) -> Duration {
-        Duration::from_secs(self.connector_timeout_secs.clamp(1, 120))
+    /// The section, checked into `mode`.
+    pub(super) fn with_mode(&self, mode: BotMode) -> BotConfig {
+        BotConfig {
+            mode,
+            connector_retries: self.connector_retries.min(10),
+            connector_timeout: Duration::from_secs(self.connector_timeout_secs.clamp(1, 120)),
+        }
     }
 
     pub(super) fn validate(&self, listen: Option<SocketAddr>) -> Result<BotMode, Vec<String>> {
@@ -255,7 +264,7 @@ impl RawBot {
 pub(super) fn describe(cfg: &Config, out: &mut Description) {
     out.line(
         "bot",
-        match &cfg.bot {
+        match &cfg.bot.mode {
             BotMode::LocalDev => {
                 "LOCAL DEVELOPMENT MODE: no app id, no authentication, loopback only".into()
             }

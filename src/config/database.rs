@@ -1,10 +1,12 @@
 //! `[database]`: SQLite or PostgreSQL, chosen by the URL's scheme.
 
+use std::time::Duration;
+
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::redact_url;
 use super::{Config, Description};
-use crate::mail::transport::redact_url;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +39,23 @@ impl DatabaseKind {
     }
 }
 
+/// `[database]`, checked.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    /// `database.startup_wait_secs`.
+    pub startup_wait: Duration,
+}
+
+impl From<RawDatabase> for DatabaseConfig {
+    fn from(raw: RawDatabase) -> Self {
+        DatabaseConfig {
+            url: raw.url,
+            startup_wait: Duration::from_secs(raw.startup_wait_secs),
+        }
+    }
+}
+
 impl RawDatabase {
     pub(super) fn validate(&self, errs: &mut Vec<String>) {
         if DatabaseKind::of(self.url.expose_secret()).is_none() {
@@ -46,9 +65,7 @@ impl RawDatabase {
 }
 
 pub(super) fn describe(cfg: &Config, out: &mut Description) {
-    out.line("database.url", redact_url(cfg.database_url.expose_secret()));
-    out.line(
-        "database.startup_wait_secs",
-        cfg.database_startup_wait.as_secs(),
-    );
+    let db = &cfg.database;
+    out.line("database.url", redact_url(db.url.expose_secret()));
+    out.line("database.startup_wait_secs", db.startup_wait.as_secs());
 }

@@ -111,7 +111,32 @@ impl RawHttp {
     }
 }
 
+/// `[http]`: where the service listens, the address it is known by, and the proxies before it.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    pub public_base_url: Url,
+    /// The reverse proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header those proxies write the client into (`http.forwarded_header`).
+    pub forwarded_header: ForwardedHeader,
+    pub trust_request_id: bool,
+    pub shutdown_grace: Duration,
+}
+
 impl Http {
+    /// The section, when every key of it parsed.
+    pub(super) fn whole(self) -> Option<HttpConfig> {
+        Some(HttpConfig {
+            listen: self.listen?,
+            public_base_url: self.public_base_url?,
+            trusted_proxies: self.trusted_proxies,
+            forwarded_header: self.forwarded_header,
+            trust_request_id: self.trust_request_id,
+            shutdown_grace: self.shutdown_grace,
+        })
+    }
+
     /// The rules that depend on the bot's mode: local-development mode (no authentication)
     /// serves loopback only, with no proxy in front; a request id is kept only from a proxy.
     pub(super) fn check_with_bot(&self, local_dev: bool, errs: &mut Vec<String>) {
@@ -152,8 +177,12 @@ impl Http {
 }
 
 pub(super) fn describe(cfg: &Config, out: &mut Description) {
-    out.line("http.listen", cfg.listen.to_string());
-    out.line("http.public_base_url", cfg.public_base_url.to_string());
-    out.line("http.trusted_proxies", format!("{:?}", cfg.trusted_proxies));
-    out.line("http.forwarded_header", cfg.forwarded_header.name());
+    let http = &cfg.http;
+    out.line("http.listen", http.listen.to_string());
+    out.line("http.public_base_url", http.public_base_url.to_string());
+    out.line(
+        "http.trusted_proxies",
+        format!("{:?}", http.trusted_proxies),
+    );
+    out.line("http.forwarded_header", http.forwarded_header.name());
 }

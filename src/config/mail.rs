@@ -6,8 +6,26 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+use super::redact_url;
 use super::{Config, Description};
-use crate::mail::transport::MailTransport;
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum MailTransport {
+    /// Each message written as an `.eml` file in this folder (development).
+    Folder(std::path::PathBuf),
+    /// An `smtp://` or `smtps://` URL, possibly with credentials.
+    Smtp(SecretString),
+}
+
+impl std::fmt::Debug for MailTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Folder(p) => write!(f, "folder {}", p.display()),
+            Self::Smtp(url) => write!(f, "{}", redact_url(url.expose_secret())),
+        }
+    }
+}
 
 fn default_mail_concurrency() -> u32 {
     16
@@ -28,18 +46,23 @@ pub struct RawMail {
     pub tls_ca_file: Option<String>,
 }
 
-/// The section checked: `transport` is `None` when it did not parse (its problem is named).
-pub(super) struct Mail {
-    pub transport: Option<MailTransport>,
+/// `[mail]`: the transport and how the outbox worker uses it.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub transport: MailTransport,
+    /// PEM certificates of the private CA that signed the relay's certificate (`mail.tls_ca_file`).
     pub tls_ca: Option<Vec<u8>>,
     pub poll_interval: Duration,
     pub timeout: Duration,
+    /// Attempts after which a mail that keeps failing (4xx, connection) is dead-lettered.
     pub max_attempts: u32,
+    /// `mail.concurrency`: sends in flight at once (at least 1).
     pub concurrency: usize,
 }
 
 impl RawMail {
-    pub(super) fn validate(&self, errs: &mut Vec<String>) -> Mail {
+    /// The section checked; `None` when its transport did not parse (the problem is named).
+    pub(super) fn validate(&self, errs: &mut Vec<String>) -> Option<MailConfig> {
         let raw = self.transport.expose_secret();
         let transport = if let Some(dir) = raw.strip_prefix("file:") {
             let dir = dir.trim_start_matches("//");
@@ -86,14 +109,14 @@ impl RawMail {
                     None
                 }
             });
-        Mail {
-            transport,
+        Some(MailConfig {
+            transport: transport?,
             tls_ca,
             poll_interval: Duration::from_secs(self.poll_interval_secs.max(1)),
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
             max_attempts: self.max_attempts.max(1),
             concurrency: usize::try_from(self.concurrency.clamp(1, 256)).unwrap_or(16),
-        }
+        })
     }
 }
 
@@ -115,7 +138,7 @@ fn relay_ca(file: &str, transport: &str) -> Result<Vec<u8>, String> {
 }
 
 pub(super) fn describe(cfg: &Config, out: &mut Description) {
-    out.line("mail.transport", format!("{:?}", cfg.mail));
+    out.line("mail.transport", format!("{:?}", cfg.mail.transport));
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ mod urls;
 
 pub use limits::Limits;
 pub use security::Argon2Params;
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::path::Path;
 
 use figment::{
     Figment,
@@ -30,23 +30,23 @@ use figment::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use url::Url;
 
 pub use self::{
-    bot::{AppType, BotAuth, BotMode, EntraChannelConfig, RawBot},
-    database::{DatabaseKind, RawDatabase},
+    bot::{AppType, BotAuth, BotConfig, BotMode, EntraChannelConfig, RawBot},
+    database::{DatabaseConfig, DatabaseKind, RawDatabase},
     demo::{DEMO_TENANT, Demo},
     explain::explain,
-    http::{ForwardedHeader, RawHttp},
-    mail::RawMail,
+    http::{ForwardedHeader, HttpConfig, RawHttp},
+    mail::{MailConfig, MailTransport, RawMail},
     metrics::{MetricsConfig, RawMetrics},
     organisations::RawOrganisation,
     pages::{PageLanguage, Pages},
-    security::{MIN_SECRET_LEN, RawSecurity, strong_secret},
+    security::{MIN_SECRET_LEN, RawSecurity, SecurityConfig, strong_secret},
     tab::{RawTab, TabConfig},
     teams_app::TeamsApp,
+    urls::redact_url,
 };
-use crate::{mail::transport::MailTransport, org::Organisations};
+use crate::org::Organisations;
 
 pub const DEFAULTS: &str = include_str!("../../config/defaults.toml");
 
@@ -83,39 +83,17 @@ pub struct Config {
     pub data_dir: std::path::PathBuf,
     /// `[log]` (read before the rest at start-up; kept here for check-config's description).
     pub log: crate::telemetry::LogSettings,
-    pub listen: SocketAddr,
-    pub public_base_url: Url,
-    /// The reverse proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client).
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// The header those proxies write the client into (`http.forwarded_header`).
-    pub forwarded_header: ForwardedHeader,
-    pub trust_request_id: bool,
-    pub shutdown_grace: Duration,
+    pub http: HttpConfig,
     /// `[metrics]`: where /metrics is served and to whom.
     pub metrics: MetricsConfig,
-    pub database_url: SecretString,
-    /// `database.startup_wait_secs`.
-    pub database_startup_wait: Duration,
-    pub mail: MailTransport,
-    pub mail_poll_interval: Duration,
-    pub mail_timeout: Duration,
-    /// PEM certificates of the private CA that signed the relay's certificate (`mail.tls_ca_file`).
-    pub mail_tls_ca: Option<Vec<u8>>,
-    /// Attempts after which a mail that keeps failing (4xx, connection) is dead-lettered.
-    pub mail_max_attempts: u32,
-    /// `mail.concurrency`: sends in flight at once (at least 1).
-    pub mail_concurrency: usize,
-    pub secret_key: Option<SecretString>,
-    pub password_pepper: Option<SecretString>,
-    pub argon2: Argon2Params,
-    pub hash_queue: usize,
+    pub database: DatabaseConfig,
+    pub mail: MailConfig,
+    pub security: SecurityConfig,
     pub limits: Limits,
     pub demo: Demo,
     /// Whether the demo account is created ([`Demo::seeds`]).
     pub demo_seed: bool,
-    pub bot: BotMode,
-    pub connector_retries: u32,
-    pub connector_timeout: Duration,
+    pub bot: BotConfig,
     pub teams_app: TeamsApp,
     pub tab: TabConfig,
     pub pages: Pages,
@@ -149,8 +127,8 @@ impl Config {
     /// they must share the key, so it must come from the configuration, not from a local file.
     pub fn missing_shared_secret(&self) -> Option<String> {
         let postgres =
-            DatabaseKind::of(self.database_url.expose_secret()) == Some(DatabaseKind::Postgres);
-        (postgres && self.secret_key.is_none()).then(|| {
+            DatabaseKind::of(self.database.url.expose_secret()) == Some(DatabaseKind::Postgres);
+        (postgres && self.security.secret_key.is_none()).then(|| {
             "security.secret_key is required with PostgreSQL (every instance must open the mail \
              that another one sealed): set the same key on every instance, in the file or as \
              OCTOPUS__SECURITY__SECRET_KEY; generate one with `openssl rand -base64 32`"
@@ -159,7 +137,7 @@ impl Config {
     }
 
     pub fn uses_https(&self) -> bool {
-        self.public_base_url.scheme() == "https"
+        self.http.public_base_url.scheme() == "https"
     }
 
     /// What is allowed but weaker than a security reviewer expects, for `check-config`.
@@ -230,7 +208,7 @@ impl RawConfig {
         let metrics = self.metrics.validate(&mut errs);
         self.database.validate(&mut errs);
         let mail = self.mail.validate(&mut errs);
-        let argon2 = self.security.validate(&mut errs);
+        let security = self.security.validate(&mut errs);
         limits::validate(&self.limits, &mut errs);
         let bot = self
             .bot
@@ -255,54 +233,28 @@ impl RawConfig {
             })
             .ok();
 
-        match (
-            http.listen,
-            http.public_base_url,
-            mail.transport,
-            organisations,
-            bot,
-            tab,
-        ) {
-            (
-                Some(listen),
-                Some(public_base_url),
-                Some(transport),
-                Some(organisations),
-                Some(bot),
-                Some(tab),
-            ) if errs.is_empty() => Ok(Config {
-                data_dir: data_dir.into(),
-                log: self.log,
-                listen,
-                public_base_url,
-                trusted_proxies: http.trusted_proxies,
-                forwarded_header: http.forwarded_header,
-                trust_request_id: http.trust_request_id,
-                shutdown_grace: http.shutdown_grace,
-                metrics,
-                database_url: self.database.url,
-                database_startup_wait: Duration::from_secs(self.database.startup_wait_secs),
-                mail: transport,
-                mail_poll_interval: mail.poll_interval,
-                mail_timeout: mail.timeout,
-                mail_tls_ca: mail.tls_ca,
-                mail_max_attempts: mail.max_attempts,
-                mail_concurrency: mail.concurrency,
-                secret_key: self.security.secret_key,
-                password_pepper: self.security.password_pepper,
-                argon2,
-                hash_queue: self.security.hash_queue,
-                limits: self.limits,
-                demo_seed: self.demo.seeds(local_dev, &organisations),
-                demo: self.demo,
-                bot,
-                connector_retries: self.bot.connector_retries(),
-                connector_timeout: self.bot.connector_timeout(),
-                teams_app: self.teams_app,
-                tab,
-                pages: self.pages,
-                organisations,
-            }),
+        match (http.whole(), mail, organisations, bot, tab) {
+            (Some(http), Some(mail), Some(organisations), Some(mode), Some(tab))
+                if errs.is_empty() =>
+            {
+                Ok(Config {
+                    data_dir: data_dir.into(),
+                    log: self.log,
+                    http,
+                    metrics,
+                    database: self.database.into(),
+                    mail,
+                    security,
+                    limits: self.limits,
+                    demo_seed: self.demo.seeds(local_dev, &organisations),
+                    demo: self.demo,
+                    bot: self.bot.with_mode(mode),
+                    teams_app: self.teams_app,
+                    tab,
+                    pages: self.pages,
+                    organisations,
+                })
+            }
             _ => Err(ConfigErrors(errs)),
         }
     }
@@ -320,8 +272,8 @@ pub(crate) mod tests {
     #[test]
     fn the_embedded_defaults_are_valid() {
         let cfg = defaults().validate().expect("defaults validate");
-        assert_eq!(cfg.listen.to_string(), "127.0.0.1:3978");
-        assert_eq!(cfg.argon2, Argon2Params::OWASP);
+        assert_eq!(cfg.http.listen.to_string(), "127.0.0.1:3978");
+        assert_eq!(cfg.security.argon2, Argon2Params::OWASP);
         assert_eq!(cfg.organisations.iter().count(), 1);
     }
 

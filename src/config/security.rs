@@ -45,8 +45,18 @@ fn default_hash_queue() -> usize {
     64
 }
 
+/// `[security]`, checked: the keys and how passwords are hashed.
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    pub secret_key: Option<SecretString>,
+    pub password_pepper: Option<SecretString>,
+    pub argon2: Argon2Params,
+    /// Callers that may wait for a hashing slot.
+    pub hash_queue: usize,
+}
+
 impl RawSecurity {
-    pub(super) fn validate(&self, errs: &mut Vec<String>) -> Argon2Params {
+    pub(super) fn validate(self, errs: &mut Vec<String>) -> SecurityConfig {
         if let Some(key) = &self.secret_key
             && crate::service_key::ServiceKey::from_base64(key.expose_secret()).is_err()
         {
@@ -76,7 +86,12 @@ impl RawSecurity {
         {
             errs.push("security.argon2_*: parameters refused by argon2".into());
         }
-        argon2
+        SecurityConfig {
+            secret_key: self.secret_key,
+            password_pepper: self.password_pepper,
+            argon2,
+            hash_queue: self.hash_queue,
+        }
     }
 }
 
@@ -116,19 +131,19 @@ pub fn strong_secret(key: &str) -> Result<(), String> {
 pub(super) fn describe(cfg: &Config, out: &mut Description) {
     out.line(
         "security.secret_key",
-        match cfg.secret_key {
+        match cfg.security.secret_key {
             Some(_) => "[redacted]",
             None => "(none: serve keeps one in {data_dir}/secret.key)",
         },
     );
     out.line(
         "security.password_pepper",
-        match cfg.password_pepper {
+        match cfg.security.password_pepper {
             Some(_) => "[redacted]",
             None => "none",
         },
     );
-    out.line("security.argon2", format!("{:?}", cfg.argon2));
+    out.line("security.argon2", format!("{:?}", cfg.security.argon2));
 }
 
 #[cfg(test)]

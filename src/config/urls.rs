@@ -1,4 +1,5 @@
-//! The one check for the http(s) URLs of the configuration.
+//! The one check for the http(s) URLs of the configuration, and how a URL holding a password
+//! is shown.
 
 use url::Url;
 
@@ -17,8 +18,29 @@ pub(super) fn http_url(key: &str, raw: &str, errs: &mut Vec<String>) -> Option<U
     }
 }
 
+/// `scheme://user:***@host/…`: never print a password that sits in a URL (the relay's, and the
+/// database's in `check-config`).
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "[unparsable URL redacted]".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        let shown = super::redact_url("smtps://bot:hunter2@mail.example.org:465");
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("***"));
+    }
+
     use super::*;
 
     #[test]

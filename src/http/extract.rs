@@ -39,7 +39,7 @@ where
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let header = config.forwarded_header;
+        let header = config.http.forwarded_header;
         // Bytes that are no text still make entries (unreadable ones): dropping the header line
         // would leave the proxy as the client.
         let values: Vec<std::borrow::Cow<'_, str>> = parts
@@ -56,7 +56,7 @@ where
         Ok(ClientIp(client_address(
             peer,
             &hops,
-            &config.trusted_proxies,
+            &config.http.trusted_proxies,
         )))
     }
 }

@@ -15,41 +15,10 @@ use lettre::{
         client::{Certificate, Tls, TlsParameters},
     },
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use super::{direct::DirectRelay, failure::SendError};
-
-/// Where mail goes.
-#[derive(Clone)]
-pub enum MailTransport {
-    /// Each message written as an `.eml` file in this folder (development).
-    Folder(std::path::PathBuf),
-    /// An `smtp://` or `smtps://` URL, possibly with credentials.
-    Smtp(SecretString),
-}
-
-impl std::fmt::Debug for MailTransport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Folder(p) => write!(f, "folder {}", p.display()),
-            Self::Smtp(url) => write!(f, "{}", redact_url(url.expose_secret())),
-        }
-    }
-}
-
-/// `scheme://user:***@host/…`: never print a password that sits in a URL (the relay's, and the
-/// database's in `check-config`).
-pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        Err(_) => "[unparsable URL redacted]".into(),
-    }
-}
+use crate::config::{MailConfig, MailTransport, redact_url};
 
 #[derive(Clone)]
 pub enum Transport {
@@ -60,13 +29,9 @@ pub enum Transport {
 
 impl Transport {
     /// `connections`: at most this many pooled relay connections (one per send in flight).
-    pub fn build(
-        cfg: &MailTransport,
-        timeout: Duration,
-        tls_ca: Option<&[u8]>,
-        connections: usize,
-    ) -> anyhow::Result<Self> {
-        Ok(match cfg {
+    pub fn build(cfg: &MailConfig) -> anyhow::Result<Self> {
+        let (timeout, connections) = (cfg.timeout, cfg.concurrency);
+        Ok(match &cfg.transport {
             MailTransport::Folder(dir) => {
                 crate::at_rest::private_dir(dir).map_err(|e| {
                     anyhow::anyhow!("cannot create the mail folder {}: {e}", dir.display())
@@ -80,7 +45,9 @@ impl Transport {
                 };
                 let mut builder =
                     AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| refused(&e))?;
-                let tls = tls_ca
+                let tls = cfg
+                    .tls_ca
+                    .as_deref()
                     .map(|pem| with_ca(url, pem))
                     .transpose()
                     .map_err(|e| refused(&e))?;
@@ -227,17 +194,5 @@ fn with_ca(url: &str, pem: &[u8]) -> Result<Tls, String> {
         ("smtp", Some("required")) => Ok(Tls::Required(parameters)),
         ("smtp", Some("opportunistic")) => Ok(Tls::Opportunistic(parameters)),
         _ => Err("mail.tls_ca_file needs smtps:// or ?tls=required".into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_in_urls_are_redacted() {
-        let shown = redact_url("smtps://bot:hunter2@mail.example.org:465");
-        assert!(!shown.contains("hunter2"));
-        assert!(shown.contains("***"));
     }
 }

@@ -92,7 +92,11 @@ impl ScimState {
     fn base(&self) -> String {
         format!(
             "{}/scim/v2",
-            self.config.public_base_url.as_str().trim_end_matches('/')
+            self.config
+                .http
+                .public_base_url
+                .as_str()
+                .trim_end_matches('/')
         )
     }
 }

@@ -34,7 +34,7 @@ fn is_guid(s: &str) -> bool {
 fn values(cfg: &Config) -> Result<Values, PackageRefused> {
     let mut errs = Vec::new();
     let app = &cfg.teams_app;
-    let bot_id = match &cfg.bot {
+    let bot_id = match &cfg.bot.mode {
         BotMode::Authenticated(a) => Some(a.app_id.clone()),
         BotMode::LocalDev => {
             errs.push("bot.app_id is empty: the package needs the Azure Bot's Microsoft App ID (README: register the bot)".into());
@@ -54,7 +54,7 @@ fn values(cfg: &Config) -> Result<Values, PackageRefused> {
         errs.push(format!("teams_app.sso_app_id {sso_app_id:?} is not a GUID"));
     }
 
-    let base = &cfg.public_base_url;
+    let base = &cfg.http.public_base_url;
     let host = base.host_str().unwrap_or_default().to_ascii_lowercase();
     if base.scheme() != "https" {
         errs.push(format!(

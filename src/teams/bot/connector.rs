@@ -25,7 +25,10 @@ use tokio::sync::Mutex;
 use tracing::{debug, warn};
 
 use super::{activity::OutgoingActivity, app_token::AppToken, pace::Pacer};
-use crate::{clock::SharedClock, config::BotAuth};
+use crate::{
+    clock::SharedClock,
+    config::{BotAuth, BotConfig},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
@@ -133,6 +136,17 @@ impl ConnectorClient {
     }
 
     /// Each call (one attempt) gives up after `timeout`.
+    /// The client `[bot]` describes: its retries and timeout.
+    pub fn configured(
+        http: reqwest::Client,
+        auth: Option<BotAuth>,
+        bot: &BotConfig,
+        clock: &SharedClock,
+    ) -> Self {
+        Self::new(http, auth, bot.connector_retries, clock.clone())
+            .with_timeout(bot.connector_timeout)
+    }
+
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self

@@ -58,12 +58,12 @@ pub async fn enroll(cfg: Config, args: EnrollArgs) -> anyhow::Result<String> {
         "--name: 1 to 100 characters"
     );
     let clock = Arc::new(SystemClock);
-    let campaigns = Campaigns::connect(&cfg.database_url, clock.clone()).await?;
+    let campaigns = Campaigns::connect(&cfg.database.url, clock.clone()).await?;
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let auth = match &cfg.bot {
+    let auth = match &cfg.bot.mode {
         BotMode::LocalDev => None,
         BotMode::Authenticated(a) => Some(a.as_ref().clone()),
     };
@@ -79,8 +79,7 @@ pub async fn enroll(cfg: Config, args: EnrollArgs) -> anyhow::Result<String> {
     }
     let campaigner = Campaigner {
         campaigns,
-        connector: ConnectorClient::new(http, auth, cfg.connector_retries, clock.clone())
-            .with_timeout(cfg.connector_timeout)
+        connector: ConnectorClient::configured(http, auth, &cfg.bot, &(clock.clone() as _))
             .with_pacer(pacer.clone()),
         cards: Cards::load(Strings::load()?)?,
         pacer,

@@ -99,6 +99,7 @@ pub async fn config_page(
     let base = base(&state, &q, lang, &csrf, uri.path());
     let root = state
         .config
+        .http
         .public_base_url
         .as_str()
         .trim_end_matches('/')

@@ -248,7 +248,7 @@ impl Builder {
             edit(&mut raw);
         }
         let mut config = raw.validate().expect("test config validates");
-        config.mail_poll_interval = Duration::from_millis(100);
+        config.mail.poll_interval = Duration::from_millis(100);
 
         let app = Application::build_on(config, Arc::new(clock.clone()), Some(listener))
             .await
