@@ -65,7 +65,7 @@ pub async fn sweep(store: &Store, now: i64) -> Result<Swept, StoreError> {
 }
 
 /// Sweeps hourly until `stop`, with the audit rows past each organisation's retention and the
-/// idle lock states (`reset::audit::prune`).
+/// idle lock states (`audit::prune`).
 pub async fn run_until(
     store: Store,
     clock: SharedClock,
@@ -81,7 +81,7 @@ pub async fn run_until(
             Err(e) => warn!(error = %e, "housekeeping failed; will retry"),
         }
         match store.write().await {
-            Ok(mut conn) => match crate::reset::audit::prune(&mut conn, &orgs, now).await {
+            Ok(mut conn) => match crate::audit::prune(&mut conn, &orgs, now).await {
                 Ok(p) => debug!(
                     audit = p.audit_rows,
                     lock_states = p.lock_states,

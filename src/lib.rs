@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod at_rest;
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -21,15 +21,14 @@ use std::{
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{HeaderMap, StatusCode, header},
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
-use crate::{clock::SharedClock, config::Config, store::Store};
+use crate::store::Store;
 
 /// Seconds: HTTP latency and argon2 hash time.
 const SECONDS_BUCKETS: &[f64] = &[
@@ -292,41 +291,6 @@ fn method_label(m: &axum::http::Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     }
-}
-
-/// `GET /metrics`, for a scraper that presents `metrics.token` when one is set (else 401, and
-/// nothing else said). Database reachability is live; the held figures are published first
-/// when a new interval has begun.
-pub async fn scrape(
-    State(store): State<Store>,
-    State(clock): State<SharedClock>,
-    State(figures): State<Metrics>,
-    State(config): State<Arc<Config>>,
-    headers: HeaderMap,
-) -> Response {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if !config.metrics.admits(authorization) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "a valid metrics token is required (Authorization: Bearer …)\n",
-        )
-            .into_response();
-    }
-    let up = store.ping().await.is_ok();
-    figures.with(|| metrics::gauge!("octopus_up").set(if up { 1.0 } else { 0.0 }));
-    figures.publish(&store, clock.unix()).await;
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        figures.render().await,
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod build;
 mod key;
+mod scrape;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -116,7 +117,7 @@ pub fn router(state: AppState) -> Router {
         .merge(scim::router().with_state(ScimState::from_ref(&state)));
     // With metrics.listen set, /metrics is served only on that address.
     let main = if metrics_here {
-        main.route("/metrics", get(crate::metrics::scrape))
+        main.route("/metrics", get(scrape::scrape))
     } else {
         main
     };
@@ -144,7 +145,7 @@ pub fn router(state: AppState) -> Router {
 /// The router of the separate metrics address (`metrics.listen`).
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
-        .route("/metrics", get(crate::metrics::scrape))
+        .route("/metrics", get(scrape::scrape))
         .with_state(state)
 }
 

@@ -10,8 +10,8 @@ pub use sheet::BadRow;
 
 use crate::model::{Account, AccountId, Revoked};
 use crate::{
+    audit::{Audit, AuditEvent},
     org::Organisation,
-    reset::audit::{Audit, AuditEvent},
     store::{Conn, StoreError, accounts::NewAccount, directory, sessions, tokens},
 };
 

@@ -12,8 +12,8 @@ use super::failure::{Failure, SendError};
 use crate::model::EmailAddress;
 use crate::model::events::{DeskEvent, DeskObserver, LinkEvent, LinkObserver};
 use crate::{
+    audit::{Audit, AuditEvent},
     clock::SharedClock,
-    reset::audit::{Audit, AuditEvent},
     store::{Conn, StoreError, outbox, tokens},
 };
 

@@ -9,10 +9,10 @@ use tracing::{info, instrument};
 
 use super::{
     ResetError, ResetService,
-    audit::{Audit, AuditEvent},
     limits::{Limit, hit},
     signin::lock_subject,
 };
+use crate::audit::{Audit, AuditEvent};
 use crate::model::{EmailAddress, Requester, UnknownName};
 use crate::reset::limits::Bucket;
 use crate::{

@@ -8,7 +8,6 @@ use tracing::{info, instrument};
 use super::{
     ResetError, ResetService,
     agent::Agent,
-    audit::{Audit, AuditEvent},
     caller::CallerChecks,
     caller::CallerState,
     history::{Event, SHOWN, timeline},
@@ -16,6 +15,7 @@ use super::{
     unlock::Unlock,
     unlock::Unlocks,
 };
+use crate::audit::{Audit, AuditEvent};
 use crate::model::{EmailAddress, Purpose, Username};
 use crate::{
     i18n::Locale,

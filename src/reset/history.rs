@@ -2,7 +2,7 @@
 //! fate and each mail's, merged into one timeline, newest first. Pure: the rows come from
 //! `store::history`.
 
-use super::audit::AuditEvent;
+use crate::audit::AuditEvent;
 use crate::model::Purpose;
 use crate::model::Revoked;
 use crate::store::history;

@@ -3,7 +3,7 @@
 use crate::store::Conn;
 
 use crate::{
-    reset::audit::Audit,
+    audit::Audit,
     store::{StoreError, limits},
 };
 
@@ -192,7 +192,7 @@ pub async fn refuse(
 #[derive(Debug, Clone, Copy)]
 pub struct Refusal<'a> {
     pub tenant_id: Option<&'a str>,
-    pub event: crate::reset::audit::AuditEvent,
+    pub event: crate::audit::AuditEvent,
     pub client: &'a str,
     pub detail: Option<&'a str>,
 }

@@ -1,9 +1,9 @@
-//! THE DOMAIN: accounts, links, passwords, limits, audit. No HTTP, no Teams, no sqlx types in
+//! THE DOMAIN: accounts, links, passwords, limits; what it does is written to the audit
+//! ([`crate::audit`]). No HTTP, no Teams, no sqlx types in
 //! public signatures.
 
 pub mod agent;
 pub mod argon;
-pub mod audit;
 pub mod caller;
 pub mod desk_request;
 pub mod error;

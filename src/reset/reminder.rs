@@ -7,10 +7,10 @@ use tracing::{info, instrument};
 
 use super::{
     ResetError,
-    audit::{Audit, AuditEvent},
     limits::{Limit, hit},
     service::ResetService,
 };
+use crate::audit::{Audit, AuditEvent};
 use crate::model::{AccountId, EmailAddress, Requester};
 use crate::reset::limits::Bucket;
 use crate::{

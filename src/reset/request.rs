@@ -12,10 +12,10 @@ use tracing::{info, instrument};
 
 use super::{
     ResetError,
-    audit::{Audit, AuditEvent},
     limits::{Bucket, Limit, Refusal, admit, hit_then, refuse},
     service::{Delivery, Requested, ResetService},
 };
+use crate::audit::{Audit, AuditEvent};
 use crate::model::Revoked;
 use crate::model::events::LinkEvent;
 use crate::model::{

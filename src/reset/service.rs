@@ -8,10 +8,10 @@ use url::Url;
 
 use super::{
     LinkProblem, ResetError,
-    audit::{Audit, AuditEvent},
     hasher::Hasher,
     limits::{Bucket, Limit, Refusal, admit},
 };
+use crate::audit::{Audit, AuditEvent};
 use crate::config::Limits;
 use crate::model::Revoked;
 use crate::model::events::{LinkEvent, LinkObserver};

@@ -6,10 +6,10 @@ use tracing::{Instrument, info, instrument};
 
 use super::{
     ResetError,
-    audit::{Audit, AuditEvent},
     hasher::{Hasher, Verified},
     limits::{Bucket, Limit, hit},
 };
+use crate::audit::{Audit, AuditEvent};
 use crate::config::Limits;
 use crate::model::{Account, AccountId, NewPassword, Requester, ResetToken, TokenHash, Username};
 use crate::{

@@ -10,11 +10,11 @@ use tracing::{info, instrument};
 use super::{
     ResetError,
     agent::Actor,
-    audit::{Audit, AuditEvent},
     limits::{Limit, hit},
     service::ResetService,
     signin::lock_subject,
 };
+use crate::audit::{Audit, AuditEvent};
 use crate::model::{Account, AccountId};
 use crate::reset::limits::Bucket;
 use crate::{

@@ -7,13 +7,13 @@ use std::future::Future;
 
 use tracing::info;
 
+use crate::audit::{Audit, AuditEvent};
 use crate::model::{
     Account, BotRequest, ConversationRef, Purpose, RequestState, Requester, Username,
 };
 use crate::reset::{
     ResetError, ResetService,
     agent::Actor,
-    audit::{Audit, AuditEvent},
     request::{Asked, Once},
     service::{Delivery, Requested},
     unlock::{Unlock, Unlocks},

@@ -37,11 +37,9 @@ async fn page(
 /// long each kind of it is kept, from this deployment's configuration (Loi 25).
 fn privacy_facts(state: &WebState, base: &PageBase) -> minijinja::Value {
     use crate::{
+        audit::LOCK_STATE_IDLE_SECS,
         housekeeping::kept_days,
-        reset::{
-            audit::LOCK_STATE_IDLE_SECS,
-            signin::{BROWSER_SESSION_SECS, PERSISTENT_SESSION_SECS},
-        },
+        reset::signin::{BROWSER_SESSION_SECS, PERSISTENT_SESSION_SECS},
         store::housekeeping::{DEAD_MAIL, SENT_MAIL, TOKENS},
     };
     let t = |key: &str| {

@@ -15,9 +15,9 @@ pub use state::*;
 use super::{
     ResetError, ResetService,
     agent::Agent,
-    audit::{Audit, AuditEvent},
     limits::{Limit, hit},
 };
+use crate::audit::{Audit, AuditEvent};
 use crate::model::{Account, AccountId, Username};
 use crate::reset::limits::Bucket;
 use crate::{

@@ -1,4 +1,5 @@
-//! Audit events: what happened, who asked (client key), never a secret.
+//! Audit events: what happened, who asked (client key), never a secret. Written by the domain
+//! and by the mail worker; counted in `octopus_events_total` as they are written.
 
 use crate::store::Conn;
 
