@@ -16,9 +16,9 @@ use crate::audit::{Audit, AuditEvent};
 use crate::model::{EmailAddress, Requester, UnknownName};
 use crate::reset::limits::Bucket;
 use crate::{
-    mail::{DeskMail, MailParams, MailTemplate, OutgoingMail, enqueue},
+    mail::{DeskMail, MailParams, MailTemplate, OutgoingMail},
     org::{Organisation, RequestMode},
-    store::{StoreError, accounts, history, lockout},
+    store::{accounts, history, lockout},
 };
 
 /// Audit rows named in the request, newest first.
@@ -93,10 +93,8 @@ pub enum DeskRequest {
 
 /// Requests opened in Octopus for the person who asks.
 pub struct DeskRequests<'a> {
-    links: &'a ResetService,
     clock: &'a crate::clock::SharedClock,
-    key: &'a crate::service_key::ServiceKey,
-    mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
+    outbox: super::outbox::Outbox<'a>,
     store: &'a crate::store::Store,
 }
 
@@ -104,10 +102,8 @@ impl<'a> DeskRequests<'a> {
     /// This feature of `links`, borrowing only what it uses.
     pub fn of(links: &'a ResetService) -> Self {
         Self {
-            links,
             clock: &links.clock,
-            key: &links.key,
-            mail_wake: &links.mail_wake,
+            outbox: super::outbox::Outbox::of(links),
             store: &links.store,
         }
     }
@@ -193,25 +189,24 @@ impl DeskRequests<'_> {
             field_lines: cfg.field_lines.clone(),
             enclosing_token: token.map(str::to_string),
         };
-        enqueue(
-            &mut tx,
-            self.key,
-            OutgoingMail {
-                template: MailTemplate::DeskRequest,
-                to: &mailbox,
-                locale: org.default_locale,
-                tenant_id: &org.tenant_id,
-                params: MailParams {
-                    name: one_line(&asker.display_name, token),
-                    occurred_at: Some(now),
-                    desk: Some(desk),
-                    ..MailParams::default()
+        self.outbox
+            .queue(
+                &mut tx,
+                OutgoingMail {
+                    template: MailTemplate::DeskRequest,
+                    to: &mailbox,
+                    locale: org.default_locale,
+                    tenant_id: &org.tenant_id,
+                    params: MailParams {
+                        name: one_line(&asker.display_name, token),
+                        occurred_at: Some(now),
+                        desk: Some(desk),
+                        ..MailParams::default()
+                    },
                 },
-            },
-            &self.links.message_domain(),
-            now,
-        )
-        .await?;
+                now,
+            )
+            .await?;
         Audit::event(AuditEvent::DeskRequestSent, now)
             .tenant(&org.tenant_id)
             .account(account.as_ref().map(|a| &a.id))
@@ -219,8 +214,7 @@ impl DeskRequests<'_> {
             .detail(reason.as_str())
             .record(&mut tx)
             .await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        self.mail_wake.notify_one();
+        self.outbox.commit(tx).await?;
         info!("request mailed to the service desk's Octopus mailbox");
         Ok(DeskRequest::Sent)
     }

@@ -11,6 +11,7 @@ pub mod hasher;
 pub mod helpdesk;
 pub mod history;
 pub mod limits;
+pub mod outbox;
 pub mod reminder;
 pub mod report;
 pub mod request;

@@ -11,22 +11,21 @@ use super::{
     service::ResetService,
 };
 use crate::audit::{Audit, AuditEvent};
-use crate::model::{AccountId, EmailAddress, Requester};
+use crate::model::{Account, AccountId, EmailAddress, Requester};
 use crate::reset::limits::Bucket;
 use crate::{
     i18n::Locale,
-    mail::{MailParams, MailTemplate, OutgoingMail, enqueue_for_account},
+    mail::{MailParams, MailTemplate, OutgoingMail},
     org::Organisation,
-    store::{StoreError, accounts},
+    store::{Conn, StoreError, accounts},
 };
 
 /// « Identifiant oublié »: the username mailed to the address on file.
 pub struct Reminders<'a> {
     links: &'a ResetService,
     clock: &'a crate::clock::SharedClock,
-    key: &'a crate::service_key::ServiceKey,
     limits: &'a crate::config::Limits,
-    mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
+    outbox: super::outbox::Outbox<'a>,
     store: &'a crate::store::Store,
 }
 
@@ -36,9 +35,8 @@ impl<'a> Reminders<'a> {
         Self {
             links,
             clock: &links.clock,
-            key: &links.key,
             limits: &links.limits,
-            mail_wake: &links.mail_wake,
+            outbox: super::outbox::Outbox::of(links),
             store: &links.store,
         }
     }
@@ -59,34 +57,8 @@ impl Reminders<'_> {
         let now = self.clock.unix();
         let client = who.key();
         let mut conn = self.store.write().await?;
-        let tenant = Some(org.tenant_id.as_str());
-        self.links
-            .admit_request(
-                &mut conn,
-                tenant,
-                Bucket::Username { client: &client },
-                &client,
-                Some("username_reminder"),
-                now,
-            )
-            .await?;
-        let per_address = Limit {
-            max: self.limits.requests_per_account,
-            window_secs: self.limits.request_window_secs,
-        };
-        // The bucket names the address by a hash: the limits table holds no address.
-        let address = hex::encode(Sha256::digest(email.full().to_lowercase().as_bytes()));
-        let address_allowed = hit(
-            &mut conn,
-            Bucket::UsernameAddress {
-                tenant: &org.tenant_id,
-                address_hash: &address,
-            },
-            per_address,
-            now,
-        )
-        .await?
-        .is_ok();
+        self.admit(&mut conn, org, &client, now).await?;
+        let address_allowed = self.address_allowed(&mut conn, org, email, now).await?;
         // Read with the writer let go: the look-up by address scans the tenant's accounts.
         drop(conn);
         let found =
@@ -107,55 +79,111 @@ impl Reminders<'_> {
                 names.push(a.display_name.clone());
             }
         }
-        enqueue_for_account(
-            &mut tx,
-            self.key,
-            OutgoingMail {
-                template: MailTemplate::Username,
-                to: recipient,
-                locale,
-                tenant_id: &org.tenant_id,
-                params: MailParams {
-                    name: names.join(", "),
-                    usernames: found.iter().map(|a| a.username.to_string()).collect(),
-                    login_url: Some(self.links.link(&format!("login?org={}", org.slug))),
-                    ..MailParams::default()
+        self.outbox
+            .queue_for(
+                &mut tx,
+                OutgoingMail {
+                    template: MailTemplate::Username,
+                    to: recipient,
+                    locale,
+                    tenant_id: &org.tenant_id,
+                    params: MailParams {
+                        name: names.join(", "),
+                        usernames: found.iter().map(|a| a.username.to_string()).collect(),
+                        login_url: Some(self.links.link(&format!("login?org={}", org.slug))),
+                        ..MailParams::default()
+                    },
                 },
-            },
-            &self.links.message_domain(),
-            now,
-            target,
-        )
-        .await?;
-        // One row per account the address names (the audit trail of each), but one count per
-        // request: how many accounts share an address is not for the metrics to tell.
-        if found.is_empty() {
-            Audit::event(AuditEvent::UsernameReminderRequested, now)
-                .tenant(&org.tenant_id)
-                .client(&client)
-                .detail(outcome)
-                .record(&mut tx)
-                .await?;
-        }
-        for (n, a) in found.iter().enumerate() {
-            Audit::event(AuditEvent::UsernameReminderRequested, now)
-                .tenant(&org.tenant_id)
-                .account(&a.id)
-                .client(&client)
-                .detail(outcome)
-                .counted(n == 0)
-                .record(&mut tx)
-                .await?;
-        }
+                now,
+                target,
+            )
+            .await?;
+        audit_reminder(&mut tx, org, &client, &found, outcome, now).await?;
         tx.commit().await.map_err(StoreError::from)?;
         if outcome == "mailed" {
-            self.mail_wake.notify_one();
+            self.outbox.wake();
             info!(accounts = found.len(), "username reminder queued");
         } else {
             info!("username reminder answered without mail");
         }
         Ok(())
     }
+}
+
+impl Reminders<'_> {
+    /// One reminder asked by `client`, on the web or in Teams: the same visible per-client
+    /// allowance for both.
+    async fn admit(
+        &self,
+        conn: &mut Conn,
+        org: &Organisation,
+        client: &str,
+        now: i64,
+    ) -> Result<(), ResetError> {
+        self.links
+            .admit_request(
+                conn,
+                Some(org.tenant_id.as_str()),
+                Bucket::Username { client },
+                client,
+                Some("username_reminder"),
+                now,
+            )
+            .await
+    }
+
+    /// Whether `email` may be mailed again: its silent per-address allowance. The bucket names
+    /// the address by a hash, so the limits table holds no address.
+    async fn address_allowed(
+        &self,
+        conn: &mut Conn,
+        org: &Organisation,
+        email: &EmailAddress,
+        now: i64,
+    ) -> Result<bool, ResetError> {
+        let per_address = Limit {
+            max: self.limits.requests_per_account,
+            window_secs: self.limits.request_window_secs,
+        };
+        let address = hex::encode(Sha256::digest(email.full().to_lowercase().as_bytes()));
+        let bucket = Bucket::UsernameAddress {
+            tenant: &org.tenant_id,
+            address_hash: &address,
+        };
+        Ok(hit(conn, bucket, per_address, now).await?.is_ok())
+    }
+}
+
+/// One row per account the address names (the audit trail of each; one row without an account
+/// when it names none), but one count per request: how many accounts share an address is not
+/// for the metrics to tell.
+async fn audit_reminder(
+    conn: &mut Conn,
+    org: &Organisation,
+    client: &str,
+    found: &[Account],
+    outcome: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    if found.is_empty() {
+        Audit::event(AuditEvent::UsernameReminderRequested, now)
+            .tenant(&org.tenant_id)
+            .client(client)
+            .detail(outcome)
+            .record(conn)
+            .await?;
+    }
+    for (n, a) in found.iter().enumerate() {
+        Audit::event(AuditEvent::UsernameReminderRequested, now)
+            .tenant(&org.tenant_id)
+            .account(&a.id)
+            .client(client)
+            .detail(outcome)
+            .counted(n == 0)
+            .record(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 impl Reminders<'_> {
@@ -173,17 +201,7 @@ impl Reminders<'_> {
         let now = self.clock.unix();
         let client = who.key();
         let mut conn = self.store.write().await?;
-        let tenant = Some(org.tenant_id.as_str());
-        self.links
-            .admit_request(
-                &mut conn,
-                tenant,
-                Bucket::Username { client: &client },
-                &client,
-                Some("username_reminder"),
-                now,
-            )
-            .await?;
+        self.admit(&mut conn, org, &client, now).await?;
         let detail = if account.is_some() {
             "bot_linked"
         } else {

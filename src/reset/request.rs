@@ -7,6 +7,7 @@
 //! Issuing the link: older ones superseded, the new one stored (its hash only) and its mail
 //! queued, all in the caller's transaction; the same work for a request that names no account.
 
+use super::outbox::Outbox;
 use crate::store::Conn;
 use tracing::{info, instrument};
 
@@ -23,7 +24,7 @@ use crate::model::{
 };
 use crate::{
     i18n::Locale,
-    mail::{MailParams, MailTemplate, OutgoingMail, enqueue_for_account},
+    mail::{MailParams, MailTemplate, OutgoingMail},
     org::Organisation,
     store::{StoreError, accounts, bot as handled, tokens},
 };
@@ -174,7 +175,7 @@ impl ResetService {
             for old in &d.superseded {
                 self.observer.link_event(old, LinkEvent::Superseded);
             }
-            self.mail_wake.notify_one();
+            Outbox::of(self).wake();
             info!("link requested and mail queued");
         } else {
             info!("link request answered without mail");
@@ -275,21 +276,20 @@ impl ResetService {
             token_id: Some(token_id.clone()),
             ..MailParams::default()
         };
-        let queued = enqueue_for_account(
-            conn,
-            &self.key,
-            OutgoingMail {
-                template,
-                to: &email,
-                locale,
-                tenant_id: &org.tenant_id,
-                params,
-            },
-            &self.message_domain(),
-            now,
-            account_id,
-        )
-        .await?;
+        let queued = Outbox::of(self)
+            .queue_for(
+                conn,
+                OutgoingMail {
+                    template,
+                    to: &email,
+                    locale,
+                    tenant_id: &org.tenant_id,
+                    params,
+                },
+                now,
+                account_id,
+            )
+            .await?;
         let Some(account) = account.filter(|_| stored && queued.is_some()) else {
             return Ok(None);
         };

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::outbox::Outbox;
 use tokio::sync::Notify;
 use tracing::{info, instrument, warn};
 use url::Url;
@@ -21,7 +22,7 @@ use crate::model::{
 use crate::{
     clock::SharedClock,
     i18n::Locale,
-    mail::{MailParams, MailTemplate, OutgoingMail, enqueue},
+    mail::{MailParams, MailTemplate, OutgoingMail},
     org::Organisations,
     service_key::ServiceKey,
     store::{Store, accounts, history, lockout, outbox, sessions, tokens},
@@ -126,10 +127,6 @@ impl ResetService {
         format!("{}/{}", self.base_url.as_str().trim_end_matches('/'), path)
     }
 
-    pub(crate) fn message_domain(&self) -> String {
-        self.base_url.host_str().unwrap_or("localhost").to_string()
-    }
-
     pub fn organisations(&self) -> &Organisations {
         &self.orgs
     }
@@ -232,7 +229,7 @@ impl ResetService {
         for old in &delivery.superseded {
             self.observer.link_event(old, LinkEvent::Superseded);
         }
-        self.mail_wake.notify_one();
+        Outbox::of(self).wake();
         info!("dead letter re-sent with a fresh link");
         Ok(Retry::Reissued(delivery))
     }
@@ -332,27 +329,26 @@ impl ResetService {
             .record(&mut tx)
             .await?;
         let locale = link.locale.unwrap_or(org.default_locale);
-        enqueue(
-            &mut tx,
-            &self.key,
-            OutgoingMail {
-                template: MailTemplate::Changed,
-                to: &account.email,
-                locale,
-                tenant_id: &org.tenant_id,
-                params: MailParams {
-                    name: account.display_name.clone(),
-                    occurred_at: Some(now),
-                    login_url: Some(self.link(&format!("login?org={}", org.slug))),
-                    ..MailParams::default()
+        Outbox::of(self)
+            .queue(
+                &mut tx,
+                OutgoingMail {
+                    template: MailTemplate::Changed,
+                    to: &account.email,
+                    locale,
+                    tenant_id: &org.tenant_id,
+                    params: MailParams {
+                        name: account.display_name.clone(),
+                        occurred_at: Some(now),
+                        login_url: Some(self.link(&format!("login?org={}", org.slug))),
+                        ..MailParams::default()
+                    },
                 },
-            },
-            &self.message_domain(),
-            now,
-        )
-        .await?;
+                now,
+            )
+            .await?;
         tx.commit().await.map_err(crate::store::StoreError::from)?;
-        self.mail_wake.notify_one();
+        Outbox::of(self).wake();
         self.observer
             .link_event(&link.token_id, LinkEvent::Completed);
         for other in &others {

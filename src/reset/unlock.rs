@@ -19,7 +19,7 @@ use crate::model::{Account, AccountId};
 use crate::reset::limits::Bucket;
 use crate::{
     i18n::Locale,
-    mail::{MailParams, MailTemplate, OutgoingMail, enqueue},
+    mail::{MailParams, MailTemplate, OutgoingMail},
     org::Organisation,
     store::{StoreError, accounts, lockout},
 };
@@ -46,8 +46,7 @@ pub enum Unlock {
 pub struct Unlocks<'a> {
     links: &'a ResetService,
     clock: &'a crate::clock::SharedClock,
-    key: &'a crate::service_key::ServiceKey,
-    mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
+    outbox: super::outbox::Outbox<'a>,
     store: &'a crate::store::Store,
 }
 
@@ -57,8 +56,7 @@ impl<'a> Unlocks<'a> {
         Self {
             links,
             clock: &links.clock,
-            key: &links.key,
-            mail_wake: &links.mail_wake,
+            outbox: super::outbox::Outbox::of(links),
             store: &links.store,
         }
     }
@@ -195,28 +193,26 @@ impl Unlocks<'_> {
             .detail(actor.detail())
             .record(&mut tx)
             .await?;
-        enqueue(
-            &mut tx,
-            self.key,
-            OutgoingMail {
-                template: MailTemplate::Unlocked,
-                to: &account.email,
-                locale: locale.or(account.locale).unwrap_or(org.default_locale),
-                tenant_id: &org.tenant_id,
-                params: MailParams {
-                    name: account.display_name.clone(),
-                    occurred_at: Some(now),
-                    login_url: Some(self.links.link(&format!("login?org={}", org.slug))),
-                    by_agent: matches!(actor, Actor::Agent { .. }),
-                    ..MailParams::default()
+        self.outbox
+            .queue(
+                &mut tx,
+                OutgoingMail {
+                    template: MailTemplate::Unlocked,
+                    to: &account.email,
+                    locale: locale.or(account.locale).unwrap_or(org.default_locale),
+                    tenant_id: &org.tenant_id,
+                    params: MailParams {
+                        name: account.display_name.clone(),
+                        occurred_at: Some(now),
+                        login_url: Some(self.links.link(&format!("login?org={}", org.slug))),
+                        by_agent: matches!(actor, Actor::Agent { .. }),
+                        ..MailParams::default()
+                    },
                 },
-            },
-            &self.links.message_domain(),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        self.mail_wake.notify_one();
+                now,
+            )
+            .await?;
+        self.outbox.commit(tx).await?;
         let by = match actor {
             Actor::SelfService { .. } => "self",
             Actor::Agent { .. } => "agent",

@@ -21,17 +21,16 @@ use crate::audit::{Audit, AuditEvent};
 use crate::model::{Account, AccountId, Username};
 use crate::reset::limits::Bucket;
 use crate::{
-    mail::{MailParams, MailTemplate, OutgoingMail, enqueue},
+    mail::{MailParams, MailTemplate, OutgoingMail},
     org::Organisation,
     store::{Conn, StoreError, accounts, caller as rows, caller::CheckRow},
 };
 
 /// Codes that prove a caller is the account's owner.
 pub struct CallerChecks<'a> {
-    links: &'a ResetService,
     clock: &'a crate::clock::SharedClock,
     key: &'a crate::service_key::ServiceKey,
-    mail_wake: &'a std::sync::Arc<tokio::sync::Notify>,
+    outbox: crate::reset::outbox::Outbox<'a>,
     store: &'a crate::store::Store,
 }
 
@@ -39,10 +38,9 @@ impl<'a> CallerChecks<'a> {
     /// This feature of `links`, borrowing only what it uses.
     pub fn of(links: &'a ResetService) -> Self {
         Self {
-            links,
             clock: &links.clock,
             key: &links.key,
-            mail_wake: &links.mail_wake,
+            outbox: crate::reset::outbox::Outbox::of(links),
             store: &links.store,
         }
     }
@@ -132,7 +130,7 @@ impl CallerChecks<'_> {
         Ok(match to {
             Some(to) => Started::Teams { check, code, to },
             None => {
-                self.mail_wake.notify_one();
+                self.outbox.wake();
                 Started::Mailed { check }
             }
         })
@@ -157,8 +155,7 @@ impl CallerChecks<'_> {
         self.queue_code_mail(&mut tx, org, &account, check, code, &row.agent_name, now)
             .await?;
         rows::set_sent_by(&mut tx, &check.id, "mail").await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        self.mail_wake.notify_one();
+        self.outbox.commit(tx).await?;
         Ok(())
     }
 
@@ -173,26 +170,25 @@ impl CallerChecks<'_> {
         agent_name: &str,
         now: i64,
     ) -> Result<(), ResetError> {
-        enqueue(
-            tx,
-            self.key,
-            OutgoingMail {
-                template: MailTemplate::CallerCode,
-                to: &account.email,
-                locale: account.locale.unwrap_or(org.default_locale),
-                tenant_id: &org.tenant_id,
-                params: MailParams {
-                    name: account.display_name.clone(),
-                    expires_at: Some(check.expires_at),
-                    code: Some(code.spaced()),
-                    agent_name: Some(agent_name.to_string()),
-                    ..MailParams::default()
+        self.outbox
+            .queue(
+                tx,
+                OutgoingMail {
+                    template: MailTemplate::CallerCode,
+                    to: &account.email,
+                    locale: account.locale.unwrap_or(org.default_locale),
+                    tenant_id: &org.tenant_id,
+                    params: MailParams {
+                        name: account.display_name.clone(),
+                        expires_at: Some(check.expires_at),
+                        code: Some(code.spaced()),
+                        agent_name: Some(agent_name.to_string()),
+                        ..MailParams::default()
+                    },
                 },
-            },
-            &self.links.message_domain(),
-            now,
-        )
-        .await?;
+                now,
+            )
+            .await?;
         Ok(())
     }
 
