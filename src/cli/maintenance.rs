@@ -1,8 +1,8 @@
 //! What an operator runs beside the service: `healthcheck` (the image's health check, which
 //! needs no curl), `backup` (a consistent copy of a SQLite database while it serves) and
-//! `check-config --connect` (what the configuration names, tried).
+//! `check-config --connect` (what the configuration names, tried), `migrate`.
 
-use super::out::say;
+use super::out::{database_label, say};
 use std::{path::Path, time::Duration};
 
 use anyhow::Context;
@@ -12,6 +12,26 @@ use crate::{
     config::Config,
     store::{Dialect, Store},
 };
+
+/// `migrate`: the schema brought up to date, and what that took.
+pub async fn migrate(cfg: &Config) -> anyhow::Result<()> {
+    let store = Store::connect(&cfg.database.url)
+        .await
+        .context("cannot open the database")?;
+    let (before, known) = store.schema_state().await?;
+    store.migrate().await?;
+    let (after, _) = store.schema_state().await?;
+    let label = database_label(cfg.database.url.expose_secret());
+    say(if after > before {
+        format!(
+            "{label}: applied {} migration(s); the schema is up to date ({known})",
+            after - before
+        )
+    } else {
+        format!("{label}: the schema was already up to date ({known} migrations)")
+    });
+    Ok(())
+}
 
 /// Asks the running service's `/readyz` on its own address; Ok when it answers 200.
 pub async fn healthcheck(cfg: &Config) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use lettre::message::Mailbox;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -108,60 +109,13 @@ pub(super) fn validate_all(
 }
 
 impl RawOrganisation {
+    // Long: the checks are the small functions below; what stays is the organisation's 25
+    // fields, each placed once.
     fn validate(self) -> Result<Organisation, Vec<String>> {
         let mut errs = Vec::new();
-        if self.tenant_id.trim().is_empty() {
-            errs.push("tenant_id: required (the Entra tenant id)".into());
-        } else if uuid::Uuid::parse_str(self.tenant_id.trim()).is_err() {
-            errs.push(format!(
-                "tenant_id: {:?} is not a GUID; the tenant id is the GUID that Entra admin center \
-                 → Overview shows as « Tenant ID » (not the domain name)",
-                self.tenant_id.trim()
-            ));
-        }
-        if self.slug.is_empty()
-            || !self
-                .slug
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            errs.push("slug: letters, digits and '-' only".into());
-        }
-        if self.name.trim().is_empty() {
-            errs.push("name: required".into());
-        }
+        self.check_names(&mut errs);
         let portal_url = http_url("portal_url", &self.portal_url, &mut errs);
-        let sender = self
-            .sender
-            .parse::<lettre::message::Mailbox>()
-            .map_err(|e| {
-                errs.push(format!(
-                    "sender: {e} (e.g. \"Centre de services <supportTI@example.org>\")"
-                ))
-            })
-            .ok();
-        let reply_to = self.reply_to.as_deref().and_then(|r| {
-            r.parse::<lettre::message::Mailbox>()
-                .map_err(|e| {
-                    errs.push(format!(
-                        "reply_to: {e} (e.g. \"Centre de services <csti@example.org>\")"
-                    ))
-                })
-                .ok()
-        });
-        let return_path = match self.return_path.as_deref().map(str::trim) {
-            None => ReturnPath::Sender,
-            Some("") => ReturnPath::Empty,
-            Some(a) => match a.parse::<lettre::Address>() {
-                Ok(addr) => ReturnPath::Address(addr),
-                Err(e) => {
-                    errs.push(format!(
-                        "return_path: {e} (an address such as bounces@example.org, or \"\" for none)"
-                    ));
-                    ReturnPath::Sender
-                }
-            },
-        };
+        let (sender, reply_to, return_path) = self.addresses(&mut errs);
         let time_zone = self
             .time_zone
             .parse::<chrono_tz::Tz>()
@@ -173,59 +127,19 @@ impl RawOrganisation {
         if !(1..=24 * 60).contains(&self.token_lifetime_minutes) {
             errs.push("token_lifetime_minutes: between 1 and 1440".into());
         }
-        let policy = self.policy.unwrap_or_default();
+        let policy = self.policy.clone().unwrap_or_default();
         if let Err(e) = policy.validate() {
             errs.push(format!("policy: {e}"));
         }
         let lockout = self.lockout.unwrap_or_default();
-        if lockout.threshold == 0
-            || lockout.hard_limit < lockout.threshold
-            || lockout.hard_limit > 100
-        {
-            errs.push("lockout: need 1 ≤ threshold ≤ hard_limit ≤ 100".into());
-        }
-        if lockout.hard_limit_window_hours == 0 {
-            errs.push(
-                "lockout.hard_limit_window_hours: at least 1 (failures count toward the hard \
-                 lock over this window, across self-service unlocks)"
-                    .into(),
-            );
-        }
-        for (key, text) in [
-            ("words.username_hint", &self.words.username_hint),
-            ("words.account_term", &self.words.account_term),
-            ("words.name_in_sentence", &self.words.name_in_sentence),
-            ("service_desk.hours", &self.service_desk.hours),
-        ] {
-            for lang in text.unknown_languages() {
-                errs.push(format!("{key}: {lang:?} is not one of fr-CA, en, pt"));
-            }
-        }
-        let team_ids: Vec<String> = self.team_ids.iter().map(|t| team_id(t)).collect();
-        for (i, t) in team_ids.iter().enumerate() {
-            if !(t.starts_with("19:") && t.contains("@thread.")) {
-                errs.push(format!(
-                    "team_ids[{i}]: a team id looks like 19:…@thread.tacv2 (from the team's \"Get link to team\")"
-                ));
-            }
-        }
-        if let Some(key) = &self.api_key
-            && let Err(why) = strong_secret(key.expose_secret())
-        {
-            errs.push(format!(
-                "api_key: {why} (make one with `openssl rand -base64 32`)"
-            ));
-        }
-        if !(1.0..=1000.0).contains(&self.teams_requests_per_second) {
-            errs.push("teams_requests_per_second: between 1 and 1000".into());
-        }
-        if !(1..=36_500).contains(&self.audit_retention_days) {
-            errs.push("audit_retention_days: between 1 and 36500".into());
-        }
+        check_lockout(&lockout, &mut errs);
+        self.check_words(&mut errs);
+        let team_ids = self.team_ids(&mut errs);
+        self.check_numbers(&mut errs);
         if let Some(r) = &self.octopus_requests {
             errs.extend(r.problems());
         }
-        let desk_channel = self.desk_channel.map(|mut d| {
+        let desk_channel = self.desk_channel.clone().map(|mut d| {
             d.team_id = team_id(&d.team_id);
             d.channel_id = team_id(&d.channel_id);
             errs.extend(d.problems());
@@ -268,6 +182,125 @@ impl RawOrganisation {
             }),
             _ => Err(errs),
         }
+    }
+
+    /// The tenant id (a GUID), the slug and the name.
+    fn check_names(&self, errs: &mut Vec<String>) {
+        if self.tenant_id.trim().is_empty() {
+            errs.push("tenant_id: required (the Entra tenant id)".into());
+        } else if uuid::Uuid::parse_str(self.tenant_id.trim()).is_err() {
+            errs.push(format!(
+                "tenant_id: {:?} is not a GUID; the tenant id is the GUID that Entra admin center \
+                 → Overview shows as « Tenant ID » (not the domain name)",
+                self.tenant_id.trim()
+            ));
+        }
+        if self.slug.is_empty()
+            || !self
+                .slug
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            errs.push("slug: letters, digits and '-' only".into());
+        }
+        if self.name.trim().is_empty() {
+            errs.push("name: required".into());
+        }
+    }
+
+    /// The mail's sender, reply-to and return path.
+    fn addresses(&self, errs: &mut Vec<String>) -> (Option<Mailbox>, Option<Mailbox>, ReturnPath) {
+        let sender = self
+            .sender
+            .parse::<Mailbox>()
+            .map_err(|e| {
+                errs.push(format!(
+                    "sender: {e} (e.g. \"Centre de services <supportTI@example.org>\")"
+                ))
+            })
+            .ok();
+        let reply_to = self.reply_to.as_deref().and_then(|r| {
+            r.parse::<Mailbox>()
+                .map_err(|e| {
+                    errs.push(format!(
+                        "reply_to: {e} (e.g. \"Centre de services <csti@example.org>\")"
+                    ))
+                })
+                .ok()
+        });
+        let return_path = match self.return_path.as_deref().map(str::trim) {
+            None => ReturnPath::Sender,
+            Some("") => ReturnPath::Empty,
+            Some(a) => match a.parse::<lettre::Address>() {
+                Ok(addr) => ReturnPath::Address(addr),
+                Err(e) => {
+                    errs.push(format!(
+                        "return_path: {e} (an address such as bounces@example.org, or \"\" for none)"
+                    ));
+                    ReturnPath::Sender
+                }
+            },
+        };
+        (sender, reply_to, return_path)
+    }
+
+    /// The API key, the Teams pace and the audit's retention.
+    fn check_numbers(&self, errs: &mut Vec<String>) {
+        if let Some(key) = &self.api_key
+            && let Err(why) = strong_secret(key.expose_secret())
+        {
+            errs.push(format!(
+                "api_key: {why} (make one with `openssl rand -base64 32`)"
+            ));
+        }
+        if !(1.0..=1000.0).contains(&self.teams_requests_per_second) {
+            errs.push("teams_requests_per_second: between 1 and 1000".into());
+        }
+        if !(1..=36_500).contains(&self.audit_retention_days) {
+            errs.push("audit_retention_days: between 1 and 36500".into());
+        }
+    }
+
+    /// Every text given per language names a language the service speaks.
+    fn check_words(&self, errs: &mut Vec<String>) {
+        for (key, text) in [
+            ("words.username_hint", &self.words.username_hint),
+            ("words.account_term", &self.words.account_term),
+            ("words.name_in_sentence", &self.words.name_in_sentence),
+            ("service_desk.hours", &self.service_desk.hours),
+        ] {
+            for lang in text.unknown_languages() {
+                errs.push(format!("{key}: {lang:?} is not one of fr-CA, en, pt"));
+            }
+        }
+    }
+
+    /// The teams whose members may ask, as Teams writes their ids.
+    fn team_ids(&self, errs: &mut Vec<String>) -> Vec<String> {
+        let team_ids: Vec<String> = self.team_ids.iter().map(|t| team_id(t)).collect();
+        for (i, t) in team_ids.iter().enumerate() {
+            if !(t.starts_with("19:") && t.contains("@thread.")) {
+                errs.push(format!(
+                    "team_ids[{i}]: a team id looks like 19:…@thread.tacv2 (from the team's \"Get link to team\")"
+                ));
+            }
+        }
+        team_ids
+    }
+}
+
+/// The lockout's thresholds and window.
+fn check_lockout(lockout: &LockoutPolicy, errs: &mut Vec<String>) {
+    if lockout.threshold == 0 || lockout.hard_limit < lockout.threshold || lockout.hard_limit > 100
+    {
+        errs.push("lockout: need 1 ≤ threshold ≤ hard_limit ≤ 100".into());
+    }
+    if lockout.hard_limit_window_hours == 0 {
+        errs.push(
+            "lockout.hard_limit_window_hours: at least 1 (failures count toward the hard \
+             lock over this window, across self-service unlocks)"
+                .into(),
+        );
     }
 }
 
@@ -325,42 +358,47 @@ pub(super) fn describe(cfg: &Config, out: &mut Description) {
                 org.helpdesk.agent_object_ids.len()
             ),
         );
-        if let Some(r) = &org.octopus_requests {
-            let mode = match (r.mode, r.enclosing_token.as_deref()) {
-                (crate::org::RequestMode::ServiceRequest, Some(token)) => {
-                    format!("service requests (body enclosed in {token})")
-                }
-                _ => "incidents".to_string(),
-            };
-            out.line(
-                &format!("{key}.octopus_requests"),
-                format!(
-                    "« Ouvrir une demande » mails {} as {mode}, {} field line(s), one per person and situation per {} h",
-                    r.mailbox,
-                    r.field_lines.len(),
-                    r.window_hours
-                ),
-            );
-        }
-        if let Some(d) = &org.desk_channel {
-            out.line(
-                &format!("{key}.desk_channel"),
-                format!(
-                    "alerts to channel {} of team {} (served like team_ids) via {} · a card at most every {} s · refusal burst {}",
-                    d.channel_id,
-                    d.team_id,
-                    d.service_url
-                        .as_ref()
-                        .map_or("the latest activity's serviceUrl".to_string(), |u| u.to_string()),
-                    d.min_interval_secs,
-                    if d.refusal_burst == 0 {
-                        "off".to_string()
-                    } else {
-                        format!("{} per 10 min", d.refusal_burst)
-                    },
-                ),
-            );
-        }
+        describe_desk(org, &key, out);
+    }
+}
+
+/// What an organisation sends its service desk: requests in Octopus, alerts in a channel.
+fn describe_desk(org: &Organisation, key: &str, out: &mut Description) {
+    if let Some(r) = &org.octopus_requests {
+        let mode = match (r.mode, r.enclosing_token.as_deref()) {
+            (crate::org::RequestMode::ServiceRequest, Some(token)) => {
+                format!("service requests (body enclosed in {token})")
+            }
+            _ => "incidents".to_string(),
+        };
+        out.line(
+            &format!("{key}.octopus_requests"),
+            format!(
+                "« Ouvrir une demande » mails {} as {mode}, {} field line(s), one per person and situation per {} h",
+                r.mailbox,
+                r.field_lines.len(),
+                r.window_hours
+            ),
+        );
+    }
+    if let Some(d) = &org.desk_channel {
+        out.line(
+            &format!("{key}.desk_channel"),
+            format!(
+                "alerts to channel {} of team {} (served like team_ids) via {} · a card at most every {} s · refusal burst {}",
+                d.channel_id,
+                d.team_id,
+                d.service_url
+                    .as_ref()
+                    .map_or("the latest activity's serviceUrl".to_string(), |u| u.to_string()),
+                d.min_interval_secs,
+                if d.refusal_burst == 0 {
+                    "off".to_string()
+                } else {
+                    format!("{} per 10 min", d.refusal_burst)
+                },
+            ),
+        );
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 use url::{Host, Url};
 use zip::{CompressionMethod, ZipWriter, write::SimpleFileOptions};
 
-use crate::config::{BotMode, Config};
+use crate::config::{BotMode, Config, TeamsApp};
 
 const MANIFEST: &str = include_str!("../../manifest/manifest.template.json");
 const LOCALIZATIONS: [(&str, &str); 2] = [
@@ -34,6 +34,36 @@ fn is_guid(s: &str) -> bool {
 fn values(cfg: &Config) -> Result<Values, PackageRefused> {
     let mut errs = Vec::new();
     let app = &cfg.teams_app;
+    let (bot_id, app_id, sso_app_id) = app_ids(cfg, &mut errs);
+    let host = public_host(&cfg.http.public_base_url, &mut errs);
+    let full_names = full_names(app, &mut errs);
+    let developer_url = publisher(app, &cfg.http.public_base_url, &mut errs);
+    let color = &app.accent_color;
+    if !errs.is_empty() {
+        return Err(PackageRefused(errs));
+    }
+    let base_url = format!("https://{host}");
+    Ok(Values(vec![
+        ("APP_ID", app_id),
+        ("BOT_ID", bot_id),
+        ("HOST", host.clone()),
+        ("BASE_URL", base_url),
+        ("SSO_RESOURCE", format!("api://{host}/{sso_app_id}")),
+        ("SSO_APP_ID", sso_app_id),
+        ("VERSION", app.version.clone()),
+        ("SHORT_NAME", app.short_name.clone()),
+        ("FULL_NAME", app.full_name.clone()),
+        ("FULL_NAME_EN", full_names[0].clone()),
+        ("FULL_NAME_PT", full_names[1].clone()),
+        ("DEVELOPER_NAME", app.developer_name.clone()),
+        ("DEVELOPER_URL", developer_url),
+        ("ACCENT_COLOR", color.clone()),
+    ]))
+}
+
+/// The bot's, the app's and the single sign-on app's ids: GUIDs, the bot's by default.
+fn app_ids(cfg: &Config, errs: &mut Vec<String>) -> (String, String, String) {
+    let app = &cfg.teams_app;
     let bot_id = match &cfg.bot.mode {
         BotMode::Authenticated(a) => Some(a.app_id.clone()),
         BotMode::LocalDev => {
@@ -53,8 +83,11 @@ fn values(cfg: &Config) -> Result<Values, PackageRefused> {
     if !sso_app_id.is_empty() && !is_guid(&sso_app_id) {
         errs.push(format!("teams_app.sso_app_id {sso_app_id:?} is not a GUID"));
     }
+    (bot_id, app_id, sso_app_id)
+}
 
-    let base = &cfg.http.public_base_url;
+/// The public host Teams loads the tab from and reaches the bot at: a bare https domain.
+fn public_host(base: &Url, errs: &mut Vec<String>) -> String {
     let host = base.host_str().unwrap_or_default().to_ascii_lowercase();
     if base.scheme() != "https" {
         errs.push(format!(
@@ -70,8 +103,15 @@ fn values(cfg: &Config) -> Result<Values, PackageRefused> {
     if base.port().is_some() || base.path() != "/" {
         errs.push("http.public_base_url must be the bare https://host (no port, no path) for the tab and SSO".into());
     }
+    host
+}
 
-    let len = |s: &str| s.chars().count();
+fn len(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// The app's names within the store's lengths; the English and Portuguese full names.
+fn full_names(app: &TeamsApp, errs: &mut Vec<String>) -> Vec<String> {
     if !(1..=30).contains(&len(&app.short_name)) {
         errs.push(format!(
             "teams_app.short_name is {} characters; 1 to 30 allowed",
@@ -115,6 +155,12 @@ fn values(cfg: &Config) -> Result<Values, PackageRefused> {
             "teams_app.full_names.{lang}: only en and pt (full_name is the French one)"
         ));
     }
+    full_names
+}
+
+/// Who publishes the app: its name, its https address (the service's by default), the
+/// version and the accent colour. The address is returned.
+fn publisher(app: &TeamsApp, base: &Url, errs: &mut Vec<String>) -> String {
     if !(1..=32).contains(&len(&app.developer_name)) {
         errs.push(format!(
             "teams_app.developer_name is {} characters; 1 to 32 allowed",
@@ -149,26 +195,7 @@ fn values(cfg: &Config) -> Result<Values, PackageRefused> {
     {
         errs.push(format!("teams_app.accent_color {color:?} must be #RRGGBB"));
     }
-    if !errs.is_empty() {
-        return Err(PackageRefused(errs));
-    }
-    let base_url = format!("https://{host}");
-    Ok(Values(vec![
-        ("APP_ID", app_id),
-        ("BOT_ID", bot_id),
-        ("HOST", host.clone()),
-        ("BASE_URL", base_url),
-        ("SSO_RESOURCE", format!("api://{host}/{sso_app_id}")),
-        ("SSO_APP_ID", sso_app_id),
-        ("VERSION", app.version.clone()),
-        ("SHORT_NAME", app.short_name.clone()),
-        ("FULL_NAME", app.full_name.clone()),
-        ("FULL_NAME_EN", full_names[0].clone()),
-        ("FULL_NAME_PT", full_names[1].clone()),
-        ("DEVELOPER_NAME", app.developer_name.clone()),
-        ("DEVELOPER_URL", developer_url),
-        ("ACCENT_COLOR", color.clone()),
-    ]))
+    developer_url
 }
 
 /// Replaces `{{NAME}}` in every string of the parsed template (values need no JSON escaping).
