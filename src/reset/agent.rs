@@ -71,4 +71,16 @@ impl Actor {
             Actor::Agent { name, .. } => format!("agent: {name}"),
         }
     }
+
+    /// Whether this actor may unlock `account`: an agent may; a person only their own, the
+    /// account their identity is bound to (an account with none bound has no owner in Teams).
+    pub(super) fn may_unlock(&self, account: &crate::model::Account) -> bool {
+        match self {
+            Actor::Agent { .. } => true,
+            Actor::SelfService { aad_object_id } => account
+                .entra_object_id
+                .as_deref()
+                .is_some_and(|bound| aad_object_id.eq_ignore_ascii_case(bound)),
+        }
+    }
 }

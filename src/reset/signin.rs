@@ -15,7 +15,7 @@ use crate::model::{Account, AccountId, NewPassword, Requester, ResetToken, Token
 use crate::{
     clock::SharedClock,
     org::{LockoutPolicy, Organisation},
-    store::{Store, StoreError, accounts, lockout, sessions},
+    store::{Conn, Store, StoreError, accounts, lockout, sessions},
 };
 
 #[derive(Clone)]
@@ -86,6 +86,17 @@ impl SessionToken {
 pub const PERSISTENT_SESSION_SECS: i64 = 30 * 24 * 3600;
 pub const BROWSER_SESSION_SECS: i64 = 24 * 3600;
 
+/// A check reserved against the lockout, for the task that settles it.
+struct Reservation {
+    tenant: String,
+    lockout: LockoutPolicy,
+    subject: String,
+    account: Option<Account>,
+    client: String,
+    detail: Option<String>,
+    now: i64,
+}
+
 impl SignInService {
     /// Checks a username and password. Each check is reserved against the lockout before any
     /// hashing, so parallel guesses get at most the threshold; known and unknown usernames take
@@ -102,46 +113,7 @@ impl SignInService {
         let now = self.clock.unix();
         let client = who.key();
         let mut conn = self.store.write().await?;
-        let (bucket, limit) = match channel {
-            Channel::LoginPage => (
-                Bucket::SignIn { client: &client },
-                Limit {
-                    max: self.limits.signins_per_ip,
-                    window_secs: self.limits.signin_window_secs,
-                },
-            ),
-            Channel::Api { on_behalf: true } => (
-                Bucket::Verify {
-                    tenant: &org.tenant_id,
-                    client: &client,
-                },
-                Limit {
-                    max: self.limits.signins_per_ip,
-                    window_secs: self.limits.signin_window_secs,
-                },
-            ),
-            Channel::Api { on_behalf: false } => (
-                Bucket::VerifyKey {
-                    tenant: &org.tenant_id,
-                },
-                Limit {
-                    max: self.limits.verify_per_key,
-                    window_secs: self.limits.verify_window_secs,
-                },
-            ),
-        };
-        if let Err(refused) = hit(&mut conn, bucket, limit, now).await? {
-            if refused.first_in_window {
-                Audit::event(AuditEvent::SignInRateLimited, now)
-                    .tenant(&org.tenant_id)
-                    .client(&client)
-                    .record(&mut conn)
-                    .await?;
-            }
-            return Err(ResetError::RateLimited {
-                retry_after_secs: refused.retry_after_secs,
-            });
-        }
+        self.admit(&mut conn, org, &client, channel, now).await?;
         let account = match Username::parse(username) {
             Ok(u) => accounts::by_username(&mut conn, &org.tenant_id, &u).await?,
             Err(_) => None,
@@ -171,42 +143,105 @@ impl SignInService {
             return Ok(CheckOutcome::Locked);
         }
         drop(conn);
-
+        let reserved = Reservation {
+            tenant: org.tenant_id.clone(),
+            lockout: org.lockout,
+            subject,
+            account,
+            client,
+            detail,
+            now,
+        };
         // The reservation must be settled even if the caller goes away (a dropped connection
         // cancels the handler): the rest runs on its own task.
         let this = self.clone();
-        let org_lockout = org.lockout;
-        let tenant = org.tenant_id.clone();
         let password = password.clone();
         let settle = crate::metrics::spawn(
-            async move {
-                let outcome = this
-                    .verify_reserved(&tenant, org_lockout, &subject, account, &password, now)
-                    .await;
-                if outcome.is_err() {
-                    let mut conn = this.store.write().await?;
-                    lockout::release(&mut conn, &tenant, &subject).await?;
-                }
-                let (outcome, account_id) = outcome?;
-                let mut conn = this.store.write().await?;
-                let event = match &outcome {
-                    CheckOutcome::Valid(_) => AuditEvent::SignInOk,
-                    _ => AuditEvent::SignInFailed,
-                };
-                Audit::event(event, now)
-                    .tenant(&tenant)
-                    .account(account_id.as_ref())
-                    .client(&client)
-                    .detail(detail)
-                    .record(&mut conn)
-                    .await?;
-                Ok::<_, ResetError>(outcome)
-            }
-            .in_current_span(),
+            async move { this.settle(reserved, &password).await }.in_current_span(),
         );
         settle
             .await
             .map_err(|e| ResetError::Internal(anyhow::anyhow!("sign-in check task: {e}")))?
+    }
+
+    /// The channel's allowance, counted for `client`: over it, the first refusal of the window
+    /// is audited and the check is refused before any look-up.
+    async fn admit(
+        &self,
+        conn: &mut Conn,
+        org: &Organisation,
+        client: &str,
+        channel: Channel,
+        now: i64,
+    ) -> Result<(), ResetError> {
+        let per_client = Limit {
+            max: self.limits.signins_per_ip,
+            window_secs: self.limits.signin_window_secs,
+        };
+        let tenant = org.tenant_id.as_str();
+        let (bucket, limit) = match channel {
+            Channel::LoginPage => (Bucket::SignIn { client }, per_client),
+            Channel::Api { on_behalf: true } => (Bucket::Verify { tenant, client }, per_client),
+            Channel::Api { on_behalf: false } => (
+                Bucket::VerifyKey { tenant },
+                Limit {
+                    max: self.limits.verify_per_key,
+                    window_secs: self.limits.verify_window_secs,
+                },
+            ),
+        };
+        let Err(refused) = hit(conn, bucket, limit, now).await? else {
+            return Ok(());
+        };
+        if refused.first_in_window {
+            Audit::event(AuditEvent::SignInRateLimited, now)
+                .tenant(tenant)
+                .client(client)
+                .record(conn)
+                .await?;
+        }
+        Err(ResetError::RateLimited {
+            retry_after_secs: refused.retry_after_secs,
+        })
+    }
+
+    /// Verifies a reserved check and audits its outcome; a check that fails on the way releases
+    /// its reservation.
+    async fn settle(
+        &self,
+        reserved: Reservation,
+        password: &NewPassword,
+    ) -> Result<CheckOutcome, ResetError> {
+        let Reservation {
+            tenant,
+            lockout: policy,
+            subject,
+            account,
+            client,
+            detail,
+            now,
+        } = reserved;
+        let outcome = self
+            .verify_reserved(&tenant, policy, &subject, account, password, now)
+            .await;
+        if outcome.is_err() {
+            let mut conn = self.store.write().await?;
+            lockout::release(&mut conn, &tenant, &subject).await?;
+        }
+        let (outcome, account_id) = outcome?;
+        let mut conn = self.store.write().await?;
+        let event = match &outcome {
+            CheckOutcome::Valid(_) => AuditEvent::SignInOk,
+            _ => AuditEvent::SignInFailed,
+        };
+        Audit::event(event, now)
+            .tenant(&tenant)
+            .account(account_id.as_ref())
+            .client(&client)
+            .detail(detail)
+            .record(&mut conn)
+            .await?;
+        Ok(outcome)
     }
 
     /// Hashes (against the dummy hash when there is no enrolled account) and settles the

@@ -21,7 +21,7 @@ use crate::{
     i18n::Locale,
     mail::{MailParams, MailTemplate, OutgoingMail},
     org::Organisation,
-    store::{StoreError, accounts, lockout},
+    store::{Conn, StoreError, accounts, lockout},
 };
 
 /// What `unlock` did.
@@ -114,16 +114,10 @@ impl Unlocks<'_> {
         let now = self.clock.unix();
         let client = actor.key(&org.tenant_id);
         let mut conn = self.store.write().await?;
+        let bucket = Bucket::Unlock { client: &client };
         let tenant = Some(org.tenant_id.as_str());
-        self.links
-            .admit_request(
-                &mut conn,
-                tenant,
-                Bucket::Unlock { client: &client },
-                &client,
-                Some("unlock"),
-                now,
-            )
+        (self.links)
+            .admit_request(&mut conn, tenant, bucket, &client, Some("unlock"), now)
             .await?;
         drop(conn);
 
@@ -134,54 +128,28 @@ impl Unlocks<'_> {
         else {
             return Ok(Unlock::NoAccount);
         };
-        // The owner is the identity bound to the account; an account with none bound has no
-        // owner in Teams.
-        if let Actor::SelfService { aad_object_id } = actor
-            && !account
-                .entra_object_id
-                .as_deref()
-                .is_some_and(|bound| aad_object_id.eq_ignore_ascii_case(bound))
-        {
+        if !actor.may_unlock(&account) {
             return Ok(Unlock::NotOwner);
         }
         let subject = lock_subject(account.username.as_str());
         let tenant = org.tenant_id.as_str();
         let lifted = match actor {
-            Actor::Agent { .. } => {
-                let lift = if hard_locks {
-                    lockout::Lift::Any
-                } else {
-                    lockout::Lift::Temporary
-                };
-                lockout::unlock(&mut tx, tenant, &subject, now, lift).await?
+            Actor::Agent { .. } if hard_locks => {
+                lockout::unlock(&mut tx, tenant, &subject, now, lockout::Lift::Any).await?
             }
-            Actor::SelfService { .. } => {
-                match lockout::locked_until(&mut tx, tenant, &subject).await? {
-                    Some(lockout::HARD_LOCK) => {
-                        return self
-                            .unlock_refused(tx, org, &account, &client, "hard_lock", now)
-                            .await
-                            .map(|()| Unlock::HardLocked);
-                    }
-                    Some(until) if until > now => {}
-                    _ => return Ok(Unlock::NotLocked),
-                }
-                let per_day = Limit {
-                    max: org.lockout.self_unlocks_per_day,
-                    window_secs: 86_400,
-                };
-                let bucket = Bucket::SelfUnlock {
-                    tenant,
-                    subject: &subject,
-                };
-                if hit(&mut tx, bucket, per_day, now).await?.is_err() {
-                    return self
-                        .unlock_refused(tx, org, &account, &client, "daily_limit", now)
-                        .await
-                        .map(|()| Unlock::TooManyUnlocks);
-                }
+            Actor::Agent { .. } => {
                 lockout::unlock(&mut tx, tenant, &subject, now, lockout::Lift::Temporary).await?
             }
+            Actor::SelfService { .. } => match own_lock(&mut tx, org, &subject, now).await? {
+                OwnLock::Lifted(lifted) => lifted,
+                OwnLock::NotLocked => return Ok(Unlock::NotLocked),
+                OwnLock::Refused(why, answer) => {
+                    return self
+                        .unlock_refused(tx, org, &account, &client, why, now)
+                        .await
+                        .map(|()| answer);
+                }
+            },
         };
         if !lifted {
             return Ok(Unlock::NotLocked);
@@ -193,32 +161,40 @@ impl Unlocks<'_> {
             .detail(actor.detail())
             .record(&mut tx)
             .await?;
-        self.outbox
-            .queue(
-                &mut tx,
-                OutgoingMail {
-                    template: MailTemplate::Unlocked,
-                    to: &account.email,
-                    locale: locale.or(account.locale).unwrap_or(org.default_locale),
-                    tenant_id: &org.tenant_id,
-                    params: MailParams {
-                        name: account.display_name.clone(),
-                        occurred_at: Some(now),
-                        login_url: Some(self.links.link(&format!("login?org={}", org.slug))),
-                        by_agent: matches!(actor, Actor::Agent { .. }),
-                        ..MailParams::default()
-                    },
-                },
-                now,
-            )
-            .await?;
+        let mail = self.unlocked_mail(org, &account, actor, locale, now);
+        self.outbox.queue(&mut tx, mail, now).await?;
         self.outbox.commit(tx).await?;
-        let by = match actor {
-            Actor::SelfService { .. } => "self",
-            Actor::Agent { .. } => "agent",
+        let by = if matches!(actor, Actor::Agent { .. }) {
+            "agent"
+        } else {
+            "self"
         };
         info!(account.id = %account.id, by, "sign-in lock lifted");
         Ok(Unlock::Unlocked)
+    }
+
+    /// « Votre compte est déverrouillé », in the person's language, saying whether an agent did it.
+    fn unlocked_mail<'m>(
+        &self,
+        org: &'m Organisation,
+        account: &'m Account,
+        actor: &Actor,
+        locale: Option<Locale>,
+        now: i64,
+    ) -> OutgoingMail<'m> {
+        OutgoingMail {
+            template: MailTemplate::Unlocked,
+            to: &account.email,
+            locale: locale.or(account.locale).unwrap_or(org.default_locale),
+            tenant_id: &org.tenant_id,
+            params: MailParams {
+                name: account.display_name.clone(),
+                occurred_at: Some(now),
+                login_url: Some(self.links.link(&format!("login?org={}", org.slug))),
+                by_agent: matches!(actor, Actor::Agent { .. }),
+                ..MailParams::default()
+            },
+        }
     }
 
     /// A self-service unlock refused (`why`: `hard_lock` or `daily_limit`): audited, committed
@@ -243,4 +219,39 @@ impl Unlocks<'_> {
         info!(account.id = %account.id, why, "self-service unlock refused");
         Ok(())
     }
+}
+
+/// What a person's own unlock finds.
+enum OwnLock {
+    /// A temporary lock, lifted (false: another request lifted it first).
+    Lifted(bool),
+    NotLocked,
+    /// Refused (`hard_lock` or `daily_limit`), with the answer to give.
+    Refused(&'static str, Unlock),
+}
+
+/// A person lifts their own lock: only a temporary one, and `lockout.self_unlocks_per_day`
+/// times a day.
+async fn own_lock(
+    tx: &mut Conn,
+    org: &Organisation,
+    subject: &str,
+    now: i64,
+) -> Result<OwnLock, ResetError> {
+    let tenant = org.tenant_id.as_str();
+    match lockout::locked_until(tx, tenant, subject).await? {
+        Some(lockout::HARD_LOCK) => return Ok(OwnLock::Refused("hard_lock", Unlock::HardLocked)),
+        Some(until) if until > now => {}
+        _ => return Ok(OwnLock::NotLocked),
+    }
+    let per_day = Limit {
+        max: org.lockout.self_unlocks_per_day,
+        window_secs: 86_400,
+    };
+    let bucket = Bucket::SelfUnlock { tenant, subject };
+    if hit(tx, bucket, per_day, now).await?.is_err() {
+        return Ok(OwnLock::Refused("daily_limit", Unlock::TooManyUnlocks));
+    }
+    let lifted = lockout::unlock(tx, tenant, subject, now, lockout::Lift::Temporary).await?;
+    Ok(OwnLock::Lifted(lifted))
 }
