@@ -44,6 +44,9 @@ impl Application {
 
     /// Connects, migrates, binds (or takes `listener`, already bound); nothing is served until
     /// [`Application::run_until`].
+    // Long: the composition root. Each service is built once here, in the order they need each
+    // other, from handles they share (store, clock, key, organisations); the steps with logic of
+    // their own are the functions below.
     pub async fn build_on(
         config: Config,
         clock: SharedClock,

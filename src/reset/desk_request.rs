@@ -13,12 +13,12 @@ use super::{
     signin::lock_subject,
 };
 use crate::audit::{Audit, AuditEvent};
-use crate::model::{EmailAddress, Requester, UnknownName};
+use crate::model::{Account, EmailAddress, Requester, UnknownName};
 use crate::reset::limits::Bucket;
 use crate::{
     mail::{DeskMail, MailParams, MailTemplate, OutgoingMail},
-    org::{Organisation, RequestMode},
-    store::{accounts, history, lockout},
+    org::{OctopusRequests, Organisation, RequestMode},
+    store::{Conn, StoreError, accounts, history, lockout},
 };
 
 /// Audit rows named in the request, newest first.
@@ -132,63 +132,18 @@ impl DeskRequests<'_> {
             Some(oid) => accounts::by_identity(&mut tx, &org.tenant_id, Some(oid), None).await?,
             None => None,
         };
-        // What the server can check, it checks: no account, or a hard lock indeed. The other
-        // reasons come from a card the person was shown; the account's audit rows in the mail
-        // tell the desk what really happened.
-        let holds = match (reason, &account) {
-            (DeskReason::Unlinked, found) => found.is_none(),
-            (DeskReason::HardLock, Some(a)) => {
-                let subject = lock_subject(a.username.as_str());
-                lockout::locked_until(&mut tx, &org.tenant_id, &subject).await?
-                    == Some(lockout::HARD_LOCK)
-            }
-            (DeskReason::HardLock, None) => false,
-            (DeskReason::Undelivered | DeskReason::NotMe | DeskReason::DidNotCall, _) => true,
-        };
+        let holds = reason_holds(&mut tx, org, reason, account.as_ref()).await?;
         if !holds {
             return Ok(DeskRequest::NotOffered);
         }
-        // One per person (the bot and the tab alike) and reason per window.
-        let once = Limit {
-            max: 1,
-            window_secs: u64::from(cfg.window_hours) * 3600,
-        };
-        let person = asker
-            .aad_object_id
-            .as_deref()
-            .map_or_else(|| client.clone(), str::to_ascii_lowercase);
-        let bucket = Bucket::DeskRequest {
-            tenant: &org.tenant_id,
-            person: &person,
-            reason: reason.as_str(),
-        };
-        if hit(&mut tx, bucket, once, now).await?.is_err() {
+        if !first_in_window(&mut tx, org, cfg, asker, reason, now).await? {
             return Ok(DeskRequest::AlreadySent);
         }
         let token = match cfg.mode {
             RequestMode::Incident => None,
             RequestMode::ServiceRequest => cfg.enclosing_token.as_deref().map(str::trim),
         };
-        let references = match &account {
-            Some(a) => history::recent(&mut tx, &a.id.0, REFERENCES).await?,
-            None => Vec::new(),
-        };
-        let desk = DeskMail {
-            reason: reason.as_str().to_string(),
-            upn: asker
-                .upn
-                .as_deref()
-                .or_else(|| account.as_ref().and_then(|a| a.upn.as_deref()))
-                .map(|u| one_line(u, token)),
-            username: account.as_ref().map(|a| a.username.as_str().to_string()),
-            object_id: asker.aad_object_id.clone(),
-            references: references
-                .into_iter()
-                .map(|r| (r.occurred_at, r.event))
-                .collect(),
-            field_lines: cfg.field_lines.clone(),
-            enclosing_token: token.map(str::to_string),
-        };
+        let desk = desk_mail(&mut tx, cfg, asker, account.as_ref(), reason, token).await?;
         self.outbox
             .queue(
                 &mut tx,
@@ -218,6 +173,84 @@ impl DeskRequests<'_> {
         info!("request mailed to the service desk's Octopus mailbox");
         Ok(DeskRequest::Sent)
     }
+}
+
+/// One request per person (the bot and the tab alike) and reason per window: whether this is
+/// the first, counted.
+async fn first_in_window(
+    conn: &mut Conn,
+    org: &Organisation,
+    cfg: &OctopusRequests,
+    asker: &Asker,
+    reason: DeskReason,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let once = Limit {
+        max: 1,
+        window_secs: u64::from(cfg.window_hours) * 3600,
+    };
+    let person = asker
+        .aad_object_id
+        .as_deref()
+        .map_or_else(|| asker.requester.key(), str::to_ascii_lowercase);
+    let bucket = Bucket::DeskRequest {
+        tenant: &org.tenant_id,
+        person: &person,
+        reason: reason.as_str(),
+    };
+    Ok(hit(conn, bucket, once, now).await?.is_ok())
+}
+
+/// What the server can check, it checks: no account, or a hard lock indeed. The other reasons
+/// come from a card the person was shown; the account's audit rows in the mail tell the desk
+/// what really happened.
+async fn reason_holds(
+    conn: &mut Conn,
+    org: &Organisation,
+    reason: DeskReason,
+    account: Option<&Account>,
+) -> Result<bool, StoreError> {
+    Ok(match (reason, account) {
+        (DeskReason::Unlinked, found) => found.is_none(),
+        (DeskReason::HardLock, Some(a)) => {
+            let subject = lock_subject(a.username.as_str());
+            lockout::locked_until(conn, &org.tenant_id, &subject).await? == Some(lockout::HARD_LOCK)
+        }
+        (DeskReason::HardLock, None) => false,
+        (DeskReason::Undelivered | DeskReason::NotMe | DeskReason::DidNotCall, _) => true,
+    })
+}
+
+/// The request's fields for MailIntegration: who asks, the account, its recent history, each
+/// written as one line that cannot hold the enclosing `token`.
+async fn desk_mail(
+    conn: &mut Conn,
+    cfg: &OctopusRequests,
+    asker: &Asker,
+    account: Option<&Account>,
+    reason: DeskReason,
+    token: Option<&str>,
+) -> Result<DeskMail, StoreError> {
+    let references = match account {
+        Some(a) => history::recent(conn, &a.id.0, REFERENCES).await?,
+        None => Vec::new(),
+    };
+    Ok(DeskMail {
+        reason: reason.as_str().to_string(),
+        upn: asker
+            .upn
+            .as_deref()
+            .or_else(|| account.and_then(|a| a.upn.as_deref()))
+            .map(|u| one_line(u, token)),
+        username: account.map(|a| a.username.as_str().to_string()),
+        object_id: asker.aad_object_id.clone(),
+        references: references
+            .into_iter()
+            .map(|r| (r.occurred_at, r.event))
+            .collect(),
+        field_lines: cfg.field_lines.clone(),
+        enclosing_token: token.map(str::to_string),
+    })
 }
 
 /// Longest name or UPN written in a request.

@@ -105,33 +105,9 @@ impl ResetService {
         {
             return Ok(Asked::Repeat);
         }
-        let tenant = Some(org.tenant_id.as_str());
-        // Per client, then (if the client is allowed) per account, in one round trip. Per
-        // account is silent, or the answer would tell which usernames exist.
-        let per_account = Limit {
-            max: self.limits.requests_per_account,
-            window_secs: self.limits.request_window_secs,
-        };
-        let account_bucket = Bucket::RequestAccount {
-            tenant: &org.tenant_id,
-            username: username.as_str(),
-        };
-        let (per_client, per_account) = hit_then(
-            &mut conn,
-            (Bucket::Request { client: &client }, self.per_client()),
-            (account_bucket, per_account),
-            now,
-        )
-        .await?;
-        let refusal = Refusal {
-            tenant_id: tenant,
-            event: AuditEvent::RequestRateLimited,
-            client: &client,
-            detail: None,
-        };
-        let answer = refuse(&mut conn, per_client, now, refusal).await;
-        self.counting_refusals(tenant, answer)?;
-        let account_allowed = per_account.is_some_and(|answer| answer.is_ok());
+        let account_allowed = self
+            .allowances(&mut conn, org, &client, username, now)
+            .await?;
         let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
         drop(conn);
 
@@ -171,15 +147,7 @@ impl ResetService {
             handled::set_activity_request(&mut tx, once.key, &kept.token_id).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
-        if let Some(d) = &delivery {
-            for old in &d.superseded {
-                self.observer.link_event(old, LinkEvent::Superseded);
-            }
-            Outbox::of(self).wake();
-            info!("link requested and mail queued");
-        } else {
-            info!("link request answered without mail");
-        }
+        self.told(delivery.as_ref());
         Ok(Asked::First {
             requested: Requested { delivery },
             kept,
@@ -188,6 +156,57 @@ impl ResetService {
 }
 
 impl ResetService {
+    /// Once a request committed: the links it replaced are told superseded, the worker woken.
+    fn told(&self, delivery: Option<&Delivery>) {
+        let Some(d) = delivery else {
+            info!("link request answered without mail");
+            return;
+        };
+        for old in &d.superseded {
+            self.observer.link_event(old, LinkEvent::Superseded);
+        }
+        Outbox::of(self).wake();
+        info!("link requested and mail queued");
+    }
+
+    /// Per client, then (if the client is allowed) per account, in one round trip: a refused
+    /// client gets the refusal; whether the account may be mailed is returned, silently, or the
+    /// answer would tell which usernames exist.
+    async fn allowances(
+        &self,
+        conn: &mut Conn,
+        org: &Organisation,
+        client: &str,
+        username: &Username,
+        now: i64,
+    ) -> Result<bool, ResetError> {
+        let tenant = Some(org.tenant_id.as_str());
+        let per_account = Limit {
+            max: self.limits.requests_per_account,
+            window_secs: self.limits.request_window_secs,
+        };
+        let account_bucket = Bucket::RequestAccount {
+            tenant: &org.tenant_id,
+            username: username.as_str(),
+        };
+        let (per_client, per_account) = hit_then(
+            conn,
+            (Bucket::Request { client }, self.per_client()),
+            (account_bucket, per_account),
+            now,
+        )
+        .await?;
+        let refusal = Refusal {
+            tenant_id: tenant,
+            event: AuditEvent::RequestRateLimited,
+            client,
+            detail: None,
+        };
+        let answer = refuse(conn, per_client, now, refusal).await;
+        self.counting_refusals(tenant, answer)?;
+        Ok(per_account.is_some_and(|answer| answer.is_ok()))
+    }
+
     /// One request of a client (its `bucket`) against the per-client request allowance; the
     /// first refusal of a window is audited with `detail`.
     pub(crate) async fn admit_request(
