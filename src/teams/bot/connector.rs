@@ -16,7 +16,6 @@
 use std::{sync::Arc, time::Duration};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use rand::Rng;
 use reqwest::{Method, StatusCode, header};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -24,7 +23,12 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tracing::{debug, warn};
 
-use super::{activity::OutgoingActivity, app_token::AppToken, pace::Pacer};
+use super::{
+    activity::OutgoingActivity,
+    app_token::AppToken,
+    pace::Pacer,
+    retry::{backoff, retriable, retry_after},
+};
 use crate::{
     clock::SharedClock,
     config::{BotAuth, BotConfig},
@@ -296,6 +300,28 @@ impl ConnectorClient {
         result
     }
 
+    /// One request with the app token (when the bot has one) and the JSON body.
+    async fn request(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<reqwest::RequestBuilder, ConnectorError> {
+        let mut req = self
+            .http
+            .request(method.clone(), url)
+            .timeout(self.timeout)
+            .header(header::ACCEPT, "application/json");
+        if let Some(t) = &self.token {
+            let token = t.get().await.map_err(ConnectorError::Token)?;
+            req = req.bearer_auth(token.expose_secret());
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        Ok(req)
+    }
+
     async fn call_with_retries(
         &self,
         method: Method,
@@ -305,22 +331,7 @@ impl ConnectorClient {
         let mut attempt = 0;
         let mut token_refreshed = false;
         loop {
-            let mut req = self
-                .http
-                .request(method.clone(), url)
-                .timeout(self.timeout)
-                .header(header::ACCEPT, "application/json");
-            if let Some(t) = &self.token {
-                req = req.bearer_auth(
-                    t.get()
-                        .await
-                        .map_err(ConnectorError::Token)?
-                        .expose_secret(),
-                );
-            }
-            if let Some(b) = body {
-                req = req.json(b);
-            }
+            let req = self.request(&method, url, body).await?;
             let turn = match &self.pacer {
                 Some(p) => Some(p.turn().await),
                 None => None,
@@ -352,19 +363,7 @@ impl ConnectorClient {
                 debug!("app token refused by the connector; fetching a new one");
                 continue;
             }
-            let retriable = match status {
-                None => true,
-                Some(s)
-                    if s == StatusCode::TOO_MANY_REQUESTS
-                        || s == StatusCode::SERVICE_UNAVAILABLE =>
-                {
-                    true
-                }
-                Some(s) if s == StatusCode::PRECONDITION_FAILED => true,
-                Some(s) if s.is_server_error() => method != Method::POST,
-                _ => false,
-            };
-            if !retriable || attempt >= self.retries {
+            if !retriable(status, &method) || attempt >= self.retries {
                 return Err(ConnectorError::Status(status.map_or(0, |s| s.as_u16())));
             }
             attempt += 1;
@@ -396,23 +395,6 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// Teams ids contain ':', '@', ';' and '=': always a single, encoded path segment.
 fn enc(id: &str) -> String {
     utf8_percent_encode(id, SEGMENT).to_string()
-}
-
-fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers
-        .get(header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(secs.min(30)))
-}
-
-/// 1 s, 2 s, 4 s … ±20 %, at most 20 s (Teams' guidance: exponential backoff with jitter).
-fn backoff(attempt: u32) -> Duration {
-    let base = (1000u64 << attempt.saturating_sub(1).min(5)).min(20_000);
-    Duration::from_millis((base as f64 * rand::thread_rng().gen_range(0.8..1.2)) as u64)
 }
 
 #[cfg(test)]

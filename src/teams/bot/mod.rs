@@ -19,6 +19,7 @@ pub mod intent;
 pub mod notify;
 pub mod pace;
 mod replies;
+mod retry;
 mod submit;
 mod turn;
 pub mod verbs;
