@@ -287,19 +287,7 @@ impl ResetService {
             .orgs
             .by_tenant(&link.tenant_id)
             .ok_or(ResetError::Link(LinkProblem::Unknown))?;
-        org.policy
-            .check(
-                password,
-                confirmation,
-                &[org.name.as_str(), org.slug.as_str(), link.username.as_str()],
-            )
-            .map_err(ResetError::Policy)?;
-        let hash = self
-            .hasher
-            .hash(password)
-            .await
-            .map_err(ResetError::from_hashing)?;
-
+        let hash = self.hash_new(org, &link, password, confirmation).await?;
         let now = self.clock.unix();
         let mut tx = self.store.begin().await?;
         let account_id = tokens::consume(&mut tx, &token.hash(), now)
@@ -329,26 +317,20 @@ impl ResetService {
             .record(&mut tx)
             .await?;
         let locale = link.locale.unwrap_or(org.default_locale);
-        Outbox::of(self)
-            .queue(
-                &mut tx,
-                OutgoingMail {
-                    template: MailTemplate::Changed,
-                    to: &account.email,
-                    locale,
-                    tenant_id: &org.tenant_id,
-                    params: MailParams {
-                        name: account.display_name.clone(),
-                        occurred_at: Some(now),
-                        login_url: Some(self.link(&format!("login?org={}", org.slug))),
-                        ..MailParams::default()
-                    },
-                },
-                now,
-            )
-            .await?;
-        tx.commit().await.map_err(crate::store::StoreError::from)?;
-        Outbox::of(self).wake();
+        let mail = OutgoingMail {
+            template: MailTemplate::Changed,
+            to: &account.email,
+            locale,
+            tenant_id: &org.tenant_id,
+            params: MailParams {
+                name: account.display_name.clone(),
+                occurred_at: Some(now),
+                login_url: Some(self.link(&format!("login?org={}", org.slug))),
+                ..MailParams::default()
+            },
+        };
+        Outbox::of(self).queue(&mut tx, mail, now).await?;
+        Outbox::of(self).commit(tx).await?;
         self.observer
             .link_event(&link.token_id, LinkEvent::Completed);
         for other in &others {
@@ -360,6 +342,25 @@ impl ResetService {
             account_id,
             purpose: link.purpose,
         })
+    }
+
+    /// The new password, checked against the organisation's policy (which refuses its name and
+    /// the username in it), hashed off the async workers.
+    async fn hash_new(
+        &self,
+        org: &crate::org::Organisation,
+        link: &LinkInfo,
+        password: &NewPassword,
+        confirmation: &NewPassword,
+    ) -> Result<String, ResetError> {
+        let words = [org.name.as_str(), org.slug.as_str(), link.username.as_str()];
+        (org.policy)
+            .check(password, confirmation, &words)
+            .map_err(ResetError::Policy)?;
+        self.hasher
+            .hash(password)
+            .await
+            .map_err(ResetError::from_hashing)
     }
 
     /// "Ce n'était pas moi": cancels the link (POST only) and records who did.

@@ -141,27 +141,7 @@ pub fn read(org: &Organisation, resource: &Value) -> Result<Incoming, ScimError>
     }
     let user_name = text("userName")?.ok_or_else(|| ScimError::value("userName is required"))?;
     let external_id = text("externalId")?;
-    let employee_number = match get(user, ENTERPRISE) {
-        Some(Value::Object(ext)) => match get(ext, "employeeNumber") {
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            _ => None,
-        },
-        _ => None,
-    };
-    let username_source = match org.provisioning.username {
-        UsernameFrom::UpnLocalPart | UsernameFrom::UserName => user_name.clone(),
-        UsernameFrom::EmployeeNumber => employee_number.ok_or_else(|| {
-            ScimError::value(format!(
-                "{ENTERPRISE}:employeeNumber is required (it is the Octopus username)"
-            ))
-        })?,
-    };
-    let username_text = match org.provisioning.username {
-        UsernameFrom::UpnLocalPart => user_name.split('@').next().unwrap_or_default(),
-        _ => username_source.as_str(),
-    };
-    let username = Username::parse(username_text)
-        .map_err(|e| ScimError::value(format!("the username {username_text:?}: {e}")))?;
+    let (username_source, username) = username(org, user, &user_name)?;
     let upn = user_name.contains('@').then(|| user_name.to_lowercase());
     let email = work_email(user)?;
     let display_name = display_name(user, &text)?.unwrap_or_else(|| username.to_string());
@@ -193,6 +173,37 @@ pub fn read(org: &Organisation, resource: &Value) -> Result<Incoming, ScimError>
         },
         username_source,
     })
+}
+
+/// The Octopus username as the organisation maps it (the UPN's local part, the whole userName,
+/// or the employee number), and the attribute it came from, as sent.
+fn username(
+    org: &Organisation,
+    user: &Map<String, Value>,
+    user_name: &str,
+) -> Result<(String, Username), ScimError> {
+    let employee_number = match get(user, ENTERPRISE) {
+        Some(Value::Object(ext)) => match get(ext, "employeeNumber") {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let username_source = match org.provisioning.username {
+        UsernameFrom::UpnLocalPart | UsernameFrom::UserName => user_name.to_string(),
+        UsernameFrom::EmployeeNumber => employee_number.ok_or_else(|| {
+            ScimError::value(format!(
+                "{ENTERPRISE}:employeeNumber is required (it is the Octopus username)"
+            ))
+        })?,
+    };
+    let username_text = match org.provisioning.username {
+        UsernameFrom::UpnLocalPart => user_name.split('@').next().unwrap_or_default(),
+        _ => username_source.as_str(),
+    };
+    let username = Username::parse(username_text)
+        .map_err(|e| ScimError::value(format!("the username {username_text:?}: {e}")))?;
+    Ok((username_source, username))
 }
 
 /// A value by its attribute name, compared without case (RFC 7643 §2.1).

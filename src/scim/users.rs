@@ -182,17 +182,13 @@ async fn visible(conn: &mut Conn, org: &Organisation, id: &str) -> Result<Entry,
         .ok_or_else(|| ScimError::not_found(format!("no user {id}")))
 }
 
-pub async fn create(
-    State(state): State<ScimState>,
-    Provisioner(org): Provisioner,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ScimError> {
-    let ScimJson(resource) = ScimJson::read(body)?;
-    let incoming = user::read(&org, &resource)?;
-    let now = state.clock.unix();
-    let mut tx = state.store.begin().await?;
-    // The account this user already is: the one its userName names, else the one whose
-    // username the mapping gives.
+/// The account this user already is: the one its userName names, else the one whose username
+/// the mapping gives.
+async fn existing(
+    conn: &mut Conn,
+    org: &Organisation,
+    incoming: &Incoming,
+) -> Result<Option<Entry>, ScimError> {
     let named = entries::Query {
         user_name: Some(
             incoming
@@ -203,16 +199,25 @@ pub async fn create(
         ),
         ..entries::Query::default()
     };
-    let by_name = entries::find(&mut tx, &org.tenant_id, &named, 0, 1)
-        .await?
-        .1;
-    let existing = match by_name.into_iter().next() {
+    let by_name = entries::find(conn, &org.tenant_id, &named, 0, 1).await?.1;
+    Ok(match by_name.into_iter().next() {
         Some(e) => Some(e),
         None => {
-            entries::by_username(&mut tx, &org.tenant_id, incoming.account.username.as_str())
-                .await?
+            entries::by_username(conn, &org.tenant_id, incoming.account.username.as_str()).await?
         }
-    };
+    })
+}
+
+pub async fn create(
+    State(state): State<ScimState>,
+    Provisioner(org): Provisioner,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ScimError> {
+    let ScimJson(resource) = ScimJson::read(body)?;
+    let incoming = user::read(&org, &resource)?;
+    let now = state.clock.unix();
+    let mut tx = state.store.begin().await?;
+    let existing = existing(&mut tx, &org, &incoming).await?;
     let id = match existing {
         // Deleted before, or imported from a file before provisioning took the directory over,
         // and the same person (object id, else UPN, else address): the same account, its

@@ -18,7 +18,7 @@ use super::{
     limits::{Limit, hit},
 };
 use crate::audit::{Audit, AuditEvent};
-use crate::model::{Account, AccountId, Username};
+use crate::model::{Account, AccountId, ConversationRef, Username};
 use crate::reset::limits::Bucket;
 use crate::{
     mail::{MailParams, MailTemplate, OutgoingMail},
@@ -62,24 +62,10 @@ impl CallerChecks<'_> {
         let Some(account) = accounts::by_username(&mut tx, &org.tenant_id, username).await? else {
             return Ok(Started::NoAccount);
         };
-        // One atomic count, so that concurrent asks cannot pass the cap together.
-        let per_hour = Limit {
-            max: CODES_PER_HOUR,
-            window_secs: 3600,
-        };
-        let bucket = Bucket::CallerCode {
-            tenant: &org.tenant_id,
-            account: &account.id.0,
-        };
-        if hit(&mut tx, bucket, per_hour, now).await?.is_err() {
+        if !under_cap(&mut tx, org, &account, now).await? {
             return Ok(Started::TooMany);
         }
-        let to = match account.entra_object_id.as_deref() {
-            Some(oid) => {
-                crate::store::bot::personal_conversation(&mut tx, &org.chat_tenants(), oid).await?
-            }
-            None => None,
-        };
+        let to = owner_chat(&mut tx, org, &account).await?;
         rows::retire(
             &mut tx,
             &org.tenant_id,
@@ -349,5 +335,36 @@ impl CallerChecks<'_> {
         mac.update(b":");
         mac.update(digits.as_bytes());
         mac
+    }
+}
+
+/// `CODES_PER_HOUR` codes per account: one atomic count, so that concurrent asks cannot pass
+/// the cap together.
+async fn under_cap(
+    conn: &mut Conn,
+    org: &Organisation,
+    account: &Account,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let per_hour = Limit {
+        max: CODES_PER_HOUR,
+        window_secs: 3600,
+    };
+    let bucket = Bucket::CallerCode {
+        tenant: &org.tenant_id,
+        account: &account.id.0,
+    };
+    Ok(hit(conn, bucket, per_hour, now).await?.is_ok())
+}
+
+/// The owner's personal chat with the bot, where the code is posted when there is one.
+async fn owner_chat(
+    conn: &mut Conn,
+    org: &Organisation,
+    account: &Account,
+) -> Result<Option<ConversationRef>, StoreError> {
+    match account.entra_object_id.as_deref() {
+        Some(oid) => crate::store::bot::personal_conversation(conn, &org.chat_tenants(), oid).await,
+        None => Ok(None),
     }
 }
