@@ -180,6 +180,7 @@ impl Application {
     /// finishes the requests in flight, waits (at most `http.shutdown_grace_secs`) for the bot
     /// turns already acknowledged, lets the mail worker finish what it is sending (and what
     /// those turns queued), and returns.
+    // Long: the shutdown order (listener, requests, bot turns, mail) reads top to bottom.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,

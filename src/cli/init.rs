@@ -138,6 +138,7 @@ fn quoted(s: &str) -> String {
 }
 
 /// The file's text.
+// Long: the configuration file's text itself, one format! of the template.
 fn render(a: &InitArgs, key: &str) -> String {
     let v = |o: &Option<String>| quoted(o.as_deref().unwrap_or_default().trim());
     let database = match &a.database {

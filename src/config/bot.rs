@@ -146,6 +146,7 @@ impl RawBot {
         }
     }
 
+    // Long: every [bot] check, each naming its key, for one list of problems.
     pub(super) fn validate(&self, listen: Option<SocketAddr>) -> Result<BotMode, Vec<String>> {
         let mut errs = Vec::new();
         let app_id = self.app_id.trim();

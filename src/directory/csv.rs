@@ -80,6 +80,7 @@ pub async fn import_csv(
 }
 
 /// [`import_csv`], with its options.
+// Long: one transaction: the file read, the plan checked, then every write or none.
 pub async fn import_csv_with(
     store: &Store,
     org: &Organisation,
@@ -174,6 +175,7 @@ impl Plan<'_> {
 /// provisions (they have an `externalId`) or disabled are Entra's to decide. Refuses an object id
 /// another account holds, and a `disable_missing` that would disable more than half of the
 /// enabled accounts (an empty or truncated file) unless forced.
+// Long: the directory's rules applied in one pass over the file, each commented where it stands.
 fn plan<'a>(
     entries: &'a [Entry],
     rows: &'a [NewAccount],

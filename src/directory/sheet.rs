@@ -295,6 +295,7 @@ pub fn read(tenant_id: &str, bytes: &[u8]) -> Result<Sheet, SheetError> {
 }
 
 /// One record as an account, or every reason it is not one.
+// Long: each column's check in the file's column order, every reason collected for the admin.
 fn row(
     tenant_id: &str,
     record: &csv::StringRecord,

@@ -101,6 +101,7 @@ pub struct Event {
 }
 
 /// The account's history, newest first: the audit rows shown, each link's fate and each mail's.
+// Long: one arm per kind of row; each arm is one line of the history an agent reads.
 pub fn timeline(
     links: &[history::LinkRow],
     mails: &[history::MailRow],

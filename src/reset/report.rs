@@ -64,6 +64,7 @@ const FROM_AUDIT: &[(&str, Count)] = &[
 ];
 
 /// Builds the report for `since <= t <= until`.
+// Long: the report's sections, in the order it prints them.
 pub async fn build(
     store: &Store,
     org: &Organisation,

@@ -86,6 +86,8 @@ impl ResetService {
     }
 
     #[instrument(skip_all, fields(tenant.id = %org.tenant_id, purpose = purpose.as_str()))]
+    // Long: one transaction whose statements run alike whether the username exists; kept together
+    // so that the sameness shows.
     async fn ask(
         &self,
         org: &Organisation,
@@ -244,6 +246,8 @@ impl ResetService {
     /// Supersedes older links, stores the new one (hash only) and queues its mail, for
     /// `account`; for `None` the same work and statements with an id that matches no account,
     /// so nothing is written and nothing is returned.
+    // Long: the same statements run for a known and an unknown account; kept together so that the
+    // sameness shows.
     pub(super) async fn issue(
         &self,
         conn: &mut crate::store::Conn,

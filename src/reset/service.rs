@@ -166,6 +166,8 @@ impl ResetService {
     /// reported is history. The dead letter itself stays as it is, for tracing. `by`: a
     /// service-desk agent (« Renvoyer » in the desk's channel), audited as the client, and only
     /// for their organisation's mail.
+    // Long: one transaction: the old link revoked, a new one issued, the mail queued and audited,
+    // all or none.
     pub async fn retry_dead_letter(
         &self,
         outbox_id: &str,
@@ -276,6 +278,8 @@ impl ResetService {
     /// then in one transaction consumes the token (exactly once), stores the hash, revokes every
     /// other link, ends the sessions, audits and queues the confirmation mail.
     #[instrument(skip_all)]
+    // Long: one transaction: the link consumed, the password set, the other links and sessions
+    // ended, the audit and the mail, all or none.
     pub async fn complete(
         &self,
         token: &ResetToken,

@@ -103,6 +103,7 @@ impl Unlocks<'_> {
 
     /// `unlock`; an agent lifts a hard lock only with `hard_locks` (a confirmed caller), decided
     /// in the same transaction as the lift.
+    // Long: one transaction: the lift, its audit row and the mail, all or none.
     pub(super) async fn unlock_with(
         &self,
         org: &Organisation,

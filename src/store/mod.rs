@@ -183,6 +183,7 @@ impl Store {
         }
     }
 
+    // Long: each database's pool settings side by side, so that they can be compared.
     pub async fn connect(url: &SecretString) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let raw = url.expose_secret();

@@ -50,6 +50,8 @@ impl CallerChecks<'_> {
     /// Opens a check of the caller for `agent`: a new code for the account's owner, sent in their
     /// Teams chat with the bot when they have one, else queued by mail. Audited with the agent.
     #[instrument(skip_all, fields(tenant.id = %org.tenant_id))]
+    // Long: one transaction: the cap, the retired codes, the new one, its audit row and its mail,
+    // all or none.
     pub async fn start_caller_check(
         &self,
         org: &Organisation,

@@ -125,6 +125,7 @@ impl AgentCards<'_> {
 
     /// A button of the card (`helpdesk.*` verbs). `None` (the answer to an unknown button) when
     /// the person clicking is not an agent now, whatever the card says.
+    // Long: one arm per button of the agent's card.
     pub(super) async fn helpdesk_action(
         &self,
         a: &Activity,

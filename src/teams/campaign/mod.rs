@@ -85,6 +85,8 @@ enum Sent {
 impl Campaigner {
     /// Runs (or, with `dry_run`, plans) the enrolment campaign `name` for `org`: at most `limit`
     /// people are written to.
+    // Long: the campaign's steps in the order an admin reads its summary: pending people, routes,
+    // the writes, the counts.
     pub async fn enroll(
         &self,
         org: &Organisation,
@@ -156,6 +158,8 @@ impl Campaigner {
 
     /// Writes to each of `people`, as many in progress at once as the pace needs, until all are
     /// done, Teams keeps refusing, or `stop` is set.
+    // Long: one loop owns the people in progress and the three ways it stops; split, that state
+    // would travel between functions.
     async fn write_to<'a>(
         &self,
         org: &Organisation,
@@ -237,6 +241,8 @@ impl Campaigner {
 
     /// Where each pending account can be reached, and the organisation's connector endpoint
     /// (serviceUrl, bot id) when one is known.
+    // Long: the stored chats first, then each team's roster page by page, with the guard against
+    // a roster that repeats its pages.
     async fn routes(
         &self,
         org: &Organisation,
@@ -325,6 +331,8 @@ impl Campaigner {
     }
 
     /// Claims the account, opens the chat if needed, posts the card, records how it ended.
+    // Long: one person's claim, chat, card and record, each outcome recorded where it happens so
+    // that a rerun resumes exactly.
     async fn send(
         &self,
         org: &Organisation,

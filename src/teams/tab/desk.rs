@@ -25,6 +25,7 @@ pub struct DeskBody {
     locale: Option<String>,
 }
 
+// Long: the handler maps each outcome to the tab's answer, side by side.
 pub async fn desk_request(
     State(state): State<Tab>,
     headers: HeaderMap,
