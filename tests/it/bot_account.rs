@@ -9,10 +9,7 @@ use octopus_teams::i18n::{Locale, Strings};
 use serde_json::{Value, json};
 
 use crate::{
-    harness::{
-        Activity, BOT_ID, JULIE_OID, TEAMEO, TENANT, TestApp, card_action,
-        entra::{ENTRA_KEYS, sso_claims},
-    },
+    harness::{Activity, BOT_ID, JULIE_OID, TEAMEO, TENANT, TestApp, card_action, entra::SsoToken},
     unlock::{PASSWORD, audited, enrolled_and_locked, verify},
 };
 
@@ -237,8 +234,7 @@ async fn another_identity_and_the_username_forms_never_unlock() {
 }
 
 async fn tab(app: &TestApp, method: &str, path: &str, oid: &str, upn: &str) -> (u16, Value) {
-    let claims = sso_claims(&app.entra.base, TENANT, SSO_APP, oid, upn);
-    let token = app.entra.sign(&ENTRA_KEYS[0], &claims);
+    let token = SsoToken::of(oid, upn).for_app(SSO_APP).signed(&app.entra);
     let req = match method {
         "GET" => app.client.get(app.url(path)),
         _ => app

@@ -11,9 +11,7 @@ use std::{
 
 use serde_json::json;
 
-use crate::harness::{
-    BOT_ID, JULIE_OID, TENANT, TestApp, entra::ENTRA_KEYS, entra::sso_claims, process,
-};
+use crate::harness::{BOT_ID, TestApp, entra::SsoToken, process};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -243,16 +241,12 @@ async fn behind_the_shipped_nginx_the_pages_bot_and_tab_work_and_clients_keep_th
     app.connector.wait_for(1).await;
 
     // The tab's single sign-on call.
-    let claims = sso_claims(
-        &app.entra.base,
-        TENANT,
-        crate::tab::SSO_APP,
-        JULIE_OID,
-        "julie.tremblay@cegepsi.ca",
-    );
+    let token = SsoToken::julie()
+        .for_app(crate::tab::SSO_APP)
+        .signed(&app.entra);
     let res = bob
         .get(format!("{public}/api/tab/me"))
-        .bearer_auth(app.entra.sign(&ENTRA_KEYS[0], &claims))
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();

@@ -8,8 +8,8 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    BOT_ID, BOT_PASSWORD, JULIE_OID, TENANT, TestApp,
-    entra::{BOT_SCOPE, BOTFRAMEWORK_TENANT, ENTRA_KEYS, Issued, sso_claims},
+    BOT_ID, BOT_PASSWORD, TENANT, TestApp,
+    entra::{BOT_SCOPE, BOTFRAMEWORK_TENANT, ENTRA_KEYS, Issued, SsoToken},
     idp::{KEYS, channel_claims},
 };
 
@@ -48,14 +48,7 @@ async fn unknown_kid_status(app: &TestApp, kid: &str) -> u16 {
 /// Status of `GET /api/tab/me` with Julie's SSO token signed with `key` (audience: the bot's
 /// app id, which the tab accepts when no separate SSO app is configured).
 async fn tab_status(app: &TestApp, key: &crate::harness::idp::SigningKey) -> u16 {
-    let claims = sso_claims(
-        &app.entra.base,
-        TENANT,
-        BOT_ID,
-        JULIE_OID,
-        "julie.tremblay@cegepsi.ca",
-    );
-    let token = app.entra.sign(key, &claims);
+    let token = SsoToken::julie().signed_with(&app.entra, key);
     app.client
         .get(app.url("/api/tab/me"))
         .bearer_auth(token)

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use sha2::Digest;
 
 use crate::harness::{
-    JULIE_OID, TENANT, TestApp,
+    TENANT, TestApp,
     browser::{Browser, Options},
-    entra::{ENTRA_KEYS, sso_claims},
+    entra::{ENTRA_KEYS, SsoToken},
     idp::KEYS,
     teams_host::{
         NEW_HOST, SDK_FILE, TEAMS_WEB, TeamsHost, UNTRUSTED_HOST, VALID_DOMAINS_URL, read,
@@ -84,13 +84,7 @@ fn sso_token(app: &TestApp, claims: &Value) -> String {
 }
 
 fn julie(app: &TestApp) -> Value {
-    sso_claims(
-        &app.entra.base,
-        TENANT,
-        SSO_APP,
-        JULIE_OID,
-        "julie.tremblay@cegepsi.ca",
-    )
+    SsoToken::julie().for_app(SSO_APP).claims(&app.entra)
 }
 
 fn enc(s: &str) -> String {
@@ -272,13 +266,9 @@ async fn an_unknown_teams_account_gets_the_form_too() {
     let Some((app, _host, b)) = spawn_in_teams().await else {
         return;
     };
-    let stranger = sso_claims(
-        &app.entra.base,
-        TENANT,
-        SSO_APP,
-        "99999999-0000-0000-0000-000000000000",
-        "someone@cegepsi.ca",
-    );
+    let stranger = SsoToken::of("99999999-0000-0000-0000-000000000000", "someone@cegepsi.ca")
+        .for_app(SSO_APP)
+        .claims(&app.entra);
     open_in_teams(&b, &app, &sso_token(&app, &stranger), "fr-CA", "default").await;
     visible(&b, "#fallback").await;
     assert!(
@@ -307,15 +297,11 @@ async fn an_unknown_teams_account_may_open_a_request_at_the_service_desk_from_th
     else {
         return;
     };
-    let mut stranger = sso_claims(
-        &app.entra.base,
-        TENANT,
-        SSO_APP,
-        "99999999-0000-4000-8000-000000000000",
-        "someone@cegepsi.ca",
-    );
-    stranger["upn"] = json!("someone@cegepsi.ca");
-    stranger["name"] = json!("Sophie Nouvelle");
+    let stranger = SsoToken::of("99999999-0000-4000-8000-000000000000", "someone@cegepsi.ca")
+        .for_app(SSO_APP)
+        .with("upn", json!("someone@cegepsi.ca"))
+        .with("name", json!("Sophie Nouvelle"))
+        .claims(&app.entra);
     open_in_teams(&b, &app, &sso_token(&app, &stranger), "fr-CA", "default").await;
     visible(&b, "#desk").await;
     assert_eq!(b.text("#desk-request").await, "Ouvrir une demande");
@@ -573,13 +559,9 @@ async fn the_tab_s_token_rules() {
     let forged = app.idp.sign(&KEYS[3], Algorithm::RS256, &ok);
     assert_eq!(me(&app, &forged).await.0, 401, "unpublished key");
 
-    let stranger = sso_claims(
-        &app.entra.base,
-        TENANT,
-        SSO_APP,
-        "99999999-0000-0000-0000-000000000000",
-        "someone@cegepsi.ca",
-    );
+    let stranger = SsoToken::of("99999999-0000-0000-0000-000000000000", "someone@cegepsi.ca")
+        .for_app(SSO_APP)
+        .claims(&app.entra);
     let (status, body) = me(&app, &sso_token(&app, &stranger)).await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -589,38 +571,29 @@ async fn the_tab_s_token_rules() {
 
     // Never by a sign-in name unless the organisation turned the name fallback on (Marc's
     // account has no object id bound; teams_identity.rs has the fallback on)…
-    let mut by_upn = sso_claims(
-        &app.entra.base,
-        TENANT,
-        SSO_APP,
+    let by_upn = SsoToken::of(
         "99999999-0000-0000-0000-000000000000",
         "Marc.Gagnon@cegepsi.ca",
-    );
-    by_upn["upn"] = json!("Marc.Gagnon@cegepsi.ca");
+    )
+    .for_app(SSO_APP)
+    .with("upn", json!("Marc.Gagnon@cegepsi.ca"))
+    .claims(&app.entra);
     let (status, body) = me(&app, &sso_token(&app, &by_upn)).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("no_account")));
     // …and never for an account bound to another object id (Julie's), whatever the name says.
-    let other_oid = sso_claims(
-        &app.entra.base,
-        TENANT,
-        SSO_APP,
+    let other_oid = SsoToken::of(
         "99999999-0000-0000-0000-000000000000",
         "Julie.Tremblay@cegepsi.ca",
-    );
+    )
+    .for_app(SSO_APP)
+    .claims(&app.entra);
     assert_eq!(me(&app, &sso_token(&app, &other_oid)).await.0, 404);
     // The unverified `email` claim names nobody.
-    let mut by_email = sso_claims(
-        &app.entra.base,
-        TENANT,
-        SSO_APP,
-        "99999999-0000-0000-0000-000000000000",
-        "x",
-    );
-    by_email
-        .as_object_mut()
-        .unwrap()
-        .remove("preferred_username");
-    by_email["email"] = json!("marc.gagnon@cegepsi.ca");
+    let by_email = SsoToken::of("99999999-0000-0000-0000-000000000000", "x")
+        .for_app(SSO_APP)
+        .without("preferred_username")
+        .with("email", json!("marc.gagnon@cegepsi.ca"))
+        .claims(&app.entra);
     assert_eq!(me(&app, &sso_token(&app, &by_email)).await.0, 404);
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{BOT_ID, JULIE_OID, TENANT, TestApp, entra::ENTRA_KEYS, entra::sso_claims};
+use crate::harness::{TENANT, TestApp, entra::ENTRA_KEYS, entra::SsoToken};
 
 const TENANT_B: &str = "7b3d9e21-4c6a-4f8b-9d0e-1a2b3c4d5e6f";
 
@@ -21,13 +21,7 @@ async fn two_organisations() -> TestApp {
 
 /// Julie's token (v2 issuer of A, tid A), with `edit` applied.
 fn token(app: &TestApp, edit: impl FnOnce(&mut Value)) -> String {
-    let mut claims = sso_claims(
-        &app.entra.base,
-        TENANT,
-        BOT_ID,
-        JULIE_OID,
-        "julie.tremblay@cegepsi.ca",
-    );
+    let mut claims = SsoToken::julie().claims(&app.entra);
     edit(&mut claims);
     app.entra.sign(&ENTRA_KEYS[0], &claims)
 }

@@ -163,13 +163,7 @@ async fn guests_and_external_members_are_never_matched_by_name() {
 
 /// `GET /api/tab/me` with a token of `claims` edits over a member's token for NEWCOMER_OID.
 async fn tab_me(app: &TestApp, edit: impl FnOnce(&mut Value)) -> (u16, Value) {
-    let mut claims = crate::harness::entra::sso_claims(
-        &app.entra.base,
-        TENANT,
-        crate::harness::BOT_ID,
-        NEWCOMER_OID,
-        MARC,
-    );
+    let mut claims = crate::harness::entra::SsoToken::of(NEWCOMER_OID, MARC).claims(&app.entra);
     edit(&mut claims);
     crate::tab::me(app, &app.entra.sign(&ENTRA_KEYS[0], &claims)).await
 }

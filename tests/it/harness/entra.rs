@@ -160,14 +160,81 @@ impl Entra {
 }
 
 /// An Entra access token for the tab's API, as Teams' getAuthToken returns it (v2), issued by
-/// the Entra stand-in at `entra_base`.
-pub fn sso_claims(entra_base: &str, tenant: &str, aud: &str, oid: &str, upn: &str) -> Value {
-    let now = chrono::Utc::now().timestamp();
-    json!({
-        "iss": format!("{entra_base}/{tenant}/v2.0"), "aud": aud, "tid": tenant, "oid": oid,
-        "preferred_username": upn, "name": "Julie Tremblay", "scp": "access_as_user", "ver": "2.0",
-        "azp": "5e3ce6c0-2b1f-4285-8d4b-75ee78787346", "iat": now, "nbf": now - 5, "exp": now + 3600
-    })
+/// the Entra stand-in for TENANT to the bot's app id unless told otherwise:
+/// `SsoToken::julie().for_app(SSO_APP).signed(&app.entra)`, or
+/// `SsoToken::of(oid, "someone@cegepsi.ca").with("name", json!("Sophie")).claims(&app.entra)`.
+#[derive(Clone)]
+pub struct SsoToken {
+    oid: String,
+    upn: String,
+    app: String,
+    /// Claims set (`Some`) or removed (`None`) over the usual ones, in order.
+    edits: Vec<(String, Option<Value>)>,
+}
+
+impl SsoToken {
+    /// The token of the person `oid`, signed in as `upn`.
+    pub fn of(oid: &str, upn: &str) -> Self {
+        Self {
+            oid: oid.into(),
+            upn: upn.into(),
+            app: super::BOT_ID.into(),
+            edits: Vec::new(),
+        }
+    }
+
+    /// Julie Tremblay's, whose account `trej` is bound to her object id.
+    pub fn julie() -> Self {
+        Self::of(super::JULIE_OID, "julie.tremblay@cegepsi.ca")
+    }
+
+    /// Issued for the app registration `app_id` (its audience).
+    pub fn for_app(mut self, app_id: &str) -> Self {
+        self.app = app_id.into();
+        self
+    }
+
+    /// The claim `name` set to `value`.
+    pub fn with(mut self, name: &str, value: Value) -> Self {
+        self.edits.push((name.into(), Some(value)));
+        self
+    }
+
+    /// The claim `name` left out.
+    pub fn without(mut self, name: &str) -> Self {
+        self.edits.push((name.into(), None));
+        self
+    }
+
+    /// Its claims, as `entra` would issue them now.
+    pub fn claims(&self, entra: &Entra) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        let tenant = super::TENANT;
+        let mut claims = json!({
+            "iss": format!("{}/{tenant}/v2.0", entra.base), "aud": self.app, "tid": tenant,
+            "oid": self.oid, "preferred_username": self.upn, "name": "Julie Tremblay",
+            "scp": "access_as_user", "ver": "2.0", "azp": "5e3ce6c0-2b1f-4285-8d4b-75ee78787346",
+            "iat": now, "nbf": now - 5, "exp": now + 3600
+        });
+        for (name, value) in &self.edits {
+            let object = claims.as_object_mut().expect("claims are an object");
+            match value {
+                Some(v) => object.insert(name.clone(), v.clone()),
+                None => object.remove(name),
+            };
+        }
+        claims
+    }
+
+    /// Signed with Entra's first published key.
+    pub fn signed(&self, entra: &Entra) -> String {
+        self.signed_with(entra, &ENTRA_KEYS[0])
+    }
+
+    /// Signed with `key` (one Entra publishes, or not).
+    pub fn signed_with(&self, entra: &Entra, key: &SigningKey) -> String {
+        entra.sign(key, &self.claims(entra))
+    }
 }
 
 /// A tenant Entra knows: a GUID, or a verified domain such as `botframework.com`.
