@@ -49,9 +49,15 @@ async fn timed(
     options: ImportOptions,
 ) -> (f64, ImportReport) {
     let start = Instant::now();
-    let report = import_csv_with(store, org, file, 1_800_000_000, options)
-        .await
-        .expect("the import");
+    let report = import_csv_with(
+        store,
+        org,
+        file,
+        octopus_teams::model::UnixTime(1_800_000_000),
+        options,
+    )
+    .await
+    .expect("the import");
     (start.elapsed().as_secs_f64(), report)
 }
 

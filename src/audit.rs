@@ -1,6 +1,7 @@
 //! Audit events: what happened, who asked (client key), never a secret. Written by the domain
 //! and by the mail worker; counted in `octopus_events_total` as they are written.
 
+use crate::model::UnixTime;
 use crate::store::Conn;
 
 use crate::model::AccountId;
@@ -21,17 +22,20 @@ pub struct Pruned {
 
 /// Deletes audit rows past each organisation's retention (rows of no organisation: the longest
 /// retention configured) and idle lock states. Safe to run from several instances at once.
-pub async fn prune(conn: &mut Conn, orgs: &Organisations, now: i64) -> Result<Pruned, StoreError> {
+pub async fn prune(
+    conn: &mut Conn,
+    orgs: &Organisations,
+    now: UnixTime,
+) -> Result<Pruned, StoreError> {
     let mut pruned = Pruned::default();
     let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
     let mut longest = 0;
     for org in orgs.iter() {
         let keep = secs(org.audit_retention);
         longest = longest.max(keep);
-        pruned.audit_rows +=
-            audit::prune(conn, Some(&org.tenant_id), now.saturating_sub(keep)).await?;
+        pruned.audit_rows += audit::prune(conn, Some(&org.tenant_id), now.minus(keep)).await?;
     }
-    pruned.audit_rows += audit::prune(conn, None, now.saturating_sub(longest)).await?;
+    pruned.audit_rows += audit::prune(conn, None, now.minus(longest)).await?;
     pruned.lock_states = lockout::prune(conn, now - LOCK_STATE_IDLE_SECS, now).await?;
     Ok(pruned)
 }
@@ -207,7 +211,7 @@ impl AuditEvent {
 #[must_use = "nothing is written until `record`"]
 pub struct Audit<'a> {
     event: AuditEvent,
-    now: i64,
+    now: UnixTime,
     tenant_id: Option<&'a str>,
     account: Option<&'a AccountId>,
     client: Option<&'a str>,
@@ -270,7 +274,7 @@ impl IntoDetail for Option<&str> {
 
 impl<'a> Audit<'a> {
     /// `event`, happened at `now` (unix seconds).
-    pub fn event(event: AuditEvent, now: i64) -> Self {
+    pub fn event(event: AuditEvent, now: UnixTime) -> Self {
         Self {
             event,
             now,

@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 
-    /// Unix seconds, the unit stored in the database.
-    fn unix(&self) -> i64 {
-        self.now().timestamp()
+    /// This instant, in the unit stored in the database.
+    fn unix(&self) -> crate::model::UnixTime {
+        crate::model::UnixTime(self.now().timestamp())
     }
 }
 

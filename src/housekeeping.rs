@@ -2,6 +2,7 @@
 //! deletes are idempotent and go in small batches, so instances running it at once only share
 //! the work. To add a job: a `store::housekeeping::Job` and a line in `JOBS`.
 
+use crate::model::UnixTime;
 use std::time::Duration;
 
 use tracing::{debug, info, warn};
@@ -45,13 +46,13 @@ pub fn kept_days(name: &str) -> i64 {
 pub type Swept = Vec<(&'static str, u64)>;
 
 /// Runs every job once, at `now`.
-pub async fn sweep(store: &Store, now: i64) -> Result<Swept, StoreError> {
+pub async fn sweep(store: &Store, now: UnixTime) -> Result<Swept, StoreError> {
     let mut swept = Vec::new();
     for (job, keep) in JOBS {
         let mut total = 0;
         loop {
             let mut conn = store.write().await?;
-            let n = jobs::prune_batch(&mut conn, *job, now - keep, BATCH).await?;
+            let n = jobs::prune_batch(&mut conn, *job, now - *keep, BATCH).await?;
             total += n;
             if n < BATCH as u64 {
                 break;

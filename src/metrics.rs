@@ -11,6 +11,7 @@
 //! Labels never carry a username, token, address or display name: route templates (not paths),
 //! statuses, kinds and outcomes from closed sets, and tenant ids.
 
+use crate::model::UnixTime;
 use std::{
     future::Future,
     pin::Pin,
@@ -160,8 +161,8 @@ impl Metrics {
 
     /// Publishes the held figures when `now` has entered a new interval since the last time
     /// (reading the outbox gauges from the database first); else keeps what was published.
-    pub async fn publish(&self, store: &Store, now: i64) {
-        let period = now.div_euclid(self.interval_secs);
+    pub async fn publish(&self, store: &Store, now: UnixTime) {
+        let period = now.secs().div_euclid(self.interval_secs);
         let mut published = self.published.lock().await;
         if published.period == Some(period) {
             return;

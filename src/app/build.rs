@@ -1,6 +1,7 @@
 //! Building the application from its configuration: the database, the key, the services, the
 //! listeners. Nothing is served here.
 
+use crate::model::UnixTime;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -286,7 +287,7 @@ pub fn reset_service_for_cli(config: &Config, store: Store) -> anyhow::Result<Re
 }
 
 /// The demo organisation's demo account, created once when the directory is empty.
-async fn seed_demo(store: &Store, orgs: &Organisations, now: i64) -> anyhow::Result<()> {
+async fn seed_demo(store: &Store, orgs: &Organisations, now: UnixTime) -> anyhow::Result<()> {
     let mut conn = store.write().await?;
     if accounts::count(&mut conn).await? > 0 {
         return Ok(());

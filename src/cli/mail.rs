@@ -1,6 +1,7 @@
 //! `mail list|retry`.
 
 use super::{args::*, out::*};
+use crate::model::UnixTime;
 
 use anyhow::Context;
 
@@ -17,7 +18,8 @@ pub(super) async fn retry(cfg: Config, store: Store, id: &str) -> anyhow::Result
             say(format!(
                 "{id}: a fresh link for {} (valid until {}) is queued; older links no longer work",
                 d.email.full(),
-                chrono::DateTime::from_timestamp(d.expires_at, 0)
+                d.expires_at
+                    .to_utc()
                     .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                     .unwrap_or_default()
             ));
@@ -49,8 +51,8 @@ pub(super) async fn mail(cfg: Config, cmd: MailCommand) -> anyhow::Result<()> {
     let mut conn = store.conn().await?;
     let list = outbox::list(&mut conn, dead, limit.max(1)).await?;
     // In the organisation's own time, its zone shown (people at the desk work in it).
-    let when = |t: i64, tenant: &str| {
-        let Some(utc) = chrono::DateTime::from_timestamp(t, 0) else {
+    let when = |t: UnixTime, tenant: &str| {
+        let Some(utc) = t.to_utc() else {
             return String::new();
         };
         match cfg.organisations.by_exact_tenant(tenant) {

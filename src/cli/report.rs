@@ -31,8 +31,7 @@ pub(super) async fn report(
         .context("cannot open the database")?;
     store.migrate().await?;
     let now = SystemClock.unix();
-    let report =
-        crate::reset::report::build(&store, &org, now.saturating_sub(window), now, detail).await?;
+    let report = crate::reset::report::build(&store, &org, now.minus(window), now, detail).await?;
     say(match format {
         ReportFormat::Csv => report.to_csv(),
         ReportFormat::Md => report.to_markdown(),

@@ -1,5 +1,6 @@
 //! `users import`: a CSV file as Excel writes it, all rows or none.
 
+use crate::model::UnixTime;
 use std::io::Read;
 
 use std::collections::{HashMap, HashSet};
@@ -74,7 +75,7 @@ pub async fn import_csv(
     store: &Store,
     org: &Organisation,
     input: impl Read,
-    now: i64,
+    now: UnixTime,
 ) -> Result<ImportReport, ImportError> {
     import_csv_with(store, org, input, now, ImportOptions::default()).await
 }
@@ -85,7 +86,7 @@ pub async fn import_csv_with(
     store: &Store,
     org: &Organisation,
     mut input: impl Read,
-    now: i64,
+    now: UnixTime,
     options: ImportOptions,
 ) -> Result<ImportReport, ImportError> {
     let mut bytes = Vec::new();

@@ -8,6 +8,7 @@ pub mod sheet;
 pub use csv::{ImportError, ImportOptions, ImportReport, import_csv, import_csv_with};
 pub use sheet::BadRow;
 
+use crate::model::UnixTime;
 use crate::model::{Account, AccountId, Revoked};
 use crate::{
     audit::{Audit, AuditEvent},
@@ -86,7 +87,7 @@ pub async fn update(
     row: &NewAccount,
     external_id: Option<&str>,
     source: Source,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     let change = owner_change(existing, row);
     let mut written = row.clone();
@@ -152,7 +153,7 @@ pub async fn disable(
     id: &AccountId,
     source: Source,
     why: Leaving,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     directory::set_disabled(tx, id, Some(source.as_str()), now).await?;
     let (links, sessions_ended) = end_access(tx, id, Revoked::Disabled, now).await?;
@@ -174,7 +175,7 @@ pub async fn enable(
     org: &Organisation,
     id: &AccountId,
     source: Source,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     directory::set_disabled(tx, id, None, now).await?;
     Audit::event(AuditEvent::AccountEnabled, now)
@@ -190,7 +191,7 @@ async fn end_access(
     tx: &mut Conn,
     id: &AccountId,
     reason: Revoked,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(usize, u64), StoreError> {
     let links = tokens::revoke_active(tx, id, now, reason).await?;
     let sessions_ended = sessions::delete_for_account(tx, id).await?;

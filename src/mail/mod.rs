@@ -8,6 +8,7 @@ pub mod render;
 pub mod transport;
 pub mod worker;
 
+use crate::model::UnixTime;
 use crate::store::Conn;
 use serde::{Deserialize, Serialize};
 
@@ -77,8 +78,8 @@ pub struct MailParams {
     pub name: String,
     pub link: Option<String>,
     pub cancel_link: Option<String>,
-    pub expires_at: Option<i64>,
-    pub occurred_at: Option<i64>,
+    pub expires_at: Option<UnixTime>,
+    pub occurred_at: Option<UnixTime>,
     pub login_url: Option<String>,
     /// The usernames of a username reminder (several when accounts share the address).
     #[serde(default)]
@@ -110,7 +111,7 @@ pub struct DeskMail {
     pub username: Option<String>,
     pub object_id: Option<String>,
     /// The account's recent audit rows: (when, event), newest first.
-    pub references: Vec<(i64, String)>,
+    pub references: Vec<(UnixTime, String)>,
     /// The organisation's lines, written first.
     pub field_lines: Vec<String>,
     /// MailIntegration's `NewSRBodyEnclosingToken`: the body is enclosed in it (a service
@@ -133,7 +134,7 @@ pub async fn enqueue(
     key: &ServiceKey,
     mail: OutgoingMail<'_>,
     message_domain: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<String, StoreError> {
     let sealed = Sealed::new(key, &mail, message_domain)?;
     outbox::insert(conn, &sealed.row(&mail, now)).await?;
@@ -147,7 +148,7 @@ pub async fn enqueue_for_account(
     key: &ServiceKey,
     mail: OutgoingMail<'_>,
     message_domain: &str,
-    now: i64,
+    now: UnixTime,
     account: &crate::model::AccountId,
 ) -> Result<Option<String>, StoreError> {
     let sealed = Sealed::new(key, &mail, message_domain)?;
@@ -179,7 +180,7 @@ impl Sealed {
         })
     }
 
-    fn row<'a>(&'a self, mail: &'a OutgoingMail<'_>, now: i64) -> outbox::NewMail<'a> {
+    fn row<'a>(&'a self, mail: &'a OutgoingMail<'_>, now: UnixTime) -> outbox::NewMail<'a> {
         outbox::NewMail {
             outbox_id: &self.outbox_id,
             template: mail.template.name(),

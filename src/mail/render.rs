@@ -1,5 +1,6 @@
 //! Template + locale + organisation → subject, plain text and HTML.
 
+use crate::model::UnixTime;
 use chrono::{DateTime, Utc};
 use minijinja::context;
 
@@ -27,14 +28,14 @@ pub fn render(
     params: &MailParams,
     now: DateTime<Utc>,
 ) -> Result<Rendered, minijinja::Error> {
-    let at = |ts: Option<i64>| {
-        ts.and_then(|t| DateTime::from_timestamp(t, 0))
+    let at = |ts: Option<UnixTime>| {
+        ts.and_then(UnixTime::to_utc)
             .map(|t| local_time(t, now, org.time_zone, locale))
             .unwrap_or_default()
     };
     let url = |s: Option<&str>| s.unwrap_or_default().to_string();
-    let dated = |t: i64| {
-        DateTime::from_timestamp(t, 0)
+    let dated = |t: UnixTime| {
+        t.to_utc()
             .map(|t| local_date_time(t, org.time_zone, locale))
             .unwrap_or_default()
     };

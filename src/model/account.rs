@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::UnixTime;
+
 use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::UnicodeNormalization;
 
@@ -285,7 +287,7 @@ pub struct Account {
     pub locale: Option<crate::i18n::Locale>,
     pub password_hash: Option<String>,
     pub failed_logins: u32,
-    pub locked_until: Option<i64>,
+    pub locked_until: Option<UnixTime>,
 }
 
 #[cfg(test)]

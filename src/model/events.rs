@@ -1,6 +1,8 @@
 //! What happens to a link after it is sent, for whoever shows its status (the Teams bot's live
 //! card). The domain only announces; it knows nothing of Teams.
 
+use super::UnixTime;
+
 /// An event about the link whose id is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkEvent {
@@ -41,7 +43,7 @@ pub enum DeskEvent {
         /// The recipient, masked (`j***@c***.ca`).
         to: String,
         /// When it was queued.
-        queued_at: i64,
+        queued_at: UnixTime,
     },
     /// Sign-in hard-locked after too many wrong passwords: only a new password or an agent
     /// lifts it.
@@ -85,7 +87,7 @@ pub struct RefusalWatch(std::sync::Mutex<std::collections::HashMap<String, Refus
 
 #[derive(Debug, Default, Clone, Copy)]
 struct RefusalWindow {
-    start: i64,
+    start: UnixTime,
     refusals: u32,
     told: bool,
 }
@@ -96,7 +98,7 @@ pub const REFUSAL_WINDOW_SECS: i64 = 600;
 impl RefusalWatch {
     /// One refusal for `tenant_id` at `now`; the count when it just reached `threshold` (once
     /// per window), else `None`. A threshold of 0 never tells.
-    pub fn refused(&self, tenant_id: &str, now: i64, threshold: u32) -> Option<u32> {
+    pub fn refused(&self, tenant_id: &str, now: UnixTime, threshold: u32) -> Option<u32> {
         if threshold == 0 {
             return None;
         }
@@ -124,10 +126,16 @@ mod tests {
     #[test]
     fn a_burst_is_told_once_per_window() {
         let watch = RefusalWatch::default();
-        let told: Vec<Option<u32>> = (0..5).map(|i| watch.refused("t", 100 + i, 3)).collect();
+        let told: Vec<Option<u32>> = (0..5)
+            .map(|i| watch.refused("t", UnixTime(100 + i), 3))
+            .collect();
         assert_eq!(told, [None, None, Some(3), None, None]);
-        assert_eq!(watch.refused("other", 100, 3), None, "per organisation");
-        let later = 100 + REFUSAL_WINDOW_SECS;
+        assert_eq!(
+            watch.refused("other", UnixTime(100), 3),
+            None,
+            "per organisation"
+        );
+        let later = UnixTime(100 + REFUSAL_WINDOW_SECS);
         let told: Vec<Option<u32>> = (0..3).map(|i| watch.refused("t", later + i, 3)).collect();
         assert_eq!(told, [None, None, Some(3)], "a new window");
         assert_eq!(watch.refused("t", later, 0), None, "off");

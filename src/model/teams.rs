@@ -2,6 +2,7 @@
 //! conversations it may write to later. Plain values: the rules that write them are in
 //! `reset::teams`, the rows in `store::bot`.
 
+use super::UnixTime;
 use std::str::FromStr;
 
 use super::{Purpose, UnknownName};
@@ -65,7 +66,7 @@ pub struct BotRequest {
     pub locale: String,
     pub purpose: Purpose,
     pub masked_email: Option<String>,
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
     pub state: RequestState,
 }
 
@@ -83,7 +84,7 @@ impl BotRequest {
             locale: locale.tag().to_string(),
             purpose,
             masked_email: None,
-            expires_at: 0,
+            expires_at: UnixTime::EPOCH,
             state: RequestState::Sent,
         }
     }

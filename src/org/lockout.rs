@@ -1,5 +1,6 @@
 //! `[organisations.lockout]`: when failed sign-ins lock an account, and for how long.
 
+use crate::model::UnixTime;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -61,9 +62,9 @@ impl LockoutPolicy {
     }
 
     /// The start of the hard lock's window ending at `now`.
-    pub fn window_start(&self, now: i64) -> i64 {
+    pub fn window_start(&self, now: UnixTime) -> UnixTime {
         let secs =
             i64::try_from(self.hard_limit_window_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
-        now.saturating_sub(secs)
+        now.minus(secs)
     }
 }

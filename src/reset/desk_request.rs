@@ -3,6 +3,7 @@
 //! that says who, what happened and when — never a link, a token, a code or a password. One
 //! request per person, reason and window; through the outbox like every mail.
 
+use crate::model::UnixTime;
 use std::str::FromStr;
 
 use tracing::{info, instrument};
@@ -183,7 +184,7 @@ async fn first_in_window(
     cfg: &OctopusRequests,
     asker: &Asker,
     reason: DeskReason,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, StoreError> {
     let once = Limit {
         max: 1,

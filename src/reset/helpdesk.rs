@@ -3,6 +3,7 @@
 //! Every agent action needs an [`Agent`], which only the organisation's configuration can vouch
 //! for.
 
+use crate::model::UnixTime;
 use tracing::{info, instrument};
 
 use super::{
@@ -36,10 +37,10 @@ pub struct AccountStatus {
     pub email: EmailAddress,
     pub enrolled: bool,
     /// Sign-in refused until then; `i64::MAX`: until a new password is set.
-    pub locked_until: Option<i64>,
-    pub last_signin: Option<i64>,
+    pub locked_until: Option<UnixTime>,
+    pub last_signin: Option<UnixTime>,
     /// A link is usable now, until then.
-    pub active_link_until: Option<i64>,
+    pub active_link_until: Option<UnixTime>,
     /// Newest first.
     pub events: Vec<Event>,
     /// Where this agent's check of the caller stands.
@@ -52,7 +53,7 @@ pub enum Resent {
     /// A fresh link is on its way to this address.
     Sent {
         email: EmailAddress,
-        expires_at: i64,
+        expires_at: UnixTime,
     },
     /// The account's own request allowance is used up: nothing was sent.
     AccountLimited,

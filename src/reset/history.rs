@@ -5,6 +5,7 @@
 use crate::audit::AuditEvent;
 use crate::model::Purpose;
 use crate::model::Revoked;
+use crate::model::UnixTime;
 use crate::store::history;
 
 /// How many lines the timeline keeps (newest).
@@ -96,7 +97,7 @@ pub enum Happening {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Event {
-    pub at: i64,
+    pub at: UnixTime,
     pub what: Happening,
 }
 
@@ -106,10 +107,10 @@ pub fn timeline(
     links: &[history::LinkRow],
     mails: &[history::MailRow],
     rows: &[history::EventRow],
-    now: i64,
+    now: UnixTime,
 ) -> Vec<Event> {
     let mut events = Vec::new();
-    let mut push = |at: i64, what: Happening| events.push(Event { at, what });
+    let mut push = |at: UnixTime, what: Happening| events.push(Event { at, what });
     for r in rows {
         let by = By::of_client(r.client.as_deref());
         let purpose = r
@@ -197,8 +198,8 @@ mod tests {
     fn link(created: i64, expires: i64) -> history::LinkRow {
         history::LinkRow {
             purpose: "reset".into(),
-            created_at: created,
-            expires_at: expires,
+            created_at: UnixTime(created),
+            expires_at: UnixTime(expires),
             opened_at: None,
             used_at: None,
             revoked_at: None,
@@ -208,7 +209,7 @@ mod tests {
 
     fn row(at: i64, event: &str, client: Option<&str>, detail: Option<&str>) -> history::EventRow {
         history::EventRow {
-            occurred_at: at,
+            occurred_at: UnixTime(at),
             event: event.into(),
             client: client.map(str::to_string),
             detail: detail.map(str::to_string),
@@ -218,16 +219,16 @@ mod tests {
     #[test]
     fn a_journey_reads_newest_first_and_in_order_within_a_second() {
         let mut used = link(100, 1900);
-        used.opened_at = Some(200);
-        used.used_at = Some(300);
+        used.opened_at = Some(UnixTime(200));
+        used.used_at = Some(UnixTime(300));
         let mut replaced = link(50, 1850);
-        replaced.revoked_at = Some(100);
+        replaced.revoked_at = Some(UnixTime(100));
         replaced.revoked_reason = Some("superseded".into());
         let mails = [history::MailRow {
             template: "reset".into(),
-            created_at: 100,
+            created_at: UnixTime(100),
             attempts: 1,
-            sent_at: Some(101),
+            sent_at: Some(UnixTime(101)),
             dead_at: None,
             failed: false,
         }];
@@ -236,7 +237,7 @@ mod tests {
             row(100, "link_requested", Some("agent:t:o"), Some("reset")),
             row(50, "link_requested", Some("teams:t:u"), Some("enroll")),
         ];
-        let got: Vec<Happening> = timeline(&[used, replaced], &mails, &rows, 400)
+        let got: Vec<Happening> = timeline(&[used, replaced], &mails, &rows, UnixTime(400))
             .into_iter()
             .map(|e| e.what)
             .collect();
@@ -266,16 +267,16 @@ mod tests {
             row(30, "signin_locked", Some("ip:1"), None),
             row(20, "signin_locked", Some("ip:1"), None),
         ];
-        let got: Vec<Event> = timeline(&[link(0, 10), link(5, 1000)], &[], &rows, 40);
+        let got: Vec<Event> = timeline(&[link(0, 10), link(5, 1000)], &[], &rows, UnixTime(40));
         assert_eq!(
             got,
             [
                 Event {
-                    at: 30,
+                    at: UnixTime(30),
                     what: Happening::SignInLocked
                 },
                 Event {
-                    at: 10,
+                    at: UnixTime(10),
                     what: Happening::LinkExpired
                 },
             ]

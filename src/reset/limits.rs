@@ -1,5 +1,6 @@
 //! Rate limits: fixed windows counted in the database, so every instance shares them.
 
+use crate::model::UnixTime;
 use crate::store::Conn;
 
 use crate::{
@@ -28,12 +29,12 @@ impl Limit {
     }
 
     /// The start of the window `now` falls in.
-    fn start(self, now: i64) -> i64 {
-        now - now.rem_euclid(self.window())
+    fn start(self, now: UnixTime) -> UnixTime {
+        now.window_start(self.window())
     }
 
     /// `hits` in the window of `now`, against the allowance.
-    fn judge(self, hits: u32, now: i64) -> Result<(), Refused> {
+    fn judge(self, hits: u32, now: UnixTime) -> Result<(), Refused> {
         if hits <= self.max {
             return Ok(());
         }
@@ -123,7 +124,7 @@ pub async fn hit(
     conn: &mut Conn,
     bucket: Bucket<'_>,
     limit: Limit,
-    now: i64,
+    now: UnixTime,
 ) -> Result<Result<(), Refused>, StoreError> {
     let hits = limits::hit(conn, &bucket.key(), limit.start(now)).await?;
     Ok(limit.judge(hits, now))
@@ -136,7 +137,7 @@ pub async fn hit_then(
     conn: &mut Conn,
     (first, first_limit): (Bucket<'_>, Limit),
     (second, second_limit): (Bucket<'_>, Limit),
-    now: i64,
+    now: UnixTime,
 ) -> Result<(Result<(), Refused>, Option<Result<(), Refused>>), StoreError> {
     let (a, b) = limits::hit_then(
         conn,
@@ -157,7 +158,7 @@ pub async fn admit(
     conn: &mut Conn,
     bucket: Bucket<'_>,
     limit: Limit,
-    now: i64,
+    now: UnixTime,
     audit: Refusal<'_>,
 ) -> Result<(), crate::reset::ResetError> {
     let answer = hit(conn, bucket, limit, now).await?;
@@ -169,7 +170,7 @@ pub async fn admit(
 pub async fn refuse(
     conn: &mut Conn,
     answer: Result<(), Refused>,
-    now: i64,
+    now: UnixTime,
     audit: Refusal<'_>,
 ) -> Result<(), crate::reset::ResetError> {
     if let Err(refused) = answer {

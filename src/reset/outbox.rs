@@ -1,5 +1,6 @@
 //! Mail as the link service and its features queue it.
 
+use crate::model::UnixTime;
 use tokio::sync::Notify;
 use url::Url;
 
@@ -39,7 +40,7 @@ impl<'a> Outbox<'a> {
         &self,
         conn: &mut Conn,
         mail: OutgoingMail<'_>,
-        now: i64,
+        now: UnixTime,
     ) -> Result<String, StoreError> {
         enqueue(conn, self.key, mail, self.message_domain(), now).await
     }
@@ -50,7 +51,7 @@ impl<'a> Outbox<'a> {
         &self,
         conn: &mut Conn,
         mail: OutgoingMail<'_>,
-        now: i64,
+        now: UnixTime,
         account: &AccountId,
     ) -> Result<Option<String>, StoreError> {
         enqueue_for_account(conn, self.key, mail, self.message_domain(), now, account).await

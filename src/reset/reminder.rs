@@ -2,6 +2,7 @@
 //! Like a link request, the caller learns nothing: same answer and same store round-trips
 //! whether or not the address belongs to an account.
 
+use crate::model::UnixTime;
 use sha2::{Digest, Sha256};
 use tracing::{info, instrument};
 
@@ -118,7 +119,7 @@ impl Reminders<'_> {
         conn: &mut Conn,
         org: &Organisation,
         client: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(), ResetError> {
         self.links
             .admit_request(
@@ -139,7 +140,7 @@ impl Reminders<'_> {
         conn: &mut Conn,
         org: &Organisation,
         email: &EmailAddress,
-        now: i64,
+        now: UnixTime,
     ) -> Result<bool, ResetError> {
         let per_address = Limit {
             max: self.limits.requests_per_account,
@@ -163,7 +164,7 @@ async fn audit_reminder(
     client: &str,
     found: &[Account],
     outcome: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     if found.is_empty() {
         Audit::event(AuditEvent::UsernameReminderRequested, now)

@@ -2,6 +2,7 @@
 //! audit trail and the link and account tables. Counts only; usernames with `detail`, never an
 //! email address or a token.
 
+use crate::model::UnixTime;
 use std::collections::BTreeSet;
 
 use crate::{
@@ -23,8 +24,8 @@ pub struct Report {
     pub org: String,
     /// The organisation's time zone: the window is shown in it.
     pub time_zone: chrono_tz::Tz,
-    pub since: i64,
-    pub until: i64,
+    pub since: UnixTime,
+    pub until: UnixTime,
     pub detail: bool,
     pub metrics: Vec<Metric>,
 }
@@ -68,8 +69,8 @@ const FROM_AUDIT: &[(&str, Count)] = &[
 pub async fn build(
     store: &Store,
     org: &Organisation,
-    since: i64,
-    until: i64,
+    since: UnixTime,
+    until: UnixTime,
     detail: bool,
 ) -> Result<Report, StoreError> {
     let mut conn = store.conn().await?;
@@ -153,8 +154,8 @@ pub fn parse_window(raw: &str) -> Option<i64> {
 }
 
 /// `t` in the organisation's zone, the zone written (`2026-12-05 08:30 EST`).
-fn day(t: i64, zone: chrono_tz::Tz) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
+fn day(t: UnixTime, zone: chrono_tz::Tz) -> String {
+    t.to_utc()
         .map(|t| {
             t.with_timezone(&zone)
                 .format("%Y-%m-%d %H:%M %Z")
@@ -240,8 +241,8 @@ mod tests {
         let mut r = Report {
             org: "demo".into(),
             time_zone: chrono_tz::America::Toronto,
-            since: 0,
-            until: 86_400,
+            since: UnixTime(0),
+            until: UnixTime(86_400),
             detail: false,
             metrics: vec![Metric {
                 name: "requests",

@@ -8,6 +8,7 @@
 //! queued, all in the caller's transaction; the same work for a request that names no account.
 
 use super::outbox::Outbox;
+use crate::model::UnixTime;
 use crate::store::Conn;
 use tracing::{info, instrument};
 
@@ -180,7 +181,7 @@ impl ResetService {
         org: &Organisation,
         client: &str,
         username: &Username,
-        now: i64,
+        now: UnixTime,
     ) -> Result<bool, ResetError> {
         let tenant = Some(org.tenant_id.as_str());
         let per_account = Limit {
@@ -218,7 +219,7 @@ impl ResetService {
         bucket: Bucket<'_>,
         client: &str,
         detail: Option<&str>,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(), ResetError> {
         let refusal = Refusal {
             tenant_id,
@@ -255,7 +256,7 @@ impl ResetService {
         account: Option<&Account>,
         purpose: Purpose,
         locale: Locale,
-        now: i64,
+        now: UnixTime,
     ) -> Result<Option<Delivery>, ResetError> {
         let nobody = AccountId(format!("none:{}", uuid::Uuid::new_v4()));
         let (account_id, email, name) = match account {

@@ -1,5 +1,6 @@
 //! Reset and enrolment links: request, inspect (read-only), complete (once), cancel.
 
+use crate::model::UnixTime;
 use std::sync::Arc;
 
 use super::outbox::Outbox;
@@ -61,7 +62,7 @@ pub struct Delivery {
     pub entra_object_id: Option<String>,
     pub upn: Option<String>,
     pub token_id: String,
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
     /// Earlier links of the account that this one replaced.
     pub superseded: Vec<String>,
 }
@@ -87,7 +88,7 @@ pub struct LinkInfo {
     pub tenant_id: String,
     pub username: Username,
     pub locale: Option<Locale>,
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }
 
 #[derive(Debug, Clone)]
@@ -425,7 +426,7 @@ fn count_refusal(e: &ResetError) {
 }
 
 /// Notes that the page behind a link was opened. The page is shown even if this fails.
-async fn note_opened(store: &Store, token_id: &str, now: i64) {
+async fn note_opened(store: &Store, token_id: &str, now: UnixTime) {
     let noted = async {
         let mut conn = store.write().await?;
         history::mark_opened(&mut conn, token_id, now).await

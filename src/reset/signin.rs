@@ -1,6 +1,7 @@
 //! Signing in with the portal password: credential checks (also for the portal's API), the
 //! lockout after consecutive failures, hash upgrades, and login sessions.
 
+use crate::model::UnixTime;
 use sha2::{Digest, Sha256};
 use tracing::{Instrument, info, instrument};
 
@@ -94,7 +95,7 @@ struct Reservation {
     account: Option<Account>,
     client: String,
     detail: Option<String>,
-    now: i64,
+    now: UnixTime,
 }
 
 impl SignInService {
@@ -172,7 +173,7 @@ impl SignInService {
         org: &Organisation,
         client: &str,
         channel: Channel,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(), ResetError> {
         let per_client = Limit {
             max: self.limits.signins_per_ip,
@@ -253,7 +254,7 @@ impl SignInService {
         subject: &str,
         account: Option<Account>,
         password: &NewPassword,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(CheckOutcome, Option<AccountId>), ResetError> {
         let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
         let verified = self
@@ -285,7 +286,7 @@ impl SignInService {
                 let failures = lockout::fail(&mut tx, tenant, subject, now, window).await?;
                 if let Some(delay) = policy.lock_for(failures) {
                     let until = delay.map_or(lockout::HARD_LOCK, |d| {
-                        now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(3600))
+                        now.plus(i64::try_from(d.as_secs()).unwrap_or(3600))
                     });
                     lockout::lock_until(&mut tx, tenant, subject, until).await?;
                     info!(

@@ -5,6 +5,7 @@
 //! The caller decides whose account it is (the Teams identity rules of the bot and the tab, or the
 //! agent's look-up): no surface that knows only a typed username may call this.
 
+use crate::model::UnixTime;
 use tracing::{info, instrument};
 
 use super::{
@@ -68,7 +69,7 @@ impl Unlocks<'_> {
         &self,
         org: &Organisation,
         account: &Account,
-    ) -> Result<Option<i64>, ResetError> {
+    ) -> Result<Option<UnixTime>, ResetError> {
         let now = self.clock.unix();
         let subject = lock_subject(account.username.as_str());
         let tenant = org.tenant_id.as_str();
@@ -181,7 +182,7 @@ impl Unlocks<'_> {
         account: &'m Account,
         actor: &Actor,
         locale: Option<Locale>,
-        now: i64,
+        now: UnixTime,
     ) -> OutgoingMail<'m> {
         OutgoingMail {
             template: MailTemplate::Unlocked,
@@ -207,7 +208,7 @@ impl Unlocks<'_> {
         account: &crate::model::Account,
         client: &str,
         why: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(), ResetError> {
         Audit::event(AuditEvent::UnlockRefused, now)
             .tenant(&org.tenant_id)
@@ -237,7 +238,7 @@ async fn own_lock(
     tx: &mut Conn,
     org: &Organisation,
     subject: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<OwnLock, ResetError> {
     let tenant = org.tenant_id.as_str();
     match lockout::locked_until(tx, tenant, subject).await? {

@@ -11,6 +11,7 @@ pub mod token;
 mod user;
 mod users;
 
+use crate::model::UnixTime;
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{
@@ -54,13 +55,13 @@ pub struct ScimState {
 /// Failed authentications per client address, counted in memory (per instance): a flood of
 /// requests without a valid token costs no database work at all.
 #[derive(Default)]
-pub struct Failures(std::sync::Mutex<HashMap<String, (i64, u32)>>);
+pub struct Failures(std::sync::Mutex<HashMap<String, (UnixTime, u32)>>);
 
 impl Failures {
     /// Counts one failure of `client`; `Err(retry after, in seconds)` past `limit`.
-    fn hit(&self, client: String, limit: Limit, now: i64) -> Result<(), u64> {
+    fn hit(&self, client: String, limit: Limit, now: UnixTime) -> Result<(), u64> {
         let window = i64::try_from(limit.window_secs.max(1)).unwrap_or(i64::MAX);
-        let start = now - now.rem_euclid(window);
+        let start = now.window_start(window);
         let mut counts = self
             .0
             .lock()

@@ -1,6 +1,7 @@
 //! Provisioning tokens: 256 bits from the OS RNG, shown once to the admin who pastes them into
 //! Entra ID as the "Secret Token", stored only as their SHA-256.
 
+use crate::model::UnixTime;
 use std::{fmt, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -65,7 +66,7 @@ pub async fn issue(
     store: &Store,
     org: &Organisation,
     rotate: Option<Duration>,
-    now: i64,
+    now: UnixTime,
 ) -> Result<ProvisioningToken, TokenError> {
     let mut tx = store.begin().await?;
     let live = scim_tokens::live(&mut tx, &org.tenant_id, now).await?;
@@ -73,7 +74,7 @@ pub async fn issue(
         None if live > 0 => return Err(TokenError::Exists(org.slug.clone())),
         None => {}
         Some(grace) => {
-            let until = now.saturating_add(i64::try_from(grace.as_secs()).unwrap_or(i64::MAX));
+            let until = now.plus(i64::try_from(grace.as_secs()).unwrap_or(i64::MAX));
             scim_tokens::expire_all(&mut tx, &org.tenant_id, until).await?;
         }
     }
@@ -86,7 +87,7 @@ pub async fn issue(
 }
 
 /// Ends every token of the organisation now.
-pub async fn revoke(store: &Store, org: &Organisation, now: i64) -> Result<(), StoreError> {
+pub async fn revoke(store: &Store, org: &Organisation, now: UnixTime) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
     scim_tokens::expire_all(&mut tx, &org.tenant_id, now).await?;
     tx.commit().await?;

@@ -1,6 +1,7 @@
 //! The SCIM `User` resource (RFC 7643 §4.1) as the accounts carry it: rendering an account,
 //! reading a resource into one. PATCH operations are in `patch.rs`.
 
+use crate::model::UnixTime;
 use serde_json::{Map, Value, json};
 
 use super::error::ScimError;
@@ -106,8 +107,8 @@ pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<
     }
 }
 
-fn instant(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
+fn instant(at: UnixTime) -> String {
+    at.to_utc()
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -1,6 +1,7 @@
 //! `/scim/v2/Users`: the handlers. Every write goes through the directory's rules
 //! (`crate::directory`), as an import's would.
 
+use crate::model::UnixTime;
 use std::collections::HashMap;
 
 use axum::{
@@ -332,7 +333,7 @@ async fn write(
     org: &Organisation,
     entry: &Entry,
     incoming: &Incoming,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), ScimError> {
     object_id_free(tx, org, incoming, Some(entry)).await?;
     directory::update(

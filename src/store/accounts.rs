@@ -1,5 +1,6 @@
 //! The account directory.
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::{Dialect, StoreError};
@@ -31,7 +32,7 @@ pub(super) struct AccountRow {
     locale: Option<String>,
     password_hash: Option<String>,
     failed_logins: Option<i64>,
-    locked_until: Option<i64>,
+    locked_until: Option<UnixTime>,
 }
 
 impl AccountRow {
@@ -48,7 +49,7 @@ impl AccountRow {
             locale: row.get("locale")?,
             password_hash: row.get("password_hash")?,
             failed_logins: row.get("failed_logins")?,
-            locked_until: row.get("locked_until")?,
+            locked_until: row.get::<_, Option<i64>>("locked_until")?.map(UnixTime),
         })
     }
 }
@@ -291,7 +292,11 @@ pub async fn exists(
 
 /// Insert or update by (tenant, username); the password and lock state are kept. Writes only,
 /// so that on SQLite a transaction made of upserts never has to upgrade a read lock.
-pub async fn upsert(conn: &mut AnyConnection, a: &NewAccount, now: i64) -> Result<(), StoreError> {
+pub async fn upsert(
+    conn: &mut AnyConnection,
+    a: &NewAccount,
+    now: UnixTime,
+) -> Result<(), StoreError> {
     sqlx::query(
         "insert into account (account_id, tenant_id, username, email, display_name, entra_object_id, \
          upn, locale, failed_logins, created_at, updated_at) \
@@ -319,7 +324,7 @@ pub async fn set_password(
     conn: &mut AnyConnection,
     id: &AccountId,
     hash: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "update account set password_hash = $1, failed_logins = 0, locked_until = null, updated_at = $2 \
@@ -347,7 +352,7 @@ pub async fn add_failure(conn: &mut AnyConnection, id: &AccountId) -> Result<u32
 pub async fn set_locked_until(
     conn: &mut AnyConnection,
     id: &AccountId,
-    until: Option<i64>,
+    until: Option<UnixTime>,
 ) -> Result<(), StoreError> {
     sqlx::query("update account set locked_until = $1 where account_id = $2")
         .bind(until)

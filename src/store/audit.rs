@@ -1,12 +1,13 @@
 //! The audit trail: what happened, never a secret.
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::StoreError;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {
-    pub occurred_at: i64,
+    pub occurred_at: UnixTime,
     pub tenant_id: Option<String>,
     pub account_id: Option<String>,
     pub event: String,
@@ -78,7 +79,7 @@ pub async fn recent(
 pub async fn prune(
     conn: &mut AnyConnection,
     tenant_id: Option<&str>,
-    before: i64,
+    before: UnixTime,
 ) -> Result<u64, StoreError> {
     let done = match tenant_id {
         Some(t) => {

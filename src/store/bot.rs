@@ -1,5 +1,6 @@
 //! The bot's tables: conversation references, handled activities, request cards.
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::StoreError;
@@ -9,7 +10,7 @@ use crate::model::{BotRequest, ConversationRef, Purpose, RequestState};
 pub async fn save_conversation(
     conn: &mut AnyConnection,
     c: &ConversationRef,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "insert into bot_conversation (conversation_id, tenant_id, service_url, bot_id, user_id, aad_object_id, \
@@ -114,7 +115,7 @@ pub async fn forget_conversation(conn: &mut AnyConnection, id: &str) -> Result<b
 pub async fn record_activity(
     conn: &mut AnyConnection,
     key: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
         "insert into processed_activity (activity_key, created_at) values ($1, $2) on conflict (activity_key) do nothing",
@@ -157,7 +158,10 @@ pub async fn handled_activity(
 }
 
 /// Forgets handled activities older than `before` (redeliveries come within minutes).
-pub async fn prune_activities(conn: &mut AnyConnection, before: i64) -> Result<u64, StoreError> {
+pub async fn prune_activities(
+    conn: &mut AnyConnection,
+    before: UnixTime,
+) -> Result<u64, StoreError> {
     Ok(
         sqlx::query("delete from processed_activity where created_at < $1")
             .bind(before)
@@ -170,7 +174,7 @@ pub async fn prune_activities(conn: &mut AnyConnection, before: i64) -> Result<u
 pub async fn insert_request(
     conn: &mut AnyConnection,
     r: &BotRequest,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "insert into bot_request (token_id, tenant_id, conversation_id, card_activity_id, user_id, aad_object_id, \
@@ -220,7 +224,7 @@ struct RequestRow {
     locale: String,
     purpose: String,
     masked_email: Option<String>,
-    expires_at: i64,
+    expires_at: UnixTime,
     state: String,
 }
 
@@ -253,7 +257,7 @@ pub async fn set_state(
     conn: &mut AnyConnection,
     token_id: &str,
     state: RequestState,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "update bot_request set state = $1, updated_at = $2 where token_id = $3 \

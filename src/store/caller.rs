@@ -1,6 +1,7 @@
 //! The service desk's caller checks (`caller_check`): one row per code sent to an account's
 //! owner, its wrong tries, and whether it was confirmed or denied.
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::StoreError;
@@ -16,11 +17,11 @@ pub struct CheckRow {
     pub code_hash: String,
     /// `teams` or `mail`.
     pub sent_by: String,
-    pub created_at: i64,
-    pub expires_at: i64,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
     pub tries: i64,
-    pub confirmed_at: Option<i64>,
-    pub denied_at: Option<i64>,
+    pub confirmed_at: Option<UnixTime>,
+    pub denied_at: Option<UnixTime>,
 }
 
 const COLUMNS: &str = "id, tenant_id, account_id, agent_object_id, agent_name, \
@@ -63,7 +64,7 @@ pub async fn retire(
     tenant_id: &str,
     account_id: &str,
     agent_object_id: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "update caller_check set expires_at = $4 where tenant_id = $1 and account_id = $2 \
@@ -101,7 +102,7 @@ pub async fn latest(
 pub async fn take_try(
     conn: &mut AnyConnection,
     id: &str,
-    now: i64,
+    now: UnixTime,
     max_tries: i64,
 ) -> Result<Option<i64>, StoreError> {
     Ok(sqlx::query_scalar(
@@ -117,7 +118,11 @@ pub async fn take_try(
 
 /// Confirms a check whose try was taken with the right code; false when it was confirmed or
 /// denied meanwhile: a code works once.
-pub async fn confirm(conn: &mut AnyConnection, id: &str, now: i64) -> Result<bool, StoreError> {
+pub async fn confirm(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "update caller_check set confirmed_at = $2 where id = $1 and confirmed_at is null \
          and denied_at is null",
@@ -131,7 +136,7 @@ pub async fn confirm(conn: &mut AnyConnection, id: &str, now: i64) -> Result<boo
 
 /// The owner's « Je n'ai pas appelé »: the check ends, confirmed or not. False when it was
 /// already denied.
-pub async fn deny(conn: &mut AnyConnection, id: &str, now: i64) -> Result<bool, StoreError> {
+pub async fn deny(conn: &mut AnyConnection, id: &str, now: UnixTime) -> Result<bool, StoreError> {
     let done =
         sqlx::query("update caller_check set denied_at = $2 where id = $1 and denied_at is null")
             .bind(id)

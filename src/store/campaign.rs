@@ -1,6 +1,7 @@
 //! Enrolment campaigns: who a campaign already wrote to, and where the bot can reach people.
 
 use crate::model::ConversationRef;
+use crate::model::UnixTime;
 use std::collections::HashSet;
 
 use sqlx::AnyConnection;
@@ -18,7 +19,7 @@ pub async fn claim(
     campaign: &str,
     tenant_id: &str,
     account_id: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "insert into campaign_send (campaign, tenant_id, account_id, state, created_at, updated_at) \
@@ -43,7 +44,7 @@ pub async fn settle(
     account_id: &str,
     state: &str,
     conversation_id: Option<&str>,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "update campaign_send set state = $1, conversation_id = $2, updated_at = $3 \

@@ -1,6 +1,7 @@
 //! The directory as its sources (CSV import, SCIM provisioning) see it: every account of an
 //! organisation, enabled or not, with what the self-service lookups in `accounts` leave out.
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::{
@@ -15,12 +16,12 @@ pub struct Entry {
     pub account: Account,
     /// The identity source's own id (SCIM `externalId`).
     pub external_id: Option<String>,
-    pub disabled_at: Option<i64>,
+    pub disabled_at: Option<UnixTime>,
     pub disabled_by: Option<String>,
     /// A SCIM DELETE: disabled, and hidden from SCIM until created again.
-    pub deleted_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub deleted_at: Option<UnixTime>,
+    pub created_at: UnixTime,
+    pub updated_at: UnixTime,
 }
 
 impl Entry {
@@ -42,11 +43,11 @@ struct EntryRow {
     #[sqlx(flatten)]
     account: AccountRow,
     external_id: Option<String>,
-    disabled_at: Option<i64>,
+    disabled_at: Option<UnixTime>,
     disabled_by: Option<String>,
-    deleted_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
+    deleted_at: Option<UnixTime>,
+    created_at: UnixTime,
+    updated_at: UnixTime,
 }
 
 impl TryFrom<EntryRow> for Entry {
@@ -203,7 +204,7 @@ pub async fn insert(
     conn: &mut AnyConnection,
     a: &NewAccount,
     external_id: Option<&str>,
-    now: i64,
+    now: UnixTime,
 ) -> Result<AccountId, StoreError> {
     let id = uuid::Uuid::new_v4().to_string();
     sqlx::query(
@@ -233,7 +234,7 @@ pub async fn update(
     id: &AccountId,
     a: &NewAccount,
     external_id: Option<&str>,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "update account set username = $2, email = $3, display_name = $4, entra_object_id = $5, \
@@ -258,7 +259,7 @@ pub async fn set_disabled(
     conn: &mut AnyConnection,
     id: &AccountId,
     disabled: Option<&str>,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "update account set disabled_at = $2, disabled_by = $3, updated_at = $4 \
@@ -289,7 +290,7 @@ pub async fn clear_password(conn: &mut AnyConnection, id: &AccountId) -> Result<
 pub async fn set_deleted(
     conn: &mut AnyConnection,
     id: &AccountId,
-    deleted_at: Option<i64>,
+    deleted_at: Option<UnixTime>,
 ) -> Result<(), StoreError> {
     sqlx::query("update account set deleted_at = $2 where account_id = $1")
         .bind(&id.0)

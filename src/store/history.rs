@@ -1,6 +1,7 @@
 //! What happened to one account, for the service desk's status card: its links, the mail sent
 //! to its address, and its audit rows. Read-only, except `mark_opened`.
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::StoreError;
@@ -9,11 +10,11 @@ use super::StoreError;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LinkRow {
     pub purpose: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub opened_at: Option<i64>,
-    pub used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub opened_at: Option<UnixTime>,
+    pub used_at: Option<UnixTime>,
+    pub revoked_at: Option<UnixTime>,
     pub revoked_reason: Option<String>,
 }
 
@@ -38,10 +39,10 @@ pub async fn links(
 #[derive(Debug, Clone)]
 pub struct MailRow {
     pub template: String,
-    pub created_at: i64,
+    pub created_at: UnixTime,
     pub attempts: i64,
-    pub sent_at: Option<i64>,
-    pub dead_at: Option<i64>,
+    pub sent_at: Option<UnixTime>,
+    pub dead_at: Option<UnixTime>,
     /// An attempt failed (the row is retried, or dead).
     pub failed: bool,
 }
@@ -51,10 +52,10 @@ pub struct MailRow {
 #[derive(sqlx::FromRow)]
 struct RawMailRow {
     template: String,
-    created_at: i64,
+    created_at: UnixTime,
     attempts: i64,
-    sent_at: Option<i64>,
-    dead_at: Option<i64>,
+    sent_at: Option<UnixTime>,
+    dead_at: Option<UnixTime>,
     failed: i64,
 }
 
@@ -95,7 +96,7 @@ pub async fn mails(
 /// An audit row of the account: when, what, and who asked (the client key).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
-    pub occurred_at: i64,
+    pub occurred_at: UnixTime,
     pub event: String,
     pub client: Option<String>,
     pub detail: Option<String>,
@@ -144,7 +145,7 @@ pub async fn last(
     conn: &mut AnyConnection,
     account_id: &str,
     event: &str,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Option<UnixTime>, StoreError> {
     Ok(sqlx::query_scalar(
         "select max(occurred_at) from audit_event where account_id = $1 and event = $2",
     )
@@ -158,7 +159,7 @@ pub async fn last(
 pub async fn mark_opened(
     conn: &mut AnyConnection,
     token_id: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query("update reset_token set opened_at = $1 where token_id = $2 and opened_at is null")
         .bind(now)

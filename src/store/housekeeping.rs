@@ -1,6 +1,7 @@
 //! Deletes of what is no longer needed, in small batches (short transactions, no long locks).
 //! Each is idempotent: instances running them at the same time only find less to delete.
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::StoreError;
@@ -60,7 +61,7 @@ pub const CALLER_CHECKS: Job = Job {
 pub async fn prune_batch(
     conn: &mut AnyConnection,
     job: Job,
-    cutoff: i64,
+    cutoff: UnixTime,
     batch: i64,
 ) -> Result<u64, StoreError> {
     let Job {

@@ -1,5 +1,6 @@
 //! Fixed-window counters shared by every instance through the database.
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::StoreError;
@@ -8,7 +9,7 @@ use super::StoreError;
 pub async fn hit(
     conn: &mut AnyConnection,
     bucket: &str,
-    window_start: i64,
+    window_start: UnixTime,
 ) -> Result<u32, StoreError> {
     let hits: i64 = sqlx::query_scalar(
         "insert into rate_limit (bucket, window_start, hits) values ($1, $2, 1) \
@@ -28,9 +29,9 @@ pub async fn hit(
 /// waits on; two on SQLite, in process.
 pub async fn hit_then(
     conn: &mut AnyConnection,
-    (first, first_window): (&str, i64),
+    (first, first_window): (&str, UnixTime),
     first_max: u32,
-    (second, second_window): (&str, i64),
+    (second, second_window): (&str, UnixTime),
 ) -> Result<(u32, Option<u32>), StoreError> {
     let count = |hits: i64| u32::try_from(hits).unwrap_or(u32::MAX);
     if conn.backend_name() != "PostgreSQL" {
@@ -63,7 +64,7 @@ pub async fn hit_then(
 }
 
 /// Drops windows that ended before `before`.
-pub async fn prune(conn: &mut AnyConnection, before: i64) -> Result<u64, StoreError> {
+pub async fn prune(conn: &mut AnyConnection, before: UnixTime) -> Result<u64, StoreError> {
     let done = sqlx::query("delete from rate_limit where window_start < $1")
         .bind(before)
         .execute(conn)

@@ -1,6 +1,7 @@
 //! The sign-in lockout per (organisation, username subject): reservations before hashing,
 //! settled after. Usernames that match no account have rows too.
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::StoreError;
@@ -10,9 +11,9 @@ use super::StoreError;
 pub struct Reserve<'a> {
     pub tenant_id: &'a str,
     pub subject: &'a str,
-    pub now: i64,
+    pub now: UnixTime,
     /// Reservations made before this are taken as abandoned (a crashed instance).
-    pub stale_before: i64,
+    pub stale_before: UnixTime,
     pub threshold: u32,
     pub hard_limit: u32,
 }
@@ -62,8 +63,8 @@ pub async fn fail(
     conn: &mut AnyConnection,
     tenant_id: &str,
     subject: &str,
-    now: i64,
-    window_start: i64,
+    now: UnixTime,
+    window_start: UnixTime,
 ) -> Result<Failures, StoreError> {
     let (consecutive, in_window): (i64, i64) = sqlx::query_as(&format!(
         "update signin_guard set failures = failures + 1, {RELEASE}, updated_at = $3, \
@@ -88,7 +89,7 @@ pub async fn lock_until(
     conn: &mut AnyConnection,
     tenant_id: &str,
     subject: &str,
-    until: i64,
+    until: UnixTime,
 ) -> Result<(), StoreError> {
     // A later lock never shortens one in force (a check settled late after a hard lock).
     sqlx::query(
@@ -108,7 +109,7 @@ pub async fn succeed(
     conn: &mut AnyConnection,
     tenant_id: &str,
     subject: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "update signin_guard set failures = 0, locked_until = null, {RELEASE}, updated_at = $3 \
@@ -163,7 +164,7 @@ pub async fn locked_until(
     conn: &mut AnyConnection,
     tenant_id: &str,
     subject: &str,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Option<UnixTime>, StoreError> {
     Ok(sqlx::query_scalar(LOCKED_UNTIL)
         .bind(tenant_id)
         .bind(subject)
@@ -177,11 +178,11 @@ pub fn locked_until_now(
     conn: &rusqlite::Connection,
     tenant_id: &str,
     subject: &str,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Option<UnixTime>, StoreError> {
     let mut statement = conn.prepare_cached(LOCKED_UNTIL)?;
     let mut rows = statement.query((tenant_id, subject))?;
     Ok(match rows.next()? {
-        Some(row) => row.get(0)?,
+        Some(row) => row.get::<_, Option<i64>>(0)?.map(UnixTime),
         None => None,
     })
 }
@@ -190,8 +191,8 @@ pub fn locked_until_now(
 /// longer consecutive in any useful sense); hard locks (only a reset lifts them) stay.
 pub async fn prune(
     conn: &mut AnyConnection,
-    idle_before: i64,
-    now: i64,
+    idle_before: UnixTime,
+    now: UnixTime,
 ) -> Result<u64, StoreError> {
     let done = sqlx::query(
         "delete from signin_guard where updated_at < $1 and (locked_until is null or locked_until < $2)",
@@ -204,7 +205,7 @@ pub async fn prune(
 }
 
 /// A hard lock: only a new password or a service-desk agent lifts it.
-pub const HARD_LOCK: i64 = i64::MAX;
+pub const HARD_LOCK: UnixTime = UnixTime(i64::MAX);
 
 /// Which locks an unlock lifts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,7 +223,7 @@ pub async fn unlock(
     conn: &mut AnyConnection,
     tenant_id: &str,
     subject: &str,
-    now: i64,
+    now: UnixTime,
     lift: Lift,
 ) -> Result<bool, StoreError> {
     let (forget, only) = match lift {

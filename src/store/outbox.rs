@@ -7,6 +7,7 @@
 //! the transaction that sends it and records the outcome (`claim_locked`): no lease that could
 //! run out mid-send, and a killed instance's locks end with its session.
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::StoreError;
@@ -19,7 +20,7 @@ pub struct NewMail<'a> {
     pub tenant_id: &'a str,
     pub payload: &'a [u8],
     pub message_id: &'a str,
-    pub now: i64,
+    pub now: UnixTime,
 }
 
 /// A claimed row, as `claim` and `claim_locked` return it.
@@ -34,7 +35,7 @@ pub struct ClaimedMail {
     pub message_id: String,
     pub attempts: i64,
     /// When it was queued.
-    pub created_at: i64,
+    pub created_at: UnixTime,
 }
 
 pub async fn insert(conn: &mut AnyConnection, m: &NewMail<'_>) -> Result<(), StoreError> {
@@ -85,7 +86,7 @@ pub async fn insert_for_account(
 /// that two claimers racing cannot both take a row.
 pub async fn claim(
     conn: &mut AnyConnection,
-    now: i64,
+    now: UnixTime,
     lease_secs: i64,
     limit: i64,
 ) -> Result<Vec<ClaimedMail>, StoreError> {
@@ -109,7 +110,7 @@ pub async fn claim(
 /// the locks hold until the caller commits (with the outcomes) or its session ends (a crash).
 pub async fn claim_locked(
     conn: &mut AnyConnection,
-    now: i64,
+    now: UnixTime,
     limit: i64,
 ) -> Result<Vec<ClaimedMail>, StoreError> {
     Ok(sqlx::query_as::<_, ClaimedMail>(
@@ -129,7 +130,7 @@ pub async fn claim_locked(
 pub async fn mark_all_sent(
     conn: &mut AnyConnection,
     outbox_ids: &[&str],
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     if outbox_ids.is_empty() {
         return Ok(());
@@ -150,7 +151,7 @@ pub async fn mark_all_sent(
 pub async fn mark_failed(
     conn: &mut AnyConnection,
     outbox_id: &str,
-    next_attempt_at: i64,
+    next_attempt_at: UnixTime,
     error: &str,
 ) -> Result<(), StoreError> {
     sqlx::query("update outbox set next_attempt_at = $1, lease_until = null, last_error = $2 where outbox_id = $3")
@@ -167,7 +168,7 @@ pub async fn mark_failed(
 pub async fn mark_dead(
     conn: &mut AnyConnection,
     outbox_id: &str,
-    now: i64,
+    now: UnixTime,
     error: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -187,7 +188,7 @@ pub async fn mark_dead(
 pub async fn mark_expired(
     conn: &mut AnyConnection,
     outbox_id: &str,
-    now: i64,
+    now: UnixTime,
     why: &str,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
@@ -203,8 +204,8 @@ pub async fn mark_expired(
 }
 
 /// Rows not yet sent, and the earliest next attempt among them.
-pub async fn pending(conn: &mut AnyConnection) -> Result<(i64, Option<i64>), StoreError> {
-    Ok(sqlx::query_as::<_, (i64, Option<i64>)>(
+pub async fn pending(conn: &mut AnyConnection) -> Result<(i64, Option<UnixTime>), StoreError> {
+    Ok(sqlx::query_as::<_, (i64, Option<UnixTime>)>(
         "select count(*) as n, min(next_attempt_at) as next from outbox \
          where sent_at is null and dead_at is null",
     )
@@ -220,12 +221,12 @@ pub struct MailSummary {
     pub recipient: String,
     /// Whose mail: its time is shown in that organisation's zone.
     pub tenant_id: String,
-    pub created_at: i64,
+    pub created_at: UnixTime,
     pub attempts: i64,
-    pub sent_at: Option<i64>,
-    pub dead_at: Option<i64>,
+    pub sent_at: Option<UnixTime>,
+    pub dead_at: Option<UnixTime>,
     /// Held back because its link expired first (also a dead letter).
-    pub expired_at: Option<i64>,
+    pub expired_at: Option<UnixTime>,
     pub last_error: Option<String>,
 }
 
@@ -254,8 +255,11 @@ pub struct PendingStats {
     pub oldest_age_secs: i64,
 }
 
-pub async fn pending_stats(conn: &mut AnyConnection, now: i64) -> Result<PendingStats, StoreError> {
-    let (pending, oldest) = sqlx::query_as::<_, (i64, Option<i64>)>(
+pub async fn pending_stats(
+    conn: &mut AnyConnection,
+    now: UnixTime,
+) -> Result<PendingStats, StoreError> {
+    let (pending, oldest) = sqlx::query_as::<_, (i64, Option<UnixTime>)>(
         "select count(*) as n, min(created_at) as oldest from outbox where sent_at is null and dead_at is null",
     )
     .fetch_one(conn)

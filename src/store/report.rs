@@ -1,6 +1,7 @@
 //! What the activity report counts: audit events, links and never-enrolled accounts of one
 //! organisation over a window. Aggregated in SQL (one text for both databases).
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::StoreError;
@@ -18,8 +19,8 @@ pub struct EventCount {
 pub async fn events(
     conn: &mut AnyConnection,
     tenant_id: &str,
-    since: i64,
-    until: i64,
+    since: UnixTime,
+    until: UnixTime,
 ) -> Result<Vec<EventCount>, StoreError> {
     Ok(sqlx::query_as::<_, EventCount>(
         "select e.event, a.username, count(*) as n from audit_event e \
@@ -39,8 +40,8 @@ pub async fn events(
 pub async fn links(
     conn: &mut AnyConnection,
     tenant_id: &str,
-    since: i64,
-    until: i64,
+    since: UnixTime,
+    until: UnixTime,
 ) -> Result<Vec<(String, i64, i64)>, StoreError> {
     Ok(sqlx::query_as::<_, (String, i64, i64)>(
         "select a.username, \

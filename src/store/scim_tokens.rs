@@ -1,5 +1,6 @@
 //! SCIM provisioning tokens, by their SHA-256.
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::StoreError;
@@ -9,7 +10,7 @@ use crate::model::TokenHash;
 pub async fn tenant_of(
     conn: &mut AnyConnection,
     hash: &TokenHash,
-    now: i64,
+    now: UnixTime,
 ) -> Result<Option<String>, StoreError> {
     Ok(sqlx::query_scalar(
         "select tenant_id from scim_token where token_hash = $1 \
@@ -22,7 +23,11 @@ pub async fn tenant_of(
 }
 
 /// How many tokens of the organisation work now.
-pub async fn live(conn: &mut AnyConnection, tenant_id: &str, now: i64) -> Result<i64, StoreError> {
+pub async fn live(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    now: UnixTime,
+) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "select count(*) from scim_token where tenant_id = $1 \
          and (expires_at is null or expires_at > $2)",
@@ -37,7 +42,7 @@ pub async fn live(conn: &mut AnyConnection, tenant_id: &str, now: i64) -> Result
 pub async fn expire_all(
     conn: &mut AnyConnection,
     tenant_id: &str,
-    until: i64,
+    until: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "update scim_token set expires_at = $2 where tenant_id = $1 \
@@ -54,7 +59,7 @@ pub async fn insert(
     conn: &mut AnyConnection,
     tenant_id: &str,
     hash: &TokenHash,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query("insert into scim_token (token_hash, tenant_id, created_at) values ($1, $2, $3)")
         .bind(hash.0.to_vec())
@@ -66,7 +71,7 @@ pub async fn insert(
 }
 
 /// Forgets tokens that ended before `before`.
-pub async fn purge(conn: &mut AnyConnection, before: i64) -> Result<u64, StoreError> {
+pub async fn purge(conn: &mut AnyConnection, before: UnixTime) -> Result<u64, StoreError> {
     Ok(
         sqlx::query("delete from scim_token where expires_at is not null and expires_at < $1")
             .bind(before)

@@ -1,5 +1,6 @@
 //! Login sessions (hash of the cookie value only).
 
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::StoreError;
@@ -11,8 +12,8 @@ pub async fn insert(
     hash: &TokenHash,
     account: &AccountId,
     persistent: bool,
-    now: i64,
-    expires_at: i64,
+    now: UnixTime,
+    expires_at: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "insert into login_session (session_hash, account_id, persistent, created_at, expires_at) \
@@ -31,7 +32,7 @@ pub async fn insert(
 pub async fn account_of(
     conn: &mut AnyConnection,
     hash: &TokenHash,
-    now: i64,
+    now: UnixTime,
 ) -> Result<Option<AccountId>, StoreError> {
     let id: Option<String> = sqlx::query_scalar(
         "select account_id from login_session where session_hash = $1 and expires_at > $2",

@@ -1,6 +1,7 @@
 //! Reset / enrolment tokens (hash only).
 
 use crate::model::Revoked;
+use crate::model::UnixTime;
 use sqlx::AnyConnection;
 
 use super::StoreError;
@@ -13,9 +14,9 @@ pub struct TokenRow {
     pub account_id: AccountId,
     pub purpose: Purpose,
     pub locale: String,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
+    pub expires_at: UnixTime,
+    pub used_at: Option<UnixTime>,
+    pub revoked_at: Option<UnixTime>,
     pub revoked_reason: Option<String>,
 }
 
@@ -26,9 +27,9 @@ struct RawTokenRow {
     account_id: String,
     purpose: String,
     locale: String,
-    expires_at: i64,
-    used_at: Option<i64>,
-    revoked_at: Option<i64>,
+    expires_at: UnixTime,
+    used_at: Option<UnixTime>,
+    revoked_at: Option<UnixTime>,
     revoked_reason: Option<String>,
 }
 
@@ -56,8 +57,8 @@ pub struct NewToken<'a> {
     pub account_id: &'a AccountId,
     pub purpose: Purpose,
     pub locale: &'a str,
-    pub created_at: i64,
-    pub expires_at: i64,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
 }
 
 /// Stores a new link, only if its account exists; `false` when nothing was written. A request
@@ -101,7 +102,7 @@ pub async fn by_hash(
 pub async fn consume(
     conn: &mut AnyConnection,
     hash: &TokenHash,
-    now: i64,
+    now: UnixTime,
 ) -> Result<Option<AccountId>, StoreError> {
     let id: Option<String> = sqlx::query_scalar(
         "update reset_token set used_at = $1 \
@@ -119,7 +120,7 @@ pub async fn consume(
 pub async fn revoke_active(
     conn: &mut AnyConnection,
     account: &AccountId,
-    now: i64,
+    now: UnixTime,
     reason: Revoked,
 ) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(
@@ -138,7 +139,7 @@ pub async fn revoke_by_id(
     conn: &mut AnyConnection,
     token_id: &str,
     account: &AccountId,
-    now: i64,
+    now: UnixTime,
     reason: Revoked,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
@@ -159,7 +160,7 @@ pub async fn revoke_by_id(
 pub async fn revoke_undelivered(
     conn: &mut AnyConnection,
     token_id: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "update reset_token set revoked_at = $1, revoked_reason = $2 \
@@ -177,7 +178,7 @@ pub async fn revoke_undelivered(
 pub async fn is_usable(
     conn: &mut AnyConnection,
     token_id: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, StoreError> {
     let n: i64 = sqlx::query_scalar(
         "select count(*) from reset_token where token_id = $1 and used_at is null \
@@ -194,7 +195,7 @@ pub async fn is_usable(
 pub async fn usable_among(
     conn: &mut AnyConnection,
     token_ids: &[&str],
-    now: i64,
+    now: UnixTime,
 ) -> Result<std::collections::HashSet<String>, StoreError> {
     if token_ids.is_empty() {
         return Ok(std::collections::HashSet::new());
@@ -228,7 +229,7 @@ pub async fn account_of(
 pub async fn revoke_one(
     conn: &mut AnyConnection,
     hash: &TokenHash,
-    now: i64,
+    now: UnixTime,
     reason: Revoked,
 ) -> Result<Option<AccountId>, StoreError> {
     let id: Option<String> = sqlx::query_scalar(

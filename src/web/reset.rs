@@ -95,7 +95,9 @@ fn form_page(
     status: StatusCode,
     errors: Vec<&'static str>,
 ) -> Response {
-    let expires = chrono::DateTime::from_timestamp(link.expires_at, 0)
+    let expires = link
+        .expires_at
+        .to_utc()
         .map(|t| local_time(t, state.clock.now(), base.org.time_zone, base.locale))
         .unwrap_or_default();
     let p = &base.org.policy;

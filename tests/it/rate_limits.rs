@@ -11,7 +11,7 @@ use crate::harness::{TestApp, without_csrf};
 /// `window_secs`, so that a test's requests cannot straddle two windows.
 pub fn start_of_window(app: &TestApp, window_secs: u64) {
     let window = i64::try_from(window_secs).unwrap();
-    let into = app.clock.unix().rem_euclid(window);
+    let into = app.clock.unix().secs().rem_euclid(window);
     app.advance(Duration::from_secs(
         u64::try_from(window - into + 1).unwrap(),
     ));

@@ -292,7 +292,7 @@ async fn unlocks_are_counted_from_the_audit_trail() {
         octopus_teams::store::audit::insert(
             &mut conn,
             &octopus_teams::store::audit::AuditRow {
-                occurred_at: now - ago,
+                occurred_at: octopus_teams::model::UnixTime(now - ago),
                 tenant_id: Some(app.org.tenant_id.clone()),
                 account_id: Some(julie.id.0.clone()),
                 event: event.into(),

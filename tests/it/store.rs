@@ -1,5 +1,7 @@
 //! The store on both dialects.
 
+use octopus_teams::model::UnixTime;
+
 use crate::harness::TestApp;
 
 #[test]
@@ -112,8 +114,8 @@ async fn reads_on_the_calling_thread_see_what_the_pool_sees() {
             lockout::Reserve {
                 tenant_id: TENANT,
                 subject,
-                now: 1_000,
-                stale_before: 0,
+                now: UnixTime(1_000),
+                stale_before: UnixTime(0),
                 threshold: 5,
                 hard_limit: 10,
             },
@@ -121,9 +123,13 @@ async fn reads_on_the_calling_thread_see_what_the_pool_sees() {
         .await
         .unwrap();
         assert!(reserved.is_some());
-        lockout::lock_until(&mut w, TENANT, subject, 9_999)
+        lockout::lock_until(&mut w, TENANT, subject, UnixTime(9_999))
             .await
             .unwrap();
     }
-    assert_eq!(locked(), Some(9_999), "the writer's commit is seen at once");
+    assert_eq!(
+        locked(),
+        Some(UnixTime(9_999)),
+        "the writer's commit is seen at once"
+    );
 }

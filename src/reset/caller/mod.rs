@@ -4,6 +4,7 @@
 //! key derived from the service key, works once, expires, and allows a few wrong tries. The
 //! owner may answer « Je n'ai pas appelé », which ends the check and warns the agent.
 
+use crate::model::UnixTime;
 use hmac::Mac;
 use secrecy::ExposeSecret;
 use tracing::{info, instrument};
@@ -156,7 +157,7 @@ impl CallerChecks<'_> {
         check: &SentCheck,
         code: &CallerCode,
         agent_name: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(), ResetError> {
         self.outbox
             .queue(
@@ -346,7 +347,7 @@ async fn under_cap(
     conn: &mut Conn,
     org: &Organisation,
     account: &Account,
-    now: i64,
+    now: UnixTime,
 ) -> Result<bool, StoreError> {
     let per_hour = Limit {
         max: CODES_PER_HOUR,

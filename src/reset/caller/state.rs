@@ -1,5 +1,6 @@
 //! The code a caller reads back and where a check stands: pending, verified, lapsed.
 
+use crate::model::UnixTime;
 use std::fmt;
 
 use rand::Rng;
@@ -64,7 +65,7 @@ pub struct SentCheck {
     pub id: String,
     /// The owner's language, when the directory gives one.
     pub locale: Option<Locale>,
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }
 
 /// The agent's check of a caller, as the agent's card shows it.
@@ -74,12 +75,12 @@ pub enum CallerState {
     None,
     /// A code is out, waiting to be read back.
     Pending {
-        expires_at: i64,
+        expires_at: UnixTime,
         by_mail: bool,
         tries_left: i64,
     },
     /// The caller read the right code: verified actions until then.
-    Verified { until: i64 },
+    Verified { until: UnixTime },
     /// The code expired or ran out of tries: a new one is needed.
     Spent,
     /// The owner said they did not call.
@@ -90,7 +91,7 @@ pub enum CallerState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confirmation {
     Confirmed {
-        until: i64,
+        until: UnixTime,
     },
     Wrong {
         tries_left: i64,
@@ -108,7 +109,7 @@ pub struct DeniedCall {
     pub agent_name: String,
     pub username: Username,
     pub display_name: String,
-    pub at: i64,
+    pub at: UnixTime,
 }
 
 /// What the owner's answer did.
@@ -122,7 +123,7 @@ pub enum Denial {
 }
 
 impl CallerState {
-    pub(super) fn of(row: Option<&CheckRow>, now: i64) -> Self {
+    pub(super) fn of(row: Option<&CheckRow>, now: UnixTime) -> Self {
         let Some(r) = row else { return Self::None };
         if r.denied_at.is_some() {
             return Self::Denied;
@@ -146,7 +147,7 @@ impl CallerState {
 mod tests {
     use super::*;
 
-    fn row(now: i64) -> CheckRow {
+    fn row(now: UnixTime) -> CheckRow {
         CheckRow {
             id: "c".into(),
             tenant_id: "t".into(),
@@ -165,7 +166,7 @@ mod tests {
 
     #[test]
     fn a_check_moves_from_pending_to_verified_and_lapses() {
-        let now = 1_000;
+        let now = UnixTime(1_000);
         let mut r = row(now);
         assert_eq!(
             CallerState::of(Some(&r), now),

@@ -208,8 +208,12 @@ impl ChannelAuth {
             serviceurl: claims.serviceurl,
         };
         let admitted = verified.admits(channel_id, service_url);
-        self.verified
-            .insert(token, generation, claims.exp, verified);
+        self.verified.insert(
+            token,
+            generation,
+            crate::model::UnixTime(claims.exp),
+            verified,
+        );
         admitted
     }
 }

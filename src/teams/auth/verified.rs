@@ -8,6 +8,7 @@
 //! refreshed (each refreshed key set has a new generation), so a token signed by a key the
 //! publisher retired is refused after the refresh even if it was cached.
 
+use crate::model::UnixTime;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -23,7 +24,7 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 type TokenHash = [u8; 32];
 
 struct Entry<V> {
-    exp: i64,
+    exp: UnixTime,
     value: Arc<V>,
 }
 
@@ -76,7 +77,7 @@ impl<V> VerifiedTokens<V> {
     }
 
     /// Records a token verified with a key of `generation`, valid until `exp` (unix seconds).
-    pub fn insert(&self, token: &str, generation: u64, exp: i64, value: V) {
+    pub fn insert(&self, token: &str, generation: u64, exp: UnixTime, value: V) {
         let now = self.clock.unix();
         if exp <= now {
             return;

@@ -2,6 +2,7 @@
 //! organisation's zone, the notice above a card; and who is an agent.
 
 use super::{BotCore, activity::Activity};
+use crate::model::UnixTime;
 use crate::{i18n::Locale, org::Organisation, reset::agent::Agent};
 
 /// What the card says above the account, after a button.
@@ -19,7 +20,7 @@ pub(super) fn said(core: &BotCore, locale: Locale, key: &str) -> String {
 }
 
 /// A moment in the organisation's time zone, as its people read it.
-pub(super) fn at(core: &BotCore, org: &Organisation, locale: Locale, unix: i64) -> String {
+pub(super) fn at(core: &BotCore, org: &Organisation, locale: Locale, unix: UnixTime) -> String {
     super::local_at(&core.clock, org, locale, unix)
 }
 

@@ -245,7 +245,7 @@ impl CallerCards<'_> {
         locale: Locale,
         s: &AccountStatus,
     ) -> Value {
-        let hard = s.locked_until == Some(i64::MAX);
+        let hard = s.locked_until == Some(crate::store::lockout::HARD_LOCK);
         let verified = matches!(s.caller, CallerState::Verified { .. });
         let text = match s.caller {
             CallerState::Pending {

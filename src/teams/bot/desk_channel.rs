@@ -7,6 +7,7 @@
 
 use super::agent::{agent_of, at};
 use super::cards::Card;
+use crate::model::UnixTime;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -38,7 +39,7 @@ pub struct DeskAlerts(Arc<Mutex<HashMap<String, Pending>>>);
 #[derive(Default)]
 struct Pending {
     /// The first `LISTED` events since the last card; the rest are only counted.
-    events: Vec<(i64, DeskEvent)>,
+    events: Vec<(UnixTime, DeskEvent)>,
     /// Every event since the last card, by kind.
     counts: Vec<(&'static str, usize)>,
     /// The first event waiting for a card (a card is then on its way); `None`: none waits.
@@ -229,7 +230,7 @@ impl BotCore {
         &self,
         org: &Organisation,
         locale: Locale,
-        events: &[(i64, DeskEvent)],
+        events: &[(UnixTime, DeskEvent)],
         counts: &[(&'static str, usize)],
     ) -> Value {
         let listed: Vec<Value> = events

@@ -296,7 +296,7 @@ impl AgentCards<'_> {
         let yes_no = |b: bool| said(self.core, locale, if b { "yes" } else { "no" });
         let locked = match s.locked_until {
             None => said(self.core, locale, "not_locked"),
-            Some(i64::MAX) => said(self.core, locale, "locked_until_reset"),
+            Some(crate::store::lockout::HARD_LOCK) => said(self.core, locale, "locked_until_reset"),
             Some(t) => said(self.core, locale, "locked_until")
                 .replace("{time}", &at(self.core, org, locale, t)),
         };

@@ -24,6 +24,7 @@ mod submit;
 mod turn;
 pub mod verbs;
 
+use crate::model::UnixTime;
 use std::sync::Arc;
 
 use axum::{
@@ -70,9 +71,9 @@ pub fn local_at(
     clock: &SharedClock,
     org: &crate::org::Organisation,
     locale: crate::i18n::Locale,
-    unix: i64,
+    unix: crate::model::UnixTime,
 ) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
+    unix.to_utc()
         .map(|t| crate::templates::local_time(t, clock.now(), org.time_zone, locale))
         .unwrap_or_default()
 }
@@ -127,7 +128,7 @@ impl ConversationLanguages {
 /// One admin warning per unserved tenant or team per hour, by the injected clock: enough to be
 /// seen, not enough to flood the log when a whole team writes to the bot.
 #[derive(Default)]
-pub struct RefusalReports(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+pub struct RefusalReports(std::sync::Mutex<std::collections::HashMap<String, UnixTime>>);
 
 impl RefusalReports {
     const MAX: usize = 10_000;
@@ -135,7 +136,7 @@ impl RefusalReports {
 
     /// True when nothing was reported for `key` in the hour before `now` (unix seconds); the
     /// report is then counted as made.
-    pub fn first_in_the_hour(&self, key: String, now: i64) -> bool {
+    pub fn first_in_the_hour(&self, key: String, now: UnixTime) -> bool {
         // Ids longer than any Teams id are reported every time rather than remembered.
         if key.len() > MAX_KEY_LEN {
             return true;

@@ -3,6 +3,7 @@
 //! the conversation (a proactive message through the stored conversation reference).
 
 use super::cards::Card;
+use crate::model::UnixTime;
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
@@ -22,7 +23,7 @@ pub fn status_card(
     org: &Organisation,
     locale: Locale,
     r: &BotRequest,
-    now: i64,
+    now: UnixTime,
 ) -> Value {
     let pending = r.state.is_pending();
     let expired = pending && !r.token_id.is_empty() && r.expires_at <= now;
@@ -68,7 +69,7 @@ pub fn live_status_card(
     org: &Organisation,
     locale: Locale,
     r: &BotRequest,
-    now: i64,
+    now: UnixTime,
 ) -> Value {
     with_refresh(
         status_card(core, org, locale, r, now),

@@ -305,7 +305,7 @@ async fn request_signed_in(
             json!({}),
         );
     };
-    let at = chrono::DateTime::from_timestamp(d.expires_at, 0).unwrap_or_default();
+    let at = d.expires_at.to_utc().unwrap_or_default();
     let masked = d.email.masked();
     let expires = local_time(at, state.clock.now(), org.time_zone, locale);
     let msg = state
