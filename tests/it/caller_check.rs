@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 use crate::{
     harness::{TestApp, card_action, connector::Answer},
     helpdesk::{
-        AGENT_OID, agent_key, agent_says, answer, app_with_an_agent, as_agent, audit_rows, card_of,
-        s, validate,
+        AGENT_OID, agent_key, agent_says, answer, app_with_an_agent, as_agent, card_of, s, validate,
     },
     unlock::{PASSWORD, enrolled_and_locked, verify},
 };
@@ -150,7 +149,7 @@ async fn the_caller_reads_the_code_sent_in_teams_and_the_agent_confirms_it_once(
         !atext.contains(code.as_str()),
         "the agent never sees the code"
     );
-    let sent = audit_rows(&app, "caller_code_sent").await;
+    let sent = app.audited("caller_code_sent").await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].client.as_deref(), Some(agent_key().as_str()));
     assert_eq!(sent[0].detail.as_deref(), Some("teams"));
@@ -172,10 +171,10 @@ async fn the_caller_reads_the_code_sent_in_teams_and_the_agent_confirms_it_once(
     );
     assert!(!ctext.contains(&s("cards.helpdeskConfirmButton")));
     assert!(!ctext.contains(&s("cards.helpdeskVerifyButton")));
-    let ok = audit_rows(&app, "caller_confirmed").await;
+    let ok = app.audited("caller_confirmed").await;
     assert_eq!(ok.len(), 1);
     assert_eq!(ok[0].client.as_deref(), Some(agent_key().as_str()));
-    assert_eq!(audit_rows(&app, "caller_code_wrong").await.len(), 1);
+    assert_eq!(app.audited("caller_code_wrong").await.len(), 1);
 
     // The code works once.
     let again = type_code(&app, code).await;
@@ -183,7 +182,7 @@ async fn the_caller_reads_the_code_sent_in_teams_and_the_agent_confirms_it_once(
         again.to_string().contains(&s("helpdesk.code_spent")),
         "{again:#}"
     );
-    assert_eq!(audit_rows(&app, "caller_confirmed").await.len(), 1);
+    assert_eq!(app.audited("caller_confirmed").await.len(), 1);
 
     // Fifteen minutes later the verified actions are gone: « Vérifier l'appelant » again.
     app.advance(Duration::from_secs(15 * 60 + 1));
@@ -233,7 +232,7 @@ async fn three_wrong_codes_or_ten_minutes_and_a_new_code_is_needed() {
         right.to_string().contains(&s("helpdesk.code_spent")),
         "the right code no longer works after three wrong ones"
     );
-    assert!(audit_rows(&app, "caller_confirmed").await.is_empty());
+    assert!(app.audited("caller_confirmed").await.is_empty());
 
     // A new code (the card's button); read out after its ten minutes, it is refused.
     let asked = card_of(
@@ -256,7 +255,7 @@ async fn three_wrong_codes_or_ten_minutes_and_a_new_code_is_needed() {
         late.to_string().contains(&s("helpdesk.code_spent")),
         "{late:#}"
     );
-    assert!(audit_rows(&app, "caller_confirmed").await.is_empty());
+    assert!(app.audited("caller_confirmed").await.is_empty());
 }
 
 #[tokio::test]
@@ -279,7 +278,7 @@ async fn anyone_but_an_agent_asking_to_verify_gets_the_answer_to_unknown_text() 
         "aadObjectId": crate::harness::JULIE_OID});
     let body = answer(&app, &click).await;
     assert_ne!(body["type"], "application/vnd.microsoft.card.adaptive");
-    assert!(audit_rows(&app, "caller_code_sent").await.is_empty());
+    assert!(app.audited("caller_code_sent").await.is_empty());
     assert!(app.smtp.received().is_empty());
     assert_eq!(app.connector.posted().len(), 2);
 }
@@ -332,7 +331,7 @@ async fn the_owner_who_did_not_call_ends_the_code_and_the_agent_and_the_desk_are
             .replace("{username}", "trej")
             .replace("{agent}", "Agent du CSI")
     );
-    let denied = audit_rows(&app, "caller_denied").await;
+    let denied = app.audited("caller_denied").await;
     assert_eq!(denied.len(), 1);
     assert_eq!(denied[0].client.as_deref(), Some(agent_key().as_str()));
 
@@ -344,7 +343,7 @@ async fn the_owner_who_did_not_call_ends_the_code_and_the_agent_and_the_desk_are
         "{refused:#}"
     );
     assert!(!text.contains(&lead("helpdesk.identity_confirmed")));
-    assert!(audit_rows(&app, "caller_confirmed").await.is_empty());
+    assert!(app.audited("caller_confirmed").await.is_empty());
 
     // And the desk, in its channel.
     let desk = crate::desk_channel::wait_for_desk_cards(&app, 1)
@@ -402,9 +401,7 @@ async fn without_a_teams_chat_the_code_goes_by_mail_with_nothing_else() {
         "{body}"
     );
     assert_eq!(
-        audit_rows(&app, "caller_code_sent").await[0]
-            .detail
-            .as_deref(),
+        app.audited("caller_code_sent").await[0].detail.as_deref(),
         Some("mail")
     );
     let confirmed = type_code(&app, &code).await;
@@ -473,7 +470,7 @@ async fn a_hard_lock_is_lifted_only_for_a_confirmed_caller() {
         verify(&app, "trej", PASSWORD).await,
         json!({"result": "locked"})
     );
-    let refusals = audit_rows(&app, "unlock_refused").await;
+    let refusals = app.audited("unlock_refused").await;
     assert_eq!(
         refusals.last().unwrap().detail.as_deref(),
         Some("caller_not_verified")

@@ -101,19 +101,6 @@ pub(crate) async fn posted_card(app: &TestApp, n: usize) -> Value {
         .clone()
 }
 
-pub(crate) async fn audit_rows(
-    app: &TestApp,
-    event: &str,
-) -> Vec<octopus_teams::store::audit::AuditRow> {
-    let mut conn = app.store.conn().await.unwrap();
-    octopus_teams::store::audit::recent(&mut conn, None, 1000)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.event == event)
-        .collect()
-}
-
 pub(crate) fn agent_key() -> String {
     format!("agent:{TENANT}:{AGENT_OID}")
 }
@@ -202,7 +189,7 @@ async fn an_agent_sees_the_account_s_journey_on_the_status_card_and_nothing_secr
     assert!(!text.contains(link.rsplit('/').next().unwrap()), "{card:#}");
 
     // Each look is audited with the agent's identity.
-    let viewed = audit_rows(&app, "helpdesk_viewed").await;
+    let viewed = app.audited("helpdesk_viewed").await;
     assert!(viewed.len() >= 2);
     assert!(
         viewed
@@ -245,7 +232,7 @@ async fn anyone_else_asking_for_a_status_gets_the_answer_to_unknown_text() {
     let posted = app.connector.posted();
     let cards: Vec<&Value> = posted.iter().filter_map(|r| r.card()).collect();
     assert!(cards.windows(2).all(|w| w[0] == w[1]), "{cards:#?}");
-    assert!(audit_rows(&app, "helpdesk_viewed").await.is_empty());
+    assert!(app.audited("helpdesk_viewed").await.is_empty());
 
     // Her click on a helpdesk button (a card forwarded to her, or made up) does what an
     // unknown button does: nothing, and no mail.
@@ -253,7 +240,7 @@ async fn anyone_else_asking_for_a_status_gets_the_answer_to_unknown_text() {
     let unknown = answer(&app, &click(&app, false, "no-such-verb", "trej")).await;
     assert_eq!(body, unknown);
     assert_ne!(body["type"], "application/vnd.microsoft.card.adaptive");
-    assert!(audit_rows(&app, "link_requested").await.is_empty());
+    assert!(app.audited("link_requested").await.is_empty());
     assert!(app.smtp.received().is_empty());
 }
 
@@ -299,7 +286,7 @@ async fn an_agent_s_resend_mails_a_fresh_link_audited_with_the_agent() {
     let (status, _) = app.get(&app.path_of(&link)).await;
     assert_eq!(status, 200, "the link works");
 
-    let requested = audit_rows(&app, "link_requested").await;
+    let requested = app.audited("link_requested").await;
     assert_eq!(requested.len(), 1);
     assert_eq!(requested[0].client.as_deref(), Some(agent_key().as_str()));
     assert!(requested[0].account_id.is_some());
@@ -343,7 +330,7 @@ async fn an_agent_unlocks_a_locked_account_audited_with_the_agent_and_sign_in_wo
         json!({"result": "valid"}),
         "sign-in works again, with the same password"
     );
-    let unlocked = audit_rows(&app, "account_unlocked").await;
+    let unlocked = app.audited("account_unlocked").await;
     assert_eq!(unlocked.len(), 1);
     assert_eq!(unlocked[0].client.as_deref(), Some(agent_key().as_str()));
     assert_eq!(unlocked[0].detail.as_deref(), Some("agent: Agent du CSI"));

@@ -66,12 +66,9 @@ pub async fn account_id(app: &TestApp, username: &str) -> AccountId {
 
 /// The audit rows of an event: (client, detail).
 pub async fn audited(app: &TestApp, event: &str) -> Vec<(Option<String>, Option<String>)> {
-    let mut conn = app.store.conn().await.unwrap();
-    octopus_teams::store::audit::recent(&mut conn, None, 1000)
+    app.audited(event)
         .await
-        .unwrap()
         .into_iter()
-        .filter(|r| r.event == event)
         .map(|r| (r.client, r.detail))
         .collect()
 }

@@ -88,14 +88,7 @@ async fn an_unknown_email_gets_the_same_page_and_no_mail() {
         "one mail, for the known address only"
     );
     app.smtp.wait_for(1, WAIT).await;
-    let mut conn = app.store.conn().await.unwrap();
-    let rows = octopus_teams::store::audit::recent(&mut conn, None, 100)
-        .await
-        .unwrap();
-    let reminders: Vec<_> = rows
-        .iter()
-        .filter(|r| r.event == "username_reminder_requested")
-        .collect();
+    let reminders = app.audited("username_reminder_requested").await;
     assert_eq!(reminders.len(), 2, "both audited");
     for r in &reminders {
         let detail = r.detail.clone().unwrap_or_default();

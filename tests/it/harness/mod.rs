@@ -431,14 +431,27 @@ impl TestApp {
         .await
     }
 
+    /// The audit trail's event names, newest first: the one place the tests read it.
     pub async fn audit_events(&self) -> Vec<String> {
+        self.audit_trail()
+            .await
+            .into_iter()
+            .map(|r| r.event)
+            .collect()
+    }
+
+    /// The audit rows of `event`, newest first.
+    pub async fn audited(&self, event: &str) -> Vec<octopus_teams::store::audit::AuditRow> {
+        let mut rows = self.audit_trail().await;
+        rows.retain(|r| r.event == event);
+        rows
+    }
+
+    async fn audit_trail(&self) -> Vec<octopus_teams::store::audit::AuditRow> {
         let mut conn = self.store.conn().await.expect("conn");
         octopus_teams::store::audit::recent(&mut conn, None, 1000)
             .await
             .expect("audit")
-            .into_iter()
-            .map(|r| r.event)
-            .collect()
     }
 
     /// Posts an activity to the bot with a valid channel token.
