@@ -36,7 +36,7 @@ pub struct AccountStatus {
     pub display_name: String,
     pub email: EmailAddress,
     pub enrolled: bool,
-    /// Sign-in refused until then; `i64::MAX`: until a new password is set.
+    /// Sign-in refused until then; `lockout::HARD_LOCK`: until a new password is set.
     pub locked_until: Option<UnixTime>,
     pub last_signin: Option<UnixTime>,
     /// A link is usable now, until then.

@@ -138,6 +138,9 @@ async fn behind_nginx(
     let mut failures = Vec::new();
     for _ in 0..3 {
         let (port, http_port) = (process::free_addr().port(), process::free_addr().port());
+        if port == http_port {
+            continue;
+        }
         let public = format!("https://localhost:{port}");
         let app = TestApp::builder()
             .config({

@@ -139,7 +139,6 @@ impl ConnectorClient {
         }
     }
 
-    /// Each call (one attempt) gives up after `timeout`.
     /// The client `[bot]` describes: its retries and timeout.
     pub fn configured(
         http: reqwest::Client,
@@ -151,6 +150,7 @@ impl ConnectorClient {
             .with_timeout(bot.connector_timeout)
     }
 
+    /// Each call (one attempt) gives up after `timeout`.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
