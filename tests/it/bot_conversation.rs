@@ -331,10 +331,7 @@ async fn too_many_requests_get_the_rate_limit_card() {
         "{card}"
     );
     // The invoke is answered once the request is committed: the refused one queued no mail.
-    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap();
+    let queued = app.mails_queued().await.len();
     assert_eq!(queued, 1, "one mail queued, none for the refused request");
     app.smtp.wait_for(1, WAIT).await;
 }
@@ -584,9 +581,6 @@ async fn a_submitted_form_with_an_unknown_purpose_is_refused_not_taken_for_a_res
         answer["type"], "application/vnd.microsoft.activity.message",
         "the card stays as it is: {answer}"
     );
-    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap();
+    let queued = app.mails_queued().await.len();
     assert_eq!(queued, 0, "no link, no mail");
 }

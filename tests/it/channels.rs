@@ -5,11 +5,8 @@ use serde_json::{Value, json};
 
 use crate::harness::{Activity, TestApp};
 
-async fn outbox_rows(app: &TestApp) -> i64 {
-    sqlx::query_scalar("select count(*) from outbox")
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap()
+async fn outbox_rows(app: &TestApp) -> usize {
+    app.mails_queued().await.len()
 }
 
 /// A message and a card submission (which would send a link to trej) on `channel`.

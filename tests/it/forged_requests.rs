@@ -109,11 +109,7 @@ async fn form(app: &TestApp, action: &str, forgery: Forgery, fields: &[(&str, &s
 
 /// What the outbox holds: nothing new may be queued by a refused request.
 async fn queued(app: &TestApp) -> usize {
-    let mut conn = app.store.conn().await.unwrap();
-    octopus_teams::store::outbox::list(&mut conn, false, 1000)
-        .await
-        .unwrap()
-        .len()
+    app.mails_queued().await.len()
 }
 
 /// The row of `route`: sends the request without its proof, checks the refusal and that

@@ -19,10 +19,8 @@ pub async fn remind(app: &TestApp, email: &str, lang: &str) -> reqwest::Response
 
 /// The mails queued so far (templates), newest first: what the answer did, read without waiting.
 async fn queued(app: &TestApp) -> Vec<(String, String)> {
-    let mut conn = app.store.conn().await.unwrap();
-    octopus_teams::store::outbox::list(&mut conn, false, 100)
+    app.mails_queued()
         .await
-        .unwrap()
         .into_iter()
         .map(|m| (m.template, m.recipient))
         .collect()

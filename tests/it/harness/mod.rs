@@ -431,6 +431,15 @@ impl TestApp {
         .await
     }
 
+    /// The mails queued so far, newest first, sent or not: what `mail list` shows the operator,
+    /// read at once (a refusal must have queued nothing, with no waiting for the relay).
+    pub async fn mails_queued(&self) -> Vec<octopus_teams::store::outbox::MailSummary> {
+        let mut conn = self.store.conn().await.expect("conn");
+        octopus_teams::store::outbox::list(&mut conn, false, 1000)
+            .await
+            .expect("outbox")
+    }
+
     /// The audit trail's event names, newest first: the one place the tests read it.
     pub async fn audit_events(&self) -> Vec<String> {
         self.audit_trail()
