@@ -63,18 +63,12 @@ pub enum Resent {
 /// What an agent sees and does from Teams: an account's status, a link re-sent, a lock lifted.
 pub struct Helpdesk<'a> {
     links: &'a ResetService,
-    clock: &'a crate::clock::SharedClock,
-    store: &'a crate::store::Store,
 }
 
 impl<'a> Helpdesk<'a> {
-    /// This feature of `links`, borrowing only what it uses.
+    /// This feature of `links`.
     pub fn of(links: &'a ResetService) -> Self {
-        Self {
-            links,
-            clock: &links.clock,
-            store: &links.store,
-        }
+        Self { links }
     }
 }
 
@@ -88,9 +82,9 @@ impl Helpdesk<'_> {
         agent: &Agent,
         username: &Username,
     ) -> Result<Option<AccountStatus>, ResetError> {
-        let now = self.clock.unix();
+        let now = self.links.clock.unix();
         let account = {
-            let mut conn = self.store.write().await?;
+            let mut conn = self.links.store.write().await?;
             let account = accounts::by_username(&mut conn, &org.tenant_id, username).await?;
             Audit::event(AuditEvent::HelpdeskViewed, now)
                 .tenant(&org.tenant_id)
@@ -103,7 +97,7 @@ impl Helpdesk<'_> {
         let Some(account) = account else {
             return Ok(None);
         };
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.links.store.conn().await?;
         let id = account.id.0.as_str();
         let links = history::links(&mut conn, id, LINKS).await?;
         let mails = history::mails(&mut conn, &org.tenant_id, account.email.full(), MAILS).await?;
@@ -151,7 +145,7 @@ impl Helpdesk<'_> {
         locale: Locale,
     ) -> Result<Resent, ResetError> {
         let account = {
-            let mut conn = self.store.conn().await?;
+            let mut conn = self.links.store.conn().await?;
             accounts::by_username(&mut conn, &org.tenant_id, username).await?
         };
         let Some(account) = account else {
@@ -189,7 +183,7 @@ impl Helpdesk<'_> {
         username: &Username,
     ) -> Result<Unlock, ResetError> {
         let account = {
-            let mut conn = self.store.conn().await?;
+            let mut conn = self.links.store.conn().await?;
             accounts::by_username(&mut conn, &org.tenant_id, username).await?
         };
         let Some(account) = account else {
@@ -198,7 +192,7 @@ impl Helpdesk<'_> {
         // A hard lock is lifted only for a caller confirmed by their one-time code: it follows
         // too many wrong passwords, which is what someone else trying the account looks like.
         let subject = lock_subject(account.username.as_str());
-        let mut conn = self.store.write().await?;
+        let mut conn = self.links.store.write().await?;
         let verified = matches!(
             CallerChecks::of(self.links)
                 .caller_state(&mut conn, org, agent, &account.id)
@@ -209,7 +203,7 @@ impl Helpdesk<'_> {
             && lockout::locked_until(&mut conn, &org.tenant_id, &subject).await?
                 == Some(lockout::HARD_LOCK)
         {
-            Audit::event(AuditEvent::UnlockRefused, self.clock.unix())
+            Audit::event(AuditEvent::UnlockRefused, self.links.clock.unix())
                 .tenant(&org.tenant_id)
                 .account(&account.id)
                 .client(&agent.requester().key())

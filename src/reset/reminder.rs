@@ -24,21 +24,15 @@ use crate::{
 /// « Identifiant oublié »: the username mailed to the address on file.
 pub struct Reminders<'a> {
     links: &'a ResetService,
-    clock: &'a crate::clock::SharedClock,
-    limits: &'a crate::config::Limits,
     outbox: super::outbox::Outbox<'a>,
-    store: &'a crate::store::Store,
 }
 
 impl<'a> Reminders<'a> {
-    /// This feature of `links`, borrowing only what it uses.
+    /// This feature of `links`, with the outbox it queues mail in.
     pub fn of(links: &'a ResetService) -> Self {
         Self {
             links,
-            clock: &links.clock,
-            limits: &links.limits,
             outbox: super::outbox::Outbox::of(links),
-            store: &links.store,
         }
     }
 }
@@ -55,17 +49,17 @@ impl Reminders<'_> {
         email: &EmailAddress,
         locale: Locale,
     ) -> Result<(), ResetError> {
-        let now = self.clock.unix();
+        let now = self.links.clock.unix();
         let client = who.key();
-        let mut conn = self.store.write().await?;
+        let mut conn = self.links.store.write().await?;
         self.admit(&mut conn, org, &client, now).await?;
         let address_allowed = self.address_allowed(&mut conn, org, email, now).await?;
         // Read with the writer let go: the look-up by address scans the tenant's accounts.
         drop(conn);
         let found =
-            accounts::by_email(&mut *self.store.conn().await?, &org.tenant_id, email).await?;
+            accounts::by_email(&mut *self.links.store.conn().await?, &org.tenant_id, email).await?;
 
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.links.store.begin().await?;
         // The same sealing and the same conditional insert either way: for an unknown address
         // (or one over its limit) the insert names no account and writes nothing.
         let nobody = AccountId(format!("none:{}", uuid::Uuid::new_v4()));
@@ -143,8 +137,8 @@ impl Reminders<'_> {
         now: UnixTime,
     ) -> Result<bool, ResetError> {
         let per_address = Limit {
-            max: self.limits.requests_per_account,
-            window_secs: self.limits.request_window_secs,
+            max: self.links.limits.requests_per_account,
+            window_secs: self.links.limits.request_window_secs,
         };
         let address = hex::encode(Sha256::digest(email.full().to_lowercase().as_bytes()));
         let bucket = Bucket::UsernameAddress {
@@ -199,9 +193,9 @@ impl Reminders<'_> {
         who: &Requester,
         account: Option<&AccountId>,
     ) -> Result<(), ResetError> {
-        let now = self.clock.unix();
+        let now = self.links.clock.unix();
         let client = who.key();
-        let mut conn = self.store.write().await?;
+        let mut conn = self.links.store.write().await?;
         self.admit(&mut conn, org, &client, now).await?;
         let detail = if account.is_some() {
             "bot_linked"

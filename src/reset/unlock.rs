@@ -46,19 +46,15 @@ pub enum Unlock {
 /// Lifting sign-in locks, by the owner or by an agent.
 pub struct Unlocks<'a> {
     links: &'a ResetService,
-    clock: &'a crate::clock::SharedClock,
     outbox: super::outbox::Outbox<'a>,
-    store: &'a crate::store::Store,
 }
 
 impl<'a> Unlocks<'a> {
-    /// This feature of `links`, borrowing only what it uses.
+    /// This feature of `links`, with the outbox it queues mail in.
     pub fn of(links: &'a ResetService) -> Self {
         Self {
             links,
-            clock: &links.clock,
             outbox: super::outbox::Outbox::of(links),
-            store: &links.store,
         }
     }
 }
@@ -70,17 +66,18 @@ impl Unlocks<'_> {
         org: &Organisation,
         account: &Account,
     ) -> Result<Option<UnixTime>, ResetError> {
-        let now = self.clock.unix();
+        let now = self.links.clock.unix();
         let subject = lock_subject(account.username.as_str());
         let tenant = org.tenant_id.as_str();
         // Read at every click of the bot's form: on this thread (`store::inline`).
         let until = match self
+            .links
             .store
             .read_now(|c| lockout::locked_until_now(c, tenant, &subject))
         {
             Some(until) => until,
             None => {
-                let mut conn = self.store.conn().await?;
+                let mut conn = self.links.store.conn().await?;
                 lockout::locked_until(&mut conn, tenant, &subject).await?
             }
         };
@@ -113,9 +110,9 @@ impl Unlocks<'_> {
         locale: Option<Locale>,
         hard_locks: bool,
     ) -> Result<Unlock, ResetError> {
-        let now = self.clock.unix();
+        let now = self.links.clock.unix();
         let client = actor.key(&org.tenant_id);
-        let mut conn = self.store.write().await?;
+        let mut conn = self.links.store.write().await?;
         let bucket = Bucket::Unlock { client: &client };
         let tenant = Some(org.tenant_id.as_str());
         (self.links)
@@ -123,7 +120,7 @@ impl Unlocks<'_> {
             .await?;
         drop(conn);
 
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.links.store.begin().await?;
         let Some(account) = accounts::by_id(&mut tx, account)
             .await?
             .filter(|a| a.tenant_id == org.tenant_id)

@@ -59,18 +59,12 @@ pub enum SignedInRequest {
 /// Requests made by a known Teams identity.
 pub struct TeamsIdentities<'a> {
     links: &'a ResetService,
-    clock: &'a crate::clock::SharedClock,
-    store: &'a crate::store::Store,
 }
 
 impl<'a> TeamsIdentities<'a> {
-    /// This feature of `links`, borrowing only what it uses.
+    /// This feature of `links`.
     pub fn of(links: &'a ResetService) -> Self {
-        Self {
-            links,
-            clock: &links.clock,
-            store: &links.store,
-        }
+        Self { links }
     }
 }
 
@@ -94,12 +88,13 @@ impl TeamsIdentities<'_> {
         };
         // The form's prefill, at every click: read on this thread (`store::inline`).
         let found = match self
+            .links
             .store
             .read_now(|c| accounts::by_object_id_now(c, tenant_id, oid))
         {
             Some(found) => found,
             None => {
-                let mut conn = self.store.conn().await?;
+                let mut conn = self.links.store.conn().await?;
                 accounts::by_identity(&mut conn, tenant_id, Some(oid), None).await?
             }
         };
@@ -120,8 +115,8 @@ impl TeamsIdentities<'_> {
         oid: &str,
         upn: &str,
     ) -> Result<Option<Account>, ResetError> {
-        let now = self.clock.unix();
-        let mut tx = self.store.begin().await?;
+        let now = self.links.clock.unix();
+        let mut tx = self.links.store.begin().await?;
         let Some(mut account) =
             accounts::by_identity(&mut tx, &org.tenant_id, None, Some(upn)).await?
         else {
@@ -229,7 +224,7 @@ impl TeamsIdentities<'_> {
             Asked::First { kept, .. } => Ok(kept.map(|k| *k)),
             Asked::Repeat => {
                 info!("redelivered submission answered from what its first delivery did");
-                let mut conn = self.store.conn().await?;
+                let mut conn = self.links.store.conn().await?;
                 let made = rows::handled_activity(&mut conn, ask.key).await?.flatten();
                 Ok(match made {
                     Some(id) => rows::request(&mut conn, &id).await?,
@@ -263,7 +258,7 @@ impl TeamsIdentities<'_> {
     }
 
     pub fn teams_records(&self) -> TeamsRecords {
-        TeamsRecords::new(self.store.clone(), self.clock.clone())
+        TeamsRecords::new(self.links.store.clone(), self.links.clock.clone())
     }
 }
 
