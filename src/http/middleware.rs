@@ -8,22 +8,26 @@ use axum::{
     response::Response,
 };
 
+/// Marks a response that Teams and Microsoft 365 may frame: set by the layer that gives the
+/// tab's pages their own Content-Security-Policy (`teams::tab::router`), and by nothing else.
+#[derive(Debug, Clone, Copy)]
+pub struct FramedByTeams;
+
 /// Pages refuse framing and load nothing from elsewhere; no page is cached and no Referer
-/// leaves (token pages carry their token in the URL). A response that brings its own
-/// Content-Security-Policy keeps it, and is not refused framing: the tab's pages, whose router
-/// gives them the policy that lets Teams and Microsoft 365 frame them (`teams::tab::router`).
+/// leaves (token pages carry their token in the URL). Only a response marked [`FramedByTeams`]
+/// keeps its own policy and may be framed; any other keeps a policy it set itself but is still
+/// refused framing.
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
+    let framed = res.extensions().get::<FramedByTeams>().is_some();
     let h = res.headers_mut();
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
+    if !framed {
+        h.entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(
                 "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
-            ),
-        );
+            ));
         h.entry(header::X_FRAME_OPTIONS)
             .or_insert(HeaderValue::from_static("DENY"));
     }
@@ -146,4 +150,53 @@ pub async fn record_status(req: Request, next: Next) -> Response {
         tracing::debug!(status = res.status().as_u16(), "request done");
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{Router, middleware::from_fn, routing::get};
+
+    use super::*;
+
+    const OWN: &str = "default-src 'self'";
+
+    /// A page with a policy of its own, and one marked as the tab's.
+    async fn serve() -> String {
+        let own = || async { ([(header::CONTENT_SECURITY_POLICY, OWN)], "own") };
+        let framed = || async {
+            let mut res = Response::new(axum::body::Body::from("tab"));
+            (res.headers_mut()).insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(OWN),
+            );
+            res.extensions_mut().insert(FramedByTeams);
+            res
+        };
+        let app = Router::new()
+            .route("/own", get(own))
+            .route("/framed", get(framed))
+            .layer(from_fn(security_headers));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn only_the_tab_s_mark_lets_a_page_be_framed_whatever_policy_it_sets() {
+        let base = serve().await;
+        let get = |path: &'static str| {
+            let url = format!("{base}{path}");
+            async move { reqwest::get(url).await.expect("answer") }
+        };
+        let own = get("/own").await;
+        assert_eq!(own.headers()[header::CONTENT_SECURITY_POLICY], OWN);
+        assert_eq!(own.headers()[header::X_FRAME_OPTIONS], "DENY");
+        let framed = get("/framed").await;
+        assert_eq!(framed.headers()[header::CONTENT_SECURITY_POLICY], OWN);
+        assert!(framed.headers().get(header::X_FRAME_OPTIONS).is_none());
+        assert_eq!(framed.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    }
 }

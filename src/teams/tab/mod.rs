@@ -76,8 +76,8 @@ fn script_source(url: &url::Url) -> String {
 }
 
 /// The tab's routes, with its state. Its two pages carry the tab's own Content-Security-Policy
-/// (framed by Teams and Microsoft 365 hosts, loading TeamsJS), which the service-wide security
-/// headers then leave as it is.
+/// (framed by Teams and Microsoft 365 hosts, loading TeamsJS) and the `FramedByTeams` mark, by
+/// which the service-wide security headers leave them as they are.
 pub fn router<S>(state: Tab) -> Router<S> {
     let csp = HeaderValue::from_str(&state.tab.csp).ok();
     let pages = Router::new()
@@ -101,9 +101,12 @@ async fn framed_by_teams(
     next: Next,
 ) -> Response {
     let mut res = next.run(req).await;
+    // Without its policy (an unusable value), the page is refused framing like any other.
     if let Some(csp) = csp {
         res.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, csp);
+        res.extensions_mut()
+            .insert(crate::http::middleware::FramedByTeams);
     }
     res
 }
