@@ -44,16 +44,6 @@ impl UnixTime {
         UnixTime(self.0.saturating_sub(secs))
     }
 
-    /// `duration` later (whole seconds), saturating.
-    pub fn after(self, duration: std::time::Duration) -> UnixTime {
-        self.plus(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
-    }
-
-    /// `duration` earlier (whole seconds), saturating.
-    pub fn before(self, duration: std::time::Duration) -> UnixTime {
-        self.minus(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
-    }
-
     /// The start of the fixed window of `secs` seconds this instant falls in (windows start at
     /// the epoch, so every instance counts in the same ones).
     pub fn window_start(self, secs: i64) -> UnixTime {
@@ -104,9 +94,5 @@ mod tests {
         assert_eq!(UnixTime(-1).window_start(60), UnixTime(-60));
         assert_eq!(UnixTime(i64::MAX) + 10, UnixTime(i64::MAX));
         assert_eq!(UnixTime(100) - UnixTime(40), 60);
-        assert_eq!(
-            UnixTime(0).after(std::time::Duration::from_secs(90)),
-            UnixTime(90)
-        );
     }
 }
